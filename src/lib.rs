@@ -1,0 +1,13 @@
+//! plivo-flow runs Plivo XML call flows.
+//!
+//! The core is sans-IO: [`xml`] parses documents into a typed AST with located
+//! [`diagnostic`]s and writes them back. It builds without default features (no tokio, no
+//! CLI). See `ARCHITECTURE.md` for the map of the crate.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod diagnostic;
+pub mod xml;
+
+pub use diagnostic::{Code, Diagnostic, Severity, Span};

@@ -1,0 +1,1135 @@
+//! One pass over quick-xml events into the verb AST, collecting every diagnostic.
+//!
+//! Invariants:
+//! * never panics, whatever the input (tested with truncations and random mutations);
+//! * reports every problem it can see; it stops early only when the XML itself is not
+//!   well-formed (after that quick-xml's positions mean nothing) or a limit is exceeded;
+//! * elements that are wrong (unknown, misplaced) are left out of the AST, so a document
+//!   with errors still yields the best AST it can; callers must not run it.
+
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use super::ast::*;
+use super::values::{FromXml, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
+use crate::diagnostic::{Code, Diagnostic, LineIndex, Span};
+
+/// Limits the parser enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Largest accepted document in bytes. Plivo's limit is 100 KB; the default is 102 400.
+    pub max_bytes: usize,
+    /// Deepest accepted element nesting (`<Response>` is depth 1). Default 32.
+    pub max_depth: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_bytes: 100 * 1024,
+            max_depth: 32,
+        }
+    }
+}
+
+/// The result of parsing: the document and everything found wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The document. Complete when there are no errors; best effort otherwise.
+    pub document: Document,
+    /// Every diagnostic, in source order of discovery.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// The document when there are no errors, else the diagnostics.
+    pub fn into_result(self) -> Result<Document, Vec<Diagnostic>> {
+        if self.has_errors() {
+            Err(self.diagnostics)
+        } else {
+            Ok(self.document)
+        }
+    }
+}
+
+/// Parses `src` with the default limits.
+pub fn parse(src: &str) -> Parsed {
+    parse_with(src, &ParseOptions::default())
+}
+
+/// Parses raw bytes, which must be UTF-8; invalid UTF-8 is reported as `E0101` at its offset.
+pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => parse_with(s, opts),
+        Err(e) => {
+            let valid = bytes
+                .get(..e.valid_up_to())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("");
+            let idx = LineIndex::new(valid);
+            let mut p = Parser::new(valid, &idx, opts);
+            p.report(
+                Code::Malformed,
+                Span::at(valid.len()),
+                "the document is not valid UTF-8".to_owned(),
+            );
+            Parsed {
+                document: Document::default(),
+                diagnostics: p.diags,
+            }
+        }
+    }
+}
+
+/// Parses `src` with the given limits.
+pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
+    let idx = LineIndex::new(src);
+    let mut p = Parser::new(src, &idx, opts);
+    if src.len() > opts.max_bytes {
+        p.report(
+            Code::TooLarge,
+            Span::at(0),
+            format!(
+                "the document is {} bytes; the limit is {} bytes",
+                src.len(),
+                opts.max_bytes
+            ),
+        );
+        return Parsed {
+            document: Document::default(),
+            diagnostics: p.diags,
+        };
+    }
+    let document = p.run();
+    Parsed {
+        document,
+        diagnostics: p.diags,
+    }
+}
+
+/// Every element name Plivo knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Response,
+    Speak,
+    Play,
+    Wait,
+    Dtmf,
+    GetDigits,
+    GetInput,
+    Record,
+    Dial,
+    Number,
+    User,
+    Redirect,
+    Hangup,
+    PreAnswer,
+    Conference,
+    MultiPartyCall,
+    Message,
+    Stream,
+    Break,
+    Emphasis,
+    Lang,
+    P,
+    Phoneme,
+    Prosody,
+    S,
+    SayAs,
+    Sub,
+    W,
+}
+
+/// What an element does with text inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// The text is the element's argument (URL, room, number, …).
+    Text,
+    /// Text mixed with SSML children, kept as written.
+    Mixed,
+    /// The text is ignored (warning).
+    Ignored,
+    /// Text is an error (`<Response>`).
+    Forbidden,
+}
+
+use Kind as K;
+
+const VERBS: &[Kind] = &[
+    K::Conference,
+    K::Dial,
+    K::Dtmf,
+    K::GetDigits,
+    K::GetInput,
+    K::Hangup,
+    K::Message,
+    K::Play,
+    K::PreAnswer,
+    K::Record,
+    K::Redirect,
+    K::Speak,
+    K::Wait,
+    K::MultiPartyCall,
+    K::Stream,
+];
+const PROMPTS: &[Kind] = &[K::Speak, K::Play, K::Wait];
+const SSML_ALL: &[Kind] = &[
+    K::Break,
+    K::Emphasis,
+    K::Lang,
+    K::P,
+    K::Phoneme,
+    K::Prosody,
+    K::S,
+    K::SayAs,
+    K::Sub,
+    K::W,
+];
+const SSML_IN_EMPHASIS: &[Kind] = &[
+    K::Break,
+    K::Emphasis,
+    K::Lang,
+    K::Phoneme,
+    K::Prosody,
+    K::SayAs,
+    K::Sub,
+    K::W,
+];
+const SSML_IN_W: &[Kind] = &[
+    K::Break,
+    K::Emphasis,
+    K::Phoneme,
+    K::Prosody,
+    K::SayAs,
+    K::Sub,
+];
+
+impl Kind {
+    fn from_name(name: &str) -> Option<Kind> {
+        Some(match name {
+            "Response" => K::Response,
+            "Speak" => K::Speak,
+            "Play" => K::Play,
+            "Wait" => K::Wait,
+            "DTMF" => K::Dtmf,
+            "GetDigits" => K::GetDigits,
+            "GetInput" => K::GetInput,
+            "Record" => K::Record,
+            "Dial" => K::Dial,
+            "Number" => K::Number,
+            "User" => K::User,
+            "Redirect" => K::Redirect,
+            "Hangup" => K::Hangup,
+            "PreAnswer" => K::PreAnswer,
+            "Conference" => K::Conference,
+            "MultiPartyCall" => K::MultiPartyCall,
+            "Message" => K::Message,
+            "Stream" => K::Stream,
+            "break" => K::Break,
+            "emphasis" => K::Emphasis,
+            "lang" => K::Lang,
+            "p" => K::P,
+            "phoneme" => K::Phoneme,
+            "prosody" => K::Prosody,
+            "s" => K::S,
+            "say-as" => K::SayAs,
+            "sub" => K::Sub,
+            "w" => K::W,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            K::Response => "Response",
+            K::Speak => Speak::ELEMENT,
+            K::Play => Play::ELEMENT,
+            K::Wait => Wait::ELEMENT,
+            K::Dtmf => Dtmf::ELEMENT,
+            K::GetDigits => GetDigits::ELEMENT,
+            K::GetInput => GetInput::ELEMENT,
+            K::Record => Record::ELEMENT,
+            K::Dial => Dial::ELEMENT,
+            K::Number => Number::ELEMENT,
+            K::User => User::ELEMENT,
+            K::Redirect => Redirect::ELEMENT,
+            K::Hangup => Hangup::ELEMENT,
+            K::PreAnswer => PreAnswer::ELEMENT,
+            K::Conference => Conference::ELEMENT,
+            K::MultiPartyCall => MultiPartyCall::ELEMENT,
+            K::Message => Message::ELEMENT,
+            K::Stream => Stream::ELEMENT,
+            K::Break => Break::ELEMENT,
+            K::Emphasis => Emphasis::ELEMENT,
+            K::Lang => Lang::ELEMENT,
+            K::P => Paragraph::ELEMENT,
+            K::Phoneme => Phoneme::ELEMENT,
+            K::Prosody => Prosody::ELEMENT,
+            K::S => Sentence::ELEMENT,
+            K::SayAs => SayAs::ELEMENT,
+            K::Sub => Sub::ELEMENT,
+            K::W => Word::ELEMENT,
+        }
+    }
+
+    /// The nesting matrix (spec §1.1): the union of the docs' and the SDKs' rules.
+    fn children(self) -> &'static [Kind] {
+        match self {
+            K::Response => VERBS,
+            K::GetDigits | K::GetInput => PROMPTS,
+            K::Dial => &[K::Number, K::User],
+            K::PreAnswer => &[
+                K::Speak,
+                K::Play,
+                K::Wait,
+                K::GetDigits,
+                K::Redirect,
+                K::Message,
+                K::Dtmf,
+            ],
+            K::Speak | K::Lang | K::Prosody => SSML_ALL,
+            K::P => &[
+                K::Break,
+                K::Emphasis,
+                K::Lang,
+                K::Phoneme,
+                K::Prosody,
+                K::SayAs,
+                K::Sub,
+                K::S,
+                K::W,
+            ],
+            K::Emphasis | K::S => SSML_IN_EMPHASIS,
+            K::W => SSML_IN_W,
+            _ => &[],
+        }
+    }
+
+    fn body(self) -> Body {
+        match self {
+            K::Response => Body::Forbidden,
+            K::Play
+            | K::Dtmf
+            | K::Redirect
+            | K::Conference
+            | K::MultiPartyCall
+            | K::Message
+            | K::Stream
+            | K::Number
+            | K::User => Body::Text,
+            K::Speak
+            | K::Emphasis
+            | K::Lang
+            | K::P
+            | K::Phoneme
+            | K::Prosody
+            | K::S
+            | K::SayAs
+            | K::Sub
+            | K::W => Body::Mixed,
+            K::Wait
+            | K::GetDigits
+            | K::GetInput
+            | K::Record
+            | K::Dial
+            | K::Hangup
+            | K::PreAnswer
+            | K::Break => Body::Ignored,
+        }
+    }
+}
+
+/// A node under construction.
+enum Node {
+    Response(Vec<Verb>),
+    Verb(Verb),
+    Target(DialTarget),
+    Ssml(Ssml),
+    /// An unknown element: its subtree is skipped.
+    Skip,
+}
+
+impl Node {
+    fn speak_content(&mut self) -> Option<&mut Vec<SpeakNode>> {
+        match self {
+            Node::Verb(Verb::Speak(s)) => Some(&mut s.content),
+            Node::Ssml(s) => s.content_mut(),
+            _ => None,
+        }
+    }
+}
+
+struct Frame {
+    kind: Option<Kind>,
+    start: usize,
+    node: Node,
+    /// Body text of a `Body::Text` element.
+    text: String,
+    /// Where the body text starts.
+    text_start: Option<usize>,
+    /// Whether the finished node goes into its parent (false when misplaced).
+    attach: bool,
+    /// Whether ignored text was already reported.
+    warned_text: bool,
+}
+
+struct Parser<'s> {
+    src: &'s str,
+    idx: &'s LineIndex<'s>,
+    opts: &'s ParseOptions,
+    diags: Vec<Diagnostic>,
+    stack: Vec<Frame>,
+    /// Depth inside an unknown element's subtree (its children are not checked).
+    skip_depth: usize,
+    document: Option<Document>,
+    root_seen: bool,
+    reported_after_root: bool,
+}
+
+impl<'s> Parser<'s> {
+    fn new(src: &'s str, idx: &'s LineIndex<'s>, opts: &'s ParseOptions) -> Self {
+        Parser {
+            src,
+            idx,
+            opts,
+            diags: Vec::new(),
+            stack: Vec::new(),
+            skip_depth: 0,
+            document: None,
+            root_seen: false,
+            reported_after_root: false,
+        }
+    }
+
+    fn report(&mut self, code: Code, span: Span, message: String) {
+        let (line, column) = self.idx.line_col(span.start);
+        self.diags.push(Diagnostic {
+            code,
+            severity: code.severity(),
+            message,
+            span,
+            line,
+            column,
+        });
+    }
+
+    /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
+    fn offset_of(&self, bytes: &str, fallback: usize) -> usize {
+        let base = self.src.as_ptr() as usize;
+        let p = bytes.as_ptr() as usize;
+        if p >= base && p <= base + self.src.len() {
+            p - base
+        } else {
+            fallback
+        }
+    }
+
+    fn run(&mut self) -> Document {
+        let mut reader = Reader::from_str(self.src);
+        // End names are checked by quick-xml: a mismatch is malformed XML.
+        reader.config_mut().check_end_names = true;
+        loop {
+            let pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            let event = match reader.read_event() {
+                Ok(ev) => ev,
+                Err(e) => {
+                    let at = usize::try_from(reader.error_position()).unwrap_or(pos);
+                    self.report(
+                        Code::Malformed,
+                        Span::at(at.min(self.src.len())),
+                        format!("malformed XML: {e}"),
+                    );
+                    break;
+                }
+            };
+            let end = usize::try_from(reader.buffer_position())
+                .unwrap_or(usize::MAX)
+                .min(self.src.len());
+            let span = Span::new(pos, end);
+            match event {
+                Event::Start(e) => {
+                    if !self.start(&e, span, false) {
+                        break;
+                    }
+                }
+                Event::Empty(e) => {
+                    if !self.start(&e, span, true) {
+                        break;
+                    }
+                }
+                Event::End(_) => self.end(span),
+                Event::Text(t) => {
+                    let text = t.xml10_content();
+                    self.text(&text, span);
+                }
+                Event::CData(c) => {
+                    let text = c.xml10_content();
+                    self.text(&text, span);
+                }
+                Event::GeneralRef(r) => match resolve_ref(&r) {
+                    Some(c) => self.text(c.encode_utf8(&mut [0; 4]), span),
+                    None => {
+                        let name: &str = &r;
+                        self.report(
+                            Code::BadReference,
+                            span,
+                            format!("unknown entity or invalid character reference `&{name};`"),
+                        );
+                    }
+                },
+                Event::DocType(_) => self.report(
+                    Code::DocType,
+                    span,
+                    "a DOCTYPE is not allowed in a Plivo document (entities are never expanded)"
+                        .to_owned(),
+                ),
+                Event::Decl(_) => {
+                    let bom = self.src.starts_with('\u{feff}') && pos == 3;
+                    if pos != 0 && !bom {
+                        self.report(
+                            Code::MisplacedDecl,
+                            span,
+                            "the XML declaration must be the very first thing in the document"
+                                .to_owned(),
+                        );
+                    }
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Eof => {
+                    if !self.root_seen {
+                        self.report(
+                            Code::NoRoot,
+                            span,
+                            "the document has no root element; expected <Response>".to_owned(),
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        self.document.take().unwrap_or_default()
+    }
+
+    /// Handles a start (or empty) tag. Returns false when parsing must stop.
+    fn start(&mut self, e: &BytesStart<'_>, span: Span, empty: bool) -> bool {
+        let depth = self.stack.len() + 1;
+        if depth > self.opts.max_depth {
+            self.report(
+                Code::TooDeep,
+                span,
+                format!(
+                    "elements are nested deeper than the limit of {}",
+                    self.opts.max_depth
+                ),
+            );
+            return false;
+        }
+        let raw_name = e.name();
+        let name_bytes = raw_name.as_ref();
+        let name = name_bytes.to_owned();
+        let name_span = Span::new(span.start + 1, span.start + 1 + name_bytes.len());
+
+        if self.skip_depth > 0 {
+            if !empty {
+                self.skip_depth += 1;
+                self.stack.push(Frame::skip(span.start));
+            }
+            return true;
+        }
+
+        let kind = Kind::from_name(name_bytes);
+        let parent = self.stack.last().and_then(|f| f.kind);
+        let mut attach = true;
+
+        if self.stack.is_empty() {
+            if self.root_seen {
+                if !self.reported_after_root {
+                    self.reported_after_root = true;
+                    self.report(
+                        Code::AfterRoot,
+                        name_span,
+                        format!("<{name}> after the root element; a document has one <Response>"),
+                    );
+                }
+                attach = false;
+            } else {
+                self.root_seen = true;
+                if kind != Some(K::Response) {
+                    self.report(
+                        Code::RootNotResponse,
+                        name_span,
+                        format!("the root element must be <Response>, found <{name}>"),
+                    );
+                    attach = false;
+                }
+            }
+        }
+
+        let Some(kind) = kind else {
+            if !self.stack.is_empty() {
+                let hint = suggest(&name)
+                    .map(|s| format!("; did you mean <{s}>?"))
+                    .unwrap_or_default();
+                self.report(
+                    Code::UnknownElement,
+                    name_span,
+                    format!("unknown element <{name}>{hint}"),
+                );
+            }
+            if !empty {
+                self.skip_depth = 1;
+                self.stack.push(Frame::skip(span.start));
+            }
+            return true;
+        };
+
+        if let Some(parent) = parent {
+            if !parent.children().contains(&kind) {
+                let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
+                let msg = if allowed.is_empty() {
+                    format!(
+                        "<{}> is not allowed inside <{}>, which takes no child elements",
+                        kind.name(),
+                        parent.name()
+                    )
+                } else {
+                    format!(
+                        "<{}> is not allowed inside <{}>; allowed: {}",
+                        kind.name(),
+                        parent.name(),
+                        allowed.join(", ")
+                    )
+                };
+                self.report(Code::NotAllowedHere, name_span, msg);
+                attach = false;
+            }
+        } else if !self.stack.is_empty() {
+            // Parent is an element being skipped or misplaced; keep checking but never attach.
+            attach = false;
+        }
+        if self.stack.last().is_some_and(|f| !f.attach) {
+            attach = false;
+        }
+
+        let node = self.build(kind, e, span);
+        let frame = Frame {
+            kind: Some(kind),
+            start: span.start,
+            node,
+            text: String::new(),
+            text_start: None,
+            attach,
+            warned_text: false,
+        };
+        self.stack.push(frame);
+        if empty {
+            self.end(span);
+        }
+        true
+    }
+
+    /// Creates the node for `kind` with its attributes applied.
+    fn build(&mut self, kind: Kind, e: &BytesStart<'_>, span: Span) -> Node {
+        match kind {
+            K::Response => {
+                for (name, key_span, _, _) in self.raw_attrs(e, span) {
+                    self.report(
+                        Code::ResponseAttribute,
+                        key_span,
+                        format!("<Response> takes no attributes, found `{name}`"),
+                    );
+                }
+                Node::Response(Vec::new())
+            }
+            K::Speak => Node::Verb(Verb::Speak(self.attrs(e, span))),
+            K::Play => Node::Verb(Verb::Play(self.attrs(e, span))),
+            K::Wait => Node::Verb(Verb::Wait(self.attrs(e, span))),
+            K::Dtmf => Node::Verb(Verb::Dtmf(self.attrs(e, span))),
+            K::GetDigits => Node::Verb(Verb::GetDigits(self.attrs(e, span))),
+            K::GetInput => Node::Verb(Verb::GetInput(self.attrs(e, span))),
+            K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
+            K::Dial => Node::Verb(Verb::Dial(self.attrs(e, span))),
+            K::Redirect => Node::Verb(Verb::Redirect(self.attrs(e, span))),
+            K::Hangup => Node::Verb(Verb::Hangup(self.attrs(e, span))),
+            K::PreAnswer => Node::Verb(Verb::PreAnswer(self.attrs(e, span))),
+            K::Conference => Node::Verb(Verb::Conference(self.attrs(e, span))),
+            K::MultiPartyCall => Node::Verb(Verb::MultiPartyCall(self.attrs(e, span))),
+            K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
+            K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
+            K::Number => Node::Target(DialTarget::Number(self.attrs(e, span))),
+            K::User => Node::Target(DialTarget::User(self.attrs(e, span))),
+            K::Break => Node::Ssml(Ssml::Break(self.attrs(e, span))),
+            K::Emphasis => Node::Ssml(Ssml::Emphasis(self.attrs(e, span))),
+            K::Lang => Node::Ssml(Ssml::Lang(self.attrs(e, span))),
+            K::P => Node::Ssml(Ssml::P(self.attrs(e, span))),
+            K::Phoneme => Node::Ssml(Ssml::Phoneme(self.attrs(e, span))),
+            K::Prosody => Node::Ssml(Ssml::Prosody(self.attrs(e, span))),
+            K::S => Node::Ssml(Ssml::S(self.attrs(e, span))),
+            K::SayAs => Node::Ssml(Ssml::SayAs(self.attrs(e, span))),
+            K::Sub => Node::Ssml(Ssml::Sub(self.attrs(e, span))),
+            K::W => Node::Ssml(Ssml::W(self.attrs(e, span))),
+        }
+    }
+
+    /// The attributes of a tag as (name, name span, unescaped value, value span), reporting
+    /// duplicates and bad syntax on the way.
+    fn raw_attrs(&mut self, e: &BytesStart<'_>, span: Span) -> Vec<(String, Span, String, Span)> {
+        let mut out: Vec<(String, Span, String, Span)> = Vec::new();
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        for a in attrs {
+            let a = match a {
+                Ok(a) => a,
+                Err(err) => {
+                    self.report(Code::Malformed, span, format!("malformed attribute: {err}"));
+                    break;
+                }
+            };
+            let key_bytes = a.key.as_ref();
+            let key_start = self.offset_of(key_bytes, span.start);
+            let key_span = Span::new(key_start, key_start + key_bytes.len());
+            let val_start = self.offset_of(&a.value, span.start);
+            let val_span = Span::new(val_start, val_start + a.value.len());
+            let name = key_bytes.to_owned();
+            if out.iter().any(|(n, ..)| *n == name) {
+                self.report(
+                    Code::DuplicateAttribute,
+                    key_span,
+                    format!("duplicate attribute `{name}`"),
+                );
+                continue;
+            }
+            let value = match a.normalized_value(XmlVersion::Implicit1_0) {
+                Ok(v) => v.into_owned(),
+                Err(err) => {
+                    self.report(
+                        Code::BadReference,
+                        val_span,
+                        format!("in attribute `{name}`: {err}"),
+                    );
+                    continue;
+                }
+            };
+            out.push((name, key_span, value, val_span));
+        }
+        out
+    }
+
+    /// Builds element `E` from a tag's attributes, reporting every bad or unknown one.
+    fn attrs<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span) -> E {
+        let mut el = E::default();
+        for (name, key_span, value, val_span) in self.raw_attrs(e, span) {
+            match el.set_attr(&name, &value) {
+                None => self.report(
+                    Code::UnknownAttribute,
+                    key_span,
+                    format!(
+                        "unknown attribute `{name}` on <{}> is ignored; known: {}",
+                        E::ELEMENT,
+                        if E::NAMES.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            E::NAMES.join(", ")
+                        }
+                    ),
+                ),
+                Some(Ok(())) => {}
+                Some(Err(err)) => self.report(
+                    err.code(),
+                    val_span,
+                    format!(
+                        "invalid value `{value}` for `{name}` on <{}>: {err}",
+                        E::ELEMENT
+                    ),
+                ),
+            }
+        }
+        el
+    }
+
+    fn text(&mut self, text: &str, span: Span) {
+        let Some(frame) = self.stack.last_mut() else {
+            if !is_blank(text) {
+                let code = if self.root_seen {
+                    Code::AfterRoot
+                } else {
+                    Code::Malformed
+                };
+                let at = Span::new(span.start + leading_blank(text), span.end);
+                if !(code == Code::AfterRoot && self.reported_after_root) {
+                    self.reported_after_root |= code == Code::AfterRoot;
+                    self.report(code, at, "text outside the root element".to_owned());
+                }
+            }
+            return;
+        };
+        if self.skip_depth > 0 {
+            return;
+        }
+        let Some(kind) = frame.kind else { return };
+        match kind.body() {
+            Body::Text => {
+                if frame.text_start.is_none() && !is_blank(text) {
+                    frame.text_start = Some(span.start + leading_blank(text));
+                }
+                frame.text.push_str(text);
+            }
+            Body::Mixed => {
+                if let Some(content) = frame.node.speak_content() {
+                    match content.last_mut() {
+                        Some(SpeakNode::Text(t)) => t.push_str(text),
+                        _ => content.push(SpeakNode::Text(text.to_owned())),
+                    }
+                }
+            }
+            Body::Ignored => {
+                if !is_blank(text) && !frame.warned_text {
+                    frame.warned_text = true;
+                    let at = Span::new(span.start + leading_blank(text), span.end);
+                    let msg = format!("text inside <{}> is ignored", kind.name());
+                    self.report(Code::IgnoredText, at, msg);
+                }
+            }
+            Body::Forbidden => {
+                if !is_blank(text) {
+                    let at = Span::new(span.start + leading_blank(text), span.end);
+                    self.report(
+                        Code::TextInResponse,
+                        at,
+                        "text directly inside <Response> is not allowed".to_owned(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, span: Span) {
+        let Some(mut frame) = self.stack.pop() else {
+            return;
+        };
+        if self.skip_depth > 0 {
+            self.skip_depth -= 1;
+            return;
+        }
+        let Some(kind) = frame.kind else { return };
+        let body = std::mem::take(&mut frame.text);
+        let body_span = match frame.text_start {
+            Some(s) => Span::new(s, span.start.max(s)),
+            None => Span::new(frame.start, frame.start + 1 + kind.name().len()),
+        };
+        self.finish(
+            kind,
+            &mut frame.node,
+            trim_xml(&body),
+            body_span,
+            frame.start,
+        );
+
+        if !frame.attach {
+            return;
+        }
+        match (self.stack.last_mut(), frame.node) {
+            (None, Node::Response(verbs)) => self.document = Some(Document { verbs }),
+            (Some(parent), child) => attach(&mut parent.node, child),
+            (None, _) => {}
+        }
+    }
+
+    /// Checks the body, required attributes and conflicts of a finished element.
+    fn finish(&mut self, kind: Kind, node: &mut Node, body: &str, body_span: Span, start: usize) {
+        let tag_span = Span::new(start + 1, start + 1 + kind.name().len());
+        match node {
+            Node::Verb(v) => match v {
+                Verb::Speak(s) => trim_speak(&mut s.content),
+                Verb::Play(p) => {
+                    p.url = self.body_value(kind, body, body_span, "an audio URL", Url::from_xml)
+                }
+                Verb::Dtmf(d) => {
+                    d.digits =
+                        self.body_value(kind, body, body_span, "digits to send", Tones::from_xml)
+                }
+                Verb::Redirect(r) => {
+                    r.url = self.body_value(kind, body, body_span, "a URL", Url::from_xml)
+                }
+                Verb::Stream(s) => {
+                    s.url = self.body_value(kind, body, body_span, "a wss:// URL", WsUrl::from_xml);
+                    if s.bidirectional && s.audio_track != super::values::AudioTrack::Inbound {
+                        self.report(
+                            Code::Conflict,
+                            tag_span,
+                            format!(
+                                "a bidirectional <Stream> can only fork the inbound track, not `{}`",
+                                s.audio_track
+                            ),
+                        );
+                    }
+                }
+                Verb::Conference(c) => {
+                    c.room = self.body_text(kind, body, body_span, "a room name");
+                }
+                Verb::MultiPartyCall(m) => {
+                    m.name = self.body_text(kind, body, body_span, "a name");
+                    if m.role.is_none() {
+                        self.missing_attr(tag_span, "MultiPartyCall", "role");
+                    }
+                }
+                Verb::Message(m) => {
+                    m.text = self.body_text(kind, body, body_span, "the message text")
+                }
+                Verb::GetInput(g) => {
+                    if g.action.is_none() && !g.written.contains("action") {
+                        self.missing_attr(tag_span, "GetInput", "action");
+                    }
+                    if g.input_type.is_none() && !g.written.contains("inputType") {
+                        self.missing_attr(tag_span, "GetInput", "inputType");
+                    }
+                }
+                Verb::Dial(d) => {
+                    if d.targets.is_empty() {
+                        self.report(
+                            Code::MissingChild,
+                            tag_span,
+                            "<Dial> needs at least one <Number> or <User>".to_owned(),
+                        );
+                    }
+                }
+                Verb::Wait(w) => {
+                    if w.silence && u64::from(w.min_silence) >= u64::from(w.length) * 1000 {
+                        self.report(
+                            Code::Conflict,
+                            tag_span,
+                            format!(
+                                "minSilence ({} ms) must be shorter than length ({} s)",
+                                w.min_silence, w.length
+                            ),
+                        );
+                    }
+                    if w.silence && w.beep != WaitBeep::Bool(false) {
+                        self.report(
+                            Code::Conflict,
+                            tag_span,
+                            "beep detection needs silence=\"false\"".to_owned(),
+                        );
+                    }
+                }
+                Verb::GetDigits(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
+            },
+            Node::Target(DialTarget::Number(n)) => {
+                n.number = self.body_value(
+                    kind,
+                    body,
+                    body_span,
+                    "a phone number",
+                    PhoneNumber::from_xml,
+                );
+            }
+            Node::Target(DialTarget::User(u)) => {
+                u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml);
+            }
+            Node::Ssml(_) | Node::Response(_) | Node::Skip => {}
+        }
+    }
+
+    fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
+        self.report(
+            Code::MissingAttribute,
+            span,
+            format!("<{element}> needs the `{attr}` attribute"),
+        );
+    }
+
+    fn body_text(&mut self, kind: Kind, body: &str, span: Span, what: &str) -> String {
+        if body.is_empty() {
+            self.report(
+                Code::MissingBody,
+                span,
+                format!("<{}> needs {what} as its body", kind.name()),
+            );
+        }
+        body.to_owned()
+    }
+
+    fn body_value<T>(
+        &mut self,
+        kind: Kind,
+        body: &str,
+        span: Span,
+        what: &str,
+        parse: fn(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
+        if body.is_empty() {
+            self.report(
+                Code::MissingBody,
+                span,
+                format!("<{}> needs {what} as its body", kind.name()),
+            );
+            return None;
+        }
+        match parse(body) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                self.report(
+                    err.code(),
+                    span,
+                    format!("invalid body `{body}` of <{}>: {err}", kind.name()),
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Frame {
+    fn skip(start: usize) -> Frame {
+        Frame {
+            kind: None,
+            start,
+            node: Node::Skip,
+            text: String::new(),
+            text_start: None,
+            attach: false,
+            warned_text: true,
+        }
+    }
+}
+
+/// Puts a finished child into its parent. Misplaced children never get here.
+fn attach(parent: &mut Node, child: Node) {
+    match (parent, child) {
+        (Node::Response(verbs), Node::Verb(v)) => verbs.push(v),
+        (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(v),
+        (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
+        (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
+        (Node::Verb(Verb::Dial(d)), Node::Target(t)) => d.targets.push(t),
+        (parent, Node::Ssml(s)) => {
+            if let Some(content) = parent.speak_content() {
+                content.push(SpeakNode::Ssml(s));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn push_prompt(prompts: &mut Vec<Prompt>, v: Verb) {
+    match v {
+        Verb::Speak(s) => prompts.push(Prompt::Speak(s)),
+        Verb::Play(p) => prompts.push(Prompt::Play(p)),
+        Verb::Wait(w) => prompts.push(Prompt::Wait(w)),
+        _ => {}
+    }
+}
+
+/// Trims XML whitespace off both ends of a `<Speak>`'s content, dropping emptied text nodes.
+fn trim_speak(content: &mut Vec<SpeakNode>) {
+    if let Some(SpeakNode::Text(t)) = content.first_mut() {
+        *t = trim_xml(t).to_owned();
+        if t.is_empty() {
+            content.remove(0);
+        }
+    }
+    if let Some(SpeakNode::Text(t)) = content.last_mut() {
+        let end = t.trim_end_matches(is_xml_space).len();
+        t.truncate(end);
+        if t.is_empty() {
+            content.pop();
+        }
+    }
+}
+
+fn resolve_ref(r: &BytesRef<'_>) -> Option<char> {
+    if r.is_char_ref() {
+        return r
+            .resolve_char_ref()
+            .ok()
+            .flatten()
+            .filter(|&c| is_xml_char(c));
+    }
+    match r.as_ref() {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        _ => None,
+    }
+}
+
+/// Characters XML 1.0 allows in a document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+pub(crate) fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+pub(crate) fn trim_xml(s: &str) -> &str {
+    s.trim_matches(is_xml_space)
+}
+
+fn is_blank(s: &str) -> bool {
+    s.chars().all(is_xml_space)
+}
+
+fn leading_blank(s: &str) -> usize {
+    s.len() - s.trim_start_matches(is_xml_space).len()
+}
+
+/// A known element whose name differs from `name` only in case.
+fn suggest(name: &str) -> Option<&'static str> {
+    const ALL: &[Kind] = &[
+        K::Response,
+        K::Speak,
+        K::Play,
+        K::Wait,
+        K::Dtmf,
+        K::GetDigits,
+        K::GetInput,
+        K::Record,
+        K::Dial,
+        K::Number,
+        K::User,
+        K::Redirect,
+        K::Hangup,
+        K::PreAnswer,
+        K::Conference,
+        K::MultiPartyCall,
+        K::Message,
+        K::Stream,
+    ];
+    ALL.iter()
+        .chain(SSML_ALL)
+        .map(|k| k.name())
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .or(match name {
+            "Say" => Some("Speak"),
+            "Gather" => Some("GetDigits"),
+            "Pause" => Some("Wait"),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssml_kinds_are_mixed() {
+        for k in SSML_ALL {
+            if *k != K::Break {
+                assert_eq!(k.body(), Body::Mixed);
+            }
+        }
+    }
+}
