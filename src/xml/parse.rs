@@ -435,6 +435,15 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The name of the tag that starts at byte `start`.
+    fn tag_name(&self, start: usize) -> String {
+        let rest = self.src.get(start + 1..).unwrap_or("");
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        rest.get(..end).unwrap_or("").to_owned()
+    }
+
     fn run(&mut self) -> Document {
         let mut reader = Reader::from_str(self.src);
         // End names are checked by quick-xml: a mismatch is malformed XML.
@@ -507,7 +516,15 @@ impl<'s> Parser<'s> {
                 }
                 Event::Comment(_) | Event::PI(_) => {}
                 Event::Eof => {
-                    if !self.root_seen {
+                    if let Some(open) = self.stack.last() {
+                        let start = open.start;
+                        let name = self.tag_name(start);
+                        self.report(
+                            Code::Malformed,
+                            Span::new(start, start + 1 + name.len()),
+                            format!("malformed XML: <{name}> is never closed"),
+                        );
+                    } else if !self.root_seen {
                         self.report(
                             Code::NoRoot,
                             span,
@@ -1033,7 +1050,7 @@ fn push_prompt(prompts: &mut Vec<Prompt>, v: Verb) {
 /// Trims XML whitespace off both ends of a `<Speak>`'s content, dropping emptied text nodes.
 fn trim_speak(content: &mut Vec<SpeakNode>) {
     if let Some(SpeakNode::Text(t)) = content.first_mut() {
-        *t = trim_xml(t).to_owned();
+        *t = t.trim_start_matches(is_xml_space).to_owned();
         if t.is_empty() {
             content.remove(0);
         }
