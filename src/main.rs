@@ -1,7 +1,7 @@
 //! The `plivo-flow` command-line tool.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -62,7 +62,7 @@ fn main() -> ExitCode {
             max_bytes,
             files,
         } => check(&files, format, max_bytes),
-        Command::Fmt { file } => with_document(&file, |doc| xml::write(doc)),
+        Command::Fmt { file } => with_document(&file, xml::write),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
             s.push('\n');
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     ExitCode::from(status)
 }
 
-fn read(path: &PathBuf) -> io::Result<Vec<u8>> {
+fn read(path: &Path) -> io::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         io::stdin().read_to_end(&mut buf)?;
@@ -82,7 +82,7 @@ fn read(path: &PathBuf) -> io::Result<Vec<u8>> {
     }
 }
 
-fn display_name(path: &PathBuf) -> String {
+fn display_name(path: &Path) -> String {
     if path.as_os_str() == "-" {
         "<stdin>".to_owned()
     } else {
@@ -159,7 +159,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Parses one file and prints `render(doc)`, or its diagnostics when it has errors.
-fn with_document(path: &PathBuf, render: impl Fn(&xml::Document) -> String) -> u8 {
+fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
     let name = display_name(path);
     let bytes = match read(path) {
         Ok(b) => b,

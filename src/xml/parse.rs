@@ -112,6 +112,8 @@ pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
         };
     }
     let document = p.run();
+    // Source order; the sort is stable, so diagnostics at one place keep their order.
+    p.diags.sort_by_key(|d| d.span.start);
     Parsed {
         document,
         diagnostics: p.diags,
@@ -435,6 +437,18 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The offset of the first non-blank byte of the source in `from..end` (or `from`).
+    fn first_non_blank(&self, from: usize, end: usize) -> usize {
+        self.src
+            .as_bytes()
+            .get(from..end)
+            .and_then(|b| {
+                b.iter()
+                    .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+            })
+            .map_or(from, |i| from + i)
+    }
+
     /// The name of the tag that starts at byte `start`.
     fn tag_name(&self, start: usize) -> String {
         let rest = self.src.get(start + 1..).unwrap_or("");
@@ -480,14 +494,15 @@ impl<'s> Parser<'s> {
                 Event::End(_) => self.end(span),
                 Event::Text(t) => {
                     let text = t.xml10_content();
-                    self.text(&text, span);
+                    self.text(&text, span, span.start);
                 }
                 Event::CData(c) => {
                     let text = c.xml10_content();
-                    self.text(&text, span);
+                    // The content starts after `<![CDATA[`.
+                    self.text(&text, span, span.start + 9);
                 }
                 Event::GeneralRef(r) => match resolve_ref(&r) {
-                    Some(c) => self.text(c.encode_utf8(&mut [0; 4]), span),
+                    Some(c) => self.text(c.encode_utf8(&mut [0; 4]), span, span.start),
                     None => {
                         let name: &str = &r;
                         self.report(
@@ -544,7 +559,7 @@ impl<'s> Parser<'s> {
         if depth > self.opts.max_depth {
             self.report(
                 Code::TooDeep,
-                span,
+                Span::new(span.start + 1, span.end),
                 format!(
                     "elements are nested deeper than the limit of {}",
                     self.opts.max_depth
@@ -674,14 +689,20 @@ impl<'s> Parser<'s> {
             K::Wait => Node::Verb(Verb::Wait(self.attrs(e, span))),
             K::Dtmf => Node::Verb(Verb::Dtmf(self.attrs(e, span))),
             K::GetDigits => Node::Verb(Verb::GetDigits(self.attrs(e, span))),
-            K::GetInput => Node::Verb(Verb::GetInput(self.attrs(e, span))),
+            K::GetInput => {
+                let el = self.attrs_required(e, span, &["action", "inputType"]);
+                Node::Verb(Verb::GetInput(el))
+            }
             K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
             K::Dial => Node::Verb(Verb::Dial(self.attrs(e, span))),
             K::Redirect => Node::Verb(Verb::Redirect(self.attrs(e, span))),
             K::Hangup => Node::Verb(Verb::Hangup(self.attrs(e, span))),
             K::PreAnswer => Node::Verb(Verb::PreAnswer(self.attrs(e, span))),
             K::Conference => Node::Verb(Verb::Conference(self.attrs(e, span))),
-            K::MultiPartyCall => Node::Verb(Verb::MultiPartyCall(self.attrs(e, span))),
+            K::MultiPartyCall => {
+                let el = self.attrs_required(e, span, &["role"]);
+                Node::Verb(Verb::MultiPartyCall(el))
+            }
             K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
             K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
             K::Number => Node::Target(DialTarget::Number(self.attrs(e, span))),
@@ -709,7 +730,16 @@ impl<'s> Parser<'s> {
             let a = match a {
                 Ok(a) => a,
                 Err(err) => {
-                    self.report(Code::Malformed, span, format!("malformed attribute: {err}"));
+                    use quick_xml::events::attributes::AttrError as A;
+                    let (A::ExpectedEq(rel)
+                    | A::ExpectedValue(rel)
+                    | A::UnquotedValue(rel)
+                    | A::ExpectedQuote(rel, _)
+                    | A::Duplicated(rel, _)) = err;
+                    // Positions are relative to the byte after `<`.
+                    let at = (span.start + 1 + rel).min(span.end);
+                    let msg = format!("malformed XML: bad attribute syntax: {err}");
+                    self.report(Code::Malformed, Span::at(at), msg);
                     break;
                 }
             };
@@ -745,8 +775,21 @@ impl<'s> Parser<'s> {
 
     /// Builds element `E` from a tag's attributes, reporting every bad or unknown one.
     fn attrs<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span) -> E {
+        self.attrs_required(e, span, &[])
+    }
+
+    /// [`Self::attrs`], also reporting each of `required` that is absent. An attribute that is
+    /// present with a bad value is reported for its value only.
+    fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
         let mut el = E::default();
-        for (name, key_span, value, val_span) in self.raw_attrs(e, span) {
+        let raw = self.raw_attrs(e, span);
+        for req in required {
+            if !raw.iter().any(|(name, ..)| name == req) {
+                let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
+                self.missing_attr(name_span, E::ELEMENT, req);
+            }
+        }
+        for (name, key_span, value, val_span) in raw {
             match el.set_attr(&name, &value) {
                 None => self.report(
                     Code::UnknownAttribute,
@@ -775,7 +818,10 @@ impl<'s> Parser<'s> {
         el
     }
 
-    fn text(&mut self, text: &str, span: Span) {
+    /// Handles decoded `text` found at `span`; its raw content starts at byte `raw_start`.
+    fn text(&mut self, text: &str, span: Span, raw_start: usize) {
+        // Positions come from the raw source: decoding changes lengths (CRLF, entities).
+        let first = self.first_non_blank(raw_start, span.end);
         let Some(frame) = self.stack.last_mut() else {
             if !is_blank(text) {
                 let code = if self.root_seen {
@@ -783,7 +829,7 @@ impl<'s> Parser<'s> {
                 } else {
                     Code::Malformed
                 };
-                let at = Span::new(span.start + leading_blank(text), span.end);
+                let at = Span::new(first, span.end);
                 if !(code == Code::AfterRoot && self.reported_after_root) {
                     self.reported_after_root |= code == Code::AfterRoot;
                     self.report(code, at, "text outside the root element".to_owned());
@@ -798,7 +844,7 @@ impl<'s> Parser<'s> {
         match kind.body() {
             Body::Text => {
                 if frame.text_start.is_none() && !is_blank(text) {
-                    frame.text_start = Some(span.start + leading_blank(text));
+                    frame.text_start = Some(first);
                 }
                 frame.text.push_str(text);
             }
@@ -813,14 +859,14 @@ impl<'s> Parser<'s> {
             Body::Ignored => {
                 if !is_blank(text) && !frame.warned_text {
                     frame.warned_text = true;
-                    let at = Span::new(span.start + leading_blank(text), span.end);
+                    let at = Span::new(first, span.end);
                     let msg = format!("text inside <{}> is ignored", kind.name());
                     self.report(Code::IgnoredText, at, msg);
                 }
             }
             Body::Forbidden => {
                 if !is_blank(text) {
-                    let at = Span::new(span.start + leading_blank(text), span.end);
+                    let at = Span::new(first, span.end);
                     self.report(
                         Code::TextInResponse,
                         at,
@@ -843,7 +889,7 @@ impl<'s> Parser<'s> {
         let body = std::mem::take(&mut frame.text);
         let body_span = match frame.text_start {
             Some(s) => Span::new(s, span.start.max(s)),
-            None => Span::new(frame.start, frame.start + 1 + kind.name().len()),
+            None => Span::new(frame.start + 1, frame.start + 1 + kind.name().len()),
         };
         self.finish(
             kind,
@@ -895,22 +941,9 @@ impl<'s> Parser<'s> {
                 Verb::Conference(c) => {
                     c.room = self.body_text(kind, body, body_span, "a room name");
                 }
-                Verb::MultiPartyCall(m) => {
-                    m.name = self.body_text(kind, body, body_span, "a name");
-                    if m.role.is_none() {
-                        self.missing_attr(tag_span, "MultiPartyCall", "role");
-                    }
-                }
+                Verb::MultiPartyCall(m) => m.name = self.body_text(kind, body, body_span, "a name"),
                 Verb::Message(m) => {
                     m.text = self.body_text(kind, body, body_span, "the message text")
-                }
-                Verb::GetInput(g) => {
-                    if g.action.is_none() && !g.written.contains("action") {
-                        self.missing_attr(tag_span, "GetInput", "action");
-                    }
-                    if g.input_type.is_none() && !g.written.contains("inputType") {
-                        self.missing_attr(tag_span, "GetInput", "inputType");
-                    }
                 }
                 Verb::Dial(d) => {
                     if d.targets.is_empty() {
@@ -940,7 +973,11 @@ impl<'s> Parser<'s> {
                         );
                     }
                 }
-                Verb::GetDigits(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
+                Verb::GetDigits(_)
+                | Verb::GetInput(_)
+                | Verb::Record(_)
+                | Verb::Hangup(_)
+                | Verb::PreAnswer(_) => {}
             },
             Node::Target(DialTarget::Number(n)) => {
                 n.number = self.body_value(
@@ -1097,10 +1134,6 @@ pub(crate) fn trim_xml(s: &str) -> &str {
 
 fn is_blank(s: &str) -> bool {
     s.chars().all(is_xml_space)
-}
-
-fn leading_blank(s: &str) -> usize {
-    s.len() - s.trim_start_matches(is_xml_space).len()
 }
 
 /// A known element whose name differs from `name` only in case.

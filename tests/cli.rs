@@ -1,0 +1,152 @@
+//! The `plivo-flow` binary: output formats and exit statuses.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plivo-flow"))
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = bin();
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(stdin.unwrap_or("").as_bytes())
+        .expect("write stdin");
+    drop(pipe);
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const BAD: &str =
+    "<Response>\n  <Conference maxMembers=\"25\">Room</Conference>\n  <Play></Play>\n</Response>\n";
+
+#[test]
+fn check_accepts_samples_and_corpus() {
+    let mut args = vec!["check".to_owned()];
+    for dir in ["samples", "tests/corpus/sdk"] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for e in std::fs::read_dir(root).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "xml") {
+                args.push(p.display().to_string());
+            }
+        }
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&refs, None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn check_prints_rustc_style_diagnostics_and_exits_1() {
+    let o = run(&["check", "-"], Some(BAD));
+    assert_eq!(o.status.code(), Some(1));
+    let expected = "\
+<stdin>:2:27: error[E0302]: invalid value `25` for `maxMembers` on <Conference>: expected an integer from 1 to 20
+  |
+2 |   <Conference maxMembers=\"25\">Room</Conference>
+  |                           ^^
+<stdin>:3:4: error[E0206]: <Play> needs an audio URL as its body
+  |
+3 |   <Play></Play>
+  |    ^^^^
+";
+    assert_eq!(stdout(&o), expected);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 errors"));
+}
+
+#[test]
+fn check_json_prints_one_object_per_diagnostic() {
+    let o = run(&["check", "--format", "json", "-"], Some(BAD));
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    assert_eq!(first["file"], "<stdin>");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["column"], 27);
+    assert_eq!(first["code"], "E0302");
+    assert_eq!(first["severity"], "error");
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("maxMembers"))
+    );
+    assert_eq!(lines[1]["code"], "E0206");
+}
+
+#[test]
+fn warnings_alone_exit_0() {
+    let o = run(
+        &["check", "-"],
+        Some("<Response><Wait lenght=\"2\"/></Response>"),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("warning[W0101]: unknown attribute `lenght` on <Wait>"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn unreadable_files_exit_2_and_others_are_still_checked() {
+    let o = run(&["check", "no/such/file.xml", "-"], Some(BAD));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/file.xml: cannot read"));
+    assert!(stdout(&o).contains("error[E0302]"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["check"], None).status.code(), Some(2));
+    assert_eq!(
+        run(&["check", "--format", "yaml", "-"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["frobnicate"], None).status.code(), Some(2));
+}
+
+#[test]
+fn fmt_prints_the_canonical_form() {
+    let src = "<?xml version=\"1.0\"?>\n<Response><Speak  voice=\"MAN\" >Hi &amp; bye</Speak><Wait length='3'></Wait></Response>";
+    let o = run(&["fmt", "-"], Some(src));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        "<Response>\n  <Speak voice=\"MAN\">Hi &amp; bye</Speak>\n  <Wait length=\"3\"/>\n</Response>\n"
+    );
+    let o = run(&["fmt", "-"], Some(BAD));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+}
+
+#[test]
+fn ast_prints_json() {
+    let o = run(&["ast", "samples/conference-kick.xml"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["verbs"][0]["verb"], "Conference");
+    assert_eq!(v["verbs"][0]["room"], "MyConference");
+    assert_eq!(v["verbs"][0]["enterSound"], "beep:1");
+    assert_eq!(v["verbs"][0]["written"], serde_json::json!(["enterSound"]));
+    assert_eq!(v["verbs"][1]["verb"], "Speak");
+}
