@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 
 pub mod diagnostic;
+pub mod engine;
+pub mod sim;
 pub mod xml;
 
 pub use diagnostic::{Code, Diagnostic, Severity, Span};

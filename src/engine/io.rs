@@ -1,0 +1,498 @@
+//! What goes into a [`Call`](super::Call) and what comes out of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::cause::{HangupCause, HangupSource};
+use super::ids::{CallId, MediaId, RequestId};
+use super::room::{JoinRequest, LeaveReason, MemberInfo, RoomEvent};
+use crate::diagnostic::Diagnostic;
+use crate::xml::values::Method;
+use crate::xml::{Dial, Document, Play, Prompt, Speak, Stream, Verb, Wait};
+
+/// An input to a call. Each is handed over with the current time by
+/// [`Call::handle_input`](super::Call::handle_input).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Input {
+    /// An outbound call was answered by the callee: the call fetches its answer URL.
+    Answered,
+    /// The reply to a request the call issued with [`Reply::Execute`] or [`Reply::Sounds`].
+    Fetched {
+        /// The request's id.
+        request: RequestId,
+        /// What came back.
+        reply: FetchReply,
+    },
+    /// Speech, playback, a beep, tones or a sound list finished.
+    MediaFinished(MediaId),
+    /// Something the media layer detected (ends a `<Wait silence>` / `<Wait beep>`).
+    MediaEvent(MediaEvent),
+    /// The caller pressed keys (one or more, in order).
+    Digits(String),
+    /// Speech was recognised (`<GetInput>`).
+    Speech {
+        /// The transcript.
+        text: String,
+        /// Confidence, 0.0–1.0.
+        confidence: f32,
+    },
+    /// A partial recognition result (`<GetInput interimSpeechResultsCallback>`).
+    SpeechPartial {
+        /// The stable part.
+        stable: String,
+        /// The part that may still change.
+        unstable: String,
+        /// Stability, 0.0–1.0.
+        stability: f32,
+    },
+    /// A recording the call started has ended and its file is ready.
+    RecordingFinished {
+        /// The recording's media id (from [`Command::StartRecording`]).
+        media: MediaId,
+        /// How long it is, in milliseconds.
+        duration_ms: u64,
+    },
+    /// Progress of the `<Dial>` in progress.
+    Dial(DialEvent),
+    /// A room event that names this call.
+    Conference(RoomEvent),
+    /// The WebSocket stream started by [`Command::StartStream`] ended.
+    StreamEnded(MediaId),
+    /// The call is over: the caller hung up, or the API hung it up.
+    Hangup {
+        /// Who ended it.
+        source: HangupSource,
+    },
+    /// REST transfer of a live call: fetch `url` and run it instead of the current document.
+    Transfer {
+        /// The new document's URL.
+        url: String,
+        /// Method for it.
+        method: Method,
+    },
+}
+
+/// The reply to a document request.
+#[derive(Debug, Clone)]
+pub enum FetchReply {
+    /// The response body (2xx). The call parses it; an invalid one ends the call (8011…).
+    Body(String),
+    /// An already parsed, valid document (drivers that cache documents).
+    Document(Arc<Document>),
+    /// No usable response: connection error, timeout or non-2xx, with the reason.
+    Failed(String),
+}
+
+/// Detections that end a `<Wait>` early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// `minSilence` of silence was heard.
+    Silence,
+    /// An answering-machine beep was heard.
+    Beep,
+}
+
+/// Progress of a `<Dial>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DialEvent {
+    /// A target is ringing.
+    Ringing,
+    /// A target answered (the others stop ringing).
+    Answered {
+        /// The callee's call.
+        b_leg: CallId,
+        /// The number or URI that answered.
+        to: String,
+    },
+    /// Every target was busy.
+    Busy,
+    /// No target answered.
+    NoAnswer,
+    /// The dial failed (invalid number, network).
+    Failed,
+    /// The callee pressed keys.
+    CalleeDigits(String),
+    /// The callee hung up (ends the bridge; the caller continues).
+    CalleeHangup,
+}
+
+/// How the reply to an [`HttpRequest`] is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reply {
+    /// The reply is a document that replaces the current one: hand it back with
+    /// [`Input::Fetched`].
+    Execute,
+    /// The reply is a document of Play/Speak/Wait to play (waitSound, enterSound, dialMusic…):
+    /// hand it back with [`Input::Fetched`].
+    Sounds,
+    /// Only sent (callbacks, `redirect="false"` actions): never hand the reply back.
+    Ignore,
+}
+
+/// Why a request is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// The answer URL.
+    Answer,
+    /// The fallback URL, after the answer URL failed.
+    Fallback,
+    /// A `<Redirect>`.
+    Redirect,
+    /// A REST transfer.
+    Transfer,
+    /// A verb's `action` (or `onExitActionUrl`).
+    Action(&'static str),
+    /// A verb's event callback (`callbackUrl`, `statusCallbackUrl`, …); the text names it.
+    Callback(&'static str),
+    /// A sound document (`waitSound`, `enterSound`, `exitSound`, `dialMusic`, `confirmSound`).
+    Sound(&'static str),
+    /// The call's `hangup_url`.
+    Hangup,
+}
+
+/// An HTTP request to the application.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpRequest {
+    /// Names the request; replies come back with it.
+    pub id: RequestId,
+    /// The URL as written (a `#ct=…` fragment is for the HTTP layer to apply and strip).
+    pub url: String,
+    /// GET (params in the query string) or POST (form body).
+    pub method: Method,
+    /// Form parameters, in a fixed order: the standard call parameters, then the event's own.
+    pub params: Vec<(String, String)>,
+    /// What the request is for.
+    pub purpose: Purpose,
+    /// What to do with the reply.
+    pub reply: Reply,
+}
+
+impl HttpRequest {
+    /// The value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where to find one verb of a document, without copying it.
+#[derive(Debug, Clone)]
+pub struct VerbRef {
+    pub(crate) doc: Arc<Document>,
+    pub(crate) index: usize,
+    pub(crate) sub: Option<usize>,
+    pub(crate) prompt: Option<usize>,
+}
+
+/// A `<Speak>`, `<Play>` or `<Wait>` found through a [`VerbRef`].
+#[derive(Debug, Clone, Copy)]
+pub enum MediaVerb<'a> {
+    /// Speech.
+    Speak(&'a Speak),
+    /// Playback.
+    Play(&'a Play),
+    /// Silence.
+    Wait(&'a Wait),
+}
+
+impl VerbRef {
+    /// The verb (a `<PreAnswer>` child when nested; the enclosing `<GetDigits>`/`<GetInput>`
+    /// for prompts).
+    pub fn verb(&self) -> Option<&Verb> {
+        let v = self.doc.verbs.get(self.index)?;
+        match (self.sub, v) {
+            (Some(i), Verb::PreAnswer(p)) => p.verbs.get(i),
+            (Some(_), _) => None,
+            (None, v) => Some(v),
+        }
+    }
+
+    /// The media element this refers to.
+    pub fn media(&self) -> Option<MediaVerb<'_>> {
+        let v = self.verb()?;
+        match (self.prompt, v) {
+            (Some(i), Verb::GetDigits(g)) => prompt_media(g.prompts.get(i)?),
+            (Some(i), Verb::GetInput(g)) => prompt_media(g.prompts.get(i)?),
+            (Some(_), _) => None,
+            (None, Verb::Speak(s)) => Some(MediaVerb::Speak(s)),
+            (None, Verb::Play(p)) => Some(MediaVerb::Play(p)),
+            (None, Verb::Wait(w)) => Some(MediaVerb::Wait(w)),
+            (None, _) => None,
+        }
+    }
+
+    /// The `<Speak>`, if this refers to one.
+    pub fn speak(&self) -> Option<&Speak> {
+        match self.media()? {
+            MediaVerb::Speak(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The `<Play>`, if this refers to one.
+    pub fn play(&self) -> Option<&Play> {
+        match self.media()? {
+            MediaVerb::Play(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+fn prompt_media(p: &Prompt) -> Option<MediaVerb<'_>> {
+    Some(match p {
+        Prompt::Speak(s) => MediaVerb::Speak(s),
+        Prompt::Play(p) => MediaVerb::Play(p),
+        Prompt::Wait(w) => MediaVerb::Wait(w),
+    })
+}
+
+/// Who hears a sound document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Listener {
+    /// The caller.
+    Caller,
+    /// The dialed party.
+    Callee,
+}
+
+/// What a room hears when a member enters or leaves.
+#[derive(Debug, Clone)]
+pub enum RoomSound {
+    /// `beep:1` / `beep:2`.
+    Beeps(u8),
+    /// The Play/Speak/Wait of a fetched sound document.
+    Sounds(Arc<Document>),
+}
+
+/// Where a recording comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordMode {
+    /// `<Record>` in the foreground: the caller's voice, until a key, silence or maxLength.
+    Foreground,
+    /// `recordSession`: the whole call, in the background.
+    Session,
+    /// `startOnDialAnswer`: the bridged call, in the background.
+    Bridge,
+}
+
+/// A recording the call started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordingRef {
+    /// `RecordingID`.
+    pub id: String,
+    /// `RecordUrl`.
+    pub url: String,
+}
+
+/// A command for the media or signalling layer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Command {
+    /// Answer the (inbound) call.
+    Answer,
+    /// Open early media without answering.
+    PreAnswer,
+    /// Speak `speak` (all its loops; `loop=0` never finishes), then report
+    /// [`Input::MediaFinished`].
+    Speak {
+        /// Reported back when done.
+        media: MediaId,
+        /// The `<Speak>`.
+        speak: VerbRef,
+    },
+    /// Play `play` (all loops), then report [`Input::MediaFinished`].
+    Play {
+        /// Reported back when done.
+        media: MediaId,
+        /// The `<Play>`.
+        play: VerbRef,
+    },
+    /// Play `count` beeps, then report [`Input::MediaFinished`].
+    Beep {
+        /// Reported back when done.
+        media: MediaId,
+        /// Number of beeps.
+        count: u8,
+    },
+    /// Play the Play/Speak/Wait of `sounds` (repeating when `looped`) to `to`; report
+    /// [`Input::MediaFinished`] when done (never, when looped).
+    PlaySounds {
+        /// Reported back when done.
+        media: MediaId,
+        /// The sound document.
+        sounds: Arc<Document>,
+        /// Who hears it.
+        to: Listener,
+        /// Repeat until stopped.
+        looped: bool,
+        /// Which attribute it came from (`waitSound`, `dialMusic`, …).
+        what: &'static str,
+    },
+    /// Stop a media operation; no [`Input::MediaFinished`] is expected for it any more.
+    StopMedia(MediaId),
+    /// Send tones; report [`Input::MediaFinished`] when sent.
+    SendDigits {
+        /// Reported back when done.
+        media: MediaId,
+        /// The tones (`0-9*#A-D`, `w` = 0.5 s, `W` = 1 s).
+        digits: String,
+    },
+    /// Start speech recognition for `<GetInput>`; results come as [`Input::Speech`].
+    StartRecognition {
+        /// Names the recognition.
+        media: MediaId,
+        /// Language tag.
+        language: String,
+    },
+    /// Stop speech recognition.
+    StopRecognition(MediaId),
+    /// Start recording; report [`Input::RecordingFinished`] when the file is ready.
+    StartRecording {
+        /// Names the recording.
+        media: MediaId,
+        /// Foreground or background.
+        mode: RecordMode,
+        /// mp3 or wav.
+        format: crate::xml::values::FileFormat,
+        /// Longest recording (foreground).
+        max_length: Option<Duration>,
+        /// Silence that ends a foreground recording.
+        silence_timeout: Option<Duration>,
+        /// Its id and URL.
+        recording: RecordingRef,
+    },
+    /// Stop a recording; [`Input::RecordingFinished`] follows.
+    StopRecording(MediaId),
+    /// Ring the `<Dial>`'s targets; report progress with [`Input::Dial`].
+    Dial {
+        /// Names the dial.
+        media: MediaId,
+        /// The `<Dial>` (targets and options).
+        dial: Box<Dial>,
+    },
+    /// Stop ringing.
+    CancelDial(MediaId),
+    /// Hang up the dialed party (ends the bridge; the caller continues).
+    HangupCallee(MediaId),
+    /// Join a room: hand to [`Conferences::join`](super::Conferences::join).
+    JoinConference {
+        /// The room and the member's settings.
+        request: JoinRequest,
+        /// The member.
+        member: MemberInfo,
+    },
+    /// Leave the room: hand to [`Conferences::leave`](super::Conferences::leave).
+    LeaveConference {
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// Play a sound to everyone in a room (enterSound / exitSound).
+    RoomSound {
+        /// Room name.
+        room: String,
+        /// What to play.
+        sound: RoomSound,
+        /// `enterSound` or `exitSound`.
+        what: &'static str,
+    },
+    /// Send an SMS (`<Message>`).
+    SendMessage {
+        /// Sender.
+        src: Option<String>,
+        /// Destination(s).
+        dst: Option<String>,
+        /// Text.
+        text: String,
+    },
+    /// Start a WebSocket stream; [`Input::StreamEnded`] reports its end.
+    StartStream {
+        /// Names the stream.
+        media: MediaId,
+        /// The `<Stream>`.
+        stream: Box<Stream>,
+    },
+    /// Stop a stream.
+    StopStream(MediaId),
+    /// Hang the call up. Not sent when the hangup came from outside ([`Input::Hangup`]).
+    Hangup {
+        /// Why.
+        cause: HangupCause,
+    },
+}
+
+/// A trace of execution, for transcripts and logs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// A document was loaded and is about to run.
+    DocumentLoaded {
+        /// Where it came from.
+        purpose: Purpose,
+        /// How many verbs it has.
+        verbs: usize,
+    },
+    /// A verb started.
+    VerbStarted {
+        /// Index in the document.
+        index: usize,
+        /// Index inside `<PreAnswer>`, when nested.
+        sub: Option<usize>,
+        /// Element name.
+        verb: &'static str,
+    },
+    /// A verb finished.
+    VerbFinished {
+        /// Index in the document.
+        index: usize,
+        /// Index inside `<PreAnswer>`, when nested.
+        sub: Option<usize>,
+        /// Element name.
+        verb: &'static str,
+        /// How it ended, e.g. `"digits 42"`, `"kicked"`, `"no input"`.
+        outcome: String,
+    },
+    /// A document request failed.
+    FetchFailed {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A fetched body is not a valid document.
+    InvalidDocument {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        diagnostics: Vec<Diagnostic>,
+        /// The body, for rendering the diagnostics.
+        body: String,
+    },
+    /// The call ended.
+    Ended {
+        /// Why.
+        cause: HangupCause,
+        /// Who ended it.
+        source: HangupSource,
+    },
+}
+
+/// One output of a call.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Something for the media/signalling layer to do.
+    Command(Command),
+    /// An HTTP request to send.
+    Request(HttpRequest),
+    /// A trace event.
+    Event(CallEvent),
+}

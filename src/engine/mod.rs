@@ -1,0 +1,28 @@
+//! The sans-IO call engine: per-call state machines ([`Call`]) and conference rooms
+//! ([`Conferences`]).
+//!
+//! Nothing here does I/O, reads a clock or spawns: inputs carry the current time (a
+//! [`Duration`](std::time::Duration) since an epoch the driver picks) and outputs are drained
+//! by the driver.
+
+mod call;
+mod cause;
+mod ids;
+mod io;
+pub mod room;
+mod switch;
+
+pub use call::{Call, CallConfig, CallSetup, CallStatus};
+pub use io::{
+    CallEvent, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent, MediaVerb,
+    Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
+};
+
+pub use cause::{HangupCause, HangupSource};
+pub use ids::{CallId, IdGen, MediaId, RequestId};
+pub use room::{
+    ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo,
+    MemberMedia, MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind,
+    RoomSnapshot, RoomsConfig,
+};
+pub use switch::{Engine, EngineConfig, EngineError, EngineOutput};

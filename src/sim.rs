@@ -1,0 +1,1462 @@
+//! [`Simulation`]: runs calls offline in virtual time, with canned documents and scripted
+//! events, and records a transcript.
+//!
+//! Time jumps from one happening to the next, so an hour-long conference replays in
+//! milliseconds, and every run of the same script prints the same transcript (ids come from a
+//! seeded generator).
+//!
+//! # Media timing rule
+//!
+//! | media | lasts |
+//! |---|---|
+//! | `<Speak>` | 60 ms per character of its text, at least 1 s, times `loop` |
+//! | `<Play>` | [`MediaTiming::play_default`] (5 s) or the URL's entry in [`MediaTiming::play`], times `loop` |
+//! | `loop="0"` | never ends (until the call does) |
+//! | beep | 0.5 s per beep |
+//! | tones (`<DTMF>`) | 0.25 s per key, `w` 0.5 s, `W` 1 s |
+//! | foreground `<Record>` | the caller talks for [`MediaTiming::caller_talks`] (5 s), then the silence `timeout` ends it (or `maxLength`, or a key) |
+//! | `<Dial>` | per [`DialDefault`]: by default answered after 5 s, callee hangs up 30 s later |
+//!
+//! ```
+//! use std::time::Duration;
+//! use plivo_flow::sim::Simulation;
+//!
+//! let mut sim = Simulation::new();
+//! sim.serve("https://app.example/answer", r#"<Response>
+//!   <Conference enterSound="beep:1">MyConference</Conference>
+//!   <Speak>Good bye. You have been kicked out of the conference</Speak>
+//! </Response>"#);
+//! sim.start_call("alice", "https://app.example/answer");
+//! sim.start_call("bob", "https://app.example/answer");
+//! sim.at(Duration::from_secs(60)).kick("MyConference", "1");
+//! sim.run();
+//! let text = sim.transcript_text();
+//! assert!(text.contains("alice  left room MyConference as member 1: kicked"));
+//! assert!(text.contains("alice  spoke \"Good bye. You have been kicked out of the conference\""));
+//! assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::room::{
+    ConferenceError, EndReason, MemberMedia, MemberTarget, RecordSpec, RoomEvent,
+};
+use crate::engine::{
+    CallEvent, CallId, CallSetup, Command, DialEvent, Direction, Engine, EngineConfig,
+    EngineOutput, FetchReply, HttpRequest, IdGen, Input, MediaId, Output, Reply, RoomSound,
+};
+use crate::xml::values::FileFormat;
+use crate::xml::{Document, Verb};
+
+/// The account every simulated call and room belongs to.
+pub const ACCOUNT: &str = "MAXXXXXXXXXXXXXXXXXX";
+
+/// How long simulated media takes (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaTiming {
+    /// Speech per character.
+    pub speak_per_char: Duration,
+    /// Shortest speech.
+    pub speak_min: Duration,
+    /// Length of a played file without an entry in `play`.
+    pub play_default: Duration,
+    /// Lengths of particular files, by URL.
+    pub play: HashMap<String, Duration>,
+    /// How long the caller talks into a foreground recording before going silent.
+    pub caller_talks: Duration,
+}
+
+impl Default for MediaTiming {
+    fn default() -> Self {
+        MediaTiming {
+            speak_per_char: Duration::from_millis(60),
+            speak_min: Duration::from_secs(1),
+            play_default: Duration::from_secs(5),
+            play: HashMap::new(),
+            caller_talks: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the dialed party does when the script says nothing about a `<Dial>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum DialDefault {
+    /// Answers after `after`, hangs up `talk` later.
+    Answer {
+        /// Ring time.
+        after: Duration,
+        /// Talk time.
+        talk: Duration,
+    },
+    /// Busy at once.
+    Busy,
+    /// Never answers (the `<Dial timeout>` ends it; without one, no-answer after 30 s).
+    NoAnswer,
+    /// Fails at once.
+    Failed,
+    /// Nothing happens: the script drives every dial event.
+    Scripted,
+}
+
+impl Default for DialDefault {
+    fn default() -> Self {
+        DialDefault::Answer {
+            after: Duration::from_secs(5),
+            talk: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a URL serves.
+#[derive(Debug, Clone)]
+pub enum Served {
+    /// This body (parsed by the call; may be invalid on purpose).
+    Body(String),
+    /// The request fails with this reason.
+    Fail(String),
+}
+
+/// A REST operation on rooms, scripted at a virtual time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RoomOp {
+    /// Kick members.
+    Kick {
+        /// Room.
+        room: String,
+        /// `all`, an id or a list.
+        target: String,
+    },
+    /// Mute (`on`) or unmute.
+    Mute {
+        /// Room.
+        room: String,
+        /// Members.
+        target: String,
+        /// Mute or unmute.
+        on: bool,
+    },
+    /// Deaf (`on`) or undeaf.
+    Deaf {
+        /// Room.
+        room: String,
+        /// Members.
+        target: String,
+        /// Deaf or undeaf.
+        on: bool,
+    },
+    /// Play, stop play, speak or stop speak to members.
+    Media {
+        /// Room.
+        room: String,
+        /// Members.
+        target: String,
+        /// What.
+        media: MemberMedia,
+    },
+    /// Hang up members' calls.
+    HangupMember {
+        /// Room.
+        room: String,
+        /// Members.
+        target: String,
+    },
+    /// End the room.
+    End {
+        /// Room.
+        room: String,
+    },
+    /// End every room.
+    EndAll,
+    /// Start recording.
+    StartRecording {
+        /// Room.
+        room: String,
+    },
+    /// Stop recording.
+    StopRecording {
+        /// Room.
+        room: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Start {
+        name: String,
+        setup: CallSetup,
+    },
+    Input {
+        call: String,
+        input: Input,
+    },
+    /// An input to a call by id, created by the simulation itself (media, fetch replies).
+    Internal {
+        call: CallId,
+        input: Input,
+        tag: Option<(CallId, MediaId)>,
+    },
+    Room(RoomOp),
+}
+
+/// One transcript line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Line {
+    /// Virtual time in milliseconds.
+    pub at_ms: u64,
+    /// The call's name, `room NAME`, or `api`.
+    pub who: String,
+    /// A stable kind, e.g. `spoke`, `request`, `joined`, `left`, `hangup`.
+    pub kind: &'static str,
+    /// The readable text.
+    pub text: String,
+    /// Request parameters (for `request` lines).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.at_ms / 1000;
+        write!(
+            f,
+            "{:02}:{:02}.{:03} {}  {}",
+            s / 60,
+            s % 60,
+            self.at_ms % 1000,
+            self.who,
+            self.text
+        )
+    }
+}
+
+/// Parameters every request carries; transcripts leave them out.
+const STD_PARAMS: &[&str] = &[
+    "CallUUID",
+    "From",
+    "To",
+    "CallStatus",
+    "Direction",
+    "CallerName",
+    "ALegUUID",
+];
+
+/// Calls, rooms, canned documents and a script, run in virtual time.
+#[derive(Debug)]
+pub struct Simulation {
+    engine: Engine,
+    now: Duration,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Duration, u64)>>,
+    actions: HashMap<u64, Action>,
+    /// Pending media completions by (call, media) → queue seq, so a stop cancels them.
+    media: HashMap<(CallId, MediaId), u64>,
+    recordings: HashMap<(CallId, MediaId), Duration>,
+    served: HashMap<String, Served>,
+    names: HashMap<CallId, String>,
+    ids: HashMap<String, CallId>,
+    scripted_dials: HashSet<String>,
+    uuids: IdGen,
+    timing: MediaTiming,
+    dial_default: DialDefault,
+    lines: Vec<Line>,
+    requests: Vec<(Duration, String, HttpRequest)>,
+    /// Rendered diagnostics of invalid fetched documents, for the CLI.
+    diagnostics: Vec<String>,
+    steps: u64,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+impl Simulation {
+    /// A simulation with the default timing and seed.
+    pub fn new() -> Self {
+        Self::with_seed(1)
+    }
+
+    /// A simulation whose ids derive from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        let mut config = EngineConfig::default();
+        config.call.seed = seed;
+        config.rooms.seed = seed.wrapping_add(1);
+        Simulation {
+            engine: Engine::new(config),
+            now: Duration::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            actions: HashMap::new(),
+            media: HashMap::new(),
+            recordings: HashMap::new(),
+            served: HashMap::new(),
+            names: HashMap::new(),
+            ids: HashMap::new(),
+            scripted_dials: HashSet::new(),
+            uuids: IdGen::new(seed.wrapping_add(2)),
+            timing: MediaTiming::default(),
+            dial_default: DialDefault::default(),
+            lines: Vec::new(),
+            requests: Vec::new(),
+            diagnostics: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// The media timing rule in force.
+    pub fn timing_mut(&mut self) -> &mut MediaTiming {
+        &mut self.timing
+    }
+
+    /// What dialed parties do when the script is silent.
+    pub fn set_dial_default(&mut self, d: DialDefault) {
+        self.dial_default = d;
+    }
+
+    /// Serves `xml` at `url` (any method). A URL that is not served fails.
+    pub fn serve(&mut self, url: &str, xml: &str) {
+        self.served
+            .insert(strip_fragment(url).to_owned(), Served::Body(xml.to_owned()));
+    }
+
+    /// Makes requests to `url` fail with `reason`.
+    pub fn serve_failure(&mut self, url: &str, reason: &str) {
+        self.served.insert(
+            strip_fragment(url).to_owned(),
+            Served::Fail(reason.to_owned()),
+        );
+    }
+
+    /// Starts an inbound call named `name` now.
+    pub fn start_call(&mut self, name: &str, answer_url: &str) {
+        let setup = self.setup(name, answer_url, Direction::Inbound);
+        self.schedule(
+            self.now,
+            Action::Start {
+                name: name.to_owned(),
+                setup,
+            },
+        );
+    }
+
+    /// Starts a call at a time.
+    pub fn start_call_with(&mut self, at: Duration, name: &str, mut setup: CallSetup) {
+        setup.id = self
+            .ids
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| CallId(self.uuids.uuid()));
+        setup.account = ACCOUNT.to_owned();
+        self.ids.insert(name.to_owned(), setup.id.clone());
+        self.names.insert(setup.id.clone(), name.to_owned());
+        self.schedule(
+            at,
+            Action::Start {
+                name: name.to_owned(),
+                setup,
+            },
+        );
+    }
+
+    /// A call setup with a fresh id for `name`, numbers derived from the name.
+    pub fn setup(&mut self, name: &str, answer_url: &str, direction: Direction) -> CallSetup {
+        let id = self
+            .ids
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| CallId(self.uuids.uuid()));
+        self.ids.insert(name.to_owned(), id.clone());
+        self.names.insert(id.clone(), name.to_owned());
+        let n = self.ids.len();
+        let mut setup =
+            CallSetup::inbound(id.0, &format!("+1555000{n:04}"), "+15559990000", answer_url);
+        setup.direction = direction;
+        setup.account = ACCOUNT.to_owned();
+        setup
+    }
+
+    /// Schedules scripted events at `at`.
+    pub fn at(&mut self, at: Duration) -> At<'_> {
+        At { sim: self, at }
+    }
+
+    fn schedule(&mut self, at: Duration, action: Action) -> u64 {
+        self.seq += 1;
+        let seq = self.seq;
+        self.queue.push(Reverse((at, seq)));
+        self.actions.insert(seq, action);
+        seq
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The engine (calls and rooms), for assertions.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The id of the call named `name`.
+    pub fn call_id(&self, name: &str) -> Option<&CallId> {
+        self.ids.get(name)
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// The transcript as text, one line per happening.
+    pub fn transcript_text(&self) -> String {
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(&l.to_string());
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Every request sent, with its time and the name of the call (or `room`).
+    pub fn requests(&self) -> &[(Duration, String, HttpRequest)] {
+        &self.requests
+    }
+
+    /// Rendered diagnostics of invalid documents the calls fetched.
+    pub fn diagnostics(&self) -> &[String] {
+        &self.diagnostics
+    }
+
+    /// Runs until nothing is left to happen (at most 48 virtual hours, or 10 million steps).
+    pub fn run(&mut self) {
+        self.run_until(self.now + Duration::from_secs(48 * 3600));
+    }
+
+    /// Runs every happening up to and including `limit`.
+    pub fn run_until(&mut self, limit: Duration) {
+        loop {
+            self.drain();
+            self.steps += 1;
+            if self.steps > 10_000_000 {
+                return;
+            }
+            let queued = self.queue.peek().map(|Reverse((t, _))| *t);
+            let timer = self.engine.poll_timeout();
+            let next = match (queued, timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => return,
+                },
+            };
+            if next > limit {
+                return;
+            }
+            self.now = self.now.max(next);
+            if queued.is_some_and(|t| t <= next) {
+                if let Some(Reverse((_, seq))) = self.queue.pop() {
+                    if let Some(action) = self.actions.remove(&seq) {
+                        self.apply(action);
+                    }
+                }
+            } else {
+                self.engine.handle_timeout(self.now);
+            }
+        }
+    }
+
+    fn line(&mut self, who: &str, kind: &'static str, text: String) {
+        self.lines.push(Line {
+            at_ms: self.now.as_millis() as u64,
+            who: who.to_owned(),
+            kind,
+            text,
+            params: Vec::new(),
+        });
+    }
+
+    fn name(&self, id: &CallId) -> String {
+        self.names.get(id).cloned().unwrap_or_else(|| id.0.clone())
+    }
+
+    fn apply(&mut self, action: Action) {
+        let now = self.now;
+        match action {
+            Action::Start { name, setup } => {
+                let dir = setup.direction;
+                let id = setup.id.clone();
+                match self.engine.start_call(now, setup) {
+                    Ok(_) => {
+                        self.line(&name, "call", format!("{} call started", dir.as_str()));
+                        if dir == Direction::Outbound {
+                            let _ = self.engine.handle_input(now, &id, Input::Answered);
+                        }
+                    }
+                    Err(e) => self.line(&name, "error", e.to_string()),
+                }
+            }
+            Action::Input { call, input } => {
+                let Some(id) = self.ids.get(&call).cloned() else {
+                    self.line(&call, "error", format!("no call named {call}"));
+                    return;
+                };
+                let text = describe_input(&input);
+                if let Some(text) = text {
+                    self.line(&call, "input", text);
+                }
+                if let Input::Dial(_) = &input {
+                    self.cancel_dial_defaults(&id);
+                }
+                let _ = self.engine.handle_input(now, &id, input);
+            }
+            Action::Internal { call, input, tag } => {
+                if let Some(tag) = tag {
+                    self.media.remove(&tag);
+                }
+                let _ = self.engine.handle_input(now, &call, input);
+            }
+            Action::Room(op) => self.room_op(op),
+        }
+    }
+
+    fn room_op(&mut self, op: RoomOp) {
+        let now = self.now;
+        let text = describe_op(&op);
+        let result: Result<String, ConferenceError> = self.engine.conference(now, |rooms| {
+            let target = |t: &str| t.parse::<MemberTarget>();
+            let ids = |v: Vec<u32>| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            match &op {
+                RoomOp::Kick { room, target: t } => rooms
+                    .kick(now, ACCOUNT, room, &target(t)?)
+                    .map(|v| format!("kicked {}", ids(v))),
+                RoomOp::Mute {
+                    room,
+                    target: t,
+                    on,
+                } => rooms
+                    .set_muted(ACCOUNT, room, &target(t)?, *on)
+                    .map(|v| format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(v))),
+                RoomOp::Deaf {
+                    room,
+                    target: t,
+                    on,
+                } => rooms
+                    .set_deaf(ACCOUNT, room, &target(t)?, *on)
+                    .map(|v| format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(v))),
+                RoomOp::Media {
+                    room,
+                    target: t,
+                    media,
+                } => rooms
+                    .member_media(ACCOUNT, room, &target(t)?, media.clone())
+                    .map(|v| format!("queued for {}", ids(v))),
+                RoomOp::HangupMember { room, target: t } => rooms
+                    .hangup_members(now, ACCOUNT, room, &target(t)?)
+                    .map(|v| format!("hung up {}", ids(v))),
+                RoomOp::End { room } => rooms.end(now, ACCOUNT, room).map(|()| "ended".to_owned()),
+                RoomOp::EndAll => Ok(format!("ended {}", rooms.end_all(now, ACCOUNT).join(", "))),
+                RoomOp::StartRecording { room } => rooms
+                    .start_recording(
+                        now,
+                        ACCOUNT,
+                        room,
+                        RecordSpec {
+                            format: FileFormat::Mp3,
+                            callback: None,
+                        },
+                    )
+                    .map(|r| format!("recording {}", r.id)),
+                RoomOp::StopRecording { room } => {
+                    rooms.stop_recording(now, ACCOUNT, room).map(|r| match r {
+                        Some(r) => format!("stopped recording {}", r.id),
+                        None => "no recording was running".to_owned(),
+                    })
+                }
+            }
+        });
+        // The events the operation caused wait in the engine's outputs: this line goes first.
+        let outcome = match result {
+            Ok(s) => s,
+            Err(e) => format!("error: {e}"),
+        };
+        self.line("api", "api", format!("{text}: {outcome}"));
+    }
+
+    fn cancel_dial_defaults(&mut self, id: &CallId) {
+        let name = self.name(id);
+        self.scripted_dials.insert(name);
+        let stale: Vec<u64> = self
+            .actions
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Internal { call, input: Input::Dial(_), .. } if call == id))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            self.actions.remove(&k);
+        }
+    }
+
+    fn schedule_media(&mut self, call: &CallId, media: MediaId, after: Option<Duration>) {
+        if let Some(d) = after {
+            let at = self.now + d;
+            let seq = self.schedule(
+                at,
+                Action::Internal {
+                    call: call.clone(),
+                    input: Input::MediaFinished(media),
+                    tag: Some((call.clone(), media)),
+                },
+            );
+            self.media.insert((call.clone(), media), seq);
+        }
+    }
+
+    fn speak_len(&self, text: &str, loops: u32) -> Option<Duration> {
+        if loops == 0 {
+            return None;
+        }
+        let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+        Some((self.timing.speak_per_char * n).max(self.timing.speak_min) * loops)
+    }
+
+    fn play_len(&self, url: &str, loops: u32) -> Option<Duration> {
+        if loops == 0 {
+            return None;
+        }
+        Some(
+            self.timing
+                .play
+                .get(url)
+                .copied()
+                .unwrap_or(self.timing.play_default)
+                * loops,
+        )
+    }
+
+    fn sounds_len(&self, doc: &Document) -> Duration {
+        doc.verbs
+            .iter()
+            .map(|v| match v {
+                Verb::Speak(s) => self
+                    .speak_len(&s.text(), s.loop_.max(1))
+                    .unwrap_or_default(),
+                Verb::Play(p) => self
+                    .play_len(p.url.as_ref().map_or("", |u| u.as_str()), p.loop_.max(1))
+                    .unwrap_or_default(),
+                Verb::Wait(w) => Duration::from_secs(u64::from(w.length)),
+                _ => Duration::ZERO,
+            })
+            .sum()
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                EngineOutput::Call { call, output } => self.call_output(call, output),
+                EngineOutput::Room(ev) => self.room_event(ev),
+                EngineOutput::Request(req) => self.request(None, req),
+            }
+        }
+    }
+
+    fn call_output(&mut self, call: CallId, output: Output) {
+        let name = self.name(&call);
+        match output {
+            Output::Command(c) => self.command(&call, &name, c),
+            Output::Request(req) => self.request(Some(&call), req),
+            Output::Event(e) => match e {
+                CallEvent::DocumentLoaded { verbs, .. } => self.line(
+                    &name,
+                    "document",
+                    format!(
+                        "got document ({verbs} verb{})",
+                        if verbs == 1 { "" } else { "s" }
+                    ),
+                ),
+                CallEvent::VerbStarted { .. } => {}
+                // Plain completions are implied by the next line; the others say how it ended.
+                CallEvent::VerbFinished { outcome, .. } if outcome == "done" => {}
+                CallEvent::VerbFinished { verb, outcome, .. } => {
+                    self.line(&name, "verb", format!("<{verb}> {outcome}"))
+                }
+                CallEvent::FetchFailed { url, reason } => self.line(
+                    &name,
+                    "fetch-failed",
+                    format!("fetch of {url} failed: {reason}"),
+                ),
+                CallEvent::InvalidDocument {
+                    url,
+                    diagnostics,
+                    body,
+                } => {
+                    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+                    self.line(
+                        &name,
+                        "invalid-document",
+                        format!(
+                            "invalid document from {url}: {errors} error{}",
+                            if errors == 1 { "" } else { "s" }
+                        ),
+                    );
+                    let idx = crate::diagnostic::LineIndex::new(&body);
+                    for d in &diagnostics {
+                        self.diagnostics
+                            .push(crate::diagnostic::render_with(&url, &idx, d));
+                    }
+                }
+                CallEvent::Ended { cause, source } => {
+                    self.line(&name, "hangup", format!("hung up: {cause} ({source})"));
+                    // Nothing of this call is pending any more, but late recordings.
+                    let pending: Vec<u64> = self
+                        .actions
+                        .iter()
+                        .filter(|(_, a)| matches!(a, Action::Internal { call: c, input, .. } if *c == call && !matches!(input, Input::RecordingFinished { .. })))
+                        .map(|(k, _)| *k)
+                        .collect();
+                    for k in pending {
+                        self.actions.remove(&k);
+                    }
+                }
+            },
+        }
+    }
+
+    fn command(&mut self, call: &CallId, name: &str, c: Command) {
+        let now = self.now;
+        match c {
+            Command::Answer => self.line(name, "answered", "answered".to_owned()),
+            Command::PreAnswer => {
+                self.line(name, "preanswered", "early media (pre-answer)".to_owned())
+            }
+            Command::Speak { media, speak } => {
+                let (text, voice, lang, loops) = match speak.speak() {
+                    Some(s) => (
+                        s.text(),
+                        s.voice.to_string(),
+                        s.language.to_string(),
+                        s.loop_,
+                    ),
+                    None => (String::new(), String::new(), String::new(), 1),
+                };
+                let extra = if loops == 1 {
+                    String::new()
+                } else if loops == 0 {
+                    ", looping".to_owned()
+                } else {
+                    format!(", {loops} times")
+                };
+                self.line(
+                    name,
+                    "spoke",
+                    format!("spoke \"{text}\" ({voice}, {lang}{extra})"),
+                );
+                let len = self.speak_len(&text, loops);
+                self.schedule_media(call, media, len);
+            }
+            Command::Play { media, play } => {
+                let (url, loops) = match play.play() {
+                    Some(p) => (
+                        p.url
+                            .as_ref()
+                            .map_or(String::new(), |u| u.as_str().to_owned()),
+                        p.loop_,
+                    ),
+                    None => (String::new(), 1),
+                };
+                let extra = if loops == 1 {
+                    String::new()
+                } else if loops == 0 {
+                    " (looping)".to_owned()
+                } else {
+                    format!(" ({loops} times)")
+                };
+                self.line(name, "played", format!("played {url}{extra}"));
+                let len = self.play_len(&url, loops);
+                self.schedule_media(call, media, len);
+            }
+            Command::Beep { media, count } => {
+                self.line(
+                    name,
+                    "beep",
+                    if count == 1 {
+                        "beep".to_owned()
+                    } else {
+                        format!("beep ×{count}")
+                    },
+                );
+                self.schedule_media(
+                    call,
+                    media,
+                    Some(Duration::from_millis(500) * u32::from(count)),
+                );
+            }
+            Command::PlaySounds {
+                media,
+                sounds,
+                looped,
+                what,
+                ..
+            } => {
+                let items = describe_sounds(&sounds);
+                self.line(
+                    name,
+                    "sounds",
+                    format!(
+                        "playing {what}: {items}{}",
+                        if looped { " (looping)" } else { "" }
+                    ),
+                );
+                let len = if looped {
+                    None
+                } else {
+                    Some(self.sounds_len(&sounds))
+                };
+                self.schedule_media(call, media, len);
+            }
+            Command::StopMedia(m) => {
+                if let Some(seq) = self.media.remove(&(call.clone(), m)) {
+                    self.actions.remove(&seq);
+                }
+            }
+            Command::SendDigits { media, digits } => {
+                self.line(name, "dtmf", format!("sent tones {digits}"));
+                let len: Duration = digits
+                    .chars()
+                    .map(|c| match c {
+                        'w' => Duration::from_millis(500),
+                        'W' => Duration::from_secs(1),
+                        _ => Duration::from_millis(250),
+                    })
+                    .sum();
+                self.schedule_media(call, media, Some(len));
+            }
+            Command::StartRecognition { language, .. } => {
+                self.line(name, "listen", format!("listening for speech ({language})"))
+            }
+            Command::StopRecognition(_) => {}
+            Command::StartRecording {
+                media,
+                mode,
+                format,
+                max_length,
+                silence_timeout,
+                recording,
+            } => {
+                self.line(
+                    name,
+                    "record",
+                    format!(
+                        "recording ({}, {}) to {}",
+                        format,
+                        record_mode(mode),
+                        recording.url
+                    ),
+                );
+                self.recordings.insert((call.clone(), media), now);
+                if let (Some(max), Some(silence)) = (max_length, silence_timeout) {
+                    let natural =
+                        (self.timing.caller_talks + silence).min(max + Duration::from_millis(1));
+                    if natural <= max {
+                        let ms =
+                            u64::try_from(self.timing.caller_talks.as_millis()).unwrap_or(u64::MAX);
+                        let seq = self.schedule(
+                            now + natural,
+                            Action::Internal {
+                                call: call.clone(),
+                                input: Input::RecordingFinished {
+                                    media,
+                                    duration_ms: ms,
+                                },
+                                tag: Some((call.clone(), media)),
+                            },
+                        );
+                        self.media.insert((call.clone(), media), seq);
+                    }
+                }
+            }
+            Command::StopRecording(m) => {
+                if let Some(seq) = self.media.remove(&(call.clone(), m)) {
+                    self.actions.remove(&seq);
+                }
+                if let Some(start) = self.recordings.remove(&(call.clone(), m)) {
+                    let ms =
+                        u64::try_from(now.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
+                    self.schedule(
+                        now,
+                        Action::Internal {
+                            call: call.clone(),
+                            input: Input::RecordingFinished {
+                                media: m,
+                                duration_ms: ms,
+                            },
+                            tag: None,
+                        },
+                    );
+                }
+            }
+            Command::Dial { dial, .. } => {
+                let targets: Vec<String> = dial
+                    .targets
+                    .iter()
+                    .map(|t| match t {
+                        crate::xml::DialTarget::Number(n) => n
+                            .number
+                            .as_ref()
+                            .map_or(String::new(), |x| x.as_str().to_owned()),
+                        crate::xml::DialTarget::User(u) => u
+                            .uri
+                            .as_ref()
+                            .map_or(String::new(), |x| x.as_str().to_owned()),
+                    })
+                    .collect();
+                self.line(name, "dial", format!("dialing {}", targets.join(", ")));
+                if !self.scripted_dials.contains(name) {
+                    self.dial_default(
+                        call,
+                        targets.first().cloned().unwrap_or_default(),
+                        dial.timeout.is_some(),
+                    );
+                }
+            }
+            Command::CancelDial(_) => {
+                self.line(name, "dial", "dial canceled".to_owned());
+                self.drop_dial_events(call);
+            }
+            Command::HangupCallee(_) => {
+                self.line(name, "dial", "hung up the dialed party".to_owned());
+                self.drop_dial_events(call);
+            }
+            Command::JoinConference { .. } | Command::LeaveConference { .. } => {}
+            Command::RoomSound { room, sound, what } => {
+                let text = match sound {
+                    RoomSound::Beeps(1) => "beep".to_owned(),
+                    RoomSound::Beeps(n) => format!("beep ×{n}"),
+                    RoomSound::Sounds(doc) => describe_sounds(&doc),
+                };
+                self.line(
+                    &format!("room {room}"),
+                    "room-sound",
+                    format!("hears {text} ({what} of {name})"),
+                );
+            }
+            Command::SendMessage { dst, text, .. } => self.line(
+                name,
+                "message",
+                format!("sent SMS to {}: \"{text}\"", dst.unwrap_or_default()),
+            ),
+            Command::StartStream { stream, .. } => self.line(
+                name,
+                "stream",
+                format!(
+                    "streaming {} audio to {}",
+                    stream.audio_track,
+                    stream.url.as_ref().map_or("", |u| u.as_str())
+                ),
+            ),
+            Command::StopStream(_) => self.line(name, "stream", "stream stopped".to_owned()),
+            Command::Hangup { .. } => {}
+        }
+    }
+
+    fn drop_dial_events(&mut self, call: &CallId) {
+        let stale: Vec<u64> = self
+            .actions
+            .iter()
+            .filter(|(_, a)| matches!(a, Action::Internal { call: c, input: Input::Dial(_), .. } if c == call))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            self.actions.remove(&k);
+        }
+    }
+
+    fn dial_default(&mut self, call: &CallId, to: String, has_timeout: bool) {
+        let now = self.now;
+        let internal = |input| Action::Internal {
+            call: call.clone(),
+            input,
+            tag: None,
+        };
+        match self.dial_default {
+            DialDefault::Answer { after, talk } => {
+                let b_leg = CallId(self.uuids.uuid());
+                self.schedule(
+                    now + after,
+                    internal(Input::Dial(DialEvent::Answered { b_leg, to })),
+                );
+                self.schedule(
+                    now + after + talk,
+                    internal(Input::Dial(DialEvent::CalleeHangup)),
+                );
+            }
+            DialDefault::Busy => {
+                self.schedule(now, internal(Input::Dial(DialEvent::Busy)));
+            }
+            DialDefault::Failed => {
+                self.schedule(now, internal(Input::Dial(DialEvent::Failed)));
+            }
+            DialDefault::NoAnswer => {
+                if !has_timeout {
+                    self.schedule(
+                        now + Duration::from_secs(30),
+                        internal(Input::Dial(DialEvent::NoAnswer)),
+                    );
+                }
+            }
+            DialDefault::Scripted => {}
+        }
+    }
+
+    fn request(&mut self, call: Option<&CallId>, req: HttpRequest) {
+        let who = call.map_or_else(|| "room".to_owned(), |c| self.name(c));
+        let params: Vec<(String, String)> = req
+            .params
+            .iter()
+            .filter(|(k, _)| !STD_PARAMS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let text = format!(
+            "{} {} ({}){}{}",
+            req.method,
+            req.url,
+            purpose_text(&req),
+            if shown.is_empty() { "" } else { " " },
+            shown.join(" ")
+        );
+        self.lines.push(Line {
+            at_ms: self.now.as_millis() as u64,
+            who: who.clone(),
+            kind: "request",
+            text,
+            params,
+        });
+        self.requests.push((self.now, who.clone(), req.clone()));
+        if req.reply == Reply::Ignore {
+            return;
+        }
+        let Some(call) = call.cloned() else { return };
+        let reply = match self.served.get(strip_fragment(&req.url)) {
+            Some(Served::Body(b)) => FetchReply::Body(b.clone()),
+            Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
+            None => FetchReply::Failed("no document is served at this URL".to_owned()),
+        };
+        self.schedule(
+            self.now,
+            Action::Internal {
+                call,
+                input: Input::Fetched {
+                    request: req.id,
+                    reply,
+                },
+                tag: None,
+            },
+        );
+    }
+
+    fn room_event(&mut self, ev: RoomEvent) {
+        match ev {
+            RoomEvent::Joined {
+                call,
+                room,
+                member_id,
+                started,
+                first,
+                ..
+            } => {
+                let name = self.name(&call);
+                let mut text = format!("joined room {room} as member {member_id}");
+                if first {
+                    text.push_str(" (first member)");
+                }
+                if !started {
+                    text.push_str(", waiting for the room to start");
+                }
+                self.line(&name, "joined", text);
+            }
+            RoomEvent::Refused {
+                call,
+                room,
+                max_members,
+            } => {
+                let name = self.name(&call);
+                self.line(
+                    &name,
+                    "refused",
+                    format!("could not join room {room}: full ({max_members} members)"),
+                );
+            }
+            RoomEvent::Started { call, room } => {
+                let name = self.name(&call);
+                self.line(&name, "started", format!("room {room} started"));
+            }
+            RoomEvent::Left {
+                call,
+                room,
+                member_id,
+                reason,
+                ..
+            } => {
+                let name = self.name(&call);
+                self.line(
+                    &name,
+                    "left",
+                    format!("left room {room} as member {member_id}: {reason}"),
+                );
+            }
+            RoomEvent::Muted {
+                call,
+                member_id,
+                muted,
+                ..
+            } => {
+                let name = self.name(&call);
+                self.line(
+                    &name,
+                    "muted",
+                    format!(
+                        "member {member_id} {}",
+                        if muted { "muted" } else { "unmuted" }
+                    ),
+                );
+            }
+            RoomEvent::Deafened {
+                call,
+                member_id,
+                deaf,
+                ..
+            } => {
+                let name = self.name(&call);
+                self.line(
+                    &name,
+                    "deaf",
+                    format!(
+                        "member {member_id} {}",
+                        if deaf { "deafened" } else { "undeafened" }
+                    ),
+                );
+            }
+            RoomEvent::Floor {
+                call, member_id, ..
+            } => {
+                let name = self.name(&call);
+                self.line(&name, "floor", format!("member {member_id} has the floor"));
+            }
+            RoomEvent::Media {
+                room,
+                members,
+                media,
+            } => {
+                let ids: Vec<String> = members.iter().map(u32::to_string).collect();
+                let what = match media {
+                    MemberMedia::Play { url } => format!("play {url}"),
+                    MemberMedia::StopPlay => "stop playing".to_owned(),
+                    MemberMedia::Speak { text, .. } => format!("speak \"{text}\""),
+                    MemberMedia::StopSpeak => "stop speaking".to_owned(),
+                };
+                self.line(
+                    &format!("room {room}"),
+                    "room-media",
+                    format!("{what} to members {}", ids.join(",")),
+                );
+            }
+            RoomEvent::RecordingStarted {
+                room, recording, ..
+            } => self.line(
+                &format!("room {room}"),
+                "room-record",
+                format!("recording started: {}", recording.url),
+            ),
+            RoomEvent::RecordingFinished {
+                room,
+                recording,
+                ended_at,
+                ..
+            } => {
+                let len = ended_at.saturating_sub(recording.started_at);
+                self.line(
+                    &format!("room {room}"),
+                    "room-record",
+                    format!(
+                        "recording finished: {} ({})",
+                        recording.url,
+                        fmt_duration(len)
+                    ),
+                );
+            }
+            RoomEvent::Ended { room, reason, .. } => {
+                let why = match reason {
+                    EndReason::Empty => "the last member left",
+                    EndReason::Api => "ended through the API",
+                    EndReason::EndOnExit => "a member with endConferenceOnExit left",
+                    EndReason::TimeLimit => "time limit reached",
+                    EndReason::StayAlone => "the last member would have been alone",
+                };
+                self.line(
+                    &format!("room {room}"),
+                    "room-ended",
+                    format!("ended: {why}"),
+                );
+            }
+        }
+    }
+}
+
+fn record_mode(mode: crate::engine::RecordMode) -> &'static str {
+    match mode {
+        crate::engine::RecordMode::Foreground => "foreground",
+        crate::engine::RecordMode::Session => "whole session",
+        crate::engine::RecordMode::Bridge => "bridged call",
+    }
+}
+
+fn strip_fragment(url: &str) -> &str {
+    url.split_once('#').map_or(url, |(u, _)| u)
+}
+
+fn purpose_text(req: &HttpRequest) -> String {
+    use crate::engine::Purpose as P;
+    match req.purpose {
+        P::Answer => "answer".to_owned(),
+        P::Fallback => "fallback".to_owned(),
+        P::Redirect => "redirect".to_owned(),
+        P::Transfer => "transfer".to_owned(),
+        P::Action(v) => {
+            if req.reply == Reply::Execute {
+                format!("{v} action")
+            } else {
+                format!("{v} action, reply ignored")
+            }
+        }
+        P::Callback(what) => format!("{what} callback"),
+        P::Sound(what) => what.to_owned(),
+        P::Hangup => "hangup".to_owned(),
+    }
+}
+
+fn describe_sounds(doc: &Arc<Document>) -> String {
+    let parts: Vec<String> = doc
+        .verbs
+        .iter()
+        .filter_map(|v| match v {
+            Verb::Speak(s) => Some(format!("\"{}\"", s.text())),
+            Verb::Play(p) => p.url.as_ref().map(|u| u.as_str().to_owned()),
+            Verb::Wait(w) => Some(format!("{} s of silence", w.length)),
+            _ => None,
+        })
+        .collect();
+    parts.join(", ")
+}
+
+fn describe_input(input: &Input) -> Option<String> {
+    Some(match input {
+        Input::Digits(d) => format!("pressed {d}"),
+        Input::Speech { text, .. } => format!("said \"{text}\""),
+        Input::Hangup { .. } => "hangs up".to_owned(),
+        Input::Dial(DialEvent::Answered { to, .. }) => format!("{to} answered"),
+        Input::Dial(DialEvent::Busy) => "dialed party is busy".to_owned(),
+        Input::Dial(DialEvent::NoAnswer) => "dialed party does not answer".to_owned(),
+        Input::Dial(DialEvent::Failed) => "dial failed".to_owned(),
+        Input::Dial(DialEvent::CalleeDigits(d)) => format!("dialed party pressed {d}"),
+        Input::Dial(DialEvent::CalleeHangup) => "dialed party hangs up".to_owned(),
+        Input::Dial(DialEvent::Ringing) => "dialed party rings".to_owned(),
+        Input::Transfer { url, .. } => format!("transferred to {url}"),
+        _ => return None,
+    })
+}
+
+fn describe_op(op: &RoomOp) -> String {
+    match op {
+        RoomOp::Kick { room, target } => format!("kick {room} member {target}"),
+        RoomOp::Mute { room, target, on } => format!(
+            "{} {room} member {target}",
+            if *on { "mute" } else { "unmute" }
+        ),
+        RoomOp::Deaf { room, target, on } => format!(
+            "{} {room} member {target}",
+            if *on { "deaf" } else { "undeaf" }
+        ),
+        RoomOp::Media {
+            room,
+            target,
+            media,
+        } => {
+            let what = match media {
+                MemberMedia::Play { .. } => "play to",
+                MemberMedia::StopPlay => "stop play to",
+                MemberMedia::Speak { .. } => "speak to",
+                MemberMedia::StopSpeak => "stop speak to",
+            };
+            format!("{what} {room} member {target}")
+        }
+        RoomOp::HangupMember { room, target } => format!("hang up {room} member {target}"),
+        RoomOp::End { room } => format!("end {room}"),
+        RoomOp::EndAll => "end all rooms".to_owned(),
+        RoomOp::StartRecording { room } => format!("start recording {room}"),
+        RoomOp::StopRecording { room } => format!("stop recording {room}"),
+    }
+}
+
+/// Scripts events at one virtual time: `sim.at(t).digits("alice", "1#")`.
+#[derive(Debug)]
+pub struct At<'a> {
+    sim: &'a mut Simulation,
+    at: Duration,
+}
+
+impl At<'_> {
+    fn input(self, call: &str, input: Input) -> Self {
+        self.sim.schedule(
+            self.at,
+            Action::Input {
+                call: call.to_owned(),
+                input,
+            },
+        );
+        self
+    }
+
+    fn op(self, op: RoomOp) -> Self {
+        self.sim.schedule(self.at, Action::Room(op));
+        self
+    }
+
+    /// Starts an inbound call.
+    pub fn start_call(self, name: &str, answer_url: &str) -> Self {
+        let setup = self.sim.setup(name, answer_url, Direction::Inbound);
+        self.sim.schedule(
+            self.at,
+            Action::Start {
+                name: name.to_owned(),
+                setup,
+            },
+        );
+        self
+    }
+
+    /// The caller presses keys.
+    pub fn digits(self, call: &str, keys: &str) -> Self {
+        self.input(call, Input::Digits(keys.to_owned()))
+    }
+
+    /// The caller says something (`<GetInput>`).
+    pub fn speech(self, call: &str, text: &str, confidence: f32) -> Self {
+        self.input(
+            call,
+            Input::Speech {
+                text: text.to_owned(),
+                confidence,
+            },
+        )
+    }
+
+    /// The caller hangs up.
+    pub fn hangup(self, call: &str) -> Self {
+        self.input(
+            call,
+            Input::Hangup {
+                source: crate::engine::HangupSource::Caller,
+            },
+        )
+    }
+
+    /// A dial event for the call's `<Dial>` (turns off the dial defaults for that call).
+    pub fn dial(self, call: &str, event: DialEvent) -> Self {
+        self.sim.scripted_dials.insert(call.to_owned());
+        self.input(call, Input::Dial(event))
+    }
+
+    /// Any input.
+    pub fn send(self, call: &str, input: Input) -> Self {
+        self.input(call, input)
+    }
+
+    /// REST kick.
+    pub fn kick(self, room: &str, target: &str) -> Self {
+        self.op(RoomOp::Kick {
+            room: room.to_owned(),
+            target: target.to_owned(),
+        })
+    }
+
+    /// REST mute / unmute.
+    pub fn mute(self, room: &str, target: &str, on: bool) -> Self {
+        self.op(RoomOp::Mute {
+            room: room.to_owned(),
+            target: target.to_owned(),
+            on,
+        })
+    }
+
+    /// REST deaf / undeaf.
+    pub fn deaf(self, room: &str, target: &str, on: bool) -> Self {
+        self.op(RoomOp::Deaf {
+            room: room.to_owned(),
+            target: target.to_owned(),
+            on,
+        })
+    }
+
+    /// REST play to members.
+    pub fn play(self, room: &str, target: &str, url: &str) -> Self {
+        self.op(RoomOp::Media {
+            room: room.to_owned(),
+            target: target.to_owned(),
+            media: MemberMedia::Play {
+                url: url.to_owned(),
+            },
+        })
+    }
+
+    /// REST speak to members.
+    pub fn speak(self, room: &str, target: &str, text: &str) -> Self {
+        let media = MemberMedia::Speak {
+            text: text.to_owned(),
+            voice: "WOMAN".to_owned(),
+            language: "en-US".to_owned(),
+        };
+        self.op(RoomOp::Media {
+            room: room.to_owned(),
+            target: target.to_owned(),
+            media,
+        })
+    }
+
+    /// REST member hangup.
+    pub fn hangup_member(self, room: &str, target: &str) -> Self {
+        self.op(RoomOp::HangupMember {
+            room: room.to_owned(),
+            target: target.to_owned(),
+        })
+    }
+
+    /// REST end room.
+    pub fn end_room(self, room: &str) -> Self {
+        self.op(RoomOp::End {
+            room: room.to_owned(),
+        })
+    }
+
+    /// Any room operation.
+    pub fn room_op(self, op: RoomOp) -> Self {
+        self.op(op)
+    }
+}
