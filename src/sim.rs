@@ -280,7 +280,7 @@ impl Default for Simulation {
 
 fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", ms as f64 / 1000.0)
@@ -472,10 +472,10 @@ impl Simulation {
             }
             self.now = self.now.max(next);
             if queued.is_some_and(|t| t <= next) {
-                if let Some(Reverse((_, seq))) = self.queue.pop() {
-                    if let Some(action) = self.actions.remove(&seq) {
-                        self.apply(action);
-                    }
+                if let Some(Reverse((_, seq))) = self.queue.pop()
+                    && let Some(action) = self.actions.remove(&seq)
+                {
+                    self.apply(action);
                 }
             } else {
                 self.engine.handle_timeout(self.now);
@@ -848,10 +848,16 @@ impl Simulation {
                     .sum();
                 self.schedule_media(call, media, Some(len));
             }
-            Command::StartRecognition { language, .. } => {
-                self.line(name, "listen", format!("listening for speech ({language})"))
+            Command::StartCollect { collect, .. } => {
+                if collect.speech {
+                    self.line(
+                        name,
+                        "listen",
+                        format!("listening for speech ({})", collect.language),
+                    );
+                }
             }
-            Command::StopRecognition(_) => {}
+            Command::StopCollect(_) => {}
             Command::StartRecording {
                 media,
                 mode,

@@ -1201,3 +1201,166 @@ fn mute_deaf_play_and_speak_reach_the_targeted_members() {
     assert!(room.members.iter().all(|m| m.deaf));
     assert!(!room.members[0].muted && room.members[1].muted);
 }
+
+#[test]
+fn floor_event_and_recorded_room_report_to_callback_and_action() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Conference floorEvent="true" record="true" recordFileFormat="wav" callbackUrl="https://app.example/ev" action="https://app.example/after" redirect="false">Rec</Conference></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.at(s(40)).kick("Rec", "1");
+    sim.run();
+    let floor = requests(&sim, "alice", Purpose::Callback("conference floor"));
+    assert_eq!(floor.len(), 1, "{}", sim.transcript_text());
+    assert_eq!(floor[0].param("ConferenceAction"), Some("floor"));
+    let action = requests(&sim, "alice", Purpose::Action("Conference"));
+    assert_eq!(action.len(), 1);
+    let url = action[0]
+        .param("RecordUrl")
+        .expect("RecordUrl on the action");
+    assert!(url.ends_with(".wav"), "{url}");
+    assert!(
+        action[0]
+            .param("RecordingID")
+            .is_some_and(|id| url.contains(id))
+    );
+    // The room's recording ends with the room and is reported to the callbackUrl.
+    let record: Vec<_> = sim
+        .requests()
+        .iter()
+        .filter(|(_, _, r)| r.purpose == Purpose::Callback("conference record"))
+        .collect();
+    assert_eq!(record.len(), 1);
+    let r = &record[0].2;
+    assert_eq!(r.url, "https://app.example/ev");
+    assert_eq!(r.param("ConferenceAction"), Some("record"));
+    assert_eq!(r.param("RecordUrl"), Some(url));
+    assert_eq!(r.param("RecordingDurationMs"), Some("40000"));
+}
+
+#[test]
+fn enter_and_exit_sound_urls_are_fetched_and_played_to_the_room() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Conference enterSound="https://app.example/in" exitSound="beep:2">Snd</Conference></Response>"#,
+    );
+    sim.serve(
+        "https://app.example/in",
+        "<Response><Speak>A caller joined</Speak></Response>",
+    );
+    sim.start_call("alice", ANSWER);
+    sim.start_call("bob", ANSWER);
+    sim.at(s(5)).kick("Snd", "1");
+    sim.run_until(s(30));
+    assert_in_order(
+        &sim,
+        &[
+            "00:00.000 alice  POST https://app.example/in (enterSound)",
+            "00:00.000 room Snd  hears \"A caller joined\" (enterSound of alice)",
+            "00:05.000 room Snd  hears beep ×2 (exitSound of alice)",
+        ],
+    );
+}
+
+#[test]
+fn wait_ends_early_on_silence_only_when_asked() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, r#"<Response><Wait length="30" silence="true" minSilence="500"/><Wait length="10"/><Speak>x</Speak></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.at(s(3)).send(
+        "alice",
+        Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence),
+    );
+    sim.at(s(5)).send(
+        "alice",
+        Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence),
+    );
+    sim.run();
+    assert_in_order(
+        &sim,
+        &[
+            "00:03.000 alice  <Wait> silence detected",
+            "00:13.000 alice  answered",
+            "00:13.000 alice  spoke \"x\" (WOMAN, en-US)",
+        ],
+    );
+}
+
+#[test]
+fn transfer_out_of_a_room_fires_exit_once_and_runs_the_new_document() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, ROOM_WITH_CALLBACKS);
+    sim.serve(
+        "https://app.example/transfer",
+        "<Response><Speak>transferred</Speak></Response>",
+    );
+    sim.start_call("alice", ANSWER);
+    sim.start_call("bob", ANSWER);
+    sim.at(s(8)).send(
+        "alice",
+        Input::Transfer {
+            url: "https://app.example/transfer".into(),
+            method: plivo_flow::xml::values::Method::Post,
+        },
+    );
+    sim.run_until(s(60));
+    assert_in_order(
+        &sim,
+        &[
+            "00:08.000 alice  transferred to https://app.example/transfer",
+            "00:08.000 alice  POST https://app.example/transfer (transfer)",
+            "00:08.000 alice  left room Room as member 1: transferred",
+            "00:08.000 alice  spoke \"transferred\" (WOMAN, en-US)",
+        ],
+    );
+    assert_eq!(
+        requests(&sim, "alice", Purpose::Callback("conference exit")).len(),
+        1
+    );
+    assert_absent(&sim, "alice  spoke \"after\"");
+}
+
+#[test]
+fn the_call_api_alone_drives_a_flow() {
+    use plivo_flow::engine::{Call, CallConfig, CallSetup, Command, FetchReply, Output};
+    let mut call = Call::new(
+        CallSetup::inbound("c1", "+1555", "+1666", "https://a.example/answer"),
+        CallConfig::default(),
+        Duration::ZERO,
+    );
+    call.start(Duration::ZERO);
+    let Some(Output::Request(answer)) = call.poll_output() else {
+        panic!("answer request first")
+    };
+    assert_eq!(answer.param("CallStatus"), Some("ringing"));
+    assert_eq!(answer.reply, Reply::Execute);
+    call.handle_input(
+        Duration::ZERO,
+        Input::Fetched {
+            request: answer.id,
+            reply: FetchReply::Body(KICK_XML.to_owned()),
+        },
+    );
+    let outs: Vec<Output> = std::iter::from_fn(|| call.poll_output()).collect();
+    let join = outs.iter().find_map(|o| match o {
+        Output::Command(Command::JoinConference { request, member }) => {
+            Some((request.clone(), member.clone()))
+        }
+        _ => None,
+    });
+    let (req, member) = join.expect("join command");
+    assert_eq!(req.room, "MyConference");
+    assert!(req.start_on_enter && req.stay_alone && !req.end_on_exit && req.max_members == 20);
+    assert_eq!(member.call.as_str(), "c1");
+    assert_eq!(call.current_verb(), Some("Conference"));
+    // A stale media completion is ignored.
+    call.handle_input(
+        Duration::from_secs(1),
+        Input::MediaFinished(plivo_flow::engine::MediaId(999)),
+    );
+    assert!(call.poll_output().is_none());
+    assert_eq!(call.poll_timeout(), None);
+}

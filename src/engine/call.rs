@@ -227,6 +227,7 @@ struct Gather {
     prompt: usize,
     media: Option<MediaId>,
     digits: String,
+    /// The collection started for the verb (stopped when it ends).
     recognition: Option<MediaId>,
 }
 
@@ -685,7 +686,7 @@ impl Call {
             }
             let Some(verb) = self.verb_here() else {
                 // Past the end of a <PreAnswer>'s children or of the document.
-                if let Some(_) = self.sub.take() {
+                if self.sub.take().is_some() {
                     self.finish_event("done".to_owned(), None);
                     self.pc += 1;
                     continue;
@@ -711,10 +712,7 @@ impl Call {
 
     fn finish_event(&mut self, outcome: String, name: Option<&'static str>) {
         let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
-        let verb = match name {
-            Some(n) => n,
-            None => "PreAnswer",
-        };
+        let verb = name.unwrap_or("PreAnswer");
         self.event(CallEvent::VerbFinished {
             index,
             sub,
@@ -835,19 +833,10 @@ impl Call {
                     digits: String::new(),
                     recognition: None,
                 };
-                if let Verb::GetInput(gi) = verb {
-                    if matches!(
-                        gi.input_type,
-                        Some(InputType::Speech | InputType::DtmfSpeech)
-                    ) {
-                        let media = self.media_id();
-                        self.emit(Command::StartRecognition {
-                            media,
-                            language: gi.language.as_str().to_owned(),
-                        });
-                        g.recognition = Some(media);
-                    }
-                }
+                let media = self.media_id();
+                let collect = self.collect_settings(verb);
+                self.emit(Command::StartCollect { media, collect });
+                g.recognition = Some(media);
                 self.state = State::Running(Run::Gather(g));
                 self.gather_prompt(now);
                 Flow::Stop
@@ -1027,12 +1016,12 @@ impl Call {
 
     fn on_aux_timer(&mut self, now: Duration) {
         // The only aux timer is <Dial timeLimit>.
-        if let State::Running(Run::Dial(d)) = &self.state {
-            if matches!(d.phase, DialPhase::Bridged { .. }) {
-                let media = d.media;
-                self.emit(Command::HangupCallee(media));
-                self.finish_dial(now, "completed", Some("time limit"));
-            }
+        if let State::Running(Run::Dial(d)) = &self.state
+            && matches!(d.phase, DialPhase::Bridged { .. })
+        {
+            let media = d.media;
+            self.emit(Command::HangupCallee(media));
+            self.finish_dial(now, "completed", Some("time limit"));
         }
     }
 
@@ -1044,13 +1033,11 @@ impl Call {
             Run::Gather(_) => self.gather_key(now, key),
             Run::Record(r) if r.phase == RecordPhase::Recording => {
                 let finish = matches!(self.verb_here(), Some(Verb::Record(v)) if v.finish_on_key.ends_on(key));
-                if finish {
-                    if let State::Running(Run::Record(r)) = &mut self.state {
-                        r.phase = RecordPhase::Stopping;
-                        r.digits.push(key);
-                        let media = r.media;
-                        self.emit(Command::StopRecording(media));
-                    }
+                if finish && let State::Running(Run::Record(r)) = &mut self.state {
+                    r.phase = RecordPhase::Stopping;
+                    r.digits.push(key);
+                    let media = r.media;
+                    self.emit(Command::StopRecording(media));
                 }
             }
             Run::Dial(_) => self.dial_caller_key(now, key),
@@ -1114,6 +1101,43 @@ impl Call {
                 }
             }
             None => {}
+        }
+    }
+
+    /// What the media layer listens for during a `<GetDigits>` / `<GetInput>`.
+    fn collect_settings(&self, verb: &Verb) -> Collect {
+        match verb {
+            Verb::GetInput(v) => Collect {
+                dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
+                speech: matches!(
+                    v.input_type,
+                    Some(InputType::Speech | InputType::DtmfSpeech)
+                ),
+                language: v.language.as_str().to_owned(),
+                hints: v.hints.clone(),
+                max_digits: v.num_digits,
+                finish_on_key: v.finish_on_key,
+                valid_digits: None,
+                timeout: secs(v.execution_timeout),
+                digit_timeout: match v.digit_end_timeout {
+                    xml::values::EndTimeout::Auto => self.config.auto_digit_end_timeout,
+                    xml::values::EndTimeout::Secs(n) => secs(n),
+                },
+                attempts: v.retries,
+            },
+            Verb::GetDigits(v) => Collect {
+                dtmf: true,
+                speech: false,
+                language: String::new(),
+                hints: None,
+                max_digits: v.num_digits,
+                finish_on_key: v.finish_on_key,
+                valid_digits: Some(v.valid_digits),
+                timeout: secs(v.timeout),
+                digit_timeout: secs(v.digit_timeout),
+                attempts: v.retries,
+            },
+            _ => Collect::default(),
         }
     }
 
@@ -1199,25 +1223,25 @@ impl Call {
             if keys.invalid_sound {
                 g.phase = GatherPhase::Invalid;
                 self.timers[T_VERB] = None;
-                if let Some(Verb::GetDigits(v)) = self.verb_here() {
-                    if let Some(url) = v.invalid_digits_sound.clone() {
-                        let media = self.media_id();
-                        let sounds = Arc::new(Document {
-                            verbs: vec![Verb::Play(xml::Play {
-                                url: Some(url),
-                                ..Default::default()
-                            })],
-                        });
-                        self.emit(Command::PlaySounds {
-                            media,
-                            sounds,
-                            to: Listener::Caller,
-                            looped: false,
-                            what: "invalidDigitsSound",
-                        });
-                        if let State::Running(Run::Gather(g)) = &mut self.state {
-                            g.media = Some(media);
-                        }
+                if let Some(Verb::GetDigits(v)) = self.verb_here()
+                    && let Some(url) = v.invalid_digits_sound.clone()
+                {
+                    let media = self.media_id();
+                    let sounds = Arc::new(Document {
+                        verbs: vec![Verb::Play(xml::Play {
+                            url: Some(url),
+                            ..Default::default()
+                        })],
+                    });
+                    self.emit(Command::PlaySounds {
+                        media,
+                        sounds,
+                        to: Listener::Caller,
+                        looped: false,
+                        what: "invalidDigitsSound",
+                    });
+                    if let State::Running(Run::Gather(g)) = &mut self.state {
+                        g.media = Some(media);
                     }
                 }
             } else {
@@ -1288,7 +1312,7 @@ impl Call {
             return;
         }
         if let Some(m) = g.recognition.take() {
-            self.emit(Command::StopRecognition(m));
+            self.emit(Command::StopCollect(m));
         }
         self.complete(now, "no input".to_owned());
     }
@@ -1299,11 +1323,10 @@ impl Call {
         digits: Option<String>,
         speech: Option<(String, f32)>,
     ) {
-        if let State::Running(Run::Gather(g)) = &mut self.state {
-            if let Some(m) = g.recognition.take() {
-                self.out
-                    .push_back(Output::Command(Command::StopRecognition(m)));
-            }
+        if let State::Running(Run::Gather(g)) = &mut self.state
+            && let Some(m) = g.recognition.take()
+        {
+            self.out.push_back(Output::Command(Command::StopCollect(m)));
         }
         let (action, verb) = match self.verb_here() {
             Some(Verb::GetDigits(v)) => (
@@ -1452,31 +1475,32 @@ impl Call {
     }
 
     fn on_recording_finished(&mut self, now: Duration, media: MediaId, duration_ms: u64) {
-        if let State::Running(Run::Record(r)) = &self.state {
-            if r.media == media && r.phase != RecordPhase::Beep {
-                let params = Self::recording_params(&r.recording, r.started_at, duration_ms);
-                let digits = r.digits.clone();
-                let Some(Verb::Record(v)) = self.verb_here() else {
-                    return;
-                };
-                let action = v.action.clone().map(|u| (u, v.method, v.redirect));
-                let callback = v.callback_url.clone().map(|u| (u, v.callback_method));
-                if let Some((url, method)) = callback {
-                    self.notify(&url, method, "recording", params.clone());
-                }
-                let mut params = params;
-                params.push(("Digits".to_owned(), digits.clone()));
-                let outcome = format!(
-                    "recorded {duration_ms} ms{}",
-                    if digits.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", ended by {digits}")
-                    }
-                );
-                self.complete_with_action(now, outcome, action, "Record", params);
+        if let State::Running(Run::Record(r)) = &self.state
+            && r.media == media
+            && r.phase != RecordPhase::Beep
+        {
+            let params = Self::recording_params(&r.recording, r.started_at, duration_ms);
+            let digits = r.digits.clone();
+            let Some(Verb::Record(v)) = self.verb_here() else {
                 return;
+            };
+            let action = v.action.clone().map(|u| (u, v.method, v.redirect));
+            let callback = v.callback_url.clone().map(|u| (u, v.callback_method));
+            if let Some((url, method)) = callback {
+                self.notify(&url, method, "recording", params.clone());
             }
+            let mut params = params;
+            params.push(("Digits".to_owned(), digits.clone()));
+            let outcome = format!(
+                "recorded {duration_ms} ms{}",
+                if digits.is_empty() {
+                    String::new()
+                } else {
+                    format!(", ended by {digits}")
+                }
+            );
+            self.complete_with_action(now, outcome, action, "Record", params);
+            return;
         }
         self.background_recording_finished(media, duration_ms);
     }
@@ -1492,11 +1516,10 @@ impl Call {
             callback,
             ..
         } = self.background.remove(pos)
+            && let Some((url, method)) = callback
         {
-            if let Some((url, method)) = callback {
-                let params = Self::recording_params(&recording, started_at, duration_ms);
-                self.notify(&url, method, "recording", params);
-            }
+            let params = Self::recording_params(&recording, started_at, duration_ms);
+            self.notify(&url, method, "recording", params);
         }
     }
 
@@ -1640,12 +1663,11 @@ impl Call {
                 format,
                 ..
             } = b
+                && *armed
             {
-                if *armed {
-                    *armed = false;
-                    *started_at = now;
-                    starts.push((*media, recording.clone(), *format));
-                }
+                *armed = false;
+                *started_at = now;
+                starts.push((*media, recording.clone(), *format));
             }
         }
         for (media, recording, format) in starts {
@@ -1985,10 +2007,8 @@ impl Call {
                     _ => (Sound::Empty, None, false),
                 };
                 self.room_sound(&room, &enter, true);
-                if !started {
-                    if let Some(url) = wait_sound {
-                        self.request_sound(&url, SoundUse::WaitSound, "waitSound");
-                    }
+                if !started && let Some(url) = wait_sound {
+                    self.request_sound(&url, SoundUse::WaitSound, "waitSound");
                 }
                 if floor {
                     self.room_callback("floor", &room, &uuid, member_id, Vec::new());
@@ -2169,16 +2189,16 @@ impl Call {
 
     fn on_stream_ended(&mut self, now: Duration, m: MediaId) {
         if matches!(self.state, State::Running(Run::Stream(id)) if id == m) {
-            if let Some(Verb::Stream(s)) = self.verb_here() {
-                if let Some(url) = s.status_callback_url.clone() {
-                    let method = s.status_callback_method;
-                    self.notify(
-                        &url,
-                        method,
-                        "stream",
-                        vec![("Event".to_owned(), "StopStream".to_owned())],
-                    );
-                }
+            if let Some(Verb::Stream(s)) = self.verb_here()
+                && let Some(url) = s.status_callback_url.clone()
+            {
+                let method = s.status_callback_method;
+                self.notify(
+                    &url,
+                    method,
+                    "stream",
+                    vec![("Event".to_owned(), "StopStream".to_owned())],
+                );
             }
             self.complete(now, "stream ended".to_owned());
             return;
@@ -2187,19 +2207,18 @@ impl Call {
             .background
             .iter()
             .position(|b| matches!(b, Background::Stream { media, .. } if *media == m));
-        if let Some(pos) = pos {
-            if let Background::Stream {
+        if let Some(pos) = pos
+            && let Background::Stream {
                 callback: Some((url, method)),
                 ..
             } = self.background.remove(pos)
-            {
-                self.notify(
-                    &url,
-                    method,
-                    "stream",
-                    vec![("Event".to_owned(), "StopStream".to_owned())],
-                );
-            }
+        {
+            self.notify(
+                &url,
+                method,
+                "stream",
+                vec![("Event".to_owned(), "StopStream".to_owned())],
+            );
         }
     }
 
@@ -2391,7 +2410,7 @@ impl Call {
                     self.emit(Command::StopMedia(m));
                 }
                 if let Some(m) = g.recognition {
-                    self.emit(Command::StopRecognition(m));
+                    self.emit(Command::StopCollect(m));
                 }
             }
             Run::Record(r) => {

@@ -9,7 +9,7 @@ use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, MediaId, RequestId};
 use super::room::{JoinRequest, LeaveReason, MemberInfo, RoomEvent};
 use crate::diagnostic::Diagnostic;
-use crate::xml::values::Method;
+use crate::xml::values::{FinishOnKey, KeySet, Method};
 use crate::xml::{Dial, Document, Play, Prompt, Speak, Stream, Verb, Wait};
 
 /// An input to a call. Each is handed over with the current time by
@@ -254,6 +254,31 @@ fn prompt_media(p: &Prompt) -> Option<MediaVerb<'_>> {
     })
 }
 
+/// What a `<GetDigits>` / `<GetInput>` listens for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Collect {
+    /// Key presses.
+    pub dtmf: bool,
+    /// Speech.
+    pub speech: bool,
+    /// Recognition language (speech).
+    pub language: String,
+    /// Recognition hints (speech).
+    pub hints: Option<String>,
+    /// Keys that submit when reached.
+    pub max_digits: u32,
+    /// Key that submits.
+    pub finish_on_key: FinishOnKey,
+    /// Keys accepted (`None`: all).
+    pub valid_digits: Option<KeySet>,
+    /// Wait for the first input after the prompts.
+    pub timeout: Duration,
+    /// Gap allowed between keys.
+    pub digit_timeout: Duration,
+    /// Attempts when nothing is entered.
+    pub attempts: u32,
+}
+
 /// Who hears a sound document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -347,15 +372,17 @@ pub enum Command {
         /// The tones (`0-9*#A-D`, `w` = 0.5 s, `W` = 1 s).
         digits: String,
     },
-    /// Start speech recognition for `<GetInput>`; results come as [`Input::Speech`].
-    StartRecognition {
-        /// Names the recognition.
+    /// Start collecting key presses and/or speech for a `<GetDigits>` / `<GetInput>`; report
+    /// them as [`Input::Digits`] / [`Input::Speech`]. The call applies the timeouts itself;
+    /// the settings are for media layers that collect on their own.
+    StartCollect {
+        /// Names the collection.
         media: MediaId,
-        /// Language tag.
-        language: String,
+        /// What to listen for.
+        collect: Collect,
     },
-    /// Stop speech recognition.
-    StopRecognition(MediaId),
+    /// Stop collecting.
+    StopCollect(MediaId),
     /// Start recording; report [`Input::RecordingFinished`] when the file is ready.
     StartRecording {
         /// Names the recording.

@@ -14,8 +14,8 @@ mod switch;
 
 pub use call::{Call, CallConfig, CallSetup, CallStatus};
 pub use io::{
-    CallEvent, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent, MediaVerb,
-    Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
+    CallEvent, Collect, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent,
+    MediaVerb, Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
 };
 
 pub use cause::{HangupCause, HangupSource};

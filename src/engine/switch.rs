@@ -295,11 +295,11 @@ impl Engine {
             return;
         }
         self.out.push_back(EngineOutput::Room(ev.clone()));
-        if let Some(id) = target {
-            if let Some(call) = self.calls.get_mut(&id) {
-                call.handle_input(now, Input::Conference(ev));
-                self.dirty.push_back(id);
-            }
+        if let Some(id) = target
+            && let Some(call) = self.calls.get_mut(&id)
+        {
+            call.handle_input(now, Input::Conference(ev));
+            self.dirty.push_back(id);
         }
     }
 }

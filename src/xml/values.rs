@@ -413,6 +413,12 @@ pub enum FinishOnKey {
     None,
 }
 
+impl Default for FinishOnKey {
+    fn default() -> Self {
+        FinishOnKey::HASH
+    }
+}
+
 impl FinishOnKey {
     /// `#`, the default of GetDigits, GetInput and Record.
     pub const HASH: FinishOnKey = FinishOnKey::Keys(KeySet(1 << 11));
