@@ -19,10 +19,7 @@ fn corpus() -> Vec<String> {
         .filter(|p| p.extension().is_some_and(|x| x == "xml"))
         .collect();
     paths.sort();
-    paths
-        .iter()
-        .map(|p| fs::read_to_string(p).expect("read"))
-        .collect()
+    paths.iter().map(|p| fs::read_to_string(p).expect("read")).collect()
 }
 
 /// A document just under 100 KB: the verbs of the corpus repeated.
@@ -59,50 +56,28 @@ fn raw_scan(src: &str) -> usize {
 fn bench(c: &mut Criterion) {
     let corpus = corpus();
     let big = big_document(&corpus);
-    assert!(
-        !plivo_flow::xml::parse(&big).has_errors(),
-        "the big document must be valid"
-    );
+    assert!(!plivo_flow::xml::parse(&big).has_errors(), "the big document must be valid");
 
     let mut g = c.benchmark_group("parse/corpus");
-    g.throughput(Throughput::Bytes(
-        corpus.iter().map(|d| d.len() as u64).sum(),
-    ));
+    g.throughput(Throughput::Bytes(corpus.iter().map(|d| d.len() as u64).sum()));
     g.bench_function("plivo-flow", |b| {
         b.iter(|| {
-            corpus
-                .iter()
-                .map(|d| {
-                    black_box(plivo_flow::xml::parse(black_box(d)))
-                        .document
-                        .verbs
-                        .len()
-                })
-                .sum::<usize>()
+            corpus.iter().map(|d| black_box(plivo_flow::xml::parse(black_box(d))).document.verbs.len()).sum::<usize>()
         })
     });
-    g.bench_function("quick-xml scan", |b| {
-        b.iter(|| corpus.iter().map(|d| raw_scan(black_box(d))).sum::<usize>())
-    });
+    g.bench_function("quick-xml scan", |b| b.iter(|| corpus.iter().map(|d| raw_scan(black_box(d))).sum::<usize>()));
     g.finish();
 
     let mut g = c.benchmark_group("parse/100KB");
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("plivo-flow", |b| {
-        b.iter(|| {
-            black_box(plivo_flow::xml::parse(black_box(&big)))
-                .document
-                .verbs
-                .len()
-        })
+        b.iter(|| black_box(plivo_flow::xml::parse(black_box(&big))).document.verbs.len())
     });
     g.bench_function("quick-xml scan", |b| b.iter(|| raw_scan(black_box(&big))));
     g.finish();
 
     let doc = plivo_flow::xml::parse(&big).document;
-    c.bench_function("write/100KB", |b| {
-        b.iter(|| plivo_flow::xml::write(black_box(&doc)).len())
-    });
+    c.bench_function("write/100KB", |b| b.iter(|| plivo_flow::xml::write(black_box(&doc)).len()));
 }
 
 criterion_group!(benches, bench);

@@ -159,8 +159,7 @@ impl Serialize for Code {
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Code::from_code(&s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown diagnostic code `{s}`")))
+        Code::from_code(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown diagnostic code `{s}`")))
     }
 }
 
@@ -190,11 +189,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}[{}]: {}",
-            self.line, self.column, self.severity, self.code, self.message
-        )
+        write!(f, "{}:{}: {}[{}]: {}", self.line, self.column, self.severity, self.code, self.message)
     }
 }
 
@@ -218,19 +213,12 @@ impl<'a> LineIndex<'a> {
     /// Offsets past the end, or inside a character, are clamped.
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.src.len());
-        let line = self
-            .starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
+        let line = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
         let start = self.starts.get(line).copied().unwrap_or(0);
         let col = self
             .src
             .get(start..)
-            .map(|rest| {
-                rest.char_indices()
-                    .take_while(|&(i, _)| i < offset - start)
-                    .count()
-            })
+            .map(|rest| rest.char_indices().take_while(|&(i, _)| i < offset - start).count())
             .unwrap_or(0);
         (to_u32(line + 1), to_u32(col + 1))
     }
@@ -240,10 +228,7 @@ impl<'a> LineIndex<'a> {
         let i = (line as usize).saturating_sub(1);
         let start = self.starts.get(i).copied().unwrap_or(self.src.len());
         let end = self.starts.get(i + 1).map_or(self.src.len(), |e| e - 1);
-        self.src
-            .get(start..end.max(start))
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        self.src.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
     }
 }
 
@@ -261,26 +246,14 @@ pub fn render_with(file: &str, idx: &LineIndex<'_>, diag: &Diagnostic) -> String
     let num = diag.line.to_string();
     let pad = " ".repeat(num.len());
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{file}:{}:{}: {}[{}]: {}",
-        diag.line, diag.column, diag.severity, diag.code, diag.message
-    );
+    let _ = writeln!(out, "{file}:{}:{}: {}[{}]: {}", diag.line, diag.column, diag.severity, diag.code, diag.message);
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{num} | {line_text}");
     // Keep tabs so the caret lines up under tab-indented source.
     let col = diag.column.saturating_sub(1) as usize;
-    let lead: String = line_text
-        .chars()
-        .take(col)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
+    let lead: String = line_text.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     let (end_line, end_col) = idx.line_col(diag.span.end);
-    let width = if end_line == diag.line {
-        (end_col as usize).saturating_sub(diag.column as usize)
-    } else {
-        0
-    };
+    let width = if end_line == diag.line { (end_col as usize).saturating_sub(diag.column as usize) } else { 0 };
     let available = line_text.chars().count().saturating_sub(col);
     let width = width.min(available).max(1);
     let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));
@@ -318,10 +291,7 @@ mod tests {
             column: 8,
         };
         let out = render("f.xml", src, &d);
-        assert_eq!(
-            out,
-            "f.xml:2:8: error[E0305]: bad\n  |\n2 | \t<Play>nope</Play>\n  | \t      ^^^^\n"
-        );
+        assert_eq!(out, "f.xml:2:8: error[E0305]: bad\n  |\n2 | \t<Play>nope</Play>\n  | \t      ^^^^\n");
     }
 
     #[test]

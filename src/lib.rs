@@ -9,6 +9,8 @@
 
 pub mod diagnostic;
 pub mod engine;
+#[cfg(feature = "scenario")]
+pub mod scenario;
 pub mod sim;
 pub mod xml;
 

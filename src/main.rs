@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use plivo_flow::diagnostic::{LineIndex, render_with};
+use plivo_flow::scenario::Scenario;
 use plivo_flow::xml::{self, ParseOptions, Parsed};
 
 #[derive(Parser)]
@@ -39,6 +40,25 @@ enum Command {
         /// The document; `-` reads standard input.
         file: PathBuf,
     },
+    /// Replay a scenario (`.toml`) or a bare document (`.xml`: one inbound call, no events) in
+    /// virtual time and print its transcript.
+    Run {
+        /// The scenario or document.
+        file: PathBuf,
+        /// Print one JSON object per transcript line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every scenario under the paths and compare each transcript with the `.expected`
+    /// file beside it; ends with `N passed, M failed`.
+    Test {
+        /// Scenario files or folders to search for `*.toml`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write the transcripts as the new expectations.
+        #[arg(long)]
+        bless: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,12 +77,10 @@ const UNREADABLE: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
-        Command::Check {
-            format,
-            max_bytes,
-            files,
-        } => check(&files, format, max_bytes),
+        Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
+        Command::Run { file, json } => run(&file, json),
+        Command::Test { paths, bless } => test(&paths, bless),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
             s.push('\n');
@@ -83,18 +101,11 @@ fn read(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 fn display_name(path: &Path) -> String {
-    if path.as_os_str() == "-" {
-        "<stdin>".to_owned()
-    } else {
-        path.display().to_string()
-    }
+    if path.as_os_str() == "-" { "<stdin>".to_owned() } else { path.display().to_string() }
 }
 
 fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
-    let opts = ParseOptions {
-        max_bytes,
-        ..ParseOptions::default()
-    };
+    let opts = ParseOptions { max_bytes, ..ParseOptions::default() };
     let mut status = OK;
     let (mut errors, mut warnings) = (0usize, 0usize);
     let stdout = io::stdout();
@@ -179,4 +190,144 @@ fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
     }
     print!("{}", render(&parsed.document));
     OK
+}
+
+/// Loads a scenario, or wraps a bare document in one; bad documents are reported like `check`.
+fn load(path: &Path) -> Result<Scenario, u8> {
+    let is_xml = path.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml"));
+    if is_xml {
+        let bytes = std::fs::read(path).map_err(|e| {
+            eprintln!("{}: cannot read: {e}", path.display());
+            UNREADABLE
+        })?;
+        let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+        let src = String::from_utf8_lossy(&bytes);
+        let idx = LineIndex::new(&src);
+        for d in &parsed.diagnostics {
+            print!("{}", render_with(&path.display().to_string(), &idx, d));
+        }
+        if parsed.has_errors() {
+            return Err(HAS_ERRORS);
+        }
+        return Scenario::bare_document(path).map_err(|e| {
+            eprintln!("{e}");
+            UNREADABLE
+        });
+    }
+    Scenario::load(path).map_err(|e| {
+        eprintln!("{e}");
+        UNREADABLE
+    })
+}
+
+fn run(path: &Path, json: bool) -> u8 {
+    let mut scenario = match load(path) {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    scenario.simulation.run();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let text = if json {
+        let mut s = String::new();
+        for line in scenario.simulation.transcript() {
+            s.push_str(&serde_json::to_string(line).unwrap_or_default());
+            s.push('\n');
+        }
+        s
+    } else {
+        scenario.simulation.transcript_text()
+    };
+    if out.write_all(text.as_bytes()).is_err() {
+        return UNREADABLE;
+    }
+    OK
+}
+
+/// Every `*.toml` under `paths`, sorted, folders searched recursively.
+fn scenarios(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "toml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn test(paths: &[PathBuf], bless: bool) -> u8 {
+    let files = scenarios(paths);
+    if files.is_empty() {
+        eprintln!("no scenario (*.toml) found under the given paths");
+        println!("0 passed, 0 failed");
+        return HAS_ERRORS;
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let total = files.len();
+    println!("running {total} scenario{}", plural(total));
+    for (i, path) in files.iter().enumerate() {
+        let expected_path = path.with_extension("expected");
+        let name = path.display();
+        let progress = format!("[{}/{total}]", i + 1);
+        let actual = match Scenario::load(path) {
+            Ok(mut s) => {
+                s.simulation.run();
+                s.simulation.transcript_text()
+            }
+            Err(e) => {
+                println!("{progress} {name} ... FAILED");
+                println!("    cannot load: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        if bless {
+            match std::fs::write(&expected_path, &actual) {
+                Ok(()) => {
+                    println!("{progress} {name} ... blessed");
+                    passed += 1;
+                }
+                Err(e) => {
+                    println!("{progress} {name} ... FAILED");
+                    println!("    cannot write {}: {e}", expected_path.display());
+                    failed += 1;
+                }
+            }
+            continue;
+        }
+        match std::fs::read_to_string(&expected_path) {
+            Ok(expected) if expected == actual => {
+                println!("{progress} {name} ... ok");
+                passed += 1;
+            }
+            Ok(expected) => {
+                println!("{progress} {name} ... FAILED");
+                let diff = similar::TextDiff::from_lines(&expected, &actual);
+                let exp = expected_path.display().to_string();
+                print!("{}", diff.unified_diff().context_radius(3).header(&exp, "actual transcript"));
+                failed += 1;
+            }
+            Err(e) => {
+                println!("{progress} {name} ... FAILED");
+                println!("    no expectation {}: {e}; run with --bless to write it", expected_path.display());
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 { HAS_ERRORS } else { OK }
 }

@@ -44,12 +44,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::room::{
-    ConferenceError, EndReason, MemberMedia, MemberTarget, RecordSpec, RoomEvent,
-};
+use crate::engine::room::{ConferenceError, EndReason, MemberMedia, MemberTarget, RecordSpec, RoomEvent};
 use crate::engine::{
-    CallEvent, CallId, CallSetup, Command, DialEvent, Direction, Engine, EngineConfig,
-    EngineOutput, FetchReply, HttpRequest, IdGen, Input, MediaId, Output, Reply, RoomSound,
+    CallEvent, CallId, CallSetup, Command, DialEvent, Direction, Engine, EngineConfig, EngineOutput, FetchReply,
+    HttpRequest, IdGen, Input, MediaId, Output, Reply, RoomSound,
 };
 use crate::xml::values::FileFormat;
 use crate::xml::{Document, Verb};
@@ -106,10 +104,7 @@ pub enum DialDefault {
 
 impl Default for DialDefault {
     fn default() -> Self {
-        DialDefault::Answer {
-            after: Duration::from_secs(5),
-            talk: Duration::from_secs(30),
-        }
+        DialDefault::Answer { after: Duration::from_secs(5), talk: Duration::from_secs(30) }
     }
 }
 
@@ -203,6 +198,10 @@ enum Action {
         tag: Option<(CallId, MediaId)>,
     },
     Room(RoomOp),
+    /// The call's latest recording ends with this length.
+    FinishRecording { call: String, duration_ms: u64 },
+    /// The call's latest stream ends.
+    EndStream { call: String },
 }
 
 /// One transcript line.
@@ -219,33 +218,24 @@ pub struct Line {
     /// Request parameters (for `request` lines).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<(String, String)>,
+    /// Rendered diagnostics (for `invalid-document` lines), rustc style.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<String>,
 }
 
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.at_ms / 1000;
-        write!(
-            f,
-            "{:02}:{:02}.{:03} {}  {}",
-            s / 60,
-            s % 60,
-            self.at_ms % 1000,
-            self.who,
-            self.text
-        )
+        write!(f, "{:02}:{:02}.{:03} {}  {}", s / 60, s % 60, self.at_ms % 1000, self.who, self.text)?;
+        for d in &self.diagnostics {
+            write!(f, "\n{}", d.trim_end())?;
+        }
+        Ok(())
     }
 }
 
 /// Parameters every request carries; transcripts leave them out.
-const STD_PARAMS: &[&str] = &[
-    "CallUUID",
-    "From",
-    "To",
-    "CallStatus",
-    "Direction",
-    "CallerName",
-    "ALegUUID",
-];
+const STD_PARAMS: &[&str] = &["CallUUID", "From", "To", "CallStatus", "Direction", "CallerName", "ALegUUID"];
 
 /// Calls, rooms, canned documents and a script, run in virtual time.
 #[derive(Debug)]
@@ -259,6 +249,9 @@ pub struct Simulation {
     media: HashMap<(CallId, MediaId), u64>,
     recordings: HashMap<(CallId, MediaId), Duration>,
     served: HashMap<String, Served>,
+    /// Display names of served documents (file paths), for diagnostics.
+    served_names: HashMap<String, String>,
+    streams: HashMap<CallId, Vec<MediaId>>,
     names: HashMap<CallId, String>,
     ids: HashMap<String, CallId>,
     scripted_dials: HashSet<String>,
@@ -280,11 +273,7 @@ impl Default for Simulation {
 
 fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
+    if ms.is_multiple_of(1000) { format!("{} s", ms / 1000) } else { format!("{:.1} s", ms as f64 / 1000.0) }
 }
 
 impl Simulation {
@@ -307,6 +296,8 @@ impl Simulation {
             media: HashMap::new(),
             recordings: HashMap::new(),
             served: HashMap::new(),
+            served_names: HashMap::new(),
+            streams: HashMap::new(),
             names: HashMap::new(),
             ids: HashMap::new(),
             scripted_dials: HashSet::new(),
@@ -332,61 +323,42 @@ impl Simulation {
 
     /// Serves `xml` at `url` (any method). A URL that is not served fails.
     pub fn serve(&mut self, url: &str, xml: &str) {
-        self.served
-            .insert(strip_fragment(url).to_owned(), Served::Body(xml.to_owned()));
+        self.served.insert(strip_fragment(url).to_owned(), Served::Body(xml.to_owned()));
+    }
+
+    /// Serves `xml` at `url`, naming it `name` (e.g. its file path) in diagnostics.
+    pub fn serve_named(&mut self, url: &str, name: &str, xml: &str) {
+        self.serve(url, xml);
+        self.served_names.insert(strip_fragment(url).to_owned(), name.to_owned());
     }
 
     /// Makes requests to `url` fail with `reason`.
     pub fn serve_failure(&mut self, url: &str, reason: &str) {
-        self.served.insert(
-            strip_fragment(url).to_owned(),
-            Served::Fail(reason.to_owned()),
-        );
+        self.served.insert(strip_fragment(url).to_owned(), Served::Fail(reason.to_owned()));
     }
 
     /// Starts an inbound call named `name` now.
     pub fn start_call(&mut self, name: &str, answer_url: &str) {
         let setup = self.setup(name, answer_url, Direction::Inbound);
-        self.schedule(
-            self.now,
-            Action::Start {
-                name: name.to_owned(),
-                setup,
-            },
-        );
+        self.schedule(self.now, Action::Start { name: name.to_owned(), setup });
     }
 
     /// Starts a call at a time.
     pub fn start_call_with(&mut self, at: Duration, name: &str, mut setup: CallSetup) {
-        setup.id = self
-            .ids
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| CallId(self.uuids.uuid()));
+        setup.id = self.ids.get(name).cloned().unwrap_or_else(|| CallId(self.uuids.uuid()));
         setup.account = ACCOUNT.to_owned();
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.names.insert(setup.id.clone(), name.to_owned());
-        self.schedule(
-            at,
-            Action::Start {
-                name: name.to_owned(),
-                setup,
-            },
-        );
+        self.schedule(at, Action::Start { name: name.to_owned(), setup });
     }
 
     /// A call setup with a fresh id for `name`, numbers derived from the name.
     pub fn setup(&mut self, name: &str, answer_url: &str, direction: Direction) -> CallSetup {
-        let id = self
-            .ids
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| CallId(self.uuids.uuid()));
+        let id = self.ids.get(name).cloned().unwrap_or_else(|| CallId(self.uuids.uuid()));
         self.ids.insert(name.to_owned(), id.clone());
         self.names.insert(id.clone(), name.to_owned());
         let n = self.ids.len();
-        let mut setup =
-            CallSetup::inbound(id.0, &format!("+1555000{n:04}"), "+15559990000", answer_url);
+        let mut setup = CallSetup::inbound(id.0, &format!("+1555000{n:04}"), "+15559990000", answer_url);
         setup.direction = direction;
         setup.account = ACCOUNT.to_owned();
         setup
@@ -490,6 +462,7 @@ impl Simulation {
             kind,
             text,
             params: Vec::new(),
+            diagnostics: Vec::new(),
         });
     }
 
@@ -531,9 +504,39 @@ impl Simulation {
                 if let Some(tag) = tag {
                     self.media.remove(&tag);
                 }
+                if let Input::RecordingFinished { media, .. } = &input {
+                    self.recordings.remove(&(call.clone(), *media));
+                }
                 let _ = self.engine.handle_input(now, &call, input);
             }
             Action::Room(op) => self.room_op(op),
+            Action::FinishRecording { call, duration_ms } => {
+                let latest = self.ids.get(&call).and_then(|id| {
+                    self.recordings.keys().filter(|(c, _)| c == id).map(|(_, m)| *m).max().map(|m| (id.clone(), m))
+                });
+                match latest {
+                    Some((id, media)) => {
+                        self.line(&call, "input", "recording finished".to_owned());
+                        self.recordings.remove(&(id.clone(), media));
+                        if let Some(seq) = self.media.remove(&(id.clone(), media)) {
+                            self.actions.remove(&seq);
+                        }
+                        let _ = self.engine.handle_input(now, &id, Input::RecordingFinished { media, duration_ms });
+                    }
+                    None => self.line(&call, "error", "no recording is running".to_owned()),
+                }
+            }
+            Action::EndStream { call } => {
+                let latest =
+                    self.ids.get(&call).and_then(|id| self.streams.get_mut(id).and_then(Vec::pop).map(|m| (id.clone(), m)));
+                match latest {
+                    Some((id, media)) => {
+                        self.line(&call, "input", "stream ended".to_owned());
+                        let _ = self.engine.handle_input(now, &id, Input::StreamEnded(media));
+                    }
+                    None => self.line(&call, "error", "no stream is running".to_owned()),
+                }
+            }
         }
     }
 
@@ -544,52 +547,30 @@ impl Simulation {
             let target = |t: &str| t.parse::<MemberTarget>();
             let ids = |v: Vec<u32>| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
             match &op {
-                RoomOp::Kick { room, target: t } => rooms
-                    .kick(now, ACCOUNT, room, &target(t)?)
-                    .map(|v| format!("kicked {}", ids(v))),
-                RoomOp::Mute {
-                    room,
-                    target: t,
-                    on,
-                } => rooms
+                RoomOp::Kick { room, target: t } => {
+                    rooms.kick(now, ACCOUNT, room, &target(t)?).map(|v| format!("kicked {}", ids(v)))
+                }
+                RoomOp::Mute { room, target: t, on } => rooms
                     .set_muted(ACCOUNT, room, &target(t)?, *on)
                     .map(|v| format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(v))),
-                RoomOp::Deaf {
-                    room,
-                    target: t,
-                    on,
-                } => rooms
+                RoomOp::Deaf { room, target: t, on } => rooms
                     .set_deaf(ACCOUNT, room, &target(t)?, *on)
                     .map(|v| format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(v))),
-                RoomOp::Media {
-                    room,
-                    target: t,
-                    media,
-                } => rooms
+                RoomOp::Media { room, target: t, media } => rooms
                     .member_media(ACCOUNT, room, &target(t)?, media.clone())
                     .map(|v| format!("queued for {}", ids(v))),
-                RoomOp::HangupMember { room, target: t } => rooms
-                    .hangup_members(now, ACCOUNT, room, &target(t)?)
-                    .map(|v| format!("hung up {}", ids(v))),
+                RoomOp::HangupMember { room, target: t } => {
+                    rooms.hangup_members(now, ACCOUNT, room, &target(t)?).map(|v| format!("hung up {}", ids(v)))
+                }
                 RoomOp::End { room } => rooms.end(now, ACCOUNT, room).map(|()| "ended".to_owned()),
                 RoomOp::EndAll => Ok(format!("ended {}", rooms.end_all(now, ACCOUNT).join(", "))),
                 RoomOp::StartRecording { room } => rooms
-                    .start_recording(
-                        now,
-                        ACCOUNT,
-                        room,
-                        RecordSpec {
-                            format: FileFormat::Mp3,
-                            callback: None,
-                        },
-                    )
+                    .start_recording(now, ACCOUNT, room, RecordSpec { format: FileFormat::Mp3, callback: None })
                     .map(|r| format!("recording {}", r.id)),
-                RoomOp::StopRecording { room } => {
-                    rooms.stop_recording(now, ACCOUNT, room).map(|r| match r {
-                        Some(r) => format!("stopped recording {}", r.id),
-                        None => "no recording was running".to_owned(),
-                    })
-                }
+                RoomOp::StopRecording { room } => rooms.stop_recording(now, ACCOUNT, room).map(|r| match r {
+                    Some(r) => format!("stopped recording {}", r.id),
+                    None => "no recording was running".to_owned(),
+                }),
             }
         });
         // The events the operation caused wait in the engine's outputs: this line goes first.
@@ -641,26 +622,17 @@ impl Simulation {
         if loops == 0 {
             return None;
         }
-        Some(
-            self.timing
-                .play
-                .get(url)
-                .copied()
-                .unwrap_or(self.timing.play_default)
-                * loops,
-        )
+        Some(self.timing.play.get(url).copied().unwrap_or(self.timing.play_default) * loops)
     }
 
     fn sounds_len(&self, doc: &Document) -> Duration {
         doc.verbs
             .iter()
             .map(|v| match v {
-                Verb::Speak(s) => self
-                    .speak_len(&s.text(), s.loop_.max(1))
-                    .unwrap_or_default(),
-                Verb::Play(p) => self
-                    .play_len(p.url.as_ref().map_or("", |u| u.as_str()), p.loop_.max(1))
-                    .unwrap_or_default(),
+                Verb::Speak(s) => self.speak_len(&s.text(), s.loop_.max(1)).unwrap_or_default(),
+                Verb::Play(p) => {
+                    self.play_len(p.url.as_ref().map_or("", |u| u.as_str()), p.loop_.max(1)).unwrap_or_default()
+                }
                 Verb::Wait(w) => Duration::from_secs(u64::from(w.length)),
                 _ => Duration::ZERO,
             })
@@ -686,10 +658,7 @@ impl Simulation {
                 CallEvent::DocumentLoaded { verbs, .. } => self.line(
                     &name,
                     "document",
-                    format!(
-                        "got document ({verbs} verb{})",
-                        if verbs == 1 { "" } else { "s" }
-                    ),
+                    format!("got document ({verbs} verb{})", if verbs == 1 { "" } else { "s" }),
                 ),
                 CallEvent::VerbStarted { .. } => {}
                 // Plain completions are implied by the next line; the others say how it ended.
@@ -697,29 +666,23 @@ impl Simulation {
                 CallEvent::VerbFinished { verb, outcome, .. } => {
                     self.line(&name, "verb", format!("<{verb}> {outcome}"))
                 }
-                CallEvent::FetchFailed { url, reason } => self.line(
-                    &name,
-                    "fetch-failed",
-                    format!("fetch of {url} failed: {reason}"),
-                ),
-                CallEvent::InvalidDocument {
-                    url,
-                    diagnostics,
-                    body,
-                } => {
+                CallEvent::FetchFailed { url, reason } => {
+                    self.line(&name, "fetch-failed", format!("fetch of {url} failed: {reason}"))
+                }
+                CallEvent::InvalidDocument { url, diagnostics, body } => {
                     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
                     self.line(
                         &name,
                         "invalid-document",
-                        format!(
-                            "invalid document from {url}: {errors} error{}",
-                            if errors == 1 { "" } else { "s" }
-                        ),
+                        format!("invalid document from {url}: {errors} error{}", if errors == 1 { "" } else { "s" }),
                     );
+                    let file = self.served_names.get(strip_fragment(&url)).cloned().unwrap_or(url);
                     let idx = crate::diagnostic::LineIndex::new(&body);
-                    for d in &diagnostics {
-                        self.diagnostics
-                            .push(crate::diagnostic::render_with(&url, &idx, d));
+                    let rendered: Vec<String> =
+                        diagnostics.iter().map(|d| crate::diagnostic::render_with(&file, &idx, d)).collect();
+                    self.diagnostics.extend(rendered.iter().cloned());
+                    if let Some(l) = self.lines.last_mut() {
+                        l.diagnostics = rendered;
                     }
                 }
                 CallEvent::Ended { cause, source } => {
@@ -743,17 +706,10 @@ impl Simulation {
         let now = self.now;
         match c {
             Command::Answer => self.line(name, "answered", "answered".to_owned()),
-            Command::PreAnswer => {
-                self.line(name, "preanswered", "early media (pre-answer)".to_owned())
-            }
+            Command::PreAnswer => self.line(name, "preanswered", "early media (pre-answer)".to_owned()),
             Command::Speak { media, speak } => {
                 let (text, voice, lang, loops) = match speak.speak() {
-                    Some(s) => (
-                        s.text(),
-                        s.voice.to_string(),
-                        s.language.to_string(),
-                        s.loop_,
-                    ),
+                    Some(s) => (s.text(), s.voice.to_string(), s.language.to_string(), s.loop_),
                     None => (String::new(), String::new(), String::new(), 1),
                 };
                 let extra = if loops == 1 {
@@ -763,22 +719,13 @@ impl Simulation {
                 } else {
                     format!(", {loops} times")
                 };
-                self.line(
-                    name,
-                    "spoke",
-                    format!("spoke \"{text}\" ({voice}, {lang}{extra})"),
-                );
+                self.line(name, "spoke", format!("spoke \"{text}\" ({voice}, {lang}{extra})"));
                 let len = self.speak_len(&text, loops);
                 self.schedule_media(call, media, len);
             }
             Command::Play { media, play } => {
                 let (url, loops) = match play.play() {
-                    Some(p) => (
-                        p.url
-                            .as_ref()
-                            .map_or(String::new(), |u| u.as_str().to_owned()),
-                        p.loop_,
-                    ),
+                    Some(p) => (p.url.as_ref().map_or(String::new(), |u| u.as_str().to_owned()), p.loop_),
                     None => (String::new(), 1),
                 };
                 let extra = if loops == 1 {
@@ -793,42 +740,13 @@ impl Simulation {
                 self.schedule_media(call, media, len);
             }
             Command::Beep { media, count } => {
-                self.line(
-                    name,
-                    "beep",
-                    if count == 1 {
-                        "beep".to_owned()
-                    } else {
-                        format!("beep ×{count}")
-                    },
-                );
-                self.schedule_media(
-                    call,
-                    media,
-                    Some(Duration::from_millis(500) * u32::from(count)),
-                );
+                self.line(name, "beep", if count == 1 { "beep".to_owned() } else { format!("beep ×{count}") });
+                self.schedule_media(call, media, Some(Duration::from_millis(500) * u32::from(count)));
             }
-            Command::PlaySounds {
-                media,
-                sounds,
-                looped,
-                what,
-                ..
-            } => {
+            Command::PlaySounds { media, sounds, looped, what, .. } => {
                 let items = describe_sounds(&sounds);
-                self.line(
-                    name,
-                    "sounds",
-                    format!(
-                        "playing {what}: {items}{}",
-                        if looped { " (looping)" } else { "" }
-                    ),
-                );
-                let len = if looped {
-                    None
-                } else {
-                    Some(self.sounds_len(&sounds))
-                };
+                self.line(name, "sounds", format!("playing {what}: {items}{}", if looped { " (looping)" } else { "" }));
+                let len = if looped { None } else { Some(self.sounds_len(&sounds)) };
                 self.schedule_media(call, media, len);
             }
             Command::StopMedia(m) => {
@@ -850,47 +768,26 @@ impl Simulation {
             }
             Command::StartCollect { collect, .. } => {
                 if collect.speech {
-                    self.line(
-                        name,
-                        "listen",
-                        format!("listening for speech ({})", collect.language),
-                    );
+                    self.line(name, "listen", format!("listening for speech ({})", collect.language));
                 }
             }
             Command::StopCollect(_) => {}
-            Command::StartRecording {
-                media,
-                mode,
-                format,
-                max_length,
-                silence_timeout,
-                recording,
-            } => {
+            Command::StartRecording { media, mode, format, max_length, silence_timeout, recording } => {
                 self.line(
                     name,
                     "record",
-                    format!(
-                        "recording ({}, {}) to {}",
-                        format,
-                        record_mode(mode),
-                        recording.url
-                    ),
+                    format!("recording ({}, {}) to {}", format, record_mode(mode), recording.url),
                 );
                 self.recordings.insert((call.clone(), media), now);
                 if let (Some(max), Some(silence)) = (max_length, silence_timeout) {
-                    let natural =
-                        (self.timing.caller_talks + silence).min(max + Duration::from_millis(1));
+                    let natural = (self.timing.caller_talks + silence).min(max + Duration::from_millis(1));
                     if natural <= max {
-                        let ms =
-                            u64::try_from(self.timing.caller_talks.as_millis()).unwrap_or(u64::MAX);
+                        let ms = u64::try_from(self.timing.caller_talks.as_millis()).unwrap_or(u64::MAX);
                         let seq = self.schedule(
                             now + natural,
                             Action::Internal {
                                 call: call.clone(),
-                                input: Input::RecordingFinished {
-                                    media,
-                                    duration_ms: ms,
-                                },
+                                input: Input::RecordingFinished { media, duration_ms: ms },
                                 tag: Some((call.clone(), media)),
                             },
                         );
@@ -903,16 +800,12 @@ impl Simulation {
                     self.actions.remove(&seq);
                 }
                 if let Some(start) = self.recordings.remove(&(call.clone(), m)) {
-                    let ms =
-                        u64::try_from(now.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
+                    let ms = u64::try_from(now.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
                     self.schedule(
                         now,
                         Action::Internal {
                             call: call.clone(),
-                            input: Input::RecordingFinished {
-                                media: m,
-                                duration_ms: ms,
-                            },
+                            input: Input::RecordingFinished { media: m, duration_ms: ms },
                             tag: None,
                         },
                     );
@@ -923,23 +816,17 @@ impl Simulation {
                     .targets
                     .iter()
                     .map(|t| match t {
-                        crate::xml::DialTarget::Number(n) => n
-                            .number
-                            .as_ref()
-                            .map_or(String::new(), |x| x.as_str().to_owned()),
-                        crate::xml::DialTarget::User(u) => u
-                            .uri
-                            .as_ref()
-                            .map_or(String::new(), |x| x.as_str().to_owned()),
+                        crate::xml::DialTarget::Number(n) => {
+                            n.number.as_ref().map_or(String::new(), |x| x.as_str().to_owned())
+                        }
+                        crate::xml::DialTarget::User(u) => {
+                            u.uri.as_ref().map_or(String::new(), |x| x.as_str().to_owned())
+                        }
                     })
                     .collect();
                 self.line(name, "dial", format!("dialing {}", targets.join(", ")));
                 if !self.scripted_dials.contains(name) {
-                    self.dial_default(
-                        call,
-                        targets.first().cloned().unwrap_or_default(),
-                        dial.timeout.is_some(),
-                    );
+                    self.dial_default(call, targets.first().cloned().unwrap_or_default(), dial.timeout.is_some());
                 }
             }
             Command::CancelDial(_) => {
@@ -957,26 +844,16 @@ impl Simulation {
                     RoomSound::Beeps(n) => format!("beep ×{n}"),
                     RoomSound::Sounds(doc) => describe_sounds(&doc),
                 };
-                self.line(
-                    &format!("room {room}"),
-                    "room-sound",
-                    format!("hears {text} ({what} of {name})"),
-                );
+                self.line(&format!("room {room}"), "room-sound", format!("hears {text} ({what} of {name})"));
             }
-            Command::SendMessage { dst, text, .. } => self.line(
-                name,
-                "message",
-                format!("sent SMS to {}: \"{text}\"", dst.unwrap_or_default()),
-            ),
-            Command::StartStream { stream, .. } => self.line(
-                name,
-                "stream",
-                format!(
-                    "streaming {} audio to {}",
-                    stream.audio_track,
-                    stream.url.as_ref().map_or("", |u| u.as_str())
-                ),
-            ),
+            Command::SendMessage { dst, text, .. } => {
+                self.line(name, "message", format!("sent SMS to {}: \"{text}\"", dst.unwrap_or_default()))
+            }
+            Command::StartStream { stream, media } => {
+                self.streams.entry(call.clone()).or_default().push(media);
+                let url = stream.url.as_ref().map_or("", |u| u.as_str());
+                self.line(name, "stream", format!("streaming {} audio to {url}", stream.audio_track));
+            }
             Command::StopStream(_) => self.line(name, "stream", "stream stopped".to_owned()),
             Command::Hangup { .. } => {}
         }
@@ -996,22 +873,12 @@ impl Simulation {
 
     fn dial_default(&mut self, call: &CallId, to: String, has_timeout: bool) {
         let now = self.now;
-        let internal = |input| Action::Internal {
-            call: call.clone(),
-            input,
-            tag: None,
-        };
+        let internal = |input| Action::Internal { call: call.clone(), input, tag: None };
         match self.dial_default {
             DialDefault::Answer { after, talk } => {
                 let b_leg = CallId(self.uuids.uuid());
-                self.schedule(
-                    now + after,
-                    internal(Input::Dial(DialEvent::Answered { b_leg, to })),
-                );
-                self.schedule(
-                    now + after + talk,
-                    internal(Input::Dial(DialEvent::CalleeHangup)),
-                );
+                self.schedule(now + after, internal(Input::Dial(DialEvent::Answered { b_leg, to })));
+                self.schedule(now + after + talk, internal(Input::Dial(DialEvent::CalleeHangup)));
             }
             DialDefault::Busy => {
                 self.schedule(now, internal(Input::Dial(DialEvent::Busy)));
@@ -1021,10 +888,7 @@ impl Simulation {
             }
             DialDefault::NoAnswer => {
                 if !has_timeout {
-                    self.schedule(
-                        now + Duration::from_secs(30),
-                        internal(Input::Dial(DialEvent::NoAnswer)),
-                    );
+                    self.schedule(now + Duration::from_secs(30), internal(Input::Dial(DialEvent::NoAnswer)));
                 }
             }
             DialDefault::Scripted => {}
@@ -1033,12 +897,8 @@ impl Simulation {
 
     fn request(&mut self, call: Option<&CallId>, req: HttpRequest) {
         let who = call.map_or_else(|| "room".to_owned(), |c| self.name(c));
-        let params: Vec<(String, String)> = req
-            .params
-            .iter()
-            .filter(|(k, _)| !STD_PARAMS.contains(&k.as_str()))
-            .cloned()
-            .collect();
+        let params: Vec<(String, String)> =
+            req.params.iter().filter(|(k, _)| !STD_PARAMS.contains(&k.as_str())).cloned().collect();
         let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let text = format!(
             "{} {} ({}){}{}",
@@ -1054,6 +914,7 @@ impl Simulation {
             kind: "request",
             text,
             params,
+            diagnostics: Vec::new(),
         });
         self.requests.push((self.now, who.clone(), req.clone()));
         if req.reply == Reply::Ignore {
@@ -1065,29 +926,12 @@ impl Simulation {
             Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
             None => FetchReply::Failed("no document is served at this URL".to_owned()),
         };
-        self.schedule(
-            self.now,
-            Action::Internal {
-                call,
-                input: Input::Fetched {
-                    request: req.id,
-                    reply,
-                },
-                tag: None,
-            },
-        );
+        self.schedule(self.now, Action::Internal { call, input: Input::Fetched { request: req.id, reply }, tag: None });
     }
 
     fn room_event(&mut self, ev: RoomEvent) {
         match ev {
-            RoomEvent::Joined {
-                call,
-                room,
-                member_id,
-                started,
-                first,
-                ..
-            } => {
+            RoomEvent::Joined { call, room, member_id, started, first, .. } => {
                 let name = self.name(&call);
                 let mut text = format!("joined room {room} as member {member_id}");
                 if first {
@@ -1098,79 +942,35 @@ impl Simulation {
                 }
                 self.line(&name, "joined", text);
             }
-            RoomEvent::Refused {
-                call,
-                room,
-                max_members,
-            } => {
+            RoomEvent::Refused { call, room, max_members } => {
                 let name = self.name(&call);
-                self.line(
-                    &name,
-                    "refused",
-                    format!("could not join room {room}: full ({max_members} members)"),
-                );
+                self.line(&name, "refused", format!("could not join room {room}: full ({max_members} members)"));
             }
             RoomEvent::Started { call, room } => {
                 let name = self.name(&call);
                 self.line(&name, "started", format!("room {room} started"));
             }
-            RoomEvent::Left {
-                call,
-                room,
-                member_id,
-                reason,
-                ..
-            } => {
+            RoomEvent::Left { call, room, member_id, reason, .. } => {
                 let name = self.name(&call);
-                self.line(
-                    &name,
-                    "left",
-                    format!("left room {room} as member {member_id}: {reason}"),
-                );
+                self.line(&name, "left", format!("left room {room} as member {member_id}: {reason}"));
             }
-            RoomEvent::Muted {
-                call,
-                member_id,
-                muted,
-                ..
-            } => {
+            RoomEvent::Muted { call, member_id, muted, .. } => {
                 let name = self.name(&call);
-                self.line(
-                    &name,
-                    "muted",
-                    format!(
-                        "member {member_id} {}",
-                        if muted { "muted" } else { "unmuted" }
-                    ),
-                );
+                self.line(&name, "muted", format!("member {member_id} {}", if muted { "muted" } else { "unmuted" }));
             }
-            RoomEvent::Deafened {
-                call,
-                member_id,
-                deaf,
-                ..
-            } => {
+            RoomEvent::Deafened { call, member_id, deaf, .. } => {
                 let name = self.name(&call);
                 self.line(
                     &name,
                     "deaf",
-                    format!(
-                        "member {member_id} {}",
-                        if deaf { "deafened" } else { "undeafened" }
-                    ),
+                    format!("member {member_id} {}", if deaf { "deafened" } else { "undeafened" }),
                 );
             }
-            RoomEvent::Floor {
-                call, member_id, ..
-            } => {
+            RoomEvent::Floor { call, member_id, .. } => {
                 let name = self.name(&call);
                 self.line(&name, "floor", format!("member {member_id} has the floor"));
             }
-            RoomEvent::Media {
-                room,
-                members,
-                media,
-            } => {
+            RoomEvent::Media { room, members, media } => {
                 let ids: Vec<String> = members.iter().map(u32::to_string).collect();
                 let what = match media {
                     MemberMedia::Play { url } => format!("play {url}"),
@@ -1178,34 +978,17 @@ impl Simulation {
                     MemberMedia::Speak { text, .. } => format!("speak \"{text}\""),
                     MemberMedia::StopSpeak => "stop speaking".to_owned(),
                 };
-                self.line(
-                    &format!("room {room}"),
-                    "room-media",
-                    format!("{what} to members {}", ids.join(",")),
-                );
+                self.line(&format!("room {room}"), "room-media", format!("{what} to members {}", ids.join(",")));
             }
-            RoomEvent::RecordingStarted {
-                room, recording, ..
-            } => self.line(
-                &format!("room {room}"),
-                "room-record",
-                format!("recording started: {}", recording.url),
-            ),
-            RoomEvent::RecordingFinished {
-                room,
-                recording,
-                ended_at,
-                ..
-            } => {
+            RoomEvent::RecordingStarted { room, recording, .. } => {
+                self.line(&format!("room {room}"), "room-record", format!("recording started: {}", recording.url))
+            }
+            RoomEvent::RecordingFinished { room, recording, ended_at, .. } => {
                 let len = ended_at.saturating_sub(recording.started_at);
                 self.line(
                     &format!("room {room}"),
                     "room-record",
-                    format!(
-                        "recording finished: {} ({})",
-                        recording.url,
-                        fmt_duration(len)
-                    ),
+                    format!("recording finished: {} ({})", recording.url, fmt_duration(len)),
                 );
             }
             RoomEvent::Ended { room, reason, .. } => {
@@ -1216,11 +999,7 @@ impl Simulation {
                     EndReason::TimeLimit => "time limit reached",
                     EndReason::StayAlone => "the last member would have been alone",
                 };
-                self.line(
-                    &format!("room {room}"),
-                    "room-ended",
-                    format!("ended: {why}"),
-                );
+                self.line(&format!("room {room}"), "room-ended", format!("ended: {why}"));
             }
         }
     }
@@ -1292,19 +1071,9 @@ fn describe_input(input: &Input) -> Option<String> {
 fn describe_op(op: &RoomOp) -> String {
     match op {
         RoomOp::Kick { room, target } => format!("kick {room} member {target}"),
-        RoomOp::Mute { room, target, on } => format!(
-            "{} {room} member {target}",
-            if *on { "mute" } else { "unmute" }
-        ),
-        RoomOp::Deaf { room, target, on } => format!(
-            "{} {room} member {target}",
-            if *on { "deaf" } else { "undeaf" }
-        ),
-        RoomOp::Media {
-            room,
-            target,
-            media,
-        } => {
+        RoomOp::Mute { room, target, on } => format!("{} {room} member {target}", if *on { "mute" } else { "unmute" }),
+        RoomOp::Deaf { room, target, on } => format!("{} {room} member {target}", if *on { "deaf" } else { "undeaf" }),
+        RoomOp::Media { room, target, media } => {
             let what = match media {
                 MemberMedia::Play { .. } => "play to",
                 MemberMedia::StopPlay => "stop play to",
@@ -1330,13 +1099,7 @@ pub struct At<'a> {
 
 impl At<'_> {
     fn input(self, call: &str, input: Input) -> Self {
-        self.sim.schedule(
-            self.at,
-            Action::Input {
-                call: call.to_owned(),
-                input,
-            },
-        );
+        self.sim.schedule(self.at, Action::Input { call: call.to_owned(), input });
         self
     }
 
@@ -1348,13 +1111,7 @@ impl At<'_> {
     /// Starts an inbound call.
     pub fn start_call(self, name: &str, answer_url: &str) -> Self {
         let setup = self.sim.setup(name, answer_url, Direction::Inbound);
-        self.sim.schedule(
-            self.at,
-            Action::Start {
-                name: name.to_owned(),
-                setup,
-            },
-        );
+        self.sim.schedule(self.at, Action::Start { name: name.to_owned(), setup });
         self
     }
 
@@ -1365,23 +1122,12 @@ impl At<'_> {
 
     /// The caller says something (`<GetInput>`).
     pub fn speech(self, call: &str, text: &str, confidence: f32) -> Self {
-        self.input(
-            call,
-            Input::Speech {
-                text: text.to_owned(),
-                confidence,
-            },
-        )
+        self.input(call, Input::Speech { text: text.to_owned(), confidence })
     }
 
     /// The caller hangs up.
     pub fn hangup(self, call: &str) -> Self {
-        self.input(
-            call,
-            Input::Hangup {
-                source: crate::engine::HangupSource::Caller,
-            },
-        )
+        self.input(call, Input::Hangup { source: crate::engine::HangupSource::Caller })
     }
 
     /// A dial event for the call's `<Dial>` (turns off the dial defaults for that call).
@@ -1395,30 +1141,31 @@ impl At<'_> {
         self.input(call, input)
     }
 
+    /// The call's running recording ends, `duration_ms` long.
+    pub fn finish_recording(self, call: &str, duration_ms: u64) -> Self {
+        self.sim.schedule(self.at, Action::FinishRecording { call: call.to_owned(), duration_ms });
+        self
+    }
+
+    /// The call's latest stream ends.
+    pub fn end_stream(self, call: &str) -> Self {
+        self.sim.schedule(self.at, Action::EndStream { call: call.to_owned() });
+        self
+    }
+
     /// REST kick.
     pub fn kick(self, room: &str, target: &str) -> Self {
-        self.op(RoomOp::Kick {
-            room: room.to_owned(),
-            target: target.to_owned(),
-        })
+        self.op(RoomOp::Kick { room: room.to_owned(), target: target.to_owned() })
     }
 
     /// REST mute / unmute.
     pub fn mute(self, room: &str, target: &str, on: bool) -> Self {
-        self.op(RoomOp::Mute {
-            room: room.to_owned(),
-            target: target.to_owned(),
-            on,
-        })
+        self.op(RoomOp::Mute { room: room.to_owned(), target: target.to_owned(), on })
     }
 
     /// REST deaf / undeaf.
     pub fn deaf(self, room: &str, target: &str, on: bool) -> Self {
-        self.op(RoomOp::Deaf {
-            room: room.to_owned(),
-            target: target.to_owned(),
-            on,
-        })
+        self.op(RoomOp::Deaf { room: room.to_owned(), target: target.to_owned(), on })
     }
 
     /// REST play to members.
@@ -1426,39 +1173,25 @@ impl At<'_> {
         self.op(RoomOp::Media {
             room: room.to_owned(),
             target: target.to_owned(),
-            media: MemberMedia::Play {
-                url: url.to_owned(),
-            },
+            media: MemberMedia::Play { url: url.to_owned() },
         })
     }
 
     /// REST speak to members.
     pub fn speak(self, room: &str, target: &str, text: &str) -> Self {
-        let media = MemberMedia::Speak {
-            text: text.to_owned(),
-            voice: "WOMAN".to_owned(),
-            language: "en-US".to_owned(),
-        };
-        self.op(RoomOp::Media {
-            room: room.to_owned(),
-            target: target.to_owned(),
-            media,
-        })
+        let media =
+            MemberMedia::Speak { text: text.to_owned(), voice: "WOMAN".to_owned(), language: "en-US".to_owned() };
+        self.op(RoomOp::Media { room: room.to_owned(), target: target.to_owned(), media })
     }
 
     /// REST member hangup.
     pub fn hangup_member(self, room: &str, target: &str) -> Self {
-        self.op(RoomOp::HangupMember {
-            room: room.to_owned(),
-            target: target.to_owned(),
-        })
+        self.op(RoomOp::HangupMember { room: room.to_owned(), target: target.to_owned() })
     }
 
     /// REST end room.
     pub fn end_room(self, room: &str) -> Self {
-        self.op(RoomOp::End {
-            room: room.to_owned(),
-        })
+        self.op(RoomOp::End { room: room.to_owned() })
     }
 
     /// Any room operation.

@@ -10,13 +10,10 @@ fn bin() -> Command {
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = bin();
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(stdin.unwrap_or("").as_bytes())
-        .expect("write stdin");
+    pipe.write_all(stdin.unwrap_or("").as_bytes()).expect("write stdin");
     drop(pipe);
     child.wait_with_output().expect("wait")
 }
@@ -25,8 +22,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-const BAD: &str =
-    "<Response>\n  <Conference maxMembers=\"25\">Room</Conference>\n  <Play></Play>\n</Response>\n";
+const BAD: &str = "<Response>\n  <Conference maxMembers=\"25\">Room</Conference>\n  <Play></Play>\n</Response>\n";
 
 #[test]
 fn check_accepts_samples_and_corpus() {
@@ -42,13 +38,7 @@ fn check_accepts_samples_and_corpus() {
     }
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = run(&refs, None);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&o),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o), "");
 }
 
@@ -74,10 +64,8 @@ fn check_prints_rustc_style_diagnostics_and_exits_1() {
 fn check_json_prints_one_object_per_diagnostic() {
     let o = run(&["check", "--format", "json", "-"], Some(BAD));
     assert_eq!(o.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     assert_eq!(lines.len(), 2);
     let first = &lines[0];
     assert_eq!(first["file"], "<stdin>");
@@ -85,26 +73,15 @@ fn check_json_prints_one_object_per_diagnostic() {
     assert_eq!(first["column"], 27);
     assert_eq!(first["code"], "E0302");
     assert_eq!(first["severity"], "error");
-    assert!(
-        first["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("maxMembers"))
-    );
+    assert!(first["message"].as_str().is_some_and(|m| m.contains("maxMembers")));
     assert_eq!(lines[1]["code"], "E0206");
 }
 
 #[test]
 fn warnings_alone_exit_0() {
-    let o = run(
-        &["check", "-"],
-        Some("<Response><Wait lenght=\"2\"/></Response>"),
-    );
+    let o = run(&["check", "-"], Some("<Response><Wait lenght=\"2\"/></Response>"));
     assert_eq!(o.status.code(), Some(0));
-    assert!(
-        stdout(&o).contains("warning[W0101]: unknown attribute `lenght` on <Wait>"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("warning[W0101]: unknown attribute `lenght` on <Wait>"), "{}", stdout(&o));
 }
 
 #[test]
@@ -118,10 +95,7 @@ fn unreadable_files_exit_2_and_others_are_still_checked() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(run(&["check"], None).status.code(), Some(2));
-    assert_eq!(
-        run(&["check", "--format", "yaml", "-"], None).status.code(),
-        Some(2)
-    );
+    assert_eq!(run(&["check", "--format", "yaml", "-"], None).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"], None).status.code(), Some(2));
 }
 

@@ -18,11 +18,7 @@ fn xml_files(dir: &str) -> Vec<PathBuf> {
 
 fn corpus() -> Vec<PathBuf> {
     let files = xml_files("tests/corpus/sdk");
-    assert!(
-        files.len() >= 24,
-        "the SDK corpus went missing: {}",
-        files.len()
-    );
+    assert!(files.len() >= 24, "the SDK corpus went missing: {}", files.len());
     files
 }
 
@@ -41,11 +37,7 @@ fn parse_clean(path: &Path) -> Document {
         path.display(),
         parsed.diagnostics
     );
-    assert!(
-        !parsed.document.verbs.is_empty(),
-        "{}: no verbs",
-        path.display()
-    );
+    assert!(!parsed.document.verbs.is_empty(), "{}: no verbs", path.display());
     parsed.document
 }
 
@@ -69,18 +61,8 @@ fn writer_round_trips_every_document() {
         let doc = parse_clean(&path);
         let written = xml::write(&doc);
         let again = xml::parse(&written);
-        assert!(
-            again.diagnostics.is_empty(),
-            "{}: {:#?}\n{written}",
-            path.display(),
-            again.diagnostics
-        );
-        assert_eq!(
-            again.document,
-            doc,
-            "{}: round trip changed the AST\n{written}",
-            path.display()
-        );
+        assert!(again.diagnostics.is_empty(), "{}: {:#?}\n{written}", path.display(), again.diagnostics);
+        assert_eq!(again.document, doc, "{}: round trip changed the AST\n{written}", path.display());
         // The canonical form is a fixed point.
         assert_eq!(xml::write(&again.document), written, "{}", path.display());
     }
@@ -100,21 +82,11 @@ fn json_round_trips_every_document() {
 fn sdk_details_are_read_as_the_sdk_meant() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/sdk");
     let doc = parse_clean(&dir.join("11_speak_ssml.xml"));
-    let Some(Verb::Speak(s)) = doc.verbs.first() else {
-        panic!("expected Speak")
-    };
+    let Some(Verb::Speak(s)) = doc.verbs.first() else { panic!("expected Speak") };
     assert!(s.has_ssml());
     // Inner spacing is kept, the end is trimmed.
-    assert!(
-        s.text().starts_with("Welcome to the SSML demo."),
-        "{}",
-        s.text()
-    );
-    assert!(
-        s.text().ends_with("read and some continued text"),
-        "{}",
-        s.text()
-    );
+    assert!(s.text().starts_with("Welcome to the SSML demo."), "{}", s.text());
+    assert!(s.text().ends_with("read and some continued text"), "{}", s.text());
 
     // The SDK writes recordWhenAlone="True": booleans are case-insensitive.
     let found = corpus().iter().any(|p| {
@@ -125,10 +97,7 @@ fn sdk_details_are_read_as_the_sdk_meant() {
                 .iter()
                 .any(|v| matches!(v, Verb::Conference(c) if c.record_when_alone == Some(true)))
     });
-    assert!(
-        found,
-        "no corpus document exercised recordWhenAlone=\"True\""
-    );
+    assert!(found, "no corpus document exercised recordWhenAlone=\"True\"");
 }
 
 #[test]
@@ -136,21 +105,14 @@ fn defaults_apply_and_written_attributes_are_remembered() {
     let doc = xml::parse(r#"<Response><Conference enterSound="beep:1">MyConference</Conference><GetDigits action="https://a.example/x"/></Response>"#)
         .into_result()
         .expect("valid");
-    let Some(Verb::Conference(c)) = doc.verbs.first() else {
-        panic!()
-    };
+    let Some(Verb::Conference(c)) = doc.verbs.first() else { panic!() };
     assert_eq!(c.room, "MyConference");
     assert_eq!(c.max_members, 20);
     assert_eq!(c.time_limit, 86400);
     assert!(c.stay_alone && c.start_conference_on_enter && !c.end_conference_on_exit);
     assert_eq!(c.written.names().collect::<Vec<_>>(), ["enterSound"]);
-    let Some(Verb::GetDigits(g)) = doc.verbs.get(1) else {
-        panic!()
-    };
-    assert_eq!(
-        (g.timeout, g.digit_timeout, g.num_digits, g.retries),
-        (5, 2, 99, 1)
-    );
+    let Some(Verb::GetDigits(g)) = doc.verbs.get(1) else { panic!() };
+    assert_eq!((g.timeout, g.digit_timeout, g.num_digits, g.retries), (5, 2, 99, 1));
     assert!(g.finish_on_key.ends_on('#') && g.redirect && g.valid_digits.contains('*'));
     // Only the written attribute comes back out.
     assert!(xml::write(&doc).contains(r#"<GetDigits action="https://a.example/x"/>"#));

@@ -33,11 +33,7 @@ fn assert_in_order(sim: &Simulation, expected: &[&str]) {
                 panic!(
                     "expected line {}:\n  {want}\n{}\ntranscript:\n{text}",
                     if found { "out of order" } else { "missing" },
-                    if found {
-                        "(it occurs earlier than the line before it)"
-                    } else {
-                        ""
-                    }
+                    if found { "(it occurs earlier than the line before it)" } else { "" }
                 );
             }
         }
@@ -51,16 +47,8 @@ fn assert_absent(sim: &Simulation, needle: &str) {
 }
 
 /// Requests of one purpose for one call.
-fn requests<'a>(
-    sim: &'a Simulation,
-    call: &str,
-    purpose: Purpose,
-) -> Vec<&'a plivo_flow::engine::HttpRequest> {
-    sim.requests()
-        .iter()
-        .filter(|(_, who, r)| who == call && r.purpose == purpose)
-        .map(|(_, _, r)| r)
-        .collect()
+fn requests<'a>(sim: &'a Simulation, call: &str, purpose: Purpose) -> Vec<&'a plivo_flow::engine::HttpRequest> {
+    sim.requests().iter().filter(|(_, who, r)| who == call && r.purpose == purpose).map(|(_, _, r)| r).collect()
 }
 
 const ANSWER: &str = "https://app.example/answer";
@@ -103,19 +91,10 @@ fn kicked_member_hears_the_goodbye_and_hangs_up_while_the_other_stays() {
     // Bob is still in the room, and the room still exists.
     assert_absent(&sim, "bob  left room");
     assert_absent(&sim, "bob  hung up");
-    let room = sim
-        .engine()
-        .rooms()
-        .get(s(3600), plivo_flow::sim::ACCOUNT, "MyConference")
-        .expect("room lives");
+    let room = sim.engine().rooms().get(s(3600), plivo_flow::sim::ACCOUNT, "MyConference").expect("room lives");
     assert_eq!(room.members.len(), 1);
     assert_eq!(room.members[0].member_id, 2);
-    assert_eq!(
-        sim.engine()
-            .rooms()
-            .room_of(sim.call_id("alice").expect("alice")),
-        None
-    );
+    assert_eq!(sim.engine().rooms().room_of(sim.call_id("alice").expect("alice")), None);
 }
 
 #[test]
@@ -167,10 +146,7 @@ fn kick_with_action_and_redirect_true_replaces_the_document() {
   <Speak>This is never spoken</Speak>
 </Response>"#,
     );
-    sim.serve(
-        "https://app.example/after-conf",
-        "<Response><Speak>Back from the conference</Speak></Response>",
-    );
+    sim.serve("https://app.example/after-conf", "<Response><Speak>Back from the conference</Speak></Response>");
     sim.start_call("alice", ANSWER);
     sim.at(s(5)).kick("Sales", "1");
     sim.run();
@@ -186,10 +162,7 @@ fn kick_with_action_and_redirect_true_replaces_the_document() {
     assert_eq!(a.param("ConferenceName"), Some("Sales"));
     assert_eq!(a.param("ConferenceMemberID"), Some("1"));
     assert_eq!(a.param("ConferenceUUID"), exits[0].param("ConferenceUUID"));
-    assert_eq!(
-        a.param("CallUUID"),
-        sim.call_id("alice").map(|c| c.as_str())
-    );
+    assert_eq!(a.param("CallUUID"), sim.call_id("alice").map(|c| c.as_str()));
     assert_in_order(
         &sim,
         &[
@@ -215,10 +188,7 @@ fn kick_with_action_and_redirect_false_notifies_and_continues() {
     let action = requests(&sim, "alice", Purpose::Action("Conference"));
     assert_eq!(action.len(), 1);
     assert_eq!(action[0].reply, Reply::Ignore);
-    assert_in_order(
-        &sim,
-        &["00:05.000 alice  spoke \"Next element\" (WOMAN, en-US)"],
-    );
+    assert_in_order(&sim, &["00:05.000 alice  spoke \"Next element\" (WOMAN, en-US)"]);
 }
 
 #[test]
@@ -252,10 +222,7 @@ fn the_same_call_can_join_a_second_conference_after_a_kick() {
     assert_eq!(exits.len(), 2);
     assert_eq!(exits[0].param("ConferenceName"), Some("RoomA"));
     assert_eq!(exits[1].param("ConferenceName"), Some("RoomB"));
-    assert_ne!(
-        exits[0].param("ConferenceUUID"),
-        exits[1].param("ConferenceUUID")
-    );
+    assert_ne!(exits[0].param("ConferenceUUID"), exits[1].param("ConferenceUUID"));
 }
 
 // ---------------------------------------------------------------------- every way out of a room
@@ -266,16 +233,11 @@ fn the_same_call_can_join_a_second_conference_after_a_kick() {
 fn assert_enter_exit_balanced(sim: &Simulation) {
     let mut balance: HashMap<(String, String), i32> = HashMap::new();
     for (_, who, r) in sim.requests() {
-        let in_room = sim
-            .call_id(who)
-            .is_some_and(|id| sim.engine().rooms().room_of(id).is_some());
+        let in_room = sim.call_id(who).is_some_and(|id| sim.engine().rooms().room_of(id).is_some());
         if in_room {
             continue;
         }
-        let key = (
-            who.clone(),
-            r.param("ConferenceMemberID").unwrap_or("").to_owned(),
-        );
+        let key = (who.clone(), r.param("ConferenceMemberID").unwrap_or("").to_owned());
         match r.purpose {
             Purpose::Callback("conference enter") => *balance.entry(key).or_default() += 1,
             Purpose::Callback("conference exit") => *balance.entry(key).or_default() -= 1,
@@ -284,12 +246,7 @@ fn assert_enter_exit_balanced(sim: &Simulation) {
     }
     assert!(!balance.is_empty(), "no conference callbacks at all");
     for (k, v) in balance {
-        assert_eq!(
-            v,
-            0,
-            "{k:?}: enter/exit imbalance {v}\n{}",
-            sim.transcript_text()
-        );
+        assert_eq!(v, 0, "{k:?}: enter/exit imbalance {v}\n{}", sim.transcript_text());
     }
 }
 
@@ -435,15 +392,9 @@ fn caller_hangup_in_a_room_fires_exit_once_then_the_hangup_url_and_nothing_else(
     assert_eq!(h.param("CallStatus"), Some("completed"));
     assert_eq!(h.param("Duration"), Some("42"));
     // The exit callback goes out before the hangup notification.
-    let order: Vec<Purpose> = sim
-        .requests()
-        .iter()
-        .filter(|(_, w, _)| w == "alice")
-        .map(|(_, _, r)| r.purpose)
-        .collect();
-    let exit_at = order
-        .iter()
-        .position(|p| *p == Purpose::Callback("conference exit"));
+    let order: Vec<Purpose> =
+        sim.requests().iter().filter(|(_, w, _)| w == "alice").map(|(_, _, r)| r.purpose).collect();
+    let exit_at = order.iter().position(|p| *p == Purpose::Callback("conference exit"));
     let hangup_at = order.iter().position(|p| *p == Purpose::Hangup);
     assert!(exit_at < hangup_at, "{order:?}");
     assert_absent(&sim, "bob  left");
@@ -499,13 +450,9 @@ fn waiting_members_hear_wait_sound_until_a_moderator_starts_the_room() {
         r#"<Response><Conference startConferenceOnEnter="false" waitSound="https://app.example/hold">Class</Conference></Response>"#,
     );
     sim.serve("https://app.example/hold", r#"<Response><Play>https://cdn.example/hold.mp3</Play><Speak>Please wait</Speak><Redirect>https://x.example/ignored</Redirect></Response>"#);
-    sim.serve(
-        "https://app.example/teacher",
-        r#"<Response><Conference>Class</Conference></Response>"#,
-    );
+    sim.serve("https://app.example/teacher", r#"<Response><Conference>Class</Conference></Response>"#);
     sim.start_call("student", ANSWER);
-    sim.at(s(30))
-        .start_call("teacher", "https://app.example/teacher");
+    sim.at(s(30)).start_call("teacher", "https://app.example/teacher");
     sim.run_until(s(60));
     assert_in_order(
         &sim,
@@ -578,10 +525,7 @@ fn an_empty_document_hangs_up_at_once() {
     sim.run();
     assert_in_order(
         &sim,
-        &[
-            "00:00.000 alice  got document (0 verbs)",
-            "00:00.000 alice  hung up: 4010 End Of XML Instructions (Plivo)",
-        ],
+        &["00:00.000 alice  got document (0 verbs)", "00:00.000 alice  hung up: 4010 End Of XML Instructions (Plivo)"],
     );
     assert_absent(&sim, "answered");
 }
@@ -589,10 +533,7 @@ fn an_empty_document_hangs_up_at_once() {
 #[test]
 fn dtmf_async_continues_at_once_and_sync_waits() {
     let mut sim = Simulation::new();
-    sim.serve(
-        ANSWER,
-        r#"<Response><DTMF>12</DTMF><DTMF async="false">1w2</DTMF><Speak>x</Speak></Response>"#,
-    );
+    sim.serve(ANSWER, r#"<Response><DTMF>12</DTMF><DTMF async="false">1w2</DTMF><Speak>x</Speak></Response>"#);
     sim.start_call("alice", ANSWER);
     sim.run();
     assert_in_order(
@@ -612,10 +553,7 @@ fn get_digits_submits_on_num_digits_with_barge_in() {
         ANSWER,
         r#"<Response><GetDigits action="https://app.example/digits" numDigits="3"><Speak>Enter your three digit code now please</Speak></GetDigits></Response>"#,
     );
-    sim.serve(
-        "https://app.example/digits",
-        "<Response><Speak>thanks</Speak></Response>",
-    );
+    sim.serve("https://app.example/digits", "<Response><Speak>thanks</Speak></Response>");
     sim.start_call("alice", ANSWER);
     sim.at(ms(500)).digits("alice", "12");
     sim.at(s(1)).digits("alice", "3");
@@ -706,19 +644,10 @@ fn get_input_speech_posts_the_transcript() {
         ANSWER,
         r#"<Response><GetInput action="https://app.example/speech" inputType="speech" interimSpeechResultsCallback="https://app.example/interim"><Speak>How can I help?</Speak></GetInput></Response>"#,
     );
-    sim.serve(
-        "https://app.example/speech",
-        "<Response><Hangup/></Response>",
-    );
+    sim.serve("https://app.example/speech", "<Response><Hangup/></Response>");
     sim.start_call("alice", ANSWER);
-    sim.at(s(2)).send(
-        "alice",
-        Input::SpeechPartial {
-            stable: "billing".into(),
-            unstable: " quest".into(),
-            stability: 0.5,
-        },
-    );
+    sim.at(s(2))
+        .send("alice", Input::SpeechPartial { stable: "billing".into(), unstable: " quest".into(), stability: 0.5 });
     sim.at(s(3)).speech("alice", "billing question", 0.92);
     sim.run();
     let interim = requests(&sim, "alice", Purpose::Callback("interim speech"));
@@ -748,10 +677,7 @@ fn get_input_without_input_falls_through_without_a_request() {
     sim.run();
     assert_in_order(
         &sim,
-        &[
-            "00:05.000 alice  <GetInput> no input",
-            "00:05.000 alice  spoke \"fallthrough\" (WOMAN, en-US)",
-        ],
+        &["00:05.000 alice  <GetInput> no input", "00:05.000 alice  spoke \"fallthrough\" (WOMAN, en-US)"],
     );
     assert!(requests(&sim, "alice", Purpose::Action("GetInput")).is_empty());
 }
@@ -773,10 +699,7 @@ fn record_foreground_until_silence_posts_the_recording() {
     assert!(a.param("RecordUrl").is_some_and(|u| u.ends_with(".mp3")));
     assert_in_order(
         &sim,
-        &[
-            "00:09.000 alice  <Record> recorded 5000 ms",
-            "00:09.000 alice  spoke \"saved\" (WOMAN, en-US)",
-        ],
+        &["00:09.000 alice  <Record> recorded 5000 ms", "00:09.000 alice  spoke \"saved\" (WOMAN, en-US)"],
     );
 }
 
@@ -829,19 +752,10 @@ fn dial_answered_then_callee_hangs_up_posts_completed() {
   <Dial action="https://app.example/dialed" callbackUrl="https://app.example/dial-ev" digitsMatch="99"><Number>14155550100</Number><User>sip:bob@phone.example.com</User></Dial>
 </Response>"#,
     );
-    sim.serve(
-        "https://app.example/dialed",
-        "<Response><Speak>call over</Speak></Response>",
-    );
+    sim.serve("https://app.example/dialed", "<Response><Speak>call over</Speak></Response>");
     sim.start_call("alice", ANSWER);
     sim.at(s(4)).dial("alice", DialEvent::Ringing);
-    sim.at(s(6)).dial(
-        "alice",
-        DialEvent::Answered {
-            b_leg: "b-leg-1".into(),
-            to: "14155550100".into(),
-        },
-    );
+    sim.at(s(6)).dial("alice", DialEvent::Answered { b_leg: "b-leg-1".into(), to: "14155550100".into() });
     sim.at(s(10)).digits("alice", "99");
     sim.at(s(66)).dial("alice", DialEvent::CalleeHangup);
     sim.run();
@@ -868,14 +782,8 @@ fn dial_answered_then_callee_hangs_up_posts_completed() {
         ],
     );
     // The bridge recording started on answer and its file is announced after the call.
-    assert!(
-        sim.transcript_text()
-            .contains("00:06.000 alice  recording (mp3, bridged call)")
-    );
-    assert_eq!(
-        requests(&sim, "alice", Purpose::Callback("recording")).len(),
-        1
-    );
+    assert!(sim.transcript_text().contains("00:06.000 alice  recording (mp3, bridged call)"));
+    assert_eq!(requests(&sim, "alice", Purpose::Callback("recording")).len(), 1);
 }
 
 #[test]
@@ -893,20 +801,11 @@ fn dial_outcomes_busy_timeout_time_limit_and_confirm_key() {
     sim.start_call("alice", ANSWER);
     sim.at(s(1)).dial("alice", DialEvent::Busy);
     // The second dial times out at 1 + 20 s.
-    sim.at(s(30)).dial(
-        "alice",
-        DialEvent::Answered {
-            b_leg: "b3".into(),
-            to: "3".into(),
-        },
-    );
-    sim.at(s(32))
-        .dial("alice", DialEvent::CalleeDigits("5".into()));
+    sim.at(s(30)).dial("alice", DialEvent::Answered { b_leg: "b3".into(), to: "3".into() });
+    sim.at(s(32)).dial("alice", DialEvent::CalleeDigits("5".into()));
     sim.run();
-    let statuses: Vec<&str> = requests(&sim, "alice", Purpose::Action("Dial"))
-        .iter()
-        .filter_map(|r| r.param("DialStatus"))
-        .collect();
+    let statuses: Vec<&str> =
+        requests(&sim, "alice", Purpose::Action("Dial")).iter().filter_map(|r| r.param("DialStatus")).collect();
     assert_eq!(statuses, ["busy", "no-answer", "completed"]);
     assert_in_order(
         &sim,
@@ -924,30 +823,21 @@ fn dial_outcomes_busy_timeout_time_limit_and_confirm_key() {
 #[test]
 fn redirect_replaces_the_document_and_a_loop_is_capped() {
     let mut sim = Simulation::new();
-    sim.serve(ANSWER, r#"<Response><Redirect method="GET">https://app.example/next</Redirect><Speak>never</Speak></Response>"#);
     sim.serve(
-        "https://app.example/next",
-        "<Response><Speak>next</Speak></Response>",
+        ANSWER,
+        r#"<Response><Redirect method="GET">https://app.example/next</Redirect><Speak>never</Speak></Response>"#,
     );
+    sim.serve("https://app.example/next", "<Response><Speak>next</Speak></Response>");
     sim.start_call("alice", ANSWER);
-    sim.serve(
-        "https://app.example/loop",
-        "<Response><Redirect>https://app.example/loop</Redirect></Response>",
-    );
+    sim.serve("https://app.example/loop", "<Response><Redirect>https://app.example/loop</Redirect></Response>");
     sim.start_call("looper", "https://app.example/loop");
     sim.run();
     assert_absent(&sim, "never");
     assert_in_order(
         &sim,
-        &[
-            "00:00.000 alice  GET https://app.example/next (redirect)",
-            "00:00.000 alice  spoke \"next\" (WOMAN, en-US)",
-        ],
+        &["00:00.000 alice  GET https://app.example/next (redirect)", "00:00.000 alice  spoke \"next\" (WOMAN, en-US)"],
     );
-    assert_in_order(
-        &sim,
-        &["00:00.000 looper  hung up: 9010 Redirect Limit Reached (Plivo)"],
-    );
+    assert_in_order(&sim, &["00:00.000 looper  hung up: 9010 Redirect Limit Reached (Plivo)"]);
     assert_eq!(requests(&sim, "looper", Purpose::Redirect).len(), 1000);
 }
 
@@ -955,14 +845,14 @@ fn redirect_replaces_the_document_and_a_loop_is_capped() {
 fn hangup_reasons_and_schedule() {
     let mut sim = Simulation::new();
     sim.serve(ANSWER, r#"<Response><Hangup reason="busy"/></Response>"#);
-    sim.serve("https://app.example/sched", r#"<Response><Hangup schedule="10"/><Play loop="0">https://cdn.example/music.mp3</Play></Response>"#);
+    sim.serve(
+        "https://app.example/sched",
+        r#"<Response><Hangup schedule="10"/><Play loop="0">https://cdn.example/music.mp3</Play></Response>"#,
+    );
     sim.start_call("busy", ANSWER);
     sim.start_call("sched", "https://app.example/sched");
     sim.run();
-    assert_in_order(
-        &sim,
-        &["00:00.000 busy  hung up: 3010 Busy Line (Answer XML)"],
-    );
+    assert_in_order(&sim, &["00:00.000 busy  hung up: 3010 Busy Line (Answer XML)"]);
     assert_absent(&sim, "busy  answered");
     assert_in_order(
         &sim,
@@ -990,10 +880,7 @@ fn pre_answer_runs_children_before_answering() {
         ],
     );
     let text = sim.transcript_text();
-    assert!(
-        text.find("answered\n").unwrap_or(0) > text.find("Early").unwrap_or(usize::MAX),
-        "{text}"
-    );
+    assert!(text.find("answered\n").unwrap_or(0) > text.find("Early").unwrap_or(usize::MAX), "{text}");
 }
 
 #[test]
@@ -1020,10 +907,7 @@ fn message_and_stream_do_not_block() {
     );
     // keepCallAlive holds the call until the stream ends.
     assert_absent(&sim, "after the stream");
-    assert_eq!(
-        requests(&sim, "alice", Purpose::Callback("stream")).len(),
-        1
-    );
+    assert_eq!(requests(&sim, "alice", Purpose::Callback("stream")).len(), 1);
 }
 
 #[test]
@@ -1033,14 +917,13 @@ fn multiparty_call_leaves_to_on_exit_action_url() {
         ANSWER,
         r#"<Response><MultiPartyCall role="customer" onExitActionUrl="https://app.example/mpc-exit" statusCallbackUrl="https://app.example/mpc-ev">support-1</MultiPartyCall><Speak>not reached</Speak></Response>"#,
     );
-    sim.serve("https://app.example/agent", r#"<Response><MultiPartyCall role="agent" endMpcOnExit="true">support-1</MultiPartyCall></Response>"#);
     sim.serve(
-        "https://app.example/mpc-exit",
-        "<Response><Speak>Thanks for calling</Speak></Response>",
+        "https://app.example/agent",
+        r#"<Response><MultiPartyCall role="agent" endMpcOnExit="true">support-1</MultiPartyCall></Response>"#,
     );
+    sim.serve("https://app.example/mpc-exit", "<Response><Speak>Thanks for calling</Speak></Response>");
     sim.start_call("customer", ANSWER);
-    sim.at(s(2))
-        .start_call("agent", "https://app.example/agent");
+    sim.at(s(2)).start_call("agent", "https://app.example/agent");
     sim.at(s(50)).hangup("agent");
     sim.run();
     let exit = requests(&sim, "customer", Purpose::Action("MultiPartyCall"));
@@ -1070,10 +953,7 @@ fn multiparty_call_leaves_to_on_exit_action_url() {
 fn answer_url_failure_uses_the_fallback_then_hangs_up_7011() {
     let mut sim = Simulation::new();
     sim.serve_failure(ANSWER, "connection refused");
-    sim.serve(
-        "https://app.example/fallback",
-        "<Response><Speak>fallback</Speak></Response>",
-    );
+    sim.serve("https://app.example/fallback", "<Response><Speak>fallback</Speak></Response>");
     let mut setup = sim.setup("alice", ANSWER, plivo_flow::engine::Direction::Inbound);
     setup.fallback_url = Some("https://app.example/fallback".to_owned());
     sim.start_call_with(s(0), "alice", setup);
@@ -1087,29 +967,17 @@ fn answer_url_failure_uses_the_fallback_then_hangs_up_7011() {
             "00:00.000 alice  spoke \"fallback\" (WOMAN, en-US)",
         ],
     );
-    assert_in_order(
-        &sim,
-        &["00:00.000 bob  hung up: 7011 Error Reaching Answer URL (Error)"],
-    );
+    assert_in_order(&sim, &["00:00.000 bob  hung up: 7011 Error Reaching Answer URL (Error)"]);
 }
 
 #[test]
 fn invalid_documents_end_the_call_with_the_matching_cause() {
     let mut sim = Simulation::new();
     sim.serve(ANSWER, "<Response><Reject/></Response>");
-    sim.serve(
-        "https://app.example/a",
-        r#"<Response><GetDigits action="https://app.example/bad-action"/></Response>"#,
-    );
+    sim.serve("https://app.example/a", r#"<Response><GetDigits action="https://app.example/bad-action"/></Response>"#);
     sim.serve("https://app.example/bad-action", "OK");
-    sim.serve(
-        "https://app.example/r",
-        "<Response><Redirect>https://app.example/bad-redirect</Redirect></Response>",
-    );
-    sim.serve(
-        "https://app.example/bad-redirect",
-        "<Response><Speak>unclosed</Response>",
-    );
+    sim.serve("https://app.example/r", "<Response><Redirect>https://app.example/bad-redirect</Redirect></Response>");
+    sim.serve("https://app.example/bad-redirect", "<Response><Speak>unclosed</Response>");
     sim.start_call("answer", ANSWER);
     sim.start_call("action", "https://app.example/a");
     sim.start_call("redirect", "https://app.example/r");
@@ -1122,18 +990,10 @@ fn invalid_documents_end_the_call_with_the_matching_cause() {
             "00:00.000 answer  hung up: 8011 Invalid Answer XML (Error)",
         ],
     );
-    assert_in_order(
-        &sim,
-        &["00:01.000 action  hung up: 8012 Invalid Action XML (Error)"],
-    );
-    assert_in_order(
-        &sim,
-        &["00:00.000 redirect  hung up: 8014 Invalid Redirect XML (Error)"],
-    );
+    assert_in_order(&sim, &["00:01.000 action  hung up: 8012 Invalid Action XML (Error)"]);
+    assert_in_order(&sim, &["00:00.000 redirect  hung up: 8014 Invalid Redirect XML (Error)"]);
     assert!(
-        sim.diagnostics()
-            .iter()
-            .any(|d| d.contains("error[E0204]: unknown element <Reject>")),
+        sim.diagnostics().iter().any(|d| d.contains("error[E0204]: unknown element <Reject>")),
         "{:?}",
         sim.diagnostics()
     );
@@ -1147,16 +1007,9 @@ fn nothing_is_fetched_after_the_caller_hangs_up() {
     sim.at(s(1)).hangup("alice");
     sim.at(s(2)).digits("alice", "1#");
     sim.run();
-    let after: Vec<_> = sim
-        .requests()
-        .iter()
-        .filter(|(t, _, _)| *t > s(1))
-        .collect();
+    let after: Vec<_> = sim.requests().iter().filter(|(t, _, _)| *t > s(1)).collect();
     assert!(after.is_empty(), "{after:?}");
-    assert_in_order(
-        &sim,
-        &["00:01.000 alice  hung up: 4000 Normal Hangup (Caller)"],
-    );
+    assert_in_order(&sim, &["00:01.000 alice  hung up: 4000 Normal Hangup (Caller)"]);
 }
 
 #[test]
@@ -1164,16 +1017,10 @@ fn mute_deaf_play_and_speak_reach_the_targeted_members() {
     let mut sim = two_in_my_conference();
     sim.at(s(5)).mute("MyConference", "2", true);
     sim.at(s(6)).deaf("MyConference", "all", true);
-    sim.at(s(7))
-        .play("MyConference", "1", "https://cdn.example/notice.mp3");
-    sim.at(s(8))
-        .speak("MyConference", "all", "The meeting ends in five minutes");
-    sim.at(s(9)).room_op(RoomOp::StartRecording {
-        room: "MyConference".into(),
-    });
-    sim.at(s(19)).room_op(RoomOp::StopRecording {
-        room: "MyConference".into(),
-    });
+    sim.at(s(7)).play("MyConference", "1", "https://cdn.example/notice.mp3");
+    sim.at(s(8)).speak("MyConference", "all", "The meeting ends in five minutes");
+    sim.at(s(9)).room_op(RoomOp::StartRecording { room: "MyConference".into() });
+    sim.at(s(19)).room_op(RoomOp::StopRecording { room: "MyConference".into() });
     sim.run_until(s(60));
     assert_in_order(
         &sim,
@@ -1188,16 +1035,8 @@ fn mute_deaf_play_and_speak_reach_the_targeted_members() {
         ],
     );
     let text = sim.transcript_text();
-    assert!(
-        text.contains("00:19.000 room MyConference  recording finished:")
-            && text.contains("(10 s)"),
-        "{text}"
-    );
-    let room = sim
-        .engine()
-        .rooms()
-        .get(s(60), plivo_flow::sim::ACCOUNT, "MyConference")
-        .expect("room");
+    assert!(text.contains("00:19.000 room MyConference  recording finished:") && text.contains("(10 s)"), "{text}");
+    let room = sim.engine().rooms().get(s(60), plivo_flow::sim::ACCOUNT, "MyConference").expect("room");
     assert!(room.members.iter().all(|m| m.deaf));
     assert!(!room.members[0].muted && room.members[1].muted);
 }
@@ -1217,21 +1056,12 @@ fn floor_event_and_recorded_room_report_to_callback_and_action() {
     assert_eq!(floor[0].param("ConferenceAction"), Some("floor"));
     let action = requests(&sim, "alice", Purpose::Action("Conference"));
     assert_eq!(action.len(), 1);
-    let url = action[0]
-        .param("RecordUrl")
-        .expect("RecordUrl on the action");
+    let url = action[0].param("RecordUrl").expect("RecordUrl on the action");
     assert!(url.ends_with(".wav"), "{url}");
-    assert!(
-        action[0]
-            .param("RecordingID")
-            .is_some_and(|id| url.contains(id))
-    );
+    assert!(action[0].param("RecordingID").is_some_and(|id| url.contains(id)));
     // The room's recording ends with the room and is reported to the callbackUrl.
-    let record: Vec<_> = sim
-        .requests()
-        .iter()
-        .filter(|(_, _, r)| r.purpose == Purpose::Callback("conference record"))
-        .collect();
+    let record: Vec<_> =
+        sim.requests().iter().filter(|(_, _, r)| r.purpose == Purpose::Callback("conference record")).collect();
     assert_eq!(record.len(), 1);
     let r = &record[0].2;
     assert_eq!(r.url, "https://app.example/ev");
@@ -1247,10 +1077,7 @@ fn enter_and_exit_sound_urls_are_fetched_and_played_to_the_room() {
         ANSWER,
         r#"<Response><Conference enterSound="https://app.example/in" exitSound="beep:2">Snd</Conference></Response>"#,
     );
-    sim.serve(
-        "https://app.example/in",
-        "<Response><Speak>A caller joined</Speak></Response>",
-    );
+    sim.serve("https://app.example/in", "<Response><Speak>A caller joined</Speak></Response>");
     sim.start_call("alice", ANSWER);
     sim.start_call("bob", ANSWER);
     sim.at(s(5)).kick("Snd", "1");
@@ -1270,14 +1097,8 @@ fn wait_ends_early_on_silence_only_when_asked() {
     let mut sim = Simulation::new();
     sim.serve(ANSWER, r#"<Response><Wait length="30" silence="true" minSilence="500"/><Wait length="10"/><Speak>x</Speak></Response>"#);
     sim.start_call("alice", ANSWER);
-    sim.at(s(3)).send(
-        "alice",
-        Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence),
-    );
-    sim.at(s(5)).send(
-        "alice",
-        Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence),
-    );
+    sim.at(s(3)).send("alice", Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence));
+    sim.at(s(5)).send("alice", Input::MediaEvent(plivo_flow::engine::MediaEvent::Silence));
     sim.run();
     assert_in_order(
         &sim,
@@ -1293,18 +1114,12 @@ fn wait_ends_early_on_silence_only_when_asked() {
 fn transfer_out_of_a_room_fires_exit_once_and_runs_the_new_document() {
     let mut sim = Simulation::new();
     sim.serve(ANSWER, ROOM_WITH_CALLBACKS);
-    sim.serve(
-        "https://app.example/transfer",
-        "<Response><Speak>transferred</Speak></Response>",
-    );
+    sim.serve("https://app.example/transfer", "<Response><Speak>transferred</Speak></Response>");
     sim.start_call("alice", ANSWER);
     sim.start_call("bob", ANSWER);
     sim.at(s(8)).send(
         "alice",
-        Input::Transfer {
-            url: "https://app.example/transfer".into(),
-            method: plivo_flow::xml::values::Method::Post,
-        },
+        Input::Transfer { url: "https://app.example/transfer".into(), method: plivo_flow::xml::values::Method::Post },
     );
     sim.run_until(s(60));
     assert_in_order(
@@ -1316,10 +1131,7 @@ fn transfer_out_of_a_room_fires_exit_once_and_runs_the_new_document() {
             "00:08.000 alice  spoke \"transferred\" (WOMAN, en-US)",
         ],
     );
-    assert_eq!(
-        requests(&sim, "alice", Purpose::Callback("conference exit")).len(),
-        1
-    );
+    assert_eq!(requests(&sim, "alice", Purpose::Callback("conference exit")).len(), 1);
     assert_absent(&sim, "alice  spoke \"after\"");
 }
 
@@ -1332,23 +1144,16 @@ fn the_call_api_alone_drives_a_flow() {
         Duration::ZERO,
     );
     call.start(Duration::ZERO);
-    let Some(Output::Request(answer)) = call.poll_output() else {
-        panic!("answer request first")
-    };
+    let Some(Output::Request(answer)) = call.poll_output() else { panic!("answer request first") };
     assert_eq!(answer.param("CallStatus"), Some("ringing"));
     assert_eq!(answer.reply, Reply::Execute);
     call.handle_input(
         Duration::ZERO,
-        Input::Fetched {
-            request: answer.id,
-            reply: FetchReply::Body(KICK_XML.to_owned()),
-        },
+        Input::Fetched { request: answer.id, reply: FetchReply::Body(KICK_XML.to_owned()) },
     );
     let outs: Vec<Output> = std::iter::from_fn(|| call.poll_output()).collect();
     let join = outs.iter().find_map(|o| match o {
-        Output::Command(Command::JoinConference { request, member }) => {
-            Some((request.clone(), member.clone()))
-        }
+        Output::Command(Command::JoinConference { request, member }) => Some((request.clone(), member.clone())),
         _ => None,
     });
     let (req, member) = join.expect("join command");
@@ -1357,10 +1162,7 @@ fn the_call_api_alone_drives_a_flow() {
     assert_eq!(member.call.as_str(), "c1");
     assert_eq!(call.current_verb(), Some("Conference"));
     // A stale media completion is ignored.
-    call.handle_input(
-        Duration::from_secs(1),
-        Input::MediaFinished(plivo_flow::engine::MediaId(999)),
-    );
+    call.handle_input(Duration::from_secs(1), Input::MediaFinished(plivo_flow::engine::MediaId(999)));
     assert!(call.poll_output().is_none());
     assert_eq!(call.poll_timeout(), None);
 }

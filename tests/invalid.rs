@@ -25,30 +25,14 @@ struct Case {
 }
 
 /// A case whose diagnostic must be the first one reported.
-const fn case(
-    name: &'static str,
-    xml: &'static str,
-    code: &'static str,
-    line: u32,
-    column: u32,
-) -> Case {
-    Case {
-        name,
-        xml,
-        code,
-        line,
-        column,
-        not_first: false,
-    }
+const fn case(name: &'static str, xml: &'static str, code: &'static str, line: u32, column: u32) -> Case {
+    Case { name, xml, code, line, column, not_first: false }
 }
 
 impl Case {
     /// Lets the expected diagnostic come after others.
     const fn not_first(self) -> Case {
-        Case {
-            not_first: true,
-            ..self
-        }
+        Case { not_first: true, ..self }
     }
 }
 
@@ -57,62 +41,14 @@ const CASES: &[Case] = &[
     // quick-xml does not report unclosed elements at end of input; the parser must. The
     // position follows quick-xml's own convention for unterminated constructs (`<Play` at
     // EOF, unterminated comment): the `<` that opens the unclosed element.
-    case(
-        "unclosed root element at end of input",
-        "<Response>\n  <Speak>Hi</Speak>\n",
-        "E0101",
-        1,
-        1,
-    ),
-    case(
-        "unclosed Speak at end of input",
-        "<Response>\n  <Speak>Hi</Speak>\n  <Speak>there\n",
-        "E0101",
-        3,
-        3,
-    ),
-    case(
-        "tag not closed at end of input",
-        "<Response>\n  <Speak>Hi</Speak>\n  <Play",
-        "E0101",
-        3,
-        3,
-    ),
-    case(
-        "start tag missing its `>`",
-        "<Response>\n  <Speak\n</Response>",
-        "E0101",
-        2,
-        3,
-    ),
-    case(
-        "mismatched end tag",
-        "<Response>\n  <Speak>Hi</Play>\n</Response>",
-        "E0101",
-        2,
-        12,
-    ),
-    case(
-        "end tag of a closed element",
-        "<Response>\n  <Speak>a</Speak>\n</Speak>\n",
-        "E0101",
-        3,
-        1,
-    ),
-    case(
-        "stray end tag after root",
-        "<Response>\n  <Speak>a</Speak>\n</Response></Response>",
-        "E0101",
-        3,
-        12,
-    ),
-    case(
-        "bare ampersand in text",
-        "<Response>\n  <Speak>Tom & Jerry</Speak>\n</Response>",
-        "E0101",
-        2,
-        14,
-    ),
+    case("unclosed root element at end of input", "<Response>\n  <Speak>Hi</Speak>\n", "E0101", 1, 1),
+    case("unclosed Speak at end of input", "<Response>\n  <Speak>Hi</Speak>\n  <Speak>there\n", "E0101", 3, 3),
+    case("tag not closed at end of input", "<Response>\n  <Speak>Hi</Speak>\n  <Play", "E0101", 3, 3),
+    case("start tag missing its `>`", "<Response>\n  <Speak\n</Response>", "E0101", 2, 3),
+    case("mismatched end tag", "<Response>\n  <Speak>Hi</Play>\n</Response>", "E0101", 2, 12),
+    case("end tag of a closed element", "<Response>\n  <Speak>a</Speak>\n</Speak>\n", "E0101", 3, 1),
+    case("stray end tag after root", "<Response>\n  <Speak>a</Speak>\n</Response></Response>", "E0101", 3, 12),
+    case("bare ampersand in text", "<Response>\n  <Speak>Tom & Jerry</Speak>\n</Response>", "E0101", 2, 14),
     case(
         "unquoted attribute value",
         "<Response>\n  <Play loop=2>https://a.example/a.mp3</Play>\n</Response>",
@@ -129,13 +65,7 @@ const CASES: &[Case] = &[
         3,
         23,
     ),
-    case(
-        "unterminated comment",
-        "<Response>\n  <!-- unterminated\n</Response>",
-        "E0101",
-        2,
-        3,
-    ),
+    case("unterminated comment", "<Response>\n  <!-- unterminated\n</Response>", "E0101", 2, 3),
     case("text before the root", "hello <Response/>", "E0101", 1, 1),
     // ---------------------------------------------------------------- E0102 DOCTYPE
     case("doctype", "<!DOCTYPE Response>\n<Response/>", "E0102", 1, 1),
@@ -147,13 +77,7 @@ const CASES: &[Case] = &[
         1,
     ),
     // ---------------------------------------------------------------- E0105 references
-    case(
-        "unknown entity nbsp",
-        "<Response>\n  <Speak>Hello&nbsp;world</Speak>\n</Response>",
-        "E0105",
-        2,
-        15,
-    ),
+    case("unknown entity nbsp", "<Response>\n  <Speak>Hello&nbsp;world</Speak>\n</Response>", "E0105", 2, 15),
     case(
         "unknown entity after non-ASCII text",
         "<Response>\n  <Speak>Grüße&nbsp;x</Speak>\n</Response>",
@@ -161,13 +85,7 @@ const CASES: &[Case] = &[
         2,
         15,
     ),
-    case(
-        "character reference to NUL",
-        "<Response><Speak>&#0;</Speak></Response>",
-        "E0105",
-        1,
-        18,
-    ),
+    case("character reference to NUL", "<Response><Speak>&#0;</Speak></Response>", "E0105", 1, 18),
     case(
         "unknown entity in an attribute",
         "<Response>\n  <Message src=\"&foo;\" dst=\"1\">x</Message>\n</Response>",
@@ -180,42 +98,12 @@ const CASES: &[Case] = &[
     case("whitespace-only document", "   \n  ", "E0106", 2, 3),
     case("comment-only document", "<!-- nothing -->", "E0106", 1, 17),
     // ---------------------------------------------------------------- E0107 after root
-    case(
-        "second root",
-        "<Response>\n</Response>\n<Response>\n</Response>",
-        "E0107",
-        3,
-        2,
-    ),
-    case(
-        "text after root",
-        "<Response>\n</Response>\n  trailing",
-        "E0107",
-        3,
-        3,
-    ),
-    case(
-        "verb after root",
-        "<Response>\n  <Speak>a</Speak>\n</Response>\n<!-- c -->\n<Hangup/>",
-        "E0107",
-        5,
-        2,
-    ),
+    case("second root", "<Response>\n</Response>\n<Response>\n</Response>", "E0107", 3, 2),
+    case("text after root", "<Response>\n</Response>\n  trailing", "E0107", 3, 3),
+    case("verb after root", "<Response>\n  <Speak>a</Speak>\n</Response>\n<!-- c -->\n<Hangup/>", "E0107", 5, 2),
     // ---------------------------------------------------------------- E0108 declaration
-    case(
-        "declaration after a newline",
-        "\n<?xml version=\"1.0\"?>\n<Response/>",
-        "E0108",
-        2,
-        1,
-    ),
-    case(
-        "declaration inside the root",
-        "<Response>\n<?xml version=\"1.0\"?>\n</Response>",
-        "E0108",
-        2,
-        1,
-    ),
+    case("declaration after a newline", "\n<?xml version=\"1.0\"?>\n<Response/>", "E0108", 2, 1),
+    case("declaration inside the root", "<Response>\n<?xml version=\"1.0\"?>\n</Response>", "E0108", 2, 1),
     // ---------------------------------------------------------------- E0201 root
     case("root is Speak", "<Speak>Hello</Speak>", "E0201", 1, 2),
     case(
@@ -226,57 +114,15 @@ const CASES: &[Case] = &[
         2,
     ),
     // ---------------------------------------------------------------- E0202 Response attribute
-    case(
-        "attribute on Response",
-        "<Response version=\"1\">\n</Response>",
-        "E0202",
-        1,
-        11,
-    ),
-    case(
-        "attribute on Response on its own line",
-        "<Response\n    xmlns=\"urn:x\">\n</Response>",
-        "E0202",
-        2,
-        5,
-    ),
+    case("attribute on Response", "<Response version=\"1\">\n</Response>", "E0202", 1, 11),
+    case("attribute on Response on its own line", "<Response\n    xmlns=\"urn:x\">\n</Response>", "E0202", 2, 5),
     // ---------------------------------------------------------------- E0203 text in Response
-    case(
-        "text inside Response",
-        "<Response>\n  Hello\n  <Speak>Hi</Speak>\n</Response>",
-        "E0203",
-        2,
-        3,
-    ),
-    case(
-        "text in Response with CRLF line ends",
-        "<Response>\r\n  oops\r\n</Response>\r\n",
-        "E0203",
-        2,
-        3,
-    ),
-    case(
-        "text in Response after non-ASCII",
-        "<Response><Speak>Ça va</Speak> stray</Response>",
-        "E0203",
-        1,
-        32,
-    ),
+    case("text inside Response", "<Response>\n  Hello\n  <Speak>Hi</Speak>\n</Response>", "E0203", 2, 3),
+    case("text in Response with CRLF line ends", "<Response>\r\n  oops\r\n</Response>\r\n", "E0203", 2, 3),
+    case("text in Response after non-ASCII", "<Response><Speak>Ça va</Speak> stray</Response>", "E0203", 1, 32),
     // ---------------------------------------------------------------- E0204 unknown element
-    case(
-        "Say is not a Plivo verb",
-        "<Response>\n  <Say>Hello</Say>\n</Response>",
-        "E0204",
-        2,
-        4,
-    ),
-    case(
-        "lower-case speak",
-        "<Response>\n\t<speak>hi</speak>\n</Response>",
-        "E0204",
-        2,
-        3,
-    ),
+    case("Say is not a Plivo verb", "<Response>\n  <Say>Hello</Say>\n</Response>", "E0204", 2, 4),
+    case("lower-case speak", "<Response>\n\t<speak>hi</speak>\n</Response>", "E0204", 2, 3),
     case(
         "unsupported SSML amazon:effect",
         "<Response>\n  <Speak voice=\"Polly.Joey\"><amazon:effect name=\"whispered\">psst</amazon:effect></Speak>\n</Response>",
@@ -285,13 +131,7 @@ const CASES: &[Case] = &[
         30,
     ),
     // ---------------------------------------------------------------- E0205 not allowed here
-    case(
-        "Number at top level",
-        "<Response>\n  <Number>15551234567</Number>\n</Response>",
-        "E0205",
-        2,
-        4,
-    ),
+    case("Number at top level", "<Response>\n  <Number>15551234567</Number>\n</Response>", "E0205", 2, 4),
     case(
         "Record inside GetDigits",
         "<Response>\n  <GetDigits action=\"https://a.example/d\">\n    <Record/>\n  </GetDigits>\n</Response>",
@@ -327,56 +167,14 @@ const CASES: &[Case] = &[
         3,
         6,
     ),
-    case(
-        "child inside break",
-        "<Response>\n  <Speak>a<break><s>x</s></break></Speak>\n</Response>",
-        "E0205",
-        2,
-        19,
-    ),
+    case("child inside break", "<Response>\n  <Speak>a<break><s>x</s></break></Speak>\n</Response>", "E0205", 2, 19),
     // ---------------------------------------------------------------- E0206 missing body
-    case(
-        "empty Conference room",
-        "<Response>\n  <Conference>   </Conference>\n</Response>",
-        "E0206",
-        2,
-        4,
-    ),
-    case(
-        "self-closing Conference",
-        "<Response>\n  <Conference muted=\"true\"/>\n</Response>",
-        "E0206",
-        2,
-        4,
-    ),
-    case(
-        "empty Play",
-        "<Response>\n  <Play/>\n</Response>",
-        "E0206",
-        2,
-        4,
-    ),
-    case(
-        "empty Redirect",
-        "<Response>\n  <Redirect method=\"GET\"></Redirect>\n</Response>",
-        "E0206",
-        2,
-        4,
-    ),
-    case(
-        "empty Number",
-        "<Response>\n  <Dial>\n    <Number> </Number>\n  </Dial>\n</Response>",
-        "E0206",
-        3,
-        6,
-    ),
-    case(
-        "empty DTMF",
-        "<Response><DTMF></DTMF></Response>",
-        "E0206",
-        1,
-        12,
-    ),
+    case("empty Conference room", "<Response>\n  <Conference>   </Conference>\n</Response>", "E0206", 2, 4),
+    case("self-closing Conference", "<Response>\n  <Conference muted=\"true\"/>\n</Response>", "E0206", 2, 4),
+    case("empty Play", "<Response>\n  <Play/>\n</Response>", "E0206", 2, 4),
+    case("empty Redirect", "<Response>\n  <Redirect method=\"GET\"></Redirect>\n</Response>", "E0206", 2, 4),
+    case("empty Number", "<Response>\n  <Dial>\n    <Number> </Number>\n  </Dial>\n</Response>", "E0206", 3, 6),
+    case("empty DTMF", "<Response><DTMF></DTMF></Response>", "E0206", 1, 12),
     case(
         "empty MultiPartyCall after another element",
         "<Response>\n  <Message>hi</Message><MultiPartyCall role=\"agent\"/>\n</Response>",
@@ -384,13 +182,7 @@ const CASES: &[Case] = &[
         2,
         25,
     ),
-    case(
-        "empty Stream after non-ASCII",
-        "<Response><Speak>日本語</Speak><Stream/></Response>",
-        "E0206",
-        1,
-        30,
-    ),
+    case("empty Stream after non-ASCII", "<Response><Speak>日本語</Speak><Stream/></Response>", "E0206", 1, 30),
     // ---------------------------------------------------------------- E0207 missing attribute
     case(
         "GetInput without action",
@@ -414,13 +206,7 @@ const CASES: &[Case] = &[
         4,
     ),
     // ---------------------------------------------------------------- E0208 missing child
-    case(
-        "Dial without Number or User",
-        "<Response>\n  <Dial timeout=\"20\">\n  </Dial>\n</Response>",
-        "E0208",
-        2,
-        4,
-    ),
+    case("Dial without Number or User", "<Response>\n  <Dial timeout=\"20\">\n  </Dial>\n</Response>", "E0208", 2, 4),
     case(
         "Dial whose only child is unknown",
         "<Response>\n  <Dial>\n    <Numbr>123</Numbr>\n  </Dial>\n</Response>",
@@ -437,13 +223,7 @@ const CASES: &[Case] = &[
         2,
         52,
     ),
-    case(
-        "empty integer value",
-        "<Response>\n  <Record timeout=\"\"/>\n</Response>",
-        "E0301",
-        2,
-        20,
-    ),
+    case("empty integer value", "<Response>\n  <Record timeout=\"\"/>\n</Response>", "E0301", 2, 20),
     case(
         "Play loop zwei after non-ASCII",
         "<Response><Speak>ünïcödé</Speak><Play loop=\"zwei\">https://a.example/a.mp3</Play></Response>",
@@ -451,13 +231,7 @@ const CASES: &[Case] = &[
         1,
         45,
     ),
-    case(
-        "Speak loop 1.5",
-        "<Response>\n  <Speak loop='1.5'>x</Speak>\n</Response>",
-        "E0301",
-        2,
-        16,
-    ),
+    case("Speak loop 1.5", "<Response>\n  <Speak loop='1.5'>x</Speak>\n</Response>", "E0301", 2, 16),
     // ---------------------------------------------------------------- E0302 out of range
     case(
         "Conference maxMembers 25",
@@ -466,13 +240,7 @@ const CASES: &[Case] = &[
         2,
         27,
     ),
-    case(
-        "Play loop -1",
-        "<Response>\n  <Play loop=\"-1\">https://a.example/a.mp3</Play>\n</Response>",
-        "E0302",
-        2,
-        15,
-    ),
+    case("Play loop -1", "<Response>\n  <Play loop=\"-1\">https://a.example/a.mp3</Play>\n</Response>", "E0302", 2, 15),
     case(
         "GetInput executionTimeout 3",
         "<Response>\n  <GetInput action=\"https://a.example/in\" inputType=\"dtmf\" executionTimeout=\"3\"/>\n</Response>",
@@ -487,21 +255,9 @@ const CASES: &[Case] = &[
         2,
         49,
     ),
-    case(
-        "Hangup schedule -5",
-        "<Response>\n  <Hangup schedule=\"-5\"/>\n</Response>",
-        "E0302",
-        2,
-        21,
-    ),
+    case("Hangup schedule -5", "<Response>\n  <Hangup schedule=\"-5\"/>\n</Response>", "E0302", 2, 21),
     // ---------------------------------------------------------------- E0303 not in enum
-    case(
-        "Record fileFormat ogg",
-        "<Response>\n  <Record fileFormat=\"ogg\"/>\n</Response>",
-        "E0303",
-        2,
-        23,
-    ),
+    case("Record fileFormat ogg", "<Response>\n  <Record fileFormat=\"ogg\"/>\n</Response>", "E0303", 2, 23),
     case(
         "Stream audioTrack left",
         "<Response>\n  <Stream audioTrack=\"left\">wss://s.example/a</Stream>\n</Response>",
@@ -516,13 +272,7 @@ const CASES: &[Case] = &[
         2,
         25,
     ),
-    case(
-        "Hangup reason later",
-        "<Response>\n  <Hangup reason=\"later\"/>\n</Response>",
-        "E0303",
-        2,
-        19,
-    ),
+    case("Hangup reason later", "<Response>\n  <Hangup reason=\"later\"/>\n</Response>", "E0303", 2, 19),
     // ---------------------------------------------------------------- E0304 method
     case(
         "Redirect method PUT",
@@ -546,13 +296,7 @@ const CASES: &[Case] = &[
         2,
         22,
     ),
-    case(
-        "ftp Play body",
-        "<Response>\n  <Play>\n    ftp://a.example/a.mp3\n  </Play>\n</Response>",
-        "E0305",
-        3,
-        5,
-    ),
+    case("ftp Play body", "<Response>\n  <Play>\n    ftp://a.example/a.mp3\n  </Play>\n</Response>", "E0305", 3, 5),
     case(
         "https Stream body",
         "<Response>\n  <Stream bidirectional=\"false\">https://s.example/audio</Stream>\n</Response>",
@@ -560,13 +304,7 @@ const CASES: &[Case] = &[
         2,
         33,
     ),
-    case(
-        "body after a character reference",
-        "<Response>\n  <Play>&#32; ftp://x</Play>\n</Response>",
-        "E0305",
-        2,
-        15,
-    ),
+    case("body after a character reference", "<Response>\n  <Play>&#32; ftp://x</Play>\n</Response>", "E0305", 2, 15),
     case(
         "ftp Play body in CDATA",
         "<Response>\n  <Speak><![CDATA[ x ]]></Speak><Play><![CDATA[  ftp://x ]]></Play>\n</Response>",
@@ -611,20 +349,8 @@ const CASES: &[Case] = &[
         2,
         22,
     ),
-    case(
-        "spaces around =",
-        "<Response>\n  <Conference  muted = \"yes\" >R</Conference>\n</Response>",
-        "E0307",
-        2,
-        25,
-    ),
-    case(
-        "DTMF async 1",
-        "<Response>\n  <DTMF async=\"1\">12</DTMF>\n</Response>",
-        "E0307",
-        2,
-        16,
-    ),
+    case("spaces around =", "<Response>\n  <Conference  muted = \"yes\" >R</Conference>\n</Response>", "E0307", 2, 25),
+    case("DTMF async 1", "<Response>\n  <DTMF async=\"1\">12</DTMF>\n</Response>", "E0307", 2, 16),
     // ---------------------------------------------------------------- E0308 bad value
     case(
         "enterSound beep:3",
@@ -640,34 +366,10 @@ const CASES: &[Case] = &[
         2,
         56,
     ),
-    case(
-        "DTMF body with x",
-        "<Response>\n  <DTMF>12x4</DTMF>\n</Response>",
-        "E0308",
-        2,
-        9,
-    ),
-    case(
-        "User body not sip",
-        "<Response>\n  <Dial><User>alice@example.com</User></Dial>\n</Response>",
-        "E0308",
-        2,
-        15,
-    ),
-    case(
-        "Speak voice Robot",
-        "<Response>\n  <Speak voice=\"Robot\">x</Speak>\n</Response>",
-        "E0308",
-        2,
-        17,
-    ),
-    case(
-        "break time fast",
-        "<Response>\n  <Speak><break time=\"fast\"/></Speak>\n</Response>",
-        "E0308",
-        2,
-        23,
-    ),
+    case("DTMF body with x", "<Response>\n  <DTMF>12x4</DTMF>\n</Response>", "E0308", 2, 9),
+    case("User body not sip", "<Response>\n  <Dial><User>alice@example.com</User></Dial>\n</Response>", "E0308", 2, 15),
+    case("Speak voice Robot", "<Response>\n  <Speak voice=\"Robot\">x</Speak>\n</Response>", "E0308", 2, 17),
+    case("break time fast", "<Response>\n  <Speak><break time=\"fast\"/></Speak>\n</Response>", "E0308", 2, 23),
     // ---------------------------------------------------------------- E0309 conflict
     case(
         "Wait minSilence not below length",
@@ -700,37 +402,16 @@ const CASES: &[Case] = &[
     )
     .not_first(),
     // ---------------------------------------------------------------- W0102 ignored text
-    case(
-        "text inside Wait",
-        "<Response>\n  <Wait length=\"2\">  two seconds</Wait>\n</Response>",
-        "W0102",
-        2,
-        22,
-    ),
-    case(
-        "text inside Hangup",
-        "<Response>\n  <Hangup>\n    bye\n  </Hangup>\n</Response>",
-        "W0102",
-        3,
-        5,
-    ),
-    case(
-        "text inside Record",
-        "<Response><Record>é</Record></Response>",
-        "W0102",
-        1,
-        19,
-    ),
+    case("text inside Wait", "<Response>\n  <Wait length=\"2\">  two seconds</Wait>\n</Response>", "W0102", 2, 22),
+    case("text inside Hangup", "<Response>\n  <Hangup>\n    bye\n  </Hangup>\n</Response>", "W0102", 3, 5),
+    case("text inside Record", "<Response><Record>é</Record></Response>", "W0102", 1, 19),
 ];
 
 fn show(diags: &[plivo_flow::Diagnostic]) -> String {
     if diags.is_empty() {
         return "      (no diagnostics)\n".to_owned();
     }
-    diags
-        .iter()
-        .map(|d| format!("      {} {}:{} {}\n", d.code, d.line, d.column, d.message))
-        .collect()
+    diags.iter().map(|d| format!("      {} {}:{} {}\n", d.code, d.line, d.column, d.message)).collect()
 }
 
 #[test]
@@ -739,16 +420,10 @@ fn every_case_reports_its_diagnostic() {
     for c in CASES {
         let parsed = xml::parse(c.xml);
         let diags = &parsed.diagnostics;
-        let found = diags
-            .iter()
-            .any(|d| d.code.as_str() == c.code && d.line == c.line && d.column == c.column);
+        let found = diags.iter().any(|d| d.code.as_str() == c.code && d.line == c.line && d.column == c.column);
         let first_ok = c.not_first || diags.first().is_some_and(|d| d.code.as_str() == c.code);
         if !found || !first_ok {
-            let why = if !found {
-                "expected diagnostic missing"
-            } else {
-                "expected diagnostic is not the first"
-            };
+            let why = if !found { "expected diagnostic missing" } else { "expected diagnostic is not the first" };
             failures.push(format!(
                 "  {}: want {} at {}:{} ({why})\n    xml: {:?}\n    got:\n{}",
                 c.name,
@@ -760,13 +435,7 @@ fn every_case_reports_its_diagnostic() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        CASES.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
 }
 
 #[test]
@@ -774,12 +443,7 @@ fn case_names_are_unique_and_codes_exist() {
     let mut seen = std::collections::HashSet::new();
     for c in CASES {
         assert!(seen.insert(c.name), "duplicate case name `{}`", c.name);
-        assert!(
-            Code::from_code(c.code).is_some(),
-            "case `{}`: unknown code {}",
-            c.name,
-            c.code
-        );
+        assert!(Code::from_code(c.code).is_some(), "case `{}`: unknown code {}", c.name, c.code);
     }
     assert!(CASES.len() >= 50, "only {} cases", CASES.len());
 }
@@ -798,32 +462,14 @@ fn every_code_is_covered() {
 
 #[test]
 fn too_large() {
-    let src =
-        "<Response>\n  <Speak>This document is longer than thirty-two bytes.</Speak>\n</Response>";
-    let opts = ParseOptions {
-        max_bytes: 32,
-        ..ParseOptions::default()
-    };
+    let src = "<Response>\n  <Speak>This document is longer than thirty-two bytes.</Speak>\n</Response>";
+    let opts = ParseOptions { max_bytes: 32, ..ParseOptions::default() };
     let parsed = xml::parse_with(src, &opts);
-    let d = parsed
-        .diagnostics
-        .first()
-        .unwrap_or_else(|| panic!("no diagnostic"));
-    assert_eq!(
-        (d.code, d.line, d.column),
-        (Code::TooLarge, 1, 1),
-        "{}",
-        show(&parsed.diagnostics)
-    );
+    let d = parsed.diagnostics.first().unwrap_or_else(|| panic!("no diagnostic"));
+    assert_eq!((d.code, d.line, d.column), (Code::TooLarge, 1, 1), "{}", show(&parsed.diagnostics));
     assert_eq!(parsed.diagnostics.len(), 1, "{}", show(&parsed.diagnostics));
     // At the limit exactly it is accepted.
-    let ok = xml::parse_with(
-        "<Response/>",
-        &ParseOptions {
-            max_bytes: 11,
-            ..ParseOptions::default()
-        },
-    );
+    let ok = xml::parse_with("<Response/>", &ParseOptions { max_bytes: 11, ..ParseOptions::default() });
     assert!(ok.diagnostics.is_empty(), "{}", show(&ok.diagnostics));
 }
 
@@ -854,32 +500,15 @@ fn too_deep() {
     );
 
     // One level less is fine.
-    let ok = src
-        .replacen("<prosody rate=\"slow\">\n", "", 1)
-        .replacen("</prosody>", "", 1);
+    let ok = src.replacen("<prosody rate=\"slow\">\n", "", 1).replacen("</prosody>", "", 1);
     let parsed = xml::parse(&ok);
     assert!(!parsed.has_errors(), "{}", show(&parsed.diagnostics));
 
     // A small limit: depth 3 is the first <prosody>; its name is at 3:6.
-    let small =
-        "<Response>\n  <Speak>\n    <prosody rate=\"slow\">x</prosody>\n  </Speak>\n</Response>";
-    let parsed = xml::parse_with(
-        small,
-        &ParseOptions {
-            max_depth: 2,
-            ..ParseOptions::default()
-        },
-    );
-    let d = parsed
-        .diagnostics
-        .first()
-        .unwrap_or_else(|| panic!("no diagnostic"));
-    assert_eq!(
-        (d.code, d.line, d.column),
-        (Code::TooDeep, 3, 6),
-        "{}",
-        show(&parsed.diagnostics)
-    );
+    let small = "<Response>\n  <Speak>\n    <prosody rate=\"slow\">x</prosody>\n  </Speak>\n</Response>";
+    let parsed = xml::parse_with(small, &ParseOptions { max_depth: 2, ..ParseOptions::default() });
+    let d = parsed.diagnostics.first().unwrap_or_else(|| panic!("no diagnostic"));
+    assert_eq!((d.code, d.line, d.column), (Code::TooDeep, 3, 6), "{}", show(&parsed.diagnostics));
 }
 
 /// A value that is present but invalid is reported once, as invalid: the attribute is not
@@ -894,17 +523,9 @@ fn invalid_required_attribute_is_not_also_missing() {
     let mut failures = Vec::new();
     for src in cases {
         let parsed = xml::parse(src);
-        if parsed
-            .diagnostics
-            .iter()
-            .any(|d| d.code == Code::MissingAttribute)
-        {
+        if parsed.diagnostics.iter().any(|d| d.code == Code::MissingAttribute) {
             failures.push(format!("  {src:?}\n{}", show(&parsed.diagnostics)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "spurious E0207 for a present attribute:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "spurious E0207 for a present attribute:\n{}", failures.join("\n"));
 }

@@ -62,11 +62,7 @@ fn every_prefix_is_handled() {
             let cut_markup = doc[end..].iter().any(|b| !b.is_ascii_whitespace());
             if cut_markup && std::str::from_utf8(prefix).is_ok() {
                 let p = xml::parse_bytes(prefix, &ParseOptions::default());
-                assert!(
-                    p.has_errors(),
-                    "prefix of {end} bytes passed:\n{}",
-                    String::from_utf8_lossy(prefix)
-                );
+                assert!(p.has_errors(), "prefix of {end} bytes passed:\n{}", String::from_utf8_lossy(prefix));
             }
         }
     }
@@ -103,16 +99,9 @@ fn random_mutations_never_panic() {
 
 #[test]
 fn hostile_shapes_are_rejected_cleanly() {
-    let deep = format!(
-        "<Response>{}{}</Response>",
-        "<Speak>".repeat(1000),
-        "</Speak>".repeat(1000)
-    );
+    let deep = format!("<Response>{}{}</Response>", "<Speak>".repeat(1000), "</Speak>".repeat(1000));
     let p = xml::parse(&deep);
-    assert!(
-        p.errors()
-            .any(|d| d.code.as_str() == "E0104" || d.code.as_str() == "E0205")
-    );
+    assert!(p.errors().any(|d| d.code.as_str() == "E0104" || d.code.as_str() == "E0205"));
 
     let billion_laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><Response><Speak>&lol2;</Speak></Response>"#;
     let p = xml::parse(billion_laughs);
@@ -120,28 +109,13 @@ fn hostile_shapes_are_rejected_cleanly() {
     assert!(codes.contains(&"E0102"), "{codes:?}");
     assert!(codes.contains(&"E0105"), "{codes:?}");
 
-    let big = format!(
-        "<Response><Speak>{}</Speak></Response>",
-        "a".repeat(200 * 1024)
-    );
+    let big = format!("<Response><Speak>{}</Speak></Response>", "a".repeat(200 * 1024));
     let p = xml::parse(&big);
     assert_eq!(p.diagnostics.len(), 1);
     assert_eq!(p.diagnostics[0].code.as_str(), "E0103");
     assert!(p.document.verbs.is_empty());
 
-    for junk in [
-        "",
-        " ",
-        "\u{feff}",
-        "<",
-        "<>",
-        "</Response>",
-        "&",
-        "<Response",
-        "<?xml",
-        "<!--",
-        "<![CDATA[",
-    ] {
+    for junk in ["", " ", "\u{feff}", "<", "<>", "</Response>", "&", "<Response", "<?xml", "<!--", "<![CDATA["] {
         let p = xml::parse(junk);
         assert!(p.has_errors(), "{junk:?} passed");
     }

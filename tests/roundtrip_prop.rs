@@ -102,14 +102,7 @@ const POOL: &[&str] = &[
 ];
 
 /// Spellings that stress escaping, used for free-text attributes.
-const FREE_TEXT: &[&str] = &[
-    "Alice & Bob <ops>",
-    "tab\there",
-    "line\nbreak",
-    "q\"uote' &amp;",
-    "plain",
-    "é ü",
-];
+const FREE_TEXT: &[&str] = &["Alice & Bob <ops>", "tab\there", "line\nbreak", "q\"uote' &amp;", "plain", "é ü"];
 
 fn accepted<E: Attrs>(name: &str) -> Vec<&'static str> {
     let ok = |v: &&str| matches!(E::default().set_attr(name, v), Some(Ok(())));
@@ -124,11 +117,8 @@ fn accepted<E: Attrs>(name: &str) -> Vec<&'static str> {
 
 /// An element of type `E` with a random set of valid attributes written.
 fn attrs<E: Attrs + Clone + std::fmt::Debug + 'static>() -> BoxedStrategy<E> {
-    let table: Vec<(&'static str, Vec<&'static str>)> = E::NAMES
-        .iter()
-        .map(|n| (*n, accepted::<E>(n)))
-        .filter(|(_, v)| !v.is_empty())
-        .collect();
+    let table: Vec<(&'static str, Vec<&'static str>)> =
+        E::NAMES.iter().map(|n| (*n, accepted::<E>(n))).filter(|(_, v)| !v.is_empty()).collect();
     if table.is_empty() {
         return Just(E::default()).boxed();
     }
@@ -261,14 +251,11 @@ fn content(parent: Option<Tag>, depth: u32) -> BoxedStrategy<Vec<SpeakNode>> {
     let node: BoxedStrategy<SpeakNode> = if depth == 0 || kids.is_empty() {
         text().prop_map(SpeakNode::Text).boxed()
     } else {
-        let ssml_node = prop::sample::select(kids.to_vec())
-            .prop_flat_map(move |t| ssml(t, depth - 1))
-            .prop_map(SpeakNode::Ssml);
+        let ssml_node =
+            prop::sample::select(kids.to_vec()).prop_flat_map(move |t| ssml(t, depth - 1)).prop_map(SpeakNode::Ssml);
         prop_oneof![2 => text().prop_map(SpeakNode::Text), 1 => ssml_node].boxed()
     };
-    prop::collection::vec(node, 0..4)
-        .prop_map(normalize)
-        .boxed()
+    prop::collection::vec(node, 0..4).prop_map(normalize).boxed()
 }
 
 fn normalize(nodes: Vec<SpeakNode>) -> Vec<SpeakNode> {
@@ -309,8 +296,7 @@ fn wait() -> impl Strategy<Value = Wait> {
     attrs::<Wait>().prop_map(|mut w| {
         // Keep clear of the documented conflicts (tested elsewhere).
         if w.silence
-            && (u64::from(w.min_silence) >= u64::from(w.length) * 1000
-                || w.beep != values::WaitBeep::Bool(false))
+            && (u64::from(w.min_silence) >= u64::from(w.length) * 1000 || w.beep != values::WaitBeep::Bool(false))
         {
             w.silence = false;
         }
@@ -319,31 +305,21 @@ fn wait() -> impl Strategy<Value = Wait> {
 }
 
 fn prompt() -> impl Strategy<Value = Prompt> {
-    prop_oneof![
-        speak().prop_map(Prompt::Speak),
-        play().prop_map(Prompt::Play),
-        wait().prop_map(Prompt::Wait)
-    ]
+    prop_oneof![speak().prop_map(Prompt::Speak), play().prop_map(Prompt::Play), wait().prop_map(Prompt::Wait)]
 }
 
 fn target() -> impl Strategy<Value = DialTarget> {
     prop_oneof![
-        (
-            attrs::<Number>(),
-            prop::sample::select(vec!["14155550100", "+442071234567"])
-        )
-            .prop_map(|(mut n, b)| {
-                n.number = values::FromXml::from_xml(b).ok();
-                DialTarget::Number(n)
-            }),
-        (
-            attrs::<User>(),
-            prop::sample::select(vec!["sip:alice@phone.example.com", "sips:b@x"])
-        )
-            .prop_map(|(mut u, b)| {
+        (attrs::<Number>(), prop::sample::select(vec!["14155550100", "+442071234567"])).prop_map(|(mut n, b)| {
+            n.number = values::FromXml::from_xml(b).ok();
+            DialTarget::Number(n)
+        }),
+        (attrs::<User>(), prop::sample::select(vec!["sip:alice@phone.example.com", "sips:b@x"])).prop_map(
+            |(mut u, b)| {
                 u.uri = values::FromXml::from_xml(b).ok();
                 DialTarget::User(u)
-            }),
+            }
+        ),
     ]
 }
 
@@ -352,14 +328,10 @@ fn simple_verb() -> impl Strategy<Value = Verb> {
         speak().prop_map(Verb::Speak),
         play().prop_map(Verb::Play),
         wait().prop_map(Verb::Wait),
-        (
-            attrs::<Dtmf>(),
-            prop::sample::select(vec!["1", "12w#*W", "A9"])
-        )
-            .prop_map(|(mut d, b)| {
-                d.digits = values::FromXml::from_xml(b).ok();
-                Verb::Dtmf(d)
-            }),
+        (attrs::<Dtmf>(), prop::sample::select(vec!["1", "12w#*W", "A9"])).prop_map(|(mut d, b)| {
+            d.digits = values::FromXml::from_xml(b).ok();
+            Verb::Dtmf(d)
+        }),
         (attrs::<GetDigits>(), prop::collection::vec(prompt(), 0..3)).prop_map(|(mut g, p)| {
             g.prompts = p;
             Verb::GetDigits(g)
@@ -378,34 +350,25 @@ fn simple_verb() -> impl Strategy<Value = Verb> {
 fn verb() -> impl Strategy<Value = Verb> {
     prop_oneof![
         simple_verb(),
-        (
-            attrs::<GetInput>(),
-            prop::collection::vec(prompt(), 0..3),
-            url()
-        )
-            .prop_map(|(mut g, p, u)| {
-                g.prompts = p;
-                // Required attributes.
-                g.set_attr("action", u.as_str());
-                if g.input_type.is_none() {
-                    g.set_attr("inputType", "speech");
-                }
-                Verb::GetInput(g)
-            }),
+        (attrs::<GetInput>(), prop::collection::vec(prompt(), 0..3), url()).prop_map(|(mut g, p, u)| {
+            g.prompts = p;
+            // Required attributes.
+            g.set_attr("action", u.as_str());
+            if g.input_type.is_none() {
+                g.set_attr("inputType", "speech");
+            }
+            Verb::GetInput(g)
+        }),
         attrs::<Record>().prop_map(Verb::Record),
         (attrs::<Dial>(), prop::collection::vec(target(), 1..4)).prop_map(|(mut d, t)| {
             d.targets = t;
             Verb::Dial(d)
         }),
         attrs::<Hangup>().prop_map(Verb::Hangup),
-        (
-            attrs::<PreAnswer>(),
-            prop::collection::vec(simple_verb(), 0..4)
-        )
-            .prop_map(|(mut p, v)| {
-                p.verbs = v;
-                Verb::PreAnswer(p)
-            }),
+        (attrs::<PreAnswer>(), prop::collection::vec(simple_verb(), 0..4)).prop_map(|(mut p, v)| {
+            p.verbs = v;
+            Verb::PreAnswer(p)
+        }),
         (attrs::<Conference>(), body()).prop_map(|(mut c, room)| {
             c.room = room;
             Verb::Conference(c)
@@ -417,17 +380,15 @@ fn verb() -> impl Strategy<Value = Verb> {
             }
             Verb::MultiPartyCall(m)
         }),
-        (
-            attrs::<Stream>(),
-            prop::sample::select(vec!["wss://s.example/a?x=1&y=2", "ws://h:1/"])
-        )
-            .prop_map(|(mut s, u)| {
+        (attrs::<Stream>(), prop::sample::select(vec!["wss://s.example/a?x=1&y=2", "ws://h:1/"])).prop_map(
+            |(mut s, u)| {
                 s.url = values::FromXml::from_xml(u).ok();
                 if s.bidirectional {
                     s.audio_track = values::AudioTrack::Inbound;
                 }
                 Verb::Stream(s)
-            }),
+            }
+        ),
     ]
 }
 

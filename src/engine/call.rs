@@ -7,9 +7,7 @@ use std::time::Duration;
 use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, IdGen, MediaId, RequestId};
 use super::io::*;
-use super::room::{
-    Direction, JoinRequest, LeaveReason, MemberInfo, RecordSpec, RoomEvent, RoomKind,
-};
+use super::room::{Direction, JoinRequest, LeaveReason, MemberInfo, RecordSpec, RoomEvent, RoomKind};
 use crate::xml::values::{DialMusic, FinishOnKey, InputType, Method, Sound, Url, WaitBeep};
 use crate::xml::{self, Document, Prompt, Verb};
 
@@ -190,11 +188,7 @@ enum State {
     /// Created, not started (or outbound, waiting for the answer).
     Idle,
     /// Waiting for a document.
-    Fetching {
-        request: RequestId,
-        purpose: Purpose,
-        url: String,
-    },
+    Fetching { request: RequestId, purpose: Purpose, url: String },
     /// Executing the verb at (pc, sub).
     Running(Run),
     /// Over.
@@ -268,15 +262,8 @@ struct DialRun {
 #[derive(Debug)]
 enum DialPhase {
     Ringing,
-    Confirming {
-        b_leg: CallId,
-        to: String,
-    },
-    Bridged {
-        b_leg: CallId,
-        to: String,
-        since: Duration,
-    },
+    Confirming { b_leg: CallId, to: String },
+    Bridged { b_leg: CallId, to: String, since: Duration },
 }
 
 #[derive(Debug)]
@@ -288,14 +275,7 @@ struct RoomRun {
 #[derive(Debug)]
 enum RoomPhase {
     Joining,
-    In {
-        uuid: String,
-        member_id: u32,
-        joined_at: Duration,
-        waiting: bool,
-        music: Option<MediaId>,
-        digits: String,
-    },
+    In { uuid: String, member_id: u32, joined_at: Duration, waiting: bool, music: Option<MediaId>, digits: String },
 }
 
 /// Things that outlive the verb that started them.
@@ -311,10 +291,7 @@ enum Background {
         format: xml::values::FileFormat,
     },
     /// A `<Stream>` that does not hold the call.
-    Stream {
-        media: MediaId,
-        callback: Option<(Url, Method)>,
-    },
+    Stream { media: MediaId, callback: Option<(Url, Method)> },
 }
 
 /// What a pending sound document is for.
@@ -342,9 +319,7 @@ fn secs(n: u32) -> Duration {
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn ms(d: Duration) -> String {
@@ -433,12 +408,7 @@ impl Call {
         self.clock = now;
         if self.timers[T_HANGUP].is_some_and(|t| t <= now) {
             self.timers[T_HANGUP] = None;
-            self.end(
-                now,
-                HangupCause::NormalHangup,
-                HangupSource::AnswerXml,
-                true,
-            );
+            self.end(now, HangupCause::NormalHangup, HangupSource::AnswerXml, true);
             return;
         }
         if self.timers[T_VERB].is_some_and(|t| t <= now) {
@@ -460,8 +430,7 @@ impl Call {
         }
         match input {
             Input::Answered => {
-                if matches!(self.state, State::Idle) && self.setup.direction == Direction::Outbound
-                {
+                if matches!(self.state, State::Idle) && self.setup.direction == Direction::Outbound {
                     self.mark_answered(now);
                     self.fetch_answer(Purpose::Answer);
                 }
@@ -478,14 +447,8 @@ impl Call {
                 }
             }
             Input::Speech { text, confidence } => self.on_speech(now, text, confidence),
-            Input::SpeechPartial {
-                stable,
-                unstable,
-                stability,
-            } => self.on_speech_partial(stable, unstable, stability),
-            Input::RecordingFinished { media, duration_ms } => {
-                self.on_recording_finished(now, media, duration_ms)
-            }
+            Input::SpeechPartial { stable, unstable, stability } => self.on_speech_partial(stable, unstable, stability),
+            Input::RecordingFinished { media, duration_ms } => self.on_recording_finished(now, media, duration_ms),
             Input::Dial(e) => self.on_dial(now, e),
             Input::Conference(e) => self.on_room(now, e),
             Input::StreamEnded(m) => self.on_stream_ended(now, m),
@@ -526,10 +489,7 @@ impl Call {
             ("From".to_owned(), self.setup.from.clone()),
             ("To".to_owned(), self.setup.to.clone()),
             ("CallStatus".to_owned(), self.status.as_str().to_owned()),
-            (
-                "Direction".to_owned(),
-                self.setup.direction.as_str().to_owned(),
-            ),
+            ("Direction".to_owned(), self.setup.direction.as_str().to_owned()),
         ];
         if !self.setup.caller_name.is_empty() {
             p.push(("CallerName".to_owned(), self.setup.caller_name.clone()));
@@ -552,60 +512,26 @@ impl Call {
         self.next_id += 1;
         let mut params = self.std_params();
         params.extend(extra);
-        self.out.push_back(Output::Request(HttpRequest {
-            id,
-            url: url.to_owned(),
-            method,
-            params,
-            purpose,
-            reply,
-        }));
+        self.out.push_back(Output::Request(HttpRequest { id, url: url.to_owned(), method, params, purpose, reply }));
         id
     }
 
-    fn notify(
-        &mut self,
-        url: &Url,
-        method: Method,
-        what: &'static str,
-        extra: Vec<(String, String)>,
-    ) {
-        self.request(
-            url.as_str(),
-            method,
-            Purpose::Callback(what),
-            Reply::Ignore,
-            extra,
-        );
+    fn notify(&mut self, url: &Url, method: Method, what: &'static str, extra: Vec<(String, String)>) {
+        self.request(url.as_str(), method, Purpose::Callback(what), Reply::Ignore, extra);
     }
 
-    fn request_document(
-        &mut self,
-        url: String,
-        method: Method,
-        purpose: Purpose,
-        extra: Vec<(String, String)>,
-    ) {
+    fn request_document(&mut self, url: String, method: Method, purpose: Purpose, extra: Vec<(String, String)>) {
         if !matches!(purpose, Purpose::Answer | Purpose::Fallback) {
             // The redirect cap: a document may replace the current one at most
             // `max_redirects` times, which stops redirect loops.
             self.redirects += 1;
             if self.redirects > self.config.max_redirects {
-                self.end(
-                    self.clock,
-                    HangupCause::RedirectLimit,
-                    HangupSource::Plivo,
-                    true,
-                );
+                self.end(self.clock, HangupCause::RedirectLimit, HangupSource::Plivo, true);
                 return;
             }
         }
         let request = self.request(&url, method, purpose, Reply::Execute, extra);
-        self.state = State::Fetching {
-            request,
-            purpose,
-            url,
-        };
+        self.state = State::Fetching { request, purpose, url };
     }
 
     fn fetch_answer(&mut self, purpose: Purpose) {
@@ -620,13 +546,7 @@ impl Call {
     }
 
     fn request_sound(&mut self, url: &Url, use_: SoundUse, what: &'static str) {
-        let id = self.request(
-            url.as_str(),
-            Method::Post,
-            Purpose::Sound(what),
-            Reply::Sounds,
-            Vec::new(),
-        );
+        let id = self.request(url.as_str(), Method::Post, Purpose::Sound(what), Reply::Sounds, Vec::new());
         self.sounds.push((id, use_));
     }
 
@@ -658,20 +578,12 @@ impl Call {
     }
 
     fn verb_ref(&self, prompt: Option<usize>) -> Option<VerbRef> {
-        Some(VerbRef {
-            doc: self.doc.clone()?,
-            index: self.pc,
-            sub: self.sub,
-            prompt,
-        })
+        Some(VerbRef { doc: self.doc.clone()?, index: self.pc, sub: self.sub, prompt })
     }
 
     /// Loads a document and runs it from the top.
     fn load(&mut self, now: Duration, doc: Arc<Document>, purpose: Purpose) {
-        self.event(CallEvent::DocumentLoaded {
-            purpose,
-            verbs: doc.verbs.len(),
-        });
+        self.event(CallEvent::DocumentLoaded { purpose, verbs: doc.verbs.len() });
         self.doc = Some(doc);
         self.pc = 0;
         self.sub = None;
@@ -695,11 +607,7 @@ impl Call {
                 return;
             };
             let name = verb.name();
-            self.event(CallEvent::VerbStarted {
-                index: self.pc,
-                sub: self.sub,
-                verb: name,
-            });
+            self.event(CallEvent::VerbStarted { index: self.pc, sub: self.sub, verb: name });
             match self.start_verb(now) {
                 Flow::Next(outcome) => {
                     self.finish_event(outcome, Some(name));
@@ -713,12 +621,7 @@ impl Call {
     fn finish_event(&mut self, outcome: String, name: Option<&'static str>) {
         let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
         let verb = name.unwrap_or("PreAnswer");
-        self.event(CallEvent::VerbFinished {
-            index,
-            sub,
-            verb,
-            outcome,
-        });
+        self.event(CallEvent::VerbFinished { index, sub, verb, outcome });
     }
 
     fn advance(&mut self) {
@@ -753,21 +656,10 @@ impl Call {
                 self.timers[T_VERB] = None;
                 self.timers[T_AUX] = None;
                 self.finish_event(outcome, Some(verb));
-                self.request_document(
-                    url.as_str().to_owned(),
-                    method,
-                    Purpose::Action(verb),
-                    params,
-                );
+                self.request_document(url.as_str().to_owned(), method, Purpose::Action(verb), params);
             }
             Some((url, method, false)) => {
-                self.request(
-                    url.as_str(),
-                    method,
-                    Purpose::Action(verb),
-                    Reply::Ignore,
-                    params,
-                );
+                self.request(url.as_str(), method, Purpose::Action(verb), Reply::Ignore, params);
                 self.complete(now, outcome);
             }
             None => self.complete(now, outcome),
@@ -810,11 +702,7 @@ impl Call {
             Verb::Dtmf(d) => {
                 self.ensure_answered(now);
                 let media = self.media_id();
-                let digits = d
-                    .digits
-                    .as_ref()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default();
+                let digits = d.digits.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
                 self.emit(Command::SendDigits { media, digits });
                 if d.async_ {
                     Flow::Next("sent".to_owned())
@@ -844,11 +732,7 @@ impl Call {
             Verb::Record(r) => self.start_record(now, r),
             Verb::Dial(d) => self.start_dial(now, d),
             Verb::Redirect(r) => {
-                let url = r
-                    .url
-                    .as_ref()
-                    .map(|u| u.as_str().to_owned())
-                    .unwrap_or_default();
+                let url = r.url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default();
                 self.finish_event(format!("to {url}"), Some("Redirect"));
                 self.request_document(url, r.method, Purpose::Redirect, Vec::new());
                 Flow::Stop
@@ -893,22 +777,11 @@ impl Call {
             Verb::Stream(s) => {
                 self.ensure_answered(now);
                 let media = self.media_id();
-                self.emit(Command::StartStream {
-                    media,
-                    stream: Box::new(s.clone()),
-                });
-                let callback = s
-                    .status_callback_url
-                    .clone()
-                    .map(|u| (u, s.status_callback_method));
+                self.emit(Command::StartStream { media, stream: Box::new(s.clone()) });
+                let callback = s.status_callback_url.clone().map(|u| (u, s.status_callback_method));
                 if let Some((url, method)) = &callback {
                     let url = url.clone();
-                    self.notify(
-                        &url,
-                        *method,
-                        "stream",
-                        vec![("Event".to_owned(), "StartStream".to_owned())],
-                    );
+                    self.notify(&url, *method, "stream", vec![("Event".to_owned(), "StartStream".to_owned())]);
                 }
                 if s.keep_call_alive {
                     self.state = State::Running(Run::Stream(media));
@@ -959,11 +832,7 @@ impl Call {
             MediaEvent::Beep => w.beep != WaitBeep::Bool(false),
         };
         if ends {
-            let what = if e == MediaEvent::Silence {
-                "silence detected"
-            } else {
-                "beep detected"
-            };
+            let what = if e == MediaEvent::Silence { "silence detected" } else { "beep detected" };
             self.complete(now, what.to_owned());
         }
     }
@@ -1091,11 +960,7 @@ impl Call {
                 let Some(r) = self.verb_ref(Some(i)) else {
                     return;
                 };
-                self.emit(if is_speak {
-                    Command::Speak { media, speak: r }
-                } else {
-                    Command::Play { media, play: r }
-                });
+                self.emit(if is_speak { Command::Speak { media, speak: r } } else { Command::Play { media, play: r } });
                 if let State::Running(Run::Gather(g)) = &mut self.state {
                     g.media = Some(media);
                 }
@@ -1109,10 +974,7 @@ impl Call {
         match verb {
             Verb::GetInput(v) => Collect {
                 dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
-                speech: matches!(
-                    v.input_type,
-                    Some(InputType::Speech | InputType::DtmfSpeech)
-                ),
+                speech: matches!(v.input_type, Some(InputType::Speech | InputType::DtmfSpeech)),
                 language: v.language.as_str().to_owned(),
                 hints: v.hints.clone(),
                 max_digits: v.num_digits,
@@ -1201,8 +1063,7 @@ impl Call {
         if !keys.dtmf {
             return;
         }
-        if matches!(&self.state, State::Running(Run::Gather(g)) if g.phase == GatherPhase::Invalid)
-        {
+        if matches!(&self.state, State::Running(Run::Gather(g)) if g.phase == GatherPhase::Invalid) {
             return;
         }
         self.gather_barge_in();
@@ -1228,10 +1089,7 @@ impl Call {
                 {
                     let media = self.media_id();
                     let sounds = Arc::new(Document {
-                        verbs: vec![Verb::Play(xml::Play {
-                            url: Some(url),
-                            ..Default::default()
-                        })],
+                        verbs: vec![Verb::Play(xml::Play { url: Some(url), ..Default::default() })],
                     });
                     self.emit(Command::PlaySounds {
                         media,
@@ -1317,26 +1175,15 @@ impl Call {
         self.complete(now, "no input".to_owned());
     }
 
-    fn gather_submit(
-        &mut self,
-        now: Duration,
-        digits: Option<String>,
-        speech: Option<(String, f32)>,
-    ) {
+    fn gather_submit(&mut self, now: Duration, digits: Option<String>, speech: Option<(String, f32)>) {
         if let State::Running(Run::Gather(g)) = &mut self.state
             && let Some(m) = g.recognition.take()
         {
             self.out.push_back(Output::Command(Command::StopCollect(m)));
         }
         let (action, verb) = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => (
-                v.action.clone().map(|u| (u, v.method, v.redirect)),
-                "GetDigits",
-            ),
-            Some(Verb::GetInput(v)) => (
-                v.action.clone().map(|u| (u, v.method, v.redirect)),
-                "GetInput",
-            ),
+            Some(Verb::GetDigits(v)) => (v.action.clone().map(|u| (u, v.method, v.redirect)), "GetDigits"),
+            Some(Verb::GetInput(v)) => (v.action.clone().map(|u| (u, v.method, v.redirect)), "GetInput"),
             _ => return,
         };
         let mut params = Vec::new();
@@ -1401,28 +1248,15 @@ impl Call {
                 ("RecordingStartMs".to_owned(), "-1".to_owned()),
                 ("RecordingEndMs".to_owned(), "-1".to_owned()),
             ];
-            let outcome = if armed {
-                "armed for the next answered Dial"
-            } else {
-                "recording the session"
-            };
+            let outcome = if armed { "armed for the next answered Dial" } else { "recording the session" };
             self.state = State::Running(Run::Wait);
             self.complete_with_action(now, outcome.to_owned(), action, "Record", params);
             return Flow::Stop;
         }
         let media = self.media_id();
-        let phase = if r.play_beep {
-            RecordPhase::Beep
-        } else {
-            RecordPhase::Recording
-        };
-        self.state = State::Running(Run::Record(RecordRun {
-            media,
-            phase,
-            recording,
-            digits: String::new(),
-            started_at: now,
-        }));
+        let phase = if r.play_beep { RecordPhase::Beep } else { RecordPhase::Recording };
+        self.state =
+            State::Running(Run::Record(RecordRun { media, phase, recording, digits: String::new(), started_at: now }));
         if r.play_beep {
             self.emit(Command::Beep { media, count: 1 });
         } else {
@@ -1452,25 +1286,15 @@ impl Call {
         });
     }
 
-    fn recording_params(
-        rec: &RecordingRef,
-        started: Duration,
-        duration_ms: u64,
-    ) -> Vec<(String, String)> {
+    fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> Vec<(String, String)> {
         let start_ms = started.as_millis();
         vec![
             ("RecordUrl".to_owned(), rec.url.clone()),
             ("RecordingID".to_owned(), rec.id.clone()),
-            (
-                "RecordingDuration".to_owned(),
-                (duration_ms / 1000).to_string(),
-            ),
+            ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
             ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
             ("RecordingStartMs".to_owned(), start_ms.to_string()),
-            (
-                "RecordingEndMs".to_owned(),
-                (start_ms + u128::from(duration_ms)).to_string(),
-            ),
+            ("RecordingEndMs".to_owned(), (start_ms + u128::from(duration_ms)).to_string()),
         ]
     }
 
@@ -1493,11 +1317,7 @@ impl Call {
             params.push(("Digits".to_owned(), digits.clone()));
             let outcome = format!(
                 "recorded {duration_ms} ms{}",
-                if digits.is_empty() {
-                    String::new()
-                } else {
-                    format!(", ended by {digits}")
-                }
+                if digits.is_empty() { String::new() } else { format!(", ended by {digits}") }
             );
             self.complete_with_action(now, outcome, action, "Record", params);
             return;
@@ -1506,16 +1326,12 @@ impl Call {
     }
 
     fn background_recording_finished(&mut self, media: MediaId, duration_ms: u64) {
-        let pos = self.background.iter().position(
-            |b| matches!(b, Background::Recording { media: m, armed: false, .. } if *m == media),
-        );
+        let pos = self
+            .background
+            .iter()
+            .position(|b| matches!(b, Background::Recording { media: m, armed: false, .. } if *m == media));
         let Some(pos) = pos else { return };
-        if let Background::Recording {
-            recording,
-            started_at,
-            callback,
-            ..
-        } = self.background.remove(pos)
+        if let Background::Recording { recording, started_at, callback, .. } = self.background.remove(pos)
             && let Some((url, method)) = callback
         {
             let params = Self::recording_params(&recording, started_at, duration_ms);
@@ -1527,10 +1343,7 @@ impl Call {
 
     fn start_dial(&mut self, now: Duration, d: &xml::Dial) -> Flow {
         let media = self.media_id();
-        self.emit(Command::Dial {
-            media,
-            dial: Box::new(d.clone()),
-        });
+        self.emit(Command::Dial { media, dial: Box::new(d.clone()) });
         if let Some(t) = d.timeout {
             self.timers[T_VERB] = Some(now + secs(t));
         }
@@ -1550,10 +1363,8 @@ impl Call {
     }
 
     fn dial_params(&self, event: &str, b_leg: Option<(&CallId, &str)>) -> Vec<(String, String)> {
-        let mut p = vec![
-            ("DialAction".to_owned(), event.to_owned()),
-            ("DialALegUUID".to_owned(), self.setup.id.0.clone()),
-        ];
+        let mut p =
+            vec![("DialAction".to_owned(), event.to_owned()), ("DialALegUUID".to_owned(), self.setup.id.0.clone())];
         if let Some((b, to)) = b_leg {
             p.push(("DialBLegUUID".to_owned(), b.0.clone()));
             p.push(("DialBLegTo".to_owned(), to.to_owned()));
@@ -1594,9 +1405,7 @@ impl Call {
                 }
                 self.timers[T_VERB] = None;
                 let confirm = match self.verb_here() {
-                    Some(Verb::Dial(v)) => v
-                        .confirm_key
-                        .map(|_| (secs(v.confirm_timeout), v.confirm_sound.clone())),
+                    Some(Verb::Dial(v)) => v.confirm_key.map(|_| (secs(v.confirm_timeout), v.confirm_sound.clone())),
                     _ => None,
                 };
                 if let Some((timeout, sound)) = confirm {
@@ -1620,16 +1429,9 @@ impl Call {
                 }
             }
             DialEvent::CalleeHangup => {
-                if matches!(
-                    d.phase,
-                    DialPhase::Bridged { .. } | DialPhase::Confirming { .. }
-                ) {
+                if matches!(d.phase, DialPhase::Bridged { .. } | DialPhase::Confirming { .. }) {
                     let bridged = matches!(d.phase, DialPhase::Bridged { .. });
-                    self.finish_dial(
-                        now,
-                        if bridged { "completed" } else { "no-answer" },
-                        Some("callee hung up"),
-                    );
+                    self.finish_dial(now, if bridged { "completed" } else { "no-answer" }, Some("callee hung up"));
                 }
             }
         }
@@ -1642,11 +1444,7 @@ impl Call {
         if let Some(m) = d.music.take() {
             self.out.push_back(Output::Command(Command::StopMedia(m)));
         }
-        d.phase = DialPhase::Bridged {
-            b_leg,
-            to,
-            since: now,
-        };
+        d.phase = DialPhase::Bridged { b_leg, to, since: now };
         self.timers[T_VERB] = None;
         self.mark_answered(now);
         if let Some(Verb::Dial(v)) = self.verb_here() {
@@ -1655,14 +1453,7 @@ impl Call {
         // startOnDialAnswer recordings start now.
         let mut starts = Vec::new();
         for b in &mut self.background {
-            if let Background::Recording {
-                media,
-                recording,
-                armed,
-                started_at,
-                format,
-                ..
-            } = b
+            if let Background::Recording { media, recording, armed, started_at, format, .. } = b
                 && *armed
             {
                 *armed = false;
@@ -1680,10 +1471,7 @@ impl Call {
                 recording,
             });
         }
-        self.dial_callback(
-            "answer",
-            vec![("DialBLegStatus".to_owned(), "answer".to_owned())],
-        );
+        self.dial_callback("answer", vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
     }
 
     fn dial_caller_key(&mut self, now: Duration, key: char) {
@@ -1707,10 +1495,7 @@ impl Call {
         if let Some(p) = patterns.and_then(|p| matched(&mut d.caller_digits, p.patterns())) {
             self.dial_callback(
                 "digits",
-                vec![
-                    ("DialDigitsMatch".to_owned(), p),
-                    ("DialDigitsPressedBy".to_owned(), "ALeg".to_owned()),
-                ],
+                vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "ALeg".to_owned())],
             );
         }
     }
@@ -1732,14 +1517,10 @@ impl Call {
             }
             DialPhase::Bridged { .. } => {
                 d.callee_digits.push(key);
-                if let Some(p) = patterns.and_then(|p| matched(&mut d.callee_digits, p.patterns()))
-                {
+                if let Some(p) = patterns.and_then(|p| matched(&mut d.callee_digits, p.patterns())) {
                     self.dial_callback(
                         "digits",
-                        vec![
-                            ("DialDigitsMatch".to_owned(), p),
-                            ("DialDigitsPressedBy".to_owned(), "BLeg".to_owned()),
-                        ],
+                        vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "BLeg".to_owned())],
                     );
                 }
             }
@@ -1754,21 +1535,13 @@ impl Call {
         if let Some(m) = d.music.take() {
             self.out.push_back(Output::Command(Command::StopMedia(m)));
         }
-        let rang = d.rang
-            || matches!(
-                d.phase,
-                DialPhase::Bridged { .. } | DialPhase::Confirming { .. }
-            );
+        let rang = d.rang || matches!(d.phase, DialPhase::Bridged { .. } | DialPhase::Confirming { .. });
         let bridged = match &d.phase {
-            DialPhase::Bridged { b_leg, since, .. } => {
-                Some((b_leg.clone(), now.saturating_sub(*since)))
-            }
+            DialPhase::Bridged { b_leg, since, .. } => Some((b_leg.clone(), now.saturating_sub(*since))),
             _ => None,
         };
         let b_uuid = match &d.phase {
-            DialPhase::Bridged { b_leg, .. } | DialPhase::Confirming { b_leg, .. } => {
-                b_leg.0.clone()
-            }
+            DialPhase::Bridged { b_leg, .. } | DialPhase::Confirming { b_leg, .. } => b_leg.0.clone(),
             DialPhase::Ringing => String::new(),
         };
         if let Some((_, dur)) = &bridged {
@@ -1779,10 +1552,7 @@ impl Call {
                     ("DialBLegStatus".to_owned(), "hangup".to_owned()),
                     ("DialBLegDuration".to_owned(), secs_.clone()),
                     ("DialBLegBillDuration".to_owned(), secs_),
-                    (
-                        "DialBLegHangupCauseName".to_owned(),
-                        "Normal Hangup".to_owned(),
-                    ),
+                    ("DialBLegHangupCauseName".to_owned(), "Normal Hangup".to_owned()),
                     ("DialBLegHangupCauseCode".to_owned(), "4000".to_owned()),
                 ],
             );
@@ -1794,15 +1564,7 @@ impl Call {
         let params = vec![
             ("DialStatus".to_owned(), status.to_owned()),
             ("DialRingStatus".to_owned(), rang.to_string()),
-            (
-                "DialHangupCause".to_owned(),
-                if bridged.is_some() {
-                    "NORMAL_CLEARING"
-                } else {
-                    ""
-                }
-                .to_owned(),
-            ),
+            ("DialHangupCause".to_owned(), if bridged.is_some() { "NORMAL_CLEARING" } else { "" }.to_owned()),
             ("DialALegUUID".to_owned(), self.setup.id.0.clone()),
             ("DialBLegUUID".to_owned(), b_uuid),
         ];
@@ -1855,40 +1617,23 @@ impl Call {
                 time_limit: Some(secs(m.max_duration)),
                 record: m.record.then(|| RecordSpec {
                     format: m.record_file_format,
-                    callback: m
-                        .recording_callback_url
-                        .clone()
-                        .map(|u| (u, m.recording_callback_method)),
+                    callback: m.recording_callback_url.clone().map(|u| (u, m.recording_callback_method)),
                 }),
             },
             _ => return Flow::Stop,
         };
-        let run = RoomRun {
-            room: request.room.clone(),
-            phase: RoomPhase::Joining,
-        };
+        let run = RoomRun { room: request.room.clone(), phase: RoomPhase::Joining };
         self.state = State::Running(Run::Room(run));
-        self.emit(Command::JoinConference {
-            request,
-            member: self.member_info(),
-        });
+        self.emit(Command::JoinConference { request, member: self.member_info() });
         Flow::Wait
     }
 
-    fn conference_params(
-        action: &str,
-        room: &str,
-        uuid: &str,
-        member: Option<u32>,
-    ) -> Vec<(String, String)> {
+    fn conference_params(action: &str, room: &str, uuid: &str, member: Option<u32>) -> Vec<(String, String)> {
         vec![
             ("ConferenceAction".to_owned(), action.to_owned()),
             ("ConferenceName".to_owned(), room.to_owned()),
             ("ConferenceUUID".to_owned(), uuid.to_owned()),
-            (
-                "ConferenceMemberID".to_owned(),
-                member.map(|m| m.to_string()).unwrap_or_default(),
-            ),
+            ("ConferenceMemberID".to_owned(), member.map(|m| m.to_string()).unwrap_or_default()),
         ]
     }
 
@@ -1920,9 +1665,7 @@ impl Call {
                 self.notify(&url, method, what, params);
             }
             Some(Verb::MultiPartyCall(m)) => {
-                let subscribed = m
-                    .status_callback_events
-                    .contains(xml::values::MpcEvent::ParticipantStateChanges);
+                let subscribed = m.status_callback_events.contains(xml::values::MpcEvent::ParticipantStateChanges);
                 let Some(url) = m.status_callback_url.clone().filter(|_| subscribed) else {
                     return;
                 };
@@ -1936,10 +1679,7 @@ impl Call {
                     ("MPCUUID".to_owned(), uuid.to_owned()),
                     ("MPCName".to_owned(), room.to_owned()),
                     ("MemberID".to_owned(), member.to_string()),
-                    (
-                        "ParticipantRole".to_owned(),
-                        m.role.map(|r| r.to_string()).unwrap_or_default(),
-                    ),
+                    ("ParticipantRole".to_owned(), m.role.map(|r| r.to_string()).unwrap_or_default()),
                     ("ParticipantCallUUID".to_owned(), self.setup.id.0.clone()),
                 ];
                 let method = m.status_callback_method;
@@ -1952,23 +1692,12 @@ impl Call {
     fn room_sound(&mut self, room: &str, sound: &Sound, enter: bool) {
         let what = if enter { "enterSound" } else { "exitSound" };
         match sound {
-            Sound::Beep1 => self.emit(Command::RoomSound {
-                room: room.to_owned(),
-                sound: RoomSound::Beeps(1),
-                what,
-            }),
-            Sound::Beep2 => self.emit(Command::RoomSound {
-                room: room.to_owned(),
-                sound: RoomSound::Beeps(2),
-                what,
-            }),
+            Sound::Beep1 => self.emit(Command::RoomSound { room: room.to_owned(), sound: RoomSound::Beeps(1), what }),
+            Sound::Beep2 => self.emit(Command::RoomSound { room: room.to_owned(), sound: RoomSound::Beeps(2), what }),
             Sound::Url(u) => {
                 let u = u.clone();
-                let use_ = if enter {
-                    SoundUse::EnterSound(room.to_owned())
-                } else {
-                    SoundUse::ExitSound(room.to_owned())
-                };
+                let use_ =
+                    if enter { SoundUse::EnterSound(room.to_owned()) } else { SoundUse::ExitSound(room.to_owned()) };
                 self.request_sound(&u, use_, what);
             }
             Sound::Empty | Sound::None => {}
@@ -1980,14 +1709,9 @@ impl Call {
             return;
         };
         match e {
-            RoomEvent::Joined {
-                room,
-                uuid,
-                member_id,
-                started,
-                first,
-                ..
-            } if matches!(run.phase, RoomPhase::Joining) && room == run.room => {
+            RoomEvent::Joined { room, uuid, member_id, started, first, .. }
+                if matches!(run.phase, RoomPhase::Joining) && room == run.room =>
+            {
                 run.phase = RoomPhase::In {
                     uuid: uuid.clone(),
                     member_id,
@@ -1998,11 +1722,9 @@ impl Call {
                 };
                 self.room_callback("enter", &room, &uuid, member_id, Vec::new());
                 let (enter, wait_sound, floor) = match self.verb_here() {
-                    Some(Verb::Conference(c)) => (
-                        c.enter_sound.clone(),
-                        c.wait_sound.clone(),
-                        c.floor_event && first && !c.muted,
-                    ),
+                    Some(Verb::Conference(c)) => {
+                        (c.enter_sound.clone(), c.wait_sound.clone(), c.floor_event && first && !c.muted)
+                    }
                     Some(Verb::MultiPartyCall(m)) => (m.enter_sound.clone(), None, false),
                     _ => (Sound::Empty, None, false),
                 };
@@ -2014,9 +1736,9 @@ impl Call {
                     self.room_callback("floor", &room, &uuid, member_id, Vec::new());
                 }
             }
-            RoomEvent::Refused {
-                room, max_members, ..
-            } if matches!(run.phase, RoomPhase::Joining) && room == run.room => {
+            RoomEvent::Refused { room, max_members, .. }
+                if matches!(run.phase, RoomPhase::Joining) && room == run.room =>
+            {
                 let outcome = format!("not joined: room {room} is full ({max_members} members)");
                 self.leave_room_verb(now, outcome, &room, "", None, None);
             }
@@ -2028,30 +1750,18 @@ impl Call {
                     }
                 }
             }
-            RoomEvent::Floor {
-                room, member_id, ..
-            } if room == run.room => {
+            RoomEvent::Floor { room, member_id, .. } if room == run.room => {
                 let floor = matches!(self.verb_here(), Some(Verb::Conference(c)) if c.floor_event);
-                if let (
-                    true,
-                    State::Running(Run::Room(RoomRun {
-                        phase: RoomPhase::In { uuid, .. },
-                        ..
-                    })),
-                ) = (floor, &self.state)
+                if let (true, State::Running(Run::Room(RoomRun { phase: RoomPhase::In { uuid, .. }, .. }))) =
+                    (floor, &self.state)
                 {
                     let uuid = uuid.clone();
                     self.room_callback("floor", &room, &uuid, member_id, Vec::new());
                 }
             }
-            RoomEvent::Left {
-                room,
-                uuid,
-                member_id,
-                reason,
-                recording,
-                ..
-            } if room == run.room && matches!(run.phase, RoomPhase::In { .. }) => {
+            RoomEvent::Left { room, uuid, member_id, reason, recording, .. }
+                if room == run.room && matches!(run.phase, RoomPhase::In { .. }) =>
+            {
                 if let RoomPhase::In { music: Some(m), .. } = &run.phase {
                     let m = *m;
                     self.emit(Command::StopMedia(m));
@@ -2065,17 +1775,9 @@ impl Call {
                 self.room_sound(&room, &exit, false);
                 match reason {
                     LeaveReason::MemberHungUp => {
-                        self.finish_event(
-                            format!("left room {room}: {reason}"),
-                            self.verb_here().map(Verb::name),
-                        );
+                        self.finish_event(format!("left room {room}: {reason}"), self.verb_here().map(Verb::name));
                         self.state = State::Idle;
-                        self.end(
-                            now,
-                            HangupCause::NormalHangup,
-                            HangupSource::ApiRequest,
-                            true,
-                        );
+                        self.end(now, HangupCause::NormalHangup, HangupSource::ApiRequest, true);
                     }
                     LeaveReason::CallHungUp => {}
                     _ => {
@@ -2117,31 +1819,19 @@ impl Call {
                 self.complete_with_action(now, outcome, action, "Conference", params);
             }
             Some(Verb::MultiPartyCall(m)) => {
-                let action = m
-                    .on_exit_action_url
-                    .clone()
-                    .map(|u| (u, m.on_exit_action_method, true));
+                let action = m.on_exit_action_url.clone().map(|u| (u, m.on_exit_action_method, true));
                 let joined_at = match &self.state {
-                    State::Running(Run::Room(RoomRun {
-                        phase: RoomPhase::In { joined_at, .. },
-                        ..
-                    })) => *joined_at,
+                    State::Running(Run::Room(RoomRun { phase: RoomPhase::In { joined_at, .. }, .. })) => *joined_at,
                     _ => now,
                 };
                 let params = vec![
                     ("MPCUUID".to_owned(), uuid.to_owned()),
                     ("MPCFriendlyName".to_owned(), room.to_owned()),
-                    (
-                        "MemberID".to_owned(),
-                        member.map(|m| m.to_string()).unwrap_or_default(),
-                    ),
+                    ("MemberID".to_owned(), member.map(|m| m.to_string()).unwrap_or_default()),
                     ("ParticipantCallUUID".to_owned(), self.setup.id.0.clone()),
                     ("ParticipantJoinTime".to_owned(), ms(joined_at)),
                     ("ParticipantEndTime".to_owned(), ms(now)),
-                    (
-                        "ParticipantRole".to_owned(),
-                        m.role.map(|r| r.to_string()).unwrap_or_default(),
-                    ),
+                    ("ParticipantRole".to_owned(), m.role.map(|r| r.to_string()).unwrap_or_default()),
                 ];
                 self.complete_with_action(now, outcome, action, "MultiPartyCall", params);
             }
@@ -2157,31 +1847,17 @@ impl Call {
         let State::Running(Run::Room(run)) = &mut self.state else {
             return;
         };
-        let RoomPhase::In {
-            uuid,
-            member_id,
-            digits,
-            ..
-        } = &mut run.phase
-        else {
+        let RoomPhase::In { uuid, member_id, digits, .. } = &mut run.phase else {
             return;
         };
         if star && key == '*' {
-            self.emit(Command::LeaveConference {
-                reason: LeaveReason::HangupOnStar,
-            });
+            self.emit(Command::LeaveConference { reason: LeaveReason::HangupOnStar });
             return;
         }
         digits.push(key);
         if let Some(p) = patterns.and_then(|p| matched(digits, p.patterns())) {
             let (room, uuid, member) = (run.room.clone(), uuid.clone(), *member_id);
-            self.room_callback(
-                "digits",
-                &room,
-                &uuid,
-                member,
-                vec![("ConferenceDigitsMatch".to_owned(), p)],
-            );
+            self.room_callback("digits", &room, &uuid, member, vec![("ConferenceDigitsMatch".to_owned(), p)]);
         }
     }
 
@@ -2193,32 +1869,16 @@ impl Call {
                 && let Some(url) = s.status_callback_url.clone()
             {
                 let method = s.status_callback_method;
-                self.notify(
-                    &url,
-                    method,
-                    "stream",
-                    vec![("Event".to_owned(), "StopStream".to_owned())],
-                );
+                self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
             }
             self.complete(now, "stream ended".to_owned());
             return;
         }
-        let pos = self
-            .background
-            .iter()
-            .position(|b| matches!(b, Background::Stream { media, .. } if *media == m));
+        let pos = self.background.iter().position(|b| matches!(b, Background::Stream { media, .. } if *media == m));
         if let Some(pos) = pos
-            && let Background::Stream {
-                callback: Some((url, method)),
-                ..
-            } = self.background.remove(pos)
+            && let Background::Stream { callback: Some((url, method)), .. } = self.background.remove(pos)
         {
-            self.notify(
-                &url,
-                method,
-                "stream",
-                vec![("Event".to_owned(), "StopStream".to_owned())],
-            );
+            self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
         }
     }
 
@@ -2230,12 +1890,7 @@ impl Call {
             self.on_sound(use_, reply);
             return;
         }
-        let State::Fetching {
-            request: want,
-            purpose,
-            url,
-        } = &self.state
-        else {
+        let State::Fetching { request: want, purpose, url } = &self.state else {
             return;
         };
         if *want != request {
@@ -2243,33 +1898,17 @@ impl Call {
         }
         let (purpose, url) = (*purpose, url.clone());
         let (unreachable, invalid) = match purpose {
-            Purpose::Answer | Purpose::Fallback => (
-                HangupCause::AnswerUrlUnreachable,
-                HangupCause::InvalidAnswerXml,
-            ),
-            Purpose::Redirect => (
-                HangupCause::RedirectUrlUnreachable,
-                HangupCause::InvalidRedirectXml,
-            ),
-            Purpose::Transfer => (
-                HangupCause::TransferUrlUnreachable,
-                HangupCause::InvalidTransferXml,
-            ),
-            _ => (
-                HangupCause::ActionUrlUnreachable,
-                HangupCause::InvalidActionXml,
-            ),
+            Purpose::Answer | Purpose::Fallback => (HangupCause::AnswerUrlUnreachable, HangupCause::InvalidAnswerXml),
+            Purpose::Redirect => (HangupCause::RedirectUrlUnreachable, HangupCause::InvalidRedirectXml),
+            Purpose::Transfer => (HangupCause::TransferUrlUnreachable, HangupCause::InvalidTransferXml),
+            _ => (HangupCause::ActionUrlUnreachable, HangupCause::InvalidActionXml),
         };
         match reply {
             FetchReply::Document(doc) => self.load(now, doc, purpose),
             FetchReply::Body(body) => {
                 let parsed = xml::parse(&body);
                 if parsed.has_errors() {
-                    self.event(CallEvent::InvalidDocument {
-                        url,
-                        diagnostics: parsed.diagnostics,
-                        body,
-                    });
+                    self.event(CallEvent::InvalidDocument { url, diagnostics: parsed.diagnostics, body });
                     self.end(now, invalid, HangupSource::Error, true);
                 } else {
                     self.load(now, Arc::new(parsed.document), purpose);
@@ -2299,12 +1938,8 @@ impl Call {
             FetchReply::Failed(_) => return,
         };
         // Only Play, Speak and Wait are played (spec §2.12).
-        let verbs: Vec<Verb> = doc
-            .verbs
-            .iter()
-            .filter(|v| matches!(v, Verb::Play(_) | Verb::Speak(_) | Verb::Wait(_)))
-            .cloned()
-            .collect();
+        let verbs: Vec<Verb> =
+            doc.verbs.iter().filter(|v| matches!(v, Verb::Play(_) | Verb::Speak(_) | Verb::Wait(_))).cloned().collect();
         if verbs.is_empty() {
             return;
         }
@@ -2313,14 +1948,7 @@ impl Call {
             SoundUse::WaitSound => {
                 let waiting = matches!(
                     &self.state,
-                    State::Running(Run::Room(RoomRun {
-                        phase: RoomPhase::In {
-                            waiting: true,
-                            music: None,
-                            ..
-                        },
-                        ..
-                    }))
+                    State::Running(Run::Room(RoomRun { phase: RoomPhase::In { waiting: true, music: None, .. }, .. }))
                 );
                 if waiting {
                     let media = self.media_id();
@@ -2331,33 +1959,23 @@ impl Call {
                         looped: true,
                         what: "waitSound",
                     });
-                    if let State::Running(Run::Room(RoomRun {
-                        phase: RoomPhase::In { music, .. },
-                        ..
-                    })) = &mut self.state
+                    if let State::Running(Run::Room(RoomRun { phase: RoomPhase::In { music, .. }, .. })) =
+                        &mut self.state
                     {
                         *music = Some(media);
                     }
                 }
             }
-            SoundUse::EnterSound(room) => self.emit(Command::RoomSound {
-                room,
-                sound: RoomSound::Sounds(sounds),
-                what: "enterSound",
-            }),
-            SoundUse::ExitSound(room) => self.emit(Command::RoomSound {
-                room,
-                sound: RoomSound::Sounds(sounds),
-                what: "exitSound",
-            }),
+            SoundUse::EnterSound(room) => {
+                self.emit(Command::RoomSound { room, sound: RoomSound::Sounds(sounds), what: "enterSound" })
+            }
+            SoundUse::ExitSound(room) => {
+                self.emit(Command::RoomSound { room, sound: RoomSound::Sounds(sounds), what: "exitSound" })
+            }
             SoundUse::DialMusic => {
                 if matches!(
                     &self.state,
-                    State::Running(Run::Dial(DialRun {
-                        phase: DialPhase::Ringing,
-                        music: None,
-                        ..
-                    }))
+                    State::Running(Run::Dial(DialRun { phase: DialPhase::Ringing, music: None, .. }))
                 ) {
                     let media = self.media_id();
                     self.emit(Command::PlaySounds {
@@ -2373,13 +1991,8 @@ impl Call {
                 }
             }
             SoundUse::ConfirmSound => {
-                if matches!(
-                    &self.state,
-                    State::Running(Run::Dial(DialRun {
-                        phase: DialPhase::Confirming { .. },
-                        ..
-                    }))
-                ) {
+                if matches!(&self.state, State::Running(Run::Dial(DialRun { phase: DialPhase::Confirming { .. }, .. })))
+                {
                     let media = self.media_id();
                     self.emit(Command::PlaySounds {
                         media,
@@ -2420,9 +2033,7 @@ impl Call {
                     // The file still arrives later; its callbackUrl must still fire.
                     self.emit(Command::StopRecording(r.media));
                     let callback = match self.verb_here() {
-                        Some(Verb::Record(v)) => {
-                            v.callback_url.clone().map(|u| (u, v.callback_method))
-                        }
+                        Some(Verb::Record(v)) => v.callback_url.clone().map(|u| (u, v.callback_method)),
                         _ => None,
                     };
                     let format = match self.verb_here() {
@@ -2469,27 +2080,17 @@ impl Call {
                 }
             }
             Run::Room(run) => {
-                if let RoomPhase::In {
-                    uuid,
-                    member_id,
-                    music,
-                    ..
-                } = &run.phase
-                {
+                if let RoomPhase::In { uuid, member_id, music, .. } = &run.phase {
                     if let Some(m) = music {
                         self.emit(Command::StopMedia(*m));
                     }
                     // The exit callback fires here, once: the room's Left for this call
                     // arrives after the call has moved on and is ignored.
-                    self.emit(Command::LeaveConference {
-                        reason: hangup.unwrap_or(LeaveReason::CallHungUp),
-                    });
+                    self.emit(Command::LeaveConference { reason: hangup.unwrap_or(LeaveReason::CallHungUp) });
                     let (uuid, member_id) = (uuid.clone(), *member_id);
                     self.room_callback("exit", &run.room, &uuid, member_id, Vec::new());
                 } else {
-                    self.emit(Command::LeaveConference {
-                        reason: LeaveReason::CallHungUp,
-                    });
+                    self.emit(Command::LeaveConference { reason: LeaveReason::CallHungUp });
                 }
             }
             Run::Stream(m) => self.emit(Command::StopStream(m)),
@@ -2505,11 +2106,7 @@ impl Call {
         self.abort_verb(now, None);
         for b in std::mem::take(&mut self.background) {
             match b {
-                Background::Recording {
-                    media,
-                    armed: false,
-                    ..
-                } => {
+                Background::Recording { media, armed: false, .. } => {
                     self.emit(Command::StopRecording(media));
                     self.background.push(b);
                 }
@@ -2517,12 +2114,7 @@ impl Call {
                 Background::Stream { media, callback } => {
                     self.emit(Command::StopStream(media));
                     if let Some((url, method)) = callback {
-                        self.notify(
-                            &url,
-                            method,
-                            "stream",
-                            vec![("Event".to_owned(), "StopStream".to_owned())],
-                        );
+                        self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
                     }
                 }
             }
@@ -2535,9 +2127,7 @@ impl Call {
             self.emit(Command::Hangup { cause });
         }
         if let Some(url) = self.setup.hangup_url.clone() {
-            let duration = self
-                .answered_at
-                .map_or(Duration::ZERO, |a| now.saturating_sub(a));
+            let duration = self.answered_at.map_or(Duration::ZERO, |a| now.saturating_sub(a));
             let total = now.saturating_sub(self.started_at);
             let params = vec![
                 ("HangupCause".to_owned(), cause.sip_name().to_owned()),
@@ -2564,10 +2154,7 @@ impl Call {
 /// Appends nothing; checks whether `buffer` ends with one of `patterns`, and if so clears it and
 /// returns the pattern.
 fn matched(buffer: &mut String, patterns: &[String]) -> Option<String> {
-    let hit = patterns
-        .iter()
-        .find(|p| buffer.ends_with(p.as_str()))?
-        .clone();
+    let hit = patterns.iter().find(|p| buffer.ends_with(p.as_str()))?.clone();
     buffer.clear();
     Some(hit)
 }

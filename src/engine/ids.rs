@@ -78,14 +78,7 @@ impl IdGen {
         let b = self.next_u64();
         let time_hi = ((a >> 16) & 0x0fff) | 0x4000;
         let clock = ((b >> 48) & 0x3fff) | 0x8000;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            a >> 32,
-            a & 0xffff,
-            time_hi,
-            clock,
-            b & 0xffff_ffff_ffff
-        )
+        format!("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, a & 0xffff, time_hi, clock, b & 0xffff_ffff_ffff)
     }
 }
 

@@ -14,15 +14,14 @@ mod switch;
 
 pub use call::{Call, CallConfig, CallSetup, CallStatus};
 pub use io::{
-    CallEvent, Collect, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent,
-    MediaVerb, Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
+    CallEvent, Collect, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent, MediaVerb, Output,
+    Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
 };
 
 pub use cause::{HangupCause, HangupSource};
 pub use ids::{CallId, IdGen, MediaId, RequestId};
 pub use room::{
-    ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo,
-    MemberMedia, MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind,
-    RoomSnapshot, RoomsConfig,
+    ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo, MemberMedia,
+    MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind, RoomSnapshot, RoomsConfig,
 };
 pub use switch::{Engine, EngineConfig, EngineError, EngineOutput};

@@ -249,9 +249,7 @@ pub enum ConferenceError {
     #[error("call {0} is already in a conference")]
     AlreadyInRoom(CallId),
     /// The member target is neither `all` nor a comma list of ids.
-    #[error(
-        "invalid member id `{0}`: expected a member id, a comma-separated list of ids, or `all`"
-    )]
+    #[error("invalid member id `{0}`: expected a member id, a comma-separated list of ids, or `all`")]
     InvalidTarget(String),
 }
 
@@ -472,10 +470,7 @@ pub struct RoomsConfig {
 
 impl Default for RoomsConfig {
     fn default() -> Self {
-        RoomsConfig {
-            seed: 1,
-            recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned(),
-        }
+        RoomsConfig { seed: 1, recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned() }
     }
 }
 
@@ -535,29 +530,14 @@ fn room_key(account: &str, kind: RoomKind, room: &str) -> RoomKey {
 }
 
 fn room_not_found(room: &str) -> ConferenceError {
-    ConferenceError::RoomNotFound {
-        room: room.to_owned(),
-    }
+    ConferenceError::RoomNotFound { room: room.to_owned() }
 }
 
 /// A new recording named by `ids`, stored under `base`.
 fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: RecordSpec) -> Recording {
     let id = ids.uuid();
-    let url = format!(
-        "{}/{}.{}",
-        base.trim_end_matches('/'),
-        id,
-        spec.format.to_xml()
-    );
-    Recording {
-        info: RecordingInfo {
-            id,
-            url,
-            format: spec.format,
-            started_at: now,
-        },
-        callback: spec.callback,
-    }
+    let url = format!("{}/{}.{}", base.trim_end_matches('/'), id, spec.format.to_xml());
+    Recording { info: RecordingInfo { id, url, format: spec.format, started_at: now }, callback: spec.callback }
 }
 
 /// Removes member `id` from `room` and from the call index, and emits its `Left`.
@@ -593,18 +573,11 @@ fn resolve(name: &str, room: &Room, target: &MemberTarget) -> Result<Vec<u32>, C
             if ids.is_empty() {
                 return Err(ConferenceError::InvalidTarget(String::new()));
             }
-            let missing: Vec<u32> = ids
-                .iter()
-                .copied()
-                .filter(|id| !room.members.contains_key(id))
-                .collect();
+            let missing: Vec<u32> = ids.iter().copied().filter(|id| !room.members.contains_key(id)).collect();
             if missing.is_empty() {
                 Ok(ids)
             } else {
-                Err(ConferenceError::MembersNotFound {
-                    room: name.to_owned(),
-                    ids: missing,
-                })
+                Err(ConferenceError::MembersNotFound { room: name.to_owned(), ids: missing })
             }
         }
     }
@@ -631,12 +604,7 @@ impl Conferences {
     /// starts the room, and [`RoomEvent::RecordingStarted`] if it starts a recording) or
     /// [`RoomEvent::Refused`]. A call that is already in a room gets
     /// [`ConferenceError::AlreadyInRoom`] and nothing changes.
-    pub fn join(
-        &mut self,
-        now: Duration,
-        req: JoinRequest,
-        member: MemberInfo,
-    ) -> Result<(), ConferenceError> {
+    pub fn join(&mut self, now: Duration, req: JoinRequest, member: MemberInfo) -> Result<(), ConferenceError> {
         if self.members.contains_key(&member.call) {
             return Err(ConferenceError::AlreadyInRoom(member.call));
         }
@@ -646,11 +614,7 @@ impl Conferences {
             None => (0, req.max_members),
         };
         if count >= usize::try_from(max_members).unwrap_or(usize::MAX) {
-            self.events.push_back(RoomEvent::Refused {
-                call: member.call,
-                room: req.room,
-                max_members,
-            });
+            self.events.push_back(RoomEvent::Refused { call: member.call, room: req.room, max_members });
             return Ok(());
         }
 
@@ -660,10 +624,7 @@ impl Conferences {
             Entry::Vacant(e) => {
                 let serial = self.next_serial;
                 self.next_serial = self.next_serial.wrapping_add(1);
-                let deadline = req
-                    .time_limit
-                    .and_then(|limit| now.checked_add(limit))
-                    .map(|at| (at, serial));
+                let deadline = req.time_limit.and_then(|limit| now.checked_add(limit)).map(|at| (at, serial));
                 if let Some(slot) = deadline {
                     self.deadlines.insert(slot, key.clone());
                 }
@@ -682,11 +643,8 @@ impl Conferences {
         let id = self.next_member_id;
         self.next_member_id = self.next_member_id.saturating_add(1);
         let starts = !room.started && req.start_on_enter;
-        let waiting: Vec<CallId> = if starts {
-            room.members.values().map(|m| m.info.call.clone()).collect()
-        } else {
-            Vec::new()
-        };
+        let waiting: Vec<CallId> =
+            if starts { room.members.values().map(|m| m.info.call.clone()).collect() } else { Vec::new() };
         room.started |= req.start_on_enter;
 
         self.members.insert(member.call.clone(), (key, id));
@@ -710,16 +668,12 @@ impl Conferences {
             },
         );
         for call in waiting {
-            self.events.push_back(RoomEvent::Started {
-                call,
-                room: req.room.clone(),
-            });
+            self.events.push_back(RoomEvent::Started { call, room: req.room.clone() });
         }
         if let Some(spec) = req.record
             && room.recording.is_none()
         {
-            let recording =
-                new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
+            let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
             self.events.push_back(RoomEvent::RecordingStarted {
                 room: req.room,
                 uuid: room.uuid.clone(),
@@ -742,9 +696,7 @@ impl Conferences {
 
     /// The room `call` is in, as (kind, room name, member id).
     pub fn room_of(&self, call: &CallId) -> Option<(RoomKind, &str, u32)> {
-        self.members
-            .get(call)
-            .map(|((_, kind, name), id)| (*kind, name.as_str(), *id))
+        self.members.get(call).map(|((_, kind, name), id)| (*kind, name.as_str(), *id))
     }
 
     /// REST Kick: the targeted members leave with [`LeaveReason::Kicked`]. Returns their ids.
@@ -838,35 +790,19 @@ impl Conferences {
         media: MemberMedia,
     ) -> Result<Vec<u32>, ConferenceError> {
         let (_, ids) = self.targets(account, room, target)?;
-        self.events.push_back(RoomEvent::Media {
-            room: room.to_owned(),
-            members: ids.clone(),
-            media,
-        });
+        self.events.push_back(RoomEvent::Media { room: room.to_owned(), members: ids.clone(), media });
         Ok(ids)
     }
 
     /// Gives the floor to a member: emits [`RoomEvent::Floor`].
-    pub fn set_floor(
-        &mut self,
-        account: &str,
-        room: &str,
-        member_id: u32,
-    ) -> Result<(), ConferenceError> {
+    pub fn set_floor(&mut self, account: &str, room: &str, member_id: u32) -> Result<(), ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
         let m = r
             .members
             .get(&member_id)
-            .ok_or_else(|| ConferenceError::MembersNotFound {
-                room: room.to_owned(),
-                ids: vec![member_id],
-            })?;
-        self.events.push_back(RoomEvent::Floor {
-            call: m.info.call.clone(),
-            room: room.to_owned(),
-            member_id,
-        });
+            .ok_or_else(|| ConferenceError::MembersNotFound { room: room.to_owned(), ids: vec![member_id] })?;
+        self.events.push_back(RoomEvent::Floor { call: m.info.call.clone(), room: room.to_owned(), member_id });
         Ok(())
     }
 
@@ -900,10 +836,7 @@ impl Conferences {
         spec: RecordSpec,
     ) -> Result<RecordingInfo, ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
-        let r = self
-            .rooms
-            .get_mut(&key)
-            .ok_or_else(|| room_not_found(room))?;
+        let r = self.rooms.get_mut(&key).ok_or_else(|| room_not_found(room))?;
         if let Some(running) = &r.recording {
             return Ok(running.info.clone());
         }
@@ -926,10 +859,7 @@ impl Conferences {
         room: &str,
     ) -> Result<Option<RecordingInfo>, ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
-        let r = self
-            .rooms
-            .get_mut(&key)
-            .ok_or_else(|| room_not_found(room))?;
+        let r = self.rooms.get_mut(&key).ok_or_else(|| room_not_found(room))?;
         let Some(recording) = r.recording.take() else {
             return Ok(None);
         };
@@ -944,12 +874,7 @@ impl Conferences {
     }
 
     /// REST get conference (kind Conference).
-    pub fn get(
-        &self,
-        now: Duration,
-        account: &str,
-        room: &str,
-    ) -> Result<RoomSnapshot, ConferenceError> {
+    pub fn get(&self, now: Duration, account: &str, room: &str) -> Result<RoomSnapshot, ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
         let members = r
@@ -1001,9 +926,7 @@ impl Conferences {
 
     /// Number of members in the room (`None` if there is no such live room).
     pub fn member_count(&self, account: &str, kind: RoomKind, room: &str) -> Option<usize> {
-        self.rooms
-            .get(&room_key(account, kind, room))
-            .map(|r| r.members.len())
+        self.rooms.get(&room_key(account, kind, room)).map(|r| r.members.len())
     }
 
     /// When [`Conferences::handle_timeout`] must next be called.
@@ -1052,24 +975,21 @@ impl Conferences {
             let Some(room) = self.rooms.get_mut(key) else {
                 return;
             };
-            let Some(leaver) = depart(key, room, &mut self.members, &mut self.events, id, reason)
-            else {
+            let Some(leaver) = depart(key, room, &mut self.members, &mut self.events, id, reason) else {
                 continue;
             };
             if leaver.end_on_exit && !room.members.is_empty() {
                 self.end_room(now, key, EndReason::EndOnExit, |m| {
-                    if pending.binary_search(&m).is_ok() {
-                        reason
-                    } else {
-                        LeaveReason::RoomEnded
-                    }
+                    if pending.binary_search(&m).is_ok() { reason } else { LeaveReason::RoomEnded }
                 });
             } else if room.members.is_empty() {
                 self.end_room(now, key, EndReason::Empty, |_| reason);
             } else if room.members.len() == 1 {
-                let lone_must_go = room.members.iter().next().is_some_and(|(m, member)| {
-                    !member.stay_alone && pending.binary_search(m).is_err()
-                });
+                let lone_must_go = room
+                    .members
+                    .iter()
+                    .next()
+                    .is_some_and(|(m, member)| !member.stay_alone && pending.binary_search(m).is_err());
                 if lone_must_go {
                     self.end_room(now, key, EndReason::StayAlone, |_| LeaveReason::StayAlone);
                 }
@@ -1079,13 +999,7 @@ impl Conferences {
 
     /// Ends room `key`: every remaining member leaves (ascending id, with `reason_for(id)`),
     /// a running recording finishes, then [`RoomEvent::Ended`].
-    fn end_room(
-        &mut self,
-        now: Duration,
-        key: &RoomKey,
-        end: EndReason,
-        reason_for: impl Fn(u32) -> LeaveReason,
-    ) {
+    fn end_room(&mut self, now: Duration, key: &RoomKey, end: EndReason, reason_for: impl Fn(u32) -> LeaveReason) {
         let Some(mut room) = self.rooms.remove(key) else {
             return;
         };
@@ -1094,14 +1008,7 @@ impl Conferences {
         }
         let ids: Vec<u32> = room.members.keys().copied().collect();
         for id in ids {
-            depart(
-                key,
-                &mut room,
-                &mut self.members,
-                &mut self.events,
-                id,
-                reason_for(id),
-            );
+            depart(key, &mut room, &mut self.members, &mut self.events, id, reason_for(id));
         }
         if let Some(recording) = room.recording.take() {
             self.events.push_back(RoomEvent::RecordingFinished {
@@ -1176,45 +1083,19 @@ mod tests {
     /// A compact rendering of an event, for exact ordered comparisons.
     fn show(e: &RoomEvent) -> String {
         match e {
-            RoomEvent::Joined {
-                call,
-                room,
-                member_id,
-                started,
-                first,
-                ..
-            } => format!(
+            RoomEvent::Joined { call, room, member_id, started, first, .. } => format!(
                 "join {room} {call} #{member_id}{}{}",
                 if *started { " started" } else { " waiting" },
                 if *first { " first" } else { "" }
             ),
-            RoomEvent::Refused {
-                call,
-                room,
-                max_members,
-            } => format!("refused {room} {call} max={max_members}"),
+            RoomEvent::Refused { call, room, max_members } => format!("refused {room} {call} max={max_members}"),
             RoomEvent::Started { call, room } => format!("started {room} {call}"),
-            RoomEvent::Left {
-                call,
-                member_id,
-                reason,
-                recording,
-                ..
-            } => {
-                format!(
-                    "left {call} #{member_id} {reason:?}{}",
-                    if recording.is_some() { " rec" } else { "" }
-                )
+            RoomEvent::Left { call, member_id, reason, recording, .. } => {
+                format!("left {call} #{member_id} {reason:?}{}", if recording.is_some() { " rec" } else { "" })
             }
-            RoomEvent::Muted {
-                member_id, muted, ..
-            } => format!("muted #{member_id} {muted}"),
-            RoomEvent::Deafened {
-                member_id, deaf, ..
-            } => format!("deaf #{member_id} {deaf}"),
-            RoomEvent::Floor {
-                call, member_id, ..
-            } => format!("floor {call} #{member_id}"),
+            RoomEvent::Muted { member_id, muted, .. } => format!("muted #{member_id} {muted}"),
+            RoomEvent::Deafened { member_id, deaf, .. } => format!("deaf #{member_id} {deaf}"),
+            RoomEvent::Floor { call, member_id, .. } => format!("floor {call} #{member_id}"),
             RoomEvent::Media { members, .. } => format!("media {members:?}"),
             RoomEvent::RecordingStarted { room, .. } => format!("rec-start {room}"),
             RoomEvent::RecordingFinished { room, ended_at, .. } => {
@@ -1233,13 +1114,7 @@ mod tests {
     }
 
     fn rec_spec(format: FileFormat) -> RecordSpec {
-        RecordSpec {
-            format,
-            callback: Some((
-                Url::from_xml("https://cb.example/rec").unwrap(),
-                Method::Post,
-            )),
-        }
+        RecordSpec { format, callback: Some((Url::from_xml("https://cb.example/rec").unwrap(), Method::Post)) }
     }
 
     /// No member, room, index entry or timer is left behind.
@@ -1262,26 +1137,8 @@ mod tests {
         assert_eq!(" 10 , 11,10 ".parse::<MemberTarget>(), Ok(ids(&[10, 11])));
         assert_eq!("0".parse::<MemberTarget>(), Ok(ids(&[0])));
         assert_eq!("4294967295".parse::<MemberTarget>(), Ok(ids(&[u32::MAX])));
-        for bad in [
-            "",
-            "  ",
-            "10,",
-            ",10",
-            "10,,11",
-            "x",
-            "1a",
-            "+5",
-            "-1",
-            "4294967296",
-            "all,1",
-            "1 2",
-            "alll",
-        ] {
-            assert_eq!(
-                bad.parse::<MemberTarget>(),
-                Err(ConferenceError::InvalidTarget(bad.to_owned())),
-                "{bad:?}"
-            );
+        for bad in ["", "  ", "10,", ",10", "10,,11", "x", "1a", "+5", "-1", "4294967296", "all,1", "1 2", "alll"] {
+            assert_eq!(bad.parse::<MemberTarget>(), Err(ConferenceError::InvalidTarget(bad.to_owned())), "{bad:?}");
         }
         assert_eq!(MemberTarget::All.to_string(), "all");
         assert_eq!(ids(&[10, 11, 12]).to_string(), "10,11,12");
@@ -1291,15 +1148,9 @@ mod tests {
 
     #[test]
     fn error_messages() {
-        let one = ConferenceError::MembersNotFound {
-            room: "r".into(),
-            ids: vec![5],
-        };
+        let one = ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5] };
         assert_eq!(one.to_string(), "member 5 not found in conference `r`");
-        let two = ConferenceError::MembersNotFound {
-            room: "r".into(),
-            ids: vec![5, 9],
-        };
+        let two = ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5, 9] };
         assert_eq!(two.to_string(), "members 5, 9 not found in conference `r`");
         assert_eq!(room_not_found("x").to_string(), "conference `x` not found");
     }
@@ -1348,14 +1199,8 @@ mod tests {
         let mut c = reg();
         join(&mut c, 0, req("r"), "c1");
         drain(&mut c);
-        assert_eq!(
-            c.join(secs(1), req("r"), info("c1")),
-            Err(ConferenceError::AlreadyInRoom(call("c1")))
-        );
-        assert_eq!(
-            c.join(secs(1), req("other"), info("c1")),
-            Err(ConferenceError::AlreadyInRoom(call("c1")))
-        );
+        assert_eq!(c.join(secs(1), req("r"), info("c1")), Err(ConferenceError::AlreadyInRoom(call("c1"))));
+        assert_eq!(c.join(secs(1), req("other"), info("c1")), Err(ConferenceError::AlreadyInRoom(call("c1"))));
         assert!(drain(&mut c).is_empty());
         assert_eq!(c.len(), 1);
         join(&mut c, 2, req("r"), "c2");
@@ -1395,21 +1240,11 @@ mod tests {
         // A call that left can rejoin, with a new id; ids are not reused.
         assert!(c.leave(secs(1), &call("c1"), LeaveReason::HangupOnStar));
         join(&mut c, 2, req("a"), "c1");
-        assert_eq!(
-            shown(&mut c),
-            ["left c1 #1 HangupOnStar", "join a c1 #6 started"]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 HangupOnStar", "join a c1 #6 started"]);
         // Room "b" empties and is recreated: new UUID, ids keep counting.
         assert!(c.leave(secs(3), &call("c2"), LeaveReason::CallHungUp));
         join(&mut c, 4, req("b"), "c2");
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c2 #2 CallHungUp",
-                "ended b Empty",
-                "join b c2 #7 started first"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c2 #2 CallHungUp", "ended b Empty", "join b c2 #7 started first"]);
         assert_ne!(c.get(secs(4), ACCT, "b").unwrap().uuid, ub);
     }
 
@@ -1425,19 +1260,12 @@ mod tests {
         join(&mut c, 0, big.clone(), "c3");
         assert_eq!(
             drain(&mut c).iter().map(show).collect::<Vec<_>>(),
-            [
-                "join r c1 #1 started first",
-                "join r c2 #2 started",
-                "refused r c3 max=2"
-            ]
+            ["join r c1 #1 started first", "join r c2 #2 started", "refused r c3 max=2"]
         );
         assert_eq!(c.room_of(&call("c3")), None);
         assert!(c.leave(secs(1), &call("c2"), LeaveReason::CallHungUp));
         join(&mut c, 2, big, "c3");
-        assert_eq!(
-            shown(&mut c),
-            ["left c2 #2 CallHungUp", "join r c3 #3 started"]
-        );
+        assert_eq!(shown(&mut c), ["left c2 #2 CallHungUp", "join r c3 #3 started"]);
 
         // A first member with capacity 0 creates nothing.
         let mut zero = req("z");
@@ -1467,33 +1295,19 @@ mod tests {
         wait.start_on_enter = false;
         join(&mut c, 0, wait.clone(), "c1");
         join(&mut c, 1, wait.clone(), "c2");
-        assert_eq!(
-            shown(&mut c),
-            ["join r c1 #1 waiting first", "join r c2 #2 waiting"]
-        );
+        assert_eq!(shown(&mut c), ["join r c1 #1 waiting first", "join r c2 #2 waiting"]);
         assert!(!c.get(secs(1), ACCT, "r").unwrap().started);
 
         let mut rec = req("r");
         rec.record = Some(rec_spec(FileFormat::Mp3));
         join(&mut c, 2, rec, "c3");
-        assert_eq!(
-            shown(&mut c),
-            [
-                "join r c3 #3 started",
-                "started r c1",
-                "started r c2",
-                "rec-start r"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["join r c3 #3 started", "started r c1", "started r c2", "rec-start r"]);
         assert!(c.get(secs(2), ACCT, "r").unwrap().started);
 
         // Started for good: a later non-starter joins started; the starter leaving changes nothing.
         assert!(c.leave(secs(3), &call("c3"), LeaveReason::CallHungUp));
         join(&mut c, 4, wait, "c4");
-        assert_eq!(
-            shown(&mut c),
-            ["left c3 #3 CallHungUp rec", "join r c4 #4 started"]
-        );
+        assert_eq!(shown(&mut c), ["left c3 #3 CallHungUp rec", "join r c4 #4 started"]);
     }
 
     // ---- leave ----
@@ -1538,15 +1352,7 @@ mod tests {
         let uuid = IdGen::new(1).uuid();
         let ev = drain(&mut c);
         assert_eq!(ev.len(), 2);
-        assert_eq!(
-            ev[1],
-            RoomEvent::Ended {
-                account: ACCT.into(),
-                room: "r".into(),
-                uuid,
-                reason: EndReason::Empty
-            }
-        );
+        assert_eq!(ev[1], RoomEvent::Ended { account: ACCT.into(), room: "r".into(), uuid, reason: EndReason::Empty });
         assert_no_state(&c);
         assert_eq!(c.get(secs(3), ACCT, "r"), Err(room_not_found("r")));
     }
@@ -1575,25 +1381,11 @@ mod tests {
             join(&mut c, 0, req("r"), who);
         }
         drain(&mut c);
-        assert_eq!(
-            c.kick(secs(1), ACCT, "r", &MemberTarget::All),
-            Ok(vec![1, 2, 3])
-        );
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 Kicked",
-                "left c2 #2 Kicked",
-                "left c3 #3 Kicked",
-                "ended r Empty"
-            ]
-        );
+        assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
+        assert_eq!(shown(&mut c), ["left c1 #1 Kicked", "left c2 #2 Kicked", "left c3 #3 Kicked", "ended r Empty"]);
         assert_no_state(&c);
         assert!(c.list(ACCT).is_empty());
-        assert_eq!(
-            c.kick(secs(2), ACCT, "r", &MemberTarget::All),
-            Err(room_not_found("r"))
-        );
+        assert_eq!(c.kick(secs(2), ACCT, "r", &MemberTarget::All), Err(room_not_found("r")));
     }
 
     #[test]
@@ -1604,39 +1396,21 @@ mod tests {
         drain(&mut c);
         assert_eq!(
             c.kick(secs(1), ACCT, "r", &ids(&[1, 7])),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![7]
-            })
+            Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![7] })
         );
         // Unsorted, duplicated input: the unknown ones, ascending, once each.
         assert_eq!(
             c.kick(secs(1), ACCT, "r", &ids(&[9, 2, 5, 9])),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![5, 9]
-            })
+            Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5, 9] })
         );
         assert_eq!(
             c.hangup_members(secs(1), ACCT, "r", &ids(&[3])),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![3]
-            })
+            Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![3] })
         );
-        assert_eq!(
-            c.kick(secs(1), ACCT, "nope", &ids(&[1])),
-            Err(room_not_found("nope"))
-        );
-        assert_eq!(
-            c.kick(secs(1), ACCT, "r", &ids(&[])),
-            Err(ConferenceError::InvalidTarget(String::new()))
-        );
+        assert_eq!(c.kick(secs(1), ACCT, "nope", &ids(&[1])), Err(room_not_found("nope")));
+        assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[])), Err(ConferenceError::InvalidTarget(String::new())));
         // Another account's room of the same name is not reachable.
-        assert_eq!(
-            c.kick(secs(1), "MA2", "r", &ids(&[1])),
-            Err(room_not_found("r"))
-        );
+        assert_eq!(c.kick(secs(1), "MA2", "r", &ids(&[1])), Err(room_not_found("r")));
         assert!(drain(&mut c).is_empty());
         assert_eq!(c.get(secs(1), ACCT, "r").unwrap().members.len(), 2);
         assert!(c.room_of(&call("c1")).is_some());
@@ -1649,10 +1423,7 @@ mod tests {
         mpc.kind = RoomKind::MultiParty;
         join(&mut c, 0, mpc, "c1");
         drain(&mut c);
-        assert_eq!(
-            c.kick(secs(1), ACCT, "r", &MemberTarget::All),
-            Err(room_not_found("r"))
-        );
+        assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Err(room_not_found("r")));
         assert_eq!(c.end(secs(1), ACCT, "r"), Err(room_not_found("r")));
         assert_eq!(c.get(secs(1), ACCT, "r"), Err(room_not_found("r")));
         assert!(c.list(ACCT).is_empty());
@@ -1670,18 +1441,9 @@ mod tests {
             join(&mut c, 0, req("r"), who);
         }
         drain(&mut c);
-        assert_eq!(
-            c.hangup_members(secs(1), ACCT, "r", &"3,1".parse().unwrap()),
-            Ok(vec![1, 3])
-        );
-        assert_eq!(
-            shown(&mut c),
-            ["left c1 #1 MemberHungUp", "left c3 #3 MemberHungUp"]
-        );
-        assert_eq!(
-            c.hangup_members(secs(2), ACCT, "r", &MemberTarget::All),
-            Ok(vec![2])
-        );
+        assert_eq!(c.hangup_members(secs(1), ACCT, "r", &"3,1".parse().unwrap()), Ok(vec![1, 3]));
+        assert_eq!(shown(&mut c), ["left c1 #1 MemberHungUp", "left c3 #3 MemberHungUp"]);
+        assert_eq!(c.hangup_members(secs(2), ACCT, "r", &MemberTarget::All), Ok(vec![2]));
         assert_eq!(shown(&mut c), ["left c2 #2 MemberHungUp", "ended r Empty"]);
         assert_no_state(&c);
     }
@@ -1734,10 +1496,7 @@ mod tests {
         join(&mut c, 0, req("r"), "c4");
         drain(&mut c);
         // 3 is in the batch (keeps its Kicked), 4 is not (removed by the room ending).
-        assert_eq!(
-            c.kick(secs(1), ACCT, "r", &ids(&[1, 2, 3])),
-            Ok(vec![1, 2, 3])
-        );
+        assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1, 2, 3])), Ok(vec![1, 2, 3]));
         assert_eq!(
             shown(&mut c),
             [
@@ -1760,18 +1519,10 @@ mod tests {
         join(&mut c, 0, req("r"), "c2");
         join(&mut c, 0, req("r"), "c3");
         drain(&mut c);
-        assert_eq!(
-            c.hangup_members(secs(1), ACCT, "r", &MemberTarget::All),
-            Ok(vec![1, 2, 3])
-        );
+        assert_eq!(c.hangup_members(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
         assert_eq!(
             shown(&mut c),
-            [
-                "left c1 #1 MemberHungUp",
-                "left c2 #2 MemberHungUp",
-                "left c3 #3 MemberHungUp",
-                "ended r EndOnExit"
-            ]
+            ["left c1 #1 MemberHungUp", "left c2 #2 MemberHungUp", "left c3 #3 MemberHungUp", "ended r EndOnExit"]
         );
         assert_no_state(&c);
     }
@@ -1794,14 +1545,7 @@ mod tests {
 
         drain(&mut c);
         assert!(c.leave(secs(2), &call("c1"), LeaveReason::HangupOnStar));
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 HangupOnStar",
-                "left c2 #2 StayAlone",
-                "ended r StayAlone"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 HangupOnStar", "left c2 #2 StayAlone", "ended r StayAlone"]);
         assert_no_state(&c);
     }
 
@@ -1832,19 +1576,8 @@ mod tests {
             join(&mut c, 0, lonely.clone(), who);
         }
         drain(&mut c);
-        assert_eq!(
-            c.kick(secs(1), ACCT, "r", &MemberTarget::All),
-            Ok(vec![1, 2, 3])
-        );
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 Kicked",
-                "left c2 #2 Kicked",
-                "left c3 #3 Kicked",
-                "ended r Empty"
-            ]
-        );
+        assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
+        assert_eq!(shown(&mut c), ["left c1 #1 Kicked", "left c2 #2 Kicked", "left c3 #3 Kicked", "ended r Empty"]);
         // But kicking only some leaves a lone stayAlone=false member to be torn down.
         for who in ["c1", "c2", "c3"] {
             join(&mut c, 2, lonely.clone(), who);
@@ -1853,12 +1586,7 @@ mod tests {
         assert_eq!(c.kick(secs(3), ACCT, "r", &ids(&[4, 5])), Ok(vec![4, 5]));
         assert_eq!(
             shown(&mut c),
-            [
-                "left c1 #4 Kicked",
-                "left c2 #5 Kicked",
-                "left c3 #6 StayAlone",
-                "ended r StayAlone"
-            ]
+            ["left c1 #4 Kicked", "left c2 #5 Kicked", "left c3 #6 StayAlone", "ended r StayAlone"]
         );
         assert_no_state(&c);
     }
@@ -1880,14 +1608,7 @@ mod tests {
         assert!(drain(&mut c).is_empty());
         assert_eq!(c.len(), 1);
         c.handle_timeout(secs(70));
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 TimeLimit",
-                "left c2 #2 TimeLimit",
-                "ended r TimeLimit"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 TimeLimit", "left c2 #2 TimeLimit", "ended r TimeLimit"]);
         assert_no_state(&c);
         c.handle_timeout(secs(1000));
         assert!(drain(&mut c).is_empty());
@@ -1912,12 +1633,7 @@ mod tests {
         c.handle_timeout(secs(50));
         assert_eq!(
             shown(&mut c),
-            [
-                "left c2 #2 TimeLimit",
-                "ended b TimeLimit",
-                "left c1 #1 TimeLimit",
-                "ended a TimeLimit"
-            ]
+            ["left c2 #2 TimeLimit", "ended b TimeLimit", "left c1 #1 TimeLimit", "ended a TimeLimit"]
         );
         assert_eq!(c.poll_timeout(), Some(secs(100)));
         // A room that ends early drops its timer.
@@ -1948,10 +1664,7 @@ mod tests {
         join(&mut c, 0, req("r"), "c2");
         join(&mut c, 0, req("r"), "c3");
         drain(&mut c);
-        assert_eq!(
-            c.set_muted(ACCT, "r", &MemberTarget::All, true),
-            Ok(vec![1, 2, 3])
-        );
+        assert_eq!(c.set_muted(ACCT, "r", &MemberTarget::All, true), Ok(vec![1, 2, 3]));
         assert_eq!(shown(&mut c), ["muted #2 true", "muted #3 true"]);
         assert_eq!(c.set_muted(ACCT, "r", &ids(&[2]), false), Ok(vec![2]));
         assert_eq!(shown(&mut c), ["muted #2 false"]);
@@ -1959,56 +1672,30 @@ mod tests {
         assert!(drain(&mut c).is_empty());
         assert_eq!(
             c.set_muted(ACCT, "r", &ids(&[2, 4]), true),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![4]
-            })
+            Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![4] })
         );
         assert!(drain(&mut c).is_empty());
 
         assert_eq!(c.set_deaf(ACCT, "r", &ids(&[1, 3]), true), Ok(vec![1, 3]));
         assert_eq!(shown(&mut c), ["deaf #1 true", "deaf #3 true"]);
-        assert_eq!(
-            c.set_deaf(ACCT, "r", &MemberTarget::All, false),
-            Ok(vec![1, 2, 3])
-        );
+        assert_eq!(c.set_deaf(ACCT, "r", &MemberTarget::All, false), Ok(vec![1, 2, 3]));
         assert_eq!(shown(&mut c), ["deaf #1 false", "deaf #3 false"]);
-        assert_eq!(
-            c.set_deaf(ACCT, "x", &MemberTarget::All, false),
-            Err(room_not_found("x"))
-        );
+        assert_eq!(c.set_deaf(ACCT, "x", &MemberTarget::All, false), Err(room_not_found("x")));
 
         let s = c.get(secs(0), ACCT, "r").unwrap();
-        let state: Vec<(u32, bool, bool)> = s
-            .members
-            .iter()
-            .map(|m| (m.member_id, m.muted, m.deaf))
-            .collect();
-        assert_eq!(
-            state,
-            [(1, true, false), (2, false, false), (3, true, false)]
-        );
+        let state: Vec<(u32, bool, bool)> = s.members.iter().map(|m| (m.member_id, m.muted, m.deaf)).collect();
+        assert_eq!(state, [(1, true, false), (2, false, false), (3, true, false)]);
 
         // Full event shape.
         c.set_muted(ACCT, "r", &ids(&[1]), false).unwrap();
         assert_eq!(
             drain(&mut c),
-            vec![RoomEvent::Muted {
-                call: call("c1"),
-                room: "r".into(),
-                member_id: 1,
-                muted: false
-            }]
+            vec![RoomEvent::Muted { call: call("c1"), room: "r".into(), member_id: 1, muted: false }]
         );
         c.set_deaf(ACCT, "r", &ids(&[2]), true).unwrap();
         assert_eq!(
             drain(&mut c),
-            vec![RoomEvent::Deafened {
-                call: call("c2"),
-                room: "r".into(),
-                member_id: 2,
-                deaf: true
-            }]
+            vec![RoomEvent::Deafened { call: call("c2"), room: "r".into(), member_id: 2, deaf: true }]
         );
     }
 
@@ -2019,55 +1706,21 @@ mod tests {
             join(&mut c, 0, req("r"), who);
         }
         drain(&mut c);
-        let play = MemberMedia::Play {
-            url: "https://a.example/x.mp3".into(),
-        };
-        assert_eq!(
-            c.member_media(ACCT, "r", &ids(&[3, 1]), play.clone()),
-            Ok(vec![1, 3])
-        );
-        assert_eq!(
-            drain(&mut c),
-            vec![RoomEvent::Media {
-                room: "r".into(),
-                members: vec![1, 3],
-                media: play
-            }]
-        );
-        assert_eq!(
-            c.member_media(ACCT, "r", &MemberTarget::All, MemberMedia::StopSpeak),
-            Ok(vec![1, 2, 3])
-        );
+        let play = MemberMedia::Play { url: "https://a.example/x.mp3".into() };
+        assert_eq!(c.member_media(ACCT, "r", &ids(&[3, 1]), play.clone()), Ok(vec![1, 3]));
+        assert_eq!(drain(&mut c), vec![RoomEvent::Media { room: "r".into(), members: vec![1, 3], media: play }]);
+        assert_eq!(c.member_media(ACCT, "r", &MemberTarget::All, MemberMedia::StopSpeak), Ok(vec![1, 2, 3]));
         assert_eq!(shown(&mut c), ["media [1, 2, 3]"]);
         assert_eq!(
             c.member_media(ACCT, "r", &ids(&[8]), MemberMedia::StopPlay),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![8]
-            })
+            Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![8] })
         );
-        assert_eq!(
-            c.member_media(ACCT, "q", &ids(&[1]), MemberMedia::StopPlay),
-            Err(room_not_found("q"))
-        );
+        assert_eq!(c.member_media(ACCT, "q", &ids(&[1]), MemberMedia::StopPlay), Err(room_not_found("q")));
         assert!(drain(&mut c).is_empty());
 
         assert_eq!(c.set_floor(ACCT, "r", 2), Ok(()));
-        assert_eq!(
-            drain(&mut c),
-            vec![RoomEvent::Floor {
-                call: call("c2"),
-                room: "r".into(),
-                member_id: 2
-            }]
-        );
-        assert_eq!(
-            c.set_floor(ACCT, "r", 9),
-            Err(ConferenceError::MembersNotFound {
-                room: "r".into(),
-                ids: vec![9]
-            })
-        );
+        assert_eq!(drain(&mut c), vec![RoomEvent::Floor { call: call("c2"), room: "r".into(), member_id: 2 }]);
+        assert_eq!(c.set_floor(ACCT, "r", 9), Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![9] }));
         assert_eq!(c.set_floor(ACCT, "q", 1), Err(room_not_found("q")));
         assert!(drain(&mut c).is_empty());
     }
@@ -2082,14 +1735,7 @@ mod tests {
         join(&mut c, 0, req("keep"), "c3");
         drain(&mut c);
         assert_eq!(c.end(secs(3), ACCT, "r"), Ok(()));
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 RoomEnded",
-                "left c2 #2 RoomEnded",
-                "ended r Api"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 RoomEnded", "left c2 #2 RoomEnded", "ended r Api"]);
         assert_eq!(c.end(secs(3), ACCT, "r"), Err(room_not_found("r")));
         assert_eq!(c.list(ACCT), ["keep"]);
         assert_eq!(c.room_of(&call("c1")), None);
@@ -2217,20 +1863,13 @@ mod tests {
                     started: true,
                     first: true
                 },
-                RoomEvent::RecordingStarted {
-                    room: "r".into(),
-                    uuid: room_uuid.clone(),
-                    recording: info.clone()
-                },
+                RoomEvent::RecordingStarted { room: "r".into(), uuid: room_uuid.clone(), recording: info.clone() },
             ]
         );
         // A second recording member does not start another recording.
         join(&mut c, 6, r, "c2");
         assert_eq!(shown(&mut c), ["join r c2 #2 started"]);
-        assert_eq!(
-            c.get(secs(6), ACCT, "r").unwrap().recording,
-            Some(info.clone())
-        );
+        assert_eq!(c.get(secs(6), ACCT, "r").unwrap().recording, Some(info.clone()));
 
         assert!(c.leave(secs(7), &call("c1"), LeaveReason::CallHungUp));
         assert!(c.leave(secs(8), &call("c2"), LeaveReason::CallHungUp));
@@ -2260,12 +1899,7 @@ mod tests {
                     ended_at: secs(8),
                     callback: rec_spec(FileFormat::Wav).callback,
                 },
-                RoomEvent::Ended {
-                    account: ACCT.into(),
-                    room: "r".into(),
-                    uuid: room_uuid,
-                    reason: EndReason::Empty
-                },
+                RoomEvent::Ended { account: ACCT.into(), room: "r".into(), uuid: room_uuid, reason: EndReason::Empty },
             ]
         );
         assert_no_state(&c);
@@ -2277,28 +1911,17 @@ mod tests {
         join(&mut c, 0, req("r"), "c1");
         drain(&mut c);
         assert_eq!(c.stop_recording(secs(1), ACCT, "r"), Ok(None));
-        assert_eq!(
-            c.stop_recording(secs(1), ACCT, "x"),
-            Err(room_not_found("x"))
-        );
-        assert_eq!(
-            c.start_recording(secs(1), ACCT, "x", rec_spec(FileFormat::Mp3)),
-            Err(room_not_found("x"))
-        );
+        assert_eq!(c.stop_recording(secs(1), ACCT, "x"), Err(room_not_found("x")));
+        assert_eq!(c.start_recording(secs(1), ACCT, "x", rec_spec(FileFormat::Mp3)), Err(room_not_found("x")));
         assert!(drain(&mut c).is_empty());
 
-        let spec = RecordSpec {
-            format: FileFormat::Mp3,
-            callback: None,
-        };
+        let spec = RecordSpec { format: FileFormat::Mp3, callback: None };
         let info = c.start_recording(secs(2), ACCT, "r", spec.clone()).unwrap();
         assert!(info.url.ends_with(&format!("/{}.mp3", info.id)));
         assert_eq!(info.started_at, secs(2));
         assert_eq!(shown(&mut c), ["rec-start r"]);
         // Already running: returned unchanged, no event, no new id.
-        let again = c
-            .start_recording(secs(3), ACCT, "r", rec_spec(FileFormat::Wav))
-            .unwrap();
+        let again = c.start_recording(secs(3), ACCT, "r", rec_spec(FileFormat::Wav)).unwrap();
         assert_eq!(again, info);
         assert!(drain(&mut c).is_empty());
 
@@ -2331,26 +1954,14 @@ mod tests {
         drain(&mut c);
         // Ending the room finishes it before Ended.
         c.end(secs(9), ACCT, "r").unwrap();
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 RoomEnded rec",
-                "rec-finish r at=9",
-                "ended r Api"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 RoomEnded rec", "rec-finish r at=9", "ended r Api"]);
     }
 
     #[test]
     fn recording_url_base_trailing_slash() {
-        let mut c = Conferences::new(RoomsConfig {
-            seed: 3,
-            recording_url_base: "http://m.example/rec/".into(),
-        });
+        let mut c = Conferences::new(RoomsConfig { seed: 3, recording_url_base: "http://m.example/rec/".into() });
         join(&mut c, 0, req("r"), "c1");
-        let info = c
-            .start_recording(secs(0), ACCT, "r", rec_spec(FileFormat::Mp3))
-            .unwrap();
+        let info = c.start_recording(secs(0), ACCT, "r", rec_spec(FileFormat::Mp3)).unwrap();
         assert_eq!(info.url, format!("http://m.example/rec/{}.mp3", info.id));
     }
 
@@ -2363,14 +1974,7 @@ mod tests {
         join(&mut c, 0, r, "c1");
         drain(&mut c);
         c.handle_timeout(secs(10));
-        assert_eq!(
-            shown(&mut c),
-            [
-                "left c1 #1 TimeLimit rec",
-                "rec-finish t at=10",
-                "ended t TimeLimit"
-            ]
-        );
+        assert_eq!(shown(&mut c), ["left c1 #1 TimeLimit rec", "rec-finish t at=10", "ended t TimeLimit"]);
 
         let mut host = req("e");
         host.end_on_exit = true;
@@ -2381,12 +1985,7 @@ mod tests {
         c.kick(secs(21), ACCT, "e", &ids(&[2])).unwrap();
         assert_eq!(
             shown(&mut c),
-            [
-                "left c2 #2 Kicked rec",
-                "left c3 #3 RoomEnded rec",
-                "rec-finish e at=21",
-                "ended e EndOnExit"
-            ]
+            ["left c2 #2 Kicked rec", "left c3 #3 RoomEnded rec", "rec-finish e at=21", "ended e EndOnExit"]
         );
     }
 
@@ -2417,17 +2016,14 @@ mod tests {
         join(&mut c, 10, host, "ahost");
         all_events.extend(drain(&mut c));
 
-        c.kick(secs(11), ACCT, "a", &"1,6,11".parse().unwrap())
-            .unwrap();
+        c.kick(secs(11), ACCT, "a", &"1,6,11".parse().unwrap()).unwrap();
         c.leave(secs(12), &call("ahost"), LeaveReason::HangupOnStar);
         c.set_muted(ACCT, "b", &MemberTarget::All, true).unwrap();
-        c.hangup_members(secs(13), ACCT, "b", &"2,7".parse().unwrap())
-            .unwrap();
+        c.hangup_members(secs(13), ACCT, "b", &"2,7".parse().unwrap()).unwrap();
         for i in 0..9 {
             c.leave(secs(14), &call(&format!("b{i}")), LeaveReason::CallHungUp);
         }
-        c.start_recording(secs(15), ACCT, "c", rec_spec(FileFormat::Mp3))
-            .unwrap();
+        c.start_recording(secs(15), ACCT, "c", rec_spec(FileFormat::Mp3)).unwrap();
         c.kick(secs(16), ACCT, "d", &"4".parse().unwrap()).unwrap();
         c.end(secs(17), ACCT, "d").unwrap();
         c.handle_timeout(secs(60));
@@ -2444,10 +2040,7 @@ mod tests {
             match e {
                 RoomEvent::Joined { member_id, .. } => *joined.entry(*member_id).or_insert(0) += 1,
                 RoomEvent::Left { member_id, .. } => {
-                    assert!(
-                        joined.contains_key(member_id),
-                        "Left before Joined for #{member_id}"
-                    );
+                    assert!(joined.contains_key(member_id), "Left before Joined for #{member_id}");
                     *left.entry(*member_id).or_insert(0) += 1
                 }
                 RoomEvent::Ended { .. } => ended += 1,
@@ -2463,11 +2056,7 @@ mod tests {
         // Every room's Ended comes after all of its members' Left.
         for (i, e) in all_events.iter().enumerate() {
             if let RoomEvent::Left { uuid, .. } = e {
-                assert!(
-                    !all_events[..i]
-                        .iter()
-                        .any(|p| matches!(p, RoomEvent::Ended { uuid: u, .. } if u == uuid))
-                );
+                assert!(!all_events[..i].iter().any(|p| matches!(p, RoomEvent::Ended { uuid: u, .. } if u == uuid)));
             }
         }
     }
@@ -2482,10 +2071,7 @@ mod tests {
         }
         let joins = drain(&mut c);
         assert_eq!(joins.len(), 10_000);
-        assert_eq!(
-            c.member_count(ACCT, RoomKind::Conference, "big"),
-            Some(10_000)
-        );
+        assert_eq!(c.member_count(ACCT, RoomKind::Conference, "big"), Some(10_000));
         let kicked = c.kick(secs(1), ACCT, "big", &MemberTarget::All).unwrap();
         assert_eq!(kicked, (1..=10_000).collect::<Vec<u32>>());
         let ev = drain(&mut c);
@@ -2494,13 +2080,7 @@ mod tests {
             e,
             RoomEvent::Left { member_id, reason: LeaveReason::Kicked, .. } if *member_id as usize == i + 1
         )));
-        assert!(matches!(
-            ev[10_000],
-            RoomEvent::Ended {
-                reason: EndReason::Empty,
-                ..
-            }
-        ));
+        assert!(matches!(ev[10_000], RoomEvent::Ended { reason: EndReason::Empty, .. }));
         assert_no_state(&c);
         assert_eq!(c.room_of(&call("c0")), None);
         assert_eq!(c.room_of(&call("c9999")), None);

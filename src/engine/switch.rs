@@ -101,16 +101,8 @@ impl Engine {
     }
 
     /// Hands `input` to call `id`.
-    pub fn handle_input(
-        &mut self,
-        now: Duration,
-        id: &CallId,
-        input: Input,
-    ) -> Result<(), EngineError> {
-        let call = self
-            .calls
-            .get_mut(id)
-            .ok_or_else(|| EngineError::UnknownCall(id.clone()))?;
+    pub fn handle_input(&mut self, now: Duration, id: &CallId, input: Input) -> Result<(), EngineError> {
+        let call = self.calls.get_mut(id).ok_or_else(|| EngineError::UnknownCall(id.clone()))?;
         call.handle_input(now, input);
         self.dirty.push_back(id.clone());
         self.pump(now);
@@ -212,23 +204,15 @@ impl Engine {
                 Output::Command(Command::JoinConference { request, member }) => {
                     // A call is in one room at a time by construction; a failure here means
                     // it still is, which the room reports as AlreadyInRoom: leave it, retry.
-                    if self
-                        .rooms
-                        .join(now, request.clone(), member.clone())
-                        .is_err()
-                    {
-                        self.rooms
-                            .leave(now, &id, super::room::LeaveReason::CallHungUp);
+                    if self.rooms.join(now, request.clone(), member.clone()).is_err() {
+                        self.rooms.leave(now, &id, super::room::LeaveReason::CallHungUp);
                         let _ = self.rooms.join(now, request, member);
                     }
                 }
                 Output::Command(Command::LeaveConference { reason }) => {
                     self.rooms.leave(now, &id, reason);
                 }
-                output => self.out.push_back(EngineOutput::Call {
-                    call: id.clone(),
-                    output,
-                }),
+                output => self.out.push_back(EngineOutput::Call { call: id.clone(), output }),
             }
         }
         match call.poll_timeout() {
@@ -252,14 +236,7 @@ impl Engine {
             | RoomEvent::Floor { call, .. } => Some(call.clone()),
             _ => None,
         };
-        if let RoomEvent::RecordingFinished {
-            room,
-            recording,
-            ended_at,
-            callback: Some((url, method)),
-            ..
-        } = &ev
-        {
+        if let RoomEvent::RecordingFinished { room, recording, ended_at, callback: Some((url, method)), .. } = &ev {
             let duration_ms = ended_at.saturating_sub(recording.started_at).as_millis();
             let id = RequestId(self.next_request);
             self.next_request += 1;
@@ -268,19 +245,10 @@ impl Engine {
                 ("ConferenceName".to_owned(), room.clone()),
                 ("RecordUrl".to_owned(), recording.url.clone()),
                 ("RecordingID".to_owned(), recording.id.clone()),
-                (
-                    "RecordingDuration".to_owned(),
-                    (duration_ms / 1000).to_string(),
-                ),
+                ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
                 ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
-                (
-                    "RecordingStartMs".to_owned(),
-                    recording.started_at.as_millis().to_string(),
-                ),
-                (
-                    "RecordingEndMs".to_owned(),
-                    ended_at.as_millis().to_string(),
-                ),
+                ("RecordingStartMs".to_owned(), recording.started_at.as_millis().to_string()),
+                ("RecordingEndMs".to_owned(), ended_at.as_millis().to_string()),
             ];
             let req = HttpRequest {
                 id,

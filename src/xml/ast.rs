@@ -69,10 +69,7 @@ pub struct Written<E> {
 
 impl<E> Written<E> {
     /// No attribute written.
-    pub const EMPTY: Self = Written {
-        bits: 0,
-        _e: PhantomData,
-    };
+    pub const EMPTY: Self = Written { bits: 0, _e: PhantomData };
 
     /// Whether attribute number `i` was written.
     pub const fn has(&self, i: usize) -> bool {
@@ -93,19 +90,12 @@ impl<E> Written<E> {
 impl<E: Attrs> Written<E> {
     /// Whether the attribute named `name` was written.
     pub fn contains(&self, name: &str) -> bool {
-        E::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .is_some_and(|i| self.has(i))
+        E::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.has(i))
     }
 
     /// The written attribute names in declaration order.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        E::NAMES
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.has(*i))
-            .map(|(_, n)| *n)
+        E::NAMES.iter().enumerate().filter(|(i, _)| self.has(*i)).map(|(_, n)| *n)
     }
 }
 
@@ -143,9 +133,10 @@ impl<'de, E: Attrs> Deserialize<'de> for Written<E> {
         let names = Vec::<String>::deserialize(d)?;
         let mut w = Written::EMPTY;
         for n in names {
-            let i = E::NAMES.iter().position(|k| *k == n).ok_or_else(|| {
-                serde::de::Error::custom(format!("`{n}` is not an attribute of <{}>", E::ELEMENT))
-            })?;
+            let i = E::NAMES
+                .iter()
+                .position(|k| *k == n)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{n}` is not an attribute of <{}>", E::ELEMENT)))?;
             w.insert(i);
         }
         Ok(w)

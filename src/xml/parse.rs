@@ -26,10 +26,7 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions {
-            max_bytes: 100 * 1024,
-            max_depth: 32,
-        }
+        ParseOptions { max_bytes: 100 * 1024, max_depth: 32 }
     }
 }
 
@@ -55,11 +52,7 @@ impl Parsed {
 
     /// The document when there are no errors, else the diagnostics.
     pub fn into_result(self) -> Result<Document, Vec<Diagnostic>> {
-        if self.has_errors() {
-            Err(self.diagnostics)
-        } else {
-            Ok(self.document)
-        }
+        if self.has_errors() { Err(self.diagnostics) } else { Ok(self.document) }
     }
 }
 
@@ -73,21 +66,11 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
     match std::str::from_utf8(bytes) {
         Ok(s) => parse_with(s, opts),
         Err(e) => {
-            let valid = bytes
-                .get(..e.valid_up_to())
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or("");
+            let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
             let idx = LineIndex::new(valid);
             let mut p = Parser::new(valid, &idx, opts);
-            p.report(
-                Code::Malformed,
-                Span::at(valid.len()),
-                "the document is not valid UTF-8".to_owned(),
-            );
-            Parsed {
-                document: Document::default(),
-                diagnostics: p.diags,
-            }
+            p.report(Code::Malformed, Span::at(valid.len()), "the document is not valid UTF-8".to_owned());
+            Parsed { document: Document::default(), diagnostics: p.diags }
         }
     }
 }
@@ -100,24 +83,14 @@ pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
         p.report(
             Code::TooLarge,
             Span::at(0),
-            format!(
-                "the document is {} bytes; the limit is {} bytes",
-                src.len(),
-                opts.max_bytes
-            ),
+            format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes),
         );
-        return Parsed {
-            document: Document::default(),
-            diagnostics: p.diags,
-        };
+        return Parsed { document: Document::default(), diagnostics: p.diags };
     }
     let document = p.run();
     // Source order; the sort is stable, so diagnostics at one place keep their order.
     p.diags.sort_by_key(|d| d.span.start);
-    Parsed {
-        document,
-        diagnostics: p.diags,
-    }
+    Parsed { document, diagnostics: p.diags }
 }
 
 /// Every element name Plivo knows.
@@ -186,36 +159,9 @@ const VERBS: &[Kind] = &[
     K::Stream,
 ];
 const PROMPTS: &[Kind] = &[K::Speak, K::Play, K::Wait];
-const SSML_ALL: &[Kind] = &[
-    K::Break,
-    K::Emphasis,
-    K::Lang,
-    K::P,
-    K::Phoneme,
-    K::Prosody,
-    K::S,
-    K::SayAs,
-    K::Sub,
-    K::W,
-];
-const SSML_IN_EMPHASIS: &[Kind] = &[
-    K::Break,
-    K::Emphasis,
-    K::Lang,
-    K::Phoneme,
-    K::Prosody,
-    K::SayAs,
-    K::Sub,
-    K::W,
-];
-const SSML_IN_W: &[Kind] = &[
-    K::Break,
-    K::Emphasis,
-    K::Phoneme,
-    K::Prosody,
-    K::SayAs,
-    K::Sub,
-];
+const SSML_ALL: &[Kind] = &[K::Break, K::Emphasis, K::Lang, K::P, K::Phoneme, K::Prosody, K::S, K::SayAs, K::Sub, K::W];
+const SSML_IN_EMPHASIS: &[Kind] = &[K::Break, K::Emphasis, K::Lang, K::Phoneme, K::Prosody, K::SayAs, K::Sub, K::W];
+const SSML_IN_W: &[Kind] = &[K::Break, K::Emphasis, K::Phoneme, K::Prosody, K::SayAs, K::Sub];
 
 impl Kind {
     fn from_name(name: &str) -> Option<Kind> {
@@ -291,27 +237,9 @@ impl Kind {
             K::Response => VERBS,
             K::GetDigits | K::GetInput => PROMPTS,
             K::Dial => &[K::Number, K::User],
-            K::PreAnswer => &[
-                K::Speak,
-                K::Play,
-                K::Wait,
-                K::GetDigits,
-                K::Redirect,
-                K::Message,
-                K::Dtmf,
-            ],
+            K::PreAnswer => &[K::Speak, K::Play, K::Wait, K::GetDigits, K::Redirect, K::Message, K::Dtmf],
             K::Speak | K::Lang | K::Prosody => SSML_ALL,
-            K::P => &[
-                K::Break,
-                K::Emphasis,
-                K::Lang,
-                K::Phoneme,
-                K::Prosody,
-                K::SayAs,
-                K::Sub,
-                K::S,
-                K::W,
-            ],
+            K::P => &[K::Break, K::Emphasis, K::Lang, K::Phoneme, K::Prosody, K::SayAs, K::Sub, K::S, K::W],
             K::Emphasis | K::S => SSML_IN_EMPHASIS,
             K::W => SSML_IN_W,
             _ => &[],
@@ -330,24 +258,12 @@ impl Kind {
             | K::Stream
             | K::Number
             | K::User => Body::Text,
-            K::Speak
-            | K::Emphasis
-            | K::Lang
-            | K::P
-            | K::Phoneme
-            | K::Prosody
-            | K::S
-            | K::SayAs
-            | K::Sub
-            | K::W => Body::Mixed,
-            K::Wait
-            | K::GetDigits
-            | K::GetInput
-            | K::Record
-            | K::Dial
-            | K::Hangup
-            | K::PreAnswer
-            | K::Break => Body::Ignored,
+            K::Speak | K::Emphasis | K::Lang | K::P | K::Phoneme | K::Prosody | K::S | K::SayAs | K::Sub | K::W => {
+                Body::Mixed
+            }
+            K::Wait | K::GetDigits | K::GetInput | K::Record | K::Dial | K::Hangup | K::PreAnswer | K::Break => {
+                Body::Ignored
+            }
         }
     }
 }
@@ -416,25 +332,14 @@ impl<'s> Parser<'s> {
 
     fn report(&mut self, code: Code, span: Span, message: String) {
         let (line, column) = self.idx.line_col(span.start);
-        self.diags.push(Diagnostic {
-            code,
-            severity: code.severity(),
-            message,
-            span,
-            line,
-            column,
-        });
+        self.diags.push(Diagnostic { code, severity: code.severity(), message, span, line, column });
     }
 
     /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
     fn offset_of(&self, bytes: &str, fallback: usize) -> usize {
         let base = self.src.as_ptr() as usize;
         let p = bytes.as_ptr() as usize;
-        if p >= base && p <= base + self.src.len() {
-            p - base
-        } else {
-            fallback
-        }
+        if p >= base && p <= base + self.src.len() { p - base } else { fallback }
     }
 
     /// The offset of the first non-blank byte of the source in `from..end` (or `from`).
@@ -442,19 +347,14 @@ impl<'s> Parser<'s> {
         self.src
             .as_bytes()
             .get(from..end)
-            .and_then(|b| {
-                b.iter()
-                    .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
-            })
+            .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
             .map_or(from, |i| from + i)
     }
 
     /// The name of the tag that starts at byte `start`.
     fn tag_name(&self, start: usize) -> String {
         let rest = self.src.get(start + 1..).unwrap_or("");
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-            .unwrap_or(rest.len());
+        let end = rest.find(|c: char| c.is_whitespace() || c == '>' || c == '/').unwrap_or(rest.len());
         rest.get(..end).unwrap_or("").to_owned()
     }
 
@@ -468,17 +368,11 @@ impl<'s> Parser<'s> {
                 Ok(ev) => ev,
                 Err(e) => {
                     let at = usize::try_from(reader.error_position()).unwrap_or(pos);
-                    self.report(
-                        Code::Malformed,
-                        Span::at(at.min(self.src.len())),
-                        format!("malformed XML: {e}"),
-                    );
+                    self.report(Code::Malformed, Span::at(at.min(self.src.len())), format!("malformed XML: {e}"));
                     break;
                 }
             };
-            let end = usize::try_from(reader.buffer_position())
-                .unwrap_or(usize::MAX)
-                .min(self.src.len());
+            let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX).min(self.src.len());
             let span = Span::new(pos, end);
             match event {
                 Event::Start(e) => {
@@ -515,8 +409,7 @@ impl<'s> Parser<'s> {
                 Event::DocType(_) => self.report(
                     Code::DocType,
                     span,
-                    "a DOCTYPE is not allowed in a Plivo document (entities are never expanded)"
-                        .to_owned(),
+                    "a DOCTYPE is not allowed in a Plivo document (entities are never expanded)".to_owned(),
                 ),
                 Event::Decl(_) => {
                     let bom = self.src.starts_with('\u{feff}') && pos == 3;
@@ -524,8 +417,7 @@ impl<'s> Parser<'s> {
                         self.report(
                             Code::MisplacedDecl,
                             span,
-                            "the XML declaration must be the very first thing in the document"
-                                .to_owned(),
+                            "the XML declaration must be the very first thing in the document".to_owned(),
                         );
                     }
                 }
@@ -560,10 +452,7 @@ impl<'s> Parser<'s> {
             self.report(
                 Code::TooDeep,
                 Span::new(span.start + 1, span.end),
-                format!(
-                    "elements are nested deeper than the limit of {}",
-                    self.opts.max_depth
-                ),
+                format!("elements are nested deeper than the limit of {}", self.opts.max_depth),
             );
             return false;
         }
@@ -610,14 +499,8 @@ impl<'s> Parser<'s> {
 
         let Some(kind) = kind else {
             if !self.stack.is_empty() {
-                let hint = suggest(&name)
-                    .map(|s| format!("; did you mean <{s}>?"))
-                    .unwrap_or_default();
-                self.report(
-                    Code::UnknownElement,
-                    name_span,
-                    format!("unknown element <{name}>{hint}"),
-                );
+                let hint = suggest(&name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
+                self.report(Code::UnknownElement, name_span, format!("unknown element <{name}>{hint}"));
             }
             if !empty {
                 self.skip_depth = 1;
@@ -750,21 +633,13 @@ impl<'s> Parser<'s> {
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes.to_owned();
             if out.iter().any(|(n, ..)| *n == name) {
-                self.report(
-                    Code::DuplicateAttribute,
-                    key_span,
-                    format!("duplicate attribute `{name}`"),
-                );
+                self.report(Code::DuplicateAttribute, key_span, format!("duplicate attribute `{name}`"));
                 continue;
             }
             let value = match a.normalized_value(XmlVersion::Implicit1_0) {
                 Ok(v) => v.into_owned(),
                 Err(err) => {
-                    self.report(
-                        Code::BadReference,
-                        val_span,
-                        format!("in attribute `{name}`: {err}"),
-                    );
+                    self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
                     continue;
                 }
             };
@@ -797,21 +672,14 @@ impl<'s> Parser<'s> {
                     format!(
                         "unknown attribute `{name}` on <{}> is ignored; known: {}",
                         E::ELEMENT,
-                        if E::NAMES.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            E::NAMES.join(", ")
-                        }
+                        if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
                     ),
                 ),
                 Some(Ok(())) => {}
                 Some(Err(err)) => self.report(
                     err.code(),
                     val_span,
-                    format!(
-                        "invalid value `{value}` for `{name}` on <{}>: {err}",
-                        E::ELEMENT
-                    ),
+                    format!("invalid value `{value}` for `{name}` on <{}>: {err}", E::ELEMENT),
                 ),
             }
         }
@@ -824,11 +692,7 @@ impl<'s> Parser<'s> {
         let first = self.first_non_blank(raw_start, span.end);
         let Some(frame) = self.stack.last_mut() else {
             if !is_blank(text) {
-                let code = if self.root_seen {
-                    Code::AfterRoot
-                } else {
-                    Code::Malformed
-                };
+                let code = if self.root_seen { Code::AfterRoot } else { Code::Malformed };
                 let at = Span::new(first, span.end);
                 if !(code == Code::AfterRoot && self.reported_after_root) {
                     self.reported_after_root |= code == Code::AfterRoot;
@@ -867,11 +731,7 @@ impl<'s> Parser<'s> {
             Body::Forbidden => {
                 if !is_blank(text) {
                     let at = Span::new(first, span.end);
-                    self.report(
-                        Code::TextInResponse,
-                        at,
-                        "text directly inside <Response> is not allowed".to_owned(),
-                    );
+                    self.report(Code::TextInResponse, at, "text directly inside <Response> is not allowed".to_owned());
                 }
             }
         }
@@ -891,13 +751,7 @@ impl<'s> Parser<'s> {
             Some(s) => Span::new(s, span.start.max(s)),
             None => Span::new(frame.start + 1, frame.start + 1 + kind.name().len()),
         };
-        self.finish(
-            kind,
-            &mut frame.node,
-            trim_xml(&body),
-            body_span,
-            frame.start,
-        );
+        self.finish(kind, &mut frame.node, trim_xml(&body), body_span, frame.start);
 
         if !frame.attach {
             return;
@@ -915,16 +769,9 @@ impl<'s> Parser<'s> {
         match node {
             Node::Verb(v) => match v {
                 Verb::Speak(s) => trim_speak(&mut s.content),
-                Verb::Play(p) => {
-                    p.url = self.body_value(kind, body, body_span, "an audio URL", Url::from_xml)
-                }
-                Verb::Dtmf(d) => {
-                    d.digits =
-                        self.body_value(kind, body, body_span, "digits to send", Tones::from_xml)
-                }
-                Verb::Redirect(r) => {
-                    r.url = self.body_value(kind, body, body_span, "a URL", Url::from_xml)
-                }
+                Verb::Play(p) => p.url = self.body_value(kind, body, body_span, "an audio URL", Url::from_xml),
+                Verb::Dtmf(d) => d.digits = self.body_value(kind, body, body_span, "digits to send", Tones::from_xml),
+                Verb::Redirect(r) => r.url = self.body_value(kind, body, body_span, "a URL", Url::from_xml),
                 Verb::Stream(s) => {
                     s.url = self.body_value(kind, body, body_span, "a wss:// URL", WsUrl::from_xml);
                     if s.bidirectional && s.audio_track != super::values::AudioTrack::Inbound {
@@ -942,9 +789,7 @@ impl<'s> Parser<'s> {
                     c.room = self.body_text(kind, body, body_span, "a room name");
                 }
                 Verb::MultiPartyCall(m) => m.name = self.body_text(kind, body, body_span, "a name"),
-                Verb::Message(m) => {
-                    m.text = self.body_text(kind, body, body_span, "the message text")
-                }
+                Verb::Message(m) => m.text = self.body_text(kind, body, body_span, "the message text"),
                 Verb::Dial(d) => {
                     if d.targets.is_empty() {
                         self.report(
@@ -959,34 +804,17 @@ impl<'s> Parser<'s> {
                         self.report(
                             Code::Conflict,
                             tag_span,
-                            format!(
-                                "minSilence ({} ms) must be shorter than length ({} s)",
-                                w.min_silence, w.length
-                            ),
+                            format!("minSilence ({} ms) must be shorter than length ({} s)", w.min_silence, w.length),
                         );
                     }
                     if w.silence && w.beep != WaitBeep::Bool(false) {
-                        self.report(
-                            Code::Conflict,
-                            tag_span,
-                            "beep detection needs silence=\"false\"".to_owned(),
-                        );
+                        self.report(Code::Conflict, tag_span, "beep detection needs silence=\"false\"".to_owned());
                     }
                 }
-                Verb::GetDigits(_)
-                | Verb::GetInput(_)
-                | Verb::Record(_)
-                | Verb::Hangup(_)
-                | Verb::PreAnswer(_) => {}
+                Verb::GetDigits(_) | Verb::GetInput(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
             },
             Node::Target(DialTarget::Number(n)) => {
-                n.number = self.body_value(
-                    kind,
-                    body,
-                    body_span,
-                    "a phone number",
-                    PhoneNumber::from_xml,
-                );
+                n.number = self.body_value(kind, body, body_span, "a phone number", PhoneNumber::from_xml);
             }
             Node::Target(DialTarget::User(u)) => {
                 u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml);
@@ -996,20 +824,12 @@ impl<'s> Parser<'s> {
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
-        self.report(
-            Code::MissingAttribute,
-            span,
-            format!("<{element}> needs the `{attr}` attribute"),
-        );
+        self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
     }
 
     fn body_text(&mut self, kind: Kind, body: &str, span: Span, what: &str) -> String {
         if body.is_empty() {
-            self.report(
-                Code::MissingBody,
-                span,
-                format!("<{}> needs {what} as its body", kind.name()),
-            );
+            self.report(Code::MissingBody, span, format!("<{}> needs {what} as its body", kind.name()));
         }
         body.to_owned()
     }
@@ -1023,21 +843,13 @@ impl<'s> Parser<'s> {
         parse: fn(&str) -> Result<T, ValueError>,
     ) -> Option<T> {
         if body.is_empty() {
-            self.report(
-                Code::MissingBody,
-                span,
-                format!("<{}> needs {what} as its body", kind.name()),
-            );
+            self.report(Code::MissingBody, span, format!("<{}> needs {what} as its body", kind.name()));
             return None;
         }
         match parse(body) {
             Ok(v) => Some(v),
             Err(err) => {
-                self.report(
-                    err.code(),
-                    span,
-                    format!("invalid body `{body}` of <{}>: {err}", kind.name()),
-                );
+                self.report(err.code(), span, format!("invalid body `{body}` of <{}>: {err}", kind.name()));
                 None
             }
         }
@@ -1103,11 +915,7 @@ fn trim_speak(content: &mut Vec<SpeakNode>) {
 
 fn resolve_ref(r: &BytesRef<'_>) -> Option<char> {
     if r.is_char_ref() {
-        return r
-            .resolve_char_ref()
-            .ok()
-            .flatten()
-            .filter(|&c| is_xml_char(c));
+        return r.resolve_char_ref().ok().flatten().filter(|&c| is_xml_char(c));
     }
     match r.as_ref() {
         "lt" => Some('<'),
@@ -1158,16 +966,12 @@ fn suggest(name: &str) -> Option<&'static str> {
         K::Message,
         K::Stream,
     ];
-    ALL.iter()
-        .chain(SSML_ALL)
-        .map(|k| k.name())
-        .find(|n| n.eq_ignore_ascii_case(name))
-        .or(match name {
-            "Say" => Some("Speak"),
-            "Gather" => Some("GetDigits"),
-            "Pause" => Some("Wait"),
-            _ => None,
-        })
+    ALL.iter().chain(SSML_ALL).map(|k| k.name()).find(|n| n.eq_ignore_ascii_case(name)).or(match name {
+        "Say" => Some("Speak"),
+        "Gather" => Some("GetDigits"),
+        "Pause" => Some("Wait"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

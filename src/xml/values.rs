@@ -86,18 +86,10 @@ pub fn int_in(s: &str, min: u32, max: Option<u32>) -> Result<u32, ValueError> {
     let digits = t.strip_prefix('+').unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         // A negative number is still an integer: report it as out of range.
-        let neg = t
-            .strip_prefix('-')
-            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-        return Err(if neg {
-            ValueError::OutOfRange { min, max }
-        } else {
-            ValueError::NotInteger
-        });
+        let neg = t.strip_prefix('-').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        return Err(if neg { ValueError::OutOfRange { min, max } } else { ValueError::NotInteger });
     }
-    let n: u32 = digits
-        .parse()
-        .map_err(|_| ValueError::OutOfRange { min, max })?;
+    let n: u32 = digits.parse().map_err(|_| ValueError::OutOfRange { min, max })?;
     if n < min || max.is_some_and(|m| n > m) {
         return Err(ValueError::OutOfRange { min, max });
     }
@@ -261,18 +253,12 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = rest.get(..host_end).unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
-    !host.is_empty()
-        && !host.starts_with(':')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    !host.is_empty() && !host.starts_with(':') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 impl FromXml for Url {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if check_url(s, &["http", "https"]) {
-            Ok(Url(s.to_owned()))
-        } else {
-            Err(ValueError::BadUrl("http(s)"))
-        }
+        if check_url(s, &["http", "https"]) { Ok(Url(s.to_owned())) } else { Err(ValueError::BadUrl("http(s)")) }
     }
 }
 
@@ -295,11 +281,7 @@ impl WsUrl {
 
 impl FromXml for WsUrl {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if check_url(s, &["wss", "ws"]) {
-            Ok(WsUrl(s.to_owned()))
-        } else {
-            Err(ValueError::BadUrl("wss"))
-        }
+        if check_url(s, &["wss", "ws"]) { Ok(WsUrl(s.to_owned())) } else { Err(ValueError::BadUrl("wss")) }
     }
 }
 
@@ -332,9 +314,7 @@ impl FromXml for Sound {
             "beep:1" => Ok(Sound::Beep1),
             "beep:2" => Ok(Sound::Beep2),
             _ if s.contains("://") => Url::from_xml(s).map(Sound::Url),
-            _ => Err(ValueError::Bad(
-                "expected beep:1, beep:2, none, an empty value or a URL",
-            )),
+            _ => Err(ValueError::Bad("expected beep:1, beep:2, none, an empty value or a URL")),
         }
     }
 }
@@ -388,9 +368,7 @@ impl FromXml for KeySet {
             bits |= KeySet::bit(c).ok_or(ValueError::Bad("keys must be from 1234567890*#"))?;
         }
         if bits == 0 {
-            return Err(ValueError::Bad(
-                "at least one key from 1234567890*# is needed",
-            ));
+            return Err(ValueError::Bad("at least one key from 1234567890*# is needed"));
         }
         Ok(KeySet(bits))
     }
@@ -431,9 +409,9 @@ impl FinishOnKey {
     /// Parses a value that names at most one key (GetDigits, GetInput).
     pub fn one(s: &str) -> Result<Self, ValueError> {
         match FinishOnKey::from_xml(s)? {
-            FinishOnKey::Keys(k) if k.len() > 1 => Err(ValueError::Bad(
-                "expected a single key, `none` or an empty value",
-            )),
+            FinishOnKey::Keys(k) if k.len() > 1 => {
+                Err(ValueError::Bad("expected a single key, `none` or an empty value"))
+            }
             f => Ok(f),
         }
     }
@@ -502,14 +480,10 @@ impl FromXml for Tones {
         if s.is_empty() {
             return Err(ValueError::Bad("expected at least one digit"));
         }
-        if s.chars()
-            .all(|c| KEYS.contains(c) || matches!(c, 'w' | 'W' | 'A'..='D'))
-        {
+        if s.chars().all(|c| KEYS.contains(c) || matches!(c, 'w' | 'W' | 'A'..='D')) {
             Ok(Tones(s.to_owned()))
         } else {
-            Err(ValueError::Bad(
-                "digits must be from 0-9, *, #, A-D, w and W",
-            ))
+            Err(ValueError::Bad("digits must be from 0-9, *, #, A-D, w and W"))
         }
     }
 }
@@ -537,9 +511,7 @@ impl FromXml for DigitPatterns {
         for p in s.split(',') {
             let p = p.trim();
             if p.is_empty() || !p.chars().all(|c| KEYS.contains(c)) {
-                return Err(ValueError::Bad(
-                    "expected a comma list of patterns of 0-9, * and #",
-                ));
+                return Err(ValueError::Bad("expected a comma list of patterns of 0-9, * and #"));
             }
             out.push(p.to_owned());
         }
@@ -567,11 +539,7 @@ impl Headers {
 impl FromXml for Headers {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
         const MSG: &str = "expected a comma list of name=value pairs of letters and digits";
-        let ok = |t: &str| {
-            !t.is_empty()
-                && t.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
+        let ok = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let mut out = Vec::new();
         for pair in s.split(',') {
             let (k, v) = pair.split_once('=').ok_or(ValueError::Bad(MSG))?;
@@ -610,9 +578,7 @@ impl FromXml for Voice {
             _ => match s.strip_prefix("Polly.") {
                 Some(name)
                     if !name.is_empty()
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
                 {
                     Ok(Voice::Polly(s.to_owned()))
                 }
@@ -652,12 +618,8 @@ impl FromXml for Language {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
         let mut parts = s.split(['-', '_']);
         let first = parts.next().unwrap_or("");
-        let ok_first =
-            (2..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic());
-        if ok_first
-            && parts
-                .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
+        let ok_first = (2..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic());
+        if ok_first && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
             Ok(Language(s.to_owned()))
         } else {
             Err(ValueError::Bad("expected a language tag such as en-US"))
@@ -687,9 +649,7 @@ impl FromXml for EndTimeout {
         }
         match int_in(s, 2, Some(10)) {
             Ok(n) => Ok(EndTimeout::Secs(n)),
-            Err(ValueError::NotInteger) => {
-                Err(ValueError::Bad("expected `auto` or seconds from 2 to 10"))
-            }
+            Err(ValueError::NotInteger) => Err(ValueError::Bad("expected `auto` or seconds from 2 to 10")),
             Err(e) => Err(e),
         }
     }
@@ -715,11 +675,7 @@ pub enum WaitBeep {
 
 impl FromXml for WaitBeep {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if s.contains('=') {
-            Headers::from_xml(s).map(WaitBeep::Params)
-        } else {
-            bool::from_xml(s).map(WaitBeep::Bool)
-        }
+        if s.contains('=') { Headers::from_xml(s).map(WaitBeep::Params) } else { bool::from_xml(s).map(WaitBeep::Bool) }
     }
 }
 
@@ -767,11 +723,7 @@ impl ToXml for DialMusic {
 
 /// A bounded-length free string (e.g. `callerName` ≤ 50 characters).
 pub fn max_chars(s: &str, max: usize, why: &'static str) -> Result<String, ValueError> {
-    if s.chars().count() <= max {
-        Ok(s.to_owned())
-    } else {
-        Err(ValueError::Bad(why))
-    }
+    if s.chars().count() <= max { Ok(s.to_owned()) } else { Err(ValueError::Bad(why)) }
 }
 
 /// A phone number or caller id: digits with an optional leading `+` (Plivo strips it).
@@ -788,16 +740,10 @@ impl PhoneNumber {
 impl FromXml for PhoneNumber {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
         let digits = s.strip_prefix('+').unwrap_or(s);
-        if !digits.is_empty()
-            && digits
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             Ok(PhoneNumber(s.to_owned()))
         } else {
-            Err(ValueError::Bad(
-                "expected a phone number (digits, optional leading +)",
-            ))
+            Err(ValueError::Bad("expected a phone number (digits, optional leading +)"))
         }
     }
 }
@@ -823,9 +769,7 @@ impl FromXml for SipUri {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
         let rest = s.strip_prefix("sip:").or_else(|| s.strip_prefix("sips:"));
         match rest {
-            Some(r) if !r.is_empty() && !r.chars().any(char::is_whitespace) => {
-                Ok(SipUri(s.to_owned()))
-            }
+            Some(r) if !r.is_empty() && !r.chars().any(char::is_whitespace) => Ok(SipUri(s.to_owned())),
             _ => Err(ValueError::Bad("expected a sip: URI")),
         }
     }
@@ -844,10 +788,7 @@ pub struct MpcEvents(Vec<MpcEvent>);
 impl MpcEvents {
     /// Plivo's default: `mpc-state-changes,participant-state-changes`.
     pub fn default_events() -> Self {
-        MpcEvents(vec![
-            MpcEvent::MpcStateChanges,
-            MpcEvent::ParticipantStateChanges,
-        ])
+        MpcEvents(vec![MpcEvent::MpcStateChanges, MpcEvent::ParticipantStateChanges])
     }
 
     /// The events in document order.
@@ -863,10 +804,7 @@ impl MpcEvents {
 
 impl FromXml for MpcEvents {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        s.split(',')
-            .map(|p| MpcEvent::from_xml(p.trim()))
-            .collect::<Result<_, _>>()
-            .map(MpcEvents)
+        s.split(',').map(|p| MpcEvent::from_xml(p.trim())).collect::<Result<_, _>>().map(MpcEvents)
     }
 }
 
@@ -887,30 +825,16 @@ impl SsmlValue {
         &self.0
     }
 
-    fn check(
-        s: &str,
-        words: &[&str],
-        units: &[&str],
-        signed: bool,
-        why: &'static str,
-    ) -> Result<Self, ValueError> {
+    fn check(s: &str, words: &[&str], units: &[&str], signed: bool, why: &'static str) -> Result<Self, ValueError> {
         if words.contains(&s) {
             return Ok(SsmlValue(s.to_owned()));
         }
         for unit in units {
             if let Some(num) = s.strip_suffix(unit) {
-                let num = if signed {
-                    num.strip_prefix(['+', '-']).unwrap_or(num)
-                } else {
-                    num
-                };
+                let num = if signed { num.strip_prefix(['+', '-']).unwrap_or(num) } else { num };
                 let mut halves = num.splitn(2, '.');
-                let int_ok = halves
-                    .next()
-                    .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
-                let frac_ok = halves
-                    .next()
-                    .is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+                let int_ok = halves.next().is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+                let frac_ok = halves.next().is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
                 if int_ok && frac_ok {
                     return Ok(SsmlValue(s.to_owned()));
                 }
@@ -921,55 +845,25 @@ impl SsmlValue {
 
     /// `<break time>`: `500ms`, `2s`.
     pub fn time(s: &str) -> Result<Option<Self>, ValueError> {
-        Self::check(
-            s,
-            &[],
-            &["ms", "s"],
-            false,
-            "expected a duration such as 500ms or 2s",
-        )
-        .map(Some)
+        Self::check(s, &[], &["ms", "s"], false, "expected a duration such as 500ms or 2s").map(Some)
     }
 
     /// `<prosody volume>`: silent … x-loud or ±NdB.
     pub fn volume(s: &str) -> Result<Option<Self>, ValueError> {
-        const W: &[&str] = &[
-            "default", "silent", "x-soft", "soft", "medium", "loud", "x-loud",
-        ];
-        Self::check(
-            s,
-            W,
-            &["dB"],
-            true,
-            "expected silent, x-soft, soft, medium, loud, x-loud or ±NdB",
-        )
-        .map(Some)
+        const W: &[&str] = &["default", "silent", "x-soft", "soft", "medium", "loud", "x-loud"];
+        Self::check(s, W, &["dB"], true, "expected silent, x-soft, soft, medium, loud, x-loud or ±NdB").map(Some)
     }
 
     /// `<prosody rate>`: x-slow … x-fast or N%.
     pub fn rate(s: &str) -> Result<Option<Self>, ValueError> {
         const W: &[&str] = &["default", "x-slow", "slow", "medium", "fast", "x-fast"];
-        Self::check(
-            s,
-            W,
-            &["%"],
-            false,
-            "expected x-slow, slow, medium, fast, x-fast or N%",
-        )
-        .map(Some)
+        Self::check(s, W, &["%"], false, "expected x-slow, slow, medium, fast, x-fast or N%").map(Some)
     }
 
     /// `<prosody pitch>`: x-low … x-high or ±N%.
     pub fn pitch(s: &str) -> Result<Option<Self>, ValueError> {
         const W: &[&str] = &["default", "x-low", "low", "medium", "high", "x-high"];
-        Self::check(
-            s,
-            W,
-            &["%"],
-            true,
-            "expected x-low, low, medium, high, x-high or ±N%",
-        )
-        .map(Some)
+        Self::check(s, W, &["%"], true, "expected x-low, low, medium, high, x-high or ±N%").map(Some)
     }
 }
 
@@ -1103,21 +997,9 @@ mod tests {
         assert_eq!(int_in("abc", 1, None), Err(ValueError::NotInteger));
         assert_eq!(int_in("", 1, None), Err(ValueError::NotInteger));
         assert_eq!(int_in("1.5", 1, None), Err(ValueError::NotInteger));
-        assert_eq!(
-            int_in("-3", 0, None),
-            Err(ValueError::OutOfRange { min: 0, max: None })
-        );
-        assert_eq!(
-            int_in("21", 1, Some(20)),
-            Err(ValueError::OutOfRange {
-                min: 1,
-                max: Some(20)
-            })
-        );
-        assert_eq!(
-            int_in("99999999999", 1, None),
-            Err(ValueError::OutOfRange { min: 1, max: None })
-        );
+        assert_eq!(int_in("-3", 0, None), Err(ValueError::OutOfRange { min: 0, max: None }));
+        assert_eq!(int_in("21", 1, Some(20)), Err(ValueError::OutOfRange { min: 1, max: Some(20) }));
+        assert_eq!(int_in("99999999999", 1, None), Err(ValueError::OutOfRange { min: 1, max: None }));
     }
 
     #[test]
@@ -1132,20 +1014,8 @@ mod tests {
         assert!(Url::from_xml("https://example.com/a?b=c#d").is_ok());
         assert!(Url::from_xml("HTTP://example.com").is_ok());
         assert!(Url::from_xml("http://user@host:80/").is_ok());
-        for bad in [
-            "/relative",
-            "example.com",
-            "ftp://x",
-            "https://",
-            "https:///x",
-            "http://a b",
-            "http://:80/",
-        ] {
-            assert_eq!(
-                Url::from_xml(bad),
-                Err(ValueError::BadUrl("http(s)")),
-                "{bad}"
-            );
+        for bad in ["/relative", "example.com", "ftp://x", "https://", "https:///x", "http://a b", "http://:80/"] {
+            assert_eq!(Url::from_xml(bad), Err(ValueError::BadUrl("http(s)")), "{bad}");
         }
         assert!(WsUrl::from_xml("wss://stream.example.com/a").is_ok());
         assert!(WsUrl::from_xml("https://stream.example.com/a").is_err());
@@ -1155,35 +1025,15 @@ mod tests {
     fn spellings_round_trip() {
         let cases = ["", "none", "beep:1", "beep:2", "https://x.example/s.xml"];
         for c in cases {
-            assert_eq!(
-                Sound::from_xml(c).map(|s| s.to_xml().into_owned()),
-                Ok(c.to_owned())
-            );
+            assert_eq!(Sound::from_xml(c).map(|s| s.to_xml().into_owned()), Ok(c.to_owned()));
         }
         assert!(Sound::from_xml("beep:3").is_err());
-        assert_eq!(
-            KeySet::from_xml("9#1").map(|k| k.to_xml().into_owned()),
-            Ok("19#".to_owned())
-        );
-        assert_eq!(
-            FinishOnKey::one("#*"),
-            Err(ValueError::Bad(
-                "expected a single key, `none` or an empty value"
-            ))
-        );
+        assert_eq!(KeySet::from_xml("9#1").map(|k| k.to_xml().into_owned()), Ok("19#".to_owned()));
+        assert_eq!(FinishOnKey::one("#*"), Err(ValueError::Bad("expected a single key, `none` or an empty value")));
         assert_eq!(Role::from_xml("Agent"), Ok(Role::Agent));
         assert_eq!(Role::Agent.to_xml(), "agent");
-        assert_eq!(
-            FileFormat::from_xml("MP3"),
-            Err(ValueError::NotInEnum(&["mp3", "wav"]))
-        );
-        assert_eq!(
-            EndTimeout::from_xml("11"),
-            Err(ValueError::OutOfRange {
-                min: 2,
-                max: Some(10)
-            })
-        );
+        assert_eq!(FileFormat::from_xml("MP3"), Err(ValueError::NotInEnum(&["mp3", "wav"])));
+        assert_eq!(EndTimeout::from_xml("11"), Err(ValueError::OutOfRange { min: 2, max: Some(10) }));
         assert!(SsmlValue::volume("+6dB").is_ok());
         assert!(SsmlValue::volume("loudish").is_err());
         assert!(SsmlValue::time("1.5s").is_ok());

@@ -8,9 +8,7 @@ use super::ast::*;
 
 /// Writes `doc` as a Plivo XML document (no XML declaration, trailing newline).
 pub fn write(doc: &Document) -> String {
-    let mut w = Writer {
-        out: String::with_capacity(256),
-    };
+    let mut w = Writer { out: String::with_capacity(256) };
     if doc.verbs.is_empty() {
         w.out.push_str("<Response/>\n");
         return w.out;
@@ -68,13 +66,7 @@ impl Writer {
     }
 
     /// An element with element children, one per line.
-    fn parent<E: Attrs>(
-        &mut self,
-        el: &E,
-        depth: usize,
-        n: usize,
-        mut child: impl FnMut(&mut Self, usize),
-    ) {
+    fn parent<E: Attrs>(&mut self, el: &E, depth: usize, n: usize, mut child: impl FnMut(&mut Self, usize)) {
         self.indent(depth);
         self.open(el);
         if n == 0 {
@@ -107,17 +99,11 @@ impl Writer {
                 }
             }),
             Verb::Record(r) => self.leaf(r, "", depth),
-            Verb::Dial(d) => {
-                self.parent(d, depth, d.targets.len(), |w, i| match d.targets.get(i) {
-                    Some(DialTarget::Number(n)) => {
-                        w.leaf(n, n.number.as_ref().map_or("", |x| x.as_str()), depth + 1)
-                    }
-                    Some(DialTarget::User(u)) => {
-                        w.leaf(u, u.uri.as_ref().map_or("", |x| x.as_str()), depth + 1)
-                    }
-                    None => {}
-                })
-            }
+            Verb::Dial(d) => self.parent(d, depth, d.targets.len(), |w, i| match d.targets.get(i) {
+                Some(DialTarget::Number(n)) => w.leaf(n, n.number.as_ref().map_or("", |x| x.as_str()), depth + 1),
+                Some(DialTarget::User(u)) => w.leaf(u, u.uri.as_ref().map_or("", |x| x.as_str()), depth + 1),
+                None => {}
+            }),
             Verb::Redirect(r) => self.leaf(r, r.url.as_ref().map_or("", |u| u.as_str()), depth),
             Verb::Hangup(h) => self.leaf(h, "", depth),
             Verb::PreAnswer(p) => self.parent(p, depth, p.verbs.len(), |w, i| {

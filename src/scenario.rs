@@ -1,0 +1,530 @@
+//! Scenario files: a TOML description of calls, served documents, timing and scripted events,
+//! loaded into a [`Simulation`]. The format is documented in `docs/scenarios.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
+use crate::engine::room::MemberMedia;
+use crate::sim::{DialDefault, RoomOp, Simulation};
+use crate::xml::values::Method;
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or does not match the format.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The scenario file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The scenario is well-formed but inconsistent (unknown call, bad duration, …).
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The scenario file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A duration written as `90`, `1.5s`, `250ms`, `2m` or `1h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Float(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(Dur(Duration::from_secs(n))),
+            Raw::Float(f) => parse_seconds(f).map(Dur).ok_or_else(|| serde::de::Error::custom("a duration must be positive")),
+            Raw::Text(s) => parse_duration(&s).map(Dur).ok_or_else(|| {
+                serde::de::Error::custom(format!("invalid duration `{s}`: expected e.g. 90, 1.5s, 250ms, 2m or 1h"))
+            }),
+        }
+    }
+}
+
+fn parse_seconds(f: f64) -> Option<Duration> {
+    (f.is_finite() && f >= 0.0 && f < 1e9).then(|| Duration::from_secs_f64(f))
+}
+
+/// Parses `90`, `1.5s`, `250ms`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    parse_seconds(n * scale)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default, rename = "call")]
+    calls: Vec<CallSpec>,
+    #[serde(default)]
+    documents: BTreeMap<String, DocSpec>,
+    #[serde(default)]
+    timing: Option<TimingSpec>,
+    #[serde(default)]
+    dial: Option<DialSpec>,
+    #[serde(default, rename = "event")]
+    events: Vec<EventSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallSpec {
+    name: String,
+    answer: String,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    caller_name: Option<String>,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    at: Dur,
+    #[serde(default)]
+    answer_method: Option<String>,
+    #[serde(default)]
+    fallback_url: Option<String>,
+    #[serde(default)]
+    hangup_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DocSpec {
+    /// A file path, relative to the scenario.
+    Path(String),
+    Table(DocTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocTable {
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    xml: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    fail: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimingSpec {
+    #[serde(default)]
+    speak_per_char: Option<Dur>,
+    #[serde(default)]
+    speak_min: Option<Dur>,
+    #[serde(default)]
+    play_default: Option<Dur>,
+    #[serde(default)]
+    caller_talks: Option<Dur>,
+    #[serde(default)]
+    play: BTreeMap<String, Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialSpec {
+    default: String,
+    #[serde(default)]
+    answer_after: Option<Dur>,
+    #[serde(default)]
+    talk: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventSpec {
+    at: Dur,
+    action: String,
+    #[serde(default)]
+    call: Option<String>,
+    #[serde(default)]
+    keys: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    confidence: Option<f32>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    room: Option<String>,
+    #[serde(default)]
+    member: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    voice: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    duration: Option<Dur>,
+}
+
+/// A loaded scenario, ready to run.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The scenario's own description.
+    pub description: Option<String>,
+    /// The simulation, with calls, documents and events in place.
+    pub simulation: Simulation,
+}
+
+impl Scenario {
+    /// Loads a scenario file (`.toml`), reading the documents it names relative to it.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// A scenario that runs one bare XML document: one inbound call `caller`, answered with
+    /// the document, no scripted events.
+    pub fn bare_document(path: &Path) -> Result<Scenario, ScenarioError> {
+        let xml = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let mut sim = Simulation::new();
+        // Named by file name only, so transcripts do not depend on where they are run from.
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let url = format!("file:{name}");
+        sim.serve_named(&url, &name, &xml);
+        sim.start_call("caller", &url);
+        Ok(Scenario { description: None, simulation: sim })
+    }
+
+    /// Parses scenario text; `path` locates relative files and names errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let file: File = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |sp| line_col(text, sp.start));
+            ScenarioError::Syntax { path: path.to_owned(), line, column, message: e.message().to_owned() }
+        })?;
+        let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut sim = Simulation::with_seed(file.seed.unwrap_or(1));
+
+        if let Some(t) = &file.timing {
+            let timing = sim.timing_mut();
+            if let Some(d) = t.speak_per_char {
+                timing.speak_per_char = d.0;
+            }
+            if let Some(d) = t.speak_min {
+                timing.speak_min = d.0;
+            }
+            if let Some(d) = t.play_default {
+                timing.play_default = d.0;
+            }
+            if let Some(d) = t.caller_talks {
+                timing.caller_talks = d.0;
+            }
+            for (url, d) in &t.play {
+                timing.play.insert(url.clone(), d.0);
+            }
+        }
+        if let Some(d) = &file.dial {
+            let default = match d.default.as_str() {
+                "answer" => DialDefault::Answer {
+                    after: d.answer_after.map_or(Duration::from_secs(5), |x| x.0),
+                    talk: d.talk.map_or(Duration::from_secs(30), |x| x.0),
+                },
+                "busy" => DialDefault::Busy,
+                "no-answer" => DialDefault::NoAnswer,
+                "failed" => DialDefault::Failed,
+                "scripted" => DialDefault::Scripted,
+                other => return Err(invalid(format!("[dial] default `{other}`: expected answer, busy, no-answer, failed or scripted"))),
+            };
+            sim.set_dial_default(default);
+        }
+
+        // Documents are named as the scenario writes them (relative to it), so transcripts do not
+        // depend on where they are run from.
+        let read = |rel: &str| -> Result<(String, String), ScenarioError> {
+            let p = dir.join(rel);
+            let text = std::fs::read_to_string(&p).map_err(|source| ScenarioError::Io { path: p.clone(), source })?;
+            Ok((rel.to_owned(), text))
+        };
+        for (url, spec) in &file.documents {
+            match spec {
+                DocSpec::Path(rel) => {
+                    let (name, xml) = read(rel)?;
+                    sim.serve_named(url, &name, &xml);
+                }
+                DocSpec::Table(t) => match (&t.file, &t.xml, &t.body, &t.fail) {
+                    (Some(rel), None, None, None) => {
+                        let (name, xml) = read(rel)?;
+                        sim.serve_named(url, &name, &xml);
+                    }
+                    (None, Some(xml), None, None) | (None, None, Some(xml), None) => sim.serve(url, xml),
+                    (None, None, None, Some(reason)) => sim.serve_failure(url, reason),
+                    _ => return Err(invalid(format!("[documents] `{url}`: give exactly one of file, xml, body or fail"))),
+                },
+            }
+        }
+
+        if file.calls.is_empty() {
+            return Err(invalid("a scenario needs at least one [[call]]".to_owned()));
+        }
+        let mut names = Vec::new();
+        for c in &file.calls {
+            if names.contains(&c.name) {
+                return Err(invalid(format!("two calls are named `{}`", c.name)));
+            }
+            names.push(c.name.clone());
+            // The answer document: a served URL, or a file beside the scenario.
+            let answer = if c.answer.contains("://") {
+                c.answer.clone()
+            } else {
+                let url = format!("file:{}", c.answer);
+                let (name, xml) = read(&c.answer)?;
+                sim.serve_named(&url, &name, &xml);
+                url
+            };
+            let direction = match c.direction.as_deref() {
+                None | Some("inbound") => Direction::Inbound,
+                Some("outbound") => Direction::Outbound,
+                Some(other) => return Err(invalid(format!("call `{}`: direction `{other}`: expected inbound or outbound", c.name))),
+            };
+            let mut setup = sim.setup(&c.name, &answer, direction);
+            if let Some(f) = &c.from {
+                setup.from = f.clone();
+            }
+            if let Some(t) = &c.to {
+                setup.to = t.clone();
+            }
+            if let Some(n) = &c.caller_name {
+                setup.caller_name = n.clone();
+            }
+            if let Some(m) = &c.answer_method {
+                setup.answer_method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
+            }
+            setup.fallback_url = c.fallback_url.clone();
+            setup.hangup_url = c.hangup_url.clone();
+            sim.start_call_with(c.at.0, &c.name, setup);
+        }
+
+        for (i, e) in file.events.iter().enumerate() {
+            let n = i + 1;
+            let at = e.at.0;
+            let need = |v: &Option<String>, what: &str| -> Result<String, ScenarioError> {
+                v.clone().ok_or_else(|| invalid(format!("event {n} ({}): `{what}` is required", e.action)))
+            };
+            let call = |sim: &Simulation| -> Result<String, ScenarioError> {
+                let c = need(&e.call, "call")?;
+                if sim.call_id(&c).is_none() {
+                    return Err(invalid(format!("event {n} ({}): no call named `{c}`", e.action)));
+                }
+                Ok(c)
+            };
+            let room = || need(&e.room, "room");
+            let member = || Ok::<String, ScenarioError>(e.member.clone().unwrap_or_else(|| "all".to_owned()));
+            match e.action.as_str() {
+                "digits" => {
+                    let (c, keys) = (call(&sim)?, need(&e.keys, "keys")?);
+                    sim.at(at).digits(&c, &keys);
+                }
+                "speech" => {
+                    let (c, text) = (call(&sim)?, need(&e.text, "text")?);
+                    sim.at(at).speech(&c, &text, e.confidence.unwrap_or(0.9));
+                }
+                "hangup" => {
+                    let c = call(&sim)?;
+                    sim.at(at).hangup(&c);
+                }
+                "api-hangup" => {
+                    let c = call(&sim)?;
+                    sim.at(at).send(&c, Input::Hangup { source: HangupSource::ApiRequest });
+                }
+                "transfer" => {
+                    let (c, url) = (call(&sim)?, need(&e.url, "url")?);
+                    let m = method(e.method.as_deref().unwrap_or("POST")).map_err(|x| invalid(format!("event {n}: {x}")))?;
+                    sim.at(at).send(&c, Input::Transfer { url, method: m });
+                }
+                "silence" => {
+                    let c = call(&sim)?;
+                    sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Silence));
+                }
+                "beep-detected" => {
+                    let c = call(&sim)?;
+                    sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Beep));
+                }
+                "dial-ringing" | "dial-answered" | "dial-busy" | "dial-no-answer" | "dial-failed" | "callee-hangup" | "callee-digits" => {
+                    let c = call(&sim)?;
+                    let ev = match e.action.as_str() {
+                        "dial-ringing" => DialEvent::Ringing,
+                        "dial-answered" => {
+                            let to = e.to.clone().unwrap_or_else(|| "callee".to_owned());
+                            let b_leg = crate::engine::CallId(format!("{c}-callee-{n}"));
+                            DialEvent::Answered { b_leg, to }
+                        }
+                        "dial-busy" => DialEvent::Busy,
+                        "dial-no-answer" => DialEvent::NoAnswer,
+                        "dial-failed" => DialEvent::Failed,
+                        "callee-hangup" => DialEvent::CalleeHangup,
+                        _ => DialEvent::CalleeDigits(need(&e.keys, "keys")?),
+                    };
+                    sim.at(at).dial(&c, ev);
+                }
+                "recording-finished" => {
+                    let c = call(&sim)?;
+                    let ms = e.duration.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX));
+                    sim.at(at).finish_recording(&c, ms);
+                }
+                "stream-ended" => {
+                    let c = call(&sim)?;
+                    sim.at(at).end_stream(&c);
+                }
+                "kick" => {
+                    let op = RoomOp::Kick { room: room()?, target: member()? };
+                    sim.at(at).room_op(op);
+                }
+                "mute" | "unmute" => {
+                    let op = RoomOp::Mute { room: room()?, target: member()?, on: e.action == "mute" };
+                    sim.at(at).room_op(op);
+                }
+                "deaf" | "undeaf" => {
+                    let op = RoomOp::Deaf { room: room()?, target: member()?, on: e.action == "deaf" };
+                    sim.at(at).room_op(op);
+                }
+                "play" => {
+                    let media = MemberMedia::Play { url: need(&e.url, "url")? };
+                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
+                }
+                "stop-play" => {
+                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopPlay });
+                }
+                "speak" => {
+                    let media = MemberMedia::Speak {
+                        text: need(&e.text, "text")?,
+                        voice: e.voice.clone().unwrap_or_else(|| "WOMAN".to_owned()),
+                        language: e.language.clone().unwrap_or_else(|| "en-US".to_owned()),
+                    };
+                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
+                }
+                "stop-speak" => {
+                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopSpeak });
+                }
+                "hangup-member" => {
+                    sim.at(at).room_op(RoomOp::HangupMember { room: room()?, target: member()? });
+                }
+                "end-room" => {
+                    sim.at(at).room_op(RoomOp::End { room: room()? });
+                }
+                "end-all-rooms" => {
+                    sim.at(at).room_op(RoomOp::EndAll);
+                }
+                "start-recording" => {
+                    sim.at(at).room_op(RoomOp::StartRecording { room: room()? });
+                }
+                "stop-recording" => {
+                    sim.at(at).room_op(RoomOp::StopRecording { room: room()? });
+                }
+                other => return Err(invalid(format!("event {n}: unknown action `{other}` (see docs/scenarios.md)"))),
+            }
+        }
+        Ok(Scenario { description: file.description, simulation: sim })
+    }
+}
+
+fn method(s: &str) -> Result<Method, String> {
+    match s {
+        "GET" => Ok(Method::Get),
+        "POST" => Ok(Method::Post),
+        other => Err(format!("method `{other}`: expected GET or POST")),
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description.as_deref().unwrap_or("scenario"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("3 fortnights"), None);
+    }
+
+    #[test]
+    fn errors_are_located() {
+        let err = Scenario::from_toml("[[call]]\nname = \"a\"\nanswr = \"x.xml\"\n", Path::new("s.toml")).expect_err("bad");
+        let ScenarioError::Syntax { line, .. } = err else { panic!("{err}") };
+        assert_eq!(line, 1);
+        let err = Scenario::from_toml(
+            "[[call]]\nname = \"a\"\nanswer = \"https://x.example/a\"\n[[event]]\nat = \"1s\"\naction = \"kick\"\n",
+            Path::new("s.toml"),
+        )
+        .expect_err("no room");
+        assert_eq!(err.to_string(), "s.toml: event 1 (kick): `room` is required");
+        let err = Scenario::from_toml(
+            "[[call]]\nname = \"a\"\nanswer = \"https://x.example/a\"\n[[event]]\nat = \"soon\"\naction = \"hangup\"\ncall = \"a\"\n",
+            Path::new("s.toml"),
+        )
+        .expect_err("bad duration");
+        assert!(err.to_string().contains("invalid duration `soon`"), "{err}");
+    }
+}
