@@ -15,3 +15,8 @@ pub mod sim;
 pub mod xml;
 
 pub use diagnostic::{Code, Diagnostic, Severity, Span};
+
+/// The README's Rust examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

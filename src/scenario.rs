@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
 use crate::engine::room::MemberMedia;
+use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
 use crate::sim::{DialDefault, RoomOp, Simulation};
 use crate::xml::values::Method;
 
@@ -62,7 +62,9 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(d)? {
             Raw::Int(n) => Ok(Dur(Duration::from_secs(n))),
-            Raw::Float(f) => parse_seconds(f).map(Dur).ok_or_else(|| serde::de::Error::custom("a duration must be positive")),
+            Raw::Float(f) => {
+                parse_seconds(f).map(Dur).ok_or_else(|| serde::de::Error::custom("a duration must be positive"))
+            }
             Raw::Text(s) => parse_duration(&s).map(Dur).ok_or_else(|| {
                 serde::de::Error::custom(format!("invalid duration `{s}`: expected e.g. 90, 1.5s, 250ms, 2m or 1h"))
             }),
@@ -223,14 +225,16 @@ pub struct Scenario {
 impl Scenario {
     /// Loads a scenario file (`.toml`), reading the documents it names relative to it.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
         Self::from_toml(&text, path)
     }
 
     /// A scenario that runs one bare XML document: one inbound call `caller`, answered with
     /// the document, no scripted events.
     pub fn bare_document(path: &Path) -> Result<Scenario, ScenarioError> {
-        let xml = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let xml =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
         let mut sim = Simulation::new();
         // Named by file name only, so transcripts do not depend on where they are run from.
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -278,7 +282,11 @@ impl Scenario {
                 "no-answer" => DialDefault::NoAnswer,
                 "failed" => DialDefault::Failed,
                 "scripted" => DialDefault::Scripted,
-                other => return Err(invalid(format!("[dial] default `{other}`: expected answer, busy, no-answer, failed or scripted"))),
+                other => {
+                    return Err(invalid(format!(
+                        "[dial] default `{other}`: expected answer, busy, no-answer, failed or scripted"
+                    )));
+                }
             };
             sim.set_dial_default(default);
         }
@@ -303,7 +311,11 @@ impl Scenario {
                     }
                     (None, Some(xml), None, None) | (None, None, Some(xml), None) => sim.serve(url, xml),
                     (None, None, None, Some(reason)) => sim.serve_failure(url, reason),
-                    _ => return Err(invalid(format!("[documents] `{url}`: give exactly one of file, xml, body or fail"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "[documents] `{url}`: give exactly one of file, xml, body or fail"
+                        )));
+                    }
                 },
             }
         }
@@ -329,7 +341,12 @@ impl Scenario {
             let direction = match c.direction.as_deref() {
                 None | Some("inbound") => Direction::Inbound,
                 Some("outbound") => Direction::Outbound,
-                Some(other) => return Err(invalid(format!("call `{}`: direction `{other}`: expected inbound or outbound", c.name))),
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "call `{}`: direction `{other}`: expected inbound or outbound",
+                        c.name
+                    )));
+                }
             };
             let mut setup = sim.setup(&c.name, &answer, direction);
             if let Some(f) = &c.from {
@@ -383,7 +400,8 @@ impl Scenario {
                 }
                 "transfer" => {
                     let (c, url) = (call(&sim)?, need(&e.url, "url")?);
-                    let m = method(e.method.as_deref().unwrap_or("POST")).map_err(|x| invalid(format!("event {n}: {x}")))?;
+                    let m = method(e.method.as_deref().unwrap_or("POST"))
+                        .map_err(|x| invalid(format!("event {n}: {x}")))?;
                     sim.at(at).send(&c, Input::Transfer { url, method: m });
                 }
                 "silence" => {
@@ -394,7 +412,8 @@ impl Scenario {
                     let c = call(&sim)?;
                     sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Beep));
                 }
-                "dial-ringing" | "dial-answered" | "dial-busy" | "dial-no-answer" | "dial-failed" | "callee-hangup" | "callee-digits" => {
+                "dial-ringing" | "dial-answered" | "dial-busy" | "dial-no-answer" | "dial-failed" | "callee-hangup"
+                | "callee-digits" => {
                     let c = call(&sim)?;
                     let ev = match e.action.as_str() {
                         "dial-ringing" => DialEvent::Ringing,
@@ -437,7 +456,11 @@ impl Scenario {
                     sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
                 }
                 "stop-play" => {
-                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopPlay });
+                    sim.at(at).room_op(RoomOp::Media {
+                        room: room()?,
+                        target: member()?,
+                        media: MemberMedia::StopPlay,
+                    });
                 }
                 "speak" => {
                     let media = MemberMedia::Speak {
@@ -448,7 +471,11 @@ impl Scenario {
                     sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
                 }
                 "stop-speak" => {
-                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopSpeak });
+                    sim.at(at).room_op(RoomOp::Media {
+                        room: room()?,
+                        target: member()?,
+                        media: MemberMedia::StopSpeak,
+                    });
                 }
                 "hangup-member" => {
                     sim.at(at).room_op(RoomOp::HangupMember { room: room()?, target: member()? });
@@ -511,9 +538,10 @@ mod tests {
 
     #[test]
     fn errors_are_located() {
-        let err = Scenario::from_toml("[[call]]\nname = \"a\"\nanswr = \"x.xml\"\n", Path::new("s.toml")).expect_err("bad");
+        let err =
+            Scenario::from_toml("[[call]]\nname = \"a\"\nanswr = \"x.xml\"\n", Path::new("s.toml")).expect_err("bad");
         let ScenarioError::Syntax { line, .. } = err else { panic!("{err}") };
-        assert_eq!(line, 1);
+        assert_eq!(line, 3);
         let err = Scenario::from_toml(
             "[[call]]\nname = \"a\"\nanswer = \"https://x.example/a\"\n[[event]]\nat = \"1s\"\naction = \"kick\"\n",
             Path::new("s.toml"),

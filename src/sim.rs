@@ -199,9 +199,14 @@ enum Action {
     },
     Room(RoomOp),
     /// The call's latest recording ends with this length.
-    FinishRecording { call: String, duration_ms: u64 },
+    FinishRecording {
+        call: String,
+        duration_ms: u64,
+    },
     /// The call's latest stream ends.
-    EndStream { call: String },
+    EndStream {
+        call: String,
+    },
 }
 
 /// One transcript line.
@@ -527,8 +532,10 @@ impl Simulation {
                 }
             }
             Action::EndStream { call } => {
-                let latest =
-                    self.ids.get(&call).and_then(|id| self.streams.get_mut(id).and_then(Vec::pop).map(|m| (id.clone(), m)));
+                let latest = self
+                    .ids
+                    .get(&call)
+                    .and_then(|id| self.streams.get_mut(id).and_then(Vec::pop).map(|m| (id.clone(), m)));
                 match latest {
                     Some((id, media)) => {
                         self.line(&call, "input", "stream ended".to_owned());

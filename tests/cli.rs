@@ -124,3 +124,97 @@ fn ast_prints_json() {
     assert_eq!(v["verbs"][0]["written"], serde_json::json!(["enterSound"]));
     assert_eq!(v["verbs"][1]["verb"], "Speak");
 }
+
+/// A fresh scratch folder under the target directory.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn run_replays_the_flagship_kick() {
+    let o = run(&["run", "samples/conference-kick.toml"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    let kicked = text.find("01:00.000 alice  left room MyConference as member 1: kicked").expect(&text);
+    let goodbye = text.find("alice  spoke \"Good bye. You have been kicked out of the conference\"").expect(&text);
+    let end = text.find("alice  hung up: 4010 End Of XML Instructions").expect(&text);
+    assert!(kicked < goodbye && goodbye < end, "{text}");
+    assert!(!text.contains("01:00.000 bob  left"), "{text}");
+}
+
+#[test]
+fn run_json_prints_one_object_per_line() {
+    let o = run(&["run", "--json", "samples/conference-kick.toml"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert!(lines.len() > 10);
+    let left = lines.iter().find(|l| l["kind"] == "left").expect("a left line");
+    assert_eq!(left["who"], "alice");
+    assert_eq!(left["at_ms"], 60_000);
+}
+
+#[test]
+fn run_reports_a_bad_document_like_check() {
+    let dir = scratch("run-bad");
+    let file = dir.join("bad.xml");
+    std::fs::write(&file, "<Response>\n  <Conference></Conference>\n</Response>\n").expect("write");
+    let o = run(&["run", file.to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains(":2:4: error[E0206]: <Conference> needs a room name as its body"), "{}", stdout(&o));
+}
+
+#[test]
+fn test_command_passes_every_sample() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let n = std::fs::read_dir(&samples)
+        .expect("samples")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml")))
+        .count();
+    let xml = std::fs::read_dir(&samples)
+        .expect("samples")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "xml")))
+        .count();
+    assert!(n >= xml, "every sample needs a scenario: {n} scenarios for {xml} documents");
+    let o = run(&["test", "samples"], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(out.lines().last(), Some(format!("{n} passed, 0 failed").as_str()), "{out}");
+}
+
+#[test]
+fn a_broken_expectation_shows_a_diff_and_fails() {
+    let dir = scratch("broken");
+    for f in ["conference-kick.toml", "conference-kick.xml", "conference-kick.expected"] {
+        std::fs::copy(std::path::Path::new("samples").join(f), dir.join(f)).expect("copy");
+    }
+    let expected = dir.join("conference-kick.expected");
+    let text = std::fs::read_to_string(&expected).expect("read");
+    std::fs::write(&expected, text.replace("4010 End Of XML Instructions", "4000 Normal Hangup")).expect("write");
+    let o = run(&["test", dir.to_str().expect("utf-8 path")], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("conference-kick.toml ... FAILED"), "{out}");
+    assert!(out.contains("-01:03.120 alice  hung up: 4000 Normal Hangup (Plivo)"), "{out}");
+    assert!(out.contains("+01:03.120 alice  hung up: 4010 End Of XML Instructions (Plivo)"), "{out}");
+    assert_eq!(out.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn bless_writes_missing_expectations() {
+    let dir = scratch("bless");
+    for f in ["conference-kick.toml", "conference-kick.xml"] {
+        std::fs::copy(std::path::Path::new("samples").join(f), dir.join(f)).expect("copy");
+    }
+    let path = dir.to_str().expect("utf-8 path");
+    let o = run(&["test", path], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("run with --bless"), "{}", stdout(&o));
+    let o = run(&["test", "--bless", path], None);
+    assert_eq!(o.status.code(), Some(0));
+    let o = run(&["test", path], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("1 passed, 0 failed"));
+}

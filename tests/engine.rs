@@ -1166,3 +1166,31 @@ fn the_call_api_alone_drives_a_flow() {
     assert!(call.poll_output().is_none());
     assert_eq!(call.poll_timeout(), None);
 }
+
+#[test]
+fn thousands_of_instant_verbs_run_without_deep_recursion() {
+    let mut body = String::from("<Response>");
+    // 1,800 verbs: about 78 KB, under the 100 KB document limit.
+    for i in 0..1800 {
+        body.push_str(match i % 3 {
+            0 => "<DTMF>1</DTMF>",
+            1 => "<Message dst=\"+1555\">hi</Message>",
+            _ => "<Record recordSession=\"true\" action=\"https://app.example/r\" redirect=\"false\"/>",
+        });
+    }
+    body.push_str("</Response>");
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, &body);
+    // Run on a small stack, as test threads and embedders may.
+    let handle = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            sim.start_call("alice", ANSWER);
+            sim.run();
+            sim.transcript_text()
+        })
+        .expect("spawn");
+    let text = handle.join().expect("no stack overflow");
+    assert_eq!(text.matches("sent tones 1").count(), 600);
+    assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
+}

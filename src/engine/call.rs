@@ -1249,9 +1249,19 @@ impl Call {
                 ("RecordingEndMs".to_owned(), "-1".to_owned()),
             ];
             let outcome = if armed { "armed for the next answered Dial" } else { "recording the session" };
-            self.state = State::Running(Run::Wait);
-            self.complete_with_action(now, outcome.to_owned(), action, "Record", params);
-            return Flow::Stop;
+            // The verb completes at once; only an action with redirect=true stops the loop.
+            return match action {
+                Some((url, method, true)) => {
+                    self.finish_event(outcome.to_owned(), Some("Record"));
+                    self.request_document(url.as_str().to_owned(), method, Purpose::Action("Record"), params);
+                    Flow::Stop
+                }
+                Some((url, method, false)) => {
+                    self.request(url.as_str(), method, Purpose::Action("Record"), Reply::Ignore, params);
+                    Flow::Next(outcome.to_owned())
+                }
+                None => Flow::Next(outcome.to_owned()),
+            };
         }
         let media = self.media_id();
         let phase = if r.play_beep { RecordPhase::Beep } else { RecordPhase::Recording };
