@@ -390,6 +390,12 @@ impl Scenario {
                     let (c, text) = (call(&sim)?, need(&e.text, "text")?);
                     sim.at(at).speech(&c, &text, e.confidence.unwrap_or(0.9));
                 }
+                "speech-partial" => {
+                    let (c, text) = (call(&sim)?, need(&e.text, "text")?);
+                    let stable = e.keys.clone().unwrap_or_default();
+                    let input = Input::SpeechPartial { stable, unstable: text, stability: e.confidence.unwrap_or(0.5) };
+                    sim.at(at).send(&c, input);
+                }
                 "hangup" => {
                     let c = call(&sim)?;
                     sim.at(at).hangup(&c);

@@ -512,6 +512,11 @@ impl Simulation {
                 if let Input::RecordingFinished { media, .. } = &input {
                     self.recordings.remove(&(call.clone(), *media));
                 }
+                // The dialed party's default behaviour shows like a scripted event.
+                if let (Input::Dial(_), Some(text)) = (&input, describe_input(&input)) {
+                    let name = self.name(&call);
+                    self.line(&name, "input", text);
+                }
                 let _ = self.engine.handle_input(now, &call, input);
             }
             Action::Room(op) => self.room_op(op),
@@ -845,7 +850,7 @@ impl Simulation {
                 self.drop_dial_events(call);
             }
             Command::JoinConference { .. } | Command::LeaveConference { .. } => {}
-            Command::RoomSound { room, sound, what } => {
+            Command::RoomSound { room, sound, what, .. } => {
                 let text = match sound {
                     RoomSound::Beeps(1) => "beep".to_owned(),
                     RoomSound::Beeps(n) => format!("beep ×{n}"),

@@ -223,6 +223,8 @@ struct Gather {
     digits: String,
     /// The collection started for the verb (stopped when it ends).
     recognition: Option<MediaId>,
+    /// Interim speech results sent so far (`SequenceNumber`).
+    partials: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,8 +300,7 @@ enum Background {
 #[derive(Debug, Clone)]
 enum SoundUse {
     WaitSound,
-    EnterSound(String),
-    ExitSound(String),
+    RoomSound { kind: RoomKind, room: String, what: &'static str },
     DialMusic,
     ConfirmSound,
 }
@@ -545,8 +546,8 @@ impl Call {
         self.request_document(url, method, purpose, Vec::new());
     }
 
-    fn request_sound(&mut self, url: &Url, use_: SoundUse, what: &'static str) {
-        let id = self.request(url.as_str(), Method::Post, Purpose::Sound(what), Reply::Sounds, Vec::new());
+    fn request_sound(&mut self, url: &Url, method: Method, use_: SoundUse, what: &'static str) {
+        let id = self.request(url.as_str(), method, Purpose::Sound(what), Reply::Sounds, Vec::new());
         self.sounds.push((id, use_));
     }
 
@@ -720,6 +721,7 @@ impl Call {
                     media: None,
                     digits: String::new(),
                     recognition: None,
+                    partials: 0,
                 };
                 let media = self.media_id();
                 let collect = self.collect_settings(verb);
@@ -1128,9 +1130,11 @@ impl Call {
     }
 
     fn on_speech_partial(&mut self, stable: String, unstable: String, stability: f32) {
-        if !matches!(self.state, State::Running(Run::Gather(_))) {
+        let State::Running(Run::Gather(g)) = &mut self.state else {
             return;
-        }
+        };
+        g.partials += 1;
+        let sequence = g.partials;
         let Some(Verb::GetInput(v)) = self.verb_here() else {
             return;
         };
@@ -1146,6 +1150,7 @@ impl Call {
                 ("StableSpeech".to_owned(), stable),
                 ("UnstableSpeech".to_owned(), unstable),
                 ("Stability".to_owned(), format!("{stability:.2}")),
+                ("SequenceNumber".to_owned(), sequence.to_string()),
             ],
         );
     }
@@ -1189,16 +1194,22 @@ impl Call {
         let mut params = Vec::new();
         let outcome;
         match (digits, speech) {
+            (Some(d), _) if verb == "GetDigits" => {
+                outcome = format!("digits {d}");
+                params.push(("Digits".to_owned(), d));
+            }
+            // <GetInput> always sends the same four fields; the ones that do not apply are empty.
             (Some(d), _) => {
                 outcome = format!("digits {d}");
-                if verb == "GetInput" {
-                    params.push(("InputType".to_owned(), "dtmf".to_owned()));
-                }
+                params.push(("InputType".to_owned(), "dtmf".to_owned()));
                 params.push(("Digits".to_owned(), d));
+                params.push(("Speech".to_owned(), String::new()));
+                params.push(("SpeechConfidenceScore".to_owned(), String::new()));
             }
             (None, Some((text, conf))) => {
                 outcome = format!("speech \"{text}\"");
                 params.push(("InputType".to_owned(), "speech".to_owned()));
+                params.push(("Digits".to_owned(), String::new()));
                 params.push(("Speech".to_owned(), text));
                 params.push(("SpeechConfidenceScore".to_owned(), format!("{conf:.2}")));
             }
@@ -1359,7 +1370,7 @@ impl Call {
         }
         if let Some(DialMusic::Url(url)) = &d.dial_music {
             let url = url.clone();
-            self.request_sound(&url, SoundUse::DialMusic, "dialMusic");
+            self.request_sound(&url, Method::Post, SoundUse::DialMusic, "dialMusic");
         }
         self.state = State::Running(Run::Dial(DialRun {
             media,
@@ -1424,7 +1435,7 @@ impl Call {
                     }
                     self.timers[T_VERB] = Some(now + timeout);
                     if let Some(url) = sound {
-                        self.request_sound(&url, SoundUse::ConfirmSound, "confirmSound");
+                        self.request_sound(&url, Method::Post, SoundUse::ConfirmSound, "confirmSound");
                     }
                 } else {
                     self.bridge(now, b_leg, to);
@@ -1574,7 +1585,7 @@ impl Call {
         let params = vec![
             ("DialStatus".to_owned(), status.to_owned()),
             ("DialRingStatus".to_owned(), rang.to_string()),
-            ("DialHangupCause".to_owned(), if bridged.is_some() { "NORMAL_CLEARING" } else { "" }.to_owned()),
+            ("DialHangupCause".to_owned(), dial_cause(status).to_owned()),
             ("DialALegUUID".to_owned(), self.setup.id.0.clone()),
             ("DialBLegUUID".to_owned(), b_uuid),
         ];
@@ -1699,17 +1710,28 @@ impl Call {
         }
     }
 
-    fn room_sound(&mut self, room: &str, sound: &Sound, enter: bool) {
-        let what = if enter { "enterSound" } else { "exitSound" };
-        match sound {
-            Sound::Beep1 => self.emit(Command::RoomSound { room: room.to_owned(), sound: RoomSound::Beeps(1), what }),
-            Sound::Beep2 => self.emit(Command::RoomSound { room: room.to_owned(), sound: RoomSound::Beeps(2), what }),
-            Sound::Url(u) => {
-                let u = u.clone();
-                let use_ =
-                    if enter { SoundUse::EnterSound(room.to_owned()) } else { SoundUse::ExitSound(room.to_owned()) };
-                self.request_sound(&u, use_, what);
+    /// Plays the running room verb's enter or exit sound to its room.
+    fn room_sound(&mut self, room: &str, enter: bool) {
+        let (sound, method, kind) = match self.verb_here() {
+            Some(Verb::Conference(c)) => {
+                (if enter { c.enter_sound.clone() } else { c.exit_sound.clone() }, Method::Post, RoomKind::Conference)
             }
+            Some(Verb::MultiPartyCall(m)) => {
+                let (sound, method) = if enter {
+                    (m.enter_sound.clone(), m.enter_sound_method)
+                } else {
+                    (m.exit_sound.clone(), m.exit_sound_method)
+                };
+                (sound, method, RoomKind::MultiParty)
+            }
+            _ => return,
+        };
+        let what = if enter { "enterSound" } else { "exitSound" };
+        let room = room.to_owned();
+        match sound {
+            Sound::Beep1 => self.emit(Command::RoomSound { kind, room, sound: RoomSound::Beeps(1), what }),
+            Sound::Beep2 => self.emit(Command::RoomSound { kind, room, sound: RoomSound::Beeps(2), what }),
+            Sound::Url(u) => self.request_sound(&u, method, SoundUse::RoomSound { kind, room, what }, what),
             Sound::Empty | Sound::None => {}
         }
     }
@@ -1731,16 +1753,18 @@ impl Call {
                     digits: String::new(),
                 };
                 self.room_callback("enter", &room, &uuid, member_id, Vec::new());
-                let (enter, wait_sound, floor) = match self.verb_here() {
+                let (wait_sound, floor) = match self.verb_here() {
                     Some(Verb::Conference(c)) => {
-                        (c.enter_sound.clone(), c.wait_sound.clone(), c.floor_event && first && !c.muted)
+                        (c.wait_sound.clone().map(|u| (u, Method::Post)), c.floor_event && first && !c.muted)
                     }
-                    Some(Verb::MultiPartyCall(m)) => (m.enter_sound.clone(), None, false),
-                    _ => (Sound::Empty, None, false),
+                    Some(Verb::MultiPartyCall(m)) => {
+                        (m.wait_music_url.clone().map(|u| (u, m.wait_music_method)), false)
+                    }
+                    _ => (None, false),
                 };
-                self.room_sound(&room, &enter, true);
-                if !started && let Some(url) = wait_sound {
-                    self.request_sound(&url, SoundUse::WaitSound, "waitSound");
+                self.room_sound(&room, true);
+                if !started && let Some((url, method)) = wait_sound {
+                    self.request_sound(&url, method, SoundUse::WaitSound, "waitSound");
                 }
                 if floor {
                     self.room_callback("floor", &room, &uuid, member_id, Vec::new());
@@ -1777,12 +1801,7 @@ impl Call {
                     self.emit(Command::StopMedia(m));
                 }
                 self.room_callback("exit", &room, &uuid, member_id, Vec::new());
-                let exit = match self.verb_here() {
-                    Some(Verb::Conference(c)) => c.exit_sound.clone(),
-                    Some(Verb::MultiPartyCall(m)) => m.exit_sound.clone(),
-                    _ => Sound::Empty,
-                };
-                self.room_sound(&room, &exit, false);
+                self.room_sound(&room, false);
                 match reason {
                     LeaveReason::MemberHungUp => {
                         self.finish_event(format!("left room {room}: {reason}"), self.verb_here().map(Verb::name));
@@ -1976,11 +1995,8 @@ impl Call {
                     }
                 }
             }
-            SoundUse::EnterSound(room) => {
-                self.emit(Command::RoomSound { room, sound: RoomSound::Sounds(sounds), what: "enterSound" })
-            }
-            SoundUse::ExitSound(room) => {
-                self.emit(Command::RoomSound { room, sound: RoomSound::Sounds(sounds), what: "exitSound" })
+            SoundUse::RoomSound { kind, room, what } => {
+                self.emit(Command::RoomSound { kind, room, sound: RoomSound::Sounds(sounds), what })
             }
             SoundUse::DialMusic => {
                 if matches!(
@@ -2099,11 +2115,20 @@ impl Call {
                     self.emit(Command::LeaveConference { reason: hangup.unwrap_or(LeaveReason::CallHungUp) });
                     let (uuid, member_id) = (uuid.clone(), *member_id);
                     self.room_callback("exit", &run.room, &uuid, member_id, Vec::new());
+                    self.room_sound(&run.room, false);
                 } else {
                     self.emit(Command::LeaveConference { reason: LeaveReason::CallHungUp });
                 }
             }
-            Run::Stream(m) => self.emit(Command::StopStream(m)),
+            Run::Stream(m) => {
+                self.emit(Command::StopStream(m));
+                if let Some(Verb::Stream(s)) = self.verb_here()
+                    && let Some(url) = s.status_callback_url.clone()
+                {
+                    let method = s.status_callback_method;
+                    self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+                }
+            }
         }
     }
 
@@ -2158,6 +2183,16 @@ impl Call {
         if let Input::RecordingFinished { media, duration_ms } = input {
             self.background_recording_finished(media, duration_ms);
         }
+    }
+}
+
+/// The FreeSWITCH-style cause sent as `DialHangupCause` for a `DialStatus`.
+fn dial_cause(status: &str) -> &'static str {
+    match status {
+        "busy" => "USER_BUSY",
+        "no-answer" => "NO_ANSWER",
+        "failed" => "NORMAL_TEMPORARY_FAILURE",
+        _ => "NORMAL_CLEARING",
     }
 }
 

@@ -420,8 +420,11 @@ pub enum Command {
         /// Why.
         reason: LeaveReason,
     },
-    /// Play a sound to everyone in a room (enterSound / exitSound).
+    /// Play a sound to everyone in a room (enterSound / exitSound). The [`Engine`](super::Engine)
+    /// drops it when the room no longer exists.
     RoomSound {
+        /// The room's name space.
+        kind: super::room::RoomKind,
         /// Room name.
         room: String,
         /// What to play.

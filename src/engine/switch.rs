@@ -212,6 +212,9 @@ impl Engine {
                 Output::Command(Command::LeaveConference { reason }) => {
                     self.rooms.leave(now, &id, reason);
                 }
+                // Nobody hears a sound played into a room that has ended.
+                Output::Command(Command::RoomSound { kind, room, .. })
+                    if self.rooms.member_count(&call.setup().account, kind, &room).unwrap_or(0) == 0 => {}
                 output => self.out.push_back(EngineOutput::Call { call: id.clone(), output }),
             }
         }
@@ -236,13 +239,14 @@ impl Engine {
             | RoomEvent::Floor { call, .. } => Some(call.clone()),
             _ => None,
         };
-        if let RoomEvent::RecordingFinished { room, recording, ended_at, callback: Some((url, method)), .. } = &ev {
+        if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, callback: Some((url, method)) } = &ev {
             let duration_ms = ended_at.saturating_sub(recording.started_at).as_millis();
             let id = RequestId(self.next_request);
             self.next_request += 1;
             let params = vec![
                 ("ConferenceAction".to_owned(), "record".to_owned()),
                 ("ConferenceName".to_owned(), room.clone()),
+                ("ConferenceUUID".to_owned(), uuid.clone()),
                 ("RecordUrl".to_owned(), recording.url.clone()),
                 ("RecordingID".to_owned(), recording.id.clone()),
                 ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),

@@ -368,12 +368,27 @@ impl Ssml {
     }
 }
 
-/// Appends the plain text of `nodes` to `out` (SSML markup dropped).
+/// Appends the plain text of `nodes` to `out` (SSML markup dropped). Paragraphs, sentences
+/// and breaks are separated from their neighbours by a space, as they are heard.
 pub fn push_text(nodes: &[SpeakNode], out: &mut String) {
+    let mut after_block = false;
     for n in nodes {
         match n {
-            SpeakNode::Text(t) => out.push_str(t),
-            SpeakNode::Ssml(s) => s.push_text(out),
+            SpeakNode::Text(t) => {
+                if after_block && !t.starts_with(char::is_whitespace) && !out.ends_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+                out.push_str(t);
+                after_block = false;
+            }
+            SpeakNode::Ssml(s) => {
+                let block = matches!(s, Ssml::P(_) | Ssml::S(_) | Ssml::Break(_));
+                if (block || after_block) && !out.is_empty() && !out.ends_with(char::is_whitespace) {
+                    out.push(' ');
+                }
+                s.push_text(out);
+                after_block = block;
+            }
         }
     }
 }
@@ -399,6 +414,8 @@ impl Speak {
     pub fn text(&self) -> String {
         let mut s = String::new();
         push_text(&self.content, &mut s);
+        let end = s.trim_end().len();
+        s.truncate(end);
         s
     }
 
