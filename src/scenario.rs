@@ -73,7 +73,7 @@ impl<'de> Deserialize<'de> for Dur {
 }
 
 fn parse_seconds(f: f64) -> Option<Duration> {
-    (f.is_finite() && f >= 0.0 && f < 1e9).then(|| Duration::from_secs_f64(f))
+    (f.is_finite() && (0.0..1e9).contains(&f)).then(|| Duration::from_secs_f64(f))
 }
 
 /// Parses `90`, `1.5s`, `250ms`, `2m`, `1h`.
