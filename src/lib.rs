@@ -11,6 +11,8 @@ pub mod diagnostic;
 pub mod engine;
 #[cfg(feature = "scenario")]
 pub mod scenario;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sim;
 pub mod xml;
 

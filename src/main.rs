@@ -49,6 +49,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the Plivo-compatible REST API and run live calls against real webhooks.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = plivo_flow::server::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Account id (else PLIVO_AUTH_ID, else a development id).
+        #[arg(long)]
+        auth_id: Option<String>,
+        /// Auth token (else PLIVO_AUTH_TOKEN, else a development token).
+        #[arg(long)]
+        auth_token: Option<String>,
+        /// Media speed: 1 = real time, 0 = instant, 0.1 = ten times faster.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Seed for generated ids (0: from the clock).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it; ends with `N passed, M failed`.
     Test {
@@ -80,6 +98,7 @@ fn main() -> ExitCode {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
         Command::Run { file, json } => run(&file, json),
+        Command::Serve { listen, auth_id, auth_token, speed, seed } => serve(listen, auth_id, auth_token, speed, seed),
         Command::Test { paths, bless } => test(&paths, bless),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
@@ -330,4 +349,43 @@ fn test(paths: &[PathBuf], bless: bool) -> u8 {
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 { HAS_ERRORS } else { OK }
+}
+
+fn serve(listen: std::net::SocketAddr, auth_id: Option<String>, auth_token: Option<String>, speed: f64, seed: u64) -> u8 {
+    use plivo_flow::server::{self, ServerConfig};
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).init();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let auth_id = auth_id.or_else(|| env("PLIVO_AUTH_ID")).unwrap_or_else(|| server::DEV_AUTH_ID.to_owned());
+    let auth_token = auth_token.or_else(|| env("PLIVO_AUTH_TOKEN")).unwrap_or_else(|| server::DEV_AUTH_TOKEN.to_owned());
+    if !(speed.is_finite() && speed >= 0.0) {
+        eprintln!("--speed must be a number of at least 0");
+        return UNREADABLE;
+    }
+    let config = ServerConfig { listen, auth_id, auth_token, speed, seed };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return UNREADABLE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match server::start(config.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cannot listen on {}: {e}", config.listen);
+                return UNREADABLE;
+            }
+        };
+        println!(
+            "plivo-flow serve: http://{}/v1/Account/{}/ (auth token {}), media speed {}",
+            running.addr, config.auth_id, config.auth_token, config.speed
+        );
+        let _ = io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = running.stop().await;
+        OK
+    })
 }

@@ -49,7 +49,6 @@ use crate::engine::{
     CallEvent, CallId, CallSetup, Command, DialEvent, Direction, Engine, EngineConfig, EngineOutput, FetchReply,
     HttpRequest, IdGen, Input, MediaId, Output, Reply, RoomSound,
 };
-use crate::xml::values::FileFormat;
 use crate::xml::{Document, Verb};
 
 /// The account every simulated call and room belongs to.
@@ -173,6 +172,8 @@ pub enum RoomOp {
     StartRecording {
         /// Room.
         room: String,
+        /// Format and callback.
+        spec: RecordSpec,
     },
     /// Stop recording.
     StopRecording {
@@ -268,6 +269,25 @@ pub struct Simulation {
     /// Rendered diagnostics of invalid fetched documents, for the CLI.
     diagnostics: Vec<String>,
     steps: u64,
+    /// The account calls and rooms belong to.
+    account: String,
+    /// Media durations are multiplied by this (0 = instant).
+    speed: f64,
+    /// Live mode: requests go to `outbox` for the driver to send, replies come back through
+    /// [`Simulation::deliver`].
+    external: bool,
+    outbox: Vec<(Option<CallId>, HttpRequest)>,
+}
+
+/// What a room operation did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpResult {
+    /// The member ids it applied to, ascending.
+    pub members: Vec<u32>,
+    /// The names of the rooms it ended (`EndAll`).
+    pub rooms: Vec<String>,
+    /// The recording it started or stopped.
+    pub recording: Option<crate::engine::RecordingInfo>,
 }
 
 impl Default for Simulation {
@@ -313,6 +333,10 @@ impl Simulation {
             requests: Vec::new(),
             diagnostics: Vec::new(),
             steps: 0,
+            account: ACCOUNT.to_owned(),
+            speed: 1.0,
+            external: false,
+            outbox: Vec::new(),
         }
     }
 
@@ -351,7 +375,7 @@ impl Simulation {
     /// Starts a call at a time.
     pub fn start_call_with(&mut self, at: Duration, name: &str, mut setup: CallSetup) {
         setup.id = self.ids.get(name).cloned().unwrap_or_else(|| CallId(self.uuids.uuid()));
-        setup.account = ACCOUNT.to_owned();
+        setup.account = self.account.clone();
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.names.insert(setup.id.clone(), name.to_owned());
         self.schedule(at, Action::Start { name: name.to_owned(), setup });
@@ -365,7 +389,7 @@ impl Simulation {
         let n = self.ids.len();
         let mut setup = CallSetup::inbound(id.0, &format!("+1555000{n:04}"), "+15559990000", answer_url);
         setup.direction = direction;
-        setup.account = ACCOUNT.to_owned();
+        setup.account = self.account.clone();
         setup
     }
 
@@ -385,6 +409,112 @@ impl Simulation {
     /// Virtual time now.
     pub fn now(&self) -> Duration {
         self.now
+    }
+
+    // ------------------------------------------------------------------ live mode
+
+    /// Sets the account calls and rooms belong to (before any call starts).
+    pub fn set_account(&mut self, account: &str) {
+        self.account = account.to_owned();
+    }
+
+    /// The account calls and rooms belong to.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Multiplies every media duration by `factor` (1 = the timing rule, 0 = instant).
+    /// Negative or non-finite factors count as 1.
+    pub fn set_speed(&mut self, factor: f64) {
+        self.speed = if factor.is_finite() && factor >= 0.0 { factor } else { 1.0 };
+    }
+
+    /// Live mode: every request goes to [`Simulation::take_outbox`] instead of being answered
+    /// from the served documents; replies come back through [`Simulation::deliver`].
+    pub fn set_external_fetch(&mut self, on: bool) {
+        self.external = on;
+    }
+
+    /// The requests issued since the last call (live mode), with the call that made them.
+    pub fn take_outbox(&mut self) -> Vec<(Option<CallId>, HttpRequest)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Hands a reply to a request back to its call (live mode), at the current time.
+    pub fn deliver(&mut self, call: &CallId, request: crate::engine::RequestId, reply: FetchReply) {
+        self.schedule(self.now, Action::Internal { call: call.clone(), input: Input::Fetched { request, reply }, tag: None });
+    }
+
+    /// When the next queued happening or engine timer is due.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let queued = self.queue.peek().map(|Reverse((t, _))| *t);
+        match (queued, self.engine.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs everything due up to `now` and moves the clock there.
+    pub fn advance_to(&mut self, now: Duration) {
+        self.run_until(now);
+        self.now = self.now.max(now);
+        self.drain();
+    }
+
+    /// Starts a call named `name` now and returns its id.
+    pub fn start_call_now(&mut self, name: &str, mut setup: CallSetup) -> Result<CallId, crate::engine::EngineError> {
+        setup.account = self.account.clone();
+        self.ids.insert(name.to_owned(), setup.id.clone());
+        self.names.insert(setup.id.clone(), name.to_owned());
+        let id = setup.id.clone();
+        self.apply(Action::Start { name: name.to_owned(), setup });
+        self.drain();
+        match self.engine.call(&id) {
+            Some(_) => Ok(id),
+            None => Err(crate::engine::EngineError::UnknownCall(id)),
+        }
+    }
+
+    /// Hands `input` to a call now.
+    pub fn input_now(&mut self, call: &CallId, input: Input) -> Result<(), crate::engine::EngineError> {
+        if self.engine.call(call).is_none() {
+            return Err(crate::engine::EngineError::UnknownCall(call.clone()));
+        }
+        let name = self.name(call);
+        self.apply(Action::Input { call: name, input });
+        self.drain();
+        Ok(())
+    }
+
+    /// Takes the transcript lines written since the last call (live mode keeps no history).
+    pub fn take_transcript(&mut self) -> Vec<Line> {
+        std::mem::take(&mut self.lines)
+    }
+
+    /// Forgets calls that have ended (live mode), so memory does not grow with traffic.
+    pub fn forget_ended_calls(&mut self) {
+        let ended: Vec<CallId> = self.engine.calls().filter(|c| c.is_ended()).map(|c| c.id().clone()).collect();
+        for id in ended {
+            let pending = self.actions.values().any(|a| matches!(a, Action::Internal { call, .. } if *call == id));
+            if !pending && self.engine.remove_call(&id) {
+                if let Some(name) = self.names.remove(&id) {
+                    self.ids.remove(&name);
+                }
+                self.scripted_dials.remove(id.as_str());
+                self.streams.remove(&id);
+                self.recordings.retain(|(c, _), _| *c != id);
+            }
+        }
+    }
+
+    /// The engine, for operations the simulation does not wrap.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// A fresh UUID from the simulation's generator.
+    pub fn new_uuid(&mut self) -> String {
+        self.uuids.uuid()
     }
 
     /// The engine (calls and rooms), for assertions.
@@ -552,45 +682,62 @@ impl Simulation {
         }
     }
 
-    fn room_op(&mut self, op: RoomOp) {
+    /// Applies a room operation now and says what it did.
+    pub fn room_op_now(&mut self, op: RoomOp) -> Result<OpResult, ConferenceError> {
         let now = self.now;
+        let account = self.account.clone();
+        let acc = account.as_str();
         let text = describe_op(&op);
-        let result: Result<String, ConferenceError> = self.engine.conference(now, |rooms| {
+        let result: Result<OpResult, ConferenceError> = self.engine.conference(now, |rooms| {
             let target = |t: &str| t.parse::<MemberTarget>();
-            let ids = |v: Vec<u32>| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let members = |v: Vec<u32>| OpResult { members: v, ..OpResult::default() };
             match &op {
-                RoomOp::Kick { room, target: t } => {
-                    rooms.kick(now, ACCOUNT, room, &target(t)?).map(|v| format!("kicked {}", ids(v)))
+                RoomOp::Kick { room, target: t } => rooms.kick(now, acc, room, &target(t)?).map(members),
+                RoomOp::Mute { room, target: t, on } => rooms.set_muted(acc, room, &target(t)?, *on).map(members),
+                RoomOp::Deaf { room, target: t, on } => rooms.set_deaf(acc, room, &target(t)?, *on).map(members),
+                RoomOp::Media { room, target: t, media } => {
+                    rooms.member_media(acc, room, &target(t)?, media.clone()).map(members)
                 }
-                RoomOp::Mute { room, target: t, on } => rooms
-                    .set_muted(ACCOUNT, room, &target(t)?, *on)
-                    .map(|v| format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(v))),
-                RoomOp::Deaf { room, target: t, on } => rooms
-                    .set_deaf(ACCOUNT, room, &target(t)?, *on)
-                    .map(|v| format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(v))),
-                RoomOp::Media { room, target: t, media } => rooms
-                    .member_media(ACCOUNT, room, &target(t)?, media.clone())
-                    .map(|v| format!("queued for {}", ids(v))),
                 RoomOp::HangupMember { room, target: t } => {
-                    rooms.hangup_members(now, ACCOUNT, room, &target(t)?).map(|v| format!("hung up {}", ids(v)))
+                    rooms.hangup_members(now, acc, room, &target(t)?).map(members)
                 }
-                RoomOp::End { room } => rooms.end(now, ACCOUNT, room).map(|()| "ended".to_owned()),
-                RoomOp::EndAll => Ok(format!("ended {}", rooms.end_all(now, ACCOUNT).join(", "))),
-                RoomOp::StartRecording { room } => rooms
-                    .start_recording(now, ACCOUNT, room, RecordSpec { format: FileFormat::Mp3, callback: None })
-                    .map(|r| format!("recording {}", r.id)),
-                RoomOp::StopRecording { room } => rooms.stop_recording(now, ACCOUNT, room).map(|r| match r {
-                    Some(r) => format!("stopped recording {}", r.id),
-                    None => "no recording was running".to_owned(),
-                }),
+                RoomOp::End { room } => rooms.end(now, acc, room).map(|()| OpResult::default()),
+                RoomOp::EndAll => Ok(OpResult { rooms: rooms.end_all(now, acc), ..OpResult::default() }),
+                RoomOp::StartRecording { room, spec } => rooms
+                    .start_recording(now, acc, room, spec.clone())
+                    .map(|r| OpResult { recording: Some(r), ..OpResult::default() }),
+                RoomOp::StopRecording { room } => {
+                    rooms.stop_recording(now, acc, room).map(|r| OpResult { recording: r, ..OpResult::default() })
+                }
             }
         });
         // The events the operation caused wait in the engine's outputs: this line goes first.
-        let outcome = match result {
-            Ok(s) => s,
-            Err(e) => format!("error: {e}"),
+        let ids = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let outcome = match (&result, &op) {
+            (Err(e), _) => format!("error: {e}"),
+            (Ok(r), RoomOp::Kick { .. }) => format!("kicked {}", ids(&r.members)),
+            (Ok(r), RoomOp::Mute { on, .. }) => format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(&r.members)),
+            (Ok(r), RoomOp::Deaf { on, .. }) => {
+                format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(&r.members))
+            }
+            (Ok(r), RoomOp::Media { .. }) => format!("queued for {}", ids(&r.members)),
+            (Ok(r), RoomOp::HangupMember { .. }) => format!("hung up {}", ids(&r.members)),
+            (Ok(_), RoomOp::End { .. }) => "ended".to_owned(),
+            (Ok(r), RoomOp::EndAll) => format!("ended {}", r.rooms.join(", ")),
+            (Ok(r), RoomOp::StartRecording { .. }) => {
+                format!("recording {}", r.recording.as_ref().map_or("", |x| x.id.as_str()))
+            }
+            (Ok(r), RoomOp::StopRecording { .. }) => match &r.recording {
+                Some(x) => format!("stopped recording {}", x.id),
+                None => "no recording was running".to_owned(),
+            },
         };
         self.line("api", "api", format!("{text}: {outcome}"));
+        result
+    }
+
+    fn room_op(&mut self, op: RoomOp) {
+        let _ = self.room_op_now(op);
     }
 
     fn cancel_dial_defaults(&mut self, id: &CallId) {
@@ -607,8 +754,13 @@ impl Simulation {
         }
     }
 
+    /// A media duration at the simulation's speed.
+    fn scaled(&self, d: Duration) -> Duration {
+        if self.speed == 1.0 { d } else { d.mul_f64(self.speed) }
+    }
+
     fn schedule_media(&mut self, call: &CallId, media: MediaId, after: Option<Duration>) {
-        if let Some(d) = after {
+        if let Some(d) = after.map(|d| self.scaled(d)) {
             let at = self.now + d;
             let seq = self.schedule(
                 at,
@@ -792,9 +944,10 @@ impl Simulation {
                 );
                 self.recordings.insert((call.clone(), media), now);
                 if let (Some(max), Some(silence)) = (max_length, silence_timeout) {
-                    let natural = (self.timing.caller_talks + silence).min(max + Duration::from_millis(1));
+                    let talks = self.scaled(self.timing.caller_talks);
+                    let natural = (talks + self.scaled(silence)).min(max + Duration::from_millis(1));
                     if natural <= max {
-                        let ms = u64::try_from(self.timing.caller_talks.as_millis()).unwrap_or(u64::MAX);
+                        let ms = u64::try_from(talks.as_millis()).unwrap_or(u64::MAX);
                         let seq = self.schedule(
                             now + natural,
                             Action::Internal {
@@ -888,6 +1041,7 @@ impl Simulation {
         let internal = |input| Action::Internal { call: call.clone(), input, tag: None };
         match self.dial_default {
             DialDefault::Answer { after, talk } => {
+                let (after, talk) = (self.scaled(after), self.scaled(talk));
                 let b_leg = CallId(self.uuids.uuid());
                 self.schedule(now + after, internal(Input::Dial(DialEvent::Answered { b_leg, to })));
                 self.schedule(now + after + talk, internal(Input::Dial(DialEvent::CalleeHangup)));
@@ -900,7 +1054,8 @@ impl Simulation {
             }
             DialDefault::NoAnswer => {
                 if !has_timeout {
-                    self.schedule(now + Duration::from_secs(30), internal(Input::Dial(DialEvent::NoAnswer)));
+                    let ring = self.scaled(Duration::from_secs(30));
+                    self.schedule(now + ring, internal(Input::Dial(DialEvent::NoAnswer)));
                 }
             }
             DialDefault::Scripted => {}
@@ -928,6 +1083,11 @@ impl Simulation {
             params,
             diagnostics: Vec::new(),
         });
+        if self.external {
+            // Live mode keeps no history: the driver logs and sends.
+            self.outbox.push((call.cloned(), req));
+            return;
+        }
         self.requests.push((self.now, who.clone(), req.clone()));
         if req.reply == Reply::Ignore {
             return;
@@ -1097,7 +1257,7 @@ fn describe_op(op: &RoomOp) -> String {
         RoomOp::HangupMember { room, target } => format!("hang up {room} member {target}"),
         RoomOp::End { room } => format!("end {room}"),
         RoomOp::EndAll => "end all rooms".to_owned(),
-        RoomOp::StartRecording { room } => format!("start recording {room}"),
+        RoomOp::StartRecording { room, .. } => format!("start recording {room}"),
         RoomOp::StopRecording { room } => format!("stop recording {room}"),
     }
 }

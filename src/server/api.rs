@@ -1,0 +1,568 @@
+//! The Plivo-compatible REST API (`/v1/Account/{auth_id}/…`) and our own phone-simulation
+//! endpoints (`/sim/…`).
+//!
+//! Every error is `{"api_id": …, "error": …}` with a 4xx status: the official SDKs retry 5xx,
+//! so a client mistake must never produce one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::driver::Driver;
+use crate::engine::room::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
+use crate::engine::{CallId, CallSetup, Direction, HangupSource, Input};
+use crate::sim::RoomOp;
+use crate::xml::values::{FileFormat, FromXml, Method, Url};
+
+/// Shared state of the handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) driver: Driver,
+    pub(crate) auth_id: String,
+    pub(crate) auth_token: String,
+    pub(crate) api_ids: Arc<Mutex<crate::engine::IdGen>>,
+}
+
+impl AppState {
+    fn api_id(&self) -> String {
+        self.api_ids.lock().map(|mut g| g.uuid()).unwrap_or_default()
+    }
+}
+
+/// An API error: a 4xx status and a message, sent as `{"api_id","error"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    api_id: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into(), api_id: String::new() }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let api_id = if self.api_id.is_empty() { fallback_api_id() } else { self.api_id };
+        (self.status, axum::Json(json!({ "api_id": api_id, "error": self.message }))).into_response()
+    }
+}
+
+/// An api_id for errors raised before the state is at hand.
+fn fallback_api_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::engine::IdGen::new(n ^ u64::from(std::process::id())).uuid()
+}
+
+impl From<ConferenceError> for ApiError {
+    fn from(e: ConferenceError) -> Self {
+        match e {
+            ConferenceError::InvalidTarget(_) => ApiError::bad_request(e.to_string()),
+            ConferenceError::AlreadyInRoom(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            _ => ApiError::not_found(e.to_string()),
+        }
+    }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
+}
+
+/// Path parameters, with a JSON 400 instead of axum's plain-text rejection.
+pub struct P<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| P(t))
+            .map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))
+    }
+}
+
+/// Request parameters from a JSON object, a form body or the query string, merged; extra
+/// fields are kept and ignored by handlers that do not want them.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+    fn required(&self, k: &str) -> Result<&str, ApiError> {
+        self.get(k).ok_or_else(|| ApiError::bad_request(format!("missing required parameter `{k}`")))
+    }
+    fn method(&self, k: &str) -> Result<Method, ApiError> {
+        match self.get(k) {
+            None => Ok(Method::Post),
+            Some(m) => match m.to_ascii_uppercase().as_str() {
+                "GET" => Ok(Method::Get),
+                "POST" => Ok(Method::Post),
+                _ => Err(ApiError::bad_request(format!("`{k}` must be GET or POST, not `{m}`"))),
+            },
+        }
+    }
+    fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
+        match self.get(k) {
+            None => Ok(None),
+            Some(u) => Url::from_xml(u)
+                .map(|_| Some(u.to_owned()))
+                .map_err(|_| ApiError::bad_request(format!("`{k}` must be an absolute http(s) URL, not `{u}`"))),
+        }
+    }
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => None,
+        Value::Array(a) => Some(a.iter().filter_map(scalar).collect::<Vec<_>>().join(",")),
+        Value::Object(_) => Some(v.to_string()),
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let ctype = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
+        let mut map = HashMap::new();
+        for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
+        {
+            map.insert(k, v);
+        }
+        let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+        if !text.trim().is_empty() {
+            if ctype.starts_with("application/x-www-form-urlencoded") {
+                for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
+                    .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
+                {
+                    map.insert(k, v);
+                }
+            } else {
+                let v: Value =
+                    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+                let Value::Object(obj) = v else {
+                    return Err(ApiError::bad_request("the JSON body must be an object"));
+                };
+                for (k, v) in obj {
+                    if let Some(s) = scalar(&v) {
+                        map.insert(k, s);
+                    }
+                }
+            }
+        }
+        Ok(Params(map))
+    }
+}
+
+/// HTTP Basic auth with the account's credentials, and the account in the path must match.
+async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let path_account = req.uri().path().strip_prefix("/v1/Account/").map(|rest| rest.split('/').next().unwrap_or(""));
+    if let Some(account) = path_account
+        && account != app.auth_id
+    {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: not your account").into_response();
+    }
+    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) {
+        let mut resp =
+            ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: wrong credentials").into_response();
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
+        return resp;
+    }
+    next.run(req).await
+}
+
+fn basic_ok(headers: &HeaderMap, id: &str, token: &str) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
+    decoded == format!("{id}:{token}").as_bytes()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such resource")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this resource")
+}
+
+/// The router (without the trailing-slash normalisation, applied outside by the caller).
+pub fn router(app: AppState) -> Router {
+    let conf = "/v1/Account/{account}/Conference";
+    let member = "/v1/Account/{account}/Conference/{name}/Member/{member}";
+    Router::new()
+        .route(conf, get(list_conferences).delete(end_all))
+        .route(&format!("{conf}/{{name}}"), get(get_conference).delete(end_conference))
+        .route(&format!("{conf}/{{name}}/Record"), post(start_recording).delete(stop_recording))
+        .route(member, delete(hangup_member))
+        .route(&format!("{member}/Kick"), post(kick))
+        .route(&format!("{member}/Mute"), post(mute).delete(unmute))
+        .route(&format!("{member}/Deaf"), post(deaf).delete(undeaf))
+        .route(&format!("{member}/Play"), post(play).delete(stop_play))
+        .route(&format!("{member}/Speak"), post(speak).delete(stop_speak))
+        .route("/v1/Account/{account}/Call", post(make_call).get(list_calls))
+        .route("/v1/Account/{account}/Call/{uuid}", get(get_call).delete(hangup_call).post(transfer_call))
+        .route("/sim/Call", post(sim_start_call))
+        .route("/sim/Call/{uuid}", delete(sim_hangup))
+        .route("/sim/Call/{uuid}/Digits", post(sim_digits))
+        .route("/sim/Call/{uuid}/Speech", post(sim_speech))
+        .route("/sim/Transcript", get(sim_transcript))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), auth))
+        .with_state(app)
+}
+
+type Json = (StatusCode, axum::Json<Value>);
+
+fn accepted(v: Value) -> Json {
+    (StatusCode::ACCEPTED, axum::Json(v))
+}
+
+async fn room_op(app: &AppState, op: RoomOp) -> Result<crate::sim::OpResult, ApiError> {
+    app.driver.run(move |sim| sim.room_op_now(op)).await.ok_or_else(unavailable)?.map_err(ApiError::from)
+}
+
+/// Checks a member target before it reaches the rooms.
+fn target(member: &str) -> Result<String, ApiError> {
+    member.parse::<MemberTarget>()?;
+    Ok(member.to_owned())
+}
+
+// ---------------------------------------------------------------------- conferences
+
+async fn list_conferences(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<Json, ApiError> {
+    let names = app
+        .driver
+        .run(|sim| {
+            let account = sim.account().to_owned();
+            sim.engine().rooms().list(&account)
+        })
+        .await
+        .ok_or_else(unavailable)?;
+    Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "conferences": names }))))
+}
+
+fn secs(d: Duration) -> String {
+    d.as_secs().to_string()
+}
+
+async fn get_conference(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<Json, ApiError> {
+    let snap = app
+        .driver
+        .run(move |sim| {
+            let account = sim.account().to_owned();
+            sim.engine().rooms().get(sim.now(), &account, &name)
+        })
+        .await
+        .ok_or_else(unavailable)??;
+    let members: Vec<Value> = snap
+        .members
+        .iter()
+        .map(|m| {
+            json!({
+                "muted": m.muted,
+                "member_id": m.member_id.to_string(),
+                "deaf": m.deaf,
+                "from": m.from,
+                "to": m.to,
+                "caller_name": m.caller_name,
+                "direction": m.direction.as_str(),
+                "call_uuid": m.call.as_str(),
+                "join_time": secs(m.joined_for),
+            })
+        })
+        .collect();
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({
+            "conference_name": snap.name,
+            "conference_run_time": secs(snap.run_time),
+            "conference_member_count": snap.members.len().to_string(),
+            "members": members,
+            "api_id": app.api_id(),
+        })),
+    ))
+}
+
+async fn end_conference(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::End { room: name }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn end_all(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::EndAll).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn start_recording(
+    State(app): State<AppState>,
+    P((_, name)): P<(String, String)>,
+    params: Params,
+) -> Result<Json, ApiError> {
+    let format = match params.get("file_format") {
+        None => FileFormat::Mp3,
+        Some(f) => FileFormat::from_xml(f).map_err(|e| ApiError::bad_request(format!("file_format: {e}")))?,
+    };
+    let callback = match params.url("callback_url")? {
+        Some(u) => Some((Url::from_xml(&u).map_err(|e| ApiError::bad_request(e.to_string()))?, params.method("callback_method")?)),
+        None => None,
+    };
+    let r = room_op(&app, RoomOp::StartRecording { room: name, spec: RecordSpec { format, callback } }).await?;
+    let rec = r.recording.ok_or_else(|| ApiError::not_found("no recording"))?;
+    Ok(accepted(json!({
+        "api_id": app.api_id(),
+        "message": "conference recording started",
+        "recording_id": rec.id,
+        "url": rec.url,
+    })))
+}
+
+async fn stop_recording(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::StopRecording { room: name }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+type MemberPath = P<(String, String, String)>;
+
+async fn hangup_member(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::HangupMember { room, target: target(&m)? }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kick(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    room_op(&app, RoomOp::Kick { room, target: target(&m)? }).await?;
+    Ok(accepted(json!({ "message": "kicked", "member_id": m, "api_id": app.api_id() })))
+}
+
+async fn mute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "muted", "member_id": m, "api_id": app.api_id() })))
+}
+
+async fn unmute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: false }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn deaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "deaf", "member_id": m, "api_id": app.api_id() })))
+}
+
+async fn undeaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: false }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn play(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+    let url = params.url("url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `url`"))?;
+    room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::Play { url } }).await?;
+    Ok(accepted(json!({ "message": "play queued into conference", "member_id": m, "api_id": app.api_id() })))
+}
+
+async fn stop_play(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::StopPlay }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn speak(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+    let text = params.required("text")?.to_owned();
+    let voice = params.get("voice").unwrap_or("WOMAN").to_owned();
+    if voice != "WOMAN" && voice != "MAN" {
+        return Err(ApiError::bad_request(format!("`voice` must be MAN or WOMAN, not `{voice}`")));
+    }
+    let language = params.get("language").unwrap_or("en-US").to_owned();
+    let media = MemberMedia::Speak { text, voice, language };
+    room_op(&app, RoomOp::Media { room, target: target(&m)?, media }).await?;
+    Ok(accepted(json!({ "message": "speak queued into conference", "member_id": m, "api_id": app.api_id() })))
+}
+
+async fn stop_speak(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
+    room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::StopSpeak }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------------- calls
+
+/// Builds a call setup from `from`, `to`, `answer_url`… parameters.
+fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSetup, ApiError> {
+    let from = params.required("from")?;
+    let answer_url = params.url("answer_url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `answer_url`"))?;
+    let mut setup = CallSetup::inbound(String::new(), from, to, &answer_url);
+    setup.direction = direction;
+    setup.answer_method = params.method("answer_method")?;
+    setup.hangup_url = params.url("hangup_url")?;
+    setup.hangup_method = params.method("hangup_method")?;
+    setup.fallback_url = params.url("fallback_url")?;
+    setup.fallback_method = params.method("fallback_method")?;
+    setup.caller_name = params.get("caller_name").unwrap_or("").to_owned();
+    Ok(setup)
+}
+
+async fn start(app: &AppState, mut setup: CallSetup) -> Result<String, ApiError> {
+    app.driver
+        .run(move |sim| {
+            let id = sim.new_uuid();
+            setup.id = CallId(id.clone());
+            sim.start_call_now(&id, setup).map(|c| c.0)
+        })
+        .await
+        .ok_or_else(unavailable)?
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))
+}
+
+async fn make_call(State(app): State<AppState>, _p: P<HashMap<String, String>>, params: Params) -> Result<Json, ApiError> {
+    let to = params.required("to")?.to_owned();
+    let mut ids = Vec::new();
+    // Several destinations are separated by `<` (bulk calls).
+    for dest in to.split('<').filter(|d| !d.is_empty()) {
+        let setup = setup_from(&params, Direction::Outbound, dest)?;
+        ids.push(start(&app, setup).await?);
+    }
+    let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
+    Ok((StatusCode::CREATED, axum::Json(json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() }))))
+}
+
+async fn list_calls(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<Json, ApiError> {
+    let mut calls = app
+        .driver
+        .run(|sim| sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().0.clone()).collect::<Vec<_>>())
+        .await
+        .ok_or_else(unavailable)?;
+    calls.sort();
+    Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))))
+}
+
+async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
+    let id = CallId(uuid.clone());
+    let found = app
+        .driver
+        .run(move |sim| {
+            sim.engine().call(&id).filter(|c| !c.is_ended()).map(|c| {
+                let s = c.setup();
+                json!({
+                    "call_uuid": s.id.as_str(),
+                    "from": s.from,
+                    "to": s.to,
+                    "caller_name": s.caller_name,
+                    "direction": s.direction.as_str(),
+                    "call_status": c.status().as_str(),
+                    "current_verb": c.current_verb(),
+                })
+            })
+        })
+        .await
+        .ok_or_else(unavailable)?;
+    let mut v = found.ok_or_else(|| ApiError::not_found(format!("no live call {uuid}")))?;
+    v["api_id"] = json!(app.api_id());
+    Ok((StatusCode::OK, axum::Json(v)))
+}
+
+async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
+    let id = CallId(uuid.clone());
+    let ok = app
+        .driver
+        .run(move |sim| match sim.engine().call(&id) {
+            Some(c) if !c.is_ended() => sim.input_now(&id, input).is_ok(),
+            _ => false,
+        })
+        .await
+        .ok_or_else(unavailable)?;
+    if ok { Ok(()) } else { Err(ApiError::not_found(format!("no live call {uuid}"))) }
+}
+
+async fn hangup_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<StatusCode, ApiError> {
+    call_input(&app, uuid, Input::Hangup { source: HangupSource::ApiRequest }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn transfer_call(
+    State(app): State<AppState>,
+    P((_, uuid)): P<(String, String)>,
+    params: Params,
+) -> Result<Json, ApiError> {
+    let legs = params.get("legs").unwrap_or("aleg");
+    if !matches!(legs, "aleg" | "both") {
+        return Err(ApiError::bad_request(format!("`legs` must be aleg or both here, not `{legs}`")));
+    }
+    let url = params.url("aleg_url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `aleg_url`"))?;
+    let method = params.method("aleg_method")?;
+    call_input(&app, uuid, Input::Transfer { url, method }).await?;
+    Ok(accepted(json!({ "message": "call transferred", "api_id": app.api_id() })))
+}
+
+// ---------------------------------------------------------------------- the simulated phone
+
+async fn sim_start_call(State(app): State<AppState>, params: Params) -> Result<Json, ApiError> {
+    let to = params.required("to")?.to_owned();
+    let setup = setup_from(&params, Direction::Inbound, &to)?;
+    let id = start(&app, setup).await?;
+    Ok((StatusCode::CREATED, axum::Json(json!({ "call_uuid": id, "api_id": app.api_id() }))))
+}
+
+async fn sim_hangup(State(app): State<AppState>, P(uuid): P<String>) -> Result<StatusCode, ApiError> {
+    call_input(&app, uuid, Input::Hangup { source: HangupSource::Caller }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn sim_digits(State(app): State<AppState>, P(uuid): P<String>, params: Params) -> Result<Json, ApiError> {
+    let digits = params.required("digits")?.to_owned();
+    if !digits.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+        return Err(ApiError::bad_request("`digits` may only hold 0-9, * and #"));
+    }
+    call_input(&app, uuid, Input::Digits(digits)).await?;
+    Ok(accepted(json!({ "message": "digits sent", "api_id": app.api_id() })))
+}
+
+async fn sim_speech(State(app): State<AppState>, P(uuid): P<String>, params: Params) -> Result<Json, ApiError> {
+    let text = params.required("text")?.to_owned();
+    let confidence = match params.get("confidence") {
+        None => 0.9,
+        Some(c) => c.parse::<f32>().ok().filter(|c| (0.0..=1.0).contains(c)).ok_or_else(|| {
+            ApiError::bad_request("`confidence` must be a number from 0 to 1")
+        })?,
+    };
+    call_input(&app, uuid, Input::Speech { text, confidence }).await?;
+    Ok(accepted(json!({ "message": "speech sent", "api_id": app.api_id() })))
+}
+
+async fn sim_transcript(State(app): State<AppState>) -> impl IntoResponse {
+    let mut text = app.driver.recent_transcript().join("\n");
+    text.push('\n');
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+}

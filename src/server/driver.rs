@@ -1,0 +1,120 @@
+//! The driver task: owns the [`Simulation`] (engine, rooms, simulated media) in live mode and
+//! runs it against the real clock. Everything else talks to it through jobs.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::webhook::Webhooks;
+use crate::engine::Reply;
+use crate::sim::Simulation;
+
+/// Work for the driver: runs on the simulation, at the current time.
+type Job = Box<dyn FnOnce(&mut Simulation) + Send>;
+
+/// How many transcript lines the driver keeps for `GET /sim/Transcript`.
+const RECENT_LINES: usize = 10_000;
+
+/// A handle on the driver task.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    tx: mpsc::Sender<Job>,
+    recent: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Driver {
+    /// Starts the driver task on the current tokio runtime.
+    pub fn spawn(mut sim: Simulation, webhooks: Webhooks) -> Driver {
+        sim.set_external_fetch(true);
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let recent = Arc::new(Mutex::new(VecDeque::new()));
+        let driver = Driver { tx: tx.clone(), recent: recent.clone() };
+        tokio::spawn(drive(sim, rx, tx, webhooks, recent));
+        driver
+    }
+
+    /// Runs `f` on the simulation at the current time and returns its result; `None` when the
+    /// driver has stopped.
+    pub async fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut Simulation) -> R + Send + 'static) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |sim| {
+            let _ = tx.send(f(sim));
+        });
+        self.tx.send(job).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// The most recent transcript lines, oldest first.
+    pub fn recent_transcript(&self) -> Vec<String> {
+        self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
+async fn drive(
+    mut sim: Simulation,
+    mut rx: mpsc::Receiver<Job>,
+    tx: mpsc::Sender<Job>,
+    webhooks: Webhooks,
+    recent: Arc<Mutex<VecDeque<String>>>,
+) {
+    let start = Instant::now();
+    let mut nonce: u64 = u64::from(std::process::id()) << 32;
+    loop {
+        sim.advance_to(start.elapsed());
+        for (call, req) in sim.take_outbox() {
+            nonce = nonce.wrapping_add(0x9E37_79B9);
+            let (hooks, back, nonce) = (webhooks.clone(), tx.clone(), format!("{nonce:020}"));
+            tokio::spawn(async move {
+                let reply = hooks.send(&req, &nonce).await;
+                tracing::debug!(url = %req.url, ?reply, "webhook answered");
+                if let (Some(call), true) = (call, req.reply != Reply::Ignore) {
+                    let job: Job = Box::new(move |sim| sim.deliver(&call, req.id, reply));
+                    let _ = back.send(job).await;
+                }
+            });
+        }
+        log(&mut sim, &recent);
+        sim.forget_ended_calls();
+        let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));
+        tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => {
+                    sim.advance_to(start.elapsed());
+                    job(&mut sim);
+                }
+                None => break,
+            },
+            () = sleep(wait) => {}
+        }
+    }
+}
+
+async fn sleep(wait: Option<Duration>) {
+    match wait {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log(sim: &mut Simulation, recent: &Mutex<VecDeque<String>>) {
+    let lines = sim.take_transcript();
+    if lines.is_empty() {
+        return;
+    }
+    let Ok(mut recent) = recent.lock() else { return };
+    for line in lines {
+        let span = tracing::info_span!("call", call_uuid = %line.who);
+        let _enter = span.enter();
+        tracing::info!(kind = line.kind, "{}", line.text);
+        for d in &line.diagnostics {
+            tracing::warn!("{d}");
+        }
+        if recent.len() == RECENT_LINES {
+            recent.pop_front();
+        }
+        recent.push_back(line.to_string());
+    }
+}

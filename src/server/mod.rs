@@ -1,0 +1,112 @@
+//! `plivo-flow serve`: the tokio runtime around the sans-IO engine, and a REST server
+//! compatible with Plivo's API (feature `server`).
+//!
+//! One driver task owns the engine (through a live-mode [`Simulation`]): it runs timers on the
+//! real clock, sends webhooks with [`webhook::Webhooks`] (signed, with retries), simulates
+//! media at `speed` × the replay timing rule, and executes REST operations as jobs. The HTTP
+//! layer (axum) only parses, authenticates and formats.
+
+mod api;
+mod driver;
+pub mod signature;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::trace::TraceLayer;
+
+pub use driver::Driver;
+
+use crate::sim::Simulation;
+
+/// The development credentials used when none are given.
+pub const DEV_AUTH_ID: &str = "MADEVELOPMENT0000001";
+/// The development auth token used when none is given.
+pub const DEV_AUTH_TOKEN: &str = "plivo-flow-dev-token";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
+/// Settings of the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The account id (HTTP Basic user, and the `{auth_id}` in paths).
+    pub auth_id: String,
+    /// The auth token (HTTP Basic password, and the webhook signing key).
+    pub auth_token: String,
+    /// Media durations are the replay rule × `speed` (1 = real time, 0 = instant).
+    pub speed: f64,
+    /// Seed of generated ids.
+    pub seed: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8765))),
+            auth_id: DEV_AUTH_ID.to_owned(),
+            auth_token: DEV_AUTH_TOKEN.to_owned(),
+            speed: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+/// A server started with [`start`].
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and waits for the server to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+fn app(config: &ServerConfig) -> axum::Router {
+    let seed = if config.seed == 0 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    } else {
+        config.seed
+    };
+    let mut sim = Simulation::with_seed(seed);
+    sim.set_account(&config.auth_id);
+    sim.set_speed(config.speed);
+    let driver = Driver::spawn(sim, webhook::Webhooks::new(&config.auth_token));
+    let state = api::AppState {
+        driver,
+        auth_id: config.auth_id.clone(),
+        auth_token: config.auth_token.clone(),
+        api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
+    };
+    api::router(state).layer(TraceLayer::new_for_http())
+}
+
+/// Binds `config.listen` and serves in the background on the current runtime.
+pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    // Paths match with or without the trailing slash Plivo's SDKs always send.
+    let service = NormalizePathLayer::trim_trailing_slash().layer(app(&config));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running { addr, shutdown: Some(tx), task })
+}
