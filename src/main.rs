@@ -351,14 +351,21 @@ fn test(paths: &[PathBuf], bless: bool) -> u8 {
     if failed > 0 { HAS_ERRORS } else { OK }
 }
 
-fn serve(listen: std::net::SocketAddr, auth_id: Option<String>, auth_token: Option<String>, speed: f64, seed: u64) -> u8 {
+fn serve(
+    listen: std::net::SocketAddr,
+    auth_id: Option<String>,
+    auth_token: Option<String>,
+    speed: f64,
+    seed: u64,
+) -> u8 {
     use plivo_flow::server::{self, ServerConfig};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).init();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let auth_id = auth_id.or_else(|| env("PLIVO_AUTH_ID")).unwrap_or_else(|| server::DEV_AUTH_ID.to_owned());
-    let auth_token = auth_token.or_else(|| env("PLIVO_AUTH_TOKEN")).unwrap_or_else(|| server::DEV_AUTH_TOKEN.to_owned());
+    let auth_token =
+        auth_token.or_else(|| env("PLIVO_AUTH_TOKEN")).unwrap_or_else(|| server::DEV_AUTH_TOKEN.to_owned());
     if !(speed.is_finite() && speed >= 0.0) {
         eprintln!("--speed must be a number of at least 0");
         return UNREADABLE;

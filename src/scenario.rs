@@ -493,7 +493,10 @@ impl Scenario {
                     sim.at(at).room_op(RoomOp::EndAll);
                 }
                 "start-recording" => {
-                    sim.at(at).room_op(RoomOp::StartRecording { room: room()?, spec: crate::engine::RecordSpec { format: crate::xml::values::FileFormat::Mp3, callback: None } });
+                    sim.at(at).room_op(RoomOp::StartRecording {
+                        room: room()?,
+                        spec: crate::engine::RecordSpec { format: crate::xml::values::FileFormat::Mp3, callback: None },
+                    });
                 }
                 "stop-recording" => {
                     sim.at(at).room_op(RoomOp::StopRecording { room: room()? });

@@ -442,7 +442,10 @@ impl Simulation {
 
     /// Hands a reply to a request back to its call (live mode), at the current time.
     pub fn deliver(&mut self, call: &CallId, request: crate::engine::RequestId, reply: FetchReply) {
-        self.schedule(self.now, Action::Internal { call: call.clone(), input: Input::Fetched { request, reply }, tag: None });
+        self.schedule(
+            self.now,
+            Action::Internal { call: call.clone(), input: Input::Fetched { request, reply }, tag: None },
+        );
     }
 
     /// When the next queued happening or engine timer is due.
@@ -716,7 +719,9 @@ impl Simulation {
         let outcome = match (&result, &op) {
             (Err(e), _) => format!("error: {e}"),
             (Ok(r), RoomOp::Kick { .. }) => format!("kicked {}", ids(&r.members)),
-            (Ok(r), RoomOp::Mute { on, .. }) => format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(&r.members)),
+            (Ok(r), RoomOp::Mute { on, .. }) => {
+                format!("{} {}", if *on { "muted" } else { "unmuted" }, ids(&r.members))
+            }
             (Ok(r), RoomOp::Deaf { on, .. }) => {
                 format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(&r.members))
             }

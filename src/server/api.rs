@@ -148,12 +148,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().unwrap_or("").to_owned();
-        let ctype = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ctype =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
@@ -172,8 +168,8 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     map.insert(k, v);
                 }
             } else {
-                let v: Value =
-                    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+                let v: Value = serde_json::from_str(text)
+                    .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
                 let Value::Object(obj) = v else {
                     return Err(ApiError::bad_request("the JSON body must be an object"));
                 };
@@ -199,7 +195,8 @@ async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response
     if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) {
         let mut resp =
             ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: wrong credentials").into_response();
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
         return resp;
     }
     next.run(req).await
@@ -319,7 +316,10 @@ async fn get_conference(State(app): State<AppState>, P((_, name)): P<(String, St
     ))
 }
 
-async fn end_conference(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn end_conference(
+    State(app): State<AppState>,
+    P((_, name)): P<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     room_op(&app, RoomOp::End { room: name }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -339,7 +339,10 @@ async fn start_recording(
         Some(f) => FileFormat::from_xml(f).map_err(|e| ApiError::bad_request(format!("file_format: {e}")))?,
     };
     let callback = match params.url("callback_url")? {
-        Some(u) => Some((Url::from_xml(&u).map_err(|e| ApiError::bad_request(e.to_string()))?, params.method("callback_method")?)),
+        Some(u) => Some((
+            Url::from_xml(&u).map_err(|e| ApiError::bad_request(e.to_string()))?,
+            params.method("callback_method")?,
+        )),
         None => None,
     };
     let r = room_op(&app, RoomOp::StartRecording { room: name, spec: RecordSpec { format, callback } }).await?;
@@ -352,7 +355,10 @@ async fn start_recording(
     })))
 }
 
-async fn stop_recording(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn stop_recording(
+    State(app): State<AppState>,
+    P((_, name)): P<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     room_op(&app, RoomOp::StopRecording { room: name }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -422,7 +428,8 @@ async fn stop_speak(State(app): State<AppState>, P((_, room, m)): MemberPath) ->
 /// Builds a call setup from `from`, `to`, `answer_url`… parameters.
 fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSetup, ApiError> {
     let from = params.required("from")?;
-    let answer_url = params.url("answer_url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `answer_url`"))?;
+    let answer_url =
+        params.url("answer_url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `answer_url`"))?;
     let mut setup = CallSetup::inbound(String::new(), from, to, &answer_url);
     setup.direction = direction;
     setup.answer_method = params.method("answer_method")?;
@@ -446,7 +453,11 @@ async fn start(app: &AppState, mut setup: CallSetup) -> Result<String, ApiError>
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))
 }
 
-async fn make_call(State(app): State<AppState>, _p: P<HashMap<String, String>>, params: Params) -> Result<Json, ApiError> {
+async fn make_call(
+    State(app): State<AppState>,
+    _p: P<HashMap<String, String>>,
+    params: Params,
+) -> Result<Json, ApiError> {
     let to = params.required("to")?.to_owned();
     let mut ids = Vec::new();
     // Several destinations are separated by `<` (bulk calls).
@@ -455,7 +466,10 @@ async fn make_call(State(app): State<AppState>, _p: P<HashMap<String, String>>, 
         ids.push(start(&app, setup).await?);
     }
     let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
-    Ok((StatusCode::CREATED, axum::Json(json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() }))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() })),
+    ))
 }
 
 async fn list_calls(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<Json, ApiError> {
@@ -553,9 +567,11 @@ async fn sim_speech(State(app): State<AppState>, P(uuid): P<String>, params: Par
     let text = params.required("text")?.to_owned();
     let confidence = match params.get("confidence") {
         None => 0.9,
-        Some(c) => c.parse::<f32>().ok().filter(|c| (0.0..=1.0).contains(c)).ok_or_else(|| {
-            ApiError::bad_request("`confidence` must be a number from 0 to 1")
-        })?,
+        Some(c) => c
+            .parse::<f32>()
+            .ok()
+            .filter(|c| (0.0..=1.0).contains(c))
+            .ok_or_else(|| ApiError::bad_request("`confidence` must be a number from 0 to 1"))?,
     };
     call_input(&app, uuid, Input::Speech { text, confidence }).await?;
     Ok(accepted(json!({ "message": "speech sent", "api_id": app.api_id() })))

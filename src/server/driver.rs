@@ -1,7 +1,7 @@
 //! The driver task: owns the [`Simulation`] (engine, rooms, simulated media) in live mode and
 //! runs it against the real clock. Everything else talks to it through jobs.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::webhook::Webhooks;
-use crate::engine::Reply;
+use crate::engine::{HttpRequest, Reply};
 use crate::sim::Simulation;
 
 /// Work for the driver: runs on the simulation, at the current time.
@@ -62,15 +62,30 @@ async fn drive(
 ) {
     let start = Instant::now();
     let mut nonce: u64 = u64::from(std::process::id()) << 32;
+    // Notifications (callbacks, hangup_url) of one call go out one after the other, in the
+    // order the call made them; document fetches go out at once.
+    let mut queues: HashMap<String, mpsc::UnboundedSender<(HttpRequest, String)>> = HashMap::new();
     loop {
         sim.advance_to(start.elapsed());
         for (call, req) in sim.take_outbox() {
             nonce = nonce.wrapping_add(0x9E37_79B9);
-            let (hooks, back, nonce) = (webhooks.clone(), tx.clone(), format!("{nonce:020}"));
+            let nonce = format!("{nonce:020}");
+            if req.reply == Reply::Ignore {
+                let key = call.map_or_else(String::new, |c| c.0);
+                let queue = queues.entry(key).or_insert_with(|| notifier(webhooks.clone()));
+                if let Err(mpsc::error::SendError(job)) = queue.send((req, nonce)) {
+                    // The worker stopped: start a new one.
+                    let fresh = notifier(webhooks.clone());
+                    let _ = fresh.send(job);
+                    *queue = fresh;
+                }
+                continue;
+            }
+            let (hooks, back) = (webhooks.clone(), tx.clone());
             tokio::spawn(async move {
                 let reply = hooks.send(&req, &nonce).await;
-                tracing::debug!(url = %req.url, ?reply, "webhook answered");
-                if let (Some(call), true) = (call, req.reply != Reply::Ignore) {
+                tracing::debug!(url = %req.url, ?reply, "document fetched");
+                if let Some(call) = call {
                     let job: Job = Box::new(move |sim| sim.deliver(&call, req.id, reply));
                     let _ = back.send(job).await;
                 }
@@ -78,6 +93,8 @@ async fn drive(
         }
         log(&mut sim, &recent);
         sim.forget_ended_calls();
+        // Queues of calls that are gone are closed; their workers finish what is queued.
+        queues.retain(|k, _| k.is_empty() || sim.engine().call(&crate::engine::CallId(k.clone())).is_some());
         let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));
         tokio::select! {
             job = rx.recv() => match job {
@@ -90,6 +107,18 @@ async fn drive(
             () = sleep(wait) => {}
         }
     }
+}
+
+/// A worker that sends one call's notifications in order.
+fn notifier(webhooks: Webhooks) -> mpsc::UnboundedSender<(HttpRequest, String)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(HttpRequest, String)>();
+    tokio::spawn(async move {
+        while let Some((req, nonce)) = rx.recv().await {
+            let reply = webhooks.send(&req, &nonce).await;
+            tracing::debug!(url = %req.url, ?reply, "notification sent");
+        }
+    });
+    tx
 }
 
 async fn sleep(wait: Option<Duration>) {

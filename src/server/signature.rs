@@ -91,7 +91,10 @@ mod tests {
     fn signed_strings() {
         let params = p(&[("To", "2"), ("From", "1")]);
         assert_eq!(signed_base(Method::Post, "https://a.example/x#ct=100", &params), "https://a.example/x?From1To2");
-        assert_eq!(signed_base(Method::Post, "https://a.example/x?b=2&a=1", &params), "https://a.example/x?a=1&b=2.From1To2");
+        assert_eq!(
+            signed_base(Method::Post, "https://a.example/x?b=2&a=1", &params),
+            "https://a.example/x?a=1&b=2.From1To2"
+        );
         assert_eq!(signed_base(Method::Post, "https://a.example/x", &[]), "https://a.example/x");
         assert_eq!(signed_base(Method::Get, "https://a.example/x?z=9", &params), "https://a.example/x?From=1&To=2&z=9");
         assert_eq!(signed_base(Method::Get, "https://a.example/x", &[]), "https://a.example/x");
