@@ -1019,7 +1019,10 @@ fn mute_deaf_play_and_speak_reach_the_targeted_members() {
     sim.at(s(6)).deaf("MyConference", "all", true);
     sim.at(s(7)).play("MyConference", "1", "https://cdn.example/notice.mp3");
     sim.at(s(8)).speak("MyConference", "all", "The meeting ends in five minutes");
-    sim.at(s(9)).room_op(RoomOp::StartRecording { room: "MyConference".into(), spec: plivo_flow::engine::RecordSpec { format: plivo_flow::xml::values::FileFormat::Mp3, callback: None } });
+    sim.at(s(9)).room_op(RoomOp::StartRecording {
+        room: "MyConference".into(),
+        spec: plivo_flow::engine::RecordSpec { format: plivo_flow::xml::values::FileFormat::Mp3, callback: None },
+    });
     sim.at(s(19)).room_op(RoomOp::StopRecording { room: "MyConference".into() });
     sim.run_until(s(60));
     assert_in_order(

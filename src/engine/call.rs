@@ -308,12 +308,15 @@ enum SoundUse {
 /// Whether the loop in [`Call::proceed`] moves on.
 enum Flow {
     /// The verb is done: go to the next one.
-    Next(String),
+    Next(Outcome),
     /// The verb waits for an input or timer.
     Wait,
     /// The verb changed the state itself (fetching, ended).
     Stop,
 }
+
+/// How a verb ended, for traces; static in the common cases, so steps do not allocate.
+type Outcome = std::borrow::Cow<'static, str>;
 
 fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
@@ -600,7 +603,7 @@ impl Call {
             let Some(verb) = self.verb_here() else {
                 // Past the end of a <PreAnswer>'s children or of the document.
                 if self.sub.take().is_some() {
-                    self.finish_event("done".to_owned(), None);
+                    self.finish_event("done", None);
                     self.pc += 1;
                     continue;
                 }
@@ -619,7 +622,8 @@ impl Call {
         }
     }
 
-    fn finish_event(&mut self, outcome: String, name: Option<&'static str>) {
+    fn finish_event(&mut self, outcome: impl Into<Outcome>, name: Option<&'static str>) {
+        let outcome = outcome.into();
         let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
         let verb = name.unwrap_or("PreAnswer");
         self.event(CallEvent::VerbFinished { index, sub, verb, outcome });
@@ -633,7 +637,8 @@ impl Call {
     }
 
     /// The running verb finished with `outcome`: continue with the next one.
-    fn complete(&mut self, now: Duration, outcome: String) {
+    fn complete(&mut self, now: Duration, outcome: impl Into<Outcome>) {
+        let outcome = outcome.into();
         self.timers[T_VERB] = None;
         self.timers[T_AUX] = None;
         let name = self.verb_here().map_or("?", Verb::name);
@@ -647,7 +652,7 @@ impl Call {
     fn complete_with_action(
         &mut self,
         now: Duration,
-        outcome: String,
+        outcome: impl Into<Outcome>,
         action: Option<(Url, Method, bool)>,
         verb: &'static str,
         params: Vec<(String, String)>,
@@ -706,7 +711,7 @@ impl Call {
                 let digits = d.digits.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
                 self.emit(Command::SendDigits { media, digits });
                 if d.async_ {
-                    Flow::Next("sent".to_owned())
+                    Flow::Next("sent".into())
                 } else {
                     self.state = State::Running(Run::Media(media));
                     Flow::Wait
@@ -742,14 +747,14 @@ impl Call {
             Verb::Hangup(h) => {
                 if h.schedule > 0 {
                     self.timers[T_HANGUP] = Some(now + secs(h.schedule));
-                    return Flow::Next(format!("scheduled in {} s", h.schedule));
+                    return Flow::Next(format!("scheduled in {} s", h.schedule).into());
                 }
                 let cause = match h.reason {
                     Some(xml::values::HangupReason::Busy) => HangupCause::Busy,
                     Some(xml::values::HangupReason::Rejected) => HangupCause::Rejected,
                     None => HangupCause::NormalHangup,
                 };
-                self.finish_event("hung up".to_owned(), Some("Hangup"));
+                self.finish_event("hung up", Some("Hangup"));
                 self.end(now, cause, HangupSource::AnswerXml, true);
                 Flow::Stop
             }
@@ -759,7 +764,7 @@ impl Call {
                     self.emit(Command::PreAnswer);
                 }
                 if p.verbs.is_empty() {
-                    return Flow::Next("done".to_owned());
+                    return Flow::Next("done".into());
                 }
                 // Run the children; `proceed` finishes the PreAnswer after the last one.
                 self.sub = Some(0);
@@ -774,7 +779,7 @@ impl Call {
                     dst: m.dst.clone(),
                     text: m.text.clone(),
                 });
-                Flow::Next("sent".to_owned())
+                Flow::Next("sent".into())
             }
             Verb::Stream(s) => {
                 self.ensure_answered(now);
@@ -790,7 +795,7 @@ impl Call {
                     Flow::Wait
                 } else {
                     self.background.push(Background::Stream { media, callback });
-                    Flow::Next("streaming in the background".to_owned())
+                    Flow::Next("streaming in the background".into())
                 }
             }
         }
@@ -801,7 +806,7 @@ impl Call {
             return;
         };
         match run {
-            Run::Media(id) if *id == m => self.complete(now, "done".to_owned()),
+            Run::Media(id) if *id == m => self.complete(now, "done"),
             Run::Gather(g) if g.media == Some(m) => {
                 g.media = None;
                 match g.phase {
@@ -835,7 +840,7 @@ impl Call {
         };
         if ends {
             let what = if e == MediaEvent::Silence { "silence detected" } else { "beep detected" };
-            self.complete(now, what.to_owned());
+            self.complete(now, what);
         }
     }
 
@@ -844,7 +849,7 @@ impl Call {
             return;
         };
         match run {
-            Run::Wait => self.complete(now, "done".to_owned()),
+            Run::Wait => self.complete(now, "done"),
             Run::Gather(g) => match g.phase {
                 GatherPhase::Prompts => {
                     // A <Wait> prompt ended.
@@ -1177,7 +1182,7 @@ impl Call {
         if let Some(m) = g.recognition.take() {
             self.emit(Command::StopCollect(m));
         }
-        self.complete(now, "no input".to_owned());
+        self.complete(now, "no input");
     }
 
     fn gather_submit(&mut self, now: Duration, digits: Option<String>, speech: Option<(String, f32)>) {
@@ -1263,15 +1268,15 @@ impl Call {
             // The verb completes at once; only an action with redirect=true stops the loop.
             return match action {
                 Some((url, method, true)) => {
-                    self.finish_event(outcome.to_owned(), Some("Record"));
+                    self.finish_event(outcome, Some("Record"));
                     self.request_document(url.as_str().to_owned(), method, Purpose::Action("Record"), params);
                     Flow::Stop
                 }
                 Some((url, method, false)) => {
                     self.request(url.as_str(), method, Purpose::Action("Record"), Reply::Ignore, params);
-                    Flow::Next(outcome.to_owned())
+                    Flow::Next(outcome.into())
                 }
-                None => Flow::Next(outcome.to_owned()),
+                None => Flow::Next(outcome.into()),
             };
         }
         let media = self.media_id();
@@ -1900,7 +1905,7 @@ impl Call {
                 let method = s.status_callback_method;
                 self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
             }
-            self.complete(now, "stream ended".to_owned());
+            self.complete(now, "stream ended");
             return;
         }
         let pos = self.background.iter().position(|b| matches!(b, Background::Stream { media, .. } if *media == m));

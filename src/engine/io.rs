@@ -486,7 +486,7 @@ pub enum CallEvent {
         /// Element name.
         verb: &'static str,
         /// How it ended, e.g. `"digits 42"`, `"kicked"`, `"no input"`.
-        outcome: String,
+        outcome: std::borrow::Cow<'static, str>,
     },
     /// A document request failed.
     FetchFailed {
