@@ -167,7 +167,8 @@ fn bench_kick(c: &mut Criterion) {
                     rooms
                 },
                 |mut rooms| {
-                    let kicked = rooms.kick(Duration::from_secs(1), "MABENCH", "Bench", &MemberTarget::All).expect("kick");
+                    let kicked =
+                        rooms.kick(Duration::from_secs(1), "MABENCH", "Bench", &MemberTarget::All).expect("kick");
                     let mut events = 0;
                     while rooms.poll_event().is_some() {
                         events += 1;

@@ -494,12 +494,16 @@ impl Simulation {
         std::mem::take(&mut self.lines)
     }
 
-    /// Forgets calls that have ended (live mode), so memory does not grow with traffic.
-    pub fn forget_ended_calls(&mut self) {
+    /// Forgets calls that have ended (live mode), so memory does not grow with traffic, and
+    /// returns what is left to know of them.
+    pub fn forget_ended_calls(&mut self) -> Vec<(CallSetup, crate::engine::CallEnd)> {
         let ended: Vec<CallId> = self.engine.calls().filter(|c| c.is_ended()).map(|c| c.id().clone()).collect();
+        let mut gone = Vec::new();
         for id in ended {
             let pending = self.actions.values().any(|a| matches!(a, Action::Internal { call, .. } if *call == id));
+            let record = self.engine.call(&id).and_then(|c| c.ended().map(|e| (c.setup().clone(), *e)));
             if !pending && self.engine.remove_call(&id) {
+                gone.extend(record);
                 if let Some(name) = self.names.remove(&id) {
                     self.ids.remove(&name);
                 }
@@ -508,6 +512,7 @@ impl Simulation {
                 self.recordings.retain(|(c, _), _| *c != id);
             }
         }
+        gone
     }
 
     /// The engine, for operations the simulation does not wrap.

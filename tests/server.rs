@@ -436,6 +436,9 @@ async fn the_simulated_phone_drives_an_ivr() {
     let (status, live) = h.req(Method::GET, &format!("/Call/{uuid}/"), None).await;
     assert_eq!(status, 200);
     assert_eq!(live["direction"], "inbound");
+    assert_eq!(live["call_status"], "in-progress");
+    let (_, listed) = h.req(Method::GET, "/Call/?status=live", None).await;
+    assert_eq!(listed["calls"], serde_json::json!([uuid]));
     let resp = h
         .http
         .post(format!("http://{}/sim/Call/{uuid}/Digits/", h.server.addr))
@@ -447,7 +450,22 @@ async fn the_simulated_phone_drives_an_ivr() {
     assert_eq!(resp.status().as_u16(), 202);
     h.until("the digits", |hits| hits.iter().any(|x| x.path == "/digits" && x.param("Digits") == Some("7"))).await;
     h.until("the hangup", |hits| hits.iter().any(|x| x.path == "/hangup")).await;
-    let (status, _) = h.req(Method::GET, &format!("/Call/{uuid}/"), None).await;
-    assert_eq!(status, 404, "an ended call is no longer live");
+    // An ended call is no longer live but its record stays.
+    let mut record = Value::Null;
+    for _ in 0..500 {
+        let (status, v) = h.req(Method::GET, &format!("/Call/{uuid}/"), None).await;
+        assert_eq!(status, 200, "{v}");
+        if v["call_status"] == "completed" {
+            record = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(record["hangup_cause_code"], 4010, "{record}");
+    let (_, listed) = h.req(Method::GET, "/Call/?limit=5", None).await;
+    assert_eq!(listed["objects"][0]["call_uuid"], uuid.as_str(), "{listed}");
+    assert_eq!(listed["meta"]["total_count"], 1);
+    let (_, live) = h.req(Method::GET, "/Call/?status=live", None).await;
+    assert_eq!(live["calls"], serde_json::json!([]));
     h.server.stop().await.expect("stop");
 }

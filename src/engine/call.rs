@@ -85,6 +85,21 @@ impl Default for CallConfig {
     }
 }
 
+/// How and when a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallEnd {
+    /// The hangup cause.
+    pub cause: HangupCause,
+    /// Who hung up.
+    pub source: HangupSource,
+    /// When it ended.
+    pub at: Duration,
+    /// When it was answered, if it was.
+    pub answered_at: Option<Duration>,
+    /// When it started.
+    pub started_at: Duration,
+}
+
 /// The call's `CallStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallStatus {
@@ -163,7 +178,7 @@ const T_HANGUP: usize = 2;
 #[derive(Debug)]
 pub struct Call {
     setup: CallSetup,
-    config: CallConfig,
+    config: Arc<CallConfig>,
     ids: IdGen,
     status: CallStatus,
     started_at: Duration,
@@ -180,6 +195,7 @@ pub struct Call {
     timers: [Option<Duration>; 3],
     background: Vec<Background>,
     sounds: Vec<(RequestId, SoundUse)>,
+    ended: Option<CallEnd>,
     out: VecDeque<Output>,
 }
 
@@ -333,6 +349,11 @@ fn ms(d: Duration) -> String {
 impl Call {
     /// A call that has not started.
     pub fn new(setup: CallSetup, config: CallConfig, now: Duration) -> Self {
+        Self::with_shared_config(setup, Arc::new(config), now)
+    }
+
+    /// [`Call::new`] with a configuration shared by many calls.
+    pub fn with_shared_config(setup: CallSetup, config: Arc<CallConfig>, now: Duration) -> Self {
         let ids = IdGen::new(config.seed ^ fnv(setup.id.as_str()));
         Call {
             setup,
@@ -352,6 +373,7 @@ impl Call {
             timers: [None; 3],
             background: Vec::new(),
             sounds: Vec::new(),
+            ended: None,
             out: VecDeque::new(),
         }
     }
@@ -389,6 +411,11 @@ impl Call {
         matches!(self.state, State::Ended)
     }
 
+    /// How the call ended, once it has.
+    pub fn ended(&self) -> Option<&CallEnd> {
+        self.ended.as_ref()
+    }
+
     /// The running verb's element name, if a verb is running.
     pub fn current_verb(&self) -> Option<&'static str> {
         match self.state {
@@ -399,7 +426,13 @@ impl Call {
 
     /// The next output, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let out = self.out.pop_front();
+        if out.is_none() && self.out.capacity() > 4 {
+            // A burst (joining a room, a hangup) grew the queue: give the memory back, since a
+            // parked call may wait for hours. The steady step loop stays within 4.
+            self.out = VecDeque::new();
+        }
+        out
     }
 
     /// When [`Call::handle_timeout`] must next be called.
@@ -730,7 +763,7 @@ impl Call {
                 };
                 let media = self.media_id();
                 let collect = self.collect_settings(verb);
-                self.emit(Command::StartCollect { media, collect });
+                self.emit(Command::StartCollect { media, collect: Box::new(collect) });
                 g.recognition = Some(media);
                 self.state = State::Running(Run::Gather(g));
                 self.gather_prompt(now);
@@ -1245,7 +1278,7 @@ impl Call {
                     format: r.file_format,
                     max_length: None,
                     silence_timeout: None,
-                    recording: recording.clone(),
+                    recording: Box::new(recording.clone()),
                 });
             }
             self.background.push(Background::Recording {
@@ -1308,7 +1341,7 @@ impl Call {
             format,
             max_length: Some(max_length),
             silence_timeout: Some(timeout),
-            recording,
+            recording: Box::new(recording),
         });
     }
 
@@ -1494,7 +1527,7 @@ impl Call {
                 format,
                 max_length: None,
                 silence_timeout: None,
-                recording,
+                recording: Box::new(recording),
             });
         }
         self.dial_callback("answer", vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
@@ -1650,7 +1683,8 @@ impl Call {
         };
         let run = RoomRun { room: request.room.clone(), phase: RoomPhase::Joining };
         self.state = State::Running(Run::Room(run));
-        self.emit(Command::JoinConference { request, member: self.member_info() });
+        let member = Box::new(self.member_info());
+        self.emit(Command::JoinConference { request: Box::new(request), member });
         Flow::Wait
     }
 
@@ -1679,7 +1713,6 @@ impl Call {
                 };
                 let method = c.callback_method;
                 let mut params = Self::conference_params(action, room, uuid, Some(member));
-                params.push(("CallUUID".to_owned(), self.setup.id.0.clone()));
                 params.extend(extra);
                 let what = match action {
                     "enter" => "conference enter",
@@ -2162,6 +2195,8 @@ impl Call {
         self.sounds.clear();
         self.timers = [None; 3];
         self.status = CallStatus::Completed;
+        self.ended =
+            Some(CallEnd { cause, source, at: now, answered_at: self.answered_at, started_at: self.started_at });
         self.state = State::Ended;
         if command {
             self.emit(Command::Hangup { cause });

@@ -376,7 +376,7 @@ pub enum Command {
         /// Names the collection.
         media: MediaId,
         /// What to listen for.
-        collect: Collect,
+        collect: Box<Collect>,
     },
     /// Stop collecting.
     StopCollect(MediaId),
@@ -393,7 +393,7 @@ pub enum Command {
         /// Silence that ends a foreground recording.
         silence_timeout: Option<Duration>,
         /// Its id and URL.
-        recording: RecordingRef,
+        recording: Box<RecordingRef>,
     },
     /// Stop a recording; [`Input::RecordingFinished`] follows.
     StopRecording(MediaId),
@@ -411,9 +411,9 @@ pub enum Command {
     /// Join a room: hand to [`Conferences::join`](super::Conferences::join).
     JoinConference {
         /// The room and the member's settings.
-        request: JoinRequest,
+        request: Box<JoinRequest>,
         /// The member.
-        member: MemberInfo,
+        member: Box<MemberInfo>,
     },
     /// Leave the room: hand to [`Conferences::leave`](super::Conferences::leave).
     LeaveConference {

@@ -59,8 +59,9 @@ pub enum EngineOutput {
 /// [`Engine::conference`], which routes the events they cause before returning.
 #[derive(Debug)]
 pub struct Engine {
-    config: EngineConfig,
-    calls: HashMap<CallId, Call>,
+    call_config: std::sync::Arc<CallConfig>,
+    /// Boxed: the map's slots stay small, so its spare capacity costs little per call.
+    calls: HashMap<CallId, Box<Call>>,
     rooms: Conferences,
     /// Call deadlines, possibly stale: checked against the call when popped.
     timers: BinaryHeap<Reverse<(Duration, CallId)>>,
@@ -75,7 +76,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Self {
         let rooms = Conferences::new(config.rooms.clone());
         Engine {
-            config,
+            call_config: std::sync::Arc::new(config.call),
             calls: HashMap::new(),
             rooms,
             timers: BinaryHeap::new(),
@@ -92,7 +93,7 @@ impl Engine {
         if self.calls.contains_key(&id) {
             return Err(EngineError::DuplicateCall(id));
         }
-        let mut call = Call::new(setup, self.config.call.clone(), now);
+        let mut call = Box::new(Call::with_shared_config(setup, self.call_config.clone(), now));
         call.start(now);
         self.calls.insert(id.clone(), call);
         self.dirty.push_back(id.clone());
@@ -123,17 +124,17 @@ impl Engine {
 
     /// A call, live or ended.
     pub fn call(&self, id: &CallId) -> Option<&Call> {
-        self.calls.get(id)
+        self.calls.get(id).map(|c| &**c)
     }
 
     /// Every call, live or ended, in no particular order.
     pub fn calls(&self) -> impl Iterator<Item = &Call> {
-        self.calls.values()
+        self.calls.values().map(|c| &**c)
     }
 
     /// Forgets an ended call. Returns false if it is unknown or still live.
     pub fn remove_call(&mut self, id: &CallId) -> bool {
-        if self.calls.get(id).is_some_and(Call::is_ended) {
+        if self.calls.get(id).is_some_and(|c| c.is_ended()) {
             self.calls.remove(id);
             self.deadlines.remove(id);
             true
@@ -202,12 +203,11 @@ impl Engine {
         while let Some(output) = call.poll_output() {
             match output {
                 Output::Command(Command::JoinConference { request, member }) => {
-                    // A call is in one room at a time by construction; a failure here means
-                    // it still is, which the room reports as AlreadyInRoom: leave it, retry.
-                    if self.rooms.join(now, request.clone(), member.clone()).is_err() {
+                    // A call is in one room at a time: one it is still in is left first.
+                    if self.rooms.room_of(&id).is_some() {
                         self.rooms.leave(now, &id, super::room::LeaveReason::CallHungUp);
-                        let _ = self.rooms.join(now, request, member);
                     }
+                    let _ = self.rooms.join(now, *request, *member);
                 }
                 Output::Command(Command::LeaveConference { reason }) => {
                     self.rooms.leave(now, &id, reason);

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::driver::Driver;
 use crate::engine::room::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
-use crate::engine::{CallId, CallSetup, Direction, HangupSource, Input};
+use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
 use crate::sim::RoomOp;
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
@@ -472,37 +472,94 @@ async fn make_call(
     ))
 }
 
-async fn list_calls(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<Json, ApiError> {
-    let mut calls = app
-        .driver
-        .run(|sim| sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().0.clone()).collect::<Vec<_>>())
-        .await
-        .ok_or_else(unavailable)?;
-    calls.sort();
-    Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))))
+/// A call as Plivo's call API shows it: a live call (`direction`, `from`, `to`, its status and
+/// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
+/// hangup cause).
+fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+    let Some(e) = end else {
+        return json!({
+            "call_uuid": setup.id.as_str(),
+            "request_uuid": setup.id.as_str(),
+            "direction": setup.direction.as_str(),
+            "from": setup.from,
+            "to": setup.to,
+            "caller_name": setup.caller_name,
+            "call_status": status,
+            "current_verb": verb,
+        });
+    };
+    let billed = e.answered_at.map_or(0, |a| e.at.saturating_sub(a).as_secs());
+    json!({
+        "call_uuid": setup.id.as_str(),
+        "call_direction": setup.direction.as_str(),
+        "from_number": setup.from,
+        "to_number": setup.to,
+        "caller_name": setup.caller_name,
+        "call_status": status,
+        "call_duration": e.at.saturating_sub(e.started_at).as_secs(),
+        "bill_duration": billed,
+        "billed_duration": billed,
+        "hangup_cause_code": e.cause.code(),
+        "hangup_cause_name": e.cause.name(),
+        "hangup_source": e.source.as_str(),
+    })
+}
+
+async fn list_calls(
+    State(app): State<AppState>,
+    _p: P<HashMap<String, String>>,
+    params: Params,
+) -> Result<Json, ApiError> {
+    if params.get("status") == Some("live") {
+        let mut calls = app
+            .driver
+            .run(|sim| sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().0.clone()).collect::<Vec<_>>())
+            .await
+            .ok_or_else(unavailable)?;
+        calls.sort();
+        return Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))));
+    }
+    // Call records: the ended calls the server remembers, most recent first, paged.
+    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
+        params
+            .get(k)
+            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("`{k}` must be a number"))))
+    };
+    let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
+    let history = app.driver.history();
+    let objects: Vec<Value> =
+        history.iter().skip(offset).take(limit).map(|(s, e)| call_json(s, "completed", Some(e), None)).collect();
+    let meta = json!({
+        "count": objects.len(),
+        "limit": limit,
+        "offset": offset,
+        "total_count": history.len(),
+        "next": Value::Null,
+        "previous": Value::Null,
+    });
+    Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "meta": meta, "objects": objects }))))
 }
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
     let id = CallId(uuid.clone());
-    let found = app
+    let live = app
         .driver
         .run(move |sim| {
-            sim.engine().call(&id).filter(|c| !c.is_ended()).map(|c| {
-                let s = c.setup();
-                json!({
-                    "call_uuid": s.id.as_str(),
-                    "from": s.from,
-                    "to": s.to,
-                    "caller_name": s.caller_name,
-                    "direction": s.direction.as_str(),
-                    "call_status": c.status().as_str(),
-                    "current_verb": c.current_verb(),
-                })
-            })
+            sim.engine()
+                .call(&id)
+                .filter(|c| !c.is_ended())
+                .map(|c| call_json(c.setup(), c.status().as_str(), None, c.current_verb()))
         })
         .await
         .ok_or_else(unavailable)?;
-    let mut v = found.ok_or_else(|| ApiError::not_found(format!("no live call {uuid}")))?;
+    let found = live.or_else(|| {
+        app.driver
+            .history()
+            .iter()
+            .find(|(s, _)| s.id.as_str() == uuid)
+            .map(|(s, e)| call_json(s, "completed", Some(e), None))
+    });
+    let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))
 }

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::webhook::Webhooks;
-use crate::engine::{HttpRequest, Reply};
+use crate::engine::{CallEnd, CallSetup, HttpRequest, Reply};
 use crate::sim::Simulation;
 
 /// Work for the driver: runs on the simulation, at the current time.
@@ -17,12 +17,18 @@ type Job = Box<dyn FnOnce(&mut Simulation) + Send>;
 
 /// How many transcript lines the driver keeps for `GET /sim/Transcript`.
 const RECENT_LINES: usize = 10_000;
+/// How many ended calls the driver remembers for `GET Call/` and `GET Call/{uuid}/`.
+const HISTORY: usize = 10_000;
+
+/// What is kept of an ended call.
+pub type CallRecord = (CallSetup, CallEnd);
 
 /// A handle on the driver task.
 #[derive(Debug, Clone)]
 pub struct Driver {
     tx: mpsc::Sender<Job>,
     recent: Arc<Mutex<VecDeque<String>>>,
+    history: Arc<Mutex<VecDeque<CallRecord>>>,
 }
 
 impl Driver {
@@ -31,8 +37,9 @@ impl Driver {
         sim.set_external_fetch(true);
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(VecDeque::new()));
-        let driver = Driver { tx: tx.clone(), recent: recent.clone() };
-        tokio::spawn(drive(sim, rx, tx, webhooks, recent));
+        let history = Arc::new(Mutex::new(VecDeque::new()));
+        let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
+        tokio::spawn(drive(sim, rx, tx, webhooks, recent, history));
         driver
     }
 
@@ -47,6 +54,11 @@ impl Driver {
         rx.await.ok()
     }
 
+    /// Ended calls, most recent first.
+    pub fn history(&self) -> Vec<CallRecord> {
+        self.history.lock().map(|h| h.iter().rev().cloned().collect()).unwrap_or_default()
+    }
+
     /// The most recent transcript lines, oldest first.
     pub fn recent_transcript(&self) -> Vec<String> {
         self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
@@ -59,6 +71,7 @@ async fn drive(
     tx: mpsc::Sender<Job>,
     webhooks: Webhooks,
     recent: Arc<Mutex<VecDeque<String>>>,
+    history: Arc<Mutex<VecDeque<CallRecord>>>,
 ) {
     let start = Instant::now();
     let mut nonce: u64 = u64::from(std::process::id()) << 32;
@@ -92,7 +105,17 @@ async fn drive(
             });
         }
         log(&mut sim, &recent);
-        sim.forget_ended_calls();
+        let gone = sim.forget_ended_calls();
+        if !gone.is_empty()
+            && let Ok(mut h) = history.lock()
+        {
+            for record in gone {
+                if h.len() == HISTORY {
+                    h.pop_front();
+                }
+                h.push_back(record);
+            }
+        }
         // Queues of calls that are gone are closed; their workers finish what is queued.
         queues.retain(|k, _| k.is_empty() || sim.engine().call(&crate::engine::CallId(k.clone())).is_some());
         let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));

@@ -1,0 +1,378 @@
+#!/usr/bin/env node
+// plivo-flow serve against the official Plivo Node SDK (npm `plivo`, pinned in package.json).
+//
+// Starts a webhook app (node:http on 127.0.0.1) that serves the call's XML and checks every
+// webhook's V3 signature with plivo.validateV3Signature, starts `plivo-flow serve` (binary
+// from $PLIVO_FLOW_BIN, default target/release/plivo-flow under the repository root) on a port
+// it picks itself, and drives make-call, get, mute, unmute, kick and hangup through
+// plivo.Client. The SDK hard-codes https://api.plivo.com for voice requests, so the axios
+// module instance that plivo loads is patched to rewrite the URLs (see
+// /work/shared/spec/plivoframework-and-sdks.md §3).
+//
+// Prints `ok`/`FAIL` per check and `N passed, M failed` last; exits 1 on any failure.
+'use strict';
+
+const http = require('node:http');
+const path = require('node:path');
+const fs = require('node:fs');
+const os = require('node:os');
+const { spawn } = require('node:child_process');
+const querystring = require('node:querystring');
+
+const AUTH_ID = 'MAXXXXXXXXXXXXXXXXXX';
+const AUTH_TOKEN = 'test-token';
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const WAIT_MS = 10000;
+const POLL_MS = 50;
+
+// --------------------------------------------------------------------------- checks
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function check(name, cond, detail) {
+  if (cond) {
+    passed += 1;
+    console.log(`ok    ${name}`);
+  } else {
+    failed += 1;
+    failures.push(name);
+    console.log(`FAIL  ${name}${detail ? `\n      ${detail}` : ''}`);
+  }
+  return Boolean(cond);
+}
+
+// plivo 4.79.0's error classes are Babel-compiled subclasses of Error, so what it rejects with is
+// a plain Error (`instanceof ResourceNotFoundError` is false); the class is only visible
+// through the fields PlivoRestError sets: `status` (the HTTP status), `message` (the body's
+// `error`) and `apiID`. So the checks look at those.
+async function rejectsWith(name, status, fn) {
+  try {
+    const got = await fn();
+    check(name, false, `expected HTTP ${status}, got a result: ${JSON.stringify(got)}`);
+    return null;
+  } catch (e) {
+    check(name, e && e.status === status && typeof e.message === 'string' && e.message.length > 0
+      && typeof e.apiID === 'string' && e.apiID.length > 0,
+    `expected an error with status ${status}, message and apiID; got ${e && e.status} ${e && e.message} ${e && e.apiID}`);
+    return e;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(pred, timeoutMs = WAIT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let v;
+    try {
+      v = await pred();
+    } catch (_) {
+      v = null;
+    }
+    if (v || Date.now() >= deadline) return v;
+    await sleep(POLL_MS);
+  }
+}
+
+// --------------------------------------------------------------------------- the webhook app
+
+function startWebhookApp(plivo) {
+  const app = { docs: new Map(), requests: [], base: null, server: null };
+  app.server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const u = new URL(req.url, `http://${req.headers.host}`);
+      const url = `http://${req.headers.host}${req.url}`;
+      const multi = req.method === 'GET' ? querystring.parse(u.search.slice(1)) : querystring.parse(body);
+      const sig = req.headers['x-plivo-signature-v3'];
+      const nonce = req.headers['x-plivo-signature-v3-nonce'];
+      let sigOk = false;
+      let sigError = '';
+      if (sig && nonce) {
+        try {
+          // For GET the Node SDK takes the parameters from the URL's query itself (and would
+          // count them twice if they were passed again), so params are {} there.
+          sigOk = plivo.validateV3Signature(req.method, url, nonce, AUTH_TOKEN, sig,
+            req.method === 'GET' ? {} : multi);
+        } catch (e) {
+          sigError = String(e);
+        }
+      }
+      const params = {};
+      for (const [k, v] of Object.entries(multi)) params[k] = Array.isArray(v) ? v[0] : v;
+      app.requests.push({
+        method: req.method,
+        path: u.pathname,
+        url,
+        params,
+        sigPresent: Boolean(sig && nonce),
+        sigMaPresent: Boolean(req.headers['x-plivo-signature-ma-v3']),
+        sigOk,
+        sigError,
+      });
+      const doc = app.docs.get(u.pathname);
+      const out = Buffer.from(doc || '', 'utf8');
+      res.writeHead(200, {
+        'Content-Type': doc ? 'application/xml' : 'text/plain',
+        'Content-Length': out.length,
+      });
+      res.end(out);
+    });
+  });
+  return new Promise((resolve) => {
+    app.server.listen(0, '127.0.0.1', () => {
+      app.base = `http://127.0.0.1:${app.server.address().port}`;
+      resolve(app);
+    });
+  });
+}
+
+function find(app, prefix, params) {
+  return app.requests.filter((r) => r.path.startsWith(prefix)
+    && Object.entries(params).every(([k, v]) => r.params[k] === v));
+}
+
+// --------------------------------------------------------------------------- the server
+
+function startServer(binary) {
+  const logPath = path.join(os.tmpdir(), `plivo-flow-serve-node-${process.pid}.log`);
+  const log = fs.openSync(logPath, 'w');
+  const proc = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--speed', '0',
+    '--auth-id', AUTH_ID, '--auth-token', AUTH_TOKEN],
+  { stdio: ['ignore', 'pipe', log], env: { ...process.env, NO_COLOR: '1' } });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no banner from plivo-flow serve (log: ${logPath})`)), 30000);
+    proc.stdout.on('data', (d) => {
+      buf += d.toString();
+      const m = buf.match(/http:\/\/(127\.0\.0\.1:\d+)\/v1\/Account\//);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, base: `http://${m[1]}`, logPath });
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`plivo-flow serve exited (${code}) before its banner (log: ${logPath})`));
+    });
+  });
+}
+
+function stopServer(server) {
+  return new Promise((resolve) => {
+    if (!server || server.proc.exitCode !== null) return resolve();
+    const killer = setTimeout(() => server.proc.kill('SIGKILL'), 5000);
+    server.proc.on('exit', () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    server.proc.kill('SIGINT');
+  });
+}
+
+async function raw(base, method, p, data) {
+  const headers = { Authorization: `Basic ${Buffer.from(`${AUTH_ID}:${AUTH_TOKEN}`).toString('base64')}` };
+  let body;
+  if (data !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(data);
+  }
+  const res = await fetch(base + p, { method, headers, body });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) };
+  } catch (_) {
+    return { status: res.status, body: text };
+  }
+}
+
+// --------------------------------------------------------------------------- main
+
+function patchAxios(localBase) {
+  // plivo's own axios (it may be nested under plivo/node_modules).
+  const axios = require(require.resolve('axios', { paths: [path.dirname(require.resolve('plivo'))] }));
+  const rewrite = (c) => {
+    if (c.url) c.url = c.url.replace('https://api.plivo.com', localBase);
+    return c;
+  };
+  const origCreate = axios.create.bind(axios);
+  axios.create = (cfg) => {
+    const inst = origCreate(cfg);
+    inst.interceptors.request.use(rewrite);
+    return inst;
+  };
+  axios.interceptors.request.use(rewrite);
+}
+
+async function main() {
+  const started = Date.now();
+  let binary = process.env.PLIVO_FLOW_BIN || 'target/release/plivo-flow';
+  if (!path.isAbsolute(binary)) binary = path.join(REPO, binary);
+  if (!fs.existsSync(binary)) {
+    console.error(`no server binary at ${binary} (build it: cargo build --release)`);
+    console.log('0 passed, 1 failed');
+    return 1;
+  }
+
+  let server = null;
+  let app = null;
+  // `timeout` (run.sh) sends SIGTERM: stop the server before leaving.
+  process.on('SIGTERM', () => {
+    if (server && server.proc.exitCode === null) server.proc.kill('SIGKILL');
+    console.log(`${passed} passed, ${failed + 1} failed`);
+    process.exit(143);
+  });
+  try {
+    server = await startServer(binary);
+    patchAxios(server.base);
+    const plivo = require('plivo');
+    app = await startWebhookApp(plivo);
+    console.log(`server at ${server.base}, webhook app at ${app.base}`);
+    const client = new plivo.Client(AUTH_ID, AUTH_TOKEN);
+    const room = 'My Room';
+    let n = 0;
+    const answer = () => {
+      n += 1;
+      const p = `/answer/${n}`;
+      app.docs.set(p, `<Response><Conference callbackUrl="${app.base}/conf-cb/${n}" callbackMethod="POST">`
+        + `${room}</Conference><Speak>Next element</Speak></Response>`);
+      return app.base + p;
+    };
+    const hangupUrl = `${app.base}/hangup/`;
+    const members = async () => {
+      try {
+        const c = await client.conferences.get(room);
+        return Object.fromEntries((c.members || []).map((m) => [m.callUuid, m]));
+      } catch (e) {
+        if (e && e.status === 404) return {};
+        throw e;
+      }
+    };
+    const waitMembers = async (uuids) => (await waitFor(async () => {
+      const ms = await members();
+      return uuids.every((u) => u in ms) ? ms : null;
+    })) || {};
+
+    // make-call
+    console.log('--- make-call');
+    const made = await client.calls.create('14155550100', '14155550200', answer(),
+      { answerMethod: 'POST', hangupUrl });
+    const a = made.requestUuid;
+    check('make-call: requestUuid is a string', typeof a === 'string' && a.length > 0, JSON.stringify(made));
+    check('make-call: message and apiId', made.message === 'call fired' && Boolean(made.apiId), JSON.stringify(made));
+    const ans = await waitFor(() => find(app, '/answer/', { CallUUID: a }).length > 0);
+    check('make-call: answer_url fetched for the call', ans);
+
+    // a second caller through the simulated phone
+    const sim = await raw(server.base, 'POST', '/sim/Call/', {
+      from: '14155550101', to: '14155550199', answer_url: answer(), hangup_url: hangupUrl,
+    });
+    check('sim call: 201 with call_uuid', sim.status === 201 && sim.body.call_uuid, JSON.stringify(sim));
+    const b = sim.body.call_uuid;
+
+    // get
+    console.log('--- get');
+    let ms = await waitMembers([a, b]);
+    check("get: both calls are members of 'My Room'", a in ms && b in ms, JSON.stringify(Object.keys(ms)));
+    const conf = await client.conferences.get(room);
+    check("get: conferenceName 'My Room', conferenceMemberCount '2'",
+      conf.conferenceName === room && String(conf.conferenceMemberCount) === '2', JSON.stringify(conf));
+    const keys = ['muted', 'deaf', 'from', 'to', 'callerName', 'direction', 'callUuid', 'joinTime', 'memberId'];
+    check('get: members have the documented fields (camel-cased by the SDK)',
+      conf.members.every((m) => keys.every((k) => k in m)), JSON.stringify(conf.members));
+    check('get: member ids are strings', conf.members.every((m) => typeof m.memberId === 'string'),
+      JSON.stringify(conf.members.map((m) => m.memberId)));
+    check('get: the make-call member is outbound', ms[a] && ms[a].direction === 'outbound'
+      && ms[a].from === '14155550100' && ms[a].to === '14155550200', JSON.stringify(ms[a]));
+    const list = await client.conferences.list();
+    check("list: 'My Room' is listed", Array.isArray(list.conferences) && list.conferences.includes(room),
+      JSON.stringify(list));
+
+    // mute
+    console.log('--- mute');
+    const idb = ms[b].memberId;
+    const muted = await client.conferences.muteMember(room, idb);
+    check("mute: message 'muted'", muted.message === 'muted', JSON.stringify(muted));
+    ms = await members();
+    check('mute: get shows the member muted, the other not', ms[b].muted === true && ms[a].muted === false,
+      `${ms[b].muted} ${ms[a].muted}`);
+    await client.conferences.unmuteMember(room, idb);
+    ms = await members();
+    check('unmute: get shows the member unmuted', ms[b].muted === false, JSON.stringify(ms[b]));
+
+    // kick
+    console.log('--- kick');
+    const ida = ms[a].memberId;
+    const kicked = await client.conferences.kickMember(room, ida);
+    check("kick: message 'kicked', memberId echoed", kicked.message === 'kicked' && String(kicked.memberId) === ida,
+      JSON.stringify(kicked));
+    const exit = await waitFor(() => find(app, '/conf-cb/', { CallUUID: a, ConferenceAction: 'exit' })[0]);
+    check('kick: conference exit callback arrived', Boolean(exit));
+    const hup = await waitFor(() => find(app, '/hangup/', { CallUUID: a })[0]);
+    check('kick: the call went on to the next element and ended it (HangupCauseCode=4010)',
+      hup && hup.params.HangupCauseCode === '4010', JSON.stringify(hup && hup.params));
+    const t = await raw(server.base, 'GET', '/sim/Transcript/');
+    check('kick: transcript shows the next element spoken', String(t.body).includes(`${a}  spoke "Next element"`));
+    ms = await members();
+    check('kick: only the other caller is left', Object.keys(ms).join() === b, JSON.stringify(Object.keys(ms)));
+
+    // member hangup
+    console.log('--- hangup member');
+    await client.conferences.hangupMember(room, idb);
+    const hupB = await waitFor(() => find(app, '/hangup/', { CallUUID: b })[0]);
+    check('hangupMember: the call ended (not by end of XML)',
+      hupB && hupB.params.HangupCauseCode !== '4010', JSON.stringify(hupB && hupB.params));
+
+    // errors
+    console.log('--- errors');
+    const e404 = await rejectsWith('get of an unknown room -> 404 error', 404,
+      () => client.conferences.get('No Such Room'));
+    check("404 error message is the server's `error` field", e404 && e404.message.includes('No Such Room'),
+      e404 && e404.message);
+    await rejectsWith('kick in an unknown room -> 404 error', 404,
+      () => client.conferences.kickMember('No Such Room', '1'));
+    await rejectsWith('wrong token -> 401 error', 401,
+      () => new plivo.Client(AUTH_ID, 'wrong-token').conferences.list());
+    await rejectsWith("kick of member 'abc' -> 400 error", 400,
+      () => client.conferences.kickMember(room, 'abc'));
+
+    // signatures
+    console.log('--- webhook signatures');
+    await sleep(200);
+    const reqs = app.requests;
+    check('webhooks: received some', reqs.length >= 6, `${reqs.length}`);
+    check('webhooks: every request has X-Plivo-Signature-V3 + nonce + Ma-V3',
+      reqs.every((r) => r.sigPresent && r.sigMaPresent));
+    const bad = reqs.filter((r) => !r.sigOk).map((r) => `${r.method} ${r.url} ${r.sigError}`);
+    check(`webhooks: all ${reqs.length} V3 signatures valid (plivo.validateV3Signature)`, bad.length === 0,
+      bad.slice(0, 3).join('; '));
+  } catch (e) {
+    check('the test ran to the end', false, (e && e.stack) || String(e));
+  } finally {
+    await stopServer(server);
+    if (app) app.server.close();
+  }
+  if (failed) {
+    console.log(`--- failed: ${JSON.stringify(failures)}`);
+    if (server) {
+      try {
+        console.log(fs.readFileSync(server.logPath, 'utf8').split('\n').slice(-30).join('\n'));
+      } catch (_) { /* no log */ }
+    }
+  } else if (server) {
+    try { fs.unlinkSync(server.logPath); } catch (_) { /* gone */ }
+  }
+  console.log(`(node SDK test took ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(e);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
