@@ -425,7 +425,7 @@ impl Scenario {
                         "dial-ringing" => DialEvent::Ringing,
                         "dial-answered" => {
                             let to = e.to.clone().unwrap_or_else(|| "callee".to_owned());
-                            let b_leg = crate::engine::CallId(format!("{c}-callee-{n}"));
+                            let b_leg = crate::engine::CallId::from(format!("{c}-callee-{n}"));
                             DialEvent::Answered { b_leg, to }
                         }
                         "dial-busy" => DialEvent::Busy,

@@ -374,7 +374,7 @@ impl Simulation {
 
     /// Starts a call at a time.
     pub fn start_call_with(&mut self, at: Duration, name: &str, mut setup: CallSetup) {
-        setup.id = self.ids.get(name).cloned().unwrap_or_else(|| CallId(self.uuids.uuid()));
+        setup.id = self.ids.get(name).cloned().unwrap_or_else(|| CallId::from(self.uuids.uuid()));
         setup.account = self.account.clone();
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.names.insert(setup.id.clone(), name.to_owned());
@@ -383,11 +383,11 @@ impl Simulation {
 
     /// A call setup with a fresh id for `name`, numbers derived from the name.
     pub fn setup(&mut self, name: &str, answer_url: &str, direction: Direction) -> CallSetup {
-        let id = self.ids.get(name).cloned().unwrap_or_else(|| CallId(self.uuids.uuid()));
+        let id = self.ids.get(name).cloned().unwrap_or_else(|| CallId::from(self.uuids.uuid()));
         self.ids.insert(name.to_owned(), id.clone());
         self.names.insert(id.clone(), name.to_owned());
         let n = self.ids.len();
-        let mut setup = CallSetup::inbound(id.0, &format!("+1555000{n:04}"), "+15559990000", answer_url);
+        let mut setup = CallSetup::inbound(id.as_str(), &format!("+1555000{n:04}"), "+15559990000", answer_url);
         setup.direction = direction;
         setup.account = self.account.clone();
         setup
@@ -610,7 +610,7 @@ impl Simulation {
     }
 
     fn name(&self, id: &CallId) -> String {
-        self.names.get(id).cloned().unwrap_or_else(|| id.0.clone())
+        self.names.get(id).cloned().unwrap_or_else(|| id.as_str().to_owned())
     }
 
     fn apply(&mut self, action: Action) {
@@ -1052,7 +1052,7 @@ impl Simulation {
         match self.dial_default {
             DialDefault::Answer { after, talk } => {
                 let (after, talk) = (self.scaled(after), self.scaled(talk));
-                let b_leg = CallId(self.uuids.uuid());
+                let b_leg = CallId::from(self.uuids.uuid());
                 self.schedule(now + after, internal(Input::Dial(DialEvent::Answered { b_leg, to })));
                 self.schedule(now + after + talk, internal(Input::Dial(DialEvent::CalleeHangup)));
             }

@@ -44,7 +44,7 @@ impl CallSetup {
     /// An inbound call from `from` to `to` whose answer URL is `answer_url` (POST).
     pub fn inbound(id: impl Into<String>, from: &str, to: &str, answer_url: &str) -> Self {
         CallSetup {
-            id: CallId(id.into()),
+            id: CallId::from(id.into()),
             account: String::new(),
             from: from.to_owned(),
             to: to.to_owned(),
@@ -286,14 +286,14 @@ enum DialPhase {
 
 #[derive(Debug)]
 struct RoomRun {
-    room: String,
+    room: Arc<str>,
     phase: RoomPhase,
 }
 
 #[derive(Debug)]
 enum RoomPhase {
     Joining,
-    In { uuid: String, member_id: u32, joined_at: Duration, waiting: bool, music: Option<MediaId>, digits: String },
+    In { uuid: Arc<str>, member_id: u32, joined_at: Duration, waiting: bool, music: Option<MediaId>, digits: String },
 }
 
 /// Things that outlive the verb that started them.
@@ -522,7 +522,7 @@ impl Call {
 
     fn std_params(&self) -> Vec<(String, String)> {
         let mut p = vec![
-            ("CallUUID".to_owned(), self.setup.id.0.clone()),
+            ("CallUUID".to_owned(), self.setup.id.as_str().to_owned()),
             ("From".to_owned(), self.setup.from.clone()),
             ("To".to_owned(), self.setup.to.clone()),
             ("CallStatus".to_owned(), self.status.as_str().to_owned()),
@@ -532,7 +532,7 @@ impl Call {
             p.push(("CallerName".to_owned(), self.setup.caller_name.clone()));
         }
         if self.setup.direction == Direction::Outbound {
-            p.push(("ALegUUID".to_owned(), self.setup.id.0.clone()));
+            p.push(("ALegUUID".to_owned(), self.setup.id.as_str().to_owned()));
         }
         p
     }
@@ -1422,10 +1422,12 @@ impl Call {
     }
 
     fn dial_params(&self, event: &str, b_leg: Option<(&CallId, &str)>) -> Vec<(String, String)> {
-        let mut p =
-            vec![("DialAction".to_owned(), event.to_owned()), ("DialALegUUID".to_owned(), self.setup.id.0.clone())];
+        let mut p = vec![
+            ("DialAction".to_owned(), event.to_owned()),
+            ("DialALegUUID".to_owned(), self.setup.id.as_str().to_owned()),
+        ];
         if let Some((b, to)) = b_leg {
-            p.push(("DialBLegUUID".to_owned(), b.0.clone()));
+            p.push(("DialBLegUUID".to_owned(), b.as_str().to_owned()));
             p.push(("DialBLegTo".to_owned(), to.to_owned()));
             p.push(("DialBLegFrom".to_owned(), self.setup.from.clone()));
         }
@@ -1600,7 +1602,7 @@ impl Call {
             _ => None,
         };
         let b_uuid = match &d.phase {
-            DialPhase::Bridged { b_leg, .. } | DialPhase::Confirming { b_leg, .. } => b_leg.0.clone(),
+            DialPhase::Bridged { b_leg, .. } | DialPhase::Confirming { b_leg, .. } => b_leg.as_str().to_owned(),
             DialPhase::Ringing => String::new(),
         };
         if let Some((_, dur)) = &bridged {
@@ -1624,7 +1626,7 @@ impl Call {
             ("DialStatus".to_owned(), status.to_owned()),
             ("DialRingStatus".to_owned(), rang.to_string()),
             ("DialHangupCause".to_owned(), dial_cause(status).to_owned()),
-            ("DialALegUUID".to_owned(), self.setup.id.0.clone()),
+            ("DialALegUUID".to_owned(), self.setup.id.as_str().to_owned()),
             ("DialBLegUUID".to_owned(), b_uuid),
         ];
         let outcome = match why {
@@ -1681,7 +1683,7 @@ impl Call {
             },
             _ => return Flow::Stop,
         };
-        let run = RoomRun { room: request.room.clone(), phase: RoomPhase::Joining };
+        let run = RoomRun { room: Arc::from(request.room.as_str()), phase: RoomPhase::Joining };
         self.state = State::Running(Run::Room(run));
         let member = Box::new(self.member_info());
         self.emit(Command::JoinConference { request: Box::new(request), member });
@@ -1739,7 +1741,7 @@ impl Call {
                     ("MPCName".to_owned(), room.to_owned()),
                     ("MemberID".to_owned(), member.to_string()),
                     ("ParticipantRole".to_owned(), m.role.map(|r| r.to_string()).unwrap_or_default()),
-                    ("ParticipantCallUUID".to_owned(), self.setup.id.0.clone()),
+                    ("ParticipantCallUUID".to_owned(), self.setup.id.as_str().to_owned()),
                 ];
                 let method = m.status_callback_method;
                 self.notify(&url, method, "mpc status", params);
@@ -1895,7 +1897,7 @@ impl Call {
                     ("MPCUUID".to_owned(), uuid.to_owned()),
                     ("MPCFriendlyName".to_owned(), room.to_owned()),
                     ("MemberID".to_owned(), member.map(|m| m.to_string()).unwrap_or_default()),
-                    ("ParticipantCallUUID".to_owned(), self.setup.id.0.clone()),
+                    ("ParticipantCallUUID".to_owned(), self.setup.id.as_str().to_owned()),
                     ("ParticipantJoinTime".to_owned(), ms(joined_at)),
                     ("ParticipantEndTime".to_owned(), ms(now)),
                     ("ParticipantRole".to_owned(), m.role.map(|r| r.to_string()).unwrap_or_default()),

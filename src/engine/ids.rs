@@ -1,13 +1,15 @@
 //! Identifiers and the deterministic id generator.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-/// A call's UUID (`CallUUID` in Plivo's requests).
+/// A call's UUID (`CallUUID` in Plivo's requests). Shared, so copies into events and
+/// indexes cost a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct CallId(pub String);
+pub struct CallId(pub Arc<str>);
 
 impl CallId {
     /// The UUID text.
@@ -24,7 +26,13 @@ impl fmt::Display for CallId {
 
 impl From<&str> for CallId {
     fn from(s: &str) -> Self {
-        CallId(s.to_owned())
+        CallId(Arc::from(s))
+    }
+}
+
+impl From<String> for CallId {
+    fn from(s: String) -> Self {
+        CallId(Arc::from(s))
     }
 }
 

@@ -34,6 +34,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -303,9 +304,9 @@ pub enum RoomEvent {
         /// The member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's UUID.
-        uuid: String,
+        uuid: Arc<str>,
         /// The new member id.
         member_id: u32,
         /// Whether the room has started (false: the member waits, hearing waitSound).
@@ -318,7 +319,7 @@ pub enum RoomEvent {
         /// The call that asked.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's capacity.
         max_members: u32,
     },
@@ -327,16 +328,16 @@ pub enum RoomEvent {
         /// A waiting member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
     },
     /// `call` left its room.
     Left {
         /// The member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's UUID.
-        uuid: String,
+        uuid: Arc<str>,
         /// The member id it had.
         member_id: u32,
         /// Why.
@@ -349,7 +350,7 @@ pub enum RoomEvent {
         /// The member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// Member id.
         member_id: u32,
         /// New state.
@@ -360,7 +361,7 @@ pub enum RoomEvent {
         /// The member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// Member id.
         member_id: u32,
         /// New state.
@@ -371,14 +372,14 @@ pub enum RoomEvent {
         /// The member's call.
         call: CallId,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// Member id.
         member_id: u32,
     },
     /// Audio for some members (REST play/speak and their stops).
     Media {
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The targeted member ids, ascending.
         members: Vec<u32>,
         /// What to do.
@@ -387,18 +388,18 @@ pub enum RoomEvent {
     /// A recording started.
     RecordingStarted {
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's UUID.
-        uuid: String,
+        uuid: Arc<str>,
         /// The recording.
         recording: RecordingInfo,
     },
     /// A recording finished (stopped through the API, or the room ended).
     RecordingFinished {
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's UUID.
-        uuid: String,
+        uuid: Arc<str>,
         /// The recording.
         recording: RecordingInfo,
         /// When it stopped.
@@ -411,9 +412,9 @@ pub enum RoomEvent {
         /// Account.
         account: String,
         /// Room name.
-        room: String,
+        room: Arc<str>,
         /// The room's UUID.
-        uuid: String,
+        uuid: Arc<str>,
         /// Why.
         reason: EndReason,
     },
@@ -483,11 +484,12 @@ pub struct Conferences {
     config: RoomsConfig,
     ids: IdGen,
     next_member_id: u32,
-    rooms: HashMap<RoomKey, Room>,
+    /// Keys are shared with the member index and the deadlines: no copies per member.
+    rooms: HashMap<Arc<RoomKey>, Room>,
     /// Which room each member call is in, and its member id there.
-    members: HashMap<CallId, (RoomKey, u32)>,
+    members: HashMap<CallId, (Arc<RoomKey>, u32)>,
     /// Time limits, ordered: (deadline, room serial) → room.
-    deadlines: BTreeMap<(Duration, u64), RoomKey>,
+    deadlines: BTreeMap<(Duration, u64), Arc<RoomKey>>,
     /// Serial of the next room created (orders rooms whose deadlines are equal).
     next_serial: u64,
     events: VecDeque<RoomEvent>,
@@ -496,7 +498,9 @@ pub struct Conferences {
 /// One live room.
 #[derive(Debug)]
 struct Room {
-    uuid: String,
+    /// The room name, shared by every event about the room.
+    name: Arc<str>,
+    uuid: Arc<str>,
     created_at: Duration,
     started: bool,
     max_members: u32,
@@ -542,9 +546,8 @@ fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: RecordSpec) -
 
 /// Removes member `id` from `room` and from the call index, and emits its `Left`.
 fn depart(
-    key: &RoomKey,
     room: &mut Room,
-    index: &mut HashMap<CallId, (RoomKey, u32)>,
+    index: &mut HashMap<CallId, (Arc<RoomKey>, u32)>,
     events: &mut VecDeque<RoomEvent>,
     id: u32,
     reason: LeaveReason,
@@ -553,7 +556,7 @@ fn depart(
     index.remove(&member.info.call);
     events.push_back(RoomEvent::Left {
         call: member.info.call.clone(),
-        room: key.2.clone(),
+        room: room.name.clone(),
         uuid: room.uuid.clone(),
         member_id: id,
         reason,
@@ -614,11 +617,15 @@ impl Conferences {
             None => (0, req.max_members),
         };
         if count >= usize::try_from(max_members).unwrap_or(usize::MAX) {
-            self.events.push_back(RoomEvent::Refused { call: member.call, room: req.room, max_members });
+            self.events.push_back(RoomEvent::Refused { call: member.call, room: req.room.into(), max_members });
             return Ok(());
         }
 
         let first = !self.rooms.contains_key(&key);
+        let key: Arc<RoomKey> = match self.rooms.get_key_value(&key) {
+            Some((k, _)) => k.clone(),
+            None => Arc::new(key),
+        };
         let room = match self.rooms.entry(key.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -629,7 +636,8 @@ impl Conferences {
                     self.deadlines.insert(slot, key.clone());
                 }
                 e.insert(Room {
-                    uuid: self.ids.uuid(),
+                    name: Arc::from(req.room.as_str()),
+                    uuid: Arc::from(self.ids.uuid()),
                     created_at: now,
                     started: false,
                     max_members: req.max_members,
@@ -650,7 +658,7 @@ impl Conferences {
         self.members.insert(member.call.clone(), (key, id));
         self.events.push_back(RoomEvent::Joined {
             call: member.call.clone(),
-            room: req.room.clone(),
+            room: room.name.clone(),
             uuid: room.uuid.clone(),
             member_id: id,
             started: room.started,
@@ -668,14 +676,14 @@ impl Conferences {
             },
         );
         for call in waiting {
-            self.events.push_back(RoomEvent::Started { call, room: req.room.clone() });
+            self.events.push_back(RoomEvent::Started { call, room: room.name.clone() });
         }
         if let Some(spec) = req.record
             && room.recording.is_none()
         {
             let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
             self.events.push_back(RoomEvent::RecordingStarted {
-                room: req.room,
+                room: room.name.clone(),
                 uuid: room.uuid.clone(),
                 recording: recording.info.clone(),
             });
@@ -696,7 +704,7 @@ impl Conferences {
 
     /// The room `call` is in, as (kind, room name, member id).
     pub fn room_of(&self, call: &CallId) -> Option<(RoomKind, &str, u32)> {
-        self.members.get(call).map(|((_, kind, name), id)| (*kind, name.as_str(), *id))
+        self.members.get(call).map(|(key, id)| (key.1, key.2.as_str(), *id))
     }
 
     /// REST Kick: the targeted members leave with [`LeaveReason::Kicked`]. Returns their ids.
@@ -744,7 +752,7 @@ impl Conferences {
                     m.muted = muted;
                     self.events.push_back(RoomEvent::Muted {
                         call: m.info.call.clone(),
-                        room: room.to_owned(),
+                        room: Arc::from(room),
                         member_id: id,
                         muted,
                     });
@@ -771,7 +779,7 @@ impl Conferences {
                     m.deaf = deaf;
                     self.events.push_back(RoomEvent::Deafened {
                         call: m.info.call.clone(),
-                        room: room.to_owned(),
+                        room: Arc::from(room),
                         member_id: id,
                         deaf,
                     });
@@ -790,7 +798,7 @@ impl Conferences {
         media: MemberMedia,
     ) -> Result<Vec<u32>, ConferenceError> {
         let (_, ids) = self.targets(account, room, target)?;
-        self.events.push_back(RoomEvent::Media { room: room.to_owned(), members: ids.clone(), media });
+        self.events.push_back(RoomEvent::Media { room: Arc::from(room), members: ids.clone(), media });
         Ok(ids)
     }
 
@@ -802,7 +810,7 @@ impl Conferences {
             .members
             .get(&member_id)
             .ok_or_else(|| ConferenceError::MembersNotFound { room: room.to_owned(), ids: vec![member_id] })?;
-        self.events.push_back(RoomEvent::Floor { call: m.info.call.clone(), room: room.to_owned(), member_id });
+        self.events.push_back(RoomEvent::Floor { call: m.info.call.clone(), room: Arc::from(room), member_id });
         Ok(())
     }
 
@@ -843,7 +851,7 @@ impl Conferences {
         let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
         let info = recording.info.clone();
         self.events.push_back(RoomEvent::RecordingStarted {
-            room: room.to_owned(),
+            room: Arc::from(room),
             uuid: r.uuid.clone(),
             recording: info.clone(),
         });
@@ -864,7 +872,7 @@ impl Conferences {
             return Ok(None);
         };
         self.events.push_back(RoomEvent::RecordingFinished {
-            room: room.to_owned(),
+            room: Arc::from(room),
             uuid: r.uuid.clone(),
             recording: recording.info.clone(),
             ended_at: now,
@@ -894,7 +902,7 @@ impl Conferences {
             .collect();
         Ok(RoomSnapshot {
             name: room.to_owned(),
-            uuid: r.uuid.clone(),
+            uuid: r.uuid.to_string(),
             run_time: now.saturating_sub(r.created_at),
             started: r.started,
             members,
@@ -904,12 +912,8 @@ impl Conferences {
 
     /// REST list conferences: the names of the account's live rooms (kind Conference), sorted.
     pub fn list(&self, account: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .rooms
-            .keys()
-            .filter(|(acct, kind, _)| acct == account && *kind == RoomKind::Conference)
-            .map(|(_, _, name)| name.clone())
-            .collect();
+        let mut names: Vec<String> =
+            self.rooms.keys().filter(|k| k.0 == account && k.1 == RoomKind::Conference).map(|k| k.2.clone()).collect();
         names.sort_unstable();
         names
     }
@@ -975,7 +979,7 @@ impl Conferences {
             let Some(room) = self.rooms.get_mut(key) else {
                 return;
             };
-            let Some(leaver) = depart(key, room, &mut self.members, &mut self.events, id, reason) else {
+            let Some(leaver) = depart(room, &mut self.members, &mut self.events, id, reason) else {
                 continue;
             };
             if leaver.end_on_exit && !room.members.is_empty() {
@@ -1008,11 +1012,11 @@ impl Conferences {
         }
         let ids: Vec<u32> = room.members.keys().copied().collect();
         for id in ids {
-            depart(key, &mut room, &mut self.members, &mut self.events, id, reason_for(id));
+            depart(&mut room, &mut self.members, &mut self.events, id, reason_for(id));
         }
         if let Some(recording) = room.recording.take() {
             self.events.push_back(RoomEvent::RecordingFinished {
-                room: key.2.clone(),
+                room: room.name.clone(),
                 uuid: room.uuid.clone(),
                 recording: recording.info,
                 ended_at: now,
@@ -1021,7 +1025,7 @@ impl Conferences {
         }
         self.events.push_back(RoomEvent::Ended {
             account: key.0.clone(),
-            room: key.2.clone(),
+            room: room.name.clone(),
             uuid: room.uuid,
             reason: end,
         });
@@ -1168,7 +1172,7 @@ mod tests {
             vec![RoomEvent::Joined {
                 call: call("c1"),
                 room: "r".into(),
-                uuid: uuid.clone(),
+                uuid: uuid.clone().into(),
                 member_id: 1,
                 started: true,
                 first: true
@@ -1185,7 +1189,7 @@ mod tests {
             vec![RoomEvent::Joined {
                 call: call("c2"),
                 room: "r".into(),
-                uuid,
+                uuid: uuid.into(),
                 member_id: 2,
                 started: true,
                 first: false
@@ -1332,7 +1336,7 @@ mod tests {
             vec![RoomEvent::Left {
                 call: call("c1"),
                 room: "r".into(),
-                uuid,
+                uuid: uuid.into(),
                 member_id: 1,
                 reason: LeaveReason::HangupOnStar,
                 recording: None
@@ -1352,7 +1356,10 @@ mod tests {
         let uuid = IdGen::new(1).uuid();
         let ev = drain(&mut c);
         assert_eq!(ev.len(), 2);
-        assert_eq!(ev[1], RoomEvent::Ended { account: ACCT.into(), room: "r".into(), uuid, reason: EndReason::Empty });
+        assert_eq!(
+            ev[1],
+            RoomEvent::Ended { account: ACCT.into(), room: "r".into(), uuid: uuid.into(), reason: EndReason::Empty }
+        );
         assert_no_state(&c);
         assert_eq!(c.get(secs(3), ACCT, "r"), Err(room_not_found("r")));
     }
@@ -1858,12 +1865,16 @@ mod tests {
                 RoomEvent::Joined {
                     call: call("c1"),
                     room: "r".into(),
-                    uuid: room_uuid.clone(),
+                    uuid: room_uuid.clone().into(),
                     member_id: 1,
                     started: true,
                     first: true
                 },
-                RoomEvent::RecordingStarted { room: "r".into(), uuid: room_uuid.clone(), recording: info.clone() },
+                RoomEvent::RecordingStarted {
+                    room: "r".into(),
+                    uuid: room_uuid.clone().into(),
+                    recording: info.clone()
+                },
             ]
         );
         // A second recording member does not start another recording.
@@ -1879,7 +1890,7 @@ mod tests {
                 RoomEvent::Left {
                     call: call("c1"),
                     room: "r".into(),
-                    uuid: room_uuid.clone(),
+                    uuid: room_uuid.clone().into(),
                     member_id: 1,
                     reason: LeaveReason::CallHungUp,
                     recording: Some(info.clone())
@@ -1887,19 +1898,24 @@ mod tests {
                 RoomEvent::Left {
                     call: call("c2"),
                     room: "r".into(),
-                    uuid: room_uuid.clone(),
+                    uuid: room_uuid.clone().into(),
                     member_id: 2,
                     reason: LeaveReason::CallHungUp,
                     recording: Some(info.clone())
                 },
                 RoomEvent::RecordingFinished {
                     room: "r".into(),
-                    uuid: room_uuid.clone(),
+                    uuid: room_uuid.clone().into(),
                     recording: info,
                     ended_at: secs(8),
                     callback: rec_spec(FileFormat::Wav).callback,
                 },
-                RoomEvent::Ended { account: ACCT.into(), room: "r".into(), uuid: room_uuid, reason: EndReason::Empty },
+                RoomEvent::Ended {
+                    account: ACCT.into(),
+                    room: "r".into(),
+                    uuid: room_uuid.into(),
+                    reason: EndReason::Empty
+                },
             ]
         );
         assert_no_state(&c);
@@ -1937,7 +1953,7 @@ mod tests {
             drain(&mut c),
             vec![RoomEvent::RecordingFinished {
                 room: "r".into(),
-                uuid,
+                uuid: uuid.into(),
                 recording: info.clone(),
                 ended_at: secs(4),
                 callback: None

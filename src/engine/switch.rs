@@ -245,8 +245,8 @@ impl Engine {
             self.next_request += 1;
             let params = vec![
                 ("ConferenceAction".to_owned(), "record".to_owned()),
-                ("ConferenceName".to_owned(), room.clone()),
-                ("ConferenceUUID".to_owned(), uuid.clone()),
+                ("ConferenceName".to_owned(), room.to_string()),
+                ("ConferenceUUID".to_owned(), uuid.to_string()),
                 ("RecordUrl".to_owned(), recording.url.clone()),
                 ("RecordingID".to_owned(), recording.id.clone()),
                 ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),

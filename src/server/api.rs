@@ -445,8 +445,8 @@ async fn start(app: &AppState, mut setup: CallSetup) -> Result<String, ApiError>
     app.driver
         .run(move |sim| {
             let id = sim.new_uuid();
-            setup.id = CallId(id.clone());
-            sim.start_call_now(&id, setup).map(|c| c.0)
+            setup.id = CallId::from(id.as_str());
+            sim.start_call_now(&id, setup).map(|c| c.as_str().to_owned())
         })
         .await
         .ok_or_else(unavailable)?
@@ -513,7 +513,9 @@ async fn list_calls(
     if params.get("status") == Some("live") {
         let mut calls = app
             .driver
-            .run(|sim| sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().0.clone()).collect::<Vec<_>>())
+            .run(|sim| {
+                sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().as_str().to_owned()).collect::<Vec<_>>()
+            })
             .await
             .ok_or_else(unavailable)?;
         calls.sort();
@@ -541,7 +543,7 @@ async fn list_calls(
 }
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
-    let id = CallId(uuid.clone());
+    let id = CallId::from(uuid.as_str());
     let live = app
         .driver
         .run(move |sim| {
@@ -565,7 +567,7 @@ async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>
 }
 
 async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
-    let id = CallId(uuid.clone());
+    let id = CallId::from(uuid.as_str());
     let ok = app
         .driver
         .run(move |sim| match sim.engine().call(&id) {

@@ -84,7 +84,7 @@ async fn drive(
             nonce = nonce.wrapping_add(0x9E37_79B9);
             let nonce = format!("{nonce:020}");
             if req.reply == Reply::Ignore {
-                let key = call.map_or_else(String::new, |c| c.0);
+                let key = call.map_or_else(String::new, |c| c.as_str().to_owned());
                 let queue = queues.entry(key).or_insert_with(|| notifier(webhooks.clone()));
                 if let Err(mpsc::error::SendError(job)) = queue.send((req, nonce)) {
                     // The worker stopped: start a new one.
@@ -117,7 +117,7 @@ async fn drive(
             }
         }
         // Queues of calls that are gone are closed; their workers finish what is queued.
-        queues.retain(|k, _| k.is_empty() || sim.engine().call(&crate::engine::CallId(k.clone())).is_some());
+        queues.retain(|k, _| k.is_empty() || sim.engine().call(&crate::engine::CallId::from(k.as_str())).is_some());
         let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));
         tokio::select! {
             job = rx.recv() => match job {

@@ -7,6 +7,8 @@
 //! * elements that are wrong (unknown, misplaced) are left out of the AST, so a document
 //!   with errors still yields the best AST it can; callers must not run it.
 
+use std::borrow::Cow;
+
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
@@ -67,30 +69,26 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
         Ok(s) => parse_with(s, opts),
         Err(e) => {
             let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
-            let idx = LineIndex::new(valid);
-            let mut p = Parser::new(valid, &idx, opts);
+            let mut p = Parser::new(valid, opts);
             p.report(Code::Malformed, Span::at(valid.len()), "the document is not valid UTF-8".to_owned());
-            Parsed { document: Document::default(), diagnostics: p.diags }
+            Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() }
         }
     }
 }
 
 /// Parses `src` with the given limits.
 pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
-    let idx = LineIndex::new(src);
-    let mut p = Parser::new(src, &idx, opts);
+    let mut p = Parser::new(src, opts);
     if src.len() > opts.max_bytes {
         p.report(
             Code::TooLarge,
             Span::at(0),
             format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes),
         );
-        return Parsed { document: Document::default(), diagnostics: p.diags };
+        return Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() };
     }
     let document = p.run();
-    // Source order; the sort is stable, so diagnostics at one place keep their order.
-    p.diags.sort_by_key(|d| d.span.start);
-    Parsed { document, diagnostics: p.diags }
+    Parsed { document, diagnostics: p.finish_diagnostics() }
 }
 
 /// Every element name Plivo knows.
@@ -304,7 +302,6 @@ struct Frame {
 
 struct Parser<'s> {
     src: &'s str,
-    idx: &'s LineIndex<'s>,
     opts: &'s ParseOptions,
     diags: Vec<Diagnostic>,
     stack: Vec<Frame>,
@@ -316,10 +313,9 @@ struct Parser<'s> {
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str, idx: &'s LineIndex<'s>, opts: &'s ParseOptions) -> Self {
+    fn new(src: &'s str, opts: &'s ParseOptions) -> Self {
         Parser {
             src,
-            idx,
             opts,
             diags: Vec::new(),
             stack: Vec::new(),
@@ -331,8 +327,22 @@ impl<'s> Parser<'s> {
     }
 
     fn report(&mut self, code: Code, span: Span, message: String) {
-        let (line, column) = self.idx.line_col(span.start);
-        self.diags.push(Diagnostic { code, severity: code.severity(), message, span, line, column });
+        // Lines and columns are filled in by `finish_diagnostics`, so a valid document never
+        // pays for a line index.
+        self.diags.push(Diagnostic { code, severity: code.severity(), message, span, line: 0, column: 0 });
+    }
+
+    /// The diagnostics in source order (the sort is stable: diagnostics at one place keep
+    /// their order), with lines and columns.
+    fn finish_diagnostics(mut self) -> Vec<Diagnostic> {
+        if !self.diags.is_empty() {
+            let idx = LineIndex::new(self.src);
+            for d in &mut self.diags {
+                (d.line, d.column) = idx.line_col(d.span.start);
+            }
+            self.diags.sort_by_key(|d| d.span.start);
+        }
+        self.diags
     }
 
     /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
@@ -458,7 +468,7 @@ impl<'s> Parser<'s> {
         }
         let raw_name = e.name();
         let name_bytes = raw_name.as_ref();
-        let name = name_bytes.to_owned();
+        let name = name_bytes;
         let name_span = Span::new(span.start + 1, span.start + 1 + name_bytes.len());
 
         if self.skip_depth > 0 {
@@ -605,8 +615,8 @@ impl<'s> Parser<'s> {
 
     /// The attributes of a tag as (name, name span, unescaped value, value span), reporting
     /// duplicates and bad syntax on the way.
-    fn raw_attrs(&mut self, e: &BytesStart<'_>, span: Span) -> Vec<(String, Span, String, Span)> {
-        let mut out: Vec<(String, Span, String, Span)> = Vec::new();
+    fn raw_attrs<'e>(&mut self, e: &'e BytesStart<'_>, span: Span) -> Vec<(&'e str, Span, Cow<'e, str>, Span)> {
+        let mut out: Vec<(&'e str, Span, Cow<'e, str>, Span)> = Vec::new();
         let mut attrs = e.attributes();
         attrs.with_checks(false);
         for a in attrs {
@@ -626,18 +636,18 @@ impl<'s> Parser<'s> {
                     break;
                 }
             };
-            let key_bytes = a.key.as_ref();
+            let key_bytes = a.key.into_inner();
             let key_start = self.offset_of(key_bytes, span.start);
             let key_span = Span::new(key_start, key_start + key_bytes.len());
             let val_start = self.offset_of(&a.value, span.start);
             let val_span = Span::new(val_start, val_start + a.value.len());
-            let name = key_bytes.to_owned();
+            let name = key_bytes;
             if out.iter().any(|(n, ..)| *n == name) {
                 self.report(Code::DuplicateAttribute, key_span, format!("duplicate attribute `{name}`"));
                 continue;
             }
             let value = match a.normalized_value(XmlVersion::Implicit1_0) {
-                Ok(v) => v.into_owned(),
+                Ok(v) => v,
                 Err(err) => {
                     self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
                     continue;
