@@ -509,7 +509,7 @@ impl<'s> Parser<'s> {
 
         let Some(kind) = kind else {
             if !self.stack.is_empty() {
-                let hint = suggest(&name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
+                let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
                 self.report(Code::UnknownElement, name_span, format!("unknown element <{name}>{hint}"));
             }
             if !empty {
@@ -675,7 +675,7 @@ impl<'s> Parser<'s> {
             }
         }
         for (name, key_span, value, val_span) in raw {
-            match el.set_attr(&name, &value) {
+            match el.set_attr(name, &value) {
                 None => self.report(
                     Code::UnknownAttribute,
                     key_span,
