@@ -195,7 +195,8 @@ pub struct Call {
     timers: [Option<Duration>; 3],
     background: Vec<Background>,
     sounds: Vec<(RequestId, SoundUse)>,
-    ended: Option<CallEnd>,
+    /// Boxed: most of a call's life it is `None`, and calls are many.
+    ended: Option<Box<CallEnd>>,
     out: VecDeque<Output>,
 }
 
@@ -413,7 +414,7 @@ impl Call {
 
     /// How the call ended, once it has.
     pub fn ended(&self) -> Option<&CallEnd> {
-        self.ended.as_ref()
+        self.ended.as_deref()
     }
 
     /// The running verb's element name, if a verb is running.
@@ -2197,8 +2198,8 @@ impl Call {
         self.sounds.clear();
         self.timers = [None; 3];
         self.status = CallStatus::Completed;
-        self.ended =
-            Some(CallEnd { cause, source, at: now, answered_at: self.answered_at, started_at: self.started_at });
+        let end = CallEnd { cause, source, at: now, answered_at: self.answered_at, started_at: self.started_at };
+        self.ended = Some(Box::new(end));
         self.state = State::Ended;
         if command {
             self.emit(Command::Hangup { cause });

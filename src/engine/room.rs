@@ -974,29 +974,53 @@ impl Conferences {
     /// batch a different reason: `end_on_exit` removes them with `reason`, and a lone member
     /// that is about to leave anyway is not torn down for `stayAlone`.
     fn depart_batch(&mut self, now: Duration, key: &RoomKey, ids: &[u32], reason: LeaveReason) {
-        for (i, &id) in ids.iter().enumerate() {
-            let pending = ids.get(i + 1..).unwrap_or_default();
+        /// What must happen after a departure.
+        enum Then {
+            EndOnExit,
+            Empty,
+            StayAlone,
+        }
+        // One Left per member at least: grow the queue once, not by doubling.
+        self.events.reserve(ids.len() + 1);
+        let mut i = 0;
+        while i < ids.len() {
+            // The room is looked up once per run of departures, not once per member.
             let Some(room) = self.rooms.get_mut(key) else {
                 return;
             };
-            let Some(leaver) = depart(room, &mut self.members, &mut self.events, id, reason) else {
-                continue;
-            };
-            if leaver.end_on_exit && !room.members.is_empty() {
-                self.end_room(now, key, EndReason::EndOnExit, |m| {
-                    if pending.binary_search(&m).is_ok() { reason } else { LeaveReason::RoomEnded }
-                });
-            } else if room.members.is_empty() {
-                self.end_room(now, key, EndReason::Empty, |_| reason);
-            } else if room.members.len() == 1 {
-                let lone_must_go = room
-                    .members
-                    .iter()
-                    .next()
-                    .is_some_and(|(m, member)| !member.stay_alone && pending.binary_search(m).is_err());
-                if lone_must_go {
-                    self.end_room(now, key, EndReason::StayAlone, |_| LeaveReason::StayAlone);
+            let mut then = None;
+            while let Some(&id) = ids.get(i) {
+                i += 1;
+                let pending = ids.get(i..).unwrap_or_default();
+                let Some(leaver) = depart(room, &mut self.members, &mut self.events, id, reason) else {
+                    continue;
+                };
+                if leaver.end_on_exit && !room.members.is_empty() {
+                    then = Some(Then::EndOnExit);
+                } else if room.members.is_empty() {
+                    then = Some(Then::Empty);
+                } else if room.members.len() == 1 {
+                    let lone_must_go = room
+                        .members
+                        .iter()
+                        .next()
+                        .is_some_and(|(m, member)| !member.stay_alone && pending.binary_search(m).is_err());
+                    if lone_must_go {
+                        then = Some(Then::StayAlone);
+                    }
                 }
+                if then.is_some() {
+                    break;
+                }
+            }
+            let pending = ids.get(i..).unwrap_or_default();
+            match then {
+                Some(Then::EndOnExit) => self.end_room(now, key, EndReason::EndOnExit, |m| {
+                    if pending.binary_search(&m).is_ok() { reason } else { LeaveReason::RoomEnded }
+                }),
+                Some(Then::Empty) => self.end_room(now, key, EndReason::Empty, |_| reason),
+                Some(Then::StayAlone) => self.end_room(now, key, EndReason::StayAlone, |_| LeaveReason::StayAlone),
+                None => {}
             }
         }
     }

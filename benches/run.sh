@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs every benchmark (a few minutes) and prints one table: figure, ours, baseline, ratio,
+# target, met. The raw numbers stay in target/criterion/ and target/bench-figures.txt.
+#
+#   bash benches/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=(--warm-up-time 1 --measurement-time 3)
+cargo bench --locked --bench parse -- "${quick[@]}"
+cargo bench --locked --bench engine -- "${quick[@]}"
+cargo bench --locked --bench rest -- "${quick[@]}"
+cargo bench --locked --bench memory | tee target/bench-figures.txt
+
+python3 - <<'PY'
+import json, os, re
+
+def mean(group, name):
+    path = os.path.join("target", "criterion", group, name, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["mean"]["point_estimate"]  # nanoseconds per iteration
+
+figures = {}
+with open("target/bench-figures.txt") as f:
+    for line in f:
+        m = re.match(r"figure: (\S+) (\S+)", line)
+        if m:
+            figures[m.group(1)] = float(m.group(2))
+
+corpus_docs = len([n for n in os.listdir("tests/corpus/sdk") if n.endswith(".xml")])
+rows = []
+def row(figure, ours, base, ratio, target, met):
+    rows.append((figure, ours, base, ratio, target, "yes" if met else "no"))
+
+p, b = mean("parse_corpus", "plivo-flow") / corpus_docs, mean("parse_corpus", "quick-xml scan") / corpus_docs
+row("parse, SDK corpus (per document)", f"{p/1000:.2f} µs", f"{b/1000:.2f} µs", f"{p/b:.2f}×", "≤ 1.5×", p / b <= 1.5)
+p, b = mean("parse_100KB", "plivo-flow"), mean("parse_100KB", "quick-xml scan")
+row("parse, 100 KB document", f"{p/1e6:.2f} ms", f"{b/1e6:.2f} ms", f"{p/b:.2f}×", "≤ 1.5×", p / b <= 1.5)
+step = mean("step", "1000-verb document") / 999
+row("engine step (1,000-verb document)", f"{step:.0f} ns", "", "", "≤ 50 ns", step <= 50)
+a = figures.get("step_allocations_per_step", float("nan"))
+row("heap allocations per step", f"{a:.3f}", "", "", "0", a == 0)
+for n in (10, 1000, 10000):
+    k = mean("kick all", f"{n} members")
+    target = "≤ 1 ms" if n == 10000 else ""
+    row(f"kick all, {n:,} members", f"{k/1e6:.3f} ms", "", "", target, k <= 1e6 if n == 10000 else True)
+m = figures.get("bytes_per_live_call", float("nan"))
+row("heap per live call in a room (100,000 calls)", f"{m:.0f} B", "", "", "≤ 1024 B", m <= 1024)
+ours = 1000 / (mean("rest kicks", "plivo-flow server") / 1e9)
+bare = 1000 / (mean("rest kicks", "bare axum 202") / 1e9)
+row("REST kicks per second (8 clients, loopback)", f"{ours:,.0f}/s", f"{bare:,.0f}/s", f"{ours/bare:.0%}", "≥ 50%", ours / bare >= 0.5)
+
+head = ("figure", "ours", "baseline", "ratio", "target", "met")
+widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+def fmt(r):
+    return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+print()
+print(fmt(head))
+print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+for r in rows:
+    print(fmt(r))
+PY
