@@ -522,6 +522,13 @@ struct Member {
     joined_at: Duration,
 }
 
+/// A member flag set through the REST API.
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Muted,
+    Deaf,
+}
+
 /// A running recording and who to tell when it finishes.
 #[derive(Debug)]
 struct Recording {
@@ -743,23 +750,7 @@ impl Conferences {
         target: &MemberTarget,
         muted: bool,
     ) -> Result<Vec<u32>, ConferenceError> {
-        let (key, ids) = self.targets(account, room, target)?;
-        if let Some(r) = self.rooms.get_mut(&key) {
-            for &id in &ids {
-                if let Some(m) = r.members.get_mut(&id)
-                    && m.muted != muted
-                {
-                    m.muted = muted;
-                    self.events.push_back(RoomEvent::Muted {
-                        call: m.info.call.clone(),
-                        room: Arc::from(room),
-                        member_id: id,
-                        muted,
-                    });
-                }
-            }
-        }
-        Ok(ids)
+        self.set_flag(account, room, target, Flag::Muted, muted)
     }
 
     /// REST Deaf / Undeaf. Emits [`RoomEvent::Deafened`] for members whose state changed.
@@ -770,20 +761,35 @@ impl Conferences {
         target: &MemberTarget,
         deaf: bool,
     ) -> Result<Vec<u32>, ConferenceError> {
+        self.set_flag(account, room, target, Flag::Deaf, deaf)
+    }
+
+    /// Sets a member flag on the targeted members; an event for each one that changed.
+    fn set_flag(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        flag: Flag,
+        on: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
         let (key, ids) = self.targets(account, room, target)?;
         if let Some(r) = self.rooms.get_mut(&key) {
             for &id in &ids {
-                if let Some(m) = r.members.get_mut(&id)
-                    && m.deaf != deaf
-                {
-                    m.deaf = deaf;
-                    self.events.push_back(RoomEvent::Deafened {
-                        call: m.info.call.clone(),
-                        room: Arc::from(room),
-                        member_id: id,
-                        deaf,
-                    });
+                let Some(m) = r.members.get_mut(&id) else { continue };
+                let slot = match flag {
+                    Flag::Muted => &mut m.muted,
+                    Flag::Deaf => &mut m.deaf,
+                };
+                if *slot == on {
+                    continue;
                 }
+                *slot = on;
+                let (call, room, member_id) = (m.info.call.clone(), r.name.clone(), id);
+                self.events.push_back(match flag {
+                    Flag::Muted => RoomEvent::Muted { call, room, member_id, muted: on },
+                    Flag::Deaf => RoomEvent::Deafened { call, room, member_id, deaf: on },
+                });
             }
         }
         Ok(ids)
