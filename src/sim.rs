@@ -232,7 +232,12 @@ pub struct Line {
 impl fmt::Display for Line {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.at_ms / 1000;
-        write!(f, "{:02}:{:02}.{:03} {}  {}", s / 60, s % 60, self.at_ms % 1000, self.who, self.text)?;
+        if s >= 3600 {
+            write!(f, "{}:{:02}:{:02}.{:03} ", s / 3600, s / 60 % 60, s % 60, self.at_ms % 1000)?;
+        } else {
+            write!(f, "{:02}:{:02}.{:03} ", s / 60, s % 60, self.at_ms % 1000)?;
+        }
+        write!(f, "{}  {}", self.who, self.text)?;
         for d in &self.diagnostics {
             write!(f, "\n{}", d.trim_end())?;
         }

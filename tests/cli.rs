@@ -218,3 +218,23 @@ fn bless_writes_missing_expectations() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o).lines().last(), Some("1 passed, 0 failed"));
 }
+
+#[test]
+fn the_scenario_reference_example_runs() {
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenarios.md"))
+        .expect("docs");
+    let start = doc.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("end of the example");
+    let dir = scratch("doc-example");
+    std::fs::write(dir.join("example.toml"), &doc[start..end]).expect("write");
+    std::fs::write(
+        dir.join("menu.xml"),
+        r#"<Response><GetDigits action="https://app.example/route" numDigits="1"><Speak>Press 2</Speak></GetDigits></Response>"#,
+    )
+    .expect("write");
+    std::fs::write(dir.join("agent.xml"), "<Response><Conference>Support</Conference></Response>").expect("write");
+    let o = run(&["run", dir.join("example.toml").to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(text.contains("01:00.000 alice  left room Support as member 2: kicked"), "{text}");
+}
