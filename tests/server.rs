@@ -265,6 +265,7 @@ async fn webhooks_are_signed_and_the_fragment_is_stripped() {
         "answer_url": format!("{}?x=1#ct=500&rt=2000&rc=0", h.url("/answer")),
         "answer_method": "GET",
         "hangup_url": h.url("/hangup"),
+        "ring_url": h.url("/ring"),
     });
     let (status, _) = h.req(Method::POST, "/Call/", Some(body)).await;
     assert_eq!(status, 201);
@@ -284,6 +285,8 @@ async fn webhooks_are_signed_and_the_fragment_is_stripped() {
         let expected = plivo_flow::server::signature::sign(TOKEN, method, &hit.url, &params, nonce);
         assert_eq!(sig, expected, "{hit:#?}");
     }
+    let ring = h.hits().into_iter().find(|x| x.path == "/ring").expect("ring_url notified");
+    assert_eq!(ring.param("CallStatus"), Some("ringing"));
     let answer = h.hits().into_iter().find(|x| x.path == "/answer").expect("answer");
     assert_eq!(answer.method, Method::GET);
     assert_eq!(answer.param("x"), Some("1"));

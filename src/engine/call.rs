@@ -38,6 +38,10 @@ pub struct CallSetup {
     pub hangup_url: Option<String>,
     /// Method for `hangup_url`.
     pub hangup_method: Method,
+    /// Notified when an outbound call starts ringing.
+    pub ring_url: Option<String>,
+    /// Method for `ring_url`.
+    pub ring_method: Method,
 }
 
 impl CallSetup {
@@ -56,6 +60,8 @@ impl CallSetup {
             fallback_method: Method::Post,
             hangup_url: None,
             hangup_method: Method::Post,
+            ring_url: None,
+            ring_method: Method::Post,
         }
     }
 }
@@ -387,8 +393,13 @@ impl Call {
         }
         self.started_at = now;
         self.clock = now;
-        if self.setup.direction == Direction::Inbound {
-            self.fetch_answer(Purpose::Answer);
+        match (self.setup.direction, self.setup.ring_url.clone()) {
+            (Direction::Inbound, _) => self.fetch_answer(Purpose::Answer),
+            (Direction::Outbound, Some(url)) => {
+                let method = self.setup.ring_method;
+                self.request(&url, method, Purpose::Callback("ring"), Reply::Ignore, Vec::new());
+            }
+            (Direction::Outbound, None) => {}
         }
     }
 

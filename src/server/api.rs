@@ -437,6 +437,8 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
     setup.hangup_method = params.method("hangup_method")?;
     setup.fallback_url = params.url("fallback_url")?;
     setup.fallback_method = params.method("fallback_method")?;
+    setup.ring_url = params.url("ring_url")?;
+    setup.ring_method = params.method("ring_method")?;
     setup.caller_name = params.get("caller_name").unwrap_or("").to_owned();
     Ok(setup)
 }
