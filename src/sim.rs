@@ -282,6 +282,8 @@ pub struct Simulation {
     /// [`Simulation::deliver`].
     external: bool,
     outbox: Vec<(Option<CallId>, HttpRequest)>,
+    /// Calls that ended and are not forgotten yet (live mode).
+    ended: Vec<CallId>,
 }
 
 /// What a room operation did.
@@ -342,6 +344,7 @@ impl Simulation {
             speed: 1.0,
             external: false,
             outbox: Vec::new(),
+            ended: Vec::new(),
         }
     }
 
@@ -501,18 +504,25 @@ impl Simulation {
 
     /// Forgets calls that have ended (live mode), so memory does not grow with traffic, and
     /// returns what is left to know of them.
+    ///
+    /// Only calls that ended since the last call are looked at (the driver calls this after
+    /// every step, so it must not scan every live call).
     pub fn forget_ended_calls(&mut self) -> Vec<(CallSetup, crate::engine::CallEnd)> {
-        let ended: Vec<CallId> = self.engine.calls().filter(|c| c.is_ended()).map(|c| c.id().clone()).collect();
         let mut gone = Vec::new();
-        for id in ended {
+        for id in std::mem::take(&mut self.ended) {
             let pending = self.actions.values().any(|a| matches!(a, Action::Internal { call, .. } if *call == id));
+            if pending {
+                // A late recording is still due: try again next time.
+                self.ended.push(id);
+                continue;
+            }
             let record = self.engine.call(&id).and_then(|c| c.ended().map(|e| (c.setup().clone(), *e)));
-            if !pending && self.engine.remove_call(&id) {
+            if self.engine.remove_call(&id) {
                 gone.extend(record);
                 if let Some(name) = self.names.remove(&id) {
                     self.ids.remove(&name);
+                    self.scripted_dials.remove(&name);
                 }
-                self.scripted_dials.remove(id.as_str());
                 self.streams.remove(&id);
                 self.recordings.retain(|(c, _), _| *c != id);
             }
@@ -758,15 +768,12 @@ impl Simulation {
     fn cancel_dial_defaults(&mut self, id: &CallId) {
         let name = self.name(id);
         self.scripted_dials.insert(name);
-        let stale: Vec<u64> = self
-            .actions
-            .iter()
-            .filter(|(_, a)| matches!(a, Action::Internal { call, input: Input::Dial(_), .. } if call == id))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in stale {
-            self.actions.remove(&k);
-        }
+        self.cancel(id, |input| matches!(input, Input::Dial(_)));
+    }
+
+    /// Drops the simulation's own pending inputs to `call` that `which` selects.
+    fn cancel(&mut self, call: &CallId, which: impl Fn(&Input) -> bool) {
+        self.actions.retain(|_, a| !matches!(a, Action::Internal { call: c, input, .. } if c == call && which(input)));
     }
 
     /// A media duration at the simulation's speed.
@@ -867,14 +874,9 @@ impl Simulation {
                 CallEvent::Ended { cause, source } => {
                     self.line(&name, "hangup", format!("hung up: {cause} ({source})"));
                     // Nothing of this call is pending any more, but late recordings.
-                    let pending: Vec<u64> = self
-                        .actions
-                        .iter()
-                        .filter(|(_, a)| matches!(a, Action::Internal { call: c, input, .. } if *c == call && !matches!(input, Input::RecordingFinished { .. })))
-                        .map(|(k, _)| *k)
-                        .collect();
-                    for k in pending {
-                        self.actions.remove(&k);
+                    self.cancel(&call, |input| !matches!(input, Input::RecordingFinished { .. }));
+                    if self.external {
+                        self.ended.push(call);
                     }
                 }
             },
@@ -1011,11 +1013,11 @@ impl Simulation {
             }
             Command::CancelDial(_) => {
                 self.line(name, "dial", "dial canceled".to_owned());
-                self.drop_dial_events(call);
+                self.cancel(call, |input| matches!(input, Input::Dial(_)));
             }
             Command::HangupCallee(_) => {
                 self.line(name, "dial", "hung up the dialed party".to_owned());
-                self.drop_dial_events(call);
+                self.cancel(call, |input| matches!(input, Input::Dial(_)));
             }
             Command::JoinConference { .. } | Command::LeaveConference { .. } => {}
             Command::RoomSound { room, sound, what, .. } => {
@@ -1036,18 +1038,6 @@ impl Simulation {
             }
             Command::StopStream(_) => self.line(name, "stream", "stream stopped".to_owned()),
             Command::Hangup { .. } => {}
-        }
-    }
-
-    fn drop_dial_events(&mut self, call: &CallId) {
-        let stale: Vec<u64> = self
-            .actions
-            .iter()
-            .filter(|(_, a)| matches!(a, Action::Internal { call: c, input: Input::Dial(_), .. } if c == call))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in stale {
-            self.actions.remove(&k);
         }
     }
 

@@ -702,18 +702,34 @@ impl Call {
         verb: &'static str,
         params: Vec<(String, String)>,
     ) {
+        if let Flow::Next(outcome) = self.send_action(outcome, action, verb, params) {
+            self.complete(now, outcome);
+        }
+    }
+
+    /// Sends a finished verb's `action`: with `redirect=true` the reply replaces the document
+    /// (the verb's end is traced here and the loop stops); with `false` it is only sent. Says
+    /// whether execution goes on to the next verb.
+    fn send_action(
+        &mut self,
+        outcome: impl Into<Outcome>,
+        action: Option<(Url, Method, bool)>,
+        verb: &'static str,
+        params: Vec<(String, String)>,
+    ) -> Flow {
         match action {
             Some((url, method, true)) => {
                 self.timers[T_VERB] = None;
                 self.timers[T_AUX] = None;
                 self.finish_event(outcome, Some(verb));
                 self.request_document(url.as_str().to_owned(), method, Purpose::Action(verb), params);
+                Flow::Stop
             }
             Some((url, method, false)) => {
                 self.request(url.as_str(), method, Purpose::Action(verb), Reply::Ignore, params);
-                self.complete(now, outcome);
+                Flow::Next(outcome.into())
             }
-            None => self.complete(now, outcome),
+            None => Flow::Next(outcome.into()),
         }
     }
 
@@ -1311,18 +1327,7 @@ impl Call {
             ];
             let outcome = if armed { "armed for the next answered Dial" } else { "recording the session" };
             // The verb completes at once; only an action with redirect=true stops the loop.
-            return match action {
-                Some((url, method, true)) => {
-                    self.finish_event(outcome, Some("Record"));
-                    self.request_document(url.as_str().to_owned(), method, Purpose::Action("Record"), params);
-                    Flow::Stop
-                }
-                Some((url, method, false)) => {
-                    self.request(url.as_str(), method, Purpose::Action("Record"), Reply::Ignore, params);
-                    Flow::Next(outcome.into())
-                }
-                None => Flow::Next(outcome.into()),
-            };
+            return self.send_action(outcome, action, "Record", params);
         }
         let media = self.media_id();
         let phase = if r.play_beep { RecordPhase::Beep } else { RecordPhase::Recording };

@@ -530,14 +530,13 @@ async fn list_calls(
             .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("`{k}` must be a number"))))
     };
     let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
-    let history = app.driver.history();
-    let objects: Vec<Value> =
-        history.iter().skip(offset).take(limit).map(|(s, e)| call_json(s, "completed", Some(e), None)).collect();
+    let (page, total) = app.driver.history(offset, limit);
+    let objects: Vec<Value> = page.iter().map(|(s, e)| call_json(s, "completed", Some(e), None)).collect();
     let meta = json!({
         "count": objects.len(),
         "limit": limit,
         "offset": offset,
-        "total_count": history.len(),
+        "total_count": total,
         "next": Value::Null,
         "previous": Value::Null,
     });
@@ -556,13 +555,7 @@ async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>
         })
         .await
         .ok_or_else(unavailable)?;
-    let found = live.or_else(|| {
-        app.driver
-            .history()
-            .iter()
-            .find(|(s, _)| s.id.as_str() == uuid)
-            .map(|(s, e)| call_json(s, "completed", Some(e), None))
-    });
+    let found = live.or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))

@@ -54,9 +54,17 @@ impl Driver {
         rx.await.ok()
     }
 
-    /// Ended calls, most recent first.
-    pub fn history(&self) -> Vec<CallRecord> {
-        self.history.lock().map(|h| h.iter().rev().cloned().collect()).unwrap_or_default()
+    /// A page of the ended calls, most recent first, and how many there are in all.
+    pub fn history(&self, offset: usize, limit: usize) -> (Vec<CallRecord>, usize) {
+        self.history
+            .lock()
+            .map(|h| (h.iter().rev().skip(offset).take(limit).cloned().collect(), h.len()))
+            .unwrap_or_default()
+    }
+
+    /// The record of the ended call `uuid`, if it is still remembered.
+    pub fn record(&self, uuid: &str) -> Option<CallRecord> {
+        self.history.lock().ok()?.iter().rev().find(|(s, _)| s.id.as_str() == uuid).cloned()
     }
 
     /// The most recent transcript lines, oldest first.
@@ -105,19 +113,22 @@ async fn drive(
             });
         }
         log(&mut sim, &recent);
+        // Forgotten calls keep a record, and their notification queues close (their workers
+        // finish what is queued).
         let gone = sim.forget_ended_calls();
-        if !gone.is_empty()
-            && let Ok(mut h) = history.lock()
-        {
-            for record in gone {
-                if h.len() == HISTORY {
-                    h.pop_front();
+        if !gone.is_empty() {
+            for (setup, _) in &gone {
+                queues.remove(setup.id.as_str());
+            }
+            if let Ok(mut h) = history.lock() {
+                for record in gone {
+                    if h.len() == HISTORY {
+                        h.pop_front();
+                    }
+                    h.push_back(record);
                 }
-                h.push_back(record);
             }
         }
-        // Queues of calls that are gone are closed; their workers finish what is queued.
-        queues.retain(|k, _| k.is_empty() || sim.engine().call(&crate::engine::CallId::from(k.as_str())).is_some());
         let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));
         tokio::select! {
             job = rx.recv() => match job {
