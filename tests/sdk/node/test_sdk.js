@@ -6,8 +6,8 @@
 // from $PLIVO_FLOW_BIN, default target/release/plivo-flow under the repository root) on a port
 // it picks itself, and drives make-call, get, mute, unmute, kick and hangup through
 // plivo.Client. The SDK hard-codes https://api.plivo.com for voice requests, so the axios
-// module instance that plivo loads is patched to rewrite the URLs (see
-// /work/shared/spec/plivoframework-and-sdks.md §3).
+// module instance that plivo loads is patched to rewrite the URLs (the SDK's
+// dist/rest/axios.js builds every voice URL from that constant).
 //
 // Prints `ok`/`FAIL` per check and `N passed, M failed` last; exits 1 on any failure.
 'use strict';
