@@ -11,6 +11,8 @@ cargo bench --locked --bench parse -- "${quick[@]}"
 cargo bench --locked --bench engine -- "${quick[@]}"
 cargo bench --locked --bench rest -- "${quick[@]}"
 cargo bench --locked --bench memory | tee target/bench-figures.txt
+# Growth curves (also draws benches/growth.svg).
+cargo bench --locked --bench growth | tee -a target/bench-figures.txt
 
 python3 - <<'PY'
 import json, os, re
@@ -49,6 +51,21 @@ row("heap per live call in a room (100,000 calls)", f"{m:.0f} B", "", "", "≤ 1
 ours = 1000 / (mean("rest kicks", "plivo-flow server") / 1e9)
 bare = 1000 / (mean("rest kicks", "bare axum 202") / 1e9)
 row("REST kicks per second (8 clients, loopback)", f"{ours:,.0f}/s", f"{bare:,.0f}/s", f"{ours/bare:.0%}", "≥ 50%", ours / bare >= 0.5)
+
+# Growth: cost per call at 100,000 (serve: 10,000) calls against 1,000; flat within 2×.
+for series, big in (("run", 100000), ("engine", 100000), ("serve", 10000)):
+    for what, unit, scale in (("ns_per_call", "µs", 1000), ("bytes_per_call", "B", 1)):
+        small_v = figures.get(f"growth_{series}_{what}_1000", float("nan"))
+        big_v = figures.get(f"growth_{series}_{what}_{big}", float("nan"))
+        label = "time" if what == "ns_per_call" else ("RSS" if series == "serve" else "heap")
+        row(f"{series}: {label} per call, {big:,} vs 1,000 calls", f"{big_v/scale:,.1f} {unit}", f"{small_v/scale:,.1f} {unit}",
+            f"{big_v/small_v:.2f}×", "≤ 2×", big_v / small_v <= 2)
+rate = figures.get("growth_serve_setups_per_s_at_10k_live", float("nan"))
+row("serve: call set-ups per second, 10,000 live", f"{rate:,.0f}/s", "", "", "≥ 5,000/s", rate >= 5000)
+rss = figures.get("growth_serve_bytes_per_call_10000", float("nan"))
+row("serve: RSS per live call (10,000 in rooms)", f"{rss/1024:.1f} KiB", "", "", "≤ 4 KiB", rss <= 4096)
+ended = figures.get("growth_serve_rss_per_ended_call", float("nan"))
+row("serve: RSS per ended call (history)", f"{ended/1024:.1f} KiB", "", "", "", True)
 
 head = ("figure", "ours", "baseline", "ratio", "target", "met")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]

@@ -29,7 +29,12 @@ fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 fn check_parse(path: &Path, data: &[u8]) {
     let parsed = xml::parse_bytes(data, &ParseOptions::default());
     for d in &parsed.diagnostics {
-        assert!(d.span.start <= d.span.end && d.span.end <= data.len(), "{}: span {:?} outside", path.display(), d.span);
+        assert!(
+            d.span.start <= d.span.end && d.span.end <= data.len(),
+            "{}: span {:?} outside",
+            path.display(),
+            d.span
+        );
     }
     if !parsed.has_errors() {
         let written = xml::write(&parsed.document);
