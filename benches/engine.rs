@@ -10,7 +10,7 @@ mod common;
 use common::{STEPS, loaded_call, long_document, steps};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use plivo_flow::engine::CallId;
-use plivo_flow::engine::room::{Conferences, Direction, JoinRequest, MemberInfo, MemberTarget, RoomKind};
+use plivo_flow::engine::{Conferences, Direction, JoinRequest, MemberInfo, MemberTarget, RoomKind};
 
 fn bench_steps(c: &mut Criterion) {
     let doc = long_document();

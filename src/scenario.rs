@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::room::MemberMedia;
+use crate::engine::MemberMedia;
 use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
 use crate::sim::{DialDefault, RoomOp, Simulation};
 use crate::xml::values::Method;

@@ -44,11 +44,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::room::{ConferenceError, EndReason, MemberMedia, MemberTarget, RecordSpec, RoomEvent};
 use crate::engine::{
     CallEvent, CallId, CallSetup, Command, DialEvent, Direction, Engine, EngineConfig, EngineOutput, FetchReply,
     HttpRequest, IdGen, Input, MediaId, Output, Reply, RoomSound,
 };
+use crate::engine::{ConferenceError, EndReason, MemberMedia, MemberTarget, RecordSpec, RoomEvent};
 use crate::xml::{Document, Verb};
 
 /// The account every simulated call and room belongs to.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, IdGen, MediaId, RequestId};
 use super::io::*;
-use super::room::{Direction, JoinRequest, LeaveReason, MemberInfo, RecordSpec, RoomEvent, RoomKind};
+use super::rooms::{Direction, JoinRequest, LeaveReason, MemberInfo, RecordSpec, RoomEvent, RoomKind};
 use crate::xml::values::{DialMusic, FinishOnKey, InputType, Method, Sound, Url, WaitBeep};
 use crate::xml::{self, Document, Prompt, Verb};
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, MediaId, RequestId};
-use super::room::{JoinRequest, LeaveReason, MemberInfo, RoomEvent};
+use super::rooms::{JoinRequest, LeaveReason, MemberInfo, RoomEvent};
 use crate::diagnostic::Diagnostic;
 use crate::xml::values::{FinishOnKey, KeySet, Method};
 use crate::xml::{Dial, Document, Play, Prompt, Speak, Stream, Verb, Wait};
@@ -424,7 +424,7 @@ pub enum Command {
     /// drops it when the room no longer exists.
     RoomSound {
         /// The room's name space.
-        kind: super::room::RoomKind,
+        kind: super::rooms::RoomKind,
         /// Room name.
         room: String,
         /// What to play.

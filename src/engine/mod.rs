@@ -9,7 +9,7 @@ mod call;
 mod cause;
 mod ids;
 mod io;
-pub mod room;
+mod rooms;
 mod switch;
 
 pub use call::{Call, CallConfig, CallEnd, CallSetup, CallStatus};
@@ -20,7 +20,7 @@ pub use io::{
 
 pub use cause::{HangupCause, HangupSource};
 pub use ids::{CallId, IdGen, MediaId, RequestId};
-pub use room::{
+pub use rooms::{
     ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo, MemberMedia,
     MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind, RoomSnapshot, RoomsConfig,
 };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::call::{Call, CallConfig, CallSetup};
 use super::ids::{CallId, RequestId};
 use super::io::{Command, HttpRequest, Input, Output, Purpose, Reply};
-use super::room::{Conferences, RoomEvent, RoomsConfig};
+use super::rooms::{Conferences, RoomEvent, RoomsConfig};
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -205,7 +205,7 @@ impl Engine {
                 Output::Command(Command::JoinConference { request, member }) => {
                     // A call is in one room at a time: one it is still in is left first.
                     if self.rooms.room_of(&id).is_some() {
-                        self.rooms.leave(now, &id, super::room::LeaveReason::CallHungUp);
+                        self.rooms.leave(now, &id, super::rooms::LeaveReason::CallHungUp);
                     }
                     let _ = self.rooms.join(now, *request, *member);
                 }

@@ -20,8 +20,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::driver::Driver;
-use crate::engine::room::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
 use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
+use crate::engine::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
 use crate::sim::RoomOp;
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 

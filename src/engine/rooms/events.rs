@@ -1,0 +1,209 @@
+//! What happens in rooms: [`RoomEvent`]s, and why members leave and rooms end.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ops::MemberMedia;
+use crate::engine::ids::CallId;
+use crate::xml::values::{FileFormat, Method, Url};
+
+/// Why a member left its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LeaveReason {
+    /// Removed by the REST Kick operation.
+    Kicked,
+    /// The member pressed `*` with `hangupOnStar`.
+    HangupOnStar,
+    /// The room was ended (REST hang up conference, or a member with `endConferenceOnExit` left).
+    RoomEnded,
+    /// The room's `timeLimit` expired.
+    TimeLimit,
+    /// Left alone in a room whose last member has `stayAlone=false`.
+    StayAlone,
+    /// The REST member hangup: the member's call is hung up too.
+    MemberHungUp,
+    /// The member's call hung up (or otherwise ended) while in the room.
+    CallHungUp,
+    /// The member's call was transferred to another document (REST transfer).
+    Transferred,
+}
+
+impl LeaveReason {
+    /// A short lower-case name for transcripts.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LeaveReason::Kicked => "kicked",
+            LeaveReason::HangupOnStar => "hangupOnStar",
+            LeaveReason::RoomEnded => "room ended",
+            LeaveReason::TimeLimit => "time limit",
+            LeaveReason::StayAlone => "left alone",
+            LeaveReason::MemberHungUp => "member hung up",
+            LeaveReason::CallHungUp => "call hung up",
+            LeaveReason::Transferred => "transferred",
+        }
+    }
+}
+
+impl fmt::Display for LeaveReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a room ceased to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The last member left.
+    Empty,
+    /// Ended through the REST API.
+    Api,
+    /// A member with `endConferenceOnExit` left.
+    EndOnExit,
+    /// `timeLimit` expired.
+    TimeLimit,
+    /// The last member had `stayAlone=false`.
+    StayAlone,
+}
+
+/// A running or finished room recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    /// Recording id.
+    pub id: String,
+    /// Where the file will be.
+    pub url: String,
+    /// mp3 or wav.
+    pub format: FileFormat,
+    /// When it started.
+    pub started_at: Duration,
+}
+
+/// Something that happened in a room. Events naming a `call` must be delivered to that call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RoomEvent {
+    /// `call` joined `room` as `member_id`.
+    Joined {
+        /// The member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// The room's UUID.
+        uuid: Arc<str>,
+        /// The new member id.
+        member_id: u32,
+        /// Whether the room has started (false: the member waits, hearing waitSound).
+        started: bool,
+        /// Whether this member created the room.
+        first: bool,
+    },
+    /// `call` could not join: the room is full.
+    Refused {
+        /// The call that asked.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// The room's capacity.
+        max_members: u32,
+    },
+    /// The room `call` is waiting in has started.
+    Started {
+        /// A waiting member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+    },
+    /// `call` left its room.
+    Left {
+        /// The member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// The room's UUID.
+        uuid: Arc<str>,
+        /// The member id it had.
+        member_id: u32,
+        /// Why.
+        reason: LeaveReason,
+        /// The room's recording, if one is running when the member leaves.
+        recording: Option<RecordingInfo>,
+    },
+    /// A member was muted or unmuted.
+    Muted {
+        /// The member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// Member id.
+        member_id: u32,
+        /// New state.
+        muted: bool,
+    },
+    /// A member was made deaf or not.
+    Deafened {
+        /// The member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// Member id.
+        member_id: u32,
+        /// New state.
+        deaf: bool,
+    },
+    /// A member got the floor (became the active speaker).
+    Floor {
+        /// The member's call.
+        call: CallId,
+        /// Room name.
+        room: Arc<str>,
+        /// Member id.
+        member_id: u32,
+    },
+    /// Audio for some members (REST play/speak and their stops).
+    Media {
+        /// Room name.
+        room: Arc<str>,
+        /// The targeted member ids, ascending.
+        members: Vec<u32>,
+        /// What to do.
+        media: MemberMedia,
+    },
+    /// A recording started.
+    RecordingStarted {
+        /// Room name.
+        room: Arc<str>,
+        /// The room's UUID.
+        uuid: Arc<str>,
+        /// The recording.
+        recording: RecordingInfo,
+    },
+    /// A recording finished (stopped through the API, or the room ended).
+    RecordingFinished {
+        /// Room name.
+        room: Arc<str>,
+        /// The room's UUID.
+        uuid: Arc<str>,
+        /// The recording.
+        recording: RecordingInfo,
+        /// When it stopped.
+        ended_at: Duration,
+        /// Who to tell.
+        callback: Option<(Url, Method)>,
+    },
+    /// The room ceased to exist (after every member's `Left`).
+    Ended {
+        /// Account.
+        account: String,
+        /// Room name.
+        room: Arc<str>,
+        /// The room's UUID.
+        uuid: Arc<str>,
+        /// Why.
+        reason: EndReason,
+    },
+}

@@ -1,0 +1,306 @@
+//! REST operations on rooms (Plivo's Conference API): kick, hang up, mute, deaf, play, speak,
+//! floor, end, record. Each names its members with a [`MemberTarget`]; an unknown room or
+//! member is a [`ConferenceError`] and changes nothing.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{EndReason, LeaveReason, RecordingInfo, RoomEvent};
+use super::registry::{
+    Conferences, Flag, RecordSpec, RoomKey, RoomKind, new_recording, resolve, room_key, room_not_found,
+};
+use crate::engine::ids::CallId;
+
+/// Which members an operation targets: `all`, one id, or a comma list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberTarget {
+    /// Every member of the room.
+    All,
+    /// These member ids (at least one, duplicates removed, ascending).
+    Ids(Vec<u32>),
+}
+
+impl FromStr for MemberTarget {
+    type Err = ConferenceError;
+
+    /// Parses `all`, `10` or `10,11,12` (spaces around ids are allowed).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || ConferenceError::InvalidTarget(s.to_owned());
+        let trimmed = s.trim();
+        if trimmed.eq_ignore_ascii_case("all") {
+            return Ok(MemberTarget::All);
+        }
+        if trimmed.is_empty() {
+            return Err(invalid());
+        }
+        let mut ids = Vec::new();
+        for item in trimmed.split(',') {
+            let item = item.trim();
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            ids.push(item.parse::<u32>().map_err(|_| invalid())?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(MemberTarget::Ids(ids))
+    }
+}
+
+impl fmt::Display for MemberTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemberTarget::All => f.write_str("all"),
+            MemberTarget::Ids(ids) => {
+                let parts: Vec<String> = ids.iter().map(u32::to_string).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+/// A failed room operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConferenceError {
+    /// No live room by that name in the account.
+    #[error("conference `{room}` not found")]
+    RoomNotFound {
+        /// The room name asked for.
+        room: String,
+    },
+    /// Some targeted ids are not members of the room; nothing was done.
+    #[error("member{} {} not found in conference `{room}`", if ids.len() == 1 { "" } else { "s" }, join_ids(ids))]
+    MembersNotFound {
+        /// The room.
+        room: String,
+        /// The ids that are not members, ascending.
+        ids: Vec<u32>,
+    },
+    /// The call is already a member of a room.
+    #[error("call {0} is already in a conference")]
+    AlreadyInRoom(CallId),
+    /// The member target is neither `all` nor a comma list of ids.
+    #[error("invalid member id `{0}`: expected a member id, a comma-separated list of ids, or `all`")]
+    InvalidTarget(String),
+}
+
+fn join_ids(ids: &[u32]) -> String {
+    let parts: Vec<String> = ids.iter().map(u32::to_string).collect();
+    parts.join(", ")
+}
+
+/// Audio sent to members by the REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberMedia {
+    /// Play a file.
+    Play {
+        /// The audio URL.
+        url: String,
+    },
+    /// Stop what `Play` started.
+    StopPlay,
+    /// Speak text.
+    Speak {
+        /// The text.
+        text: String,
+        /// `MAN` or `WOMAN`.
+        voice: String,
+        /// Language tag.
+        language: String,
+    },
+    /// Stop what `Speak` started.
+    StopSpeak,
+}
+
+impl Conferences {
+    /// REST Kick: the targeted members leave with [`LeaveReason::Kicked`]. Returns their ids.
+    pub fn kick(
+        &mut self,
+        now: Duration,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        let (key, ids) = self.targets(account, room, target)?;
+        self.depart_batch(now, &key, &ids, LeaveReason::Kicked);
+        Ok(ids)
+    }
+
+    /// REST member hangup: the targeted members leave with [`LeaveReason::MemberHungUp`]
+    /// (their calls are to be hung up by whoever handles the event). Returns their ids.
+    pub fn hangup_members(
+        &mut self,
+        now: Duration,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        let (key, ids) = self.targets(account, room, target)?;
+        self.depart_batch(now, &key, &ids, LeaveReason::MemberHungUp);
+        Ok(ids)
+    }
+
+    /// REST Mute (`muted = true`) / Unmute. Emits [`RoomEvent::Muted`] for members whose state
+    /// changed. Returns the targeted ids.
+    pub fn set_muted(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        muted: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.set_flag(account, room, target, Flag::Muted, muted)
+    }
+
+    /// REST Deaf / Undeaf. Emits [`RoomEvent::Deafened`] for members whose state changed.
+    pub fn set_deaf(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        deaf: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.set_flag(account, room, target, Flag::Deaf, deaf)
+    }
+
+    /// Sets a member flag on the targeted members; an event for each one that changed.
+    fn set_flag(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        flag: Flag,
+        on: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        let (key, ids) = self.targets(account, room, target)?;
+        if let Some(r) = self.rooms.get_mut(&key) {
+            for &id in &ids {
+                let Some(m) = r.members.get_mut(&id) else { continue };
+                let slot = match flag {
+                    Flag::Muted => &mut m.muted,
+                    Flag::Deaf => &mut m.deaf,
+                };
+                if *slot == on {
+                    continue;
+                }
+                *slot = on;
+                let (call, room, member_id) = (m.info.call.clone(), r.name.clone(), id);
+                self.events.push_back(match flag {
+                    Flag::Muted => RoomEvent::Muted { call, room, member_id, muted: on },
+                    Flag::Deaf => RoomEvent::Deafened { call, room, member_id, deaf: on },
+                });
+            }
+        }
+        Ok(ids)
+    }
+
+    /// REST Play / Stop play / Speak / Stop speak: emits one [`RoomEvent::Media`].
+    pub fn member_media(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        media: MemberMedia,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        let (_, ids) = self.targets(account, room, target)?;
+        self.events.push_back(RoomEvent::Media { room: Arc::from(room), members: ids.clone(), media });
+        Ok(ids)
+    }
+
+    /// Gives the floor to a member: emits [`RoomEvent::Floor`].
+    pub fn set_floor(&mut self, account: &str, room: &str, member_id: u32) -> Result<(), ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
+        let m = r
+            .members
+            .get(&member_id)
+            .ok_or_else(|| ConferenceError::MembersNotFound { room: room.to_owned(), ids: vec![member_id] })?;
+        self.events.push_back(RoomEvent::Floor { call: m.info.call.clone(), room: Arc::from(room), member_id });
+        Ok(())
+    }
+
+    /// REST hang up conference: every member leaves with [`LeaveReason::RoomEnded`], then
+    /// [`RoomEvent::Ended`] with [`EndReason::Api`].
+    pub fn end(&mut self, now: Duration, account: &str, room: &str) -> Result<(), ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        if !self.rooms.contains_key(&key) {
+            return Err(room_not_found(room));
+        }
+        self.end_room(now, &key, EndReason::Api, |_| LeaveReason::RoomEnded);
+        Ok(())
+    }
+
+    /// REST hang up all conferences of `account` (of kind Conference). Returns the names ended.
+    pub fn end_all(&mut self, now: Duration, account: &str) -> Vec<String> {
+        let names = self.list(account);
+        for name in &names {
+            let key = room_key(account, RoomKind::Conference, name);
+            self.end_room(now, &key, EndReason::Api, |_| LeaveReason::RoomEnded);
+        }
+        names
+    }
+
+    /// REST start recording. If a recording is already running, returns it unchanged.
+    pub fn start_recording(
+        &mut self,
+        now: Duration,
+        account: &str,
+        room: &str,
+        spec: RecordSpec,
+    ) -> Result<RecordingInfo, ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        let r = self.rooms.get_mut(&key).ok_or_else(|| room_not_found(room))?;
+        if let Some(running) = &r.recording {
+            return Ok(running.info.clone());
+        }
+        let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
+        let info = recording.info.clone();
+        self.events.push_back(RoomEvent::RecordingStarted {
+            room: Arc::from(room),
+            uuid: r.uuid.clone(),
+            recording: info.clone(),
+        });
+        r.recording = Some(recording);
+        Ok(info)
+    }
+
+    /// REST stop recording: emits [`RoomEvent::RecordingFinished`] if one was running.
+    pub fn stop_recording(
+        &mut self,
+        now: Duration,
+        account: &str,
+        room: &str,
+    ) -> Result<Option<RecordingInfo>, ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        let r = self.rooms.get_mut(&key).ok_or_else(|| room_not_found(room))?;
+        let Some(recording) = r.recording.take() else {
+            return Ok(None);
+        };
+        self.events.push_back(RoomEvent::RecordingFinished {
+            room: Arc::from(room),
+            uuid: r.uuid.clone(),
+            recording: recording.info.clone(),
+            ended_at: now,
+            callback: recording.callback,
+        });
+        Ok(Some(recording.info))
+    }
+
+    /// The live Conference room `room` of `account` and the ids `target` names there.
+    fn targets(
+        &self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+    ) -> Result<(RoomKey, Vec<u32>), ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
+        let ids = resolve(room, r, target)?;
+        Ok((key, ids))
+    }
+}

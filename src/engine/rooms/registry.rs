@@ -1,0 +1,554 @@
+//! The registry: rooms keyed by (account, kind, name), their members, joins and departures,
+//! time limits, and the read-only views (`get`, `list`). REST operations are in `ops.rs`.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{EndReason, LeaveReason, RecordingInfo, RoomEvent};
+use super::ops::{ConferenceError, MemberTarget};
+use crate::engine::ids::{CallId, IdGen};
+use crate::xml::values::{FileFormat, Method, ToXml, Url};
+
+/// Plain conference or role-based multiparty call; the two live in separate name spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoomKind {
+    /// `<Conference>`.
+    Conference,
+    /// `<MultiPartyCall>`.
+    MultiParty,
+}
+
+/// Inbound or outbound, as reported in member listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The call came in.
+    Inbound,
+    /// The call was placed.
+    Outbound,
+}
+
+impl Direction {
+    /// `inbound` or `outbound`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// Who is joining: the call's identity as shown in member listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// The member's call.
+    pub call: CallId,
+    /// Caller number.
+    pub from: String,
+    /// Called number.
+    pub to: String,
+    /// Caller name (may be empty).
+    pub caller_name: String,
+    /// Call direction.
+    pub direction: Direction,
+}
+
+/// How a room records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSpec {
+    /// mp3 or wav.
+    pub format: FileFormat,
+    /// Told when the recording is finished, if set.
+    pub callback: Option<(Url, Method)>,
+}
+
+/// A join, with the member's settings (from its `<Conference>` or `<MultiPartyCall>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The account the room belongs to.
+    pub account: String,
+    /// Room name.
+    pub room: String,
+    /// Name space.
+    pub kind: RoomKind,
+    /// Join unable to speak.
+    pub muted: bool,
+    /// Joining starts the room.
+    pub start_on_enter: bool,
+    /// Leaving ends the room.
+    pub end_on_exit: bool,
+    /// false: the room ends when this member is left alone.
+    pub stay_alone: bool,
+    /// Capacity, if this member creates the room.
+    pub max_members: u32,
+    /// Room lifetime, if this member creates the room.
+    pub time_limit: Option<Duration>,
+    /// Record the room (starts a recording if none is running).
+    pub record: Option<RecordSpec>,
+}
+
+/// One member as listed by [`Conferences::get`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSnapshot {
+    /// Member id.
+    pub member_id: u32,
+    /// The member's call.
+    pub call: CallId,
+    /// Can't be heard.
+    pub muted: bool,
+    /// Can't hear.
+    pub deaf: bool,
+    /// Caller number.
+    pub from: String,
+    /// Called number.
+    pub to: String,
+    /// Caller name.
+    pub caller_name: String,
+    /// Call direction.
+    pub direction: Direction,
+    /// Time in the room.
+    pub joined_for: Duration,
+}
+
+/// A room as listed by [`Conferences::get`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSnapshot {
+    /// Room name.
+    pub name: String,
+    /// The room's UUID.
+    pub uuid: String,
+    /// Time since the room was created.
+    pub run_time: Duration,
+    /// Whether it has started.
+    pub started: bool,
+    /// Members by ascending id.
+    pub members: Vec<MemberSnapshot>,
+    /// The running recording, if any.
+    pub recording: Option<RecordingInfo>,
+}
+
+/// Settings of the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomsConfig {
+    /// Seed of the UUID generator (rooms and recordings).
+    pub seed: u64,
+    /// Recording files are named `{recording_url_base}/{id}.{format}`.
+    pub recording_url_base: String,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig { seed: 1, recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned() }
+    }
+}
+
+/// A room's key: (account, kind, name).
+pub(super) type RoomKey = (String, RoomKind, String);
+
+/// The registry of live rooms. See the module docs for the drive contract and rules.
+#[derive(Debug)]
+pub struct Conferences {
+    pub(super) config: RoomsConfig,
+    pub(super) ids: IdGen,
+    pub(super) next_member_id: u32,
+    /// Keys are shared with the member index and the deadlines: no copies per member.
+    pub(super) rooms: HashMap<Arc<RoomKey>, Room>,
+    /// Which room each member call is in, and its member id there.
+    pub(super) members: HashMap<CallId, (Arc<RoomKey>, u32)>,
+    /// Time limits, ordered: (deadline, room serial) → room.
+    pub(super) deadlines: BTreeMap<(Duration, u64), Arc<RoomKey>>,
+    /// Serial of the next room created (orders rooms whose deadlines are equal).
+    pub(super) next_serial: u64,
+    pub(super) events: VecDeque<RoomEvent>,
+}
+
+/// One live room.
+#[derive(Debug)]
+pub(super) struct Room {
+    /// The room name, shared by every event about the room.
+    pub(super) name: Arc<str>,
+    pub(super) uuid: Arc<str>,
+    pub(super) created_at: Duration,
+    pub(super) started: bool,
+    pub(super) max_members: u32,
+    /// This room's key in [`Conferences::deadlines`], if it has a time limit.
+    pub(super) deadline: Option<(Duration, u64)>,
+    /// Members by id (ascending iteration gives the event order).
+    pub(super) members: BTreeMap<u32, Member>,
+    pub(super) recording: Option<Recording>,
+}
+
+/// One member of a room.
+#[derive(Debug)]
+pub(super) struct Member {
+    pub(super) info: MemberInfo,
+    pub(super) muted: bool,
+    pub(super) deaf: bool,
+    pub(super) end_on_exit: bool,
+    pub(super) stay_alone: bool,
+    pub(super) joined_at: Duration,
+}
+
+/// A member flag set through the REST API.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Flag {
+    Muted,
+    Deaf,
+}
+
+/// A running recording and who to tell when it finishes.
+#[derive(Debug)]
+pub(super) struct Recording {
+    pub(super) info: RecordingInfo,
+    pub(super) callback: Option<(Url, Method)>,
+}
+
+pub(super) fn room_key(account: &str, kind: RoomKind, room: &str) -> RoomKey {
+    (account.to_owned(), kind, room.to_owned())
+}
+
+pub(super) fn room_not_found(room: &str) -> ConferenceError {
+    ConferenceError::RoomNotFound { room: room.to_owned() }
+}
+
+/// A new recording named by `ids`, stored under `base`.
+pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: RecordSpec) -> Recording {
+    let id = ids.uuid();
+    let url = format!("{}/{}.{}", base.trim_end_matches('/'), id, spec.format.to_xml());
+    Recording { info: RecordingInfo { id, url, format: spec.format, started_at: now }, callback: spec.callback }
+}
+
+/// Removes member `id` from `room` and from the call index, and emits its `Left`.
+pub(super) fn depart(
+    room: &mut Room,
+    index: &mut HashMap<CallId, (Arc<RoomKey>, u32)>,
+    events: &mut VecDeque<RoomEvent>,
+    id: u32,
+    reason: LeaveReason,
+) -> Option<Member> {
+    let member = room.members.remove(&id)?;
+    index.remove(&member.info.call);
+    events.push_back(RoomEvent::Left {
+        call: member.info.call.clone(),
+        room: room.name.clone(),
+        uuid: room.uuid.clone(),
+        member_id: id,
+        reason,
+        recording: room.recording.as_ref().map(|r| r.info.clone()),
+    });
+    Some(member)
+}
+
+/// The member ids `target` names in `room`, ascending, or the error naming the unknown ones.
+pub(super) fn resolve(name: &str, room: &Room, target: &MemberTarget) -> Result<Vec<u32>, ConferenceError> {
+    match target {
+        MemberTarget::All => Ok(room.members.keys().copied().collect()),
+        MemberTarget::Ids(ids) => {
+            let mut ids = ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                return Err(ConferenceError::InvalidTarget(String::new()));
+            }
+            let missing: Vec<u32> = ids.iter().copied().filter(|id| !room.members.contains_key(id)).collect();
+            if missing.is_empty() {
+                Ok(ids)
+            } else {
+                Err(ConferenceError::MembersNotFound { room: name.to_owned(), ids: missing })
+            }
+        }
+    }
+}
+
+impl Conferences {
+    /// An empty registry.
+    pub fn new(config: RoomsConfig) -> Self {
+        let ids = IdGen::new(config.seed);
+        Conferences {
+            config,
+            ids,
+            next_member_id: 1,
+            rooms: HashMap::new(),
+            members: HashMap::new(),
+            deadlines: BTreeMap::new(),
+            next_serial: 0,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Adds `member` to the room `req` names (creating it if needed). Emits
+    /// [`RoomEvent::Joined`] (then [`RoomEvent::Started`] for waiting members if this member
+    /// starts the room, and [`RoomEvent::RecordingStarted`] if it starts a recording) or
+    /// [`RoomEvent::Refused`]. A call that is already in a room gets
+    /// [`ConferenceError::AlreadyInRoom`] and nothing changes.
+    pub fn join(&mut self, now: Duration, req: JoinRequest, member: MemberInfo) -> Result<(), ConferenceError> {
+        if self.members.contains_key(&member.call) {
+            return Err(ConferenceError::AlreadyInRoom(member.call));
+        }
+        let key = room_key(&req.account, req.kind, &req.room);
+        let (count, max_members) = match self.rooms.get(&key) {
+            Some(room) => (room.members.len(), room.max_members),
+            None => (0, req.max_members),
+        };
+        if count >= usize::try_from(max_members).unwrap_or(usize::MAX) {
+            self.events.push_back(RoomEvent::Refused { call: member.call, room: req.room.into(), max_members });
+            return Ok(());
+        }
+
+        let first = !self.rooms.contains_key(&key);
+        let key: Arc<RoomKey> = match self.rooms.get_key_value(&key) {
+            Some((k, _)) => k.clone(),
+            None => Arc::new(key),
+        };
+        let room = match self.rooms.entry(key.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let serial = self.next_serial;
+                self.next_serial = self.next_serial.wrapping_add(1);
+                let deadline = req.time_limit.and_then(|limit| now.checked_add(limit)).map(|at| (at, serial));
+                if let Some(slot) = deadline {
+                    self.deadlines.insert(slot, key.clone());
+                }
+                e.insert(Room {
+                    name: Arc::from(req.room.as_str()),
+                    uuid: Arc::from(self.ids.uuid()),
+                    created_at: now,
+                    started: false,
+                    max_members: req.max_members,
+                    deadline,
+                    members: BTreeMap::new(),
+                    recording: None,
+                })
+            }
+        };
+
+        let id = self.next_member_id;
+        self.next_member_id = self.next_member_id.saturating_add(1);
+        let starts = !room.started && req.start_on_enter;
+        let waiting: Vec<CallId> =
+            if starts { room.members.values().map(|m| m.info.call.clone()).collect() } else { Vec::new() };
+        room.started |= req.start_on_enter;
+
+        self.members.insert(member.call.clone(), (key, id));
+        self.events.push_back(RoomEvent::Joined {
+            call: member.call.clone(),
+            room: room.name.clone(),
+            uuid: room.uuid.clone(),
+            member_id: id,
+            started: room.started,
+            first,
+        });
+        room.members.insert(
+            id,
+            Member {
+                info: member,
+                muted: req.muted,
+                deaf: false,
+                end_on_exit: req.end_on_exit,
+                stay_alone: req.stay_alone,
+                joined_at: now,
+            },
+        );
+        for call in waiting {
+            self.events.push_back(RoomEvent::Started { call, room: room.name.clone() });
+        }
+        if let Some(spec) = req.record
+            && room.recording.is_none()
+        {
+            let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
+            self.events.push_back(RoomEvent::RecordingStarted {
+                room: room.name.clone(),
+                uuid: room.uuid.clone(),
+                recording: recording.info.clone(),
+            });
+            room.recording = Some(recording);
+        }
+        Ok(())
+    }
+
+    /// `call` leaves its room for `reason` (used for `HangupOnStar` and `CallHungUp`). Emits
+    /// [`RoomEvent::Left`] and any consequences. Returns false if the call is in no room.
+    pub fn leave(&mut self, now: Duration, call: &CallId, reason: LeaveReason) -> bool {
+        let Some((key, id)) = self.members.get(call).cloned() else {
+            return false;
+        };
+        self.depart_batch(now, &key, &[id], reason);
+        true
+    }
+
+    /// The room `call` is in, as (kind, room name, member id).
+    pub fn room_of(&self, call: &CallId) -> Option<(RoomKind, &str, u32)> {
+        self.members.get(call).map(|(key, id)| (key.1, key.2.as_str(), *id))
+    }
+
+    /// REST get conference (kind Conference).
+    pub fn get(&self, now: Duration, account: &str, room: &str) -> Result<RoomSnapshot, ConferenceError> {
+        let key = room_key(account, RoomKind::Conference, room);
+        let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
+        let members = r
+            .members
+            .iter()
+            .map(|(&member_id, m)| MemberSnapshot {
+                member_id,
+                call: m.info.call.clone(),
+                muted: m.muted,
+                deaf: m.deaf,
+                from: m.info.from.clone(),
+                to: m.info.to.clone(),
+                caller_name: m.info.caller_name.clone(),
+                direction: m.info.direction,
+                joined_for: now.saturating_sub(m.joined_at),
+            })
+            .collect();
+        Ok(RoomSnapshot {
+            name: room.to_owned(),
+            uuid: r.uuid.to_string(),
+            run_time: now.saturating_sub(r.created_at),
+            started: r.started,
+            members,
+            recording: r.recording.as_ref().map(|rec| rec.info.clone()),
+        })
+    }
+
+    /// REST list conferences: the names of the account's live rooms (kind Conference), sorted.
+    pub fn list(&self, account: &str) -> Vec<String> {
+        let mut names: Vec<String> =
+            self.rooms.keys().filter(|k| k.0 == account && k.1 == RoomKind::Conference).map(|k| k.2.clone()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Number of live rooms (all accounts and kinds).
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Whether there is no live room.
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// Number of members in the room (`None` if there is no such live room).
+    pub fn member_count(&self, account: &str, kind: RoomKind, room: &str) -> Option<usize> {
+        self.rooms.get(&room_key(account, kind, room)).map(|r| r.members.len())
+    }
+
+    /// When [`Conferences::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.deadlines.keys().next().map(|&(at, _)| at)
+    }
+
+    /// Fires every room timer due at `now` (time limits).
+    pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some((&(at, _), _)) = self.deadlines.first_key_value() {
+            if at > now {
+                break;
+            }
+            let Some((_, key)) = self.deadlines.pop_first() else {
+                break;
+            };
+            self.end_room(now, &key, EndReason::TimeLimit, |_| LeaveReason::TimeLimit);
+        }
+    }
+
+    /// The next event, in order.
+    pub fn poll_event(&mut self) -> Option<RoomEvent> {
+        self.events.pop_front()
+    }
+
+    /// The members `ids` (ascending) leave room `key` for `reason`, one by one, each followed
+    /// by its consequences. A consequence never gives a member still due to leave in this
+    /// batch a different reason: `end_on_exit` removes them with `reason`, and a lone member
+    /// that is about to leave anyway is not torn down for `stayAlone`.
+    pub(super) fn depart_batch(&mut self, now: Duration, key: &RoomKey, ids: &[u32], reason: LeaveReason) {
+        /// What must happen after a departure.
+        enum Then {
+            EndOnExit,
+            Empty,
+            StayAlone,
+        }
+        // One Left per member at least: grow the queue once, not by doubling.
+        self.events.reserve(ids.len() + 1);
+        let mut i = 0;
+        while i < ids.len() {
+            // The room is looked up once per run of departures, not once per member.
+            let Some(room) = self.rooms.get_mut(key) else {
+                return;
+            };
+            let mut then = None;
+            while let Some(&id) = ids.get(i) {
+                i += 1;
+                let pending = ids.get(i..).unwrap_or_default();
+                let Some(leaver) = depart(room, &mut self.members, &mut self.events, id, reason) else {
+                    continue;
+                };
+                if leaver.end_on_exit && !room.members.is_empty() {
+                    then = Some(Then::EndOnExit);
+                } else if room.members.is_empty() {
+                    then = Some(Then::Empty);
+                } else if room.members.len() == 1 {
+                    let lone_must_go = room
+                        .members
+                        .iter()
+                        .next()
+                        .is_some_and(|(m, member)| !member.stay_alone && pending.binary_search(m).is_err());
+                    if lone_must_go {
+                        then = Some(Then::StayAlone);
+                    }
+                }
+                if then.is_some() {
+                    break;
+                }
+            }
+            let pending = ids.get(i..).unwrap_or_default();
+            match then {
+                Some(Then::EndOnExit) => self.end_room(now, key, EndReason::EndOnExit, |m| {
+                    if pending.binary_search(&m).is_ok() { reason } else { LeaveReason::RoomEnded }
+                }),
+                Some(Then::Empty) => self.end_room(now, key, EndReason::Empty, |_| reason),
+                Some(Then::StayAlone) => self.end_room(now, key, EndReason::StayAlone, |_| LeaveReason::StayAlone),
+                None => {}
+            }
+        }
+    }
+
+    /// Ends room `key`: every remaining member leaves (ascending id, with `reason_for(id)`),
+    /// a running recording finishes, then [`RoomEvent::Ended`].
+    pub(super) fn end_room(
+        &mut self,
+        now: Duration,
+        key: &RoomKey,
+        end: EndReason,
+        reason_for: impl Fn(u32) -> LeaveReason,
+    ) {
+        let Some(mut room) = self.rooms.remove(key) else {
+            return;
+        };
+        if let Some(slot) = room.deadline {
+            self.deadlines.remove(&slot);
+        }
+        let ids: Vec<u32> = room.members.keys().copied().collect();
+        for id in ids {
+            depart(&mut room, &mut self.members, &mut self.events, id, reason_for(id));
+        }
+        if let Some(recording) = room.recording.take() {
+            self.events.push_back(RoomEvent::RecordingFinished {
+                room: room.name.clone(),
+                uuid: room.uuid.clone(),
+                recording: recording.info,
+                ended_at: now,
+                callback: recording.callback,
+            });
+        }
+        self.events.push_back(RoomEvent::Ended {
+            account: key.0.clone(),
+            room: room.name.clone(),
+            uuid: room.uuid,
+            reason: end,
+        });
+    }
+}
