@@ -245,6 +245,9 @@ impl fmt::Display for Line {
     }
 }
 
+/// Most steps one [`Simulation::run_until`] takes by default.
+pub const DEFAULT_STEP_LIMIT: u64 = 10_000_000;
+
 /// Parameters every request carries; transcripts leave them out.
 const STD_PARAMS: &[&str] = &["CallUUID", "From", "To", "CallStatus", "Direction", "CallerName", "ALegUUID"];
 
@@ -273,7 +276,9 @@ pub struct Simulation {
     requests: Vec<(Duration, String, HttpRequest)>,
     /// Rendered diagnostics of invalid fetched documents, for the CLI.
     diagnostics: Vec<String>,
-    steps: u64,
+    /// Most steps one [`Simulation::run_until`] takes (a guard against a loop that never
+    /// ends, not a budget for the simulation's life).
+    step_limit: u64,
     /// The account calls and rooms belong to.
     account: String,
     /// Media durations are multiplied by this (0 = instant).
@@ -339,7 +344,7 @@ impl Simulation {
             lines: Vec::new(),
             requests: Vec::new(),
             diagnostics: Vec::new(),
-            steps: 0,
+            step_limit: DEFAULT_STEP_LIMIT,
             account: ACCOUNT.to_owned(),
             speed: 1.0,
             external: false,
@@ -466,14 +471,25 @@ impl Simulation {
     }
 
     /// Runs everything due up to `now` and moves the clock there.
+    ///
+    /// When the step limit stops it first, the clock stays at the last happening it ran, so
+    /// the next call goes on from there and nothing is run late.
     pub fn advance_to(&mut self, now: Duration) {
-        self.run_until(now);
-        self.now = self.now.max(now);
+        if self.run_steps(now) {
+            self.now = self.now.max(now);
+        }
         self.drain();
     }
 
     /// Starts a call named `name` now and returns its id.
+    ///
+    /// # Errors
+    /// [`EngineError::DuplicateCall`](crate::engine::EngineError::DuplicateCall) when a call with
+    /// `setup.id` is still known (live, or ended and not forgotten yet); nothing changes then.
     pub fn start_call_now(&mut self, name: &str, mut setup: CallSetup) -> Result<CallId, crate::engine::EngineError> {
+        if self.engine.call(&setup.id).is_some() {
+            return Err(crate::engine::EngineError::DuplicateCall(setup.id));
+        }
         setup.account = self.account.clone();
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.names.insert(setup.id.clone(), name.to_owned());
@@ -575,18 +591,33 @@ impl Simulation {
         &self.diagnostics
     }
 
-    /// Runs until nothing is left to happen (at most 48 virtual hours, or 10 million steps).
+    /// Runs until nothing is left to happen (at most 48 virtual hours, or the step limit).
     pub fn run(&mut self) {
         self.run_until(self.now + Duration::from_secs(48 * 3600));
     }
 
-    /// Runs every happening up to and including `limit`.
+    /// Sets the most steps (queued happenings and timer firings) one [`Simulation::run_until`]
+    /// or [`Simulation::advance_to`] takes before it returns ([`DEFAULT_STEP_LIMIT`]); the
+    /// count starts afresh on every call, so a long-lived simulation never runs out. At
+    /// least 1.
+    pub fn set_step_limit(&mut self, steps: u64) {
+        self.step_limit = steps.max(1);
+    }
+
+    /// Runs every happening up to and including `limit`, or until this call has taken the
+    /// step limit ([`Simulation::set_step_limit`]).
     pub fn run_until(&mut self, limit: Duration) {
+        self.run_steps(limit);
+    }
+
+    /// [`Simulation::run_until`]; false when the step limit stopped it with happenings due.
+    fn run_steps(&mut self, limit: Duration) -> bool {
+        let mut steps: u64 = 0;
         loop {
             self.drain();
-            self.steps += 1;
-            if self.steps > 10_000_000 {
-                return;
+            steps += 1;
+            if steps > self.step_limit {
+                return self.next_deadline().is_none_or(|t| t > limit);
             }
             let queued = self.queue.peek().map(|Reverse((t, _))| *t);
             let timer = self.engine.poll_timeout();
@@ -594,11 +625,11 @@ impl Simulation {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
                     Some(t) => t,
-                    None => return,
+                    None => return true,
                 },
             };
             if next > limit {
-                return;
+                return true;
             }
             self.now = self.now.max(next);
             if queued.is_some_and(|t| t <= next) {

@@ -1197,3 +1197,61 @@ fn thousands_of_instant_verbs_run_without_deep_recursion() {
     assert_eq!(text.matches("sent tones 1").count(), 600);
     assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
 }
+
+// ---------------------------------------------------------------------- long-lived simulations (issue 16)
+
+#[test]
+fn the_step_limit_is_per_advance_so_a_long_lived_simulation_keeps_running() {
+    let mut sim = Simulation::new();
+    sim.set_step_limit(50);
+    // Many idle advances, each taking a step: far more steps in total than the limit.
+    for i in 1..=500 {
+        sim.advance_to(ms(i));
+    }
+    sim.serve(ANSWER, r#"<Response><Wait length="2"/><Speak>still here</Speak></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.advance_to(s(60));
+    assert_in_order(
+        &sim,
+        &[
+            "00:00.500 alice  inbound call started",
+            "00:02.500 alice  spoke \"still here\" (WOMAN, en-US)",
+            "00:03.500 alice  hung up: 4010 End Of XML Instructions (Plivo)",
+        ],
+    );
+}
+
+#[test]
+fn the_step_limit_still_stops_one_runaway_advance() {
+    let mut sim = Simulation::new();
+    sim.set_step_limit(3);
+    sim.serve(ANSWER, r#"<Response><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.advance_to(s(60));
+    assert_absent(&sim, "hung up");
+    // The next advance has its own allowance and goes on from there.
+    for _ in 0..10 {
+        sim.advance_to(s(60));
+    }
+    assert_in_order(&sim, &["00:06.000 alice  hung up: 4010 End Of XML Instructions (Plivo)"]);
+}
+
+#[test]
+fn a_duplicate_call_id_is_refused_and_changes_nothing() {
+    use plivo_flow::engine::{CallSetup, EngineError};
+    let mut sim = Simulation::new();
+    sim.set_external_fetch(true);
+    let setup = CallSetup::inbound("c-1", "+1555", "+1666", ANSWER);
+    let id = sim.start_call_now("alice", setup.clone()).expect("first start");
+    let before = sim.transcript_text();
+    let outbox = sim.take_outbox();
+    assert_eq!(outbox.len(), 1, "the answer fetch");
+    assert_eq!(sim.start_call_now("mallory", setup), Err(EngineError::DuplicateCall(id.clone())));
+    assert_eq!(sim.transcript_text(), before, "no line for the refused start");
+    assert!(sim.take_outbox().is_empty());
+    assert_eq!(sim.call_id("alice"), Some(&id));
+    assert_eq!(sim.call_id("mallory"), None);
+    // The live call keeps its name.
+    sim.input_now(&id, Input::Hangup { source: plivo_flow::engine::HangupSource::Caller }).expect("live");
+    assert!(sim.transcript_text().contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{}", sim.transcript_text());
+}
