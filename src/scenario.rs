@@ -323,12 +323,11 @@ impl Scenario {
         if file.calls.is_empty() {
             return Err(invalid("a scenario needs at least one [[call]]".to_owned()));
         }
-        let mut names = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for c in &file.calls {
-            if names.contains(&c.name) {
+            if !names.insert(c.name.as_str()) {
                 return Err(invalid(format!("two calls are named `{}`", c.name)));
             }
-            names.push(c.name.clone());
             // The answer document: a served URL, or a file beside the scenario.
             let answer = if c.answer.contains("://") {
                 c.answer.clone()

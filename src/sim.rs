@@ -261,7 +261,11 @@ pub struct Simulation {
     actions: HashMap<u64, Action>,
     /// Pending media completions by (call, media) → queue seq, so a stop cancels them.
     media: HashMap<(CallId, MediaId), u64>,
-    recordings: HashMap<(CallId, MediaId), Duration>,
+    /// The simulation's own pending inputs ([`Action::Internal`]) by call, so one call's
+    /// cancel or end looks at its own actions only.
+    by_call: HashMap<CallId, Vec<u64>>,
+    /// Running recordings by call: (media, start time).
+    recordings: HashMap<CallId, Vec<(MediaId, Duration)>>,
     served: HashMap<String, Served>,
     /// Display names of served documents (file paths), for diagnostics.
     served_names: HashMap<String, String>,
@@ -289,6 +293,19 @@ pub struct Simulation {
     outbox: Vec<(Option<CallId>, HttpRequest)>,
     /// Calls that ended and are not forgotten yet (live mode).
     ended: Vec<CallId>,
+    stats: SimStats,
+}
+
+/// Work counters of a [`Simulation`], for checking that its cost per call stays flat as
+/// traffic grows (see [`Simulation::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SimStats {
+    /// Steps taken: queued happenings applied and engine timer firings.
+    pub steps: u64,
+    /// Index entries looked at to find one call's pending actions and recordings (cancels,
+    /// ends, stops). Grows with each call's own pending work, never with the number of calls.
+    pub visited: u64,
 }
 
 /// What a room operation did.
@@ -331,6 +348,7 @@ impl Simulation {
             queue: BinaryHeap::new(),
             actions: HashMap::new(),
             media: HashMap::new(),
+            by_call: HashMap::new(),
             recordings: HashMap::new(),
             served: HashMap::new(),
             served_names: HashMap::new(),
@@ -350,6 +368,7 @@ impl Simulation {
             external: false,
             outbox: Vec::new(),
             ended: Vec::new(),
+            stats: SimStats::default(),
         }
     }
 
@@ -415,8 +434,45 @@ impl Simulation {
         self.seq += 1;
         let seq = self.seq;
         self.queue.push(Reverse((at, seq)));
+        if let Action::Internal { call, .. } = &action {
+            self.by_call.entry(call.clone()).or_default().push(seq);
+        }
         self.actions.insert(seq, action);
         seq
+    }
+
+    /// Removes a pending action (and its entries in the per-call and media indexes).
+    fn take_action(&mut self, seq: u64) -> Option<Action> {
+        let action = self.actions.remove(&seq)?;
+        if let Action::Internal { call, tag, .. } = &action {
+            if let Some(seqs) = self.by_call.get_mut(call) {
+                self.stats.visited += seqs.len() as u64;
+                if let Some(i) = seqs.iter().position(|&s| s == seq) {
+                    seqs.swap_remove(i);
+                }
+                if seqs.is_empty() {
+                    self.by_call.remove(call);
+                }
+            }
+            if let Some(tag) = tag
+                && self.media.get(tag) == Some(&seq)
+            {
+                self.media.remove(tag);
+            }
+        }
+        Some(action)
+    }
+
+    /// Forgets the running recording `media` of `call`; returns when it started.
+    fn take_recording(&mut self, call: &CallId, media: MediaId) -> Option<Duration> {
+        let recs = self.recordings.get_mut(call)?;
+        self.stats.visited += recs.len() as u64;
+        let i = recs.iter().position(|(m, _)| *m == media)?;
+        let (_, started) = recs.swap_remove(i);
+        if recs.is_empty() {
+            self.recordings.remove(call);
+        }
+        Some(started)
     }
 
     /// Virtual time now.
@@ -526,7 +582,7 @@ impl Simulation {
     pub fn forget_ended_calls(&mut self) -> Vec<(CallSetup, crate::engine::CallEnd)> {
         let mut gone = Vec::new();
         for id in std::mem::take(&mut self.ended) {
-            let pending = self.actions.values().any(|a| matches!(a, Action::Internal { call, .. } if *call == id));
+            let pending = self.by_call.contains_key(&id);
             if pending {
                 // A late recording is still due: try again next time.
                 self.ended.push(id);
@@ -540,7 +596,7 @@ impl Simulation {
                     self.scripted_dials.remove(&name);
                 }
                 self.streams.remove(&id);
-                self.recordings.retain(|(c, _), _| *c != id);
+                self.recordings.remove(&id);
             }
         }
         gone
@@ -584,6 +640,11 @@ impl Simulation {
     /// Every request sent, with its time and the name of the call (or `room`).
     pub fn requests(&self) -> &[(Duration, String, HttpRequest)] {
         &self.requests
+    }
+
+    /// Work counters since the simulation was created.
+    pub fn stats(&self) -> SimStats {
+        self.stats
     }
 
     /// Rendered diagnostics of invalid documents the calls fetched.
@@ -631,10 +692,11 @@ impl Simulation {
             if next > limit {
                 return true;
             }
+            self.stats.steps += 1;
             self.now = self.now.max(next);
             if queued.is_some_and(|t| t <= next) {
                 if let Some(Reverse((_, seq))) = self.queue.pop()
-                    && let Some(action) = self.actions.remove(&seq)
+                    && let Some(action) = self.take_action(seq)
                 {
                     self.apply(action);
                 }
@@ -694,7 +756,7 @@ impl Simulation {
                     self.media.remove(&tag);
                 }
                 if let Input::RecordingFinished { media, .. } = &input {
-                    self.recordings.remove(&(call.clone(), *media));
+                    self.take_recording(&call, *media);
                 }
                 // The dialed party's default behaviour shows like a scripted event.
                 if let (Input::Dial(_), Some(text)) = (&input, describe_input(&input)) {
@@ -706,14 +768,15 @@ impl Simulation {
             Action::Room(op) => self.room_op(op),
             Action::FinishRecording { call, duration_ms } => {
                 let latest = self.ids.get(&call).and_then(|id| {
-                    self.recordings.keys().filter(|(c, _)| c == id).map(|(_, m)| *m).max().map(|m| (id.clone(), m))
+                    let recs = self.recordings.get(id)?;
+                    recs.iter().map(|(m, _)| *m).max().map(|m| (id.clone(), m))
                 });
                 match latest {
                     Some((id, media)) => {
                         self.line(&call, "input", "recording finished".to_owned());
-                        self.recordings.remove(&(id.clone(), media));
+                        self.take_recording(&id, media);
                         if let Some(seq) = self.media.remove(&(id.clone(), media)) {
-                            self.actions.remove(&seq);
+                            self.take_action(seq);
                         }
                         let _ = self.engine.handle_input(now, &id, Input::RecordingFinished { media, duration_ms });
                     }
@@ -804,7 +867,16 @@ impl Simulation {
 
     /// Drops the simulation's own pending inputs to `call` that `which` selects.
     fn cancel(&mut self, call: &CallId, which: impl Fn(&Input) -> bool) {
-        self.actions.retain(|_, a| !matches!(a, Action::Internal { call: c, input, .. } if c == call && which(input)));
+        let Some(seqs) = self.by_call.get(call) else { return };
+        let chosen: Vec<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|seq| matches!(self.actions.get(seq), Some(Action::Internal { input, .. }) if which(input)))
+            .collect();
+        self.stats.visited += seqs.len() as u64;
+        for seq in chosen {
+            self.take_action(seq);
+        }
     }
 
     /// A media duration at the simulation's speed.
@@ -963,7 +1035,7 @@ impl Simulation {
             }
             Command::StopMedia(m) => {
                 if let Some(seq) = self.media.remove(&(call.clone(), m)) {
-                    self.actions.remove(&seq);
+                    self.take_action(seq);
                 }
             }
             Command::SendDigits { media, digits } => {
@@ -990,7 +1062,7 @@ impl Simulation {
                     "record",
                     format!("recording ({}, {}) to {}", format, record_mode(mode), recording.url),
                 );
-                self.recordings.insert((call.clone(), media), now);
+                self.recordings.entry(call.clone()).or_default().push((media, now));
                 if let (Some(max), Some(silence)) = (max_length, silence_timeout) {
                     let talks = self.scaled(self.timing.caller_talks);
                     let natural = (talks + self.scaled(silence)).min(max + Duration::from_millis(1));
@@ -1010,9 +1082,9 @@ impl Simulation {
             }
             Command::StopRecording(m) => {
                 if let Some(seq) = self.media.remove(&(call.clone(), m)) {
-                    self.actions.remove(&seq);
+                    self.take_action(seq);
                 }
-                if let Some(start) = self.recordings.remove(&(call.clone(), m)) {
+                if let Some(start) = self.take_recording(call, m) {
                     let ms = u64::try_from(now.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
                     self.schedule(
                         now,
