@@ -647,7 +647,8 @@ impl Simulation {
         self.stats
     }
 
-    /// Rendered diagnostics of invalid documents the calls fetched.
+    /// Rendered diagnostics of invalid documents the calls fetched (offline only: in live mode
+    /// they are only on the transcript's `invalid-document` lines, which the driver takes).
     pub fn diagnostics(&self) -> &[String] {
         &self.diagnostics
     }
@@ -969,7 +970,10 @@ impl Simulation {
                     let idx = crate::diagnostic::LineIndex::new(&body);
                     let rendered: Vec<String> =
                         diagnostics.iter().map(|d| crate::diagnostic::render_with(&file, &idx, d)).collect();
-                    self.diagnostics.extend(rendered.iter().cloned());
+                    // Live mode keeps no history: the line (taken by the driver) carries them.
+                    if !self.external {
+                        self.diagnostics.extend(rendered.iter().cloned());
+                    }
                     if let Some(l) = self.lines.last_mut() {
                         l.diagnostics = rendered;
                     }

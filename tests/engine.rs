@@ -1255,3 +1255,29 @@ fn a_duplicate_call_id_is_refused_and_changes_nothing() {
     sim.input_now(&id, Input::Hangup { source: plivo_flow::engine::HangupSource::Caller }).expect("live");
     assert!(sim.transcript_text().contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{}", sim.transcript_text());
 }
+
+#[test]
+fn live_mode_keeps_no_diagnostics_beyond_the_transcript_lines() {
+    use plivo_flow::engine::{CallSetup, FetchReply};
+    let mut sim = Simulation::new();
+    sim.set_external_fetch(true);
+    let mut lines_with_diagnostics = 0;
+    for i in 0..50 {
+        let id = sim
+            .start_call_now(&format!("c{i}"), CallSetup::inbound(format!("c-{i}"), "+1555", "+1666", ANSWER))
+            .expect("start");
+        for (_, req) in sim.take_outbox() {
+            sim.deliver(&id, req.id, FetchReply::Body("<Response><Reject/></Response>".to_owned()));
+        }
+        sim.advance_to(ms(i * 10));
+        for line in sim.take_transcript() {
+            if line.kind == "invalid-document" {
+                assert!(line.diagnostics.iter().any(|d| d.contains("unknown element <Reject>")), "{line:?}");
+                lines_with_diagnostics += 1;
+            }
+        }
+        sim.forget_ended_calls();
+    }
+    assert_eq!(lines_with_diagnostics, 50, "each invalid document is reported once, on its line");
+    assert!(sim.diagnostics().is_empty(), "retained: {}", sim.diagnostics().len());
+}
