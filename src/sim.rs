@@ -16,6 +16,7 @@
 //! | tones (`<DTMF>`) | 0.25 s per key, `w` 0.5 s, `W` 1 s |
 //! | foreground `<Record>` | the caller talks for [`MediaTiming::caller_talks`] (5 s), then the silence `timeout` ends it (or `maxLength`, or a key) |
 //! | `<Dial>` | per [`DialDefault`]: by default answered after 5 s, callee hangs up 30 s later |
+//! | `<Stream>` | until [`At::end_stream`] or its `streamTimeout` (at most 24 h) |
 //!
 //! ```
 //! use std::time::Duration;
@@ -1143,7 +1144,13 @@ impl Simulation {
                 let url = stream.url.as_ref().map_or("", |u| u.as_str());
                 self.line(name, "stream", format!("streaming {} audio to {url}", stream.audio_track));
             }
-            Command::StopStream(_) => self.line(name, "stream", "stream stopped".to_owned()),
+            Command::StopStream(m) => {
+                // A stopped stream can no longer be ended by the script.
+                if let Some(v) = self.streams.get_mut(call) {
+                    v.retain(|x| *x != m);
+                }
+                self.line(name, "stream", "stream stopped".to_owned())
+            }
             Command::Hangup { .. } => {}
         }
     }

@@ -315,8 +315,9 @@ enum Background {
         callback: Option<(Url, Method)>,
         format: xml::values::FileFormat,
     },
-    /// A `<Stream>` that does not hold the call.
-    Stream { media: MediaId, callback: Option<(Url, Method)> },
+    /// A `<Stream>` that does not hold the call; it stops by itself at `until`
+    /// (`streamTimeout`).
+    Stream { media: MediaId, callback: Option<(Url, Method)>, until: Duration },
 }
 
 /// What a pending sound document is for.
@@ -340,6 +341,9 @@ enum Flow {
 
 /// How a verb ended, for traces; static in the common cases, so steps do not allocate.
 type Outcome = std::borrow::Cow<'static, str>;
+
+/// The longest a `<Stream>` runs, whatever its `streamTimeout` says (24 h, Plivo's default).
+const MAX_STREAM_SECS: u32 = 86_400;
 
 fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
@@ -449,7 +453,11 @@ impl Call {
 
     /// When [`Call::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.timers.iter().flatten().min().copied()
+        let streams = self.background.iter().filter_map(|b| match b {
+            Background::Stream { until, .. } => Some(until),
+            Background::Recording { .. } => None,
+        });
+        self.timers.iter().flatten().chain(streams).min().copied()
     }
 
     /// Fires the timers due at `now`.
@@ -467,6 +475,9 @@ impl Call {
         if self.timers[T_AUX].is_some_and(|t| t <= now) {
             self.timers[T_AUX] = None;
             self.on_aux_timer(now);
+        }
+        if !self.is_ended() {
+            self.stop_timed_out_streams(now);
         }
     }
 
@@ -851,11 +862,15 @@ impl Call {
                     let url = url.clone();
                     self.notify(&url, *method, "stream", vec![("Event".to_owned(), "StartStream".to_owned())]);
                 }
+                // `streamTimeout` stops the stream (capped at 24 h, like `<Dial timeLimit>`), so a
+                // kept-alive stream whose far end never closes cannot hold the call forever.
+                let until = now + secs(s.stream_timeout.clamp(1, MAX_STREAM_SECS));
                 if s.keep_call_alive {
                     self.state = State::Running(Run::Stream(media));
+                    self.timers[T_VERB] = Some(until);
                     Flow::Wait
                 } else {
-                    self.background.push(Background::Stream { media, callback });
+                    self.background.push(Background::Stream { media, callback, until });
                     Flow::Next("streaming in the background".into())
                 }
             }
@@ -932,6 +947,13 @@ impl Call {
                 r.phase = RecordPhase::Stopping;
                 let media = r.media;
                 self.emit(Command::StopRecording(media));
+            }
+            Run::Stream(m) => {
+                // streamTimeout reached.
+                let m = *m;
+                self.emit(Command::StopStream(m));
+                self.stream_stopped_callback();
+                self.complete(now, "stream timed out");
             }
             Run::Dial(d) => {
                 let media = d.media;
@@ -1949,14 +1971,37 @@ impl Call {
 
     // ------------------------------------------------------------------ streams
 
+    /// `StopStream` to the running `<Stream>`'s `statusCallbackUrl`, if it has one.
+    fn stream_stopped_callback(&mut self) {
+        if let Some(Verb::Stream(s)) = self.verb_here()
+            && let Some(url) = s.status_callback_url.clone()
+        {
+            let method = s.status_callback_method;
+            self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+        }
+    }
+
+    /// Stops the background streams whose `streamTimeout` has passed, with their callbacks.
+    fn stop_timed_out_streams(&mut self, now: Duration) {
+        if !self.background.iter().any(|b| matches!(b, Background::Stream { until, .. } if *until <= now)) {
+            return;
+        }
+        for b in std::mem::take(&mut self.background) {
+            match b {
+                Background::Stream { media, callback, until } if until <= now => {
+                    self.emit(Command::StopStream(media));
+                    if let Some((url, method)) = callback {
+                        self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+                    }
+                }
+                b => self.background.push(b),
+            }
+        }
+    }
+
     fn on_stream_ended(&mut self, now: Duration, m: MediaId) {
         if matches!(self.state, State::Running(Run::Stream(id)) if id == m) {
-            if let Some(Verb::Stream(s)) = self.verb_here()
-                && let Some(url) = s.status_callback_url.clone()
-            {
-                let method = s.status_callback_method;
-                self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
-            }
+            self.stream_stopped_callback();
             self.complete(now, "stream ended");
             return;
         }
@@ -2179,12 +2224,7 @@ impl Call {
             }
             Run::Stream(m) => {
                 self.emit(Command::StopStream(m));
-                if let Some(Verb::Stream(s)) = self.verb_here()
-                    && let Some(url) = s.status_callback_url.clone()
-                {
-                    let method = s.status_callback_method;
-                    self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
-                }
+                self.stream_stopped_callback();
             }
         }
     }
@@ -2203,7 +2243,7 @@ impl Call {
                     self.background.push(b);
                 }
                 Background::Recording { .. } => {}
-                Background::Stream { media, callback } => {
+                Background::Stream { media, callback, .. } => {
                     self.emit(Command::StopStream(media));
                     if let Some((url, method)) = callback {
                         self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
