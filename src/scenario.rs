@@ -101,6 +101,8 @@ struct File {
     description: Option<String>,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    transcription: Option<String>,
     #[serde(default, rename = "call")]
     calls: Vec<CallSpec>,
     #[serde(default)]
@@ -253,6 +255,9 @@ impl Scenario {
         let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut sim = Simulation::with_seed(file.seed.unwrap_or(1));
+        if let Some(text) = &file.transcription {
+            sim.set_transcription_text(text);
+        }
 
         if let Some(t) = &file.timing {
             let timing = sim.timing_mut();

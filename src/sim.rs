@@ -378,6 +378,12 @@ impl Simulation {
         &mut self.timing
     }
 
+    /// The text `<Record transcriptionUrl>` requests carry as `transcription` for calls started
+    /// from now on (default [`crate::engine::DEFAULT_TRANSCRIPTION`]).
+    pub fn set_transcription_text(&mut self, text: &str) {
+        self.engine.call_config_mut().transcription_text = text.to_owned();
+    }
+
     /// What dialed parties do when the script is silent.
     pub fn set_dial_default(&mut self, d: DialDefault) {
         self.dial_default = d;

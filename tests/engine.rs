@@ -1281,3 +1281,79 @@ fn live_mode_keeps_no_diagnostics_beyond_the_transcript_lines() {
     assert_eq!(lines_with_diagnostics, 50, "each invalid document is reported once, on its line");
     assert!(sim.diagnostics().is_empty(), "retained: {}", sim.diagnostics().len());
 }
+
+// ---------------------------------------------------------------------- transcription (issue 10 item 9)
+
+#[test]
+fn record_with_transcription_url_posts_plivo_s_transcription_parameters() {
+    let mut sim = Simulation::new();
+    sim.set_transcription_text("Please call me back");
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record transcriptionType="auto" transcriptionUrl="https://app.example/tr" callbackUrl="https://app.example/file" playBeep="false" timeout="2"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    let file = requests(&sim, "alice", Purpose::Callback("recording"));
+    assert_eq!(file.len(), 1, "{}", sim.transcript_text());
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    let t = tr[0];
+    assert_eq!(t.url, "https://app.example/tr");
+    assert_eq!(t.method, plivo_flow::xml::values::Method::Post);
+    assert_eq!(t.reply, Reply::Ignore);
+    assert_eq!(t.param("transcription"), Some("Please call me back"));
+    assert_eq!(t.param("duration"), Some("5"), "the caller talks 5 s");
+    assert_eq!(t.param("call_uuid"), sim.call_id("alice").map(|c| c.as_str()));
+    assert_eq!(t.param("recording_id"), file[0].param("RecordingID"));
+    assert_eq!(t.param("transcription_charge"), Some("0.00000"));
+    assert_eq!(t.param("transcription_rate"), Some("0.00000"));
+    assert_eq!(t.param("error"), None);
+    // It follows the file, before the call moves on.
+    let text = sim.transcript_text();
+    let file_at = text.find("(recording callback)").expect("file line");
+    let tr_at = text.find("(transcription callback)").expect("transcription line");
+    let hangup_at = text.find("hung up: 4010").expect("hangup");
+    assert!(file_at < tr_at && tr_at < hangup_at, "{text}");
+}
+
+#[test]
+fn a_session_recording_is_transcribed_when_its_file_is_ready_even_after_the_hangup() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record recordSession="true" redirect="false" transcriptionType="auto" transcriptionUrl="https://app.example/tr" transcriptionMethod="GET"/><Wait length="30"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.at(s(12)).hangup("alice");
+    sim.run();
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    assert_eq!(tr[0].method, plivo_flow::xml::values::Method::Get);
+    assert_eq!(tr[0].param("transcription"), Some(plivo_flow::engine::DEFAULT_TRANSCRIPTION));
+    assert_eq!(tr[0].param("duration"), Some("12"));
+}
+
+#[test]
+fn a_recording_over_four_hours_is_not_transcribed_and_says_why() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record recordSession="true" redirect="false" transcriptionUrl="https://app.example/tr"/><Wait length="20000"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    assert_eq!(tr[0].param("transcription"), Some(""));
+    assert_eq!(tr[0].param("error"), Some("Recording duration too long for transcription"));
+}
+
+#[test]
+fn without_a_transcription_url_nothing_is_sent() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, r#"<Response><Record transcriptionType="auto" playBeep="false" timeout="1"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    assert!(requests(&sim, "alice", Purpose::Callback("transcription")).is_empty());
+}

@@ -78,7 +78,13 @@ pub struct CallConfig {
     pub seed: u64,
     /// What `auto` means for `<GetInput digitEndTimeout>`. Default 5 s.
     pub auto_digit_end_timeout: Duration,
+    /// The text every `<Record transcriptionUrl>` request carries as `transcription`
+    /// (no speech is recognised). Default [`DEFAULT_TRANSCRIPTION`].
+    pub transcription_text: String,
 }
+
+/// The placeholder transcript of simulated recordings.
+pub const DEFAULT_TRANSCRIPTION: &str = "(simulated transcription)";
 
 impl Default for CallConfig {
     fn default() -> Self {
@@ -87,6 +93,7 @@ impl Default for CallConfig {
             recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned(),
             seed: 1,
             auto_digit_end_timeout: Duration::from_secs(5),
+            transcription_text: DEFAULT_TRANSCRIPTION.to_owned(),
         }
     }
 }
@@ -313,6 +320,8 @@ enum Background {
         armed: bool,
         started_at: Duration,
         callback: Option<(Url, Method)>,
+        /// `transcriptionUrl`: told the transcript when the file is ready.
+        transcription: Option<(Url, Method)>,
         format: xml::values::FileFormat,
     },
     /// A `<Stream>` that does not hold the call; it stops by itself at `until`
@@ -341,6 +350,9 @@ enum Flow {
 
 /// How a verb ended, for traces; static in the common cases, so steps do not allocate.
 type Outcome = std::borrow::Cow<'static, str>;
+
+/// The longest recording Plivo transcribes: 4 hours (docs: voice/xml/record).
+const MAX_TRANSCRIBED_MS: u64 = 4 * 3600 * 1000;
 
 /// The longest a `<Stream>` runs, whatever its `streamTimeout` says (24 h, Plivo's default).
 const MAX_STREAM_SECS: u32 = 86_400;
@@ -1337,6 +1349,7 @@ impl Call {
                 armed,
                 started_at: now,
                 callback: r.callback_url.clone().map(|u| (u, r.callback_method)),
+                transcription: r.transcription_url.clone().map(|u| (u, r.transcription_method)),
                 format: r.file_format,
             });
             let params = vec![
@@ -1408,8 +1421,13 @@ impl Call {
             };
             let action = v.action.clone().map(|u| (u, v.method, v.redirect));
             let callback = v.callback_url.clone().map(|u| (u, v.callback_method));
+            let transcription = v.transcription_url.clone().map(|u| (u, v.transcription_method));
+            let recording_id = r.recording.id.clone();
             if let Some((url, method)) = callback {
                 self.notify(&url, method, "recording", params.clone());
+            }
+            if let Some((url, method)) = transcription {
+                self.transcription_callback(&url, method, &recording_id, duration_ms);
             }
             let mut params = params;
             params.push(("Digits".to_owned(), digits.clone()));
@@ -1429,12 +1447,40 @@ impl Call {
             .iter()
             .position(|b| matches!(b, Background::Recording { media: m, armed: false, .. } if *m == media));
         let Some(pos) = pos else { return };
-        if let Background::Recording { recording, started_at, callback, .. } = self.background.remove(pos)
-            && let Some((url, method)) = callback
+        if let Background::Recording { recording, started_at, callback, transcription, .. } =
+            self.background.remove(pos)
         {
-            let params = Self::recording_params(&recording, started_at, duration_ms);
-            self.notify(&url, method, "recording", params);
+            if let Some((url, method)) = callback {
+                let params = Self::recording_params(&recording, started_at, duration_ms);
+                self.notify(&url, method, "recording", params);
+            }
+            if let Some((url, method)) = transcription {
+                self.transcription_callback(&url, method, &recording.id, duration_ms);
+            }
         }
+    }
+
+    /// The `transcriptionUrl` request for a finished recording `duration_ms` long, with
+    /// Plivo's parameters (docs: voice/xml/record, "Parameters sent to the transcription
+    /// URL"): `transcription_charge`, `transcription`, `duration` (s), `call_uuid`,
+    /// `transcription_rate`, `recording_id`, and `error` when the recording cannot be
+    /// transcribed (longer than 4 hours). The text is [`CallConfig::transcription_text`];
+    /// nothing is charged. Plivo sends it minutes later; here it follows the file at once.
+    fn transcription_callback(&mut self, url: &Url, method: Method, recording_id: &str, duration_ms: u64) {
+        let too_long = duration_ms > MAX_TRANSCRIBED_MS;
+        let text = if too_long { String::new() } else { self.config.transcription_text.clone() };
+        let mut params = vec![
+            ("transcription_charge".to_owned(), "0.00000".to_owned()),
+            ("transcription".to_owned(), text),
+            ("duration".to_owned(), (duration_ms / 1000).to_string()),
+            ("call_uuid".to_owned(), self.setup.id.as_str().to_owned()),
+            ("transcription_rate".to_owned(), "0.00000".to_owned()),
+            ("recording_id".to_owned(), recording_id.to_owned()),
+        ];
+        if too_long {
+            params.push(("error".to_owned(), "Recording duration too long for transcription".to_owned()));
+        }
+        self.notify(url, method, "transcription", params);
     }
 
     // ------------------------------------------------------------------ dial
@@ -2160,9 +2206,12 @@ impl Call {
                 } else {
                     // The file still arrives later; its callbackUrl must still fire.
                     self.emit(Command::StopRecording(r.media));
-                    let callback = match self.verb_here() {
-                        Some(Verb::Record(v)) => v.callback_url.clone().map(|u| (u, v.callback_method)),
-                        _ => None,
+                    let (callback, transcription) = match self.verb_here() {
+                        Some(Verb::Record(v)) => (
+                            v.callback_url.clone().map(|u| (u, v.callback_method)),
+                            v.transcription_url.clone().map(|u| (u, v.transcription_method)),
+                        ),
+                        _ => (None, None),
                     };
                     let format = match self.verb_here() {
                         Some(Verb::Record(v)) => v.file_format,
@@ -2174,6 +2223,7 @@ impl Call {
                         armed: false,
                         started_at: r.started_at,
                         callback,
+                        transcription,
                         format,
                     });
                 }
