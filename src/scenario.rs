@@ -177,7 +177,8 @@ struct TimingSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DialSpec {
-    default: String,
+    #[serde(default)]
+    default: Option<String>,
     #[serde(default)]
     answer_after: Option<Dur>,
     #[serde(default)]
@@ -278,7 +279,7 @@ impl Scenario {
             }
         }
         if let Some(d) = &file.dial {
-            let default = match d.default.as_str() {
+            let default = match d.default.as_deref().unwrap_or("answer") {
                 "answer" => DialDefault::Answer {
                     after: d.answer_after.map_or(Duration::from_secs(5), |x| x.0),
                     talk: d.talk.map_or(Duration::from_secs(30), |x| x.0),

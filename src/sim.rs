@@ -9,7 +9,7 @@
 //!
 //! | media | lasts |
 //! |---|---|
-//! | `<Speak>` | 60 ms per character of its text, at least 1 s, times `loop` |
+//! | `<Speak>` | 60 ms per character of its text (whitespace folded), at least 1 s, plus SSML `<break>`s, times `loop` |
 //! | `<Play>` | [`MediaTiming::play_default`] (5 s) or the URL's entry in [`MediaTiming::play`], times `loop` |
 //! | `loop="0"` | never ends (until the call does) |
 //! | beep | 0.5 s per beep |
@@ -751,6 +751,18 @@ impl Simulation {
                     return;
                 };
                 let text = describe_input(&input);
+                // A call that has not started or has ended hears nothing: say so.
+                let ignored = match self.engine.call(&id) {
+                    None => Some("the call has not started"),
+                    Some(c) if c.is_ended() => Some("the call has ended"),
+                    Some(_) => None,
+                };
+                if let Some(why) = ignored {
+                    if let Some(text) = text {
+                        self.line(&call, "ignored", format!("{text} (ignored: {why})"));
+                    }
+                    return;
+                }
                 if let Some(text) = text {
                     self.line(&call, "input", text);
                 }
@@ -907,12 +919,15 @@ impl Simulation {
         }
     }
 
-    fn speak_len(&self, text: &str, loops: u32) -> Option<Duration> {
+    /// How long `text` (one line, as [`one_line`] folds it) with SSML `pauses` is spoken,
+    /// `loops` times; `None` for ever (`loop="0"`).
+    fn speak_len(&self, text: &str, pauses: Duration, loops: u32) -> Option<Duration> {
         if loops == 0 {
             return None;
         }
         let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
-        Some((self.timing.speak_per_char * n).max(self.timing.speak_min) * loops)
+        let once = self.timing.speak_per_char.saturating_mul(n).max(self.timing.speak_min).saturating_add(pauses);
+        Some(once.saturating_mul(loops))
     }
 
     fn play_len(&self, url: &str, loops: u32) -> Option<Duration> {
@@ -926,7 +941,9 @@ impl Simulation {
         doc.verbs
             .iter()
             .map(|v| match v {
-                Verb::Speak(s) => self.speak_len(&s.text(), s.loop_.max(1)).unwrap_or_default(),
+                Verb::Speak(s) => {
+                    self.speak_len(&one_line(&s.text()), pauses(&s.content), s.loop_.max(1)).unwrap_or_default()
+                }
                 Verb::Play(p) => {
                     self.play_len(p.url.as_ref().map_or("", |u| u.as_str()), p.loop_.max(1)).unwrap_or_default()
                 }
@@ -1003,9 +1020,11 @@ impl Simulation {
             Command::Answer => self.line(name, "answered", "answered".to_owned()),
             Command::PreAnswer => self.line(name, "preanswered", "early media (pre-answer)".to_owned()),
             Command::Speak { media, speak } => {
-                let (text, voice, lang, loops) = match speak.speak() {
-                    Some(s) => (s.text(), s.voice.to_string(), s.language.to_string(), s.loop_),
-                    None => (String::new(), String::new(), String::new(), 1),
+                let (text, voice, lang, loops, pauses) = match speak.speak() {
+                    Some(s) => {
+                        (one_line(&s.text()), s.voice.to_string(), s.language.to_string(), s.loop_, pauses(&s.content))
+                    }
+                    None => (String::new(), String::new(), String::new(), 1, Duration::ZERO),
                 };
                 let extra = if loops == 1 {
                     String::new()
@@ -1015,7 +1034,7 @@ impl Simulation {
                     format!(", {loops} times")
                 };
                 self.line(name, "spoke", format!("spoke \"{text}\" ({voice}, {lang}{extra})"));
-                let len = self.speak_len(&text, loops);
+                let len = self.speak_len(&text, pauses, loops);
                 self.schedule_media(call, media, len);
             }
             Command::Play { media, play } => {
@@ -1143,7 +1162,7 @@ impl Simulation {
                 self.line(&format!("room {room}"), "room-sound", format!("hears {text} ({what} of {name})"));
             }
             Command::SendMessage { dst, text, .. } => {
-                self.line(name, "message", format!("sent SMS to {}: \"{text}\"", dst.unwrap_or_default()))
+                self.line(name, "message", format!("sent SMS to {}: \"{}\"", dst.unwrap_or_default(), one_line(&text)))
             }
             Command::StartStream { stream, media } => {
                 self.streams.entry(call.clone()).or_default().push(media);
@@ -1272,7 +1291,7 @@ impl Simulation {
                 let what = match media {
                     MemberMedia::Play { url } => format!("play {url}"),
                     MemberMedia::StopPlay => "stop playing".to_owned(),
-                    MemberMedia::Speak { text, .. } => format!("speak \"{text}\""),
+                    MemberMedia::Speak { text, .. } => format!("speak \"{}\"", one_line(&text)),
                     MemberMedia::StopSpeak => "stop speaking".to_owned(),
                 };
                 self.line(&format!("room {room}"), "room-media", format!("{what} to members {}", ids.join(",")));
@@ -1310,6 +1329,57 @@ fn record_mode(mode: crate::engine::RecordMode) -> &'static str {
     }
 }
 
+/// Text as one transcript line: every run of whitespace (newlines, indentation) becomes one
+/// space, as a voice reads it, and the ends are trimmed.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The silence SSML `<break>`s add to speech: `time` as written (`500ms`, `2s`, `1.5s`), or
+/// by `strength`: none 0, x-weak 0.1 s, weak 0.25 s, medium (and a bare `<break/>`) 0.5 s,
+/// strong 1 s, x-strong 2 s.
+fn pauses(nodes: &[crate::xml::SpeakNode]) -> Duration {
+    use crate::xml::values::BreakStrength as B;
+    use crate::xml::{SpeakNode, Ssml};
+    nodes
+        .iter()
+        .map(|n| match n {
+            SpeakNode::Text(_) => Duration::ZERO,
+            SpeakNode::Ssml(Ssml::Break(b)) => {
+                if let Some(t) = &b.time {
+                    let t = t.as_str();
+                    let (num, scale) = match t.strip_suffix("ms") {
+                        Some(ms) => (ms, 0.001),
+                        None => (t.strip_suffix('s').unwrap_or(t), 1.0),
+                    };
+                    num.parse::<f64>()
+                        .ok()
+                        .map(|n| n * scale)
+                        .filter(|secs| secs.is_finite() && (0.0..=86_400.0).contains(secs))
+                        .map_or(Duration::ZERO, Duration::from_secs_f64)
+                } else {
+                    Duration::from_millis(match b.strength {
+                        Some(B::None) => 0,
+                        Some(B::XWeak) => 100,
+                        Some(B::Weak) => 250,
+                        Some(B::Medium) | None => 500,
+                        Some(B::Strong) => 1000,
+                        Some(B::XStrong) => 2000,
+                    })
+                }
+            }
+            SpeakNode::Ssml(s) => pauses(s.content()),
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
+}
+
 fn strip_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
@@ -1339,7 +1409,7 @@ fn describe_sounds(doc: &Arc<Document>) -> String {
         .verbs
         .iter()
         .filter_map(|v| match v {
-            Verb::Speak(s) => Some(format!("\"{}\"", s.text())),
+            Verb::Speak(s) => Some(format!("\"{}\"", one_line(&s.text()))),
             Verb::Play(p) => p.url.as_ref().map(|u| u.as_str().to_owned()),
             Verb::Wait(w) => Some(format!("{} s of silence", w.length)),
             _ => None,

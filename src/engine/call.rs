@@ -1592,7 +1592,11 @@ impl Call {
         }
         d.phase = DialPhase::Bridged { b_leg, to, since: now };
         self.timers[T_VERB] = None;
-        self.mark_answered(now);
+        if self.answered_at.is_none() {
+            // A caller who reaches the `<Dial>` unanswered is answered when the callee is.
+            self.mark_answered(now);
+            self.emit(Command::Answer);
+        }
         if let Some(Verb::Dial(v)) = self.verb_here() {
             self.timers[T_AUX] = Some(now + secs(v.time_limit.min(86_400)));
         }
