@@ -268,6 +268,8 @@ pub struct Simulation {
     /// Running recordings by call: (media, start time).
     recordings: HashMap<CallId, Vec<(MediaId, Duration)>>,
     served: HashMap<String, Served>,
+    /// What a URL that is not served gets (none: the request fails).
+    fallback: Option<Served>,
     /// Display names of served documents (file paths), for diagnostics.
     served_names: HashMap<String, String>,
     streams: HashMap<CallId, Vec<MediaId>>,
@@ -353,6 +355,7 @@ impl Simulation {
             recordings: HashMap::new(),
             served: HashMap::new(),
             served_names: HashMap::new(),
+            fallback: None,
             streams: HashMap::new(),
             names: HashMap::new(),
             ids: HashMap::new(),
@@ -398,6 +401,12 @@ impl Simulation {
     pub fn serve_named(&mut self, url: &str, name: &str, xml: &str) {
         self.serve(url, xml);
         self.served_names.insert(strip_fragment(url).to_owned(), name.to_owned());
+    }
+
+    /// Serves `xml` at every URL not served otherwise (by default such requests fail), e.g.
+    /// `<Response><Hangup/></Response>` to replay a document whose action URLs are unknown.
+    pub fn serve_fallback(&mut self, xml: &str) {
+        self.fallback = Some(Served::Body(xml.to_owned()));
     }
 
     /// Makes requests to `url` fail with `reason`.
@@ -1237,7 +1246,7 @@ impl Simulation {
             return;
         }
         let Some(call) = call.cloned() else { return };
-        let reply = match self.served.get(strip_fragment(&req.url)) {
+        let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
             Some(Served::Body(b)) => FetchReply::Body(b.clone()),
             Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
             None => FetchReply::Failed("no document is served at this URL".to_owned()),
