@@ -1430,7 +1430,7 @@ fn describe_sounds(doc: &Arc<Document>) -> String {
 fn describe_input(input: &Input) -> Option<String> {
     Some(match input {
         Input::Digits(d) => format!("pressed {d}"),
-        Input::Speech { text, .. } => format!("said \"{text}\""),
+        Input::Speech { text, .. } => format!("said \"{}\"", one_line(text)),
         Input::Hangup { .. } => "hangs up".to_owned(),
         Input::Dial(DialEvent::Answered { to, .. }) => format!("{to} answered"),
         Input::Dial(DialEvent::Busy) => "dialed party is busy".to_owned(),

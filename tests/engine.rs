@@ -1357,3 +1357,14 @@ fn without_a_transcription_url_nothing_is_sent() {
     sim.run();
     assert!(requests(&sim, "alice", Purpose::Callback("transcription")).is_empty());
 }
+
+#[test]
+fn words_with_newlines_are_one_transcript_line() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, r#"<Response><Wait length="3"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.at(s(1)).speech("alice", "yes\n  please", 0.9);
+    sim.run();
+    assert_in_order(&sim, &["00:01.000 alice  said \"yes please\""]);
+    assert_eq!(sim.transcript_text().lines().count(), sim.transcript().len());
+}
