@@ -101,6 +101,8 @@ struct File {
     description: Option<String>,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    transcription: Option<String>,
     #[serde(default, rename = "call")]
     calls: Vec<CallSpec>,
     #[serde(default)]
@@ -175,7 +177,8 @@ struct TimingSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DialSpec {
-    default: String,
+    #[serde(default)]
+    default: Option<String>,
     #[serde(default)]
     answer_after: Option<Dur>,
     #[serde(default)]
@@ -253,6 +256,9 @@ impl Scenario {
         let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut sim = Simulation::with_seed(file.seed.unwrap_or(1));
+        if let Some(text) = &file.transcription {
+            sim.set_transcription_text(text);
+        }
 
         if let Some(t) = &file.timing {
             let timing = sim.timing_mut();
@@ -273,7 +279,7 @@ impl Scenario {
             }
         }
         if let Some(d) = &file.dial {
-            let default = match d.default.as_str() {
+            let default = match d.default.as_deref().unwrap_or("answer") {
                 "answer" => DialDefault::Answer {
                     after: d.answer_after.map_or(Duration::from_secs(5), |x| x.0),
                     talk: d.talk.map_or(Duration::from_secs(30), |x| x.0),
@@ -323,12 +329,11 @@ impl Scenario {
         if file.calls.is_empty() {
             return Err(invalid("a scenario needs at least one [[call]]".to_owned()));
         }
-        let mut names = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for c in &file.calls {
-            if names.contains(&c.name) {
+            if !names.insert(c.name.as_str()) {
                 return Err(invalid(format!("two calls are named `{}`", c.name)));
             }
-            names.push(c.name.clone());
             // The answer document: a served URL, or a file beside the scenario.
             let answer = if c.answer.contains("://") {
                 c.answer.clone()

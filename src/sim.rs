@@ -9,13 +9,14 @@
 //!
 //! | media | lasts |
 //! |---|---|
-//! | `<Speak>` | 60 ms per character of its text, at least 1 s, times `loop` |
+//! | `<Speak>` | 60 ms per character of its text (whitespace folded), at least 1 s, plus SSML `<break>`s, times `loop` |
 //! | `<Play>` | [`MediaTiming::play_default`] (5 s) or the URL's entry in [`MediaTiming::play`], times `loop` |
 //! | `loop="0"` | never ends (until the call does) |
 //! | beep | 0.5 s per beep |
 //! | tones (`<DTMF>`) | 0.25 s per key, `w` 0.5 s, `W` 1 s |
 //! | foreground `<Record>` | the caller talks for [`MediaTiming::caller_talks`] (5 s), then the silence `timeout` ends it (or `maxLength`, or a key) |
 //! | `<Dial>` | per [`DialDefault`]: by default answered after 5 s, callee hangs up 30 s later |
+//! | `<Stream>` | until [`At::end_stream`] or its `streamTimeout` (at most 24 h) |
 //!
 //! ```
 //! use std::time::Duration;
@@ -245,6 +246,9 @@ impl fmt::Display for Line {
     }
 }
 
+/// Most steps one [`Simulation::run_until`] takes by default.
+pub const DEFAULT_STEP_LIMIT: u64 = 10_000_000;
+
 /// Parameters every request carries; transcripts leave them out.
 const STD_PARAMS: &[&str] = &["CallUUID", "From", "To", "CallStatus", "Direction", "CallerName", "ALegUUID"];
 
@@ -258,8 +262,14 @@ pub struct Simulation {
     actions: HashMap<u64, Action>,
     /// Pending media completions by (call, media) → queue seq, so a stop cancels them.
     media: HashMap<(CallId, MediaId), u64>,
-    recordings: HashMap<(CallId, MediaId), Duration>,
+    /// The simulation's own pending inputs ([`Action::Internal`]) by call, so one call's
+    /// cancel or end looks at its own actions only.
+    by_call: HashMap<CallId, Vec<u64>>,
+    /// Running recordings by call: (media, start time).
+    recordings: HashMap<CallId, Vec<(MediaId, Duration)>>,
     served: HashMap<String, Served>,
+    /// What a URL that is not served gets (none: the request fails).
+    fallback: Option<Served>,
     /// Display names of served documents (file paths), for diagnostics.
     served_names: HashMap<String, String>,
     streams: HashMap<CallId, Vec<MediaId>>,
@@ -273,7 +283,9 @@ pub struct Simulation {
     requests: Vec<(Duration, String, HttpRequest)>,
     /// Rendered diagnostics of invalid fetched documents, for the CLI.
     diagnostics: Vec<String>,
-    steps: u64,
+    /// Most steps one [`Simulation::run_until`] takes (a guard against a loop that never
+    /// ends, not a budget for the simulation's life).
+    step_limit: u64,
     /// The account calls and rooms belong to.
     account: String,
     /// Media durations are multiplied by this (0 = instant).
@@ -284,6 +296,19 @@ pub struct Simulation {
     outbox: Vec<(Option<CallId>, HttpRequest)>,
     /// Calls that ended and are not forgotten yet (live mode).
     ended: Vec<CallId>,
+    stats: SimStats,
+}
+
+/// Work counters of a [`Simulation`], for checking that its cost per call stays flat as
+/// traffic grows (see [`Simulation::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SimStats {
+    /// Steps taken: queued happenings applied and engine timer firings.
+    pub steps: u64,
+    /// Index entries looked at to find one call's pending actions and recordings (cancels,
+    /// ends, stops). Grows with each call's own pending work, never with the number of calls.
+    pub visited: u64,
 }
 
 /// What a room operation did.
@@ -326,9 +351,11 @@ impl Simulation {
             queue: BinaryHeap::new(),
             actions: HashMap::new(),
             media: HashMap::new(),
+            by_call: HashMap::new(),
             recordings: HashMap::new(),
             served: HashMap::new(),
             served_names: HashMap::new(),
+            fallback: None,
             streams: HashMap::new(),
             names: HashMap::new(),
             ids: HashMap::new(),
@@ -339,18 +366,25 @@ impl Simulation {
             lines: Vec::new(),
             requests: Vec::new(),
             diagnostics: Vec::new(),
-            steps: 0,
+            step_limit: DEFAULT_STEP_LIMIT,
             account: ACCOUNT.to_owned(),
             speed: 1.0,
             external: false,
             outbox: Vec::new(),
             ended: Vec::new(),
+            stats: SimStats::default(),
         }
     }
 
     /// The media timing rule in force.
     pub fn timing_mut(&mut self) -> &mut MediaTiming {
         &mut self.timing
+    }
+
+    /// The text `<Record transcriptionUrl>` requests carry as `transcription` for calls started
+    /// from now on (default [`crate::engine::DEFAULT_TRANSCRIPTION`]).
+    pub fn set_transcription_text(&mut self, text: &str) {
+        self.engine.call_config_mut().transcription_text = text.to_owned();
     }
 
     /// What dialed parties do when the script is silent.
@@ -367,6 +401,12 @@ impl Simulation {
     pub fn serve_named(&mut self, url: &str, name: &str, xml: &str) {
         self.serve(url, xml);
         self.served_names.insert(strip_fragment(url).to_owned(), name.to_owned());
+    }
+
+    /// Serves `xml` at every URL not served otherwise (by default such requests fail), e.g.
+    /// `<Response><Hangup/></Response>` to replay a document whose action URLs are unknown.
+    pub fn serve_fallback(&mut self, xml: &str) {
+        self.fallback = Some(Served::Body(xml.to_owned()));
     }
 
     /// Makes requests to `url` fail with `reason`.
@@ -410,8 +450,45 @@ impl Simulation {
         self.seq += 1;
         let seq = self.seq;
         self.queue.push(Reverse((at, seq)));
+        if let Action::Internal { call, .. } = &action {
+            self.by_call.entry(call.clone()).or_default().push(seq);
+        }
         self.actions.insert(seq, action);
         seq
+    }
+
+    /// Removes a pending action (and its entries in the per-call and media indexes).
+    fn take_action(&mut self, seq: u64) -> Option<Action> {
+        let action = self.actions.remove(&seq)?;
+        if let Action::Internal { call, tag, .. } = &action {
+            if let Some(seqs) = self.by_call.get_mut(call) {
+                self.stats.visited += seqs.len() as u64;
+                if let Some(i) = seqs.iter().position(|&s| s == seq) {
+                    seqs.swap_remove(i);
+                }
+                if seqs.is_empty() {
+                    self.by_call.remove(call);
+                }
+            }
+            if let Some(tag) = tag
+                && self.media.get(tag) == Some(&seq)
+            {
+                self.media.remove(tag);
+            }
+        }
+        Some(action)
+    }
+
+    /// Forgets the running recording `media` of `call`; returns when it started.
+    fn take_recording(&mut self, call: &CallId, media: MediaId) -> Option<Duration> {
+        let recs = self.recordings.get_mut(call)?;
+        self.stats.visited += recs.len() as u64;
+        let i = recs.iter().position(|(m, _)| *m == media)?;
+        let (_, started) = recs.swap_remove(i);
+        if recs.is_empty() {
+            self.recordings.remove(call);
+        }
+        Some(started)
     }
 
     /// Virtual time now.
@@ -466,14 +543,25 @@ impl Simulation {
     }
 
     /// Runs everything due up to `now` and moves the clock there.
+    ///
+    /// When the step limit stops it first, the clock stays at the last happening it ran, so
+    /// the next call goes on from there and nothing is run late.
     pub fn advance_to(&mut self, now: Duration) {
-        self.run_until(now);
-        self.now = self.now.max(now);
+        if self.run_steps(now) {
+            self.now = self.now.max(now);
+        }
         self.drain();
     }
 
     /// Starts a call named `name` now and returns its id.
+    ///
+    /// # Errors
+    /// [`EngineError::DuplicateCall`](crate::engine::EngineError::DuplicateCall) when a call with
+    /// `setup.id` is still known (live, or ended and not forgotten yet); nothing changes then.
     pub fn start_call_now(&mut self, name: &str, mut setup: CallSetup) -> Result<CallId, crate::engine::EngineError> {
+        if self.engine.call(&setup.id).is_some() {
+            return Err(crate::engine::EngineError::DuplicateCall(setup.id));
+        }
         setup.account = self.account.clone();
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.names.insert(setup.id.clone(), name.to_owned());
@@ -510,7 +598,7 @@ impl Simulation {
     pub fn forget_ended_calls(&mut self) -> Vec<(CallSetup, crate::engine::CallEnd)> {
         let mut gone = Vec::new();
         for id in std::mem::take(&mut self.ended) {
-            let pending = self.actions.values().any(|a| matches!(a, Action::Internal { call, .. } if *call == id));
+            let pending = self.by_call.contains_key(&id);
             if pending {
                 // A late recording is still due: try again next time.
                 self.ended.push(id);
@@ -524,7 +612,7 @@ impl Simulation {
                     self.scripted_dials.remove(&name);
                 }
                 self.streams.remove(&id);
-                self.recordings.retain(|(c, _), _| *c != id);
+                self.recordings.remove(&id);
             }
         }
         gone
@@ -570,23 +658,44 @@ impl Simulation {
         &self.requests
     }
 
-    /// Rendered diagnostics of invalid documents the calls fetched.
+    /// Work counters since the simulation was created.
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// Rendered diagnostics of invalid documents the calls fetched (offline only: in live mode
+    /// they are only on the transcript's `invalid-document` lines, which the driver takes).
     pub fn diagnostics(&self) -> &[String] {
         &self.diagnostics
     }
 
-    /// Runs until nothing is left to happen (at most 48 virtual hours, or 10 million steps).
+    /// Runs until nothing is left to happen (at most 48 virtual hours, or the step limit).
     pub fn run(&mut self) {
         self.run_until(self.now + Duration::from_secs(48 * 3600));
     }
 
-    /// Runs every happening up to and including `limit`.
+    /// Sets the most steps (queued happenings and timer firings) one [`Simulation::run_until`]
+    /// or [`Simulation::advance_to`] takes before it returns ([`DEFAULT_STEP_LIMIT`]); the
+    /// count starts afresh on every call, so a long-lived simulation never runs out. At
+    /// least 1.
+    pub fn set_step_limit(&mut self, steps: u64) {
+        self.step_limit = steps.max(1);
+    }
+
+    /// Runs every happening up to and including `limit`, or until this call has taken the
+    /// step limit ([`Simulation::set_step_limit`]).
     pub fn run_until(&mut self, limit: Duration) {
+        self.run_steps(limit);
+    }
+
+    /// [`Simulation::run_until`]; false when the step limit stopped it with happenings due.
+    fn run_steps(&mut self, limit: Duration) -> bool {
+        let mut steps: u64 = 0;
         loop {
             self.drain();
-            self.steps += 1;
-            if self.steps > 10_000_000 {
-                return;
+            steps += 1;
+            if steps > self.step_limit {
+                return self.next_deadline().is_none_or(|t| t > limit);
             }
             let queued = self.queue.peek().map(|Reverse((t, _))| *t);
             let timer = self.engine.poll_timeout();
@@ -594,16 +703,17 @@ impl Simulation {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
                     Some(t) => t,
-                    None => return,
+                    None => return true,
                 },
             };
             if next > limit {
-                return;
+                return true;
             }
+            self.stats.steps += 1;
             self.now = self.now.max(next);
             if queued.is_some_and(|t| t <= next) {
                 if let Some(Reverse((_, seq))) = self.queue.pop()
-                    && let Some(action) = self.actions.remove(&seq)
+                    && let Some(action) = self.take_action(seq)
                 {
                     self.apply(action);
                 }
@@ -650,6 +760,18 @@ impl Simulation {
                     return;
                 };
                 let text = describe_input(&input);
+                // A call that has not started or has ended hears nothing: say so.
+                let ignored = match self.engine.call(&id) {
+                    None => Some("the call has not started"),
+                    Some(c) if c.is_ended() => Some("the call has ended"),
+                    Some(_) => None,
+                };
+                if let Some(why) = ignored {
+                    if let Some(text) = text {
+                        self.line(&call, "ignored", format!("{text} (ignored: {why})"));
+                    }
+                    return;
+                }
                 if let Some(text) = text {
                     self.line(&call, "input", text);
                 }
@@ -663,7 +785,7 @@ impl Simulation {
                     self.media.remove(&tag);
                 }
                 if let Input::RecordingFinished { media, .. } = &input {
-                    self.recordings.remove(&(call.clone(), *media));
+                    self.take_recording(&call, *media);
                 }
                 // The dialed party's default behaviour shows like a scripted event.
                 if let (Input::Dial(_), Some(text)) = (&input, describe_input(&input)) {
@@ -675,14 +797,15 @@ impl Simulation {
             Action::Room(op) => self.room_op(op),
             Action::FinishRecording { call, duration_ms } => {
                 let latest = self.ids.get(&call).and_then(|id| {
-                    self.recordings.keys().filter(|(c, _)| c == id).map(|(_, m)| *m).max().map(|m| (id.clone(), m))
+                    let recs = self.recordings.get(id)?;
+                    recs.iter().map(|(m, _)| *m).max().map(|m| (id.clone(), m))
                 });
                 match latest {
                     Some((id, media)) => {
                         self.line(&call, "input", "recording finished".to_owned());
-                        self.recordings.remove(&(id.clone(), media));
+                        self.take_recording(&id, media);
                         if let Some(seq) = self.media.remove(&(id.clone(), media)) {
-                            self.actions.remove(&seq);
+                            self.take_action(seq);
                         }
                         let _ = self.engine.handle_input(now, &id, Input::RecordingFinished { media, duration_ms });
                     }
@@ -773,7 +896,16 @@ impl Simulation {
 
     /// Drops the simulation's own pending inputs to `call` that `which` selects.
     fn cancel(&mut self, call: &CallId, which: impl Fn(&Input) -> bool) {
-        self.actions.retain(|_, a| !matches!(a, Action::Internal { call: c, input, .. } if c == call && which(input)));
+        let Some(seqs) = self.by_call.get(call) else { return };
+        let chosen: Vec<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|seq| matches!(self.actions.get(seq), Some(Action::Internal { input, .. }) if which(input)))
+            .collect();
+        self.stats.visited += seqs.len() as u64;
+        for seq in chosen {
+            self.take_action(seq);
+        }
     }
 
     /// A media duration at the simulation's speed.
@@ -796,12 +928,15 @@ impl Simulation {
         }
     }
 
-    fn speak_len(&self, text: &str, loops: u32) -> Option<Duration> {
+    /// How long `text` (one line, as [`one_line`] folds it) with SSML `pauses` is spoken,
+    /// `loops` times; `None` for ever (`loop="0"`).
+    fn speak_len(&self, text: &str, pauses: Duration, loops: u32) -> Option<Duration> {
         if loops == 0 {
             return None;
         }
         let n = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
-        Some((self.timing.speak_per_char * n).max(self.timing.speak_min) * loops)
+        let once = self.timing.speak_per_char.saturating_mul(n).max(self.timing.speak_min).saturating_add(pauses);
+        Some(once.saturating_mul(loops))
     }
 
     fn play_len(&self, url: &str, loops: u32) -> Option<Duration> {
@@ -815,7 +950,9 @@ impl Simulation {
         doc.verbs
             .iter()
             .map(|v| match v {
-                Verb::Speak(s) => self.speak_len(&s.text(), s.loop_.max(1)).unwrap_or_default(),
+                Verb::Speak(s) => {
+                    self.speak_len(&one_line(&s.text()), pauses(&s.content), s.loop_.max(1)).unwrap_or_default()
+                }
                 Verb::Play(p) => {
                     self.play_len(p.url.as_ref().map_or("", |u| u.as_str()), p.loop_.max(1)).unwrap_or_default()
                 }
@@ -866,7 +1003,10 @@ impl Simulation {
                     let idx = crate::diagnostic::LineIndex::new(&body);
                     let rendered: Vec<String> =
                         diagnostics.iter().map(|d| crate::diagnostic::render_with(&file, &idx, d)).collect();
-                    self.diagnostics.extend(rendered.iter().cloned());
+                    // Live mode keeps no history: the line (taken by the driver) carries them.
+                    if !self.external {
+                        self.diagnostics.extend(rendered.iter().cloned());
+                    }
                     if let Some(l) = self.lines.last_mut() {
                         l.diagnostics = rendered;
                     }
@@ -889,9 +1029,11 @@ impl Simulation {
             Command::Answer => self.line(name, "answered", "answered".to_owned()),
             Command::PreAnswer => self.line(name, "preanswered", "early media (pre-answer)".to_owned()),
             Command::Speak { media, speak } => {
-                let (text, voice, lang, loops) = match speak.speak() {
-                    Some(s) => (s.text(), s.voice.to_string(), s.language.to_string(), s.loop_),
-                    None => (String::new(), String::new(), String::new(), 1),
+                let (text, voice, lang, loops, pauses) = match speak.speak() {
+                    Some(s) => {
+                        (one_line(&s.text()), s.voice.to_string(), s.language.to_string(), s.loop_, pauses(&s.content))
+                    }
+                    None => (String::new(), String::new(), String::new(), 1, Duration::ZERO),
                 };
                 let extra = if loops == 1 {
                     String::new()
@@ -901,7 +1043,7 @@ impl Simulation {
                     format!(", {loops} times")
                 };
                 self.line(name, "spoke", format!("spoke \"{text}\" ({voice}, {lang}{extra})"));
-                let len = self.speak_len(&text, loops);
+                let len = self.speak_len(&text, pauses, loops);
                 self.schedule_media(call, media, len);
             }
             Command::Play { media, play } => {
@@ -932,7 +1074,7 @@ impl Simulation {
             }
             Command::StopMedia(m) => {
                 if let Some(seq) = self.media.remove(&(call.clone(), m)) {
-                    self.actions.remove(&seq);
+                    self.take_action(seq);
                 }
             }
             Command::SendDigits { media, digits } => {
@@ -959,7 +1101,7 @@ impl Simulation {
                     "record",
                     format!("recording ({}, {}) to {}", format, record_mode(mode), recording.url),
                 );
-                self.recordings.insert((call.clone(), media), now);
+                self.recordings.entry(call.clone()).or_default().push((media, now));
                 if let (Some(max), Some(silence)) = (max_length, silence_timeout) {
                     let talks = self.scaled(self.timing.caller_talks);
                     let natural = (talks + self.scaled(silence)).min(max + Duration::from_millis(1));
@@ -979,9 +1121,9 @@ impl Simulation {
             }
             Command::StopRecording(m) => {
                 if let Some(seq) = self.media.remove(&(call.clone(), m)) {
-                    self.actions.remove(&seq);
+                    self.take_action(seq);
                 }
-                if let Some(start) = self.recordings.remove(&(call.clone(), m)) {
+                if let Some(start) = self.take_recording(call, m) {
                     let ms = u64::try_from(now.saturating_sub(start).as_millis()).unwrap_or(u64::MAX);
                     self.schedule(
                         now,
@@ -1029,14 +1171,20 @@ impl Simulation {
                 self.line(&format!("room {room}"), "room-sound", format!("hears {text} ({what} of {name})"));
             }
             Command::SendMessage { dst, text, .. } => {
-                self.line(name, "message", format!("sent SMS to {}: \"{text}\"", dst.unwrap_or_default()))
+                self.line(name, "message", format!("sent SMS to {}: \"{}\"", dst.unwrap_or_default(), one_line(&text)))
             }
             Command::StartStream { stream, media } => {
                 self.streams.entry(call.clone()).or_default().push(media);
                 let url = stream.url.as_ref().map_or("", |u| u.as_str());
                 self.line(name, "stream", format!("streaming {} audio to {url}", stream.audio_track));
             }
-            Command::StopStream(_) => self.line(name, "stream", "stream stopped".to_owned()),
+            Command::StopStream(m) => {
+                // A stopped stream can no longer be ended by the script.
+                if let Some(v) = self.streams.get_mut(call) {
+                    v.retain(|x| *x != m);
+                }
+                self.line(name, "stream", "stream stopped".to_owned())
+            }
             Command::Hangup { .. } => {}
         }
     }
@@ -1098,7 +1246,7 @@ impl Simulation {
             return;
         }
         let Some(call) = call.cloned() else { return };
-        let reply = match self.served.get(strip_fragment(&req.url)) {
+        let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
             Some(Served::Body(b)) => FetchReply::Body(b.clone()),
             Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
             None => FetchReply::Failed("no document is served at this URL".to_owned()),
@@ -1152,7 +1300,7 @@ impl Simulation {
                 let what = match media {
                     MemberMedia::Play { url } => format!("play {url}"),
                     MemberMedia::StopPlay => "stop playing".to_owned(),
-                    MemberMedia::Speak { text, .. } => format!("speak \"{text}\""),
+                    MemberMedia::Speak { text, .. } => format!("speak \"{}\"", one_line(&text)),
                     MemberMedia::StopSpeak => "stop speaking".to_owned(),
                 };
                 self.line(&format!("room {room}"), "room-media", format!("{what} to members {}", ids.join(",")));
@@ -1190,6 +1338,57 @@ fn record_mode(mode: crate::engine::RecordMode) -> &'static str {
     }
 }
 
+/// Text as one transcript line: every run of whitespace (newlines, indentation) becomes one
+/// space, as a voice reads it, and the ends are trimmed.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The silence SSML `<break>`s add to speech: `time` as written (`500ms`, `2s`, `1.5s`), or
+/// by `strength`: none 0, x-weak 0.1 s, weak 0.25 s, medium (and a bare `<break/>`) 0.5 s,
+/// strong 1 s, x-strong 2 s.
+fn pauses(nodes: &[crate::xml::SpeakNode]) -> Duration {
+    use crate::xml::values::BreakStrength as B;
+    use crate::xml::{SpeakNode, Ssml};
+    nodes
+        .iter()
+        .map(|n| match n {
+            SpeakNode::Text(_) => Duration::ZERO,
+            SpeakNode::Ssml(Ssml::Break(b)) => {
+                if let Some(t) = &b.time {
+                    let t = t.as_str();
+                    let (num, scale) = match t.strip_suffix("ms") {
+                        Some(ms) => (ms, 0.001),
+                        None => (t.strip_suffix('s').unwrap_or(t), 1.0),
+                    };
+                    num.parse::<f64>()
+                        .ok()
+                        .map(|n| n * scale)
+                        .filter(|secs| secs.is_finite() && (0.0..=86_400.0).contains(secs))
+                        .map_or(Duration::ZERO, Duration::from_secs_f64)
+                } else {
+                    Duration::from_millis(match b.strength {
+                        Some(B::None) => 0,
+                        Some(B::XWeak) => 100,
+                        Some(B::Weak) => 250,
+                        Some(B::Medium) | None => 500,
+                        Some(B::Strong) => 1000,
+                        Some(B::XStrong) => 2000,
+                    })
+                }
+            }
+            SpeakNode::Ssml(s) => pauses(s.content()),
+        })
+        .fold(Duration::ZERO, Duration::saturating_add)
+}
+
 fn strip_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
@@ -1219,7 +1418,7 @@ fn describe_sounds(doc: &Arc<Document>) -> String {
         .verbs
         .iter()
         .filter_map(|v| match v {
-            Verb::Speak(s) => Some(format!("\"{}\"", s.text())),
+            Verb::Speak(s) => Some(format!("\"{}\"", one_line(&s.text()))),
             Verb::Play(p) => p.url.as_ref().map(|u| u.as_str().to_owned()),
             Verb::Wait(w) => Some(format!("{} s of silence", w.length)),
             _ => None,
@@ -1231,7 +1430,7 @@ fn describe_sounds(doc: &Arc<Document>) -> String {
 fn describe_input(input: &Input) -> Option<String> {
     Some(match input {
         Input::Digits(d) => format!("pressed {d}"),
-        Input::Speech { text, .. } => format!("said \"{text}\""),
+        Input::Speech { text, .. } => format!("said \"{}\"", one_line(text)),
         Input::Hangup { .. } => "hangs up".to_owned(),
         Input::Dial(DialEvent::Answered { to, .. }) => format!("{to} answered"),
         Input::Dial(DialEvent::Busy) => "dialed party is busy".to_owned(),

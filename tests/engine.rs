@@ -1197,3 +1197,174 @@ fn thousands_of_instant_verbs_run_without_deep_recursion() {
     assert_eq!(text.matches("sent tones 1").count(), 600);
     assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
 }
+
+// ---------------------------------------------------------------------- long-lived simulations (issue 16)
+
+#[test]
+fn the_step_limit_is_per_advance_so_a_long_lived_simulation_keeps_running() {
+    let mut sim = Simulation::new();
+    sim.set_step_limit(50);
+    // Many idle advances, each taking a step: far more steps in total than the limit.
+    for i in 1..=500 {
+        sim.advance_to(ms(i));
+    }
+    sim.serve(ANSWER, r#"<Response><Wait length="2"/><Speak>still here</Speak></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.advance_to(s(60));
+    assert_in_order(
+        &sim,
+        &[
+            "00:00.500 alice  inbound call started",
+            "00:02.500 alice  spoke \"still here\" (WOMAN, en-US)",
+            "00:03.500 alice  hung up: 4010 End Of XML Instructions (Plivo)",
+        ],
+    );
+}
+
+#[test]
+fn the_step_limit_still_stops_one_runaway_advance() {
+    let mut sim = Simulation::new();
+    sim.set_step_limit(3);
+    sim.serve(ANSWER, r#"<Response><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/><Wait length="1"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.advance_to(s(60));
+    assert_absent(&sim, "hung up");
+    // The next advance has its own allowance and goes on from there.
+    for _ in 0..10 {
+        sim.advance_to(s(60));
+    }
+    assert_in_order(&sim, &["00:06.000 alice  hung up: 4010 End Of XML Instructions (Plivo)"]);
+}
+
+#[test]
+fn a_duplicate_call_id_is_refused_and_changes_nothing() {
+    use plivo_flow::engine::{CallSetup, EngineError};
+    let mut sim = Simulation::new();
+    sim.set_external_fetch(true);
+    let setup = CallSetup::inbound("c-1", "+1555", "+1666", ANSWER);
+    let id = sim.start_call_now("alice", setup.clone()).expect("first start");
+    let before = sim.transcript_text();
+    let outbox = sim.take_outbox();
+    assert_eq!(outbox.len(), 1, "the answer fetch");
+    assert_eq!(sim.start_call_now("mallory", setup), Err(EngineError::DuplicateCall(id.clone())));
+    assert_eq!(sim.transcript_text(), before, "no line for the refused start");
+    assert!(sim.take_outbox().is_empty());
+    assert_eq!(sim.call_id("alice"), Some(&id));
+    assert_eq!(sim.call_id("mallory"), None);
+    // The live call keeps its name.
+    sim.input_now(&id, Input::Hangup { source: plivo_flow::engine::HangupSource::Caller }).expect("live");
+    assert!(sim.transcript_text().contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{}", sim.transcript_text());
+}
+
+#[test]
+fn live_mode_keeps_no_diagnostics_beyond_the_transcript_lines() {
+    use plivo_flow::engine::{CallSetup, FetchReply};
+    let mut sim = Simulation::new();
+    sim.set_external_fetch(true);
+    let mut lines_with_diagnostics = 0;
+    for i in 0..50 {
+        let id = sim
+            .start_call_now(&format!("c{i}"), CallSetup::inbound(format!("c-{i}"), "+1555", "+1666", ANSWER))
+            .expect("start");
+        for (_, req) in sim.take_outbox() {
+            sim.deliver(&id, req.id, FetchReply::Body("<Response><Reject/></Response>".to_owned()));
+        }
+        sim.advance_to(ms(i * 10));
+        for line in sim.take_transcript() {
+            if line.kind == "invalid-document" {
+                assert!(line.diagnostics.iter().any(|d| d.contains("unknown element <Reject>")), "{line:?}");
+                lines_with_diagnostics += 1;
+            }
+        }
+        sim.forget_ended_calls();
+    }
+    assert_eq!(lines_with_diagnostics, 50, "each invalid document is reported once, on its line");
+    assert!(sim.diagnostics().is_empty(), "retained: {}", sim.diagnostics().len());
+}
+
+// ---------------------------------------------------------------------- transcription (issue 10 item 9)
+
+#[test]
+fn record_with_transcription_url_posts_plivo_s_transcription_parameters() {
+    let mut sim = Simulation::new();
+    sim.set_transcription_text("Please call me back");
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record transcriptionType="auto" transcriptionUrl="https://app.example/tr" callbackUrl="https://app.example/file" playBeep="false" timeout="2"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    let file = requests(&sim, "alice", Purpose::Callback("recording"));
+    assert_eq!(file.len(), 1, "{}", sim.transcript_text());
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    let t = tr[0];
+    assert_eq!(t.url, "https://app.example/tr");
+    assert_eq!(t.method, plivo_flow::xml::values::Method::Post);
+    assert_eq!(t.reply, Reply::Ignore);
+    assert_eq!(t.param("transcription"), Some("Please call me back"));
+    assert_eq!(t.param("duration"), Some("5"), "the caller talks 5 s");
+    assert_eq!(t.param("call_uuid"), sim.call_id("alice").map(|c| c.as_str()));
+    assert_eq!(t.param("recording_id"), file[0].param("RecordingID"));
+    assert_eq!(t.param("transcription_charge"), Some("0.00000"));
+    assert_eq!(t.param("transcription_rate"), Some("0.00000"));
+    assert_eq!(t.param("error"), None);
+    // It follows the file, before the call moves on.
+    let text = sim.transcript_text();
+    let file_at = text.find("(recording callback)").expect("file line");
+    let tr_at = text.find("(transcription callback)").expect("transcription line");
+    let hangup_at = text.find("hung up: 4010").expect("hangup");
+    assert!(file_at < tr_at && tr_at < hangup_at, "{text}");
+}
+
+#[test]
+fn a_session_recording_is_transcribed_when_its_file_is_ready_even_after_the_hangup() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record recordSession="true" redirect="false" transcriptionType="auto" transcriptionUrl="https://app.example/tr" transcriptionMethod="GET"/><Wait length="30"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.at(s(12)).hangup("alice");
+    sim.run();
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    assert_eq!(tr[0].method, plivo_flow::xml::values::Method::Get);
+    assert_eq!(tr[0].param("transcription"), Some(plivo_flow::engine::DEFAULT_TRANSCRIPTION));
+    assert_eq!(tr[0].param("duration"), Some("12"));
+}
+
+#[test]
+fn a_recording_over_four_hours_is_not_transcribed_and_says_why() {
+    let mut sim = Simulation::new();
+    sim.serve(
+        ANSWER,
+        r#"<Response><Record recordSession="true" redirect="false" transcriptionUrl="https://app.example/tr"/><Wait length="20000"/></Response>"#,
+    );
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    assert_eq!(tr.len(), 1, "{}", sim.transcript_text());
+    assert_eq!(tr[0].param("transcription"), Some(""));
+    assert_eq!(tr[0].param("error"), Some("Recording duration too long for transcription"));
+}
+
+#[test]
+fn without_a_transcription_url_nothing_is_sent() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, r#"<Response><Record transcriptionType="auto" playBeep="false" timeout="1"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.run();
+    assert!(requests(&sim, "alice", Purpose::Callback("transcription")).is_empty());
+}
+
+#[test]
+fn words_with_newlines_are_one_transcript_line() {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, r#"<Response><Wait length="3"/></Response>"#);
+    sim.start_call("alice", ANSWER);
+    sim.at(s(1)).speech("alice", "yes\n  please", 0.9);
+    sim.run();
+    assert_in_order(&sim, &["00:01.000 alice  said \"yes please\""]);
+    assert_eq!(sim.transcript_text().lines().count(), sim.transcript().len());
+}

@@ -78,7 +78,13 @@ pub struct CallConfig {
     pub seed: u64,
     /// What `auto` means for `<GetInput digitEndTimeout>`. Default 5 s.
     pub auto_digit_end_timeout: Duration,
+    /// The text every `<Record transcriptionUrl>` request carries as `transcription`
+    /// (no speech is recognised). Default [`DEFAULT_TRANSCRIPTION`].
+    pub transcription_text: String,
 }
+
+/// The placeholder transcript of simulated recordings.
+pub const DEFAULT_TRANSCRIPTION: &str = "(simulated transcription)";
 
 impl Default for CallConfig {
     fn default() -> Self {
@@ -87,6 +93,7 @@ impl Default for CallConfig {
             recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned(),
             seed: 1,
             auto_digit_end_timeout: Duration::from_secs(5),
+            transcription_text: DEFAULT_TRANSCRIPTION.to_owned(),
         }
     }
 }
@@ -313,10 +320,13 @@ enum Background {
         armed: bool,
         started_at: Duration,
         callback: Option<(Url, Method)>,
+        /// `transcriptionUrl`: told the transcript when the file is ready.
+        transcription: Option<(Url, Method)>,
         format: xml::values::FileFormat,
     },
-    /// A `<Stream>` that does not hold the call.
-    Stream { media: MediaId, callback: Option<(Url, Method)> },
+    /// A `<Stream>` that does not hold the call; it stops by itself at `until`
+    /// (`streamTimeout`).
+    Stream { media: MediaId, callback: Option<(Url, Method)>, until: Duration },
 }
 
 /// What a pending sound document is for.
@@ -340,6 +350,12 @@ enum Flow {
 
 /// How a verb ended, for traces; static in the common cases, so steps do not allocate.
 type Outcome = std::borrow::Cow<'static, str>;
+
+/// The longest recording Plivo transcribes: 4 hours (docs: voice/xml/record).
+const MAX_TRANSCRIBED_MS: u64 = 4 * 3600 * 1000;
+
+/// The longest a `<Stream>` runs, whatever its `streamTimeout` says (24 h, Plivo's default).
+const MAX_STREAM_SECS: u32 = 86_400;
 
 fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
@@ -449,7 +465,11 @@ impl Call {
 
     /// When [`Call::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.timers.iter().flatten().min().copied()
+        let streams = self.background.iter().filter_map(|b| match b {
+            Background::Stream { until, .. } => Some(until),
+            Background::Recording { .. } => None,
+        });
+        self.timers.iter().flatten().chain(streams).min().copied()
     }
 
     /// Fires the timers due at `now`.
@@ -467,6 +487,9 @@ impl Call {
         if self.timers[T_AUX].is_some_and(|t| t <= now) {
             self.timers[T_AUX] = None;
             self.on_aux_timer(now);
+        }
+        if !self.is_ended() {
+            self.stop_timed_out_streams(now);
         }
     }
 
@@ -851,11 +874,15 @@ impl Call {
                     let url = url.clone();
                     self.notify(&url, *method, "stream", vec![("Event".to_owned(), "StartStream".to_owned())]);
                 }
+                // `streamTimeout` stops the stream (capped at 24 h, like `<Dial timeLimit>`), so a
+                // kept-alive stream whose far end never closes cannot hold the call forever.
+                let until = now + secs(s.stream_timeout.clamp(1, MAX_STREAM_SECS));
                 if s.keep_call_alive {
                     self.state = State::Running(Run::Stream(media));
+                    self.timers[T_VERB] = Some(until);
                     Flow::Wait
                 } else {
-                    self.background.push(Background::Stream { media, callback });
+                    self.background.push(Background::Stream { media, callback, until });
                     Flow::Next("streaming in the background".into())
                 }
             }
@@ -932,6 +959,13 @@ impl Call {
                 r.phase = RecordPhase::Stopping;
                 let media = r.media;
                 self.emit(Command::StopRecording(media));
+            }
+            Run::Stream(m) => {
+                // streamTimeout reached.
+                let m = *m;
+                self.emit(Command::StopStream(m));
+                self.stream_stopped_callback();
+                self.complete(now, "stream timed out");
             }
             Run::Dial(d) => {
                 let media = d.media;
@@ -1315,6 +1349,7 @@ impl Call {
                 armed,
                 started_at: now,
                 callback: r.callback_url.clone().map(|u| (u, r.callback_method)),
+                transcription: r.transcription_url.clone().map(|u| (u, r.transcription_method)),
                 format: r.file_format,
             });
             let params = vec![
@@ -1386,8 +1421,13 @@ impl Call {
             };
             let action = v.action.clone().map(|u| (u, v.method, v.redirect));
             let callback = v.callback_url.clone().map(|u| (u, v.callback_method));
+            let transcription = v.transcription_url.clone().map(|u| (u, v.transcription_method));
+            let recording_id = r.recording.id.clone();
             if let Some((url, method)) = callback {
                 self.notify(&url, method, "recording", params.clone());
+            }
+            if let Some((url, method)) = transcription {
+                self.transcription_callback(&url, method, &recording_id, duration_ms);
             }
             let mut params = params;
             params.push(("Digits".to_owned(), digits.clone()));
@@ -1407,12 +1447,40 @@ impl Call {
             .iter()
             .position(|b| matches!(b, Background::Recording { media: m, armed: false, .. } if *m == media));
         let Some(pos) = pos else { return };
-        if let Background::Recording { recording, started_at, callback, .. } = self.background.remove(pos)
-            && let Some((url, method)) = callback
+        if let Background::Recording { recording, started_at, callback, transcription, .. } =
+            self.background.remove(pos)
         {
-            let params = Self::recording_params(&recording, started_at, duration_ms);
-            self.notify(&url, method, "recording", params);
+            if let Some((url, method)) = callback {
+                let params = Self::recording_params(&recording, started_at, duration_ms);
+                self.notify(&url, method, "recording", params);
+            }
+            if let Some((url, method)) = transcription {
+                self.transcription_callback(&url, method, &recording.id, duration_ms);
+            }
         }
+    }
+
+    /// The `transcriptionUrl` request for a finished recording `duration_ms` long, with
+    /// Plivo's parameters (docs: voice/xml/record, "Parameters sent to the transcription
+    /// URL"): `transcription_charge`, `transcription`, `duration` (s), `call_uuid`,
+    /// `transcription_rate`, `recording_id`, and `error` when the recording cannot be
+    /// transcribed (longer than 4 hours). The text is [`CallConfig::transcription_text`];
+    /// nothing is charged. Plivo sends it minutes later; here it follows the file at once.
+    fn transcription_callback(&mut self, url: &Url, method: Method, recording_id: &str, duration_ms: u64) {
+        let too_long = duration_ms > MAX_TRANSCRIBED_MS;
+        let text = if too_long { String::new() } else { self.config.transcription_text.clone() };
+        let mut params = vec![
+            ("transcription_charge".to_owned(), "0.00000".to_owned()),
+            ("transcription".to_owned(), text),
+            ("duration".to_owned(), (duration_ms / 1000).to_string()),
+            ("call_uuid".to_owned(), self.setup.id.as_str().to_owned()),
+            ("transcription_rate".to_owned(), "0.00000".to_owned()),
+            ("recording_id".to_owned(), recording_id.to_owned()),
+        ];
+        if too_long {
+            params.push(("error".to_owned(), "Recording duration too long for transcription".to_owned()));
+        }
+        self.notify(url, method, "transcription", params);
     }
 
     // ------------------------------------------------------------------ dial
@@ -1524,7 +1592,11 @@ impl Call {
         }
         d.phase = DialPhase::Bridged { b_leg, to, since: now };
         self.timers[T_VERB] = None;
-        self.mark_answered(now);
+        if self.answered_at.is_none() {
+            // A caller who reaches the `<Dial>` unanswered is answered when the callee is.
+            self.mark_answered(now);
+            self.emit(Command::Answer);
+        }
         if let Some(Verb::Dial(v)) = self.verb_here() {
             self.timers[T_AUX] = Some(now + secs(v.time_limit.min(86_400)));
         }
@@ -1949,14 +2021,37 @@ impl Call {
 
     // ------------------------------------------------------------------ streams
 
+    /// `StopStream` to the running `<Stream>`'s `statusCallbackUrl`, if it has one.
+    fn stream_stopped_callback(&mut self) {
+        if let Some(Verb::Stream(s)) = self.verb_here()
+            && let Some(url) = s.status_callback_url.clone()
+        {
+            let method = s.status_callback_method;
+            self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+        }
+    }
+
+    /// Stops the background streams whose `streamTimeout` has passed, with their callbacks.
+    fn stop_timed_out_streams(&mut self, now: Duration) {
+        if !self.background.iter().any(|b| matches!(b, Background::Stream { until, .. } if *until <= now)) {
+            return;
+        }
+        for b in std::mem::take(&mut self.background) {
+            match b {
+                Background::Stream { media, callback, until } if until <= now => {
+                    self.emit(Command::StopStream(media));
+                    if let Some((url, method)) = callback {
+                        self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+                    }
+                }
+                b => self.background.push(b),
+            }
+        }
+    }
+
     fn on_stream_ended(&mut self, now: Duration, m: MediaId) {
         if matches!(self.state, State::Running(Run::Stream(id)) if id == m) {
-            if let Some(Verb::Stream(s)) = self.verb_here()
-                && let Some(url) = s.status_callback_url.clone()
-            {
-                let method = s.status_callback_method;
-                self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
-            }
+            self.stream_stopped_callback();
             self.complete(now, "stream ended");
             return;
         }
@@ -2115,9 +2210,12 @@ impl Call {
                 } else {
                     // The file still arrives later; its callbackUrl must still fire.
                     self.emit(Command::StopRecording(r.media));
-                    let callback = match self.verb_here() {
-                        Some(Verb::Record(v)) => v.callback_url.clone().map(|u| (u, v.callback_method)),
-                        _ => None,
+                    let (callback, transcription) = match self.verb_here() {
+                        Some(Verb::Record(v)) => (
+                            v.callback_url.clone().map(|u| (u, v.callback_method)),
+                            v.transcription_url.clone().map(|u| (u, v.transcription_method)),
+                        ),
+                        _ => (None, None),
                     };
                     let format = match self.verb_here() {
                         Some(Verb::Record(v)) => v.file_format,
@@ -2129,6 +2227,7 @@ impl Call {
                         armed: false,
                         started_at: r.started_at,
                         callback,
+                        transcription,
                         format,
                     });
                 }
@@ -2179,12 +2278,7 @@ impl Call {
             }
             Run::Stream(m) => {
                 self.emit(Command::StopStream(m));
-                if let Some(Verb::Stream(s)) = self.verb_here()
-                    && let Some(url) = s.status_callback_url.clone()
-                {
-                    let method = s.status_callback_method;
-                    self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
-                }
+                self.stream_stopped_callback();
             }
         }
     }
@@ -2203,7 +2297,7 @@ impl Call {
                     self.background.push(b);
                 }
                 Background::Recording { .. } => {}
-                Background::Stream { media, callback } => {
+                Background::Stream { media, callback, .. } => {
                     self.emit(Command::StopStream(media));
                     if let Some((url, method)) = callback {
                         self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);

@@ -5,6 +5,17 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A Plivo hangup cause (docs: voice/troubleshooting/hangup-causes).
+///
+/// The runtime causes a document can bring about, by what went wrong and with which URL:
+///
+/// | | answer | action | transfer | `<Redirect>` |
+/// |---|---|---|---|---|
+/// | unreachable (non-2xx, timeout, refused) | 7011 | 7012 | 7013 | 7014 |
+/// | not a usable http(s) URL | | 7022 | 7023 | 7024 |
+/// | method neither GET nor POST | | 7032 | 7033 | 7034 |
+/// | the body is not a valid document | 8011 | 8012 | 8013 | 8014 |
+///
+/// Their source is [`HangupSource::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum HangupCause {
@@ -30,6 +41,19 @@ pub enum HangupCause {
     TransferUrlUnreachable,
     /// 7014: a `<Redirect>` URL could not be reached.
     RedirectUrlUnreachable,
+    /// 7022: an action URL to be fetched is not a usable http(s) URL (e.g. a relative URL
+    /// with no document URL to resolve it against).
+    InvalidActionUrl,
+    /// 7023: a transfer URL is not a usable http(s) URL.
+    InvalidTransferUrl,
+    /// 7024: a `<Redirect>` URL is not a usable http(s) URL.
+    InvalidRedirectUrl,
+    /// 7032: an action URL's method is neither GET nor POST.
+    InvalidActionMethod,
+    /// 7033: a transfer URL's method is neither GET nor POST.
+    InvalidTransferMethod,
+    /// 7034: a `<Redirect>` URL's method is neither GET nor POST.
+    InvalidRedirectMethod,
     /// 8011: the answer URL returned something that is not a valid Plivo document.
     InvalidAnswerXml,
     /// 8012: an action URL returned an invalid document.
@@ -44,6 +68,37 @@ pub enum HangupCause {
 }
 
 impl HangupCause {
+    /// Every cause, in code order.
+    pub const ALL: &'static [HangupCause] = &[
+        HangupCause::Canceled,
+        HangupCause::Busy,
+        HangupCause::Rejected,
+        HangupCause::NormalHangup,
+        HangupCause::EndOfXml,
+        HangupCause::MpcEnded,
+        HangupCause::KickedOutOfMpc,
+        HangupCause::AnswerUrlUnreachable,
+        HangupCause::ActionUrlUnreachable,
+        HangupCause::TransferUrlUnreachable,
+        HangupCause::RedirectUrlUnreachable,
+        HangupCause::InvalidActionUrl,
+        HangupCause::InvalidTransferUrl,
+        HangupCause::InvalidRedirectUrl,
+        HangupCause::InvalidActionMethod,
+        HangupCause::InvalidTransferMethod,
+        HangupCause::InvalidRedirectMethod,
+        HangupCause::InvalidAnswerXml,
+        HangupCause::InvalidActionXml,
+        HangupCause::InvalidTransferXml,
+        HangupCause::InvalidRedirectXml,
+        HangupCause::RedirectLimit,
+    ];
+
+    /// The cause with this numeric code (`HangupCauseCode`), if it is one of [`HangupCause::ALL`].
+    pub fn from_code(code: u16) -> Option<HangupCause> {
+        HangupCause::ALL.iter().copied().find(|c| c.code() == code)
+    }
+
     /// The numeric code (`HangupCauseCode`).
     pub const fn code(self) -> u16 {
         match self {
@@ -58,6 +113,12 @@ impl HangupCause {
             HangupCause::ActionUrlUnreachable => 7012,
             HangupCause::TransferUrlUnreachable => 7013,
             HangupCause::RedirectUrlUnreachable => 7014,
+            HangupCause::InvalidActionUrl => 7022,
+            HangupCause::InvalidTransferUrl => 7023,
+            HangupCause::InvalidRedirectUrl => 7024,
+            HangupCause::InvalidActionMethod => 7032,
+            HangupCause::InvalidTransferMethod => 7033,
+            HangupCause::InvalidRedirectMethod => 7034,
             HangupCause::InvalidAnswerXml => 8011,
             HangupCause::InvalidActionXml => 8012,
             HangupCause::InvalidTransferXml => 8013,
@@ -80,6 +141,13 @@ impl HangupCause {
             HangupCause::ActionUrlUnreachable => "Error Reaching Action URL",
             HangupCause::TransferUrlUnreachable => "Error Reaching Transfer URL",
             HangupCause::RedirectUrlUnreachable => "Error Reaching Redirect URL",
+            HangupCause::InvalidActionUrl => "Invalid Action URL",
+            HangupCause::InvalidTransferUrl => "Invalid Transfer URL",
+            HangupCause::InvalidRedirectUrl => "Invalid Redirect URL",
+            // Plivo's table names the three method causes alike.
+            HangupCause::InvalidActionMethod
+            | HangupCause::InvalidTransferMethod
+            | HangupCause::InvalidRedirectMethod => "Invalid Method",
             HangupCause::InvalidAnswerXml => "Invalid Answer XML",
             HangupCause::InvalidActionXml => "Invalid Action XML",
             HangupCause::InvalidTransferXml => "Invalid Transfer XML",
@@ -140,5 +208,40 @@ impl HangupSource {
 impl fmt::Display for HangupSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_ordered_and_found_again() {
+        let codes: Vec<u16> = HangupCause::ALL.iter().map(|c| c.code()).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(codes, sorted, "ALL is in code order, without repeats");
+        for &c in HangupCause::ALL {
+            assert_eq!(HangupCause::from_code(c.code()), Some(c));
+        }
+        assert_eq!(HangupCause::from_code(7021), None);
+    }
+
+    #[test]
+    fn the_70xx_runtime_causes_use_plivo_s_codes_and_names() {
+        let table = [
+            (HangupCause::InvalidActionUrl, "7022 Invalid Action URL"),
+            (HangupCause::InvalidTransferUrl, "7023 Invalid Transfer URL"),
+            (HangupCause::InvalidRedirectUrl, "7024 Invalid Redirect URL"),
+            (HangupCause::InvalidActionMethod, "7032 Invalid Method"),
+            (HangupCause::InvalidTransferMethod, "7033 Invalid Method"),
+            (HangupCause::InvalidRedirectMethod, "7034 Invalid Method"),
+            (HangupCause::AnswerUrlUnreachable, "7011 Error Reaching Answer URL"),
+        ];
+        for (cause, shown) in table {
+            assert_eq!(cause.to_string(), shown);
+            assert_eq!(cause.sip_name(), "NORMAL_CLEARING");
+        }
     }
 }

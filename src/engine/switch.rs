@@ -87,6 +87,11 @@ impl Engine {
         }
     }
 
+    /// The settings of calls started from now on (calls already started keep theirs).
+    pub fn call_config_mut(&mut self) -> &mut CallConfig {
+        std::sync::Arc::make_mut(&mut self.call_config)
+    }
+
     /// Creates and starts a call.
     pub fn start_call(&mut self, now: Duration, setup: CallSetup) -> Result<CallId, EngineError> {
         let id = setup.id.clone();

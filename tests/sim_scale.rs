@@ -1,0 +1,73 @@
+//! The simulation's cost per call stays flat as the number of calls grows (issue 14): work is
+//! counted ([`Simulation::stats`]), never timed.
+
+use std::time::Duration;
+
+use plivo_flow::engine::{CallSetup, Direction, FetchReply};
+use plivo_flow::sim::{SimStats, Simulation};
+
+const ANSWER: &str = "https://app.example/answer";
+const DOC: &str =
+    "<Response><Speak>hi</Speak><Record recordSession=\"true\" redirect=\"false\"/><Wait length=\"1\"/></Response>";
+
+/// `n` calls 10 ms apart, each speaking one line, recording the session and waiting (offline).
+fn offline(n: u64) -> SimStats {
+    let mut sim = Simulation::new();
+    sim.serve(ANSWER, DOC);
+    for i in 0..n {
+        let name = format!("c{i}");
+        let setup = sim.setup(&name, ANSWER, Direction::Inbound);
+        sim.start_call_with(Duration::from_millis(i * 10), &name, setup);
+    }
+    sim.run();
+    let text = sim.transcript_text();
+    assert_eq!(text.matches("hung up: 4010").count() as u64, n, "every call ends");
+    sim.stats()
+}
+
+/// The same traffic in live mode: calls started with `start_call_now`, documents delivered,
+/// ended calls forgotten after every advance, as the server drives it.
+fn live(n: u64) -> SimStats {
+    let mut sim = Simulation::new();
+    sim.set_external_fetch(true);
+    let mut ended = 0;
+    for i in 0..n {
+        sim.advance_to(Duration::from_millis(i * 10));
+        let setup = CallSetup::inbound(format!("c{i}"), "+1555", "+1666", ANSWER);
+        sim.start_call_now(&format!("c{i}"), setup).expect("start");
+        for (call, req) in sim.take_outbox() {
+            if let Some(call) = call
+                && req.reply == plivo_flow::engine::Reply::Execute
+            {
+                sim.deliver(&call, req.id, FetchReply::Body(DOC.to_owned()));
+            }
+        }
+        sim.take_transcript();
+        ended += sim.forget_ended_calls().len() as u64;
+    }
+    sim.advance_to(Duration::from_millis(n * 10) + Duration::from_secs(60));
+    ended += sim.forget_ended_calls().len() as u64;
+    assert_eq!(ended, n, "every call ends and is forgotten");
+    assert_eq!(sim.engine().calls().count(), 0);
+    sim.stats()
+}
+
+#[track_caller]
+fn assert_flat(small: (u64, SimStats), large: (u64, SimStats)) {
+    let per = |(n, s): (u64, SimStats)| (s.steps as f64 / n as f64, s.visited as f64 / n as f64);
+    let (steps_s, visited_s) = per(small);
+    let (steps_l, visited_l) = per(large);
+    assert!(visited_s > 0.0, "the counter counts: {small:?}");
+    assert!(steps_l <= 2.0 * steps_s, "steps per call grew: {small:?} → {large:?}");
+    assert!(visited_l <= 2.0 * visited_s, "index entries visited per call grew: {small:?} → {large:?}");
+}
+
+#[test]
+fn offline_work_per_call_is_flat_from_1000_to_20000_calls() {
+    assert_flat((1000, offline(1000)), (20_000, offline(20_000)));
+}
+
+#[test]
+fn live_work_per_call_is_flat_from_1000_to_20000_calls() {
+    assert_flat((1000, live(1000)), (20_000, live(20_000)));
+}
