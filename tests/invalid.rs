@@ -67,6 +67,34 @@ const CASES: &[Case] = &[
     ),
     case("unterminated comment", "<Response>\n  <!-- unterminated\n</Response>", "E0101", 2, 3),
     case("text before the root", "hello <Response/>", "E0101", 1, 1),
+    // XML 1.0 allows no C0 control character but tab, LF and CR: each is E0101 at its byte.
+    case("NUL in Speak text", "<Response>\n  <Speak>Hi\u{0}there</Speak>\n</Response>", "E0101", 2, 12),
+    case(
+        "NUL in an attribute value",
+        "<Response>\n  <Speak voice=\"WO\u{0}MAN\">x</Speak>\n</Response>",
+        "E0101",
+        2,
+        19,
+    )
+    .not_first(),
+    case("BEL after non-ASCII text", "<Response><Speak>ééé\u{7}</Speak></Response>", "E0101", 1, 21),
+    case(
+        "escape character in a URL body",
+        "<Response>\n<Play>https://a.example/\u{1b}a.mp3</Play>\n</Response>",
+        "E0101",
+        2,
+        25,
+    )
+    .not_first(),
+    case("unit separator in a comment", "<Response><!-- \u{1f} --></Response>", "E0101", 1, 16),
+    case(
+        "form feed after a tag name",
+        "<Response><Play\u{c}loop=\"1\">https://a.example/a</Play></Response>",
+        "E0101",
+        1,
+        16,
+    )
+    .not_first(),
     // ---------------------------------------------------------------- E0102 DOCTYPE
     case("doctype", "<!DOCTYPE Response>\n<Response/>", "E0102", 1, 1),
     case(

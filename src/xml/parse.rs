@@ -24,11 +24,14 @@ pub struct ParseOptions {
     pub max_bytes: usize,
     /// Deepest accepted element nesting (`<Response>` is depth 1). Default 32.
     pub max_depth: usize,
+    /// Most diagnostics kept per document (the first ones in source order). Default 100;
+    /// the rest are only counted in [`Parsed::suppressed`].
+    pub max_diagnostics: usize,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { max_bytes: 100 * 1024, max_depth: 32 }
+        ParseOptions { max_bytes: 100 * 1024, max_depth: 32, max_diagnostics: 100 }
     }
 }
 
@@ -37,14 +40,21 @@ impl Default for ParseOptions {
 pub struct Parsed {
     /// The document. Complete when there are no errors; best effort otherwise.
     pub document: Document,
-    /// Every diagnostic, in source order of discovery.
+    /// The first [`ParseOptions::max_diagnostics`] diagnostics in source order (by span
+    /// start; diagnostics at one place keep the order they were found in).
     pub diagnostics: Vec<Diagnostic>,
+    /// How many more diagnostics were found past the cap and dropped (0 when none was).
+    /// Their messages are never built, so a hostile document costs time and memory linear
+    /// in its size, and output bounded by the cap.
+    pub suppressed: usize,
+    /// How many of the [`Parsed::suppressed`] diagnostics were errors.
+    pub suppressed_errors: usize,
 }
 
 impl Parsed {
-    /// Whether any diagnostic is an error.
+    /// Whether any diagnostic is an error, counting the suppressed ones.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        self.suppressed_errors > 0 || self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     /// The errors only.
@@ -71,24 +81,33 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
             let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
             let mut p = Parser::new(valid, opts);
             p.report(Code::Malformed, Span::at(valid.len()), "the document is not valid UTF-8".to_owned());
-            Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() }
+            p.into_parsed(Document::default())
         }
     }
 }
 
+/// The text the parser reads from `bytes`, for rendering its diagnostics with
+/// [`crate::diagnostic::render`]: UTF-8 as is (invalid sequences replaced). Lines and
+/// character columns of the diagnostics hold for it. A document over `opts.max_bytes` gives
+/// only its first 4 KiB (its one diagnostic, E0103, is at 1:1).
+pub fn source_text<'b>(bytes: &'b [u8], opts: &ParseOptions) -> Cow<'b, str> {
+    let bytes = if bytes.len() > opts.max_bytes { bytes.get(..4096).unwrap_or(bytes) } else { bytes };
+    String::from_utf8_lossy(bytes)
+}
+
 /// Parses `src` with the given limits.
 pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
-    let mut p = Parser::new(src, opts);
     if src.len() > opts.max_bytes {
-        p.report(
-            Code::TooLarge,
-            Span::at(0),
-            format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes),
-        );
-        return Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() };
+        // Nothing past the size is read: no line index, no scan.
+        let code = Code::TooLarge;
+        let message = format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes);
+        let d = Diagnostic { code, severity: code.severity(), message, span: Span::at(0), line: 1, column: 1 };
+        return Parsed { document: Document::default(), diagnostics: vec![d], suppressed: 0, suppressed_errors: 0 };
     }
+    let mut p = Parser::new(src, opts);
+    p.check_chars();
     let document = p.run();
-    Parsed { document, diagnostics: p.finish_diagnostics() }
+    p.into_parsed(document)
 }
 
 /// Every element name Plivo knows.
@@ -300,10 +319,39 @@ struct Frame {
     warned_text: bool,
 }
 
+/// A kept diagnostic, ordered by (position, discovery order).
+struct Kept {
+    start: usize,
+    seq: usize,
+    diag: Diagnostic,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        (self.start, self.seq) == (other.start, other.seq)
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.start, self.seq).cmp(&(other.start, other.seq))
+    }
+}
+
 struct Parser<'s> {
     src: &'s str,
     opts: &'s ParseOptions,
-    diags: Vec<Diagnostic>,
+    /// The first `max_diagnostics` diagnostics by position: a max-heap, so the last one
+    /// is dropped when an earlier one comes.
+    diags: std::collections::BinaryHeap<Kept>,
+    seq: usize,
+    suppressed: usize,
+    suppressed_errors: usize,
     stack: Vec<Frame>,
     /// Depth inside an unknown element's subtree (its children are not checked).
     skip_depth: usize,
@@ -317,7 +365,10 @@ impl<'s> Parser<'s> {
         Parser {
             src,
             opts,
-            diags: Vec::new(),
+            diags: std::collections::BinaryHeap::new(),
+            seq: 0,
+            suppressed: 0,
+            suppressed_errors: 0,
             stack: Vec::new(),
             skip_depth: 0,
             document: None,
@@ -327,22 +378,66 @@ impl<'s> Parser<'s> {
     }
 
     fn report(&mut self, code: Code, span: Span, message: String) {
-        // Lines and columns are filled in by `finish_diagnostics`, so a valid document never
-        // pays for a line index.
-        self.diags.push(Diagnostic { code, severity: code.severity(), message, span, line: 0, column: 0 });
+        self.report_with(code, span, || message);
     }
 
-    /// The diagnostics in source order (the sort is stable: diagnostics at one place keep
-    /// their order), with lines and columns.
-    fn finish_diagnostics(mut self) -> Vec<Diagnostic> {
-        if !self.diags.is_empty() {
-            let idx = LineIndex::new(self.src);
-            for d in &mut self.diags {
-                (d.line, d.column) = idx.line_col(d.span.start);
-            }
-            self.diags.sort_by_key(|d| d.span.start);
+    /// Records a diagnostic; `message` is only called when the diagnostic is kept (within
+    /// the cap), so past the cap a diagnostic costs a comparison and a count.
+    fn report_with(&mut self, code: Code, span: Span, message: impl FnOnce() -> String) {
+        let seq = self.seq;
+        self.seq += 1;
+        let full = self.diags.len() >= self.opts.max_diagnostics;
+        if full && self.diags.peek().is_none_or(|last| span.start >= last.start) {
+            self.count_suppressed(code);
+            return;
         }
-        self.diags
+        // Lines and columns are filled in by `finish`, so a valid document never pays for a
+        // line index.
+        let diag = Diagnostic { code, severity: code.severity(), message: message(), span, line: 0, column: 0 };
+        self.diags.push(Kept { start: span.start, seq, diag });
+        if self.diags.len() > self.opts.max_diagnostics
+            && let Some(dropped) = self.diags.pop()
+        {
+            self.count_suppressed(dropped.diag.code);
+        }
+    }
+
+    fn count_suppressed(&mut self, code: Code) {
+        self.suppressed += 1;
+        if code.severity() == crate::diagnostic::Severity::Error {
+            self.suppressed_errors += 1;
+        }
+    }
+
+    /// The result: the kept diagnostics in source order, with lines and columns computed in
+    /// one pass over the source.
+    fn into_parsed(self, document: Document) -> Parsed {
+        let kept = self.diags.into_sorted_vec();
+        let mut diagnostics: Vec<Diagnostic> = kept.into_iter().map(|k| k.diag).collect();
+        if !diagnostics.is_empty() {
+            let idx = LineIndex::new(self.src);
+            let offsets: Vec<usize> = diagnostics.iter().map(|d| d.span.start).collect();
+            for (d, (line, column)) in diagnostics.iter_mut().zip(idx.line_cols_sorted(&offsets)) {
+                (d.line, d.column) = (line, column);
+            }
+        }
+        Parsed { document, diagnostics, suppressed: self.suppressed, suppressed_errors: self.suppressed_errors }
+    }
+
+    /// XML 1.0 allows no C0 control character but tab, LF and CR anywhere in a document:
+    /// each one is `E0101` at its byte.
+    fn check_chars(&mut self) {
+        let bad = |b: &u8| *b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r');
+        let bytes = self.src.as_bytes();
+        let mut from = 0;
+        while let Some(i) = bytes.get(from..).and_then(|rest| rest.iter().position(bad)) {
+            let at = from + i;
+            let byte = bytes.get(at).copied().unwrap_or(0);
+            self.report_with(Code::Malformed, Span::new(at, at + 1), || {
+                format!("malformed XML: control character U+{byte:04X} is not allowed in XML 1.0")
+            });
+            from = at + 1;
+        }
     }
 
     /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
@@ -510,7 +605,7 @@ impl<'s> Parser<'s> {
         let Some(kind) = kind else {
             if !self.stack.is_empty() {
                 let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
-                self.report(Code::UnknownElement, name_span, format!("unknown element <{name}>{hint}"));
+                self.report_with(Code::UnknownElement, name_span, || format!("unknown element <{}>{hint}", clip(name)));
             }
             if !empty {
                 self.skip_depth = 1;
@@ -617,6 +712,7 @@ impl<'s> Parser<'s> {
     /// duplicates and bad syntax on the way.
     fn raw_attrs<'e>(&mut self, e: &'e BytesStart<'_>, span: Span) -> Vec<(&'e str, Span, Cow<'e, str>, Span)> {
         let mut out: Vec<(&'e str, Span, Cow<'e, str>, Span)> = Vec::new();
+        let mut seen: std::collections::HashSet<&'e str> = std::collections::HashSet::new();
         let mut attrs = e.attributes();
         attrs.with_checks(false);
         for a in attrs {
@@ -642,8 +738,8 @@ impl<'s> Parser<'s> {
             let val_start = self.offset_of(&a.value, span.start);
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes;
-            if out.iter().any(|(n, ..)| *n == name) {
-                self.report(Code::DuplicateAttribute, key_span, format!("duplicate attribute `{name}`"));
+            if !seen.insert(name) {
+                self.report_with(Code::DuplicateAttribute, key_span, || format!("duplicate attribute `{name}`"));
                 continue;
             }
             let value = match a.normalized_value(XmlVersion::Implicit1_0) {
@@ -676,21 +772,17 @@ impl<'s> Parser<'s> {
         }
         for (name, key_span, value, val_span) in raw {
             match el.set_attr(name, &value) {
-                None => self.report(
-                    Code::UnknownAttribute,
-                    key_span,
+                None => self.report_with(Code::UnknownAttribute, key_span, || {
                     format!(
                         "unknown attribute `{name}` on <{}> is ignored; known: {}",
                         E::ELEMENT,
                         if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
-                    ),
-                ),
+                    )
+                }),
                 Some(Ok(())) => {}
-                Some(Err(err)) => self.report(
-                    err.code(),
-                    val_span,
-                    format!("invalid value `{value}` for `{name}` on <{}>: {err}", E::ELEMENT),
-                ),
+                Some(Err(err)) => self.report_with(err.code(), val_span, || {
+                    format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
+                }),
             }
         }
         el
@@ -859,7 +951,7 @@ impl<'s> Parser<'s> {
         match parse(body) {
             Ok(v) => Some(v),
             Err(err) => {
-                self.report(err.code(), span, format!("invalid body `{body}` of <{}>: {err}", kind.name()));
+                self.report(err.code(), span, format!("invalid body `{}` of <{}>: {err}", clip(body), kind.name()));
                 None
             }
         }
@@ -948,6 +1040,14 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 
 pub(crate) fn trim_xml(s: &str) -> &str {
     s.trim_matches(is_xml_space)
+}
+
+/// `s`, cut to 60 characters with `…`, for quoting outside data in messages.
+fn clip(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => Cow::Owned(format!("{}…", s.get(..i).unwrap_or(""))),
+        None => Cow::Borrowed(s),
+    }
 }
 
 fn is_blank(s: &str) -> bool {
