@@ -142,6 +142,18 @@ codes! {
     UnknownAttribute = "W0101", Warning;
     /// Text inside an element that ignores its body.
     IgnoredText = "W0102", Warning;
+    /// An optional attribute with an empty value: Plivo treats it as absent (default applies).
+    EmptyValue = "W0103", Warning;
+    /// Whitespace before the XML declaration: Plivo trims it.
+    SpaceBeforeDecl = "W0104", Warning;
+    /// Separators (commas, spaces) in a key set such as `validDigits="1,2,3"`: they are not keys.
+    KeySeparators = "W0105", Warning;
+    /// A relative URL: resolved against the document's own URL at run time (7022 without one).
+    RelativeUrl = "W0106", Warning;
+    /// `beep` on `<Wait>` without `silence="false"`: Plivo ignores it.
+    IgnoredBeep = "W0107", Warning;
+    /// `<GetInput>` without `inputType`: both digits and speech are collected (`dtmf speech`).
+    DefaultInputType = "W0108", Warning;
 }
 
 impl fmt::Display for Code {

@@ -14,7 +14,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::ast::*;
-use super::values::{FromXml, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
+use super::values::{FromXml, KeySet, Noted, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
 use crate::diagnostic::{Code, Diagnostic, LineIndex, Span};
 
 /// Limits the parser enforces.
@@ -131,6 +131,8 @@ enum Kind {
     MultiPartyCall,
     Message,
     Stream,
+    AgentHoldMusic,
+    CustomerHoldMusic,
     Break,
     Emphasis,
     Lang,
@@ -201,6 +203,8 @@ impl Kind {
             "MultiPartyCall" => K::MultiPartyCall,
             "Message" => K::Message,
             "Stream" => K::Stream,
+            "AgentHoldMusic" => K::AgentHoldMusic,
+            "CustomerHoldMusic" => K::CustomerHoldMusic,
             "break" => K::Break,
             "emphasis" => K::Emphasis,
             "lang" => K::Lang,
@@ -235,6 +239,8 @@ impl Kind {
             K::MultiPartyCall => MultiPartyCall::ELEMENT,
             K::Message => Message::ELEMENT,
             K::Stream => Stream::ELEMENT,
+            K::AgentHoldMusic => AgentHoldMusic::ELEMENT,
+            K::CustomerHoldMusic => CustomerHoldMusic::ELEMENT,
             K::Break => Break::ELEMENT,
             K::Emphasis => Emphasis::ELEMENT,
             K::Lang => Lang::ELEMENT,
@@ -252,7 +258,9 @@ impl Kind {
     fn children(self) -> &'static [Kind] {
         match self {
             K::Response => VERBS,
-            K::GetDigits | K::GetInput => PROMPTS,
+            K::GetDigits | K::GetInput | K::AgentHoldMusic | K::CustomerHoldMusic => PROMPTS,
+            // The Go SDK (7.20+) writes hold music as children after the name.
+            K::MultiPartyCall => &[K::AgentHoldMusic, K::CustomerHoldMusic],
             K::Dial => &[K::Number, K::User],
             K::PreAnswer => &[K::Speak, K::Play, K::Wait, K::GetDigits, K::Redirect, K::Message, K::Dtmf],
             K::Speak | K::Lang | K::Prosody => SSML_ALL,
@@ -278,19 +286,29 @@ impl Kind {
             K::Speak | K::Emphasis | K::Lang | K::P | K::Phoneme | K::Prosody | K::S | K::SayAs | K::Sub | K::W => {
                 Body::Mixed
             }
-            K::Wait | K::GetDigits | K::GetInput | K::Record | K::Dial | K::Hangup | K::PreAnswer | K::Break => {
-                Body::Ignored
-            }
+            K::Wait
+            | K::GetDigits
+            | K::GetInput
+            | K::Record
+            | K::Dial
+            | K::Hangup
+            | K::PreAnswer
+            | K::Break
+            | K::AgentHoldMusic
+            | K::CustomerHoldMusic => Body::Ignored,
         }
     }
 }
 
 /// A node under construction.
+#[allow(clippy::large_enum_variant)] // Transient: one per open element.
 enum Node {
     Response(Vec<Verb>),
     Verb(Verb),
     Target(DialTarget),
     Ssml(Ssml),
+    AgentHold(AgentHoldMusic),
+    CustomerHold(CustomerHoldMusic),
     /// An unknown element: its subtree is skipped.
     Skip,
 }
@@ -517,8 +535,15 @@ impl<'s> Parser<'s> {
                     "a DOCTYPE is not allowed in a Plivo document (entities are never expanded)".to_owned(),
                 ),
                 Event::Decl(_) => {
-                    let bom = self.src.starts_with('\u{feff}') && pos == 3;
-                    if pos != 0 && !bom {
+                    let bom = usize::from(self.src.starts_with('\u{feff}')) * 3;
+                    let before = self.src.get(bom..pos).unwrap_or("x");
+                    if pos > bom && is_blank(before) && !self.root_seen {
+                        self.report(
+                            Code::SpaceBeforeDecl,
+                            Span::new(bom, pos),
+                            "whitespace before the XML declaration; Plivo trims it".to_owned(),
+                        );
+                    } else if pos != bom {
                         self.report(
                             Code::MisplacedDecl,
                             span,
@@ -678,7 +703,15 @@ impl<'s> Parser<'s> {
             K::Dtmf => Node::Verb(Verb::Dtmf(self.attrs(e, span))),
             K::GetDigits => Node::Verb(Verb::GetDigits(self.attrs(e, span))),
             K::GetInput => {
-                let el = self.attrs_required(e, span, &["action", "inputType"]);
+                let el: GetInput = self.attrs_required(e, span, &["action"]);
+                if !el.written.contains("inputType") && !self.has_attr_named(e, "inputType") {
+                    let name_span = Span::new(span.start + 1, span.start + 1 + GetInput::ELEMENT.len());
+                    self.report(
+                        Code::DefaultInputType,
+                        name_span,
+                        "<GetInput> without `inputType` collects both digits and speech (`dtmf speech`)".to_owned(),
+                    );
+                }
                 Node::Verb(Verb::GetInput(el))
             }
             K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
@@ -693,6 +726,8 @@ impl<'s> Parser<'s> {
             }
             K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
             K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
+            K::AgentHoldMusic => Node::AgentHold(self.attrs(e, span)),
+            K::CustomerHoldMusic => Node::CustomerHold(self.attrs(e, span)),
             K::Number => Node::Target(DialTarget::Number(self.attrs(e, span))),
             K::User => Node::Target(DialTarget::User(self.attrs(e, span))),
             K::Break => Node::Ssml(Ssml::Break(self.attrs(e, span))),
@@ -764,22 +799,56 @@ impl<'s> Parser<'s> {
     fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
         let mut el = E::default();
         let raw = self.raw_attrs(e, span);
+        let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
         for req in required {
-            if !raw.iter().any(|(name, ..)| name == req) {
-                let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
-                self.missing_attr(name_span, E::ELEMENT, req);
+            match raw.iter().find(|(name, ..)| name == req) {
+                None => self.missing_attr(name_span, E::ELEMENT, req),
+                // An empty required value is no value: Plivo cannot run the element.
+                Some((_, _, value, val_span)) if trim_xml(value).is_empty() => {
+                    let msg = format!("<{}> needs the `{req}` attribute; it is empty", E::ELEMENT);
+                    self.report(Code::MissingAttribute, *val_span, msg);
+                }
+                Some(_) => {}
             }
         }
-        for (name, key_span, value, val_span) in raw {
+        for (name, key_span, mut value, val_span) in raw {
+            let is_known = E::NAMES.contains(&name);
+            if is_known && EMPTY_HAS_MEANING.contains(&name) && trim_xml(&value).is_empty() {
+                value = Cow::Borrowed("");
+            }
+            if is_known && trim_xml(&value).is_empty() && !EMPTY_HAS_MEANING.contains(&name) {
+                // Plivo reads an empty optional value as "not given": the default applies.
+                if !required.contains(&name) {
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
+                    });
+                }
+                continue;
+            }
+            if is_known && KEY_SETS.contains(&name) && !value.is_empty() && KeySet::has_separators(&value) {
+                self.report_with(Code::KeySeparators, val_span, || {
+                    format!(
+                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
+                        clip(&value),
+                        E::ELEMENT
+                    )
+                });
+            }
             match el.set_attr(name, &value) {
                 None => self.report_with(Code::UnknownAttribute, key_span, || {
+                    let hint =
+                        suggest_name(name, E::NAMES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                     format!(
-                        "unknown attribute `{name}` on <{}> is ignored; known: {}",
+                        "unknown attribute `{}` on <{}> is ignored; {hint}known: {}",
+                        clip(name),
                         E::ELEMENT,
                         if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
                     )
                 }),
-                Some(Ok(())) => {}
+                Some(Ok(None)) => {}
+                Some(Ok(Some(code))) => {
+                    self.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT))
+                }
                 Some(Err(err)) => self.report_with(err.code(), val_span, || {
                     format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
                 }),
@@ -910,7 +979,11 @@ impl<'s> Parser<'s> {
                         );
                     }
                     if w.silence && w.beep != WaitBeep::Bool(false) {
-                        self.report(Code::Conflict, tag_span, "beep detection needs silence=\"false\"".to_owned());
+                        self.report(
+                            Code::IgnoredBeep,
+                            tag_span,
+                            "`beep` on <Wait> is ignored with silence=\"true\"; silence detection applies".to_owned(),
+                        );
                     }
                 }
                 Verb::GetDigits(_) | Verb::GetInput(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
@@ -921,8 +994,15 @@ impl<'s> Parser<'s> {
             Node::Target(DialTarget::User(u)) => {
                 u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml);
             }
-            Node::Ssml(_) | Node::Response(_) | Node::Skip => {}
+            Node::Ssml(_) | Node::Response(_) | Node::Skip | Node::AgentHold(_) | Node::CustomerHold(_) => {}
         }
+    }
+
+    /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
+    fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        attrs.flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
@@ -936,7 +1016,7 @@ impl<'s> Parser<'s> {
         body.to_owned()
     }
 
-    fn body_value<T>(
+    fn body_value<T: Noted>(
         &mut self,
         kind: Kind,
         body: &str,
@@ -949,7 +1029,19 @@ impl<'s> Parser<'s> {
             return None;
         }
         match parse(body) {
-            Ok(v) => Some(v),
+            Ok(v) => {
+                if let Some(code) = v.note() {
+                    self.report_with(code, span, || match code {
+                        Code::RelativeUrl => format!(
+                            "relative URL `{}` as the body of <{}>: resolved against the document's own URL at run time",
+                            clip(body),
+                            kind.name()
+                        ),
+                        _ => format!("body of <{}>: {}", kind.name(), clip(body)),
+                    });
+                }
+                Some(v)
+            }
             Err(err) => {
                 self.report(err.code(), span, format!("invalid body `{}` of <{}>: {err}", clip(body), kind.name()));
                 None
@@ -979,6 +1071,10 @@ fn attach(parent: &mut Node, child: Node) {
         (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(v),
         (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
         (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
+        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
+        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(h),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(h),
         (Node::Verb(Verb::Dial(d)), Node::Target(t)) => d.targets.push(t),
         (parent, Node::Ssml(s)) => {
             if let Some(content) = parent.speak_content() {
@@ -1042,6 +1138,45 @@ pub(crate) fn trim_xml(s: &str) -> &str {
     s.trim_matches(is_xml_space)
 }
 
+/// Attributes whose empty value is a documented setting, not "unset": `finishOnKey=""`
+/// disables the finishing key, `enterSound=""`/`exitSound=""` play nothing.
+const EMPTY_HAS_MEANING: &[&str] = &["finishOnKey", "enterSound", "exitSound"];
+
+/// Attributes holding a set of keys, where Plivo skips separators (`validDigits="1,2,3"`).
+const KEY_SETS: &[&str] = &["validDigits", "finishOnKey"];
+
+/// The message of a warning a value carried ([`super::values::Noted`]).
+fn note_message(code: Code, name: &str, value: &str, element: &str) -> String {
+    match code {
+        Code::RelativeUrl => format!(
+            "relative URL `{}` in `{name}` on <{element}>: resolved against the document's own URL at run time",
+            clip(value)
+        ),
+        _ => format!("`{name}` on <{element}>: {}", clip(value)),
+    }
+}
+
+/// The known name closest to a misspelt one: equal ignoring case and `_`/`-` first, then
+/// the smallest edit distance (at most a third of the name, at least 1).
+fn suggest_name<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let fold = |s: &str| s.chars().filter(|c| !matches!(c, '_' | '-')).collect::<String>().to_ascii_lowercase();
+    // Names are short; a long one cannot be a typo of any and is not compared.
+    if name.len() > 64 {
+        return None;
+    }
+    let folded = fold(name);
+    if let Some(k) = known.iter().find(|k| fold(k) == folded) {
+        return Some(k);
+    }
+    let limit = (name.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(&folded, &fold(k)), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
 /// `s`, cut to 60 characters with `…`, for quoting outside data in messages.
 fn clip(s: &str) -> Cow<'_, str> {
     match s.char_indices().nth(60) {
@@ -1054,7 +1189,8 @@ fn is_blank(s: &str) -> bool {
     s.chars().all(is_xml_space)
 }
 
-/// A known element whose name differs from `name` only in case.
+/// The known element closest to a misspelt `name` (case, `_`/`-`, then edit distance), or
+/// Plivo's name for another vendor's verb.
 fn suggest(name: &str) -> Option<&'static str> {
     const ALL: &[Kind] = &[
         K::Response,
@@ -1075,13 +1211,20 @@ fn suggest(name: &str) -> Option<&'static str> {
         K::MultiPartyCall,
         K::Message,
         K::Stream,
+        K::AgentHoldMusic,
+        K::CustomerHoldMusic,
     ];
-    ALL.iter().chain(SSML_ALL).map(|k| k.name()).find(|n| n.eq_ignore_ascii_case(name)).or(match name {
+    let alias = match name {
         "Say" => Some("Speak"),
         "Gather" => Some("GetDigits"),
         "Pause" => Some("Wait"),
         _ => None,
-    })
+    };
+    if alias.is_some() {
+        return alias;
+    }
+    let names: Vec<&'static str> = ALL.iter().chain(SSML_ALL).map(|k| k.name()).collect();
+    suggest_name(name, &names)
 }
 
 #[cfg(test)]
