@@ -869,3 +869,34 @@ fn typos_get_a_suggestion() {
         show(&parsed.diagnostics)
     );
 }
+
+/// A document declaring ISO-8859-1 (or windows-1252) and encoded so is decoded; positions
+/// are those of the original bytes (one byte per character).
+#[test]
+fn declared_single_byte_encodings_are_decoded() {
+    for label in ["ISO-8859-1", "windows-1252", "latin1"] {
+        let mut bytes = format!("<?xml version=\"1.0\" encoding=\"{label}\"?>\n<Response><Speak>Caf").into_bytes();
+        bytes.push(0xE9); // é in Latin-1
+        bytes.extend_from_slice(b"</Speak><Foo/></Response>");
+        let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+        let d = parsed.diagnostics.first().unwrap_or_else(|| panic!("{label}: no diagnostic"));
+        // `<Response><Speak>Café</Speak><` is 30 characters: Foo is at column 31.
+        assert_eq!((d.code, d.line, d.column), (Code::UnknownElement, 2, 31), "{label}: {}", show(&parsed.diagnostics));
+        let foo = bytes.windows(3).position(|w| w == b"Foo").unwrap_or(0);
+        assert_eq!((d.span.start, d.span.end), (foo, foo + 3), "{label}: span in original bytes");
+        assert_eq!(parsed.diagnostics.len(), 1, "{}", show(&parsed.diagnostics));
+        let Some(xml::Verb::Speak(s)) = parsed.document.verbs.first() else { panic!("{label}: no Speak") };
+        assert_eq!(s.text(), "Café");
+        // The rendering text has the same lines and columns.
+        let text = xml::source_text(&bytes, &ParseOptions::default());
+        let out = plivo_flow::diagnostic::render("f.xml", &text, d);
+        assert!(out.contains("<Response><Speak>Café</Speak><Foo/></Response>"), "{out}");
+        assert!(out.ends_with(&format!("{}^^^\n", " ".repeat(30))), "{out}");
+    }
+    // Without the declaration the same bytes are invalid UTF-8.
+    let mut bytes = b"<Response><Speak>Caf".to_vec();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"</Speak></Response>");
+    let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+    assert_eq!(parsed.diagnostics.first().map(|d| (d.code, d.column)), Some((Code::Malformed, 21)));
+}

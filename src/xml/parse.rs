@@ -73,8 +73,23 @@ pub fn parse(src: &str) -> Parsed {
     parse_with(src, &ParseOptions::default())
 }
 
-/// Parses raw bytes, which must be UTF-8; invalid UTF-8 is reported as `E0101` at its offset.
+/// Parses raw bytes: UTF-8, or the single-byte encoding the XML declaration names
+/// (`encoding="ISO-8859-1"`, `windows-1252`, … as `encoding_rs` labels them).
+///
+/// Positions stay those of the original bytes: a single-byte encoding gives one character
+/// per byte, so lines and character columns are the same in the decoded text, and spans are
+/// mapped back (decoded byte offset → number of characters before it = original offset).
+/// Invalid UTF-8 in a document without such a declaration is `E0101` at its offset.
 pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
+    if bytes.len() > opts.max_bytes {
+        return too_large(bytes.len(), opts);
+    }
+    if let Some(enc) = declared_single_byte(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(bytes);
+        let mut parsed = parse_with(&text, opts);
+        to_original_offsets(&text, &mut parsed.diagnostics);
+        return parsed;
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => parse_with(s, opts),
         Err(e) => {
@@ -86,23 +101,75 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
     }
 }
 
+/// The encoding the XML declaration at the start of `bytes` names, when it is a single-byte
+/// encoding other than UTF-8 (only those are decoded; other labels are read as UTF-8).
+fn declared_single_byte(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = bytes.get(..bytes.len().min(256)).unwrap_or(bytes);
+    let start = head.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let decl = head.get(start..)?;
+    if !decl.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = decl.windows(2).position(|w| w == b"?>")?;
+    let decl = decl.get(..end)?;
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let rest = decl.get(at + 8..)?;
+    let rest = rest.get(rest.iter().position(|b| *b == b'=')? + 1..)?;
+    let q = rest.iter().position(|b| *b == b'"' || *b == b'\'')?;
+    let quote = *rest.get(q)?;
+    let value = rest.get(q + 1..)?;
+    let value = value.get(..value.iter().position(|b| *b == quote)?)?;
+    let enc = encoding_rs::Encoding::for_label(value)?;
+    (enc != encoding_rs::UTF_8 && enc.is_single_byte()).then_some(enc)
+}
+
+/// Maps the spans of `diags`, byte offsets into `text` decoded from a single-byte encoding,
+/// back to offsets into the original bytes, in one pass.
+fn to_original_offsets(text: &str, diags: &mut [Diagnostic]) {
+    let mut offsets: Vec<usize> = diags.iter().flat_map(|d| [d.span.start, d.span.end]).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut map = Vec::with_capacity(offsets.len());
+    let mut chars = text.char_indices().map(|(i, _)| i).enumerate().peekable();
+    for &off in &offsets {
+        // The number of characters that start before `off`.
+        while chars.peek().is_some_and(|&(_, i)| i < off) {
+            chars.next();
+        }
+        let n = chars.peek().map_or(text.chars().count(), |&(n, _)| n);
+        map.push(n);
+    }
+    let orig = |off: usize| offsets.binary_search(&off).ok().and_then(|i| map.get(i).copied()).unwrap_or(off);
+    for d in diags {
+        d.span = Span::new(orig(d.span.start), orig(d.span.end));
+    }
+}
+
+fn too_large(len: usize, opts: &ParseOptions) -> Parsed {
+    // Nothing past the size is read: no decoding, no line index, no scan.
+    let code = Code::TooLarge;
+    let message = format!("the document is {len} bytes; the limit is {} bytes", opts.max_bytes);
+    let d = Diagnostic { code, severity: code.severity(), message, span: Span::at(0), line: 1, column: 1 };
+    Parsed { document: Document::default(), diagnostics: vec![d], suppressed: 0, suppressed_errors: 0 }
+}
+
 /// The text the parser reads from `bytes`, for rendering its diagnostics with
-/// [`crate::diagnostic::render`]: UTF-8 as is (invalid sequences replaced). Lines and
-/// character columns of the diagnostics hold for it. A document over `opts.max_bytes` gives
-/// only its first 4 KiB (its one diagnostic, E0103, is at 1:1).
+/// [`crate::diagnostic::render`]: decoded as [`parse_bytes`] decodes it (a declared
+/// single-byte encoding, else UTF-8 with invalid sequences replaced). Lines and character
+/// columns of the diagnostics hold for it. A document over `opts.max_bytes` gives only its
+/// first 4 KiB (its one diagnostic, E0103, is at 1:1).
 pub fn source_text<'b>(bytes: &'b [u8], opts: &ParseOptions) -> Cow<'b, str> {
     let bytes = if bytes.len() > opts.max_bytes { bytes.get(..4096).unwrap_or(bytes) } else { bytes };
-    String::from_utf8_lossy(bytes)
+    match declared_single_byte(bytes) {
+        Some(enc) => enc.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Parses `src` with the given limits.
 pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
     if src.len() > opts.max_bytes {
-        // Nothing past the size is read: no line index, no scan.
-        let code = Code::TooLarge;
-        let message = format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes);
-        let d = Diagnostic { code, severity: code.severity(), message, span: Span::at(0), line: 1, column: 1 };
-        return Parsed { document: Document::default(), diagnostics: vec![d], suppressed: 0, suppressed_errors: 0 };
+        return too_large(src.len(), opts);
     }
     let mut p = Parser::new(src, opts);
     p.check_chars();
