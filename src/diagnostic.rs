@@ -112,7 +112,7 @@ codes! {
     NotAllowedHere = "E0205", Error;
     /// An element whose body is required is empty (room name, URL, number, digits, …).
     MissingBody = "E0206", Error;
-    /// A required attribute is absent.
+    /// A required attribute is absent or empty.
     MissingAttribute = "E0207", Error;
     /// A required child is absent (`<Dial>` needs a `<Number>` or `<User>`).
     MissingChild = "E0208", Error;
@@ -126,7 +126,8 @@ codes! {
     NotInEnum = "E0303", Error;
     /// An HTTP method other than `GET` or `POST`.
     BadMethod = "E0304", Error;
-    /// Not an absolute URL of the required scheme (`http(s)`, or `wss` for `<Stream>`).
+    /// Not a URL at all: another scheme than `http(s)`, no host, blanks or control characters
+    /// (a relative reference is W0106); `<Stream>` needs an absolute `wss://` URL.
     BadUrl = "E0305", Error;
     /// The same attribute twice on one element.
     DuplicateAttribute = "E0306", Error;
