@@ -172,9 +172,10 @@ fn a_hundred_thousand_attributes_parse_with_capped_diagnostics() {
     let expected =
         1 + "<Response><Speak".len() + (0..99).map(|i: usize| format!(" a{i}=\"{i}\"").len()).sum::<usize>() + 1;
     assert_eq!(last, Some((1, expected as u32)));
-    // Duplicates are found among them with a set, each one reported.
-    let src = format!("<Response><Speak{attrs}{attrs}>hi</Speak></Response>");
+    // Duplicates are found with a set, each one reported.
+    let some: String = (0..10_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    let src = format!("<Response><Speak{some}{some}>hi</Speak></Response>");
     let parsed = xml::parse_with(&src, &opts);
-    assert_eq!(parsed.diagnostics.len() + parsed.suppressed, 200_000);
-    assert_eq!(parsed.suppressed_errors, 100_000);
+    assert_eq!(parsed.diagnostics.len() + parsed.suppressed, 20_000);
+    assert_eq!(parsed.suppressed_errors, 10_000);
 }

@@ -696,8 +696,10 @@ impl<'s> Parser<'s> {
 
         let Some(kind) = kind else {
             if !self.stack.is_empty() {
-                let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
-                self.report_with(Code::UnknownElement, name_span, || format!("unknown element <{}>{hint}", clip(name)));
+                self.report_with(Code::UnknownElement, name_span, || {
+                    let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
+                    format!("unknown element <{}>{hint}", clip(name))
+                });
             }
             if !empty {
                 self.skip_depth = 1;
