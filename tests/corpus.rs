@@ -149,3 +149,26 @@ fn go_sdk_hold_music_children_are_typed() {
     );
     assert_eq!(bad.diagnostics.first().map(|d| d.code.as_str()), Some("E0205"));
 }
+
+/// Documents in the shape the Go SDK writes (attribute spellings from its `plivoxml.go`,
+/// values ours): its odd spellings are warnings, never errors.
+#[test]
+fn go_sdk_shaped_output_has_no_errors() {
+    let src = "<Response><MultiPartyCall role=\"Agent\" maxDuration=\"14400\" maxParticipants=\"10\" waitMusicMethod=\"GET\" agentHoldMusicMethod=\"GET\" customerHoldMusicMethod=\"GET\" record=\"false\" recordFileFormat=\"mp3\" statusCallbackEvents=\"mpc-state-changes,participant-state-changes\" stayAlone=\"false\" coachMode=\"true\" enterSound=\"beep:1\" exitSound=\"beep:2\" relayDtmfInputs=\"false\" StartRecordingAudio=\"https://media.example/start.mp3\" StartRecordingAudioMethod=\"GET\" transcript=\"true\" transcriptionUrl=\"transcripts\">Lagos</MultiPartyCall></Response>";
+    let parsed = xml::parse(src);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let codes: Vec<&str> = parsed.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    // relayDtmfInputs and the capitalised StartRecordingAudio* are not Plivo's spellings (the
+    // hint names the right ones); `transcripts` is a relative URL.
+    assert_eq!(codes, ["W0101", "W0101", "W0101", "W0106"], "{:#?}", parsed.diagnostics);
+    assert!(
+        parsed.diagnostics[0].message.contains("did you mean `relayDTMFInputs`?"),
+        "{}",
+        parsed.diagnostics[0].message
+    );
+    assert!(
+        parsed.diagnostics[1].message.contains("did you mean `startRecordingAudio`?"),
+        "{}",
+        parsed.diagnostics[1].message
+    );
+}

@@ -710,22 +710,23 @@ impl<'s> Parser<'s> {
 
         if let Some(parent) = parent {
             if !parent.children().contains(&kind) {
-                let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
-                let msg = if allowed.is_empty() {
-                    format!(
-                        "<{}> is not allowed inside <{}>, which takes no child elements",
-                        kind.name(),
-                        parent.name()
-                    )
-                } else {
-                    format!(
-                        "<{}> is not allowed inside <{}>; allowed: {}",
-                        kind.name(),
-                        parent.name(),
-                        allowed.join(", ")
-                    )
-                };
-                self.report(Code::NotAllowedHere, name_span, msg);
+                self.report_with(Code::NotAllowedHere, name_span, || {
+                    let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
+                    if allowed.is_empty() {
+                        format!(
+                            "<{}> is not allowed inside <{}>, which takes no child elements",
+                            kind.name(),
+                            parent.name()
+                        )
+                    } else {
+                        format!(
+                            "<{}> is not allowed inside <{}>; allowed: {}",
+                            kind.name(),
+                            parent.name(),
+                            allowed.join(", ")
+                        )
+                    }
+                });
                 attach = false;
             }
         } else if !self.stack.is_empty() {
