@@ -893,6 +893,12 @@ fn declared_single_byte_encodings_are_decoded() {
         assert!(out.contains("<Response><Speak>Café</Speak><Foo/></Response>"), "{out}");
         assert!(out.ends_with(&format!("{}^^^\n", " ".repeat(30))), "{out}");
     }
+    // The size limit is on the bytes: 60,000 Latin-1 `é` (120,000 bytes of UTF-8) pass.
+    let mut bytes = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Response><Speak>".to_vec();
+    bytes.extend(std::iter::repeat_n(0xE9u8, 60_000));
+    bytes.extend_from_slice(b"</Speak></Response>");
+    let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+    assert!(parsed.diagnostics.is_empty(), "{}", show(&parsed.diagnostics));
     // Without the declaration the same bytes are invalid UTF-8.
     let mut bytes = b"<Response><Speak>Caf".to_vec();
     bytes.push(0xE9);

@@ -21,6 +21,8 @@ fn inputs() -> Vec<Vec<u8>> {
         paths.sort();
         out.extend(paths.iter().map(|p| fs::read(p).expect("read")));
     }
+    // The declared-encoding path (decoding, spans mapped back to the bytes).
+    out.push(fs::read(root.join("tests/corpus/realworld/vm_04_latin1.xml")).expect("read"));
     assert!(out.len() >= 30);
     out
 }

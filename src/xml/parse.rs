@@ -86,7 +86,9 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
     }
     if let Some(enc) = declared_single_byte(bytes) {
         let (text, _) = enc.decode_without_bom_handling(bytes);
-        let mut parsed = parse_with(&text, opts);
+        // The limit is on the bytes received (checked above), not on the longer UTF-8 text.
+        let decoded_opts = ParseOptions { max_bytes: usize::MAX, ..opts.clone() };
+        let mut parsed = parse_with(&text, &decoded_opts);
         to_original_offsets(&text, &mut parsed.diagnostics);
         return parsed;
     }
