@@ -112,7 +112,7 @@ codes! {
     NotAllowedHere = "E0205", Error;
     /// An element whose body is required is empty (room name, URL, number, digits, …).
     MissingBody = "E0206", Error;
-    /// A required attribute is absent.
+    /// A required attribute is absent or empty.
     MissingAttribute = "E0207", Error;
     /// A required child is absent (`<Dial>` needs a `<Number>` or `<User>`).
     MissingChild = "E0208", Error;
@@ -126,7 +126,8 @@ codes! {
     NotInEnum = "E0303", Error;
     /// An HTTP method other than `GET` or `POST`.
     BadMethod = "E0304", Error;
-    /// Not an absolute URL of the required scheme (`http(s)`, or `wss` for `<Stream>`).
+    /// Not a URL at all: another scheme than `http(s)`, no host, blanks or control characters
+    /// (a relative reference is W0106); `<Stream>` needs an absolute `wss://` URL.
     BadUrl = "E0305", Error;
     /// The same attribute twice on one element.
     DuplicateAttribute = "E0306", Error;
@@ -142,6 +143,18 @@ codes! {
     UnknownAttribute = "W0101", Warning;
     /// Text inside an element that ignores its body.
     IgnoredText = "W0102", Warning;
+    /// An optional attribute with an empty value: Plivo treats it as absent (default applies).
+    EmptyValue = "W0103", Warning;
+    /// Whitespace before the XML declaration: Plivo trims it.
+    SpaceBeforeDecl = "W0104", Warning;
+    /// Separators (commas, spaces) in a key set such as `validDigits="1,2,3"`: they are not keys.
+    KeySeparators = "W0105", Warning;
+    /// A relative URL: resolved against the document's own URL at run time (7022 without one).
+    RelativeUrl = "W0106", Warning;
+    /// `beep` on `<Wait>` without `silence="false"`: Plivo ignores it.
+    IgnoredBeep = "W0107", Warning;
+    /// `<GetInput>` without `inputType`: both digits and speech are collected (`dtmf speech`).
+    DefaultInputType = "W0108", Warning;
 }
 
 impl fmt::Display for Code {
@@ -223,6 +236,35 @@ impl<'a> LineIndex<'a> {
         (to_u32(line + 1), to_u32(col + 1))
     }
 
+    /// (line, column) of every offset of `sorted` (ascending), in one pass over the source:
+    /// O(source length + offsets) instead of O(line length) per offset.
+    pub fn line_cols_sorted(&self, sorted: &[usize]) -> Vec<(u32, u32)> {
+        let mut out = Vec::with_capacity(sorted.len());
+        // The line of the last offset, the character boundary reached on it and the number
+        // of characters before that boundary.
+        let (mut line, mut at, mut col) = (usize::MAX, 0usize, 0usize);
+        for &offset in sorted {
+            let offset = offset.min(self.src.len());
+            let l = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
+            if l != line || offset < at {
+                (line, at, col) = (l, self.starts.get(l).copied().unwrap_or(0), 0);
+            }
+            // Count the characters that start before `offset`, as `line_col` does.
+            let rest = self.src.get(at..).unwrap_or("");
+            let mut next = at;
+            for (i, c) in rest.char_indices() {
+                if at + i >= offset {
+                    break;
+                }
+                col += 1;
+                next = at + i + c.len_utf8();
+            }
+            at = next;
+            out.push((to_u32(l + 1), to_u32(col + 1)));
+        }
+        out
+    }
+
     /// The text of 1-based `line`, without its line break.
     pub fn line_text(&self, line: u32) -> &'a str {
         let i = (line as usize).saturating_sub(1);
@@ -232,14 +274,27 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// The most characters of a source line [`render`] prints: a window around the span, with `…`
+/// where the line was cut. A hostile one-line document therefore never gets reprinted.
+pub const RENDER_WINDOW: usize = 120;
+
+/// Characters of context kept before the span inside the window.
+const WINDOW_BEFORE: usize = 40;
+
 /// Renders `diag` like rustc: `FILE:LINE:COL: error[CODE]: message`, then the source line
 /// with a caret under the span. `src` must be the text the diagnostic was found in.
+///
+/// The line is cut to a window of at most [`RENDER_WINDOW`] characters around the column
+/// (`…` marks a cut), so the output is bounded whatever the line length. Positions are taken
+/// from `diag.line` and `diag.column` (characters), so the text may be a decoded copy of the
+/// original bytes (see [`crate::xml::source_text`]).
 pub fn render(file: &str, src: &str, diag: &Diagnostic) -> String {
     let idx = LineIndex::new(src);
     render_with(file, &idx, diag)
 }
 
 /// [`render`] with a prebuilt [`LineIndex`], for many diagnostics of one source.
+/// Costs O(column + window) per diagnostic.
 pub fn render_with(file: &str, idx: &LineIndex<'_>, diag: &Diagnostic) -> String {
     use std::fmt::Write;
     let line_text = idx.line_text(diag.line);
@@ -248,16 +303,37 @@ pub fn render_with(file: &str, idx: &LineIndex<'_>, diag: &Diagnostic) -> String
     let mut out = String::new();
     let _ = writeln!(out, "{file}:{}:{}: {}[{}]: {}", diag.line, diag.column, diag.severity, diag.code, diag.message);
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{num} | {line_text}");
-    // Keep tabs so the caret lines up under tab-indented source.
     let col = diag.column.saturating_sub(1) as usize;
-    let lead: String = line_text.chars().take(col).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let (end_line, end_col) = idx.line_col(diag.span.end);
-    let width = if end_line == diag.line { (end_col as usize).saturating_sub(diag.column as usize) } else { 0 };
-    let available = line_text.chars().count().saturating_sub(col);
+    // The window: up to WINDOW_BEFORE characters before the column, RENDER_WINDOW in all.
+    let first = col.saturating_sub(WINDOW_BEFORE);
+    let mut chars = line_text.char_indices().skip(first);
+    let start_byte = chars.next().map_or(line_text.len(), |(i, _)| i);
+    let rest = line_text.get(start_byte..).unwrap_or("");
+    let end_byte = rest.char_indices().nth(RENDER_WINDOW).map_or(rest.len(), |(i, _)| i);
+    let shown = rest.get(..end_byte).unwrap_or("");
+    let cut_left = first > 0 && start_byte < line_text.len();
+    let cut_right = end_byte < rest.len();
+    let left = if cut_left { "…" } else { "" };
+    let right = if cut_right { "…" } else { "" };
+    let _ = writeln!(out, "{num} | {left}{shown}{right}");
+    // Keep tabs so the caret lines up under tab-indented source.
+    let lead: String = std::iter::once(if cut_left { " " } else { "" })
+        .chain(shown.chars().take(col.saturating_sub(first)).map(|c| if c == '\t' { "\t" } else { " " }))
+        .collect();
+    let width = span_width(idx, diag);
+    let available = shown.chars().count().saturating_sub(col.saturating_sub(first));
     let width = width.min(available).max(1);
     let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(width));
     out
+}
+
+/// Characters of `diag.span` on its first line (at most [`RENDER_WINDOW`]); from the source
+/// when the span is valid for it, else 1.
+fn span_width(idx: &LineIndex<'_>, diag: &Diagnostic) -> usize {
+    let Some(text) = idx.src.get(diag.span.start..diag.span.end.max(diag.span.start)) else {
+        return 1;
+    };
+    text.chars().take(RENDER_WINDOW).take_while(|&c| c != '\n' && c != '\r').count()
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -292,6 +368,55 @@ mod tests {
         };
         let out = render("f.xml", src, &d);
         assert_eq!(out, "f.xml:2:8: error[E0305]: bad\n  |\n2 | \t<Play>nope</Play>\n  | \t      ^^^^\n");
+    }
+
+    fn diag_at(src: &str, start: usize, end: usize) -> Diagnostic {
+        let (line, column) = LineIndex::new(src).line_col(start);
+        Diagnostic {
+            code: Code::UnknownElement,
+            severity: Severity::Error,
+            message: "m".into(),
+            span: Span::new(start, end),
+            line,
+            column,
+        }
+    }
+
+    #[test]
+    fn render_cuts_a_long_line_to_a_window() {
+        let src = format!("<Response>{}<Foo/>{}</Response>", "x".repeat(5000), "y".repeat(5000));
+        let start = src.find("<Foo").unwrap_or(0) + 1;
+        let out = render("f.xml", &src, &diag_at(&src, start, start + 3));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        let text = lines[2].trim_start_matches("1 | ");
+        assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
+        // The window plus the two markers.
+        assert_eq!(text.chars().count(), RENDER_WINDOW + 2, "{text}");
+        // The caret is under `Foo`: 40 characters of context after the `…`.
+        let caret = lines[3].trim_start_matches("  | ");
+        assert_eq!(caret, format!("{}^^^", " ".repeat(41)));
+        assert_eq!(text.chars().skip(41).take(3).collect::<String>(), "Foo");
+        assert!(out.len() < 400, "{} bytes", out.len());
+    }
+
+    #[test]
+    fn render_keeps_a_short_line_whole() {
+        let src = "<Response><Foo/></Response>";
+        let out = render("f.xml", src, &diag_at(src, 11, 14));
+        assert_eq!(out, "f.xml:1:12: error[E0204]: m\n  |\n1 | <Response><Foo/></Response>\n  |            ^^^\n");
+    }
+
+    #[test]
+    fn sorted_columns_match_one_by_one() {
+        let src = "ab\nçd\r\nxéz\n\néé";
+        let idx = LineIndex::new(src);
+        let offsets: Vec<usize> = (0..=src.len() + 2).collect();
+        let one: Vec<(u32, u32)> = offsets.iter().map(|&o| idx.line_col(o)).collect();
+        assert_eq!(idx.line_cols_sorted(&offsets), one);
+        let some = [0, 0, 4, 4, 5, 9, 12, 12];
+        let one: Vec<(u32, u32)> = some.iter().map(|&o| idx.line_col(o)).collect();
+        assert_eq!(idx.line_cols_sorted(&some), one);
     }
 
     #[test]

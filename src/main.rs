@@ -140,8 +140,10 @@ fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
             }
         };
         let parsed = xml::parse_bytes(&bytes, &opts);
-        let src = String::from_utf8_lossy(&bytes);
+        let src = xml::source_text(&bytes, &opts);
         let idx = LineIndex::new(&src);
+        errors += parsed.suppressed_errors;
+        warnings += parsed.suppressed - parsed.suppressed_errors;
         for d in &parsed.diagnostics {
             if d.is_error() {
                 errors += 1;
@@ -167,6 +169,22 @@ fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
                 return UNREADABLE;
             }
         }
+        if parsed.suppressed > 0 {
+            let more = match format {
+                Format::Text => format!("{name}: {}\n", more_diagnostics(&parsed)),
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::json!({
+                        "file": name,
+                        "suppressed": parsed.suppressed,
+                        "suppressed_errors": parsed.suppressed_errors,
+                    })
+                ),
+            };
+            if out.write_all(more.as_bytes()).is_err() {
+                return UNREADABLE;
+            }
+        }
         if parsed.has_errors() && status == OK {
             status = HAS_ERRORS;
         }
@@ -184,6 +202,17 @@ fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
     status
 }
 
+/// "… and N more diagnostics (E errors)": what the cap left out.
+fn more_diagnostics(parsed: &Parsed) -> String {
+    format!(
+        "… and {} more diagnostic{} ({} error{}) not shown",
+        parsed.suppressed,
+        plural(parsed.suppressed),
+        parsed.suppressed_errors,
+        plural(parsed.suppressed_errors)
+    )
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -198,11 +227,15 @@ fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
             return UNREADABLE;
         }
     };
-    let parsed: Parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
-    let src = String::from_utf8_lossy(&bytes);
+    let opts = ParseOptions::default();
+    let parsed: Parsed = xml::parse_bytes(&bytes, &opts);
+    let src = xml::source_text(&bytes, &opts);
     let idx = LineIndex::new(&src);
     for d in &parsed.diagnostics {
         eprint!("{}", render_with(&name, &idx, d));
+    }
+    if parsed.suppressed > 0 {
+        eprintln!("{name}: {}", more_diagnostics(&parsed));
     }
     if parsed.has_errors() {
         return HAS_ERRORS;

@@ -117,3 +117,58 @@ fn defaults_apply_and_written_attributes_are_remembered() {
     // Only the written attribute comes back out.
     assert!(xml::write(&doc).contains(r#"<GetDigits action="https://a.example/x"/>"#));
 }
+
+/// The Go SDK (7.20+) writes hold music as `<AgentHoldMusic>`/`<CustomerHoldMusic>` children
+/// of `<MultiPartyCall>`, after the name, each holding Play/Wait/Speak prompts.
+#[test]
+fn go_sdk_hold_music_children_are_typed() {
+    let src = "<Response><MultiPartyCall role=\"Agent\">support_queue<AgentHoldMusic><Play loop=\"2\">https://media.example/agent-hold.mp3</Play><Wait length=\"3\"></Wait></AgentHoldMusic><CustomerHoldMusic><Speak>Please hold</Speak><Play>https://media.example/customer-hold.wav</Play></CustomerHoldMusic></MultiPartyCall></Response>";
+    let parsed = xml::parse(src);
+    assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+    let Some(Verb::MultiPartyCall(m)) = parsed.document.verbs.first() else { panic!("expected MultiPartyCall") };
+    assert_eq!(m.name, "support_queue");
+    let agent = m.agent_hold_music.as_ref().expect("agent hold music");
+    let customer = m.customer_hold_music.as_ref().expect("customer hold music");
+    assert_eq!(agent.urls().map(|u| u.as_str()).collect::<Vec<_>>(), ["https://media.example/agent-hold.mp3"]);
+    assert_eq!(customer.urls().map(|u| u.as_str()).collect::<Vec<_>>(), ["https://media.example/customer-hold.wav"]);
+    assert_eq!((agent.prompts.len(), customer.prompts.len()), (2, 2));
+    // Writer and JSON round trips keep them.
+    let written = xml::write(&parsed.document);
+    let again = xml::parse(&written);
+    assert!(again.diagnostics.is_empty(), "{:#?}\n{written}", again.diagnostics);
+    assert_eq!(again.document, parsed.document, "{written}");
+    let json = serde_json::to_string(&parsed.document).expect("serialize");
+    assert!(json.contains("\"agent_hold_music\""), "{json}");
+    let back: Document = serde_json::from_str(&json).expect("deserialize");
+    assert_eq!(back, parsed.document);
+    // Only inside <MultiPartyCall>, and only prompts inside them.
+    let bad = xml::parse("<Response><AgentHoldMusic/></Response>");
+    assert_eq!(bad.diagnostics.first().map(|d| d.code.as_str()), Some("E0205"));
+    let bad = xml::parse(
+        "<Response><MultiPartyCall role=\"agent\">x<AgentHoldMusic><Dial/></AgentHoldMusic></MultiPartyCall></Response>",
+    );
+    assert_eq!(bad.diagnostics.first().map(|d| d.code.as_str()), Some("E0205"));
+}
+
+/// Documents in the shape the Go SDK writes (attribute spellings from its `plivoxml.go`,
+/// values ours): its odd spellings are warnings, never errors.
+#[test]
+fn go_sdk_shaped_output_has_no_errors() {
+    let src = "<Response><MultiPartyCall role=\"Agent\" maxDuration=\"14400\" maxParticipants=\"10\" waitMusicMethod=\"GET\" agentHoldMusicMethod=\"GET\" customerHoldMusicMethod=\"GET\" record=\"false\" recordFileFormat=\"mp3\" statusCallbackEvents=\"mpc-state-changes,participant-state-changes\" stayAlone=\"false\" coachMode=\"true\" enterSound=\"beep:1\" exitSound=\"beep:2\" relayDtmfInputs=\"false\" StartRecordingAudio=\"https://media.example/start.mp3\" StartRecordingAudioMethod=\"GET\" transcript=\"true\" transcriptionUrl=\"transcripts\">Lagos</MultiPartyCall></Response>";
+    let parsed = xml::parse(src);
+    assert!(!parsed.has_errors(), "{:#?}", parsed.diagnostics);
+    let codes: Vec<&str> = parsed.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    // relayDtmfInputs and the capitalised StartRecordingAudio* are not Plivo's spellings (the
+    // hint names the right ones); `transcripts` is a relative URL.
+    assert_eq!(codes, ["W0101", "W0101", "W0101", "W0106"], "{:#?}", parsed.diagnostics);
+    assert!(
+        parsed.diagnostics[0].message.contains("did you mean `relayDTMFInputs`?"),
+        "{}",
+        parsed.diagnostics[0].message
+    );
+    assert!(
+        parsed.diagnostics[1].message.contains("did you mean `startRecordingAudio`?"),
+        "{}",
+        parsed.diagnostics[1].message
+    );
+}

@@ -12,6 +12,7 @@
 //! * malformed XML is reported where quick-xml detects the problem (pinned per case).
 
 use plivo_flow::Code;
+use plivo_flow::diagnostic::Severity;
 use plivo_flow::xml::{self, ParseOptions};
 
 struct Case {
@@ -67,6 +68,34 @@ const CASES: &[Case] = &[
     ),
     case("unterminated comment", "<Response>\n  <!-- unterminated\n</Response>", "E0101", 2, 3),
     case("text before the root", "hello <Response/>", "E0101", 1, 1),
+    // XML 1.0 allows no C0 control character but tab, LF and CR: each is E0101 at its byte.
+    case("NUL in Speak text", "<Response>\n  <Speak>Hi\u{0}there</Speak>\n</Response>", "E0101", 2, 12),
+    case(
+        "NUL in an attribute value",
+        "<Response>\n  <Speak voice=\"WO\u{0}MAN\">x</Speak>\n</Response>",
+        "E0101",
+        2,
+        19,
+    )
+    .not_first(),
+    case("BEL after non-ASCII text", "<Response><Speak>ééé\u{7}</Speak></Response>", "E0101", 1, 21),
+    case(
+        "escape character in a URL body",
+        "<Response>\n<Play>https://a.example/\u{1b}a.mp3</Play>\n</Response>",
+        "E0101",
+        2,
+        25,
+    )
+    .not_first(),
+    case("unit separator in a comment", "<Response><!-- \u{1f} --></Response>", "E0101", 1, 16),
+    case(
+        "form feed after a tag name",
+        "<Response><Play\u{c}loop=\"1\">https://a.example/a</Play></Response>",
+        "E0101",
+        1,
+        16,
+    )
+    .not_first(),
     // ---------------------------------------------------------------- E0102 DOCTYPE
     case("doctype", "<!DOCTYPE Response>\n<Response/>", "E0102", 1, 1),
     case(
@@ -102,7 +131,7 @@ const CASES: &[Case] = &[
     case("text after root", "<Response>\n</Response>\n  trailing", "E0107", 3, 3),
     case("verb after root", "<Response>\n  <Speak>a</Speak>\n</Response>\n<!-- c -->\n<Hangup/>", "E0107", 5, 2),
     // ---------------------------------------------------------------- E0108 declaration
-    case("declaration after a newline", "\n<?xml version=\"1.0\"?>\n<Response/>", "E0108", 2, 1),
+    case("declaration after a comment", "<!-- c -->\n<?xml version=\"1.0\"?>\n<Response/>", "E0108", 2, 1),
     case("declaration inside the root", "<Response>\n<?xml version=\"1.0\"?>\n</Response>", "E0108", 2, 1),
     // ---------------------------------------------------------------- E0201 root
     case("root is Speak", "<Speak>Hello</Speak>", "E0201", 1, 2),
@@ -192,11 +221,18 @@ const CASES: &[Case] = &[
         4,
     ),
     case(
-        "GetInput without inputType",
-        "<Response>\n  <GetInput action=\"https://a.example/in\"/>\n</Response>",
+        "GetInput with an empty action",
+        "<Response>\n  <GetInput action=\"\" inputType=\"speech\"/>\n</Response>",
         "E0207",
         2,
-        4,
+        21,
+    ),
+    case(
+        "MultiPartyCall with an empty role",
+        "<Response>\n  <MultiPartyCall role=\" \">Team</MultiPartyCall>\n</Response>",
+        "E0207",
+        2,
+        25,
     ),
     case(
         "MultiPartyCall without role",
@@ -223,7 +259,7 @@ const CASES: &[Case] = &[
         2,
         52,
     ),
-    case("empty integer value", "<Response>\n  <Record timeout=\"\"/>\n</Response>", "E0301", 2, 20),
+    case("blank integer value", "<Response>\n  <Record timeout=\" 1 0\"/>\n</Response>", "E0301", 2, 20),
     case(
         "Play loop zwei after non-ASCII",
         "<Response><Speak>ünïcödé</Speak><Play loop=\"zwei\">https://a.example/a.mp3</Play></Response>",
@@ -290,12 +326,13 @@ const CASES: &[Case] = &[
     ),
     // ---------------------------------------------------------------- E0305 URL
     case(
-        "relative action",
-        "<Response>\n  <GetDigits action=\"/digits\">\n    <Speak>Press 1</Speak>\n  </GetDigits>\n</Response>",
+        "mailto action",
+        "<Response>\n  <GetDigits action=\"mailto:ops@a.example\">\n    <Speak>Press 1</Speak>\n  </GetDigits>\n</Response>",
         "E0305",
         2,
         22,
     ),
+    case("URL with a space", "<Response>\n  <Redirect>next step.xml</Redirect>\n</Response>", "E0305", 2, 13),
     case("ftp Play body", "<Response>\n  <Play>\n    ftp://a.example/a.mp3\n  </Play>\n</Response>", "E0305", 3, 5),
     case(
         "https Stream body",
@@ -405,6 +442,83 @@ const CASES: &[Case] = &[
     case("text inside Wait", "<Response>\n  <Wait length=\"2\">  two seconds</Wait>\n</Response>", "W0102", 2, 22),
     case("text inside Hangup", "<Response>\n  <Hangup>\n    bye\n  </Hangup>\n</Response>", "W0102", 3, 5),
     case("text inside Record", "<Response><Record>é</Record></Response>", "W0102", 1, 19),
+    // ---------------------------------------------------------------- W0103 empty optional value
+    case(
+        "empty Dial callbackUrl",
+        "<Response>\n  <Dial callbackUrl=\"\"><Number>15550001</Number></Dial>\n</Response>",
+        "W0103",
+        2,
+        22,
+    ),
+    case("empty Record timeout", "<Response>\n  <Record timeout=\"\"/>\n</Response>", "W0103", 2, 20),
+    case(
+        "blank Speak voice after é",
+        "<Response><Speak>é</Speak><Speak voice=\"  \">x</Speak></Response>",
+        "W0103",
+        1,
+        41,
+    ),
+    case(
+        "empty GetInput inputType",
+        "<Response>\n  <GetInput action=\"https://a.example/in\" inputType=\"\"/>\n</Response>",
+        "W0103",
+        2,
+        54,
+    )
+    .not_first(),
+    // ---------------------------------------------------------------- W0104 space before declaration
+    case("declaration after a newline", "\n<?xml version=\"1.0\"?>\n<Response/>", "W0104", 1, 1),
+    case("declaration after spaces", "  <?xml version=\"1.0\"?><Response/>", "W0104", 1, 1),
+    // ---------------------------------------------------------------- W0105 key separators
+    case(
+        "validDigits with commas",
+        "<Response>\n  <GetDigits action=\"https://a.example/d\" validDigits=\"1,2,3\"/>\n</Response>",
+        "W0105",
+        2,
+        56,
+    ),
+    case("Record finishOnKey with spaces", "<Response>\n  <Record finishOnKey=\"# *\"/>\n</Response>", "W0105", 2, 24),
+    // ---------------------------------------------------------------- W0106 relative URL
+    case(
+        "relative action",
+        "<Response>\n  <GetDigits action=\"/digits\">\n    <Speak>Press 1</Speak>\n  </GetDigits>\n</Response>",
+        "W0106",
+        2,
+        22,
+    ),
+    case("relative php action", "<Response>\n  <Record action=\"next.php\"/>\n</Response>", "W0106", 2, 19),
+    case("relative Redirect body", "<Response>\n  <Redirect>\n    /menu/\n  </Redirect>\n</Response>", "W0106", 3, 5),
+    case("relative Play body", "<Response><Play>audio/hello.mp3</Play></Response>", "W0106", 1, 17),
+    case(
+        "relative waitSound",
+        "<Response>\n  <Conference waitSound=\"hold.xml\">Room</Conference>\n</Response>",
+        "W0106",
+        2,
+        26,
+    ),
+    case(
+        "relative dialMusic",
+        "<Response>\n  <Dial dialMusic=\"ring.xml\"><Number>1555</Number></Dial>\n</Response>",
+        "W0106",
+        2,
+        20,
+    ),
+    // ---------------------------------------------------------------- W0107 ignored beep
+    case(
+        "Wait beep without silence false",
+        "<Response>\n  <Wait length=\"5\" silence=\"true\" beep=\"true\"/>\n</Response>",
+        "W0107",
+        2,
+        4,
+    ),
+    // ---------------------------------------------------------------- W0108 default inputType
+    case(
+        "GetInput without inputType",
+        "<Response>\n  <GetInput action=\"https://a.example/in\"/>\n</Response>",
+        "W0108",
+        2,
+        4,
+    ),
 ];
 
 fn show(diags: &[plivo_flow::Diagnostic]) -> String {
@@ -420,7 +534,10 @@ fn every_case_reports_its_diagnostic() {
     for c in CASES {
         let parsed = xml::parse(c.xml);
         let diags = &parsed.diagnostics;
-        let found = diags.iter().any(|d| d.code.as_str() == c.code && d.line == c.line && d.column == c.column);
+        let severity = if c.code.starts_with('W') { Severity::Warning } else { Severity::Error };
+        let found = diags
+            .iter()
+            .any(|d| d.code.as_str() == c.code && d.line == c.line && d.column == c.column && d.severity == severity);
         let first_ok = c.not_first || diags.first().is_some_and(|d| d.code.as_str() == c.code);
         if !found || !first_ok {
             let why = if !found { "expected diagnostic missing" } else { "expected diagnostic is not the first" };
@@ -528,4 +645,264 @@ fn invalid_required_attribute_is_not_also_missing() {
         }
     }
     assert!(failures.is_empty(), "spurious E0207 for a present attribute:\n{}", failures.join("\n"));
+}
+
+/// One minimal valid document per element; `{}` is where the attribute under test goes.
+/// Attributes the template already spells (required ones) are not tested through it.
+fn templates() -> Vec<(&'static str, &'static [&'static str], &'static str)> {
+    use xml::*;
+    vec![
+        ("Speak", Speak::NAMES, "<Response><Speak {}>x</Speak></Response>"),
+        ("Play", Play::NAMES, "<Response><Play {}>https://a.example/a.mp3</Play></Response>"),
+        ("Wait", Wait::NAMES, "<Response><Wait length=\"5\" {}/></Response>"),
+        ("DTMF", Dtmf::NAMES, "<Response><DTMF {}>12</DTMF></Response>"),
+        ("GetDigits", GetDigits::NAMES, "<Response><GetDigits {}/></Response>"),
+        ("GetInput", GetInput::NAMES, "<Response><GetInput action=\"https://a.example/in\" {}/></Response>"),
+        ("Record", Record::NAMES, "<Response><Record {}/></Response>"),
+        ("Dial", Dial::NAMES, "<Response><Dial {}><Number>1555</Number></Dial></Response>"),
+        ("Number", Number::NAMES, "<Response><Dial><Number {}>1555</Number></Dial></Response>"),
+        ("User", User::NAMES, "<Response><Dial><User {}>sip:a@b.example</User></Dial></Response>"),
+        ("Redirect", Redirect::NAMES, "<Response><Redirect {}>https://a.example/x</Redirect></Response>"),
+        ("Hangup", Hangup::NAMES, "<Response><Hangup {}/></Response>"),
+        ("Conference", Conference::NAMES, "<Response><Conference {}>Room</Conference></Response>"),
+        (
+            "MultiPartyCall",
+            MultiPartyCall::NAMES,
+            "<Response><MultiPartyCall role=\"agent\" {}>T</MultiPartyCall></Response>",
+        ),
+        ("Message", Message::NAMES, "<Response><Message {}>hi</Message></Response>"),
+        ("Stream", Stream::NAMES, "<Response><Stream {}>wss://s.example/a</Stream></Response>"),
+        ("break", Break::NAMES, "<Response><Speak><break {}/></Speak></Response>"),
+        ("emphasis", Emphasis::NAMES, "<Response><Speak><emphasis {}>x</emphasis></Speak></Response>"),
+        ("lang", Lang::NAMES, "<Response><Speak><lang {}>x</lang></Speak></Response>"),
+        ("phoneme", Phoneme::NAMES, "<Response><Speak><phoneme {}>x</phoneme></Speak></Response>"),
+        ("prosody", Prosody::NAMES, "<Response><Speak><prosody {}>x</prosody></Speak></Response>"),
+        ("say-as", SayAs::NAMES, "<Response><Speak><say-as {}>x</say-as></Speak></Response>"),
+        ("sub", Sub::NAMES, "<Response><Speak><sub {}>x</sub></Speak></Response>"),
+        ("w", Word::NAMES, "<Response><Speak><w {}>x</w></Speak></Response>"),
+    ]
+}
+
+/// Every attribute of every element in its template, except those the template spells.
+fn each_attribute() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    for (element, names, template) in templates() {
+        for name in names {
+            if !template.contains(&format!(" {name}=")) {
+                out.push((element, *name, template));
+            }
+        }
+    }
+    assert!(out.len() > 150, "{}", out.len());
+    out
+}
+
+fn with_attr(template: &str, name: &str, value: &str) -> String {
+    template.replacen("{}", &format!("{name}=\"{value}\""), 1)
+}
+
+/// Attributes whose empty value is a documented setting rather than "unset".
+const EMPTY_HAS_MEANING: &[&str] = &["finishOnKey", "enterSound", "exitSound"];
+
+/// For EVERY optional attribute an empty (or blank) value means "absent": no error, warning
+/// W0103 at the value, and the AST of the document without the attribute.
+#[test]
+fn every_empty_optional_attribute_means_unset() {
+    let mut failures = Vec::new();
+    for (element, name, template) in each_attribute() {
+        let without = xml::parse(&template.replacen("{}", "", 1));
+        assert!(!without.has_errors(), "{template}: {}", show(&without.diagnostics));
+        for empty in ["", "  "] {
+            let src = with_attr(template, name, empty);
+            let parsed = xml::parse(&src);
+            let warned = parsed.diagnostics.iter().any(|d| d.code == Code::EmptyValue);
+            let ok = if EMPTY_HAS_MEANING.contains(&name) {
+                !parsed.has_errors()
+            } else {
+                !parsed.has_errors() && warned && parsed.document == without.document
+            };
+            if !ok {
+                failures.push(format!("  <{element} {name}={empty:?}>\n{}", show(&parsed.diagnostics)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every URL-valued attribute, and only those, takes a relative reference with W0106.
+#[test]
+fn every_url_attribute_accepts_a_relative_url() {
+    const URL_ATTRS: &[&str] = &[
+        "action",
+        "agentHoldMusicUrl",
+        "callbackUrl",
+        "confirmSound",
+        "customerHoldMusicUrl",
+        "dialMusic",
+        "enterSound",
+        "exitSound",
+        "interimSpeechResultsCallback",
+        "invalidDigitsSound",
+        "onExitActionUrl",
+        "recordingCallbackUrl",
+        "startRecordingAudio",
+        "statusCallbackUrl",
+        "stopRecordingAudio",
+        "transcriptionUrl",
+        "waitMusicUrl",
+        "waitSound",
+    ];
+    let mut failures = Vec::new();
+    for (element, name, template) in each_attribute() {
+        for rel in ["next.xml", "/menu/", "../a/b.php?x=1"] {
+            let parsed = xml::parse(&with_attr(template, name, rel));
+            let relative = parsed.diagnostics.iter().filter(|d| d.code == Code::RelativeUrl).count();
+            let ok = if URL_ATTRS.contains(&name) { !parsed.has_errors() && relative == 1 } else { relative == 0 };
+            if !ok {
+                failures.push(format!("  <{element} {name}={rel:?}>\n{}", show(&parsed.diagnostics)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Every spelled value is accepted in any case, like booleans, and means the same.
+#[test]
+fn every_spelled_value_ignores_case() {
+    const SPELLINGS: &[&str] = &[
+        "mp3",
+        "wav",
+        "mono",
+        "stereo",
+        "auto",
+        "hybrid",
+        "manual",
+        "dtmf",
+        "speech",
+        "dtmf speech",
+        "default",
+        "phone_call",
+        "command_and_search",
+        "rejected",
+        "busy",
+        "voice",
+        "whatsapp",
+        "agent",
+        "supervisor",
+        "customer",
+        "ai-agent",
+        "sms",
+        "inbound",
+        "outbound",
+        "both",
+        "strong",
+        "x-weak",
+        "moderate",
+        "reduced",
+        "ipa",
+        "x-sampa",
+        "none",
+        "real",
+        "beep:1",
+        "audio/x-mulaw;rate=8000",
+        "true",
+        "false",
+    ];
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (element, name, template) in each_attribute() {
+        // Free text keeps its case: not a spelled value.
+        if xml::parse(&with_attr(template, name, "zz-not-a-value")).diagnostics.is_empty() {
+            continue;
+        }
+        for lower in SPELLINGS {
+            let base = xml::parse(&with_attr(template, name, lower));
+            if !base.diagnostics.is_empty() {
+                continue;
+            }
+            for other in
+                [lower.to_uppercase(), lower.get(..1).unwrap_or("").to_uppercase() + lower.get(1..).unwrap_or("")]
+            {
+                checked += 1;
+                let parsed = xml::parse(&with_attr(template, name, &other));
+                if parsed.has_errors() || parsed.document != base.document {
+                    failures.push(format!("  <{element} {name}={other:?}>\n{}", show(&parsed.diagnostics)));
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A misspelt attribute or element gets a "did you mean".
+#[test]
+fn typos_get_a_suggestion() {
+    let cases = [
+        (
+            "<Response><Dial callback_url=\"https://a.example/c\"><Number>1</Number></Dial></Response>",
+            "did you mean `callbackUrl`?",
+        ),
+        (
+            "<Response><Dial CallbackURL=\"https://a.example/c\"><Number>1</Number></Dial></Response>",
+            "did you mean `callbackUrl`?",
+        ),
+        ("<Response><GetDigits numDigit=\"3\"/></Response>", "did you mean `numDigits`?"),
+        ("<Response><Record maxLenght=\"3\"/></Response>", "did you mean `maxLength`?"),
+        (
+            "<Response><Conference wait_sound=\"https://a.example/w\">R</Conference></Response>",
+            "did you mean `waitSound`?",
+        ),
+        ("<Response><Dial><Numbr>1</Numbr></Dial></Response>", "did you mean <Number>?"),
+        ("<Response><Getdigits/></Response>", "did you mean <GetDigits>?"),
+        ("<Response><Say>x</Say></Response>", "did you mean <Speak>?"),
+    ];
+    for (src, hint) in cases {
+        let parsed = xml::parse(src);
+        assert!(parsed.diagnostics.iter().any(|d| d.message.contains(hint)), "{src}\n{}", show(&parsed.diagnostics));
+    }
+    // No far-fetched suggestion.
+    let parsed = xml::parse("<Response><Dial colour=\"red\"><Number>1</Number></Dial></Response>");
+    assert!(
+        parsed.diagnostics.first().is_some_and(|d| !d.message.contains("did you mean")),
+        "{}",
+        show(&parsed.diagnostics)
+    );
+}
+
+/// A document declaring ISO-8859-1 (or windows-1252) and encoded so is decoded; positions
+/// are those of the original bytes (one byte per character).
+#[test]
+fn declared_single_byte_encodings_are_decoded() {
+    for label in ["ISO-8859-1", "windows-1252", "latin1"] {
+        let mut bytes = format!("<?xml version=\"1.0\" encoding=\"{label}\"?>\n<Response><Speak>Caf").into_bytes();
+        bytes.push(0xE9); // é in Latin-1
+        bytes.extend_from_slice(b"</Speak><Foo/></Response>");
+        let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+        let d = parsed.diagnostics.first().unwrap_or_else(|| panic!("{label}: no diagnostic"));
+        // `<Response><Speak>Café</Speak><` is 30 characters: Foo is at column 31.
+        assert_eq!((d.code, d.line, d.column), (Code::UnknownElement, 2, 31), "{label}: {}", show(&parsed.diagnostics));
+        let foo = bytes.windows(3).position(|w| w == b"Foo").unwrap_or(0);
+        assert_eq!((d.span.start, d.span.end), (foo, foo + 3), "{label}: span in original bytes");
+        assert_eq!(parsed.diagnostics.len(), 1, "{}", show(&parsed.diagnostics));
+        let Some(xml::Verb::Speak(s)) = parsed.document.verbs.first() else { panic!("{label}: no Speak") };
+        assert_eq!(s.text(), "Café");
+        // The rendering text has the same lines and columns.
+        let text = xml::source_text(&bytes, &ParseOptions::default());
+        let out = plivo_flow::diagnostic::render("f.xml", &text, d);
+        assert!(out.contains("<Response><Speak>Café</Speak><Foo/></Response>"), "{out}");
+        assert!(out.ends_with(&format!("{}^^^\n", " ".repeat(30))), "{out}");
+    }
+    // The size limit is on the bytes: 60,000 Latin-1 `é` (120,000 bytes of UTF-8) pass.
+    let mut bytes = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Response><Speak>".to_vec();
+    bytes.extend(std::iter::repeat_n(0xE9u8, 60_000));
+    bytes.extend_from_slice(b"</Speak></Response>");
+    let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+    assert!(parsed.diagnostics.is_empty(), "{}", show(&parsed.diagnostics));
+    // Without the declaration the same bytes are invalid UTF-8.
+    let mut bytes = b"<Response><Speak>Caf".to_vec();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b"</Speak></Response>");
+    let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
+    assert_eq!(parsed.diagnostics.first().map(|d| (d.code, d.column)), Some((Code::Malformed, 21)));
 }

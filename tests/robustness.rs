@@ -21,6 +21,8 @@ fn inputs() -> Vec<Vec<u8>> {
         paths.sort();
         out.extend(paths.iter().map(|p| fs::read(p).expect("read")));
     }
+    // The declared-encoding path (decoding, spans mapped back to the bytes).
+    out.push(fs::read(root.join("tests/corpus/realworld/vm_04_latin1.xml")).expect("read"));
     assert!(out.len() >= 30);
     out
 }
@@ -121,4 +123,61 @@ fn hostile_shapes_are_rejected_cleanly() {
         let p = xml::parse(junk);
         assert!(p.has_errors(), "{junk:?} passed");
     }
+}
+
+/// Bounds: diagnostics are capped (the first ones by position kept, the rest counted) and
+/// attribute handling is linear, so 100,000 attributes parse quickly even in a debug build.
+#[test]
+fn diagnostics_are_capped_and_counted() {
+    let src = format!("<Response>{}</Response>", "<Foo/>".repeat(4000));
+    let parsed = xml::parse(&src);
+    assert_eq!(parsed.diagnostics.len(), 100);
+    assert_eq!((parsed.suppressed, parsed.suppressed_errors), (3900, 3900));
+    assert!(parsed.has_errors());
+    // The first 100 by position, in order: `<Foo/>` number k starts at byte 10 + 6k.
+    for (k, d) in parsed.diagnostics.iter().enumerate() {
+        assert_eq!((d.code.as_str(), d.line, d.column as usize), ("E0204", 1, 12 + 6 * k));
+    }
+    // Diagnostics found late but placed early still make the cut: the Dial's E0208 is
+    // reported at its end tag but sits at its start, before every unknown attribute.
+    let attrs: String = (0..500).map(|i| format!(" a{i}=\"1\"")).collect();
+    let src = format!("<Response><Dial{attrs}></Dial></Response>");
+    let parsed = xml::parse(&src);
+    assert_eq!(parsed.diagnostics.first().map(|d| d.code.as_str()), Some("E0208"));
+    assert_eq!(parsed.diagnostics.len(), 100);
+    assert_eq!((parsed.suppressed, parsed.suppressed_errors), (401, 0));
+    assert!(parsed.has_errors());
+    // An error past the cap still makes the document invalid.
+    let src = format!("<Response><Play{attrs}>https://a.example/a</Play><Foo/></Response>");
+    let parsed = xml::parse(&src);
+    assert!(parsed.diagnostics.iter().all(|d| !d.is_error()));
+    assert_eq!(parsed.suppressed_errors, 1);
+    assert!(parsed.has_errors() && parsed.into_result().is_err());
+    // The cap is an option.
+    let opts = ParseOptions { max_diagnostics: 3, ..ParseOptions::default() };
+    let parsed = xml::parse_with("<Response><A/><B/><C/><D/></Response>", &opts);
+    assert_eq!(parsed.diagnostics.iter().map(|d| d.column).collect::<Vec<_>>(), [12, 16, 20]);
+    assert_eq!(parsed.suppressed, 1);
+}
+
+#[test]
+fn a_hundred_thousand_attributes_parse_with_capped_diagnostics() {
+    let attrs: String = (0..100_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    let src = format!("<Response><Speak{attrs}>hi</Speak></Response>");
+    let opts = ParseOptions { max_bytes: usize::MAX, ..ParseOptions::default() };
+    let parsed = xml::parse_with(&src, &opts);
+    assert_eq!(parsed.diagnostics.len(), 100);
+    assert_eq!(parsed.suppressed, 99_900);
+    assert!(!parsed.has_errors());
+    let last = parsed.diagnostics.last().map(|d| (d.line, d.column));
+    // Attribute 99 is ` a99="99"` (9 bytes); the earlier ones take 10*(8..9)+90*(9..11).
+    let expected =
+        1 + "<Response><Speak".len() + (0..99).map(|i: usize| format!(" a{i}=\"{i}\"").len()).sum::<usize>() + 1;
+    assert_eq!(last, Some((1, expected as u32)));
+    // Duplicates are found with a set, each one reported.
+    let some: String = (0..10_000).map(|i| format!(" a{i}=\"{i}\"")).collect();
+    let src = format!("<Response><Speak{some}{some}>hi</Speak></Response>");
+    let parsed = xml::parse_with(&src, &opts);
+    assert_eq!(parsed.diagnostics.len() + parsed.suppressed, 20_000);
+    assert_eq!(parsed.suppressed_errors, 10_000);
 }

@@ -30,8 +30,9 @@ pub trait Attrs: Default {
     const NAMES: &'static [&'static str];
 
     /// Sets attribute `name` from its unescaped text and marks it written.
-    /// `None` when the element has no such attribute.
-    fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<(), ValueError>>;
+    /// `None` when the element has no such attribute; `Some(Ok(Some(code)))` when the value
+    /// was accepted with a warning (see [`Noted`]).
+    fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>>;
 
     /// Calls `out(name, value)` for every written attribute, in declaration order.
     fn write_attrs(&self, out: &mut dyn FnMut(&'static str, &str));
@@ -177,14 +178,16 @@ macro_rules! element {
             const NAMES: &'static [&'static str] = &[$($attr),*];
 
             #[allow(unused_variables)]
-            fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<(), ValueError>> {
+            fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>> {
                 match name {
                     $( $attr => {
                         const I: usize = index_of(<$name as Attrs>::NAMES, $attr);
                         let parse: fn(&str) -> Result<$ty, ValueError> = $parse;
                         Some(parse(raw).map(|v| {
+                            let note = Noted::note(&v);
                             self.$field = v;
                             self.written.insert(I);
+                            note
                         }))
                     } )*
                     _ => None,
@@ -504,8 +507,9 @@ element! {
         action: Option<Url> = None; "action" => opt::<Url>;
         /// Method for `action`.
         method: Method = Method::Post; "method" => method;
-        /// `dtmf`, `speech` or `dtmf speech` (required).
-        input_type: Option<InputType> = None; "inputType" => opt::<InputType>;
+        /// `dtmf`, `speech` or `dtmf speech`. Absent: `dtmf speech` (both), with warning W0108;
+        /// Plivo's docs mark only `action` required. Always `Some` after parsing.
+        input_type: Option<InputType> = Some(InputType::DtmfSpeech); "inputType" => opt::<InputType>;
         /// Seconds of detection after the prompts (5–60).
         execution_timeout: u32 = 15; "executionTimeout" => |s| int_in(s, 5, Some(60));
         /// Gap between digits.
@@ -859,8 +863,56 @@ element! {
         record_coach_voice: Option<bool> = None; "recordCoachVoice" => opt::<bool>;
     }
     extra {
-        /// The call's friendly name (the body).
+        /// The call's friendly name (the body text).
         name: String,
+        /// `<AgentHoldMusic>` child (Go SDK 7.20+): what an agent on hold hears, looped.
+        agent_hold_music: Option<AgentHoldMusic>,
+        /// `<CustomerHoldMusic>` child (Go SDK 7.20+): what a customer on hold hears, looped.
+        customer_hold_music: Option<CustomerHoldMusic>,
+    }
+}
+
+element! {
+    /// `<AgentHoldMusic>` inside `<MultiPartyCall>`: prompts (`<Play>` URLs, `<Speak>`,
+    /// `<Wait>`) played to an agent on hold, in place of `agentHoldMusicUrl`.
+    /// Source: plivo-go `xml/plivoxml.go` `AgentHoldMusicElement` (since 7.20).
+    AgentHoldMusic = "AgentHoldMusic" {}
+    extra {
+        /// The prompts, in order.
+        prompts: Vec<Prompt>,
+    }
+}
+
+element! {
+    /// `<CustomerHoldMusic>` inside `<MultiPartyCall>`: prompts played to a customer on hold,
+    /// in place of `customerHoldMusicUrl`.
+    /// Source: plivo-go `xml/plivoxml.go` `CustomerHoldMusicElement` (since 7.20).
+    CustomerHoldMusic = "CustomerHoldMusic" {}
+    extra {
+        /// The prompts, in order.
+        prompts: Vec<Prompt>,
+    }
+}
+
+/// The `<Play>` URLs of a list of prompts, in order (hold music as URLs).
+pub fn play_urls(prompts: &[Prompt]) -> impl Iterator<Item = &Url> {
+    prompts.iter().filter_map(|p| match p {
+        Prompt::Play(p) => p.url.as_ref(),
+        _ => None,
+    })
+}
+
+impl AgentHoldMusic {
+    /// The hold-music audio URLs (the `<Play>` bodies), in order.
+    pub fn urls(&self) -> impl Iterator<Item = &Url> {
+        play_urls(&self.prompts)
+    }
+}
+
+impl CustomerHoldMusic {
+    /// The hold-music audio URLs (the `<Play>` bodies), in order.
+    pub fn urls(&self) -> impl Iterator<Item = &Url> {
+        play_urls(&self.prompts)
     }
 }
 

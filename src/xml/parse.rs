@@ -14,7 +14,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::ast::*;
-use super::values::{FromXml, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
+use super::values::{FromXml, KeySet, Noted, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
 use crate::diagnostic::{Code, Diagnostic, LineIndex, Span};
 
 /// Limits the parser enforces.
@@ -24,11 +24,14 @@ pub struct ParseOptions {
     pub max_bytes: usize,
     /// Deepest accepted element nesting (`<Response>` is depth 1). Default 32.
     pub max_depth: usize,
+    /// Most diagnostics kept per document (the first ones in source order). Default 100;
+    /// the rest are only counted in [`Parsed::suppressed`].
+    pub max_diagnostics: usize,
 }
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { max_bytes: 100 * 1024, max_depth: 32 }
+        ParseOptions { max_bytes: 100 * 1024, max_depth: 32, max_diagnostics: 100 }
     }
 }
 
@@ -37,14 +40,21 @@ impl Default for ParseOptions {
 pub struct Parsed {
     /// The document. Complete when there are no errors; best effort otherwise.
     pub document: Document,
-    /// Every diagnostic, in source order of discovery.
+    /// The first [`ParseOptions::max_diagnostics`] diagnostics in source order (by span
+    /// start; diagnostics at one place keep the order they were found in).
     pub diagnostics: Vec<Diagnostic>,
+    /// How many more diagnostics were found past the cap and dropped (0 when none was).
+    /// Their messages are never built, so a hostile document costs time and memory linear
+    /// in its size, and output bounded by the cap.
+    pub suppressed: usize,
+    /// How many of the [`Parsed::suppressed`] diagnostics were errors.
+    pub suppressed_errors: usize,
 }
 
 impl Parsed {
-    /// Whether any diagnostic is an error.
+    /// Whether any diagnostic is an error, counting the suppressed ones.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
+        self.suppressed_errors > 0 || self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     /// The errors only.
@@ -63,32 +73,110 @@ pub fn parse(src: &str) -> Parsed {
     parse_with(src, &ParseOptions::default())
 }
 
-/// Parses raw bytes, which must be UTF-8; invalid UTF-8 is reported as `E0101` at its offset.
+/// Parses raw bytes: UTF-8, or the single-byte encoding the XML declaration names
+/// (`encoding="ISO-8859-1"`, `windows-1252`, … as `encoding_rs` labels them).
+///
+/// Positions stay those of the original bytes: a single-byte encoding gives one character
+/// per byte, so lines and character columns are the same in the decoded text, and spans are
+/// mapped back (decoded byte offset → number of characters before it = original offset).
+/// Invalid UTF-8 in a document without such a declaration is `E0101` at its offset.
 pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
+    if bytes.len() > opts.max_bytes {
+        return too_large(bytes.len(), opts);
+    }
+    if let Some(enc) = declared_single_byte(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(bytes);
+        // The limit is on the bytes received (checked above), not on the longer UTF-8 text.
+        let decoded_opts = ParseOptions { max_bytes: usize::MAX, ..opts.clone() };
+        let mut parsed = parse_with(&text, &decoded_opts);
+        to_original_offsets(&text, &mut parsed.diagnostics);
+        return parsed;
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => parse_with(s, opts),
         Err(e) => {
             let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
             let mut p = Parser::new(valid, opts);
             p.report(Code::Malformed, Span::at(valid.len()), "the document is not valid UTF-8".to_owned());
-            Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() }
+            p.into_parsed(Document::default())
         }
+    }
+}
+
+/// The encoding the XML declaration at the start of `bytes` names, when it is a single-byte
+/// encoding other than UTF-8 (only those are decoded; other labels are read as UTF-8).
+fn declared_single_byte(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = bytes.get(..bytes.len().min(256)).unwrap_or(bytes);
+    let start = head.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let decl = head.get(start..)?;
+    if !decl.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = decl.windows(2).position(|w| w == b"?>")?;
+    let decl = decl.get(..end)?;
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let rest = decl.get(at + 8..)?;
+    let rest = rest.get(rest.iter().position(|b| *b == b'=')? + 1..)?;
+    let q = rest.iter().position(|b| *b == b'"' || *b == b'\'')?;
+    let quote = *rest.get(q)?;
+    let value = rest.get(q + 1..)?;
+    let value = value.get(..value.iter().position(|b| *b == quote)?)?;
+    let enc = encoding_rs::Encoding::for_label(value)?;
+    (enc != encoding_rs::UTF_8 && enc.is_single_byte()).then_some(enc)
+}
+
+/// Maps the spans of `diags`, byte offsets into `text` decoded from a single-byte encoding,
+/// back to offsets into the original bytes, in one pass.
+fn to_original_offsets(text: &str, diags: &mut [Diagnostic]) {
+    let mut offsets: Vec<usize> = diags.iter().flat_map(|d| [d.span.start, d.span.end]).collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    let mut map = Vec::with_capacity(offsets.len());
+    let mut chars = text.char_indices().map(|(i, _)| i).enumerate().peekable();
+    for &off in &offsets {
+        // The number of characters that start before `off`.
+        while chars.peek().is_some_and(|&(_, i)| i < off) {
+            chars.next();
+        }
+        let n = chars.peek().map_or(text.chars().count(), |&(n, _)| n);
+        map.push(n);
+    }
+    let orig = |off: usize| offsets.binary_search(&off).ok().and_then(|i| map.get(i).copied()).unwrap_or(off);
+    for d in diags {
+        d.span = Span::new(orig(d.span.start), orig(d.span.end));
+    }
+}
+
+fn too_large(len: usize, opts: &ParseOptions) -> Parsed {
+    // Nothing past the size is read: no decoding, no line index, no scan.
+    let code = Code::TooLarge;
+    let message = format!("the document is {len} bytes; the limit is {} bytes", opts.max_bytes);
+    let d = Diagnostic { code, severity: code.severity(), message, span: Span::at(0), line: 1, column: 1 };
+    Parsed { document: Document::default(), diagnostics: vec![d], suppressed: 0, suppressed_errors: 0 }
+}
+
+/// The text the parser reads from `bytes`, for rendering its diagnostics with
+/// [`crate::diagnostic::render`]: decoded as [`parse_bytes`] decodes it (a declared
+/// single-byte encoding, else UTF-8 with invalid sequences replaced). Lines and character
+/// columns of the diagnostics hold for it. A document over `opts.max_bytes` gives only its
+/// first 4 KiB (its one diagnostic, E0103, is at 1:1).
+pub fn source_text<'b>(bytes: &'b [u8], opts: &ParseOptions) -> Cow<'b, str> {
+    let bytes = if bytes.len() > opts.max_bytes { bytes.get(..4096).unwrap_or(bytes) } else { bytes };
+    match declared_single_byte(bytes) {
+        Some(enc) => enc.decode_without_bom_handling(bytes).0,
+        None => String::from_utf8_lossy(bytes),
     }
 }
 
 /// Parses `src` with the given limits.
 pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
-    let mut p = Parser::new(src, opts);
     if src.len() > opts.max_bytes {
-        p.report(
-            Code::TooLarge,
-            Span::at(0),
-            format!("the document is {} bytes; the limit is {} bytes", src.len(), opts.max_bytes),
-        );
-        return Parsed { document: Document::default(), diagnostics: p.finish_diagnostics() };
+        return too_large(src.len(), opts);
     }
+    let mut p = Parser::new(src, opts);
+    p.check_chars();
     let document = p.run();
-    Parsed { document, diagnostics: p.finish_diagnostics() }
+    p.into_parsed(document)
 }
 
 /// Every element name Plivo knows.
@@ -112,6 +200,8 @@ enum Kind {
     MultiPartyCall,
     Message,
     Stream,
+    AgentHoldMusic,
+    CustomerHoldMusic,
     Break,
     Emphasis,
     Lang,
@@ -182,6 +272,8 @@ impl Kind {
             "MultiPartyCall" => K::MultiPartyCall,
             "Message" => K::Message,
             "Stream" => K::Stream,
+            "AgentHoldMusic" => K::AgentHoldMusic,
+            "CustomerHoldMusic" => K::CustomerHoldMusic,
             "break" => K::Break,
             "emphasis" => K::Emphasis,
             "lang" => K::Lang,
@@ -216,6 +308,8 @@ impl Kind {
             K::MultiPartyCall => MultiPartyCall::ELEMENT,
             K::Message => Message::ELEMENT,
             K::Stream => Stream::ELEMENT,
+            K::AgentHoldMusic => AgentHoldMusic::ELEMENT,
+            K::CustomerHoldMusic => CustomerHoldMusic::ELEMENT,
             K::Break => Break::ELEMENT,
             K::Emphasis => Emphasis::ELEMENT,
             K::Lang => Lang::ELEMENT,
@@ -233,7 +327,9 @@ impl Kind {
     fn children(self) -> &'static [Kind] {
         match self {
             K::Response => VERBS,
-            K::GetDigits | K::GetInput => PROMPTS,
+            K::GetDigits | K::GetInput | K::AgentHoldMusic | K::CustomerHoldMusic => PROMPTS,
+            // The Go SDK (7.20+) writes hold music as children after the name.
+            K::MultiPartyCall => &[K::AgentHoldMusic, K::CustomerHoldMusic],
             K::Dial => &[K::Number, K::User],
             K::PreAnswer => &[K::Speak, K::Play, K::Wait, K::GetDigits, K::Redirect, K::Message, K::Dtmf],
             K::Speak | K::Lang | K::Prosody => SSML_ALL,
@@ -259,19 +355,29 @@ impl Kind {
             K::Speak | K::Emphasis | K::Lang | K::P | K::Phoneme | K::Prosody | K::S | K::SayAs | K::Sub | K::W => {
                 Body::Mixed
             }
-            K::Wait | K::GetDigits | K::GetInput | K::Record | K::Dial | K::Hangup | K::PreAnswer | K::Break => {
-                Body::Ignored
-            }
+            K::Wait
+            | K::GetDigits
+            | K::GetInput
+            | K::Record
+            | K::Dial
+            | K::Hangup
+            | K::PreAnswer
+            | K::Break
+            | K::AgentHoldMusic
+            | K::CustomerHoldMusic => Body::Ignored,
         }
     }
 }
 
 /// A node under construction.
+#[allow(clippy::large_enum_variant)] // Transient: one per open element.
 enum Node {
     Response(Vec<Verb>),
     Verb(Verb),
     Target(DialTarget),
     Ssml(Ssml),
+    AgentHold(AgentHoldMusic),
+    CustomerHold(CustomerHoldMusic),
     /// An unknown element: its subtree is skipped.
     Skip,
 }
@@ -300,10 +406,39 @@ struct Frame {
     warned_text: bool,
 }
 
+/// A kept diagnostic, ordered by (position, discovery order).
+struct Kept {
+    start: usize,
+    seq: usize,
+    diag: Diagnostic,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        (self.start, self.seq) == (other.start, other.seq)
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.start, self.seq).cmp(&(other.start, other.seq))
+    }
+}
+
 struct Parser<'s> {
     src: &'s str,
     opts: &'s ParseOptions,
-    diags: Vec<Diagnostic>,
+    /// The first `max_diagnostics` diagnostics by position: a max-heap, so the last one
+    /// is dropped when an earlier one comes.
+    diags: std::collections::BinaryHeap<Kept>,
+    seq: usize,
+    suppressed: usize,
+    suppressed_errors: usize,
     stack: Vec<Frame>,
     /// Depth inside an unknown element's subtree (its children are not checked).
     skip_depth: usize,
@@ -317,7 +452,10 @@ impl<'s> Parser<'s> {
         Parser {
             src,
             opts,
-            diags: Vec::new(),
+            diags: std::collections::BinaryHeap::new(),
+            seq: 0,
+            suppressed: 0,
+            suppressed_errors: 0,
             stack: Vec::new(),
             skip_depth: 0,
             document: None,
@@ -327,22 +465,66 @@ impl<'s> Parser<'s> {
     }
 
     fn report(&mut self, code: Code, span: Span, message: String) {
-        // Lines and columns are filled in by `finish_diagnostics`, so a valid document never
-        // pays for a line index.
-        self.diags.push(Diagnostic { code, severity: code.severity(), message, span, line: 0, column: 0 });
+        self.report_with(code, span, || message);
     }
 
-    /// The diagnostics in source order (the sort is stable: diagnostics at one place keep
-    /// their order), with lines and columns.
-    fn finish_diagnostics(mut self) -> Vec<Diagnostic> {
-        if !self.diags.is_empty() {
-            let idx = LineIndex::new(self.src);
-            for d in &mut self.diags {
-                (d.line, d.column) = idx.line_col(d.span.start);
-            }
-            self.diags.sort_by_key(|d| d.span.start);
+    /// Records a diagnostic; `message` is only called when the diagnostic is kept (within
+    /// the cap), so past the cap a diagnostic costs a comparison and a count.
+    fn report_with(&mut self, code: Code, span: Span, message: impl FnOnce() -> String) {
+        let seq = self.seq;
+        self.seq += 1;
+        let full = self.diags.len() >= self.opts.max_diagnostics;
+        if full && self.diags.peek().is_none_or(|last| span.start >= last.start) {
+            self.count_suppressed(code);
+            return;
         }
-        self.diags
+        // Lines and columns are filled in by `finish`, so a valid document never pays for a
+        // line index.
+        let diag = Diagnostic { code, severity: code.severity(), message: message(), span, line: 0, column: 0 };
+        self.diags.push(Kept { start: span.start, seq, diag });
+        if self.diags.len() > self.opts.max_diagnostics
+            && let Some(dropped) = self.diags.pop()
+        {
+            self.count_suppressed(dropped.diag.code);
+        }
+    }
+
+    fn count_suppressed(&mut self, code: Code) {
+        self.suppressed += 1;
+        if code.severity() == crate::diagnostic::Severity::Error {
+            self.suppressed_errors += 1;
+        }
+    }
+
+    /// The result: the kept diagnostics in source order, with lines and columns computed in
+    /// one pass over the source.
+    fn into_parsed(self, document: Document) -> Parsed {
+        let kept = self.diags.into_sorted_vec();
+        let mut diagnostics: Vec<Diagnostic> = kept.into_iter().map(|k| k.diag).collect();
+        if !diagnostics.is_empty() {
+            let idx = LineIndex::new(self.src);
+            let offsets: Vec<usize> = diagnostics.iter().map(|d| d.span.start).collect();
+            for (d, (line, column)) in diagnostics.iter_mut().zip(idx.line_cols_sorted(&offsets)) {
+                (d.line, d.column) = (line, column);
+            }
+        }
+        Parsed { document, diagnostics, suppressed: self.suppressed, suppressed_errors: self.suppressed_errors }
+    }
+
+    /// XML 1.0 allows no C0 control character but tab, LF and CR anywhere in a document:
+    /// each one is `E0101` at its byte.
+    fn check_chars(&mut self) {
+        let bad = |b: &u8| *b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r');
+        let bytes = self.src.as_bytes();
+        let mut from = 0;
+        while let Some(i) = bytes.get(from..).and_then(|rest| rest.iter().position(bad)) {
+            let at = from + i;
+            let byte = bytes.get(at).copied().unwrap_or(0);
+            self.report_with(Code::Malformed, Span::new(at, at + 1), || {
+                format!("malformed XML: control character U+{byte:04X} is not allowed in XML 1.0")
+            });
+            from = at + 1;
+        }
     }
 
     /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
@@ -422,8 +604,15 @@ impl<'s> Parser<'s> {
                     "a DOCTYPE is not allowed in a Plivo document (entities are never expanded)".to_owned(),
                 ),
                 Event::Decl(_) => {
-                    let bom = self.src.starts_with('\u{feff}') && pos == 3;
-                    if pos != 0 && !bom {
+                    let bom = usize::from(self.src.starts_with('\u{feff}')) * 3;
+                    let before = self.src.get(bom..pos).unwrap_or("x");
+                    if pos > bom && is_blank(before) && !self.root_seen {
+                        self.report(
+                            Code::SpaceBeforeDecl,
+                            Span::new(bom, pos),
+                            "whitespace before the XML declaration; Plivo trims it".to_owned(),
+                        );
+                    } else if pos != bom {
                         self.report(
                             Code::MisplacedDecl,
                             span,
@@ -509,8 +698,10 @@ impl<'s> Parser<'s> {
 
         let Some(kind) = kind else {
             if !self.stack.is_empty() {
-                let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
-                self.report(Code::UnknownElement, name_span, format!("unknown element <{name}>{hint}"));
+                self.report_with(Code::UnknownElement, name_span, || {
+                    let hint = suggest(name).map(|s| format!("; did you mean <{s}>?")).unwrap_or_default();
+                    format!("unknown element <{}>{hint}", clip(name))
+                });
             }
             if !empty {
                 self.skip_depth = 1;
@@ -521,22 +712,23 @@ impl<'s> Parser<'s> {
 
         if let Some(parent) = parent {
             if !parent.children().contains(&kind) {
-                let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
-                let msg = if allowed.is_empty() {
-                    format!(
-                        "<{}> is not allowed inside <{}>, which takes no child elements",
-                        kind.name(),
-                        parent.name()
-                    )
-                } else {
-                    format!(
-                        "<{}> is not allowed inside <{}>; allowed: {}",
-                        kind.name(),
-                        parent.name(),
-                        allowed.join(", ")
-                    )
-                };
-                self.report(Code::NotAllowedHere, name_span, msg);
+                self.report_with(Code::NotAllowedHere, name_span, || {
+                    let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
+                    if allowed.is_empty() {
+                        format!(
+                            "<{}> is not allowed inside <{}>, which takes no child elements",
+                            kind.name(),
+                            parent.name()
+                        )
+                    } else {
+                        format!(
+                            "<{}> is not allowed inside <{}>; allowed: {}",
+                            kind.name(),
+                            parent.name(),
+                            allowed.join(", ")
+                        )
+                    }
+                });
                 attach = false;
             }
         } else if !self.stack.is_empty() {
@@ -583,7 +775,15 @@ impl<'s> Parser<'s> {
             K::Dtmf => Node::Verb(Verb::Dtmf(self.attrs(e, span))),
             K::GetDigits => Node::Verb(Verb::GetDigits(self.attrs(e, span))),
             K::GetInput => {
-                let el = self.attrs_required(e, span, &["action", "inputType"]);
+                let el: GetInput = self.attrs_required(e, span, &["action"]);
+                if !el.written.contains("inputType") && !self.has_attr_named(e, "inputType") {
+                    let name_span = Span::new(span.start + 1, span.start + 1 + GetInput::ELEMENT.len());
+                    self.report(
+                        Code::DefaultInputType,
+                        name_span,
+                        "<GetInput> without `inputType` collects both digits and speech (`dtmf speech`)".to_owned(),
+                    );
+                }
                 Node::Verb(Verb::GetInput(el))
             }
             K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
@@ -598,6 +798,8 @@ impl<'s> Parser<'s> {
             }
             K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
             K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
+            K::AgentHoldMusic => Node::AgentHold(self.attrs(e, span)),
+            K::CustomerHoldMusic => Node::CustomerHold(self.attrs(e, span)),
             K::Number => Node::Target(DialTarget::Number(self.attrs(e, span))),
             K::User => Node::Target(DialTarget::User(self.attrs(e, span))),
             K::Break => Node::Ssml(Ssml::Break(self.attrs(e, span))),
@@ -617,6 +819,7 @@ impl<'s> Parser<'s> {
     /// duplicates and bad syntax on the way.
     fn raw_attrs<'e>(&mut self, e: &'e BytesStart<'_>, span: Span) -> Vec<(&'e str, Span, Cow<'e, str>, Span)> {
         let mut out: Vec<(&'e str, Span, Cow<'e, str>, Span)> = Vec::new();
+        let mut seen: std::collections::HashSet<&'e str> = std::collections::HashSet::new();
         let mut attrs = e.attributes();
         attrs.with_checks(false);
         for a in attrs {
@@ -642,8 +845,8 @@ impl<'s> Parser<'s> {
             let val_start = self.offset_of(&a.value, span.start);
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes;
-            if out.iter().any(|(n, ..)| *n == name) {
-                self.report(Code::DuplicateAttribute, key_span, format!("duplicate attribute `{name}`"));
+            if !seen.insert(name) {
+                self.report_with(Code::DuplicateAttribute, key_span, || format!("duplicate attribute `{name}`"));
                 continue;
             }
             let value = match a.normalized_value(XmlVersion::Implicit1_0) {
@@ -668,29 +871,59 @@ impl<'s> Parser<'s> {
     fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
         let mut el = E::default();
         let raw = self.raw_attrs(e, span);
+        let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
         for req in required {
-            if !raw.iter().any(|(name, ..)| name == req) {
-                let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
-                self.missing_attr(name_span, E::ELEMENT, req);
+            match raw.iter().find(|(name, ..)| name == req) {
+                None => self.missing_attr(name_span, E::ELEMENT, req),
+                // An empty required value is no value: Plivo cannot run the element.
+                Some((_, _, value, val_span)) if trim_xml(value).is_empty() => {
+                    let msg = format!("<{}> needs the `{req}` attribute; it is empty", E::ELEMENT);
+                    self.report(Code::MissingAttribute, *val_span, msg);
+                }
+                Some(_) => {}
             }
         }
-        for (name, key_span, value, val_span) in raw {
-            match el.set_attr(name, &value) {
-                None => self.report(
-                    Code::UnknownAttribute,
-                    key_span,
+        for (name, key_span, mut value, val_span) in raw {
+            let is_known = E::NAMES.contains(&name);
+            if is_known && EMPTY_HAS_MEANING.contains(&name) && trim_xml(&value).is_empty() {
+                value = Cow::Borrowed("");
+            }
+            if is_known && trim_xml(&value).is_empty() && !EMPTY_HAS_MEANING.contains(&name) {
+                // Plivo reads an empty optional value as "not given": the default applies.
+                if !required.contains(&name) {
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
+                    });
+                }
+                continue;
+            }
+            if is_known && KEY_SETS.contains(&name) && !value.is_empty() && KeySet::has_separators(&value) {
+                self.report_with(Code::KeySeparators, val_span, || {
                     format!(
-                        "unknown attribute `{name}` on <{}> is ignored; known: {}",
+                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
+                        clip(&value),
+                        E::ELEMENT
+                    )
+                });
+            }
+            match el.set_attr(name, &value) {
+                None => self.report_with(Code::UnknownAttribute, key_span, || {
+                    let hint =
+                        suggest_name(name, E::NAMES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    format!(
+                        "unknown attribute `{}` on <{}> is ignored; {hint}known: {}",
+                        clip(name),
                         E::ELEMENT,
                         if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
-                    ),
-                ),
-                Some(Ok(())) => {}
-                Some(Err(err)) => self.report(
-                    err.code(),
-                    val_span,
-                    format!("invalid value `{value}` for `{name}` on <{}>: {err}", E::ELEMENT),
-                ),
+                    )
+                }),
+                Some(Ok(None)) => {}
+                Some(Ok(Some(code))) => {
+                    self.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT))
+                }
+                Some(Err(err)) => self.report_with(err.code(), val_span, || {
+                    format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
+                }),
             }
         }
         el
@@ -818,7 +1051,11 @@ impl<'s> Parser<'s> {
                         );
                     }
                     if w.silence && w.beep != WaitBeep::Bool(false) {
-                        self.report(Code::Conflict, tag_span, "beep detection needs silence=\"false\"".to_owned());
+                        self.report(
+                            Code::IgnoredBeep,
+                            tag_span,
+                            "`beep` on <Wait> is ignored with silence=\"true\"; silence detection applies".to_owned(),
+                        );
                     }
                 }
                 Verb::GetDigits(_) | Verb::GetInput(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
@@ -829,8 +1066,15 @@ impl<'s> Parser<'s> {
             Node::Target(DialTarget::User(u)) => {
                 u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml);
             }
-            Node::Ssml(_) | Node::Response(_) | Node::Skip => {}
+            Node::Ssml(_) | Node::Response(_) | Node::Skip | Node::AgentHold(_) | Node::CustomerHold(_) => {}
         }
+    }
+
+    /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
+    fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        attrs.flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
@@ -844,7 +1088,7 @@ impl<'s> Parser<'s> {
         body.to_owned()
     }
 
-    fn body_value<T>(
+    fn body_value<T: Noted>(
         &mut self,
         kind: Kind,
         body: &str,
@@ -857,9 +1101,21 @@ impl<'s> Parser<'s> {
             return None;
         }
         match parse(body) {
-            Ok(v) => Some(v),
+            Ok(v) => {
+                if let Some(code) = v.note() {
+                    self.report_with(code, span, || match code {
+                        Code::RelativeUrl => format!(
+                            "relative URL `{}` as the body of <{}>: resolved against the document's own URL at run time",
+                            clip(body),
+                            kind.name()
+                        ),
+                        _ => format!("body of <{}>: {}", kind.name(), clip(body)),
+                    });
+                }
+                Some(v)
+            }
             Err(err) => {
-                self.report(err.code(), span, format!("invalid body `{body}` of <{}>: {err}", kind.name()));
+                self.report(err.code(), span, format!("invalid body `{}` of <{}>: {err}", clip(body), kind.name()));
                 None
             }
         }
@@ -887,6 +1143,10 @@ fn attach(parent: &mut Node, child: Node) {
         (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(v),
         (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
         (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
+        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
+        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(h),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(h),
         (Node::Verb(Verb::Dial(d)), Node::Target(t)) => d.targets.push(t),
         (parent, Node::Ssml(s)) => {
             if let Some(content) = parent.speak_content() {
@@ -950,11 +1210,59 @@ pub(crate) fn trim_xml(s: &str) -> &str {
     s.trim_matches(is_xml_space)
 }
 
+/// Attributes whose empty value is a documented setting, not "unset": `finishOnKey=""`
+/// disables the finishing key, `enterSound=""`/`exitSound=""` play nothing.
+const EMPTY_HAS_MEANING: &[&str] = &["finishOnKey", "enterSound", "exitSound"];
+
+/// Attributes holding a set of keys, where Plivo skips separators (`validDigits="1,2,3"`).
+const KEY_SETS: &[&str] = &["validDigits", "finishOnKey"];
+
+/// The message of a warning a value carried ([`super::values::Noted`]).
+fn note_message(code: Code, name: &str, value: &str, element: &str) -> String {
+    match code {
+        Code::RelativeUrl => format!(
+            "relative URL `{}` in `{name}` on <{element}>: resolved against the document's own URL at run time",
+            clip(value)
+        ),
+        _ => format!("`{name}` on <{element}>: {}", clip(value)),
+    }
+}
+
+/// The known name closest to a misspelt one: equal ignoring case and `_`/`-` first, then
+/// the smallest edit distance (at most a third of the name, at least 1).
+fn suggest_name<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+    let fold = |s: &str| s.chars().filter(|c| !matches!(c, '_' | '-')).collect::<String>().to_ascii_lowercase();
+    // Names are short; a long one cannot be a typo of any and is not compared.
+    if name.len() > 64 {
+        return None;
+    }
+    let folded = fold(name);
+    if let Some(k) = known.iter().find(|k| fold(k) == folded) {
+        return Some(k);
+    }
+    let limit = (name.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(&folded, &fold(k)), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// `s`, cut to 60 characters with `…`, for quoting outside data in messages.
+fn clip(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => Cow::Owned(format!("{}…", s.get(..i).unwrap_or(""))),
+        None => Cow::Borrowed(s),
+    }
+}
+
 fn is_blank(s: &str) -> bool {
     s.chars().all(is_xml_space)
 }
 
-/// A known element whose name differs from `name` only in case.
+/// The known element closest to a misspelt `name` (case, `_`/`-`, then edit distance), or
+/// Plivo's name for another vendor's verb.
 fn suggest(name: &str) -> Option<&'static str> {
     const ALL: &[Kind] = &[
         K::Response,
@@ -975,13 +1283,20 @@ fn suggest(name: &str) -> Option<&'static str> {
         K::MultiPartyCall,
         K::Message,
         K::Stream,
+        K::AgentHoldMusic,
+        K::CustomerHoldMusic,
     ];
-    ALL.iter().chain(SSML_ALL).map(|k| k.name()).find(|n| n.eq_ignore_ascii_case(name)).or(match name {
+    let alias = match name {
         "Say" => Some("Speak"),
         "Gather" => Some("GetDigits"),
         "Pause" => Some("Wait"),
         _ => None,
-    })
+    };
+    if alias.is_some() {
+        return alias;
+    }
+    let names: Vec<&'static str> = ALL.iter().chain(SSML_ALL).map(|k| k.name()).collect();
+    suggest_name(name, &names)
 }
 
 #[cfg(test)]

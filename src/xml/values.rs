@@ -75,6 +75,72 @@ pub trait ToXml {
     fn to_xml(&self) -> Cow<'_, str>;
 }
 
+/// What a parsed value tells the reader beyond its value: a warning code for something
+/// Plivo tolerates (a relative URL). Every attribute value type implements it; the parser
+/// reports the code at the value.
+pub trait Noted {
+    /// The warning this value deserves, if any.
+    fn note(&self) -> Option<Code> {
+        None
+    }
+}
+
+impl<T: Noted> Noted for Option<T> {
+    fn note(&self) -> Option<Code> {
+        self.as_ref().and_then(Noted::note)
+    }
+}
+
+impl Noted for Url {
+    fn note(&self) -> Option<Code> {
+        self.is_relative().then_some(Code::RelativeUrl)
+    }
+}
+
+impl Noted for Sound {
+    fn note(&self) -> Option<Code> {
+        match self {
+            Sound::Url(u) => u.note(),
+            _ => None,
+        }
+    }
+}
+
+impl Noted for DialMusic {
+    fn note(&self) -> Option<Code> {
+        match self {
+            DialMusic::Url(u) => u.note(),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! not_noted {
+    ($($t:ty),* $(,)?) => { $( impl Noted for $t {} )* };
+}
+
+not_noted!(
+    u32,
+    bool,
+    String,
+    Method,
+    WsUrl,
+    KeySet,
+    FinishOnKey,
+    Key,
+    Tones,
+    DigitPatterns,
+    Headers,
+    Voice,
+    Language,
+    EndTimeout,
+    WaitBeep,
+    PhoneNumber,
+    SipUri,
+    MpcEvents,
+    SsmlValue,
+);
+
 /// Parses an optional value; used for attributes without a default.
 pub fn opt<T: FromXml>(s: &str) -> Result<Option<T>, ValueError> {
     T::from_xml(s).map(Some)
@@ -169,9 +235,10 @@ macro_rules! serde_as_xml {
     )*};
 }
 
-/// A fieldless enum spelled by fixed strings. `ci` makes parsing case-insensitive.
+/// A fieldless enum spelled by fixed strings. Parsing ignores ASCII case (`Speech`, `MP3`),
+/// as Plivo does and as booleans do; writing uses the documented spelling.
 macro_rules! spelled_enum {
-    ($(#[$m:meta])* $name:ident $(($ci:ident))? { $( $(#[$vm:meta])* $v:ident = $s:literal ),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $( $(#[$vm:meta])* $v:ident = $s:literal ),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $( $(#[$vm])* #[doc = concat!("`", $s, "`")] $v ),* }
@@ -185,8 +252,7 @@ macro_rules! spelled_enum {
 
         impl FromXml for $name {
             fn from_xml(s: &str) -> Result<Self, ValueError> {
-                let ci = spelled_enum!(@ci $($ci)?);
-                $( if s == $s || (ci && s.eq_ignore_ascii_case($s)) { return Ok($name::$v); } )*
+                $( if s.eq_ignore_ascii_case($s) { return Ok($name::$v); } )*
                 Err(ValueError::NotInEnum(Self::SPELLINGS))
             }
         }
@@ -198,9 +264,8 @@ macro_rules! spelled_enum {
         }
 
         serde_as_xml!($name);
+        impl Noted for $name {}
     };
-    (@ci) => { false };
-    (@ci ci) => { true };
 }
 
 /// An HTTP method for a webhook.
@@ -231,15 +296,52 @@ impl ToXml for Method {
     }
 }
 
-/// An absolute `http`/`https` URL (or `wss`/`ws` for [`WsUrl`]).
+/// A webhook or media URL: absolute `http`/`https`, or a relative reference (`next.php`,
+/// `/menu/`, `?step=2`, `//host/x`) that Plivo resolves against the URL of the document it
+/// came from (RFC 3986 §5; hangup cause 7022 when the document has no URL). A relative
+/// reference is accepted with warning `W0106`.
+///
+/// Kept exactly as written; [`Url::resolve`] gives the absolute URL to request.
+/// Source: plivo.com/docs/voice/xml (URL attributes); spec corrections of 2026-11-29.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Url(String);
 
 impl Url {
-    /// The URL text.
+    /// The URL text as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the URL is absolute (`http://…` or `https://…`).
+    pub fn is_absolute(&self) -> bool {
+        scheme(&self.0).is_some()
+    }
+
+    /// Whether the URL is a relative reference, to be resolved with [`Url::resolve`].
+    pub fn is_relative(&self) -> bool {
+        !self.is_absolute()
+    }
+
+    /// The absolute URL to request: `self` resolved against `base` (the URL the document
+    /// was fetched from) by RFC 3986 reference resolution (`url::Url::join`). An absolute
+    /// URL is returned as written. `None` when `base` is not an absolute http(s) URL or the
+    /// result is not http(s).
+    pub fn resolve(&self, base: &str) -> Option<String> {
+        if self.is_absolute() {
+            return Some(self.0.clone());
+        }
+        let base = url::Url::parse(base).ok().filter(|b| matches!(b.scheme(), "http" | "https"))?;
+        let joined = base.join(&self.0).ok()?;
+        matches!(joined.scheme(), "http" | "https").then(|| joined.into())
+    }
+}
+
+/// The scheme of `s` when it starts with one (`letter *(letter / digit / + / - / .) :`).
+fn scheme(s: &str) -> Option<&str> {
+    let (scheme, _) = s.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    (first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).then_some(scheme)
 }
 
 /// Checks `s` is `scheme://host…` for one of `schemes`, with a non-empty host and no spaces.
@@ -258,7 +360,20 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
 
 impl FromXml for Url {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if check_url(s, &["http", "https"]) { Ok(Url(s.to_owned())) } else { Err(ValueError::BadUrl("http(s)")) }
+        let bad = ValueError::BadUrl("http(s)");
+        if scheme(s).is_some() {
+            return if check_url(s, &["http", "https"]) { Ok(Url(s.to_owned())) } else { Err(bad) };
+        }
+        // A relative reference: no blanks or control characters, and one the url crate can
+        // resolve against an http base.
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad);
+        }
+        let base = url::Url::parse("http://relative.invalid/").map_err(|_| ValueError::BadUrl("http(s)"))?;
+        match base.join(s) {
+            Ok(_) => Ok(Url(s.to_owned())),
+            Err(_) => Err(bad),
+        }
     }
 }
 
@@ -308,13 +423,15 @@ pub enum Sound {
 
 impl FromXml for Sound {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "" => Ok(Sound::Empty),
             "none" => Ok(Sound::None),
             "beep:1" => Ok(Sound::Beep1),
             "beep:2" => Ok(Sound::Beep2),
             _ if s.contains("://") => Url::from_xml(s).map(Sound::Url),
-            _ => Err(ValueError::Bad("expected beep:1, beep:2, none, an empty value or a URL")),
+            _ => Url::from_xml(s)
+                .map(Sound::Url)
+                .map_err(|_| ValueError::Bad("expected beep:1, beep:2, none, an empty value or a URL")),
         }
     }
 }
@@ -361,8 +478,23 @@ impl KeySet {
     }
 }
 
+impl KeySet {
+    /// Whether `s` holds separators (commas, blanks) between keys, e.g. `1,2,3` or `1 2 3`:
+    /// Plivo ignores them, so does [`KeySet::from_xml`]; the parser warns (`W0105`).
+    pub fn has_separators(s: &str) -> bool {
+        s.chars().any(is_separator)
+    }
+}
+
+fn is_separator(c: char) -> bool {
+    matches!(c, ',' | ' ' | '\t' | '\n' | '\r' | ';')
+}
+
 impl FromXml for KeySet {
+    /// The keys of `s`; separators (`,`, `;`, blanks) between them are skipped.
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        let s: Cow<'_, str> =
+            if KeySet::has_separators(s) { Cow::Owned(s.replace(is_separator, "")) } else { Cow::Borrowed(s) };
         let mut bits = 0;
         for c in s.chars() {
             bits |= KeySet::bit(c).ok_or(ValueError::Bad("keys must be from 1234567890*#"))?;
@@ -421,7 +553,7 @@ impl FromXml for FinishOnKey {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
         match s {
             "" => Ok(FinishOnKey::Empty),
-            "none" => Ok(FinishOnKey::None),
+            _ if s.eq_ignore_ascii_case("none") => Ok(FinishOnKey::None),
             _ => KeySet::from_xml(s).map(FinishOnKey::Keys),
         }
     }
@@ -644,7 +776,7 @@ pub enum EndTimeout {
 
 impl FromXml for EndTimeout {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if s == "auto" {
+        if s.eq_ignore_ascii_case("auto") {
             return Ok(EndTimeout::Auto);
         }
         match int_in(s, 2, Some(10)) {
@@ -701,12 +833,12 @@ pub enum DialMusic {
 
 impl FromXml for DialMusic {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "real" => Ok(DialMusic::Real),
             "none" => Ok(DialMusic::None),
             _ => Url::from_xml(s)
                 .map(DialMusic::Url)
-                .map_err(|_| ValueError::Bad("expected `real`, `none` or an absolute http(s) URL")),
+                .map_err(|_| ValueError::Bad("expected `real`, `none` or an http(s) URL")),
         }
     }
 }
@@ -826,8 +958,8 @@ impl SsmlValue {
     }
 
     fn check(s: &str, words: &[&str], units: &[&str], signed: bool, why: &'static str) -> Result<Self, ValueError> {
-        if words.contains(&s) {
-            return Ok(SsmlValue(s.to_owned()));
+        if let Some(w) = words.iter().find(|w| w.eq_ignore_ascii_case(s)) {
+            return Ok(SsmlValue((*w).to_owned()));
         }
         for unit in units {
             if let Some(num) = s.strip_suffix(unit) {
@@ -943,8 +1075,8 @@ spelled_enum!(
     CallType { Voice = "voice", Whatsapp = "whatsapp" }
 );
 spelled_enum!(
-    /// `<MultiPartyCall role>`; parsed case-insensitively, written lower-case.
-    Role (ci) { Agent = "agent", Supervisor = "supervisor", Customer = "customer", AiAgent = "ai-agent" }
+    /// `<MultiPartyCall role>`; written lower-case.
+    Role { Agent = "agent", Supervisor = "supervisor", Customer = "customer", AiAgent = "ai-agent" }
 );
 spelled_enum!(
     /// One `statusCallbackEvents` entry.
@@ -1014,11 +1146,36 @@ mod tests {
         assert!(Url::from_xml("https://example.com/a?b=c#d").is_ok());
         assert!(Url::from_xml("HTTP://example.com").is_ok());
         assert!(Url::from_xml("http://user@host:80/").is_ok());
-        for bad in ["/relative", "example.com", "ftp://x", "https://", "https:///x", "http://a b", "http://:80/"] {
+        for bad in ["ftp://x", "https://", "https:///x", "http://a b", "http://:80/", "", "a b", "mailto:x@y", "//"] {
             assert_eq!(Url::from_xml(bad), Err(ValueError::BadUrl("http(s)")), "{bad}");
         }
+        for rel in ["/relative", "example.com", "next.php", "/menu/", "?step=2", "../up", "//cdn.example/a.mp3"] {
+            let u = Url::from_xml(rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            assert!(u.is_relative() && u.note() == Some(Code::RelativeUrl), "{rel}");
+        }
+        assert!(Url::from_xml("https://a.example/x").is_ok_and(|u| u.is_absolute() && u.note().is_none()));
         assert!(WsUrl::from_xml("wss://stream.example.com/a").is_ok());
         assert!(WsUrl::from_xml("https://stream.example.com/a").is_err());
+    }
+
+    #[test]
+    fn relative_urls_resolve_against_the_document_url() {
+        let base = "https://app.example/ivr/menu.xml?x=1";
+        let cases = [
+            ("next.php", "https://app.example/ivr/next.php"),
+            ("/menu/", "https://app.example/menu/"),
+            ("../up.xml", "https://app.example/up.xml"),
+            ("?step=2", "https://app.example/ivr/menu.xml?step=2"),
+            ("//cdn.example/a.mp3", "https://cdn.example/a.mp3"),
+            ("https://other.example/A", "https://other.example/A"),
+        ];
+        for (rel, want) in cases {
+            let u = Url::from_xml(rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            assert_eq!(u.resolve(base).as_deref(), Some(want), "{rel}");
+        }
+        let rel = Url::from_xml("next.php").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rel.resolve("not a url"), None);
+        assert_eq!(rel.resolve("ftp://x.example/"), None);
     }
 
     #[test]
@@ -1032,7 +1189,12 @@ mod tests {
         assert_eq!(FinishOnKey::one("#*"), Err(ValueError::Bad("expected a single key, `none` or an empty value")));
         assert_eq!(Role::from_xml("Agent"), Ok(Role::Agent));
         assert_eq!(Role::Agent.to_xml(), "agent");
-        assert_eq!(FileFormat::from_xml("MP3"), Err(ValueError::NotInEnum(&["mp3", "wav"])));
+        assert_eq!(FileFormat::from_xml("MP3"), Ok(FileFormat::Mp3));
+        assert_eq!(InputType::from_xml("Speech"), Ok(InputType::Speech));
+        assert_eq!(InputType::from_xml("DTMF Speech"), Ok(InputType::DtmfSpeech));
+        assert_eq!(FileFormat::from_xml("ogg"), Err(ValueError::NotInEnum(&["mp3", "wav"])));
+        assert_eq!(KeySet::from_xml("1,2, 3").map(|k| k.to_xml().into_owned()), Ok("123".to_owned()));
+        assert!(KeySet::has_separators("1,2") && !KeySet::has_separators("12"));
         assert_eq!(EndTimeout::from_xml("11"), Err(ValueError::OutOfRange { min: 2, max: Some(10) }));
         assert!(SsmlValue::volume("+6dB").is_ok());
         assert!(SsmlValue::volume("loudish").is_err());

@@ -112,10 +112,37 @@ impl Writer {
                 }
             }),
             Verb::Conference(c) => self.leaf(c, &c.room, depth),
-            Verb::MultiPartyCall(m) => self.leaf(m, &m.name, depth),
+            Verb::MultiPartyCall(m) if m.agent_hold_music.is_none() && m.customer_hold_music.is_none() => {
+                self.leaf(m, &m.name, depth)
+            }
+            Verb::MultiPartyCall(m) => {
+                // The name, then the hold-music children, as the Go SDK writes them.
+                self.indent(depth);
+                self.open(m);
+                self.out.push('>');
+                escape_into(&mut self.out, &m.name, false);
+                self.out.push('\n');
+                if let Some(h) = &m.agent_hold_music {
+                    self.hold(h, &h.prompts, depth + 1);
+                }
+                if let Some(h) = &m.customer_hold_music {
+                    self.hold(h, &h.prompts, depth + 1);
+                }
+                self.indent(depth);
+                self.close::<MultiPartyCall>();
+                self.out.push('\n');
+            }
             Verb::Message(m) => self.leaf(m, &m.text, depth),
             Verb::Stream(s) => self.leaf(s, s.url.as_ref().map_or("", |u| u.as_str()), depth),
         }
+    }
+
+    fn hold<E: Attrs>(&mut self, el: &E, prompts: &[Prompt], depth: usize) {
+        self.parent(el, depth, prompts.len(), |w, i| {
+            if let Some(p) = prompts.get(i) {
+                w.prompt(p, depth + 1);
+            }
+        });
     }
 
     fn prompt(&mut self, p: &Prompt, depth: usize) {
