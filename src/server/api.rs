@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -24,6 +24,11 @@ use crate::engine::room::{ConferenceError, MemberMedia, MemberTarget, RecordSpec
 use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
 use crate::sim::RoomOp;
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
+
+/// The largest request body read (1 MiB); a larger one is answered 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The most destinations of one bulk call (`to=a<b<c`), as on Plivo; more are answered 400.
+pub const MAX_DESTINATIONS: usize = 1000;
 
 /// Shared state of the handlers.
 #[derive(Debug, Clone)]
@@ -68,7 +73,7 @@ impl IntoResponse for ApiError {
 }
 
 /// An api_id for errors raised before the state is at hand.
-fn fallback_api_id() -> String {
+pub(super) fn fallback_api_id() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     crate::engine::IdGen::new(n ^ u64::from(std::process::id())).uuid()
@@ -126,9 +131,11 @@ impl Params {
     fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
         match self.get(k) {
             None => Ok(None),
-            Some(u) => Url::from_xml(u)
-                .map(|_| Some(u.to_owned()))
-                .map_err(|_| ApiError::bad_request(format!("`{k}` must be an absolute http(s) URL, not `{u}`"))),
+            Some(u) => match (Url::from_xml(u), reqwest::Url::parse(u)) {
+                (Ok(_), Ok(parsed)) if parsed.host().is_some() => Ok(Some(u.to_owned())),
+                (_, Err(e)) => Err(ApiError::bad_request(format!("`{k}` is not a valid URL ({e}): `{u}`"))),
+                _ => Err(ApiError::bad_request(format!("`{k}` must be an absolute http(s) URL, not `{u}`"))),
+            },
         }
     }
 }
@@ -150,9 +157,13 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let query = req.uri().query().unwrap_or("").to_owned();
         let ctype =
             req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes"))
+            } else {
+                ApiError::bad_request(format!("unreadable body: {e}"))
+            }
+        })?;
         let mut map = HashMap::new();
         for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
@@ -185,16 +196,12 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 }
 
 /// HTTP Basic auth with the account's credentials, and the account in the path must match.
+/// Every failure gets the same answer, so that it does not tell whether an account id exists.
 async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let path_account = req.uri().path().strip_prefix("/v1/Account/").map(|rest| rest.split('/').next().unwrap_or(""));
-    if let Some(account) = path_account
-        && account != app.auth_id
-    {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: not your account").into_response();
-    }
-    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) {
-        let mut resp =
-            ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: wrong credentials").into_response();
+    let account_ok = path_account.is_none_or(|account| account == app.auth_id);
+    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) || !account_ok {
+        let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed").into_response();
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
         return resp;
@@ -202,9 +209,13 @@ async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
+/// `Authorization: Basic <base64 id:token>`; the scheme is case-insensitive (RFC 9110 §11.1).
 fn basic_ok(headers: &HeaderMap, id: &str, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
+    let Some((scheme, encoded)) = value.trim_start().split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
     decoded == format!("{id}:{token}").as_bytes()
 }
@@ -241,6 +252,7 @@ pub fn router(app: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), auth))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
@@ -461,10 +473,20 @@ async fn make_call(
     params: Params,
 ) -> Result<Json, ApiError> {
     let to = params.required("to")?.to_owned();
+    // Several destinations are separated by `<` (bulk calls), at most MAX_DESTINATIONS.
+    let dests: Vec<&str> = to.split('<').filter(|d| !d.trim().is_empty()).take(MAX_DESTINATIONS + 1).collect();
+    if dests.is_empty() {
+        return Err(ApiError::bad_request(format!("`to` names no destination: `{to}`")));
+    }
+    if dests.len() > MAX_DESTINATIONS {
+        return Err(ApiError::bad_request(format!(
+            "`to` names more than {MAX_DESTINATIONS} destinations (separated by `<`)"
+        )));
+    }
+    // Every setup is checked before the first call starts.
+    let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
     let mut ids = Vec::new();
-    // Several destinations are separated by `<` (bulk calls).
-    for dest in to.split('<').filter(|d| !d.is_empty()) {
-        let setup = setup_from(&params, Direction::Outbound, dest)?;
+    for setup in setups {
         ids.push(start(&app, setup).await?);
     }
     let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
