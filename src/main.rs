@@ -107,7 +107,16 @@ fn main() -> ExitCode {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
         Command::Run { file, json } => run(&file, json),
-        Command::Serve { listen, auth_id, auth_token, speed, seed, max_in_flight, webhook_timeout_ms, notify_hold_ms } => {
+        Command::Serve {
+            listen,
+            auth_id,
+            auth_token,
+            speed,
+            seed,
+            max_in_flight,
+            webhook_timeout_ms,
+            notify_hold_ms,
+        } => {
             let config = plivo_flow::server::ServerConfig {
                 listen,
                 speed,

@@ -200,8 +200,7 @@ fn fallback_on_invalid(sim: &Simulation, call: &CallId, purpose: Purpose, reply:
     match reply {
         Checked::Reply(r) => r,
         Checked::Invalid(body, why) => {
-            let has_fallback =
-                sim.engine().call(call).is_some_and(|c| c.setup().fallback_url.is_some());
+            let has_fallback = sim.engine().call(call).is_some_and(|c| c.setup().fallback_url.is_some());
             if purpose == Purpose::Answer && has_fallback {
                 tracing::warn!(call_uuid = %call.as_str(), "{why}; requesting the fallback URL");
                 FetchReply::Failed(why)

@@ -122,11 +122,14 @@ pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
     let service = NormalizePathLayer::trim_trailing_slash().layer(app(&config));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener::JsonListener(listener), axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener::JsonListener(listener),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(Running { addr, shutdown: Some(tx), task })
 }
