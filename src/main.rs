@@ -66,7 +66,7 @@ enum Command {
         /// Seed for generated ids (0: from the clock).
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// The most webhook requests on the wire at once; more wait their turn.
+        /// The most document fetches, and the most notifications, on the wire at once.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
         max_in_flight: u64,
         /// Total milliseconds of one webhook with its retries when its URL has no `#tt=`.

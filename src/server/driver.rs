@@ -218,7 +218,7 @@ fn notifier(webhooks: Webhooks, hold: Duration) -> mpsc::UnboundedSender<(HttpRe
     tokio::spawn(async move {
         while let Some((req, nonce)) = rx.recv().await {
             // The hold counts from the moment the request may go on the wire.
-            let permit = webhooks.permit().await;
+            let permit = webhooks.permit(&req).await;
             let hooks = webhooks.clone();
             let mut task = tokio::spawn(async move {
                 let reply = hooks.send_with(permit, &req, &nonce).await;

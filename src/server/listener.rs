@@ -44,7 +44,17 @@ pub struct JsonErrors<S> {
 
 /// The JSON answer replacing the head `buf`, when it is one of hyper's own error answers.
 fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
-    let rest = buf.strip_prefix(b"HTTP/1.1 4")?;
+    let code = std::str::from_utf8(buf.strip_prefix(b"HTTP/1.1 ")?.get(..3)?).ok()?;
+    let (code, reason, error) = match code {
+        "400" => (400, "Bad Request", "malformed HTTP request"),
+        "414" => (414, "URI Too Long", "the request target is too long (at most 65534 bytes)"),
+        "431" => (
+            431,
+            "Request Header Fields Too Large",
+            "too many request headers (at most 100) or a request head that is too large",
+        ),
+        _ => return None,
+    };
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     if end + 4 != buf.len() {
         return None;
@@ -53,17 +63,6 @@ fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
     if head.contains("\r\ncontent-type:") || !head.contains("\r\ncontent-length: 0") {
         return None;
     }
-    let status = std::str::from_utf8(rest.get(..2)?).ok()?;
-    let (code, error) = match status {
-        "14" => (414, "the request target is too long (at most 65534 bytes)"),
-        "31" => (431, "too many request headers (at most 100) or a request head that is too large"),
-        _ => (400, "malformed HTTP request"),
-    };
-    let reason = match code {
-        414 => "URI Too Long",
-        431 => "Request Header Fields Too Large",
-        _ => "Bad Request",
-    };
     let body = serde_json::json!({ "api_id": super::api::fallback_api_id(), "error": error }).to_string();
     let out = format!(
         "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -131,6 +130,7 @@ mod tests {
         let ours = b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
         assert!(replacement(ours).is_none());
         assert!(replacement(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").is_none());
+        assert!(replacement(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n").is_none());
         assert!(replacement(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n{}").is_none());
     }
 }

@@ -44,14 +44,14 @@ pub struct ServerConfig {
     pub speed: f64,
     /// Seed of generated ids.
     pub seed: u64,
-    /// The most webhook requests on the wire at once; more wait their turn, none is dropped
-    /// (`--max-in-flight`, default 256).
+    /// The most document fetches, and as many notifications, on the wire at once; more wait
+    /// their turn, none is dropped (`--max-in-flight`, default 256).
     pub max_in_flight: usize,
     /// The total time of one webhook with its retries when its URL has no `#tt=` (default
-    /// Plivo's 55 s, `--webhook-timeout`).
+    /// Plivo's 55 s, `--webhook-timeout-ms`).
     pub webhook_timeout: Duration,
     /// How long one slow notification of a call holds back the call's next ones (default 5 s,
-    /// `--notify-hold`).
+    /// `--notify-hold-ms`).
     pub notify_hold: Duration,
 }
 

@@ -2,7 +2,8 @@
 //! `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment (timeouts and retries, stripped before sending), and
 //! Plivo's V3 signature headers.
 //!
-//! Bounds: at most [`WebhookConfig::max_in_flight`] requests are on the wire at once (the rest
+//! Bounds: at most [`WebhookConfig::max_in_flight`] document fetches and as many notifications
+//! are on the wire at once (the rest
 //! wait their turn, first come first served, and are never dropped); the idle connection pool
 //! is bounded per host; a reply body is read up to [`MAX_BODY`] bytes and no further. A
 //! failure that is local (no file descriptor, no buffer, no local port) is not the
@@ -16,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::signature;
-use crate::engine::{FetchReply, HttpRequest};
+use crate::engine::{FetchReply, HttpRequest, Reply};
 use crate::xml::values::Method;
 
 /// The most bytes read from a reply body: the parser's 100 KiB document limit and one byte, so
@@ -99,7 +100,8 @@ pub fn parse_fragment_with(url: &str, defaults: RetryPolicy) -> (&str, RetryPoli
 /// Settings of the webhook sender.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WebhookConfig {
-    /// The most requests on the wire at once; more wait their turn (default 256).
+    /// The most document fetches, and the most notifications, on the wire at once; more wait
+    /// their turn (default 256 each).
     pub max_in_flight: usize,
     /// The total time of a request whose URL has no `tt` (default Plivo's 55 s).
     pub total_timeout: Duration,
@@ -123,7 +125,10 @@ pub struct Webhooks {
     client: reqwest::Client,
     auth_token: String,
     config: WebhookConfig,
-    permits: Arc<Semaphore>,
+    /// Slots of document fetches (answer, fallback, action, redirect, sounds).
+    fetches: Arc<Semaphore>,
+    /// Slots of notifications (callbacks, `hangup_url`).
+    notifications: Arc<Semaphore>,
 }
 
 /// The right to have one request on the wire ([`Webhooks::permit`]).
@@ -158,17 +163,26 @@ impl Webhooks {
             .build()
             .unwrap_or_default();
         let config = WebhookConfig { max_in_flight: max, ..config };
-        Webhooks { client, auth_token: auth_token.to_owned(), config, permits: Arc::new(Semaphore::new(max)) }
+        Webhooks {
+            client,
+            auth_token: auth_token.to_owned(),
+            config,
+            fetches: Arc::new(Semaphore::new(max)),
+            notifications: Arc::new(Semaphore::new(max)),
+        }
     }
 
-    /// Waits for a free slot among the [`WebhookConfig::max_in_flight`].
-    pub async fn permit(&self) -> Permit {
-        Permit { _slot: self.permits.clone().acquire_owned().await.ok() }
+    /// Waits for a free slot for `req`: document fetches and notifications each have
+    /// [`WebhookConfig::max_in_flight`], so that a flood of notifications never delays a call's
+    /// next document.
+    pub async fn permit(&self, req: &HttpRequest) -> Permit {
+        let slots = if req.reply == Reply::Ignore { &self.notifications } else { &self.fetches };
+        Permit { _slot: slots.clone().acquire_owned().await.ok() }
     }
 
     /// Sends `req` with its retries and returns what the call should get back.
     pub async fn send(&self, req: &HttpRequest, nonce: &str) -> FetchReply {
-        let permit = self.permit().await;
+        let permit = self.permit(req).await;
         self.send_with(permit, req, nonce).await
     }
 
