@@ -1,7 +1,8 @@
 //! `plivo-flow serve` against a misbehaving application and misbehaving clients, over real
 //! sockets on 127.0.0.1: webhooks that never answer, answer with something that is not XML or
 //! never stop sending; calls that end while their document is being fetched; REST requests
-//! beyond every bound. Every wait is bounded (10 s) and every stuck handler gives up by itself.
+//! beyond every bound; and the shape of REST answers (204s, `member_id`, call objects, body
+//! types). Every wait is bounded (10 s) and every stuck handler gives up by itself.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +67,7 @@ async fn app(State(app): State<App>, req: Request) -> String {
         "/json" => r#"{"Response": "Speak"}"#.to_owned(),
         "/text" => "OK".to_owned(),
         "/fallback" => "<Response><Speak>from the fallback</Speak></Response>".to_owned(),
+        "/park" => "<Response><Conference>park</Conference></Response>".to_owned(),
         "/room" => format!(r#"<Response><Conference callbackUrl="{base}/stuck">r</Conference></Response>"#),
         _ => String::new(),
     }
@@ -443,5 +445,158 @@ async fn empty_destinations_and_unparsable_urls_are_refused() {
     }
     assert_eq!(h.live_calls().await, json!([]));
     assert!(h.all_paths().is_empty(), "no answer URL was requested");
+    h.stop().await;
+}
+
+/// Parks `n` callers in the room `park`; answers their uuids once all are in.
+async fn park(h: &H, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let body = json!({"from": format!("+1555{i}"), "to": "+1666", "answer_url": h.url("/park"), "hangup_url": h.url("/hangup")});
+        ids.push(h.sim_call(body).await);
+    }
+    for _ in 0..500 {
+        let resp = h.http.get(format!("{}/Conference/park/", h.api)).basic_auth(ID, Some(TOKEN)).send().await;
+        let v: Value = resp.expect("send").json().await.unwrap_or(Value::Null);
+        if v["members"].as_array().map_or(0, Vec::len) == n {
+            return ids;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the callers did not all reach the room");
+}
+
+/// Issue 11, item 1: a 204 has neither a body nor a `Content-Type`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_content_answers_have_no_content_type() {
+    let h = H::start(ServerConfig::default()).await;
+    park(&h, 1).await;
+    for (method, path) in [
+        (Method::DELETE, "/Conference/park/Member/1/Mute/"),
+        (Method::DELETE, "/Conference/park/Member/1/Deaf/"),
+        (Method::DELETE, "/Conference/park/"),
+        (Method::DELETE, "/Conference/"),
+    ] {
+        let resp = h.http.request(method, format!("{}{path}", h.api)).basic_auth(ID, Some(TOKEN)).send().await;
+        let resp = resp.expect("send");
+        assert_eq!(resp.status().as_u16(), 204, "{path}");
+        assert!(resp.headers().get("content-type").is_none(), "{path}: {:?}", resp.headers());
+        assert!(resp.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    h.stop().await;
+}
+
+/// Issue 11, item 2: `member_id` in a member action's answer is a list of the members it
+/// applied to for the Java and Go SDKs (which decode a list) and the requested string for
+/// every other client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_id_has_the_shape_the_client_s_sdk_reads() {
+    let h = H::start(ServerConfig::default()).await;
+    park(&h, 2).await;
+    let agents = [
+        (
+            Some("plivo-java/5.46.0 (Implementation: Eclipse Adoptium 17.0.2, Specification: Oracle 17)"),
+            json!(["1", "2"]),
+        ),
+        (Some("plivo-go/7.60.2 (Go: go1.22.1)"), json!(["1", "2"])),
+        (Some("plivo-dotnet/5.49.0"), json!("all")),
+        (Some("plivo-python/4.63.0 (Python: 3.11.7)"), json!("all")),
+        (Some("plivo-node/4.79.0 (Node: v20.20.2)"), json!("all")),
+        (None, json!("all")),
+    ];
+    for (agent, want) in agents {
+        for action in ["Mute", "Deaf"] {
+            let mut r =
+                h.http.post(format!("{}/Conference/park/Member/all/{action}/", h.api)).basic_auth(ID, Some(TOKEN));
+            if let Some(a) = agent {
+                r = r.header("user-agent", a);
+            }
+            let resp = r.send().await.expect("send");
+            assert_eq!(resp.status().as_u16(), 202);
+            let v: Value = resp.json().await.expect("json");
+            assert_eq!(v["member_id"], want, "{agent:?} {action}: {v}");
+        }
+    }
+    h.stop().await;
+}
+
+/// Issue 11, item 3: call objects carry every key Plivo documents, `null` where the
+/// simulation has no value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_objects_carry_every_documented_key() {
+    let h = H::start(ServerConfig::default()).await;
+    let uuid = park(&h, 1).await.remove(0);
+    let get = |uuid: String| {
+        let r = h.http.get(format!("{}/Call/{uuid}/", h.api)).basic_auth(ID, Some(TOKEN)).send();
+        async move { r.await.expect("send").json::<Value>().await.expect("json") }
+    };
+    let live = get(uuid.clone()).await;
+    for key in ["call_uuid", "direction", "from", "to", "call_status", "session_start", "stir_verification"] {
+        assert!(live.get(key).is_some(), "live call lacks `{key}`: {live}");
+    }
+    h.sim_hangup(&uuid).await;
+    let mut record = Value::Null;
+    for _ in 0..500 {
+        record = get(uuid.clone()).await;
+        if record["call_status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for key in [
+        "answer_time",
+        "end_time",
+        "initiation_time",
+        "call_state",
+        "parent_call_uuid",
+        "conference_uuid",
+        "resource_uri",
+        "source_ip",
+        "total_amount",
+        "total_rate",
+        "voice_network_group",
+        "cnam_lookup",
+        "stir_verification",
+        "hangup_cause_code",
+        "bill_duration",
+    ] {
+        assert!(record.get(key).is_some(), "call record lacks `{key}`: {record}");
+    }
+    assert_eq!(record["resource_uri"], format!("/v1/Account/{ID}/Call/{uuid}/"));
+    h.stop().await;
+}
+
+/// Issue 11, item 4: a `multipart/form-data` body is read like a form; a body of another type
+/// (`text/plain`, XML) is a 415 that names the type and what is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_bodies_are_read_and_other_types_are_named() {
+    let h = H::start(ServerConfig::default()).await;
+    let boundary = "XyZzY";
+    let mut body = String::new();
+    for (k, v) in [("from", "+1555".to_owned()), ("to", "+1666".to_owned()), ("answer_url", h.url("/park"))] {
+        body.push_str(&format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let resp = h.http.post(format!("{}/Call/", h.api)).basic_auth(ID, Some(TOKEN));
+    let resp = resp.header("content-type", format!("multipart/form-data; boundary={boundary}")).body(body);
+    let resp = resp.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(status, 201, "{v}");
+    assert!(v["request_uuid"].is_string(), "{v}");
+    for ctype in ["text/plain", "application/xml; charset=utf-8"] {
+        let resp = h.http.post(format!("{}/Call/", h.api)).basic_auth(ID, Some(TOKEN));
+        let resp = resp.header("content-type", ctype).body(r#"{"from":"+1555"}"#).send().await.expect("send");
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(status, 415, "{ctype}: {v}");
+        let error = v["error"].as_str().unwrap_or("");
+        assert!(is_api_error(&v) && error.contains(ctype.split(';').next().unwrap_or("")), "{v}");
+        assert!(error.contains("multipart/form-data"), "{v}");
+    }
+    // A multipart body without its boundary is a 400.
+    let resp = h.http.post(format!("{}/Call/", h.api)).basic_auth(ID, Some(TOKEN));
+    let resp = resp.header("content-type", "multipart/form-data").body("x").send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 400);
     h.stop().await;
 }

@@ -151,43 +151,87 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// How a request body is read, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json`, `…+json`, or no `Content-Type` (what curl and some SDKs send).
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+impl BodyKind {
+    fn of(ctype: &str) -> Result<Self, ApiError> {
+        let essence = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "" | "application/json" => Ok(BodyKind::Json),
+            e if e.starts_with("application/") && e.ends_with("+json") => Ok(BodyKind::Json),
+            "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+            "multipart/form-data" => Ok(BodyKind::Multipart),
+            other => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "the body's Content-Type `{other}` is not supported: send application/json, \
+                     application/x-www-form-urlencoded or multipart/form-data"
+                ),
+            )),
+        }
+    }
+}
+
+fn body_error(status: StatusCode, e: impl std::fmt::Display) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes"))
+    } else {
+        ApiError::bad_request(format!("unreadable body: {e}"))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().unwrap_or("").to_owned();
-        let ctype =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes"))
-            } else {
-                ApiError::bad_request(format!("unreadable body: {e}"))
-            }
-        })?;
+        let ctype = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?")).unwrap_or("");
+        let kind = BodyKind::of(ctype);
         let mut map = HashMap::new();
         for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
         {
             map.insert(k, v);
         }
+        if kind.as_ref().is_ok_and(|k| *k == BodyKind::Multipart) {
+            let mut form = axum::extract::Multipart::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+            while let Some(field) = form.next_field().await.map_err(|e| body_error(e.status(), e))? {
+                let name = field.name().unwrap_or("").to_owned();
+                let value = field.text().await.map_err(|e| body_error(e.status(), e))?;
+                map.insert(name, value);
+            }
+            return Ok(Params(map));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), e))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params(map));
+        }
         let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-        if !text.trim().is_empty() {
-            if ctype.starts_with("application/x-www-form-urlencoded") {
-                for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
-                    .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
-                {
-                    map.insert(k, v);
-                }
-            } else {
-                let v: Value = serde_json::from_str(text)
-                    .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
-                let Value::Object(obj) = v else {
-                    return Err(ApiError::bad_request("the JSON body must be an object"));
-                };
-                for (k, v) in obj {
-                    if let Some(s) = scalar(&v) {
-                        map.insert(k, s);
-                    }
+        if kind? == BodyKind::Form {
+            for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
+                .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
+            {
+                map.insert(k, v);
+            }
+        } else {
+            let v: Value =
+                serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+            let Value::Object(obj) = v else {
+                return Err(ApiError::bad_request("the JSON body must be an object"));
+            };
+            for (k, v) in obj {
+                if let Some(s) = scalar(&v) {
+                    map.insert(k, s);
                 }
             }
         }
@@ -264,6 +308,15 @@ fn accepted(v: Value) -> Json {
 
 async fn room_op(app: &AppState, op: RoomOp) -> Result<crate::sim::OpResult, ApiError> {
     app.driver.run(move |sim| sim.room_op_now(op)).await.ok_or_else(unavailable)?.map_err(ApiError::from)
+}
+
+/// `member_id` in a member action's answer, in the shape the client's SDK reads: the official
+/// Java and Go SDKs decode a list of strings (`["1","2"]`, the members it applied to); .NET,
+/// Python, Node, Ruby, PHP and Plivo's page show a string (the id or list as requested).
+fn member_id(headers: &HeaderMap, requested: &str, result: &crate::sim::OpResult) -> Value {
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let wants_list = ["plivo-java/", "plivo-go/"].iter().any(|sdk| agent.starts_with(sdk));
+    if wants_list { json!(result.members.iter().map(u32::to_string).collect::<Vec<_>>()) } else { json!(requested) }
 }
 
 /// Checks a member target before it reaches the rooms.
@@ -382,14 +435,14 @@ async fn hangup_member(State(app): State<AppState>, P((_, room, m)): MemberPath)
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn kick(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Kick { room, target: target(&m)? }).await?;
-    Ok(accepted(json!({ "message": "kicked", "member_id": m, "api_id": app.api_id() })))
+async fn kick(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Kick { room, target: target(&m)? }).await?;
+    Ok(accepted(json!({ "message": "kicked", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
-async fn mute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: true }).await?;
-    Ok(accepted(json!({ "message": "muted", "member_id": m, "api_id": app.api_id() })))
+async fn mute(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "muted", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
 async fn unmute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -397,9 +450,9 @@ async fn unmute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn deaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: true }).await?;
-    Ok(accepted(json!({ "message": "deaf", "member_id": m, "api_id": app.api_id() })))
+async fn deaf(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "deaf", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
 async fn undeaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -407,10 +460,16 @@ async fn undeaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn play(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+async fn play(
+    State(app): State<AppState>,
+    h: HeaderMap,
+    P((_, room, m)): MemberPath,
+    params: Params,
+) -> Result<Json, ApiError> {
     let url = params.url("url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `url`"))?;
-    room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::Play { url } }).await?;
-    Ok(accepted(json!({ "message": "play queued into conference", "member_id": m, "api_id": app.api_id() })))
+    let r = room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::Play { url } }).await?;
+    let id = member_id(&h, &m, &r);
+    Ok(accepted(json!({ "message": "play queued into conference", "member_id": id, "api_id": app.api_id() })))
 }
 
 async fn stop_play(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -418,7 +477,12 @@ async fn stop_play(State(app): State<AppState>, P((_, room, m)): MemberPath) -> 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn speak(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+async fn speak(
+    State(app): State<AppState>,
+    h: HeaderMap,
+    P((_, room, m)): MemberPath,
+    params: Params,
+) -> Result<Json, ApiError> {
     let text = params.required("text")?.to_owned();
     let voice = params.get("voice").unwrap_or("WOMAN").to_owned();
     if voice != "WOMAN" && voice != "MAN" {
@@ -426,8 +490,9 @@ async fn speak(State(app): State<AppState>, P((_, room, m)): MemberPath, params:
     }
     let language = params.get("language").unwrap_or("en-US").to_owned();
     let media = MemberMedia::Speak { text, voice, language };
-    room_op(&app, RoomOp::Media { room, target: target(&m)?, media }).await?;
-    Ok(accepted(json!({ "message": "speak queued into conference", "member_id": m, "api_id": app.api_id() })))
+    let r = room_op(&app, RoomOp::Media { room, target: target(&m)?, media }).await?;
+    let id = member_id(&h, &m, &r);
+    Ok(accepted(json!({ "message": "speak queued into conference", "member_id": id, "api_id": app.api_id() })))
 }
 
 async fn stop_speak(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -498,8 +563,9 @@ async fn make_call(
 
 /// A call as Plivo's call API shows it: a live call (`direction`, `from`, `to`, its status and
 /// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
-/// hangup cause).
-fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+/// hangup cause). Every key Plivo documents is present; those the simulation has no value for
+/// (billing, network, STIR/SHAKEN, wall-clock times) are `null`.
+fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
     let Some(e) = end else {
         return json!({
             "call_uuid": setup.id.as_str(),
@@ -510,6 +576,8 @@ fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Optio
             "caller_name": setup.caller_name,
             "call_status": status,
             "current_verb": verb,
+            "session_start": Value::Null,
+            "stir_verification": Value::Null,
         });
     };
     let billed = e.answered_at.map_or(0, |a| e.at.saturating_sub(a).as_secs());
@@ -526,6 +594,19 @@ fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Optio
         "hangup_cause_code": e.cause.code(),
         "hangup_cause_name": e.cause.name(),
         "hangup_source": e.source.as_str(),
+        "answer_time": Value::Null,
+        "end_time": Value::Null,
+        "initiation_time": Value::Null,
+        "call_state": Value::Null,
+        "parent_call_uuid": Value::Null,
+        "conference_uuid": Value::Null,
+        "resource_uri": format!("/v1/Account/{account}/Call/{}/", setup.id.as_str()),
+        "source_ip": Value::Null,
+        "total_amount": Value::Null,
+        "total_rate": Value::Null,
+        "voice_network_group": Value::Null,
+        "cnam_lookup": Value::Null,
+        "stir_verification": Value::Null,
     })
 }
 
@@ -553,7 +634,8 @@ async fn list_calls(
     };
     let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
     let (page, total) = app.driver.history(offset, limit);
-    let objects: Vec<Value> = page.iter().map(|(s, e)| call_json(s, "completed", Some(e), None)).collect();
+    let objects: Vec<Value> =
+        page.iter().map(|(s, e)| call_json(&app.auth_id, s, "completed", Some(e), None)).collect();
     let meta = json!({
         "count": objects.len(),
         "limit": limit,
@@ -567,17 +649,19 @@ async fn list_calls(
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
     let id = CallId::from(uuid.as_str());
+    let account = app.auth_id.clone();
     let live = app
         .driver
         .run(move |sim| {
             sim.engine()
                 .call(&id)
                 .filter(|c| !c.is_ended())
-                .map(|c| call_json(c.setup(), c.status().as_str(), None, c.current_verb()))
+                .map(|c| call_json(&account, c.setup(), c.status().as_str(), None, c.current_verb()))
         })
         .await
         .ok_or_else(unavailable)?;
-    let found = live.or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&s, "completed", Some(&e), None)));
+    let found = live
+        .or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app.auth_id, &s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))
