@@ -137,13 +137,37 @@ pub struct Permit {
     _slot: Option<OwnedSemaphorePermit>,
 }
 
+/// Why a webhook failed; its text is the reason the call's transcript shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    /// The application answered with a status other than 2xx.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// An attempt got no complete answer within its connect + read timeout.
+    #[error("timed out")]
+    TimedOut,
+    /// The attempts together took the request's whole total timeout (`tt`).
+    #[error("no answer within the total timeout of {0:?}")]
+    TotalTimeout(Duration),
+    /// No connection to the application (refused, unreachable, DNS…).
+    #[error("{0}")]
+    Connect(String),
+    /// The connection broke while sending or reading.
+    #[error("{0}")]
+    Transfer(String),
+    /// Resources of this host ran out (file descriptors, buffers, local ports) for longer than
+    /// [`WebhookConfig::local_retry_for`].
+    #[error("{0}")]
+    Local(String),
+}
+
 /// How one attempt ended.
 enum Attempt {
     Done(FetchReply),
-    /// Failed; the text says why, the flag whether the policy retries it.
-    Failed(String, bool),
+    /// Failed; the flag says whether the policy retries it.
+    Failed(WebhookError, bool),
     /// Failed for a local reason (resources of this process or host).
-    Local(String),
+    Local(WebhookError),
 }
 
 impl Webhooks {
@@ -198,14 +222,14 @@ impl Webhooks {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return FetchReply::Failed(format!("no answer within the total timeout of {:?}", policy.total));
+                return FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string());
             }
             let timeout = (policy.connect + policy.read).min(left);
             let reason = match self.attempt(req, url, &policy, &signature, nonce, timeout).await {
                 Attempt::Done(reply) => return reply,
                 Attempt::Local(reason) => {
                     if Instant::now() + backoff > local_deadline {
-                        return FetchReply::Failed(reason);
+                        return FetchReply::Failed(reason.to_string());
                     }
                     tracing::debug!(%url, %reason, "local failure; retrying");
                     tokio::time::sleep(backoff).await;
@@ -214,7 +238,7 @@ impl Webhooks {
                 }
                 Attempt::Failed(reason, retry) => {
                     if !retry || attempt == policy.retries {
-                        return FetchReply::Failed(reason);
+                        return FetchReply::Failed(reason.to_string());
                     }
                     reason
                 }
@@ -248,17 +272,21 @@ impl Webhooks {
                 if status.is_success() {
                     return match read_body(resp).await {
                         Ok(body) => Attempt::Done(FetchReply::Body(body)),
-                        Err(e) => Attempt::Failed(format!("reading the body failed: {e}"), policy.on_read),
+                        Err(e) => Attempt::Failed(
+                            WebhookError::Transfer(format!("reading the body failed: {e}")),
+                            policy.on_read,
+                        ),
                     };
                 }
                 let retry = (status.is_client_error() && policy.on_4xx) || (status.is_server_error() && policy.on_5xx);
-                Attempt::Failed(format!("HTTP {}", status.as_u16()), retry)
+                Attempt::Failed(WebhookError::Status(status.as_u16()), retry)
             }
-            Err(e) if is_local(&e) => Attempt::Local(format!("{e}: {}", root_cause(&e))),
-            Err(e) => {
-                let reason = if e.is_timeout() { "timed out".to_owned() } else { format!("{e}") };
-                Attempt::Failed(reason, if e.is_connect() { policy.on_connect } else { policy.on_read })
+            Err(e) if is_local(&e) => Attempt::Local(WebhookError::Local(format!("{e}: {}", root_cause(&e)))),
+            Err(e) if e.is_timeout() => {
+                Attempt::Failed(WebhookError::TimedOut, if e.is_connect() { policy.on_connect } else { policy.on_read })
             }
+            Err(e) if e.is_connect() => Attempt::Failed(WebhookError::Connect(e.to_string()), policy.on_connect),
+            Err(e) => Attempt::Failed(WebhookError::Transfer(e.to_string()), policy.on_read),
         }
     }
 }
