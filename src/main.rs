@@ -75,6 +75,9 @@ enum Command {
         /// Milliseconds one slow notification of a call holds back the call's next ones.
         #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=55_000))]
         notify_hold_ms: u64,
+        /// The most calls alive at once; a request that would start more is answered 429.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_calls: u64,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it; ends with `N passed, M failed`.
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
             max_in_flight,
             webhook_timeout_ms,
             notify_hold_ms,
+            max_calls,
         } => {
             let config = plivo_flow::server::ServerConfig {
                 listen,
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
                 max_in_flight: usize::try_from(max_in_flight).unwrap_or(256),
                 webhook_timeout: std::time::Duration::from_millis(webhook_timeout_ms),
                 notify_hold: std::time::Duration::from_millis(notify_hold_ms),
+                max_calls: usize::try_from(max_calls).unwrap_or(10_000),
                 ..plivo_flow::server::ServerConfig::default()
             };
             serve(config, auth_id, auth_token)

@@ -355,6 +355,34 @@ async fn raw(addr: std::net::SocketAddr, head: &str) -> (u16, String, String) {
     (status, ctype, body.to_owned())
 }
 
+/// Live calls are bounded: a request that would start more than `max_calls` is a 429 and
+/// starts none (a bulk request too), and calls start again once others have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_calls_are_bounded() {
+    let h = H::start(ServerConfig { max_calls: 2, ..ServerConfig::default() }).await;
+    let first = park(&h, 1).await.remove(0);
+    let (status, v) = h.post_call(json!({"from": "+1555", "to": "+1666<+1777", "answer_url": h.url("/park")})).await;
+    assert_eq!(status, 429, "{v}");
+    assert!(is_api_error(&v), "{v}");
+    assert_eq!(h.live_calls().await.as_array().map(Vec::len), Some(1), "none of the bulk started");
+    let (status, v) = h.post_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/park")})).await;
+    assert_eq!(status, 201, "{v}");
+    let resp = h.http.post(format!("{}/sim/Call/", h.root)).basic_auth(ID, Some(TOKEN));
+    let resp = resp.json(&json!({"from": "+1", "to": "+2", "answer_url": h.url("/park")})).send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 429);
+    h.sim_hangup(&first).await;
+    let mut status = 0;
+    for _ in 0..500 {
+        (status, _) = h.post_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/park")})).await;
+        if status == 201 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 201, "a call starts once another has ended");
+    h.stop().await;
+}
+
 /// Item 11: requests hyper refuses before any handler runs (a 100 KB room name, a member list
 /// beyond hyper's URI limit, 1,000 headers, a request line that is not HTTP) are answered in
 /// JSON too.

@@ -37,6 +37,8 @@ pub struct AppState {
     pub(crate) auth_id: String,
     pub(crate) auth_token: String,
     pub(crate) api_ids: Arc<Mutex<crate::engine::IdGen>>,
+    /// The most calls alive at once (REST and `/sim/` calls together).
+    pub(crate) max_calls: usize,
 }
 
 impl AppState {
@@ -520,16 +522,30 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
     Ok(setup)
 }
 
-async fn start(app: &AppState, mut setup: CallSetup) -> Result<String, ApiError> {
+/// Starts the calls of `setups`, all or none: when they would take the live calls beyond
+/// `max_calls`, none starts and the answer is 429.
+async fn start_all(app: &AppState, setups: Vec<CallSetup>) -> Result<Vec<String>, ApiError> {
+    let max = app.max_calls;
     app.driver
         .run(move |sim| {
-            let id = sim.new_uuid();
-            setup.id = CallId::from(id.as_str());
-            sim.start_call_now(&id, setup).map(|c| c.as_str().to_owned())
+            let live = sim.engine().calls().count();
+            if live.saturating_add(setups.len()) > max {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many calls: {live} are live and at most {max} may be"),
+                ));
+            }
+            let mut ids = Vec::with_capacity(setups.len());
+            for mut setup in setups {
+                let id = sim.new_uuid();
+                setup.id = CallId::from(id.as_str());
+                let started = sim.start_call_now(&id, setup);
+                ids.push(started.map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?.as_str().to_owned());
+            }
+            Ok(ids)
         })
         .await
         .ok_or_else(unavailable)?
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))
 }
 
 async fn make_call(
@@ -550,10 +566,7 @@ async fn make_call(
     }
     // Every setup is checked before the first call starts.
     let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
-    let mut ids = Vec::new();
-    for setup in setups {
-        ids.push(start(&app, setup).await?);
-    }
+    let ids = start_all(&app, setups).await?;
     let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
     Ok((
         StatusCode::CREATED,
@@ -705,7 +718,7 @@ async fn transfer_call(
 async fn sim_start_call(State(app): State<AppState>, params: Params) -> Result<Json, ApiError> {
     let to = params.required("to")?.to_owned();
     let setup = setup_from(&params, Direction::Inbound, &to)?;
-    let id = start(&app, setup).await?;
+    let id = start_all(&app, vec![setup]).await?.pop().unwrap_or_default();
     Ok((StatusCode::CREATED, axum::Json(json!({ "call_uuid": id, "api_id": app.api_id() }))))
 }
 

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     /// How long one slow notification of a call holds back the call's next ones (default 5 s,
     /// `--notify-hold-ms`).
     pub notify_hold: Duration,
+    /// The most calls alive at once; a request that would start more is answered 429 and
+    /// starts none (default 10,000, `--max-calls`).
+    pub max_calls: usize,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             max_in_flight: webhook::WebhookConfig::default().max_in_flight,
             webhook_timeout: webhook::PLIVO_TOTAL_TIMEOUT,
             notify_hold: DriverConfig::default().notify_hold,
+            max_calls: 10_000,
         }
     }
 }
@@ -110,6 +114,7 @@ fn app(config: &ServerConfig) -> axum::Router {
         auth_id: config.auth_id.clone(),
         auth_token: config.auth_token.clone(),
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
+        max_calls: config.max_calls,
     };
     api::router(state).layer(TraceLayer::new_for_http())
 }
