@@ -220,8 +220,9 @@ impl Webhooks {
         let mut backoff = Duration::from_millis(20);
         let mut attempt = 0;
         loop {
+            // A few milliseconds are no time for an attempt: the total is spent.
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left < Duration::from_millis(10) {
                 return FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string());
             }
             let timeout = (policy.connect + policy.read).min(left);
