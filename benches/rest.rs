@@ -83,6 +83,7 @@ fn bench(c: &mut Criterion) {
             auth_token: TOKEN.to_owned(),
             speed: 0.0,
             seed: 7,
+            ..ServerConfig::default()
         };
         let running = server::start(config).await.expect("server");
         let sim = format!("http://{}/sim/Call/", running.addr);

@@ -66,6 +66,18 @@ enum Command {
         /// Seed for generated ids (0: from the clock).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The most document fetches, and the most notifications, on the wire at once.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        max_in_flight: u64,
+        /// Total milliseconds of one webhook with its retries when its URL has no `#tt=`.
+        #[arg(long, default_value_t = 55_000, value_parser = clap::value_parser!(u64).range(100..=55_000))]
+        webhook_timeout_ms: u64,
+        /// Milliseconds one slow notification of a call holds back the call's next ones.
+        #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=55_000))]
+        notify_hold_ms: u64,
+        /// The most calls alive at once; a request that would start more is answered 429.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_calls: u64,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it; ends with `N passed, M failed`.
@@ -98,7 +110,29 @@ fn main() -> ExitCode {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
         Command::Run { file, json } => run(&file, json),
-        Command::Serve { listen, auth_id, auth_token, speed, seed } => serve(listen, auth_id, auth_token, speed, seed),
+        Command::Serve {
+            listen,
+            auth_id,
+            auth_token,
+            speed,
+            seed,
+            max_in_flight,
+            webhook_timeout_ms,
+            notify_hold_ms,
+            max_calls,
+        } => {
+            let config = plivo_flow::server::ServerConfig {
+                listen,
+                speed,
+                seed,
+                max_in_flight: usize::try_from(max_in_flight).unwrap_or(256),
+                webhook_timeout: std::time::Duration::from_millis(webhook_timeout_ms),
+                notify_hold: std::time::Duration::from_millis(notify_hold_ms),
+                max_calls: usize::try_from(max_calls).unwrap_or(10_000),
+                ..plivo_flow::server::ServerConfig::default()
+            };
+            serve(config, auth_id, auth_token)
+        }
         Command::Test { paths, bless } => test(&paths, bless),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
@@ -384,13 +418,7 @@ fn test(paths: &[PathBuf], bless: bool) -> u8 {
     if failed > 0 { HAS_ERRORS } else { OK }
 }
 
-fn serve(
-    listen: std::net::SocketAddr,
-    auth_id: Option<String>,
-    auth_token: Option<String>,
-    speed: f64,
-    seed: u64,
-) -> u8 {
+fn serve(config: plivo_flow::server::ServerConfig, auth_id: Option<String>, auth_token: Option<String>) -> u8 {
     use plivo_flow::server::{self, ServerConfig};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
@@ -399,11 +427,11 @@ fn serve(
     let auth_id = auth_id.or_else(|| env("PLIVO_AUTH_ID")).unwrap_or_else(|| server::DEV_AUTH_ID.to_owned());
     let auth_token =
         auth_token.or_else(|| env("PLIVO_AUTH_TOKEN")).unwrap_or_else(|| server::DEV_AUTH_TOKEN.to_owned());
-    if !(speed.is_finite() && speed >= 0.0) {
+    if !(config.speed.is_finite() && config.speed >= 0.0) {
         eprintln!("--speed must be a number of at least 0");
         return UNREADABLE;
     }
-    let config = ServerConfig { listen, auth_id, auth_token, speed, seed };
+    let config = ServerConfig { auth_id, auth_token, ..config };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

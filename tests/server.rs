@@ -84,6 +84,7 @@ impl Harness {
             auth_token: TOKEN.to_owned(),
             speed: 0.0,
             seed: 42,
+            ..ServerConfig::default()
         };
         let server = server::start(config).await.expect("server");
         let api = format!("http://{}/v1/Account/{ID}", server.addr);

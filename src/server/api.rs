@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -25,6 +25,11 @@ use crate::engine::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
 use crate::sim::RoomOp;
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
+/// The largest request body read (1 MiB); a larger one is answered 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// The most destinations of one bulk call (`to=a<b<c`), as on Plivo; more are answered 400.
+pub const MAX_DESTINATIONS: usize = 1000;
+
 /// Shared state of the handlers.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -32,6 +37,8 @@ pub struct AppState {
     pub(crate) auth_id: String,
     pub(crate) auth_token: String,
     pub(crate) api_ids: Arc<Mutex<crate::engine::IdGen>>,
+    /// The most calls alive at once (REST and `/sim/` calls together).
+    pub(crate) max_calls: usize,
 }
 
 impl AppState {
@@ -68,7 +75,7 @@ impl IntoResponse for ApiError {
 }
 
 /// An api_id for errors raised before the state is at hand.
-fn fallback_api_id() -> String {
+pub(super) fn fallback_api_id() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     crate::engine::IdGen::new(n ^ u64::from(std::process::id())).uuid()
@@ -126,9 +133,11 @@ impl Params {
     fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
         match self.get(k) {
             None => Ok(None),
-            Some(u) => Url::from_xml(u)
-                .map(|_| Some(u.to_owned()))
-                .map_err(|_| ApiError::bad_request(format!("`{k}` must be an absolute http(s) URL, not `{u}`"))),
+            Some(u) => match (Url::from_xml(u), reqwest::Url::parse(u)) {
+                (Ok(_), Ok(parsed)) if parsed.host().is_some() => Ok(Some(u.to_owned())),
+                (_, Err(e)) => Err(ApiError::bad_request(format!("`{k}` is not a valid URL ({e}): `{u}`"))),
+                _ => Err(ApiError::bad_request(format!("`{k}` must be an absolute http(s) URL, not `{u}`"))),
+            },
         }
     }
 }
@@ -144,39 +153,87 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// How a request body is read, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json`, `…+json`, or no `Content-Type` (what curl and some SDKs send).
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// `multipart/form-data`.
+    Multipart,
+}
+
+impl BodyKind {
+    fn of(ctype: &str) -> Result<Self, ApiError> {
+        let essence = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "" | "application/json" => Ok(BodyKind::Json),
+            e if e.starts_with("application/") && e.ends_with("+json") => Ok(BodyKind::Json),
+            "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
+            "multipart/form-data" => Ok(BodyKind::Multipart),
+            other => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "the body's Content-Type `{other}` is not supported: send application/json, \
+                     application/x-www-form-urlencoded or multipart/form-data"
+                ),
+            )),
+        }
+    }
+}
+
+fn body_error(status: StatusCode, e: impl std::fmt::Display) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_BODY} bytes"))
+    } else {
+        ApiError::bad_request(format!("unreadable body: {e}"))
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let query = req.uri().query().unwrap_or("").to_owned();
-        let ctype =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
+        let ctype = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?")).unwrap_or("");
+        let kind = BodyKind::of(ctype);
         let mut map = HashMap::new();
         for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
         {
             map.insert(k, v);
         }
+        if kind.as_ref().is_ok_and(|k| *k == BodyKind::Multipart) {
+            let mut form = axum::extract::Multipart::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
+            while let Some(field) = form.next_field().await.map_err(|e| body_error(e.status(), e))? {
+                let name = field.name().unwrap_or("").to_owned();
+                let value = field.text().await.map_err(|e| body_error(e.status(), e))?;
+                map.insert(name, value);
+            }
+            return Ok(Params(map));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), e))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params(map));
+        }
         let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
-        if !text.trim().is_empty() {
-            if ctype.starts_with("application/x-www-form-urlencoded") {
-                for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
-                    .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
-                {
-                    map.insert(k, v);
-                }
-            } else {
-                let v: Value = serde_json::from_str(text)
-                    .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
-                let Value::Object(obj) = v else {
-                    return Err(ApiError::bad_request("the JSON body must be an object"));
-                };
-                for (k, v) in obj {
-                    if let Some(s) = scalar(&v) {
-                        map.insert(k, s);
-                    }
+        if kind? == BodyKind::Form {
+            for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
+                .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
+            {
+                map.insert(k, v);
+            }
+        } else {
+            let v: Value =
+                serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+            let Value::Object(obj) = v else {
+                return Err(ApiError::bad_request("the JSON body must be an object"));
+            };
+            for (k, v) in obj {
+                if let Some(s) = scalar(&v) {
+                    map.insert(k, s);
                 }
             }
         }
@@ -185,16 +242,12 @@ impl<S: Send + Sync> FromRequest<S> for Params {
 }
 
 /// HTTP Basic auth with the account's credentials, and the account in the path must match.
+/// Every failure gets the same answer, so that it does not tell whether an account id exists.
 async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let path_account = req.uri().path().strip_prefix("/v1/Account/").map(|rest| rest.split('/').next().unwrap_or(""));
-    if let Some(account) = path_account
-        && account != app.auth_id
-    {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: not your account").into_response();
-    }
-    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) {
-        let mut resp =
-            ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed: wrong credentials").into_response();
+    let account_ok = path_account.is_none_or(|account| account == app.auth_id);
+    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) || !account_ok {
+        let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed").into_response();
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
         return resp;
@@ -202,9 +255,13 @@ async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response
     next.run(req).await
 }
 
+/// `Authorization: Basic <base64 id:token>`; the scheme is case-insensitive (RFC 9110 §11.1).
 fn basic_ok(headers: &HeaderMap, id: &str, token: &str) -> bool {
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
+    let Some((scheme, encoded)) = value.trim_start().split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
     decoded == format!("{id}:{token}").as_bytes()
 }
@@ -241,6 +298,7 @@ pub fn router(app: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), auth))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
 
@@ -252,6 +310,15 @@ fn accepted(v: Value) -> Json {
 
 async fn room_op(app: &AppState, op: RoomOp) -> Result<crate::sim::OpResult, ApiError> {
     app.driver.run(move |sim| sim.room_op_now(op)).await.ok_or_else(unavailable)?.map_err(ApiError::from)
+}
+
+/// `member_id` in a member action's answer, in the shape the client's SDK reads: the official
+/// Java and Go SDKs decode a list of strings (`["1","2"]`, the members it applied to); .NET,
+/// Python, Node, Ruby, PHP and Plivo's page show a string (the id or list as requested).
+fn member_id(headers: &HeaderMap, requested: &str, result: &crate::sim::OpResult) -> Value {
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let wants_list = ["plivo-java/", "plivo-go/"].iter().any(|sdk| agent.starts_with(sdk));
+    if wants_list { json!(result.members.iter().map(u32::to_string).collect::<Vec<_>>()) } else { json!(requested) }
 }
 
 /// Checks a member target before it reaches the rooms.
@@ -370,14 +437,14 @@ async fn hangup_member(State(app): State<AppState>, P((_, room, m)): MemberPath)
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn kick(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Kick { room, target: target(&m)? }).await?;
-    Ok(accepted(json!({ "message": "kicked", "member_id": m, "api_id": app.api_id() })))
+async fn kick(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Kick { room, target: target(&m)? }).await?;
+    Ok(accepted(json!({ "message": "kicked", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
-async fn mute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: true }).await?;
-    Ok(accepted(json!({ "message": "muted", "member_id": m, "api_id": app.api_id() })))
+async fn mute(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Mute { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "muted", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
 async fn unmute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -385,9 +452,9 @@ async fn unmute(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn deaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
-    room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: true }).await?;
-    Ok(accepted(json!({ "message": "deaf", "member_id": m, "api_id": app.api_id() })))
+async fn deaf(State(app): State<AppState>, h: HeaderMap, P((_, room, m)): MemberPath) -> Result<Json, ApiError> {
+    let r = room_op(&app, RoomOp::Deaf { room, target: target(&m)?, on: true }).await?;
+    Ok(accepted(json!({ "message": "deaf", "member_id": member_id(&h, &m, &r), "api_id": app.api_id() })))
 }
 
 async fn undeaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -395,10 +462,16 @@ async fn undeaf(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Res
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn play(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+async fn play(
+    State(app): State<AppState>,
+    h: HeaderMap,
+    P((_, room, m)): MemberPath,
+    params: Params,
+) -> Result<Json, ApiError> {
     let url = params.url("url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `url`"))?;
-    room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::Play { url } }).await?;
-    Ok(accepted(json!({ "message": "play queued into conference", "member_id": m, "api_id": app.api_id() })))
+    let r = room_op(&app, RoomOp::Media { room, target: target(&m)?, media: MemberMedia::Play { url } }).await?;
+    let id = member_id(&h, &m, &r);
+    Ok(accepted(json!({ "message": "play queued into conference", "member_id": id, "api_id": app.api_id() })))
 }
 
 async fn stop_play(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -406,7 +479,12 @@ async fn stop_play(State(app): State<AppState>, P((_, room, m)): MemberPath) -> 
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn speak(State(app): State<AppState>, P((_, room, m)): MemberPath, params: Params) -> Result<Json, ApiError> {
+async fn speak(
+    State(app): State<AppState>,
+    h: HeaderMap,
+    P((_, room, m)): MemberPath,
+    params: Params,
+) -> Result<Json, ApiError> {
     let text = params.required("text")?.to_owned();
     let voice = params.get("voice").unwrap_or("WOMAN").to_owned();
     if voice != "WOMAN" && voice != "MAN" {
@@ -414,8 +492,9 @@ async fn speak(State(app): State<AppState>, P((_, room, m)): MemberPath, params:
     }
     let language = params.get("language").unwrap_or("en-US").to_owned();
     let media = MemberMedia::Speak { text, voice, language };
-    room_op(&app, RoomOp::Media { room, target: target(&m)?, media }).await?;
-    Ok(accepted(json!({ "message": "speak queued into conference", "member_id": m, "api_id": app.api_id() })))
+    let r = room_op(&app, RoomOp::Media { room, target: target(&m)?, media }).await?;
+    let id = member_id(&h, &m, &r);
+    Ok(accepted(json!({ "message": "speak queued into conference", "member_id": id, "api_id": app.api_id() })))
 }
 
 async fn stop_speak(State(app): State<AppState>, P((_, room, m)): MemberPath) -> Result<StatusCode, ApiError> {
@@ -443,16 +522,30 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
     Ok(setup)
 }
 
-async fn start(app: &AppState, mut setup: CallSetup) -> Result<String, ApiError> {
+/// Starts the calls of `setups`, all or none: when they would take the live calls beyond
+/// `max_calls`, none starts and the answer is 429.
+async fn start_all(app: &AppState, setups: Vec<CallSetup>) -> Result<Vec<String>, ApiError> {
+    let max = app.max_calls;
     app.driver
         .run(move |sim| {
-            let id = sim.new_uuid();
-            setup.id = CallId::from(id.as_str());
-            sim.start_call_now(&id, setup).map(|c| c.as_str().to_owned())
+            let live = sim.engine().calls().count();
+            if live.saturating_add(setups.len()) > max {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many calls: {live} are live and at most {max} may be"),
+                ));
+            }
+            let mut ids = Vec::with_capacity(setups.len());
+            for mut setup in setups {
+                let id = sim.new_uuid();
+                setup.id = CallId::from(id.as_str());
+                let started = sim.start_call_now(&id, setup);
+                ids.push(started.map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?.as_str().to_owned());
+            }
+            Ok(ids)
         })
         .await
         .ok_or_else(unavailable)?
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))
 }
 
 async fn make_call(
@@ -461,12 +554,19 @@ async fn make_call(
     params: Params,
 ) -> Result<Json, ApiError> {
     let to = params.required("to")?.to_owned();
-    let mut ids = Vec::new();
-    // Several destinations are separated by `<` (bulk calls).
-    for dest in to.split('<').filter(|d| !d.is_empty()) {
-        let setup = setup_from(&params, Direction::Outbound, dest)?;
-        ids.push(start(&app, setup).await?);
+    // Several destinations are separated by `<` (bulk calls), at most MAX_DESTINATIONS.
+    let dests: Vec<&str> = to.split('<').filter(|d| !d.trim().is_empty()).take(MAX_DESTINATIONS + 1).collect();
+    if dests.is_empty() {
+        return Err(ApiError::bad_request(format!("`to` names no destination: `{to}`")));
     }
+    if dests.len() > MAX_DESTINATIONS {
+        return Err(ApiError::bad_request(format!(
+            "`to` names more than {MAX_DESTINATIONS} destinations (separated by `<`)"
+        )));
+    }
+    // Every setup is checked before the first call starts.
+    let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
+    let ids = start_all(&app, setups).await?;
     let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
     Ok((
         StatusCode::CREATED,
@@ -476,8 +576,9 @@ async fn make_call(
 
 /// A call as Plivo's call API shows it: a live call (`direction`, `from`, `to`, its status and
 /// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
-/// hangup cause).
-fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+/// hangup cause). Every key Plivo documents is present; those the simulation has no value for
+/// (billing, network, STIR/SHAKEN, wall-clock times) are `null`.
+fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
     let Some(e) = end else {
         return json!({
             "call_uuid": setup.id.as_str(),
@@ -488,6 +589,8 @@ fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Optio
             "caller_name": setup.caller_name,
             "call_status": status,
             "current_verb": verb,
+            "session_start": Value::Null,
+            "stir_verification": Value::Null,
         });
     };
     let billed = e.answered_at.map_or(0, |a| e.at.saturating_sub(a).as_secs());
@@ -504,6 +607,19 @@ fn call_json(setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Optio
         "hangup_cause_code": e.cause.code(),
         "hangup_cause_name": e.cause.name(),
         "hangup_source": e.source.as_str(),
+        "answer_time": Value::Null,
+        "end_time": Value::Null,
+        "initiation_time": Value::Null,
+        "call_state": Value::Null,
+        "parent_call_uuid": Value::Null,
+        "conference_uuid": Value::Null,
+        "resource_uri": format!("/v1/Account/{account}/Call/{}/", setup.id.as_str()),
+        "source_ip": Value::Null,
+        "total_amount": Value::Null,
+        "total_rate": Value::Null,
+        "voice_network_group": Value::Null,
+        "cnam_lookup": Value::Null,
+        "stir_verification": Value::Null,
     })
 }
 
@@ -531,7 +647,8 @@ async fn list_calls(
     };
     let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
     let (page, total) = app.driver.history(offset, limit);
-    let objects: Vec<Value> = page.iter().map(|(s, e)| call_json(s, "completed", Some(e), None)).collect();
+    let objects: Vec<Value> =
+        page.iter().map(|(s, e)| call_json(&app.auth_id, s, "completed", Some(e), None)).collect();
     let meta = json!({
         "count": objects.len(),
         "limit": limit,
@@ -545,17 +662,19 @@ async fn list_calls(
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
     let id = CallId::from(uuid.as_str());
+    let account = app.auth_id.clone();
     let live = app
         .driver
         .run(move |sim| {
             sim.engine()
                 .call(&id)
                 .filter(|c| !c.is_ended())
-                .map(|c| call_json(c.setup(), c.status().as_str(), None, c.current_verb()))
+                .map(|c| call_json(&account, c.setup(), c.status().as_str(), None, c.current_verb()))
         })
         .await
         .ok_or_else(unavailable)?;
-    let found = live.or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&s, "completed", Some(&e), None)));
+    let found = live
+        .or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app.auth_id, &s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))
@@ -599,7 +718,7 @@ async fn transfer_call(
 async fn sim_start_call(State(app): State<AppState>, params: Params) -> Result<Json, ApiError> {
     let to = params.required("to")?.to_owned();
     let setup = setup_from(&params, Direction::Inbound, &to)?;
-    let id = start(&app, setup).await?;
+    let id = start_all(&app, vec![setup]).await?.pop().unwrap_or_default();
     Ok((StatusCode::CREATED, axum::Json(json!({ "call_uuid": id, "api_id": app.api_id() }))))
 }
 

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::webhook::Webhooks;
-use crate::engine::{CallEnd, CallSetup, HttpRequest, Reply};
+use crate::engine::{CallEnd, CallId, CallSetup, FetchReply, HttpRequest, Purpose, Reply};
 use crate::sim::Simulation;
 
 /// Work for the driver: runs on the simulation, at the current time.
@@ -19,6 +20,20 @@ type Job = Box<dyn FnOnce(&mut Simulation) + Send>;
 const RECENT_LINES: usize = 10_000;
 /// How many ended calls the driver remembers for `GET Call/` and `GET Call/{uuid}/`.
 const HISTORY: usize = 10_000;
+
+/// Settings of the driver.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DriverConfig {
+    /// How long one of a call's notifications may hold back the ones behind it: after this the
+    /// next one starts while the first goes on (until its own total timeout).
+    pub notify_hold: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig { notify_hold: Duration::from_secs(5) }
+    }
+}
 
 /// What is kept of an ended call.
 pub type CallRecord = (CallSetup, CallEnd);
@@ -33,13 +48,13 @@ pub struct Driver {
 
 impl Driver {
     /// Starts the driver task on the current tokio runtime.
-    pub fn spawn(mut sim: Simulation, webhooks: Webhooks) -> Driver {
+    pub fn spawn(mut sim: Simulation, webhooks: Webhooks, config: DriverConfig) -> Driver {
         sim.set_external_fetch(true);
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(VecDeque::new()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
         let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
-        tokio::spawn(drive(sim, rx, tx, webhooks, recent, history));
+        tokio::spawn(drive(sim, rx, tx, webhooks, config, recent, history));
         driver
     }
 
@@ -78,6 +93,7 @@ async fn drive(
     mut rx: mpsc::Receiver<Job>,
     tx: mpsc::Sender<Job>,
     webhooks: Webhooks,
+    config: DriverConfig,
     recent: Arc<Mutex<VecDeque<String>>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
 ) {
@@ -86,6 +102,8 @@ async fn drive(
     // Notifications (callbacks, hangup_url) of one call go out one after the other, in the
     // order the call made them; document fetches go out at once.
     let mut queues: HashMap<String, mpsc::UnboundedSender<(HttpRequest, String)>> = HashMap::new();
+    // The document fetches in flight, by call: cancelled when the call is forgotten.
+    let mut fetches: HashMap<String, Vec<AbortHandle>> = HashMap::new();
     loop {
         sim.advance_to(start.elapsed());
         for (call, req) in sim.take_outbox() {
@@ -93,32 +111,44 @@ async fn drive(
             let nonce = format!("{nonce:020}");
             if req.reply == Reply::Ignore {
                 let key = call.map_or_else(String::new, |c| c.as_str().to_owned());
-                let queue = queues.entry(key).or_insert_with(|| notifier(webhooks.clone()));
+                let queue = queues.entry(key).or_insert_with(|| notifier(webhooks.clone(), config.notify_hold));
                 if let Err(mpsc::error::SendError(job)) = queue.send((req, nonce)) {
                     // The worker stopped: start a new one.
-                    let fresh = notifier(webhooks.clone());
+                    let fresh = notifier(webhooks.clone(), config.notify_hold);
                     let _ = fresh.send(job);
                     *queue = fresh;
                 }
                 continue;
             }
             let (hooks, back) = (webhooks.clone(), tx.clone());
-            tokio::spawn(async move {
-                let reply = hooks.send(&req, &nonce).await;
-                tracing::debug!(url = %req.url, ?reply, "document fetched");
+            let key = call.as_ref().map(|c| c.as_str().to_owned());
+            let task = tokio::spawn(async move {
+                let reply = checked(hooks.send(&req, &nonce).await);
+                tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
-                    let job: Job = Box::new(move |sim| sim.deliver(&call, req.id, reply));
+                    let job: Job = Box::new(move |sim| {
+                        let reply = fallback_on_invalid(sim, &call, req.purpose, reply);
+                        sim.deliver(&call, req.id, reply);
+                    });
                     let _ = back.send(job).await;
                 }
             });
+            if let Some(key) = key {
+                let list = fetches.entry(key).or_default();
+                list.retain(|t| !t.is_finished());
+                list.push(task.abort_handle());
+            }
         }
         log(&mut sim, &recent);
-        // Forgotten calls keep a record, and their notification queues close (their workers
-        // finish what is queued).
+        // Forgotten calls keep a record, their notification queues close (their workers
+        // finish what is queued) and their document fetches stop, retries and all.
         let gone = sim.forget_ended_calls();
         if !gone.is_empty() {
             for (setup, _) in &gone {
                 queues.remove(setup.id.as_str());
+                for task in fetches.remove(setup.id.as_str()).unwrap_or_default() {
+                    task.abort();
+                }
             }
             if let Ok(mut h) = history.lock() {
                 for record in gone {
@@ -143,13 +173,60 @@ async fn drive(
     }
 }
 
-/// A worker that sends one call's notifications in order.
-fn notifier(webhooks: Webhooks) -> mpsc::UnboundedSender<(HttpRequest, String)> {
+/// A fetched document, parsed off the driver task.
+enum Checked {
+    /// A valid document, or a failure.
+    Reply(FetchReply),
+    /// A 2xx whose body is not a valid document; the text sums up why.
+    Invalid(String, String),
+}
+
+fn checked(reply: FetchReply) -> Checked {
+    let FetchReply::Body(body) = reply else { return Checked::Reply(reply) };
+    let parsed = crate::xml::parse(&body);
+    if !parsed.has_errors() {
+        return Checked::Reply(FetchReply::Document(Arc::new(parsed.document)));
+    }
+    let first = parsed.diagnostics.iter().find(|d| d.severity == crate::diagnostic::Severity::Error);
+    let why = first.map_or_else(|| "invalid XML".to_owned(), |d| format!("invalid XML: {}: {}", d.code, d.message));
+    Checked::Invalid(body, why)
+}
+
+/// Plivo requests the fallback URL when the answer URL is unreachable *or its XML is invalid*:
+/// an invalid answer document of a call that has a `fallback_url` is handed to the call as a
+/// failed fetch (so the call requests the fallback); otherwise the call gets the body and
+/// reports its diagnostics itself.
+fn fallback_on_invalid(sim: &Simulation, call: &CallId, purpose: Purpose, reply: Checked) -> FetchReply {
+    match reply {
+        Checked::Reply(r) => r,
+        Checked::Invalid(body, why) => {
+            let has_fallback = sim.engine().call(call).is_some_and(|c| c.setup().fallback_url.is_some());
+            if purpose == Purpose::Answer && has_fallback {
+                tracing::warn!(call_uuid = %call.as_str(), "{why}; requesting the fallback URL");
+                FetchReply::Failed(why)
+            } else {
+                FetchReply::Body(body)
+            }
+        }
+    }
+}
+
+/// A worker that sends one call's notifications in order: each starts when the one before
+/// has finished or has held the queue for `hold` (it then goes on beside the next one).
+fn notifier(webhooks: Webhooks, hold: Duration) -> mpsc::UnboundedSender<(HttpRequest, String)> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(HttpRequest, String)>();
     tokio::spawn(async move {
         while let Some((req, nonce)) = rx.recv().await {
-            let reply = webhooks.send(&req, &nonce).await;
-            tracing::debug!(url = %req.url, ?reply, "notification sent");
+            // The hold counts from the moment the request may go on the wire.
+            let permit = webhooks.permit(&req).await;
+            let hooks = webhooks.clone();
+            let mut task = tokio::spawn(async move {
+                let reply = hooks.send_with(permit, &req, &nonce).await;
+                tracing::debug!(url = %req.url, ?reply, "notification sent");
+            });
+            if tokio::time::timeout(hold, &mut task).await.is_err() {
+                tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
+            }
         }
     });
     tx

@@ -8,17 +8,19 @@
 
 mod api;
 mod driver;
+mod listener;
 pub mod signature;
 pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::trace::TraceLayer;
 
-pub use driver::Driver;
+pub use driver::{Driver, DriverConfig};
 
 use crate::sim::Simulation;
 
@@ -42,6 +44,18 @@ pub struct ServerConfig {
     pub speed: f64,
     /// Seed of generated ids.
     pub seed: u64,
+    /// The most document fetches, and as many notifications, on the wire at once; more wait
+    /// their turn, none is dropped (`--max-in-flight`, default 256).
+    pub max_in_flight: usize,
+    /// The total time of one webhook with its retries when its URL has no `#tt=` (default
+    /// Plivo's 55 s, `--webhook-timeout-ms`).
+    pub webhook_timeout: Duration,
+    /// How long one slow notification of a call holds back the call's next ones (default 5 s,
+    /// `--notify-hold-ms`).
+    pub notify_hold: Duration,
+    /// The most calls alive at once; a request that would start more is answered 429 and
+    /// starts none (default 10,000, `--max-calls`).
+    pub max_calls: usize,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +66,10 @@ impl Default for ServerConfig {
             auth_token: DEV_AUTH_TOKEN.to_owned(),
             speed: 1.0,
             seed: 0,
+            max_in_flight: webhook::WebhookConfig::default().max_in_flight,
+            webhook_timeout: webhook::PLIVO_TOTAL_TIMEOUT,
+            notify_hold: DriverConfig::default().notify_hold,
+            max_calls: 10_000,
         }
     }
 }
@@ -84,12 +102,19 @@ fn app(config: &ServerConfig) -> axum::Router {
     let mut sim = Simulation::with_seed(seed);
     sim.set_account(&config.auth_id);
     sim.set_speed(config.speed);
-    let driver = Driver::spawn(sim, webhook::Webhooks::new(&config.auth_token));
+    let hooks = webhook::WebhookConfig {
+        max_in_flight: config.max_in_flight,
+        total_timeout: config.webhook_timeout,
+        ..webhook::WebhookConfig::default()
+    };
+    let webhooks = webhook::Webhooks::with_config(&config.auth_token, hooks);
+    let driver = Driver::spawn(sim, webhooks, DriverConfig { notify_hold: config.notify_hold });
     let state = api::AppState {
         driver,
         auth_id: config.auth_id.clone(),
         auth_token: config.auth_token.clone(),
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
+        max_calls: config.max_calls,
     };
     api::router(state).layer(TraceLayer::new_for_http())
 }
@@ -102,11 +127,14 @@ pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
     let service = NormalizePathLayer::trim_trailing_slash().layer(app(&config));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener::JsonListener(listener),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     Ok(Running { addr, shutdown: Some(tx), task })
 }
