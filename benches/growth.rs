@@ -224,6 +224,7 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
                 auth_token: TOKEN.to_owned(),
                 speed: 0.0,
                 seed: 7,
+                ..ServerConfig::default()
             };
             let running = server::start(config).await.expect("server");
             let sim_url = format!("http://{}/sim/Call/", running.addr);

@@ -286,11 +286,15 @@ fn load(path: &Path) -> Result<Scenario, u8> {
             eprintln!("{}: cannot read: {e}", path.display());
             UNREADABLE
         })?;
-        let parsed = xml::parse_bytes(&bytes, &ParseOptions::default());
-        let src = String::from_utf8_lossy(&bytes);
+        let opts = ParseOptions::default();
+        let parsed = xml::parse_bytes(&bytes, &opts);
+        let src = xml::source_text(&bytes, &opts);
         let idx = LineIndex::new(&src);
         for d in &parsed.diagnostics {
             print!("{}", render_with(&path.display().to_string(), &idx, d));
+        }
+        if parsed.suppressed > 0 {
+            println!("{}: {}", path.display(), more_diagnostics(&parsed));
         }
         if parsed.has_errors() {
             return Err(HAS_ERRORS);

@@ -216,6 +216,16 @@ struct EventSpec {
     duration: Option<Dur>,
 }
 
+/// Reads an XML document file as the runtimes read a fetched body: in the single-byte encoding
+/// its declaration names, else UTF-8 (invalid sequences replaced; the parser then sees U+FFFD).
+fn read_document(path: &Path) -> Result<String, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+    Ok(match crate::xml::decode(&bytes) {
+        Some(text) => text.into_owned(),
+        None => String::from_utf8_lossy(&bytes).into_owned(),
+    })
+}
+
 /// A loaded scenario, ready to run.
 #[derive(Debug)]
 pub struct Scenario {
@@ -236,8 +246,7 @@ impl Scenario {
     /// A scenario that runs one bare XML document: one inbound call `caller`, answered with
     /// the document, no scripted events.
     pub fn bare_document(path: &Path) -> Result<Scenario, ScenarioError> {
-        let xml =
-            std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.to_owned(), source })?;
+        let xml = read_document(path)?;
         let mut sim = Simulation::new();
         // Named by file name only, so transcripts do not depend on where they are run from.
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -301,7 +310,7 @@ impl Scenario {
         // depend on where they are run from.
         let read = |rel: &str| -> Result<(String, String), ScenarioError> {
             let p = dir.join(rel);
-            let text = std::fs::read_to_string(&p).map_err(|source| ScenarioError::Io { path: p.clone(), source })?;
+            let text = read_document(&p)?;
             Ok((rel.to_owned(), text))
         };
         for (url, spec) in &file.documents {

@@ -160,3 +160,18 @@ fn the_scenario_sets_the_transcription_text() {
         "{text}"
     );
 }
+
+#[test]
+fn a_document_in_a_declared_latin1_encoding_runs_with_its_text_decoded() {
+    let out = Command::new(env!("CARGO_BIN_EXE_plivo-flow"))
+        .args(["run", "tests/corpus/realworld/vm_04_latin1.xml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // The warning's source line and the spoken text are decoded from ISO-8859-1, not replaced.
+    assert!(stdout.contains("<Record action=\"/messagerie/enregistré\""), "{stdout}");
+    assert!(stdout.contains("spoke \"Vous êtes sur la messagerie de Renée."), "{stdout}");
+    assert!(!stdout.contains('\u{FFFD}'), "{stdout}");
+}

@@ -292,8 +292,8 @@ impl Webhooks {
     }
 }
 
-/// Reads at most [`MAX_BODY`] bytes of the body (invalid UTF-8 is replaced, and the parser
-/// then reports the replacement characters' context as it would any other text).
+/// Reads at most [`MAX_BODY`] bytes of the body, as text: decoded from the single-byte
+/// encoding its XML declaration names, else UTF-8 (invalid sequences replaced).
 async fn read_body(mut resp: reqwest::Response) -> reqwest::Result<String> {
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
@@ -304,10 +304,19 @@ async fn read_body(mut resp: reqwest::Response) -> reqwest::Result<String> {
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(match String::from_utf8(body) {
+    Ok(document_text(body))
+}
+
+/// A fetched body as text: see [`crate::xml::decode`]; bytes that are neither a declared
+/// single-byte encoding nor UTF-8 keep their valid parts (U+FFFD for the rest).
+pub(crate) fn document_text(body: Vec<u8>) -> String {
+    if let Some(text) = crate::xml::decode(&body) {
+        return text.into_owned();
+    }
+    match String::from_utf8(body) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    }
 }
 
 /// Whether a request failed for a reason of this host, not of the application: out of file

@@ -22,5 +22,5 @@ pub mod values;
 mod write;
 
 pub use ast::*;
-pub use parse::{ParseOptions, Parsed, parse, parse_bytes, parse_with, source_text};
+pub use parse::{ParseOptions, Parsed, decode, parse, parse_bytes, parse_with, source_text};
 pub use write::write;

@@ -103,6 +103,20 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
     }
 }
 
+/// The text of a document received as bytes, as [`parse_bytes`] reads it: decoded from the
+/// single-byte encoding its XML declaration names (`ISO-8859-1`, `windows-1252`, …), else
+/// UTF-8 as it is. `None` for bytes that are neither (invalid UTF-8 and no such declaration):
+/// give those to [`parse_bytes`], which reports the first bad byte as `E0101`.
+///
+/// Runtimes use it where a fetched body becomes text, so a document in a declared encoding runs
+/// as it checks.
+pub fn decode(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    match declared_single_byte(bytes) {
+        Some(enc) => Some(enc.decode_without_bom_handling(bytes).0),
+        None => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
+    }
+}
+
 /// The encoding the XML declaration at the start of `bytes` names, when it is a single-byte
 /// encoding other than UTF-8 (only those are decoded; other labels are read as UTF-8).
 fn declared_single_byte(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
