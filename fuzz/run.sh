@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(parse scenario)
+[ ${#targets[@]} -eq 0 ] && targets=(parse scenario rest)
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
     # -rss_limit_mb: an input that costs more than this is a bug (bounded memory).

@@ -69,3 +69,62 @@ fn scenario_seeds_and_regressions() {
     // Every seed is a sample scenario, so each of them loads.
     assert!(loaded >= 10, "only {loaded} scenario seeds loaded");
 }
+
+/// The same request shape and checks as `fuzz/fuzz_targets/rest.rs`.
+fn rest_request(data: &[u8]) -> Option<axum::http::Request<axum::body::Body>> {
+    let text_end = data.windows(2).position(|w| w == b"\n\n").unwrap_or(data.len());
+    let head = std::str::from_utf8(data.get(..text_end)?).ok()?;
+    let body = data.get(text_end + 2..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let (method, path) = lines.next()?.split_once(' ')?;
+    let mut b = axum::http::Request::builder().method(method).uri(path);
+    for line in lines {
+        let (k, v) = line.split_once(':')?;
+        b = b.header(k.trim(), v.trim());
+    }
+    b.body(axum::body::Body::from(body)).ok()
+}
+
+#[test]
+fn rest_seeds_and_regressions() {
+    use tower::ServiceExt;
+    // Webhooks the requests cause go to a closed loopback port, whatever URL they name.
+    for var in ["NO_PROXY", "no_proxy"] {
+        // SAFETY: no other test of this binary reads or writes the environment.
+        unsafe { std::env::remove_var(var) };
+    }
+    for var in ["ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy", "https_proxy"] {
+        // SAFETY: as above.
+        unsafe { std::env::set_var(var, "http://127.0.0.1:9") };
+    }
+    let all = inputs("rest");
+    assert!(all.len() >= 15, "the rest seeds are missing: {} inputs", all.len());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let config = plivo_flow::server::ServerConfig {
+            speed: 0.0,
+            seed: 7,
+            webhook_timeout: Duration::from_millis(200),
+            max_calls: 200,
+            ..Default::default()
+        };
+        let service = plivo_flow::server::service(&config);
+        let mut answered = 0;
+        for (path, data) in &all {
+            let Some(req) = rest_request(data) else { continue };
+            let answer = tokio::time::timeout(Duration::from_secs(5), service.clone().oneshot(req)).await;
+            let Ok(Ok(resp)) = answer else { panic!("{}: no answer within 5 s", path.display()) };
+            let status = resp.status();
+            assert!(!status.is_server_error(), "{}: {status}", path.display());
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap_or_default();
+            if status.is_client_error() {
+                let v: serde_json::Value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|_| panic!("{}: {status} body is not JSON", path.display()));
+                assert!(v.get("error").is_some() && v.get("api_id").is_some(), "{}: {v}", path.display());
+            }
+            answered += 1;
+        }
+        // Every seed is a well-formed request (the kick of a room nobody is in is a JSON 404).
+        assert!(answered >= 15, "only {answered} seeds made requests");
+    });
+}

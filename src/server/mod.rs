@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 pub use driver::{Driver, DriverConfig};
@@ -119,12 +119,22 @@ fn app(config: &ServerConfig) -> axum::Router {
     api::router(state).layer(TraceLayer::new_for_http())
 }
 
+/// The HTTP service of the server: the API routes behind trailing-slash normalization.
+pub type Service = NormalizePath<axum::Router>;
+
+/// The HTTP service [`start`] serves, without a socket: hand it `http::Request`s directly
+/// (in-process tests, the `rest` fuzz target). `config.listen` is not used. It must be called
+/// inside a tokio runtime: it spawns the driver task, which runs while the service lives.
+pub fn service(config: &ServerConfig) -> Service {
+    // Paths match with or without the trailing slash Plivo's SDKs always send.
+    NormalizePathLayer::trim_trailing_slash().layer(app(config))
+}
+
 /// Binds `config.listen` and serves in the background on the current runtime.
 pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    // Paths match with or without the trailing slash Plivo's SDKs always send.
-    let service = NormalizePathLayer::trim_trailing_slash().layer(app(&config));
+    let service = service(&config);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
