@@ -198,6 +198,9 @@ pub struct Call {
     answered_at: Option<Duration>,
     preanswered: bool,
     doc: Option<Arc<Document>>,
+    /// The URL the running document was fetched from: the base its relative URLs resolve
+    /// against (RFC 3986).
+    doc_url: Option<String>,
     pc: usize,
     sub: Option<usize>,
     state: State,
@@ -387,6 +390,7 @@ impl Call {
             answered_at: None,
             preanswered: false,
             doc: None,
+            doc_url: None,
             pc: 0,
             sub: None,
             state: State::Idle,
@@ -582,10 +586,25 @@ impl Call {
     ) -> RequestId {
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        let Some(url) = self.absolute(url) else {
+            // A relative URL with no http(s) document URL to resolve it against: nothing can
+            // be requested (a document fetch ends the call first, see `request_document`).
+            self.event(CallEvent::FetchFailed {
+                url: url.to_owned(),
+                reason: "a relative URL with no http(s) document URL to resolve it against".to_owned(),
+            });
+            return id;
+        };
         let mut params = self.std_params();
         params.extend(extra);
-        self.out.push_back(Output::Request(HttpRequest { id, url: url.to_owned(), method, params, purpose, reply }));
+        self.out.push_back(Output::Request(HttpRequest { id, url, method, params, purpose, reply }));
         id
+    }
+
+    /// `url` as it is requested: resolved against the running document's URL when relative
+    /// (Plivo accepts relative action and callback URLs); `None` when it cannot be.
+    fn absolute(&self, url: &str) -> Option<String> {
+        xml::values::resolve(url, self.doc_url.as_deref().unwrap_or(""))
     }
 
     fn notify(&mut self, url: &Url, method: Method, what: &'static str, extra: Vec<(String, String)>) {
@@ -602,6 +621,20 @@ impl Call {
                 return;
             }
         }
+        let Some(url) = self.absolute(&url) else {
+            // Plivo's runtime causes for a URL that cannot be fetched at all (70x2–70x4).
+            let cause = match purpose {
+                Purpose::Redirect => HangupCause::InvalidRedirectUrl,
+                Purpose::Transfer => HangupCause::InvalidTransferUrl,
+                _ => HangupCause::InvalidActionUrl,
+            };
+            self.event(CallEvent::FetchFailed {
+                url,
+                reason: "a relative URL with no http(s) document URL to resolve it against".to_owned(),
+            });
+            self.end(self.clock, cause, HangupSource::Error, true);
+            return;
+        };
         let request = self.request(&url, method, purpose, Reply::Execute, extra);
         self.state = State::Fetching { request, purpose, url };
     }
@@ -654,9 +687,10 @@ impl Call {
     }
 
     /// Loads a document and runs it from the top.
-    fn load(&mut self, now: Duration, doc: Arc<Document>, purpose: Purpose) {
+    fn load(&mut self, now: Duration, doc: Arc<Document>, purpose: Purpose, url: String) {
         self.event(CallEvent::DocumentLoaded { purpose, verbs: doc.verbs.len() });
         self.doc = Some(doc);
+        self.doc_url = Some(url);
         self.pc = 0;
         self.sub = None;
         self.proceed(now);
@@ -2085,14 +2119,20 @@ impl Call {
             _ => (HangupCause::ActionUrlUnreachable, HangupCause::InvalidActionXml),
         };
         match reply {
-            FetchReply::Document(doc) => self.load(now, doc, purpose),
+            FetchReply::Document(doc) => self.load(now, doc, purpose, url),
             FetchReply::Body(body) => {
                 let parsed = xml::parse(&body);
                 if parsed.has_errors() {
                     self.event(CallEvent::InvalidDocument { url, diagnostics: parsed.diagnostics, body });
-                    self.end(now, invalid, HangupSource::Error, true);
+                    // Plivo: the fallback is used when the answer URL is unavailable *or its
+                    // XML is invalid*.
+                    if purpose == Purpose::Answer && self.setup.fallback_url.is_some() {
+                        self.fetch_answer(Purpose::Fallback);
+                    } else {
+                        self.end(now, invalid, HangupSource::Error, true);
+                    }
                 } else {
-                    self.load(now, Arc::new(parsed.document), purpose);
+                    self.load(now, Arc::new(parsed.document), purpose, url);
                 }
             }
             FetchReply::Failed(reason) => {

@@ -327,13 +327,20 @@ impl Url {
     /// URL is returned as written. `None` when `base` is not an absolute http(s) URL or the
     /// result is not http(s).
     pub fn resolve(&self, base: &str) -> Option<String> {
-        if self.is_absolute() {
-            return Some(self.0.clone());
-        }
-        let base = url::Url::parse(base).ok().filter(|b| matches!(b.scheme(), "http" | "https"))?;
-        let joined = base.join(&self.0).ok()?;
-        matches!(joined.scheme(), "http" | "https").then(|| joined.into())
+        resolve(&self.0, base)
     }
+}
+
+/// `reference` resolved against `base` as [`Url::resolve`] does: an absolute reference (one
+/// with a scheme) as written, a relative one by RFC 3986 §5.2 (`url::Url::join`) against an
+/// absolute http(s) `base`; `None` when that gives no http(s) URL.
+pub fn resolve(reference: &str, base: &str) -> Option<String> {
+    if scheme(reference).is_some() {
+        return Some(reference.to_owned());
+    }
+    let base = url::Url::parse(base).ok().filter(|b| matches!(b.scheme(), "http" | "https"))?;
+    let joined = base.join(reference).ok()?;
+    matches!(joined.scheme(), "http" | "https").then(|| joined.into())
 }
 
 /// The scheme of `s` when it starts with one (`letter *(letter / digit / + / - / .) :`).
