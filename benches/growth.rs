@@ -224,6 +224,8 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
                 auth_token: TOKEN.to_owned(),
                 speed: 0.0,
                 seed: 7,
+                // Above the default cap of 10,000 live calls: this run parks 12,020.
+                max_calls: 20_000,
                 ..ServerConfig::default()
             };
             let running = server::start(config).await.expect("server");
@@ -272,6 +274,61 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
     })
 }
 
+/// Peak RSS growth of `serve` over idle while it handles one hostile answer document:
+/// `<Response>`, 4,000 unknown `<Foo/>` elements on one line, `</Response>` (issue 9's
+/// reproduction; it once cost ~450 MB). Sampled every 2 ms until the call has ended.
+fn run_hostile() -> Option<u64> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let hostile = format!("<Response>{}</Response>", "<Foo/>".repeat(4000));
+        let app = Router::new().route("/answer", post(move || async move { hostile.clone() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let app_addr = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            auth_id: ID.to_owned(),
+            auth_token: TOKEN.to_owned(),
+            speed: 0.0,
+            seed: 7,
+            ..ServerConfig::default()
+        };
+        let running = server::start(config).await.expect("server");
+        let client = reqwest::Client::new();
+        let api = format!("http://{}/v1/Account/{ID}", running.addr);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = rss()?;
+        let body = [
+            ("from", "+15550001".to_owned()),
+            ("to", "+15559990000".to_owned()),
+            ("answer_url", format!("{app_addr}/answer")),
+        ];
+        let r = client
+            .post(format!("http://{}/sim/Call/", running.addr))
+            .basic_auth(ID, Some(TOKEN))
+            .form(&body)
+            .send()
+            .await;
+        assert!(r.is_ok_and(|r| r.status() == StatusCode::CREATED));
+        let mut peak = idle;
+        for _ in 0..1500 {
+            peak = peak.max(rss()?);
+            let live = client.get(format!("{api}/Call/?status=live")).basic_auth(ID, Some(TOKEN)).send().await;
+            let v: serde_json::Value = match live {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            };
+            if v["calls"].as_array().is_some_and(Vec::is_empty) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        peak = peak.max(rss()?);
+        running.stop().await.expect("server stopped");
+        Some(peak.saturating_sub(idle))
+    })
+}
+
 fn chart(path: &str, series: &[(&str, &[Point])]) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::new(path, (960, 420)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -291,7 +348,13 @@ fn chart(path: &str, series: &[(&str, &[Point])]) -> Result<(), Box<dyn std::err
             .x_label_area_size(36)
             .y_label_area_size(60)
             .build_cartesian_2d((min_n * 0.8..max_n * 1.25).log_scale(), (min_v..max_v).log_scale())?;
-        c.configure_mesh().x_desc("calls").y_desc(unit).draw()?;
+        c.configure_mesh()
+            .x_desc("calls")
+            .y_desc(unit)
+            .x_label_formatter(&|x| format!("{}", *x as u64))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .light_line_style(WHITE)
+            .draw()?;
         for (i, (name, points)) in series.iter().enumerate() {
             let color = colors[i % colors.len()];
             let data: Vec<(f64, f64)> = points.iter().map(|p| (p.calls as f64, value(p))).collect();
@@ -332,6 +395,9 @@ fn main() {
     }
     if let Some(r) = rate {
         println!("figure: growth_serve_setups_per_s_at_10k_live {r:.0}");
+    }
+    if let Some(b) = run_hostile() {
+        println!("figure: serve_hostile_document_peak_rss {b}");
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/growth.svg");
     match chart(path, &[("run (scenario)", &run), ("engine", &engine), ("serve (set-up; RSS)", &serve)]) {

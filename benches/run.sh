@@ -66,6 +66,8 @@ rss = figures.get("growth_serve_bytes_per_call_10000", float("nan"))
 row("serve: RSS per live call (10,000 in rooms)", f"{rss/1024:.1f} KiB", "", "", "≤ 4 KiB", rss <= 4096)
 ended = figures.get("growth_serve_rss_per_ended_call", float("nan"))
 row("serve: RSS per ended call (history)", f"{ended/1024:.1f} KiB", "", "", "", True)
+hostile = figures.get("serve_hostile_document_peak_rss", float("nan"))
+row("serve: peak RSS above idle, one hostile answer document", f"{hostile/1024/1024:.2f} MB", "", "", "< 2 MB", hostile < 2 * 1024 * 1024)
 
 head = ("figure", "ours", "baseline", "ratio", "target", "met")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
