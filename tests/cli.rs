@@ -390,3 +390,83 @@ fn check_searches_folders_for_xml_in_sorted_order() {
     let o = run(&["check", empty.to_str().expect("utf-8 path")], None);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn unlisted_notifications_succeed_and_unlisted_documents_fail() {
+    let dir = scratch("served-urls");
+    let scenario = r#"
+[[call]]
+name = "alice"
+answer = "https://app.example/menu"
+hangup_url = "https://app.example/unlisted-hangup"
+
+[documents]
+"https://app.example/menu" = { xml = """<Response>
+  <Record action="https://app.example/unlisted-record" redirect="false" maxLength="2"/>
+  <Conference callbackUrl="https://app.example/failing-cb">Room</Conference>
+</Response>""" }
+"https://app.example/failing-cb" = { fail = "connection refused" }
+
+[[call]]
+name = "bob"
+answer = "https://app.example/digits"
+
+[documents."https://app.example/digits"]
+xml = """<Response><GetDigits action="https://app.example/unlisted-route" numDigits="1"/></Response>"""
+
+[[event]]
+at = "1s"
+action = "digits"
+call = "bob"
+keys = "5"
+
+[[event]]
+at = "1m"
+action = "hangup"
+call = "alice"
+"#;
+    std::fs::write(dir.join("s.toml"), scenario).expect("write");
+    let o = run(&["run", dir.join("s.toml").to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    // Notifications: recorded, answered as 200 OK (listed as failing or not listed at all).
+    assert!(text.contains("alice  POST https://app.example/unlisted-record (Record action, reply ignored)"), "{text}");
+    assert!(text.contains("alice  POST https://app.example/failing-cb (conference enter callback)"), "{text}");
+    assert!(text.contains("alice  joined room Room as member 1"), "{text}");
+    assert!(text.contains("alice  POST https://app.example/unlisted-hangup (hangup)"), "{text}");
+    assert!(text.contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{text}");
+    // A document fetch of an unlisted URL fails, with a warning.
+    assert!(text.contains("bob  fetch of https://app.example/unlisted-route failed"), "{text}");
+    assert!(text.contains("bob  hung up: 7012 Error Reaching Action URL"), "{text}");
+    let err = stderr(&o);
+    assert_eq!(err.matches("scenario warning:").count(), 1, "{err}");
+    assert!(
+        err.contains("call `bob` fetched `https://app.example/unlisted-route` which [documents] does not serve (7012)"),
+        "{err}"
+    );
+}
+
+/// Every kind of transcript line `src/sim.rs` writes is in the table of docs/scenarios.md.
+#[test]
+fn every_transcript_line_kind_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sim = std::fs::read_to_string(root.join("src/sim.rs")).expect("sim.rs");
+    let doc = std::fs::read_to_string(root.join("docs/scenarios.md")).expect("docs");
+    let table = &doc[doc.find("### Line kinds").expect("a line kinds section")..];
+    let quoted = |rest: &str| -> Option<String> {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_owned())
+    };
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, _) in sim.match_indices("self.line(") {
+        let rest = &sim[i + "self.line(".len()..];
+        let Some(comma) = rest.find(',') else { continue };
+        kinds.extend(quoted(&rest[comma + 1..]));
+    }
+    for (i, _) in sim.match_indices("kind: ") {
+        kinds.extend(quoted(&sim[i + "kind: ".len()..]));
+    }
+    assert!(kinds.len() >= 30, "{kinds:?}");
+    let missing: Vec<&String> = kinds.iter().filter(|k| !table.contains(&format!("| `{k}` |"))).collect();
+    assert!(missing.is_empty(), "undocumented line kinds: {missing:?}");
+}
