@@ -94,6 +94,9 @@ enum Command {
         /// Count a scenario with a scenario warning as failed (and do not bless it).
         #[arg(long)]
         strict: bool,
+        /// Also write a JUnit XML report: one `<testcase>` per scenario.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
 }
 
@@ -139,7 +142,7 @@ fn main() -> ExitCode {
             };
             serve(config, auth_id, auth_token)
         }
-        Command::Test { paths, bless, strict } => test(&paths, bless, strict),
+        Command::Test { paths, bless, strict, junit } => test(&paths, bless, strict, junit.as_deref()),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
             s.push('\n');
@@ -415,7 +418,50 @@ fn scenarios(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
+/// One scenario's result for the JUnit report: its name and, when it failed, why and the details.
+struct Case {
+    name: String,
+    failure: Option<(String, String)>,
+}
+
+/// A JUnit XML report: one `<testsuite>`, one `<testcase>` per scenario, the reason and the diff
+/// (or warnings) of a failed one in `<failure>`.
+fn junit_xml(cases: &[Case]) -> String {
+    use quick_xml::escape::escape;
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s.push_str(&format!(
+        "<testsuites tests=\"{n}\" failures=\"{failures}\">\n  <testsuite name=\"plivo-flow test\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\">\n",
+        n = cases.len()
+    ));
+    for c in cases {
+        let name = escape(c.name.as_str());
+        match &c.failure {
+            None => s.push_str(&format!("    <testcase name=\"{name}\" classname=\"scenario\"/>\n")),
+            Some((message, details)) => s.push_str(&format!(
+                "    <testcase name=\"{name}\" classname=\"scenario\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(message.as_str()),
+                escape(details.as_str())
+            )),
+        }
+    }
+    s.push_str("  </testsuite>\n</testsuites>\n");
+    s
+}
+
+fn test(paths: &[PathBuf], bless: bool, strict: bool, junit: Option<&Path>) -> u8 {
+    let mut cases: Vec<Case> = Vec::new();
+    let status = run_tests(paths, bless, strict, &mut cases);
+    if let Some(file) = junit
+        && let Err(e) = std::fs::write(file, junit_xml(&cases))
+    {
+        eprintln!("{}: cannot write the JUnit report: {e}", file.display());
+        return UNREADABLE;
+    }
+    status
+}
+
+fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>) -> u8 {
     let files = scenarios(paths);
     if files.is_empty() {
         eprintln!("no scenario (*.toml) found under the given paths");
@@ -429,6 +475,9 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
         let expected_path = path.with_extension("expected");
         let name = path.display();
         let progress = format!("[{}/{total}]", i + 1);
+        let mut fail = |message: String, details: String| {
+            cases.push(Case { name: name.to_string(), failure: Some((message, details)) });
+        };
         let (actual, warnings) = match Scenario::load(path) {
             Ok(mut s) => {
                 s.simulation.run();
@@ -437,6 +486,7 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
             Err(e) => {
                 println!("{progress} {name} ... FAILED");
                 println!("    cannot load: {e}");
+                fail("cannot load the scenario".to_owned(), e.to_string());
                 failed += 1;
                 continue;
             }
@@ -446,6 +496,11 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
             println!("{progress} {name} ... {what}");
             print_warnings(&warnings);
             println!("    {} scenario warning{} (--strict)", warnings.len(), plural(warnings.len()));
+            let details: Vec<String> = warnings.iter().map(|w| format!("scenario warning: {w}")).collect();
+            fail(
+                format!("{} scenario warning{} (--strict)", warnings.len(), plural(warnings.len())),
+                details.join("\n"),
+            );
             failed += 1;
             continue;
         }
@@ -454,11 +509,13 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
                 Ok(()) => {
                     println!("{progress} {name} ... blessed");
                     print_warnings(&warnings);
+                    cases.push(Case { name: name.to_string(), failure: None });
                     passed += 1;
                 }
                 Err(e) => {
                     println!("{progress} {name} ... FAILED");
                     println!("    cannot write {}: {e}", expected_path.display());
+                    fail("cannot write the expectation".to_owned(), e.to_string());
                     failed += 1;
                 }
             }
@@ -468,6 +525,7 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
             Ok(expected) if expected == actual => {
                 println!("{progress} {name} ... ok");
                 print_warnings(&warnings);
+                cases.push(Case { name: name.to_string(), failure: None });
                 passed += 1;
             }
             Ok(expected) => {
@@ -475,12 +533,15 @@ fn test(paths: &[PathBuf], bless: bool, strict: bool) -> u8 {
                 print_warnings(&warnings);
                 let diff = similar::TextDiff::from_lines(&expected, &actual);
                 let exp = expected_path.display().to_string();
-                print!("{}", diff.unified_diff().context_radius(3).header(&exp, "actual transcript"));
+                let diff = diff.unified_diff().context_radius(3).header(&exp, "actual transcript").to_string();
+                print!("{diff}");
+                fail("the transcript differs from the expectation".to_owned(), diff);
                 failed += 1;
             }
             Err(e) => {
                 println!("{progress} {name} ... FAILED");
                 println!("    no expectation {}: {e}; run with --bless to write it", expected_path.display());
+                fail("no expectation".to_owned(), format!("{}: {e}", expected_path.display()));
                 failed += 1;
             }
         }

@@ -470,3 +470,56 @@ fn every_transcript_line_kind_is_documented() {
     let missing: Vec<&String> = kinds.iter().filter(|k| !table.contains(&format!("| `{k}` |"))).collect();
     assert!(missing.is_empty(), "undocumented line kinds: {missing:?}");
 }
+
+#[test]
+fn test_junit_writes_one_testcase_per_scenario_with_the_diff() {
+    use quick_xml::events::Event;
+    let dir = scratch("junit");
+    for f in ["conference-kick.toml", "conference-kick.xml", "conference-kick.expected"] {
+        std::fs::copy(std::path::Path::new("samples").join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::copy(dir.join("conference-kick.toml"), dir.join("z-changed.toml")).expect("copy");
+    let text = std::fs::read_to_string(dir.join("conference-kick.expected")).expect("read");
+    std::fs::write(dir.join("z-changed.expected"), text.replace("4010 End Of XML Instructions", "4000 <Normal>"))
+        .expect("write");
+    let report = dir.join("report.xml");
+    let o = run(&["test", "--junit", report.to_str().expect("utf-8 path"), dir.to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let xml = std::fs::read_to_string(&report).expect("a JUnit report");
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures, mut in_failure) = (Vec::new(), Vec::new(), false);
+    loop {
+        match reader.read_event().expect("well-formed JUnit XML") {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "testcase" => {
+                let name = e.try_get_attribute("name").expect("attr").expect("a name");
+                cases.push(name.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("value").into_owned());
+            }
+            Event::Start(e) if e.name().as_ref() == "failure" => {
+                in_failure = true;
+                failures.push(String::new());
+            }
+            Event::End(e) if e.name().as_ref() == "failure" => in_failure = false,
+            Event::Text(t) if in_failure => {
+                let last = failures.last_mut().expect("a failure");
+                last.push_str(&t.xml10_content());
+            }
+            Event::GeneralRef(r) if in_failure => {
+                let last = failures.last_mut().expect("a failure");
+                last.push(match r.as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    _ => '\'',
+                });
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(cases.len(), 2, "{xml}");
+    assert!(cases[0].ends_with("conference-kick.toml") && cases[1].ends_with("z-changed.toml"), "{cases:?}");
+    assert_eq!(failures.len(), 1, "{xml}");
+    assert!(failures[0].contains("-01:03.120 alice  hung up: 4000 <Normal> (Plivo)"), "{}", failures[0]);
+    assert!(failures[0].contains("+01:03.120 alice  hung up: 4010 End Of XML Instructions (Plivo)"), "{}", failures[0]);
+}
