@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use plivo_flow::diagnostic::{LineIndex, render_with};
-use plivo_flow::scenario::Scenario;
+use plivo_flow::scenario::{self, Scenario, ScenarioWarning};
 use plivo_flow::xml::{self, ParseOptions, Parsed};
 
 #[derive(Parser)]
@@ -26,7 +26,7 @@ enum Command {
         /// Largest accepted document in bytes.
         #[arg(long, default_value_t = ParseOptions::default().max_bytes)]
         max_bytes: usize,
-        /// Files to check; `-` reads standard input.
+        /// Files to check, or folders to search for `*.xml`; `-` reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -40,14 +40,17 @@ enum Command {
         /// The document; `-` reads standard input.
         file: PathBuf,
     },
-    /// Replay a scenario (`.toml`) or a bare document (`.xml`: one inbound call, no events) in
-    /// virtual time and print its transcript.
+    /// Replay a scenario (TOML) or a bare document (XML: one inbound call, no events) in
+    /// virtual time and print its transcript; scenario warnings go to standard error.
     Run {
-        /// The scenario or document.
+        /// The scenario or document, told apart by content; `-` reads standard input.
         file: PathBuf,
         /// Print one JSON object per transcript line.
         #[arg(long)]
         json: bool,
+        /// Exit 1 when the run shows a scenario warning.
+        #[arg(long)]
+        strict: bool,
     },
     /// Serve the Plivo-compatible REST API and run live calls against real webhooks.
     Serve {
@@ -88,6 +91,12 @@ enum Command {
         /// Write the transcripts as the new expectations.
         #[arg(long)]
         bless: bool,
+        /// Count a scenario with a scenario warning as failed (and do not bless it).
+        #[arg(long)]
+        strict: bool,
+        /// Also write a JUnit XML report: one `<testcase>` per scenario.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
 }
 
@@ -109,7 +118,7 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
-        Command::Run { file, json } => run(&file, json),
+        Command::Run { file, json, strict } => run(&file, json, strict),
         Command::Serve {
             listen,
             auth_id,
@@ -133,7 +142,7 @@ fn main() -> ExitCode {
             };
             serve(config, auth_id, auth_token)
         }
-        Command::Test { paths, bless } => test(&paths, bless),
+        Command::Test { paths, bless, strict, junit } => test(&paths, bless, strict, junit.as_deref()),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
             s.push('\n');
@@ -157,19 +166,33 @@ fn display_name(path: &Path) -> String {
     if path.as_os_str() == "-" { "<stdin>".to_owned() } else { path.display().to_string() }
 }
 
-fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
+fn check(paths: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
     let opts = ParseOptions { max_bytes, ..ParseOptions::default() };
     let mut status = OK;
-    let (mut errors, mut warnings) = (0usize, 0usize);
+    let (mut errors, mut warnings, mut unreadable) = (0usize, 0usize, 0usize);
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let before = files.len();
+            walk(p, "xml", &mut files);
+            if files.len() == before {
+                eprintln!("{}: no *.xml file in this folder", p.display());
+                status = UNREADABLE;
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    for path in files {
+    for path in &files {
         let name = display_name(path);
         let bytes = match read(path) {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("{name}: cannot read: {e}");
                 status = UNREADABLE;
+                unreadable += 1;
                 continue;
             }
         };
@@ -225,8 +248,10 @@ fn check(files: &[PathBuf], format: Format, max_bytes: usize) -> u8 {
     }
     let _ = out.flush();
     if format == Format::Text {
+        // An unreadable file is counted, so "0 errors" never reads as "all is well".
+        let unread = if unreadable > 0 { format!("{unreadable} unreadable, ") } else { String::new() };
         eprintln!(
-            "checked {} file{}: {errors} error{}, {warnings} warning{}",
+            "checked {} file{}: {unread}{errors} error{}, {warnings} warning{}",
             files.len(),
             plural(files.len()),
             plural(errors),
@@ -278,39 +303,62 @@ fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
     OK
 }
 
-/// Loads a scenario, or wraps a bare document in one; bad documents are reported like `check`.
+/// Whether `bytes` hold XML rather than a TOML scenario: after an optional byte order mark and
+/// whitespace, XML starts with `<` (a TOML scenario never does).
+fn looks_like_xml(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+/// Loads a scenario, or wraps a bare document in one (told apart by content, not extension;
+/// `-` reads standard input); bad documents are reported like `check`.
 fn load(path: &Path) -> Result<Scenario, u8> {
-    let is_xml = path.extension().is_some_and(|x| x.eq_ignore_ascii_case("xml"));
-    if is_xml {
-        let bytes = std::fs::read(path).map_err(|e| {
-            eprintln!("{}: cannot read: {e}", path.display());
-            UNREADABLE
-        })?;
+    let name = display_name(path);
+    let bytes = read(path).map_err(|e| {
+        eprintln!("{name}: cannot read: {e}");
+        UNREADABLE
+    })?;
+    if looks_like_xml(&bytes) {
         let opts = ParseOptions::default();
         let parsed = xml::parse_bytes(&bytes, &opts);
         let src = xml::source_text(&bytes, &opts);
         let idx = LineIndex::new(&src);
         for d in &parsed.diagnostics {
-            print!("{}", render_with(&path.display().to_string(), &idx, d));
+            print!("{}", render_with(&name, &idx, d));
         }
         if parsed.suppressed > 0 {
-            println!("{}: {}", path.display(), more_diagnostics(&parsed));
+            println!("{name}: {}", more_diagnostics(&parsed));
         }
         if parsed.has_errors() {
             return Err(HAS_ERRORS);
+        }
+        if path.as_os_str() == "-" {
+            return Ok(Scenario::bare_text(&name, &src));
         }
         return Scenario::bare_document(path).map_err(|e| {
             eprintln!("{e}");
             UNREADABLE
         });
     }
-    Scenario::load(path).map_err(|e| {
+    let scenario = if path.as_os_str() == "-" {
+        // Relative document paths are read from the working directory.
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Scenario::from_toml(text, Path::new(&name)),
+            Err(e) => {
+                eprintln!("{name}: not UTF-8 text: {e}");
+                return Err(UNREADABLE);
+            }
+        }
+    } else {
+        Scenario::load(path)
+    };
+    scenario.map_err(|e| {
         eprintln!("{e}");
         UNREADABLE
     })
 }
 
-fn run(path: &Path, json: bool) -> u8 {
+fn run(path: &Path, json: bool, strict: bool) -> u8 {
     let mut scenario = match load(path) {
         Ok(s) => s,
         Err(status) => return status,
@@ -331,27 +379,38 @@ fn run(path: &Path, json: bool) -> u8 {
     if out.write_all(text.as_bytes()).is_err() {
         return UNREADABLE;
     }
+    let _ = out.flush();
+    let warnings = scenario::warnings(&scenario.simulation);
+    for w in &warnings {
+        eprintln!("scenario warning: {w}");
+    }
+    if strict && !warnings.is_empty() {
+        eprintln!("{} scenario warning{} (--strict)", warnings.len(), plural(warnings.len()));
+        return HAS_ERRORS;
+    }
     OK
+}
+
+/// Every file ending `.EXT` under `dir`, sorted, searched recursively.
+fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, ext, out);
+        } else if p.extension().is_some_and(|x| x == ext) {
+            out.push(p);
+        }
+    }
 }
 
 /// Every `*.toml` under `paths`, sorted, folders searched recursively.
 fn scenarios(paths: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "toml") {
-                out.push(p);
-            }
-        }
-    }
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out);
+            walk(p, "toml", &mut out);
         } else {
             out.push(p.clone());
         }
@@ -359,7 +418,50 @@ fn scenarios(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-fn test(paths: &[PathBuf], bless: bool) -> u8 {
+/// One scenario's result for the JUnit report: its name and, when it failed, why and the details.
+struct Case {
+    name: String,
+    failure: Option<(String, String)>,
+}
+
+/// A JUnit XML report: one `<testsuite>`, one `<testcase>` per scenario, the reason and the diff
+/// (or warnings) of a failed one in `<failure>`.
+fn junit_xml(cases: &[Case]) -> String {
+    use quick_xml::escape::escape;
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s.push_str(&format!(
+        "<testsuites tests=\"{n}\" failures=\"{failures}\">\n  <testsuite name=\"plivo-flow test\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\">\n",
+        n = cases.len()
+    ));
+    for c in cases {
+        let name = escape(c.name.as_str());
+        match &c.failure {
+            None => s.push_str(&format!("    <testcase name=\"{name}\" classname=\"scenario\"/>\n")),
+            Some((message, details)) => s.push_str(&format!(
+                "    <testcase name=\"{name}\" classname=\"scenario\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                escape(message.as_str()),
+                escape(details.as_str())
+            )),
+        }
+    }
+    s.push_str("  </testsuite>\n</testsuites>\n");
+    s
+}
+
+fn test(paths: &[PathBuf], bless: bool, strict: bool, junit: Option<&Path>) -> u8 {
+    let mut cases: Vec<Case> = Vec::new();
+    let status = run_tests(paths, bless, strict, &mut cases);
+    if let Some(file) = junit
+        && let Err(e) = std::fs::write(file, junit_xml(&cases))
+    {
+        eprintln!("{}: cannot write the JUnit report: {e}", file.display());
+        return UNREADABLE;
+    }
+    status
+}
+
+fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>) -> u8 {
     let files = scenarios(paths);
     if files.is_empty() {
         eprintln!("no scenario (*.toml) found under the given paths");
@@ -373,27 +475,47 @@ fn test(paths: &[PathBuf], bless: bool) -> u8 {
         let expected_path = path.with_extension("expected");
         let name = path.display();
         let progress = format!("[{}/{total}]", i + 1);
-        let actual = match Scenario::load(path) {
+        let mut fail = |message: String, details: String| {
+            cases.push(Case { name: name.to_string(), failure: Some((message, details)) });
+        };
+        let (actual, warnings) = match Scenario::load(path) {
             Ok(mut s) => {
                 s.simulation.run();
-                s.simulation.transcript_text()
+                (s.simulation.transcript_text(), scenario::warnings(&s.simulation))
             }
             Err(e) => {
                 println!("{progress} {name} ... FAILED");
                 println!("    cannot load: {e}");
+                fail("cannot load the scenario".to_owned(), e.to_string());
                 failed += 1;
                 continue;
             }
         };
+        if strict && !warnings.is_empty() {
+            let what = if bless { "FAILED (not blessed)" } else { "FAILED" };
+            println!("{progress} {name} ... {what}");
+            print_warnings(&warnings);
+            println!("    {} scenario warning{} (--strict)", warnings.len(), plural(warnings.len()));
+            let details: Vec<String> = warnings.iter().map(|w| format!("scenario warning: {w}")).collect();
+            fail(
+                format!("{} scenario warning{} (--strict)", warnings.len(), plural(warnings.len())),
+                details.join("\n"),
+            );
+            failed += 1;
+            continue;
+        }
         if bless {
             match std::fs::write(&expected_path, &actual) {
                 Ok(()) => {
                     println!("{progress} {name} ... blessed");
+                    print_warnings(&warnings);
+                    cases.push(Case { name: name.to_string(), failure: None });
                     passed += 1;
                 }
                 Err(e) => {
                     println!("{progress} {name} ... FAILED");
                     println!("    cannot write {}: {e}", expected_path.display());
+                    fail("cannot write the expectation".to_owned(), e.to_string());
                     failed += 1;
                 }
             }
@@ -402,24 +524,36 @@ fn test(paths: &[PathBuf], bless: bool) -> u8 {
         match std::fs::read_to_string(&expected_path) {
             Ok(expected) if expected == actual => {
                 println!("{progress} {name} ... ok");
+                print_warnings(&warnings);
+                cases.push(Case { name: name.to_string(), failure: None });
                 passed += 1;
             }
             Ok(expected) => {
                 println!("{progress} {name} ... FAILED");
+                print_warnings(&warnings);
                 let diff = similar::TextDiff::from_lines(&expected, &actual);
                 let exp = expected_path.display().to_string();
-                print!("{}", diff.unified_diff().context_radius(3).header(&exp, "actual transcript"));
+                let diff = diff.unified_diff().context_radius(3).header(&exp, "actual transcript").to_string();
+                print!("{diff}");
+                fail("the transcript differs from the expectation".to_owned(), diff);
                 failed += 1;
             }
             Err(e) => {
                 println!("{progress} {name} ... FAILED");
                 println!("    no expectation {}: {e}; run with --bless to write it", expected_path.display());
+                fail("no expectation".to_owned(), format!("{}: {e}", expected_path.display()));
                 failed += 1;
             }
         }
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 { HAS_ERRORS } else { OK }
+}
+
+fn print_warnings(warnings: &[ScenarioWarning]) {
+    for w in warnings {
+        println!("    scenario warning: {w}");
+    }
 }
 
 fn serve(config: plivo_flow::server::ServerConfig, auth_id: Option<String>, auth_token: Option<String>) -> u8 {

@@ -247,13 +247,19 @@ impl Scenario {
     /// the document, no scripted events.
     pub fn bare_document(path: &Path) -> Result<Scenario, ScenarioError> {
         let xml = read_document(path)?;
-        let mut sim = Simulation::new();
         // Named by file name only, so transcripts do not depend on where they are run from.
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        Ok(Self::bare_text(&name, &xml))
+    }
+
+    /// [`Scenario::bare_document`] for a document already read (e.g. from standard input),
+    /// served as `file:NAME`.
+    pub fn bare_text(name: &str, xml: &str) -> Scenario {
+        let mut sim = Simulation::new();
         let url = format!("file:{name}");
-        sim.serve_named(&url, &name, &xml);
+        sim.serve_named(&url, name, xml);
         sim.start_call("caller", &url);
-        Ok(Scenario { description: None, simulation: sim })
+        Scenario { description: None, simulation: sim }
     }
 
     /// Parses scenario text; `path` locates relative files and names errors.
@@ -520,6 +526,71 @@ impl Scenario {
         }
         Ok(Scenario { description: file.description, simulation: sim })
     }
+}
+
+/// What a transcript shows went wrong with the scenario itself rather than with the flow: a
+/// document fetched from a URL nothing serves, a REST operation the engine refused, or an
+/// event for a call that has ended. `plivo-flow run` and `test` print these (`--strict` fails on
+/// them); see docs/scenarios.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioWarning {
+    /// Virtual time of the transcript line it comes from, in milliseconds.
+    pub at_ms: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The reason the simulation gives a document fetch of a URL that is not served.
+const NOT_SERVED: &str = "no document is served at this URL";
+
+/// A time as a scenario writes it: `90s`, `2m`, `1.5s`, `1h`.
+fn scenario_time(ms: u64) -> String {
+    if ms > 0 && ms.is_multiple_of(3_600_000) {
+        format!("{}h", ms / 3_600_000)
+    } else if ms > 0 && ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms as f64 / 1000.0)
+    }
+}
+
+/// The scenario problems a run's transcript shows (see [`ScenarioWarning`]), in transcript order.
+pub fn warnings(sim: &Simulation) -> Vec<ScenarioWarning> {
+    let lines = sim.transcript();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let message = match l.kind {
+            "fetch-failed" => {
+                let Some(rest) = l.text.strip_prefix("fetch of ") else { continue };
+                let Some(url) = rest.strip_suffix(&format!(" failed: {NOT_SERVED}")) else { continue };
+                // The cause, when this failure (and any fallback's) ended the call.
+                let cause = lines[i + 1..]
+                    .iter()
+                    .filter(|n| n.who == l.who)
+                    .find(|n| !matches!(n.kind, "request" | "fetch-failed"))
+                    .filter(|n| n.kind == "hangup")
+                    .and_then(|n| n.text.strip_prefix("hung up: "))
+                    .and_then(|t| t.split_whitespace().next())
+                    .map_or_else(String::new, |code| format!(" ({code})"));
+                format!("call `{}` fetched `{url}` which [documents] does not serve{cause}", l.who)
+            }
+            "api" => match l.text.split_once(": error: ") {
+                Some((op, err)) => format!("event at {}: {op}: {err}", scenario_time(l.at_ms)),
+                None => continue,
+            },
+            "ignored" => format!("event at {}: `{}` {}", scenario_time(l.at_ms), l.who, l.text),
+            "error" => format!("event at {}: `{}`: {}", scenario_time(l.at_ms), l.who, l.text),
+            _ => continue,
+        };
+        out.push(ScenarioWarning { at_ms: l.at_ms, message });
+    }
+    out
 }
 
 fn method(s: &str) -> Result<Method, String> {

@@ -238,3 +238,288 @@ fn the_scenario_reference_example_runs() {
     let text = stdout(&o);
     assert!(text.contains("01:00.000 alice  left room Support as member 2: kicked"), "{text}");
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scenario with three mistakes: an answer URL nothing serves, a kick of an empty room, and
+/// keys for a call that has hung up.
+const BROKEN: &str = r#"
+[[call]]
+name = "alice"
+answer = "https://app.example/missing"
+
+[[call]]
+name = "bob"
+answer = "https://app.example/room"
+
+[documents]
+"https://app.example/room" = { xml = "<Response><Conference>MyConference</Conference></Response>" }
+
+[[event]]
+at = "1m"
+action = "kick"
+room = "NoSuchRoom"
+
+[[event]]
+at = "2m"
+action = "hangup"
+call = "bob"
+
+[[event]]
+at = "3m"
+action = "digits"
+call = "bob"
+keys = "1"
+"#;
+
+fn broken_dir(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("broken.toml"), BROKEN).expect("write");
+    dir
+}
+
+#[test]
+fn run_prints_scenario_warnings_and_strict_fails_on_them() {
+    let dir = broken_dir("warn-run");
+    let file = dir.join("broken.toml");
+    let file = file.to_str().expect("utf-8 path");
+    let o = run(&["run", file], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "scenario warning: call `alice` fetched `https://app.example/missing` which [documents] does not serve (7011)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("scenario warning: event at 1m: kick NoSuchRoom member all: conference `NoSuchRoom` not found"),
+        "{err}"
+    );
+    assert!(err.contains("scenario warning: event at 3m: `bob` pressed 1 (ignored: the call has ended)"), "{err}");
+    assert!(!stdout(&o).contains("scenario warning"), "warnings go to stderr");
+    let o = run(&["run", "--strict", file], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("3 scenario warnings (--strict)"), "{}", stderr(&o));
+    // A clean scenario passes --strict.
+    let o = run(&["run", "--strict", "samples/conference-kick.toml"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("scenario warning"), "{}", stderr(&o));
+}
+
+#[test]
+fn test_strict_fails_and_bless_strict_refuses_to_write() {
+    let dir = broken_dir("warn-test");
+    let path = dir.to_str().expect("utf-8 path");
+    let expected = dir.join("broken.expected");
+    let o = run(&["test", "--bless", "--strict", path], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("broken.toml ... FAILED (not blessed)"), "{out}");
+    assert!(out.contains("    scenario warning: event at 1m: kick NoSuchRoom"), "{out}");
+    assert_eq!(out.lines().last(), Some("0 passed, 1 failed"));
+    assert!(!expected.exists(), "--bless --strict wrote {}", expected.display());
+    // Without --strict, bless writes and shows the warnings; test passes, --strict fails.
+    let o = run(&["test", "--bless", path], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("    scenario warning: call `alice` fetched"), "{}", stdout(&o));
+    assert!(expected.exists());
+    let o = run(&["test", path], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("broken.toml ... ok\n    scenario warning:"), "{}", stdout(&o));
+    let o = run(&["test", "--strict", path], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert_eq!(stdout(&o).lines().last(), Some("0 passed, 1 failed"));
+    let o = run(&["test", "--strict", "samples"], None);
+    assert_eq!(o.status.code(), Some(0), "the samples have no scenario warning: {}", stdout(&o));
+}
+
+#[test]
+fn run_reads_stdin_and_tells_xml_from_toml_by_content() {
+    let doc = "\u{feff}\n  <Response><Speak>Hi</Speak></Response>\n";
+    let o = run(&["run", "-"], Some(doc));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("caller  spoke \"Hi\""), "{}", stdout(&o));
+    let scenario = "[[call]]\nname = \"ann\"\nanswer = \"samples/conference-kick.xml\"\n";
+    let o = run(&["run", "-"], Some(scenario));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("ann  joined room MyConference"), "{}", stdout(&o));
+    // XML in a .txt file, and a scenario in a file without the .toml extension.
+    let dir = scratch("by-content");
+    std::fs::write(dir.join("flow.txt"), "<Response><Speak>Hello</Speak></Response>").expect("write");
+    let o = run(&["run", dir.join("flow.txt").to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("caller  spoke \"Hello\""), "{}", stdout(&o));
+    std::fs::write(dir.join("flow.xml"), "<Response><Speak>Hi</Speak></Response>").expect("write");
+    std::fs::write(dir.join("scenario.conf"), "[[call]]\nname = \"ann\"\nanswer = \"flow.xml\"\n").expect("write");
+    let o = run(&["run", dir.join("scenario.conf").to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("ann  spoke \"Hi\""), "{}", stdout(&o));
+}
+
+#[test]
+fn check_of_a_missing_file_counts_it_as_unreadable() {
+    let o = run(&["check", "no/such/file.xml"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("no/such/file.xml: cannot read"), "{err}");
+    assert!(err.contains("checked 1 file: 1 unreadable, 0 errors, 0 warnings"), "{err}");
+}
+
+#[test]
+fn check_searches_folders_for_xml_in_sorted_order() {
+    let dir = scratch("check-dir");
+    std::fs::create_dir_all(dir.join("b/c")).expect("mkdir");
+    std::fs::write(dir.join("b/c/z.xml"), "<Response><Play></Play></Response>").expect("write");
+    std::fs::write(dir.join("a.xml"), "<Response><Play></Play></Response>").expect("write");
+    std::fs::write(dir.join("b/notes.txt"), "<Response><Play></Play></Response>").expect("write");
+    let o = run(&["check", "--format", "json", dir.to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(1));
+    let files: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["file"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let a = dir.join("a.xml").display().to_string();
+    let z = dir.join("b/c/z.xml").display().to_string();
+    assert_eq!(files, vec![a, z]);
+    let o = run(&["check", dir.join("b").to_str().expect("utf-8 path")], None);
+    assert!(stderr(&o).contains("checked 1 file: 1 error, 0 warnings"), "{}", stderr(&o));
+    let empty = scratch("check-empty");
+    let o = run(&["check", empty.to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn unlisted_notifications_succeed_and_unlisted_documents_fail() {
+    let dir = scratch("served-urls");
+    let scenario = r#"
+[[call]]
+name = "alice"
+answer = "https://app.example/menu"
+hangup_url = "https://app.example/unlisted-hangup"
+
+[documents]
+"https://app.example/menu" = { xml = """<Response>
+  <Record action="https://app.example/unlisted-record" redirect="false" maxLength="2"/>
+  <Conference callbackUrl="https://app.example/failing-cb">Room</Conference>
+</Response>""" }
+"https://app.example/failing-cb" = { fail = "connection refused" }
+
+[[call]]
+name = "bob"
+answer = "https://app.example/digits"
+
+[documents."https://app.example/digits"]
+xml = """<Response><GetDigits action="https://app.example/unlisted-route" numDigits="1"/></Response>"""
+
+[[event]]
+at = "1s"
+action = "digits"
+call = "bob"
+keys = "5"
+
+[[event]]
+at = "1m"
+action = "hangup"
+call = "alice"
+"#;
+    std::fs::write(dir.join("s.toml"), scenario).expect("write");
+    let o = run(&["run", dir.join("s.toml").to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    // Notifications: recorded, answered as 200 OK (listed as failing or not listed at all).
+    assert!(text.contains("alice  POST https://app.example/unlisted-record (Record action, reply ignored)"), "{text}");
+    assert!(text.contains("alice  POST https://app.example/failing-cb (conference enter callback)"), "{text}");
+    assert!(text.contains("alice  joined room Room as member 1"), "{text}");
+    assert!(text.contains("alice  POST https://app.example/unlisted-hangup (hangup)"), "{text}");
+    assert!(text.contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{text}");
+    // A document fetch of an unlisted URL fails, with a warning.
+    assert!(text.contains("bob  fetch of https://app.example/unlisted-route failed"), "{text}");
+    assert!(text.contains("bob  hung up: 7012 Error Reaching Action URL"), "{text}");
+    let err = stderr(&o);
+    assert_eq!(err.matches("scenario warning:").count(), 1, "{err}");
+    assert!(
+        err.contains("call `bob` fetched `https://app.example/unlisted-route` which [documents] does not serve (7012)"),
+        "{err}"
+    );
+}
+
+/// Every kind of transcript line `src/sim.rs` writes is in the table of docs/scenarios.md.
+#[test]
+fn every_transcript_line_kind_is_documented() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sim = std::fs::read_to_string(root.join("src/sim.rs")).expect("sim.rs");
+    let doc = std::fs::read_to_string(root.join("docs/scenarios.md")).expect("docs");
+    let table = &doc[doc.find("### Line kinds").expect("a line kinds section")..];
+    let quoted = |rest: &str| -> Option<String> {
+        let rest = rest.trim_start().strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_owned())
+    };
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, _) in sim.match_indices("self.line(") {
+        let rest = &sim[i + "self.line(".len()..];
+        let Some(comma) = rest.find(',') else { continue };
+        kinds.extend(quoted(&rest[comma + 1..]));
+    }
+    for (i, _) in sim.match_indices("kind: ") {
+        kinds.extend(quoted(&sim[i + "kind: ".len()..]));
+    }
+    assert!(kinds.len() >= 30, "{kinds:?}");
+    let missing: Vec<&String> = kinds.iter().filter(|k| !table.contains(&format!("| `{k}` |"))).collect();
+    assert!(missing.is_empty(), "undocumented line kinds: {missing:?}");
+}
+
+#[test]
+fn test_junit_writes_one_testcase_per_scenario_with_the_diff() {
+    use quick_xml::events::Event;
+    let dir = scratch("junit");
+    for f in ["conference-kick.toml", "conference-kick.xml", "conference-kick.expected"] {
+        std::fs::copy(std::path::Path::new("samples").join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::copy(dir.join("conference-kick.toml"), dir.join("z-changed.toml")).expect("copy");
+    let text = std::fs::read_to_string(dir.join("conference-kick.expected")).expect("read");
+    std::fs::write(dir.join("z-changed.expected"), text.replace("4010 End Of XML Instructions", "4000 <Normal>"))
+        .expect("write");
+    let report = dir.join("report.xml");
+    let o = run(&["test", "--junit", report.to_str().expect("utf-8 path"), dir.to_str().expect("utf-8 path")], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let xml = std::fs::read_to_string(&report).expect("a JUnit report");
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut failures, mut in_failure) = (Vec::new(), Vec::new(), false);
+    loop {
+        match reader.read_event().expect("well-formed JUnit XML") {
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == "testcase" => {
+                let name = e.try_get_attribute("name").expect("attr").expect("a name");
+                cases.push(name.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("value").into_owned());
+            }
+            Event::Start(e) if e.name().as_ref() == "failure" => {
+                in_failure = true;
+                failures.push(String::new());
+            }
+            Event::End(e) if e.name().as_ref() == "failure" => in_failure = false,
+            Event::Text(t) if in_failure => {
+                let last = failures.last_mut().expect("a failure");
+                last.push_str(&t.xml10_content());
+            }
+            Event::GeneralRef(r) if in_failure => {
+                let last = failures.last_mut().expect("a failure");
+                last.push(match r.as_ref() {
+                    "lt" => '<',
+                    "gt" => '>',
+                    "amp" => '&',
+                    "quot" => '"',
+                    _ => '\'',
+                });
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(cases.len(), 2, "{xml}");
+    assert!(cases[0].ends_with("conference-kick.toml") && cases[1].ends_with("z-changed.toml"), "{cases:?}");
+    assert_eq!(failures.len(), 1, "{xml}");
+    assert!(failures[0].contains("-01:03.120 alice  hung up: 4000 <Normal> (Plivo)"), "{}", failures[0]);
+    assert!(failures[0].contains("+01:03.120 alice  hung up: 4010 End Of XML Instructions (Plivo)"), "{}", failures[0]);
+}
