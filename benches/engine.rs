@@ -46,6 +46,7 @@ fn join(room: &str) -> JoinRequest {
         room: room.to_owned(),
         kind: RoomKind::Conference,
         muted: false,
+        hold: false,
         start_on_enter: true,
         end_on_exit: false,
         stay_alone: true,

@@ -473,6 +473,10 @@ impl Scenario {
                     let op = RoomOp::Mute { room: room()?, target: member()?, on: e.action == "mute" };
                     sim.at(at).room_op(op);
                 }
+                "hold" | "unhold" => {
+                    let op = RoomOp::Hold { room: room()?, target: member()?, on: e.action == "hold" };
+                    sim.at(at).room_op(op);
+                }
                 "deaf" | "undeaf" => {
                     let op = RoomOp::Deaf { room: room()?, target: member()?, on: e.action == "deaf" };
                     sim.at(at).room_op(op);

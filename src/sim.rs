@@ -146,6 +146,16 @@ pub enum RoomOp {
         /// Deaf or undeaf.
         on: bool,
     },
+    /// MultiPartyCall participant hold (`on`) or unhold (Plivo MPC "Update participant
+    /// state", `hold`).
+    Hold {
+        /// The MPC's friendly name.
+        room: String,
+        /// Members.
+        target: String,
+        /// Hold or unhold.
+        on: bool,
+    },
     /// Play, stop play, speak or stop speak to members.
     Media {
         /// Room.
@@ -273,6 +283,9 @@ pub struct Simulation {
     /// Display names of served documents (file paths), for diagnostics.
     served_names: HashMap<String, String>,
     streams: HashMap<CallId, Vec<MediaId>>,
+    /// MultiPartyCall hold music playing, by call and media: the one looping sound whose stop
+    /// the transcript shows (unhold, leaving or hanging up while held).
+    hold_music: HashMap<(CallId, MediaId), &'static str>,
     names: HashMap<CallId, String>,
     ids: HashMap<String, CallId>,
     scripted_dials: HashSet<String>,
@@ -357,6 +370,7 @@ impl Simulation {
             served_names: HashMap::new(),
             fallback: None,
             streams: HashMap::new(),
+            hold_music: HashMap::new(),
             names: HashMap::new(),
             ids: HashMap::new(),
             scripted_dials: HashSet::new(),
@@ -612,6 +626,8 @@ impl Simulation {
                     self.scripted_dials.remove(&name);
                 }
                 self.streams.remove(&id);
+                // Only calls still holding music have entries (a few): the scan is short.
+                self.hold_music.retain(|(c, _), _| *c != id);
                 self.recordings.remove(&id);
             }
         }
@@ -841,6 +857,7 @@ impl Simulation {
                 RoomOp::Kick { room, target: t } => rooms.kick(now, acc, room, &target(t)?).map(members),
                 RoomOp::Mute { room, target: t, on } => rooms.set_muted(acc, room, &target(t)?, *on).map(members),
                 RoomOp::Deaf { room, target: t, on } => rooms.set_deaf(acc, room, &target(t)?, *on).map(members),
+                RoomOp::Hold { room, target: t, on } => rooms.set_hold(acc, room, &target(t)?, *on).map(members),
                 RoomOp::Media { room, target: t, media } => {
                     rooms.member_media(acc, room, &target(t)?, media.clone()).map(members)
                 }
@@ -867,6 +884,9 @@ impl Simulation {
             }
             (Ok(r), RoomOp::Deaf { on, .. }) => {
                 format!("{} {}", if *on { "deafened" } else { "undeafened" }, ids(&r.members))
+            }
+            (Ok(r), RoomOp::Hold { on, .. }) => {
+                format!("{} {}", if *on { "held" } else { "unheld" }, ids(&r.members))
             }
             (Ok(r), RoomOp::Media { .. }) => format!("queued for {}", ids(&r.members)),
             (Ok(r), RoomOp::HangupMember { .. }) => format!("hung up {}", ids(&r.members)),
@@ -1070,9 +1090,15 @@ impl Simulation {
                 let items = describe_sounds(&sounds);
                 self.line(name, "sounds", format!("playing {what}: {items}{}", if looped { " (looping)" } else { "" }));
                 let len = if looped { None } else { Some(self.sounds_len(&sounds)) };
+                if looped && what.ends_with("HoldMusic") {
+                    self.hold_music.insert((call.clone(), media), what);
+                }
                 self.schedule_media(call, media, len);
             }
             Command::StopMedia(m) => {
+                if let Some(what) = self.hold_music.remove(&(call.clone(), m)) {
+                    self.line(name, "sounds", format!("stopped {what}"));
+                }
                 if let Some(seq) = self.media.remove(&(call.clone(), m)) {
                     self.take_action(seq);
                 }
@@ -1291,6 +1317,11 @@ impl Simulation {
                     format!("member {member_id} {}", if deaf { "deafened" } else { "undeafened" }),
                 );
             }
+            RoomEvent::Held { call, member_id, held, .. } => {
+                let name = self.name(&call);
+                let text = if held { "put on hold" } else { "taken off hold" };
+                self.line(&name, "hold", format!("member {member_id} {text}"));
+            }
             RoomEvent::Floor { call, member_id, .. } => {
                 let name = self.name(&call);
                 self.line(&name, "floor", format!("member {member_id} has the floor"));
@@ -1449,6 +1480,7 @@ fn describe_op(op: &RoomOp) -> String {
         RoomOp::Kick { room, target } => format!("kick {room} member {target}"),
         RoomOp::Mute { room, target, on } => format!("{} {room} member {target}", if *on { "mute" } else { "unmute" }),
         RoomOp::Deaf { room, target, on } => format!("{} {room} member {target}", if *on { "deaf" } else { "undeaf" }),
+        RoomOp::Hold { room, target, on } => format!("{} {room} member {target}", if *on { "hold" } else { "unhold" }),
         RoomOp::Media { room, target, media } => {
             let what = match media {
                 MemberMedia::Play { .. } => "play to",
@@ -1542,6 +1574,11 @@ impl At<'_> {
     /// REST deaf / undeaf.
     pub fn deaf(self, room: &str, target: &str, on: bool) -> Self {
         self.op(RoomOp::Deaf { room: room.to_owned(), target: target.to_owned(), on })
+    }
+
+    /// REST MultiPartyCall participant hold (`on`) / unhold.
+    pub fn hold(self, mpc_name: &str, target: &str, on: bool) -> Self {
+        self.op(RoomOp::Hold { room: mpc_name.to_owned(), target: target.to_owned(), on })
     }
 
     /// REST play to members.

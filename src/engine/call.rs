@@ -310,7 +310,73 @@ struct RoomRun {
 #[derive(Debug)]
 enum RoomPhase {
     Joining,
-    In { uuid: Arc<str>, member_id: u32, joined_at: Duration, waiting: bool, music: Option<MediaId>, digits: String },
+    In {
+        uuid: Arc<str>,
+        member_id: u32,
+        joined_at: Duration,
+        waiting: bool,
+        /// The wait music playing (`waitSound` / `waitMusicUrl`).
+        music: Option<MediaId>,
+        digits: String,
+        /// On hold (`<MultiPartyCall hold>` or [`RoomEvent::Held`]).
+        held: bool,
+        /// The hold music playing while held.
+        hold_music: Option<MediaId>,
+    },
+}
+
+/// Where a held MultiPartyCall participant's hold music comes from.
+#[derive(Debug)]
+enum HoldMusic {
+    /// The `<AgentHoldMusic>`/`<CustomerHoldMusic>` child's prompts.
+    Prompts(Arc<Document>),
+    /// The `agentHoldMusicUrl`/`customerHoldMusicUrl` attribute: fetched like `waitMusicUrl`.
+    Url(Url, Method),
+    /// Neither: Plivo plays its default hold music, which is not simulated (nothing plays).
+    Default,
+}
+
+/// The hold music of `m`'s role, and its name for transcripts (`what`).
+///
+/// Plivo (MultiPartyCall XML): `agentHoldMusicUrl` is "played to agents while they're on hold",
+/// `customerHoldMusicUrl` "to customers"; each "must return an XML document with Play, Speak,
+/// and/or Wait elements" and "defaults to Plivo's default hold music". The Go SDK's
+/// `<AgentHoldMusic>`/`<CustomerHoldMusic>` children carry the same prompts inline; a child with
+/// at least one prompt wins over the attribute (it is the more specific, already-resolved
+/// spelling; an empty child counts as absent). Plivo names no supervisor or ai-agent hold
+/// music: they are staff side of the call, so they hear the agent hold music (our choice).
+fn hold_music_of(m: &xml::MultiPartyCall) -> (HoldMusic, &'static str) {
+    use xml::values::Role;
+    let customer = m.role == Some(Role::Customer);
+    let (prompts, url, what) = if customer {
+        (
+            m.customer_hold_music.as_ref().map(|c| c.prompts.as_slice()),
+            m.customer_hold_music_url.clone().map(|u| (u, m.customer_hold_music_method)),
+            "customerHoldMusic",
+        )
+    } else {
+        (
+            m.agent_hold_music.as_ref().map(|a| a.prompts.as_slice()),
+            m.agent_hold_music_url.clone().map(|u| (u, m.agent_hold_music_method)),
+            "agentHoldMusic",
+        )
+    };
+    let source = match (prompts.filter(|p| !p.is_empty()), url) {
+        (Some(prompts), _) => {
+            let verbs = prompts
+                .iter()
+                .map(|p| match p {
+                    Prompt::Speak(s) => Verb::Speak(s.clone()),
+                    Prompt::Play(p) => Verb::Play(p.clone()),
+                    Prompt::Wait(w) => Verb::Wait(w.clone()),
+                })
+                .collect();
+            HoldMusic::Prompts(Arc::new(Document { verbs }))
+        }
+        (None, Some((url, method))) => HoldMusic::Url(url, method),
+        (None, None) => HoldMusic::Default,
+    };
+    (source, what)
 }
 
 /// Things that outlive the verb that started them.
@@ -336,7 +402,15 @@ enum Background {
 #[derive(Debug, Clone)]
 enum SoundUse {
     WaitSound,
-    RoomSound { kind: RoomKind, room: String, what: &'static str },
+    /// A held MPC participant's `*HoldMusicUrl` document (`what` names the role's music).
+    HoldMusic {
+        what: &'static str,
+    },
+    RoomSound {
+        kind: RoomKind,
+        room: String,
+        what: &'static str,
+    },
     DialMusic,
     ConfirmSound,
 }
@@ -1779,6 +1853,7 @@ impl Call {
                 room: c.room.clone(),
                 kind: RoomKind::Conference,
                 muted: c.muted,
+                hold: false,
                 start_on_enter: c.start_conference_on_enter,
                 end_on_exit: c.end_conference_on_exit,
                 stay_alone: c.stay_alone,
@@ -1794,6 +1869,7 @@ impl Call {
                 room: m.name.clone(),
                 kind: RoomKind::MultiParty,
                 muted: m.mute,
+                hold: m.hold,
                 start_on_enter: m.start_mpc_on_enter,
                 end_on_exit: m.end_mpc_on_exit,
                 stay_alone: m.stay_alone,
@@ -1914,6 +1990,8 @@ impl Call {
                     waiting: !started,
                     music: None,
                     digits: String::new(),
+                    held: false,
+                    hold_music: None,
                 };
                 self.room_callback("enter", &room, &uuid, member_id, Vec::new());
                 let (wait_sound, floor) = match self.verb_here() {
@@ -1926,7 +2004,12 @@ impl Call {
                     _ => (None, false),
                 };
                 self.room_sound(&room, true);
-                if !started && let Some((url, method)) = wait_sound {
+                let join_held = matches!(self.verb_here(), Some(Verb::MultiPartyCall(m)) if m.hold);
+                if join_held {
+                    // `<MultiPartyCall hold="true">`: the room has it on hold already; the
+                    // hold music plays instead of any wait music.
+                    self.set_held(true);
+                } else if !started && let Some((url, method)) = wait_sound {
                     self.request_sound(&url, method, SoundUse::WaitSound, "waitSound");
                 }
                 if floor {
@@ -1956,12 +2039,17 @@ impl Call {
                     self.room_callback("floor", &room, &uuid, member_id, Vec::new());
                 }
             }
+            RoomEvent::Held { room, held, .. } if room == run.room && matches!(run.phase, RoomPhase::In { .. }) => {
+                self.set_held(held);
+            }
             RoomEvent::Left { room, uuid, member_id, reason, recording, .. }
                 if room == run.room && matches!(run.phase, RoomPhase::In { .. }) =>
             {
-                if let RoomPhase::In { music: Some(m), .. } = &run.phase {
-                    let m = *m;
-                    self.emit(Command::StopMedia(m));
+                if let RoomPhase::In { music, hold_music, .. } = &mut run.phase {
+                    let playing = [music.take(), hold_music.take()];
+                    for m in playing.into_iter().flatten() {
+                        self.emit(Command::StopMedia(m));
+                    }
                 }
                 self.room_callback("exit", &room, &uuid, member_id, Vec::new());
                 self.room_sound(&room, false);
@@ -1986,6 +2074,59 @@ impl Call {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Puts the room verb's participant on hold (`held`) or takes it off hold: the hold music
+    /// of its role starts (looped, to the caller; any wait music gives way) or stops (and the
+    /// wait music comes back if the MPC has still not started). No change, nothing happens.
+    fn set_held(&mut self, held: bool) {
+        let State::Running(Run::Room(RoomRun {
+            phase: RoomPhase::In { held: h, music, hold_music, waiting, .. }, ..
+        })) = &mut self.state
+        else {
+            return;
+        };
+        if *h == held {
+            return;
+        }
+        *h = held;
+        if held {
+            if let Some(m) = music.take() {
+                self.emit(Command::StopMedia(m));
+            }
+            let Some(Verb::MultiPartyCall(m)) = self.verb_here() else {
+                return;
+            };
+            match hold_music_of(m) {
+                (HoldMusic::Prompts(sounds), what) => {
+                    let media = self.media_id();
+                    self.emit(Command::PlaySounds { media, sounds, to: Listener::Caller, looped: true, what });
+                    if let State::Running(Run::Room(RoomRun { phase: RoomPhase::In { hold_music, .. }, .. })) =
+                        &mut self.state
+                    {
+                        *hold_music = Some(media);
+                    }
+                }
+                (HoldMusic::Url(url, method), what) => {
+                    let url_what =
+                        if what == "customerHoldMusic" { "customerHoldMusicUrl" } else { "agentHoldMusicUrl" };
+                    self.request_sound(&url, method, SoundUse::HoldMusic { what }, url_what);
+                }
+                (HoldMusic::Default, _) => {}
+            }
+        } else {
+            let (stop, rewait) = (hold_music.take(), *waiting);
+            if let Some(m) = stop {
+                self.emit(Command::StopMedia(m));
+            }
+            if rewait
+                && let Some(Verb::MultiPartyCall(m)) = self.verb_here()
+                && let Some(url) = m.wait_music_url.clone()
+            {
+                let method = m.wait_music_method;
+                self.request_sound(&url, method, SoundUse::WaitSound, "waitSound");
+            }
         }
     }
 
@@ -2169,7 +2310,10 @@ impl Call {
             SoundUse::WaitSound => {
                 let waiting = matches!(
                     &self.state,
-                    State::Running(Run::Room(RoomRun { phase: RoomPhase::In { waiting: true, music: None, .. }, .. }))
+                    State::Running(Run::Room(RoomRun {
+                        phase: RoomPhase::In { waiting: true, music: None, held: false, .. },
+                        ..
+                    }))
                 );
                 if waiting {
                     let media = self.media_id();
@@ -2185,6 +2329,18 @@ impl Call {
                     {
                         *music = Some(media);
                     }
+                }
+            }
+            SoundUse::HoldMusic { what } => {
+                if let State::Running(Run::Room(RoomRun {
+                    phase: RoomPhase::In { held: true, hold_music: hold_music @ None, .. },
+                    ..
+                })) = &mut self.state
+                {
+                    let media = MediaId(self.next_id);
+                    self.next_id += 1;
+                    *hold_music = Some(media);
+                    self.emit(Command::PlaySounds { media, sounds, to: Listener::Caller, looped: true, what });
                 }
             }
             SoundUse::RoomSound { kind, room, what } => {
@@ -2302,8 +2458,8 @@ impl Call {
                 }
             }
             Run::Room(run) => {
-                if let RoomPhase::In { uuid, member_id, music, .. } = &run.phase {
-                    if let Some(m) = music {
+                if let RoomPhase::In { uuid, member_id, music, hold_music, .. } = &run.phase {
+                    for m in [music, hold_music].into_iter().flatten() {
                         self.emit(Command::StopMedia(*m));
                     }
                     // The exit callback fires here, once: the room's Left for this call

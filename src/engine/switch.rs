@@ -241,7 +241,8 @@ impl Engine {
             | RoomEvent::Refused { call, .. }
             | RoomEvent::Started { call, .. }
             | RoomEvent::Left { call, .. }
-            | RoomEvent::Floor { call, .. } => Some(call.clone()),
+            | RoomEvent::Floor { call, .. }
+            | RoomEvent::Held { call, .. } => Some(call.clone()),
             _ => None,
         };
         if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, callback: Some((url, method)) } = &ev {

@@ -155,6 +155,20 @@ pub enum RoomEvent {
         /// New state.
         deaf: bool,
     },
+    /// A MultiPartyCall participant was put on hold (`held`) or taken off hold. Delivered to
+    /// the participant's call: while held it hears its role's hold music and the others do
+    /// not hear it; unheld, it hears and is heard again (unless muted or deaf).
+    /// Plivo: MPC "Update participant state" (`hold`).
+    Held {
+        /// The participant's call.
+        call: CallId,
+        /// The MPC's friendly name.
+        room: Arc<str>,
+        /// Member id.
+        member_id: u32,
+        /// New state.
+        held: bool,
+    },
     /// A member got the floor (became the active speaker).
     Floor {
         /// The member's call.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EndReason, LeaveReason, RecordingInfo, RoomEvent};
 use super::registry::{
-    Conferences, Flag, RecordSpec, RoomKey, RoomKind, new_recording, resolve, room_key, room_not_found,
+    Conferences, Flag, RecordSpec, RoomKey, RoomKind, mpc_not_found, new_recording, resolve, room_key, room_not_found,
 };
 use crate::engine::ids::CallId;
 
@@ -72,6 +72,12 @@ pub enum ConferenceError {
     RoomNotFound {
         /// The room name asked for.
         room: String,
+    },
+    /// No live multiparty call by that friendly name in the account.
+    #[error("multiparty call `{name}` not found")]
+    MultiPartyCallNotFound {
+        /// The MPC name asked for.
+        name: String,
     },
     /// Some targeted ids are not members of the room; nothing was done.
     #[error("member{} {} not found in conference `{room}`", if ids.len() == 1 { "" } else { "s" }, join_ids(ids))]
@@ -166,6 +172,43 @@ impl Conferences {
         deaf: bool,
     ) -> Result<Vec<u32>, ConferenceError> {
         self.set_flag(account, room, target, Flag::Deaf, deaf)
+    }
+
+    /// MPC participant hold (`held = true`) / unhold: Plivo's "Update participant state"
+    /// with `hold` (`POST /v1/Account/{auth_id}/MultiPartyCall/name_{mpc_name}/Participant/
+    /// {all | member_id}/`, <https://www.plivo.com/docs/voice/api/multiparty-call/participants/update-participant-state/>).
+    ///
+    /// A held participant stays in the MPC but is not heard by the others and does not hear
+    /// them (Plivo PHLO "Hold a member": "the member will be muted"); its call plays its role's
+    /// hold music ([`RoomEvent::Held`] tells it). Its own `muted`/`deaf` flags are kept, so
+    /// unhold restores exactly what it had. Emits [`RoomEvent::Held`] for each participant
+    /// whose state changed; returns the targeted ids. Only `<MultiPartyCall>` rooms: an
+    /// unknown MPC is [`ConferenceError::MultiPartyCallNotFound`], unknown members
+    /// [`ConferenceError::MembersNotFound`], and nothing changes.
+    pub fn set_hold(
+        &mut self,
+        account: &str,
+        mpc_name: &str,
+        target: &MemberTarget,
+        held: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        let key = room_key(account, RoomKind::MultiParty, mpc_name);
+        let r = self.rooms.get_mut(&key).ok_or_else(|| mpc_not_found(mpc_name))?;
+        let ids = resolve(mpc_name, r, target)?;
+        for &id in &ids {
+            let Some(m) = r.members.get_mut(&id) else { continue };
+            if m.held == held {
+                continue;
+            }
+            m.held = held;
+            self.events.push_back(RoomEvent::Held {
+                call: m.info.call.clone(),
+                room: r.name.clone(),
+                member_id: id,
+                held,
+            });
+        }
+        Ok(ids)
     }
 
     /// Sets a member flag on the targeted members; an event for each one that changed.

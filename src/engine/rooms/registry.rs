@@ -77,6 +77,9 @@ pub struct JoinRequest {
     pub kind: RoomKind,
     /// Join unable to speak.
     pub muted: bool,
+    /// Join on hold (`<MultiPartyCall hold="true">`): not heard by the others and not hearing
+    /// them, until unheld ([`Conferences::set_hold`]).
+    pub hold: bool,
     /// Joining starts the room.
     pub start_on_enter: bool,
     /// Leaving ends the room.
@@ -98,10 +101,12 @@ pub struct MemberSnapshot {
     pub member_id: u32,
     /// The member's call.
     pub call: CallId,
-    /// Can't be heard.
+    /// Can't be heard: muted, or on hold.
     pub muted: bool,
-    /// Can't hear.
+    /// Can't hear the room: deaf, or on hold (hearing its hold music instead).
     pub deaf: bool,
+    /// On hold (MultiPartyCall participants only; see [`Conferences::set_hold`]).
+    pub held: bool,
     /// Caller number.
     pub from: String,
     /// Called number.
@@ -188,6 +193,8 @@ pub(super) struct Member {
     pub(super) info: MemberInfo,
     pub(super) muted: bool,
     pub(super) deaf: bool,
+    /// On hold (MultiPartyCall): counts as muted and deaf while set, without changing them.
+    pub(super) held: bool,
     pub(super) end_on_exit: bool,
     pub(super) stay_alone: bool,
     pub(super) joined_at: Duration,
@@ -213,6 +220,38 @@ pub(super) fn room_key(account: &str, kind: RoomKind, room: &str) -> RoomKey {
 
 pub(super) fn room_not_found(room: &str) -> ConferenceError {
     ConferenceError::RoomNotFound { room: room.to_owned() }
+}
+
+pub(super) fn mpc_not_found(name: &str) -> ConferenceError {
+    ConferenceError::MultiPartyCallNotFound { name: name.to_owned() }
+}
+
+/// The listing of live room `r` named `name`.
+fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
+    let members = r
+        .members
+        .iter()
+        .map(|(&member_id, m)| MemberSnapshot {
+            member_id,
+            call: m.info.call.clone(),
+            muted: m.muted || m.held,
+            deaf: m.deaf || m.held,
+            held: m.held,
+            from: m.info.from.clone(),
+            to: m.info.to.clone(),
+            caller_name: m.info.caller_name.clone(),
+            direction: m.info.direction,
+            joined_for: now.saturating_sub(m.joined_at),
+        })
+        .collect();
+    RoomSnapshot {
+        name: name.to_owned(),
+        uuid: r.uuid.to_string(),
+        run_time: now.saturating_sub(r.created_at),
+        started: r.started,
+        members,
+        recording: r.recording.as_ref().map(|rec| rec.info.clone()),
+    }
 }
 
 /// A new recording named by `ids`, stored under `base`.
@@ -348,6 +387,7 @@ impl Conferences {
                 info: member,
                 muted: req.muted,
                 deaf: false,
+                held: req.hold,
                 end_on_exit: req.end_on_exit,
                 stay_alone: req.stay_alone,
                 joined_at: now,
@@ -389,29 +429,15 @@ impl Conferences {
     pub fn get(&self, now: Duration, account: &str, room: &str) -> Result<RoomSnapshot, ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
-        let members = r
-            .members
-            .iter()
-            .map(|(&member_id, m)| MemberSnapshot {
-                member_id,
-                call: m.info.call.clone(),
-                muted: m.muted,
-                deaf: m.deaf,
-                from: m.info.from.clone(),
-                to: m.info.to.clone(),
-                caller_name: m.info.caller_name.clone(),
-                direction: m.info.direction,
-                joined_for: now.saturating_sub(m.joined_at),
-            })
-            .collect();
-        Ok(RoomSnapshot {
-            name: room.to_owned(),
-            uuid: r.uuid.to_string(),
-            run_time: now.saturating_sub(r.created_at),
-            started: r.started,
-            members,
-            recording: r.recording.as_ref().map(|rec| rec.info.clone()),
-        })
+        Ok(snapshot(now, room, r))
+    }
+
+    /// REST get multiparty call (kind MultiParty): the MPC `name` of `account` and its
+    /// participants (Plivo: `GET /v1/Account/{auth_id}/MultiPartyCall/name_{mpc_name}/`).
+    pub fn get_multi_party(&self, now: Duration, account: &str, name: &str) -> Result<RoomSnapshot, ConferenceError> {
+        let key = room_key(account, RoomKind::MultiParty, name);
+        let r = self.rooms.get(&key).ok_or_else(|| mpc_not_found(name))?;
+        Ok(snapshot(now, name, r))
     }
 
     /// REST list conferences: the names of the account's live rooms (kind Conference), sorted.

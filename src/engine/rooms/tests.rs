@@ -37,6 +37,7 @@ fn req(room: &str) -> JoinRequest {
         room: room.to_owned(),
         kind: RoomKind::Conference,
         muted: false,
+        hold: false,
         start_on_enter: true,
         end_on_exit: false,
         stay_alone: true,
@@ -69,6 +70,7 @@ fn show(e: &RoomEvent) -> String {
         }
         RoomEvent::Muted { member_id, muted, .. } => format!("muted #{member_id} {muted}"),
         RoomEvent::Deafened { member_id, deaf, .. } => format!("deaf #{member_id} {deaf}"),
+        RoomEvent::Held { call, member_id, held, .. } => format!("held {call} #{member_id} {held}"),
         RoomEvent::Floor { call, member_id, .. } => format!("floor {call} #{member_id}"),
         RoomEvent::Media { members, .. } => format!("media {members:?}"),
         RoomEvent::RecordingStarted { room, .. } => format!("rec-start {room}"),
@@ -778,6 +780,7 @@ fn get_snapshot_values() {
                     call: call("c1"),
                     muted: false,
                     deaf: true,
+                    held: false,
                     from: "from-c1".into(),
                     to: "to-c1".into(),
                     caller_name: "name-c1".into(),
@@ -789,6 +792,7 @@ fn get_snapshot_values() {
                     call: call("c2"),
                     muted: true,
                     deaf: false,
+                    held: false,
                     from: "1456789903".into(),
                     to: "1677889900".into(),
                     caller_name: "John".into(),
@@ -1074,4 +1078,49 @@ fn end_on_exit_with_ten_thousand_members() {
     let ev = drain(&mut c);
     assert_eq!(ev.len(), 10_002);
     assert_no_state(&c);
+}
+
+#[test]
+fn mpc_hold_marks_participants_held_muted_and_deaf_and_unhold_restores_their_own_flags() {
+    let mut c = reg();
+    let mpc = |name: &str| JoinRequest { kind: RoomKind::MultiParty, ..req(name) };
+    join(&mut c, 0, mpc("m"), "c1");
+    join(&mut c, 0, JoinRequest { muted: true, ..mpc("m") }, "c2");
+    join(&mut c, 0, JoinRequest { hold: true, ..mpc("m") }, "c3");
+    drain(&mut c);
+    let state = |c: &Conferences| -> Vec<(u32, bool, bool, bool)> {
+        let s = c.get_multi_party(secs(0), ACCT, "m").unwrap();
+        s.members.iter().map(|m| (m.member_id, m.held, m.muted, m.deaf)).collect()
+    };
+    // hold="true" joins held: not heard, not hearing.
+    assert_eq!(state(&c), [(1, false, false, false), (2, false, true, false), (3, true, true, true)]);
+
+    assert_eq!(c.set_hold(ACCT, "m", &MemberTarget::All, true), Ok(vec![1, 2, 3]));
+    // Only the ones that changed get an event, by ascending id.
+    assert_eq!(shown(&mut c), ["held c1 #1 true", "held c2 #2 true"]);
+    assert_eq!(c.set_hold(ACCT, "m", &ids(&[2]), false), Ok(vec![2]));
+    assert_eq!(drain(&mut c), vec![RoomEvent::Held { call: call("c2"), room: "m".into(), member_id: 2, held: false }]);
+    // Member 2 is still muted (its own flag), no longer held or deaf.
+    assert_eq!(state(&c), [(1, true, true, true), (2, false, true, false), (3, true, true, true)]);
+
+    // Unknown members: an error naming them, nothing changes.
+    assert_eq!(
+        c.set_hold(ACCT, "m", &ids(&[1, 9]), false),
+        Err(ConferenceError::MembersNotFound { room: "m".into(), ids: vec![9] })
+    );
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(state(&c)[0], (1, true, true, true));
+    // Unknown MPC, and a Conference of that name is not an MPC.
+    join(&mut c, 0, req("conf"), "c9");
+    drain(&mut c);
+    for name in ["x", "conf"] {
+        assert_eq!(
+            c.set_hold(ACCT, name, &MemberTarget::All, true),
+            Err(ConferenceError::MultiPartyCallNotFound { name: name.into() })
+        );
+    }
+    assert!(drain(&mut c).is_empty());
+    // A held member leaving gets its one Left, like any other.
+    assert!(c.leave(secs(1), &call("c1"), LeaveReason::CallHungUp));
+    assert_eq!(shown(&mut c), ["left c1 #1 CallHungUp"]);
 }
