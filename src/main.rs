@@ -57,12 +57,18 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = plivo_flow::server::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
-        /// Account id (else PLIVO_AUTH_ID, else a development id).
+        /// Account id (with --auth-token; else the development id MADEVELOPMENT0000001).
         #[arg(long)]
         auth_id: Option<String>,
-        /// Auth token (else PLIVO_AUTH_TOKEN, else a development token).
+        /// Auth token (with --auth-id; else the development token plivo-flow-dev-token). Never
+        /// printed.
         #[arg(long)]
         auth_token: Option<String>,
+        /// Take the credentials from PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN (the flags still win).
+        /// Without it the environment is never read, so that exported real credentials do not
+        /// end up in use (or in logs) by accident.
+        #[arg(long)]
+        auth_from_env: bool,
         /// Media speed: 1 = real time, 0 = instant, 0.1 = ten times faster.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
             listen,
             auth_id,
             auth_token,
+            auth_from_env,
             speed,
             seed,
             max_in_flight,
@@ -140,7 +147,7 @@ fn main() -> ExitCode {
                 max_calls: usize::try_from(max_calls).unwrap_or(10_000),
                 ..plivo_flow::server::ServerConfig::default()
             };
-            serve(config, auth_id, auth_token)
+            serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
         }
         Command::Test { paths, bless, strict, junit } => test(&paths, bless, strict, junit.as_deref()),
         Command::Ast { file } => with_document(&file, |doc| {
@@ -556,15 +563,79 @@ fn print_warnings(warnings: &[ScenarioWarning]) {
     }
 }
 
-fn serve(config: plivo_flow::server::ServerConfig, auth_id: Option<String>, auth_token: Option<String>) -> u8 {
+/// The credentials `serve` was asked for on its command line.
+struct Credentials {
+    id: Option<String>,
+    token: Option<String>,
+    from_env: bool,
+}
+
+/// Resolves the credentials of `serve`: the flags, else (with `--auth-from-env` only) the
+/// environment, else the development pair. Returns the pair, where it came from (never the
+/// token), and a note when PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN are set but not used.
+fn resolve_credentials(
+    given: Credentials,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(String, String, String, Option<String>), String> {
+    use plivo_flow::server::{DEV_AUTH_ID, DEV_AUTH_TOKEN};
+    let (env_id, env_token) = (env("PLIVO_AUTH_ID"), env("PLIVO_AUTH_TOKEN"));
+    let env_set = env_id.is_some() || env_token.is_some();
+    if given.from_env {
+        let id_flag = given.id.is_some();
+        let token_flag = given.token.is_some();
+        let id = given.id.or(env_id).ok_or("--auth-from-env: PLIVO_AUTH_ID is not set (nor --auth-id given)")?;
+        let token =
+            given.token.or(env_token).ok_or("--auth-from-env: PLIVO_AUTH_TOKEN is not set (nor --auth-token given)")?;
+        let source = match (id_flag, token_flag) {
+            (true, true) => "--auth-id/--auth-token",
+            (false, false) => "the environment (PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN, --auth-from-env)",
+            _ => "--auth-id/--auth-token and the environment (--auth-from-env)",
+        };
+        let note = (id_flag && token_flag && env_set).then(|| {
+            "note: PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN are set but not used: --auth-id/--auth-token win".to_owned()
+        });
+        return Ok((id, token, source.to_owned(), note));
+    }
+    let note = env_set.then(|| {
+        "note: PLIVO_AUTH_ID/PLIVO_AUTH_TOKEN are set in the environment but not used \
+         (pass --auth-from-env to use them)"
+            .to_owned()
+    });
+    match (given.id, given.token) {
+        (Some(id), Some(token)) => Ok((id, token, "--auth-id/--auth-token".to_owned(), note)),
+        (None, None) => Ok((
+            DEV_AUTH_ID.to_owned(),
+            DEV_AUTH_TOKEN.to_owned(),
+            "the development pair (its token is in the README and in --help)".to_owned(),
+            note,
+        )),
+        _ => Err("give both --auth-id and --auth-token (or --auth-from-env, or neither)".to_owned()),
+    }
+}
+
+fn serve(config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
+    use std::io::IsTerminal;
+
     use plivo_flow::server::{self, ServerConfig};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).init();
+    // Colour only on a terminal: logs sent to a file or a pipe carry no escape codes.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let auth_id = auth_id.or_else(|| env("PLIVO_AUTH_ID")).unwrap_or_else(|| server::DEV_AUTH_ID.to_owned());
-    let auth_token =
-        auth_token.or_else(|| env("PLIVO_AUTH_TOKEN")).unwrap_or_else(|| server::DEV_AUTH_TOKEN.to_owned());
+    let (auth_id, auth_token, source, note) = match resolve_credentials(given, env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return UNREADABLE;
+        }
+    };
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
     if !(config.speed.is_finite() && config.speed >= 0.0) {
         eprintln!("--speed must be a number of at least 0");
         return UNREADABLE;
@@ -585,9 +656,14 @@ fn serve(config: plivo_flow::server::ServerConfig, auth_id: Option<String>, auth
                 return UNREADABLE;
             }
         };
+        // Never the token: only where the credentials came from and the auth id.
         println!(
-            "plivo-flow serve: http://{}/v1/Account/{}/ (auth token {}), media speed {}",
-            running.addr, config.auth_id, config.auth_token, config.speed
+            "plivo-flow serve: http://{}/v1/Account/{}/ (plivo-flow {}; credentials from {source}; auth id {}), media speed {}",
+            running.addr,
+            config.auth_id,
+            env!("CARGO_PKG_VERSION"),
+            config.auth_id,
+            config.speed
         );
         let _ = io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;

@@ -420,12 +420,15 @@ async fn hyper_s_own_refusals_are_json() {
 }
 
 /// Item 12: every failed authentication gets the same answer, whichever account the path
-/// names; the `Basic` scheme is matched in any case.
+/// names (a request without credentials is told they are missing, whatever the account); the
+/// `Basic` scheme is matched in any case.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_authentication_does_not_tell_accounts_apart() {
     let h = H::start(ServerConfig::default()).await;
     let mut answers = Vec::new();
-    for (account, creds) in [(ID, Some("wrong")), ("MAOTHERACCOUNT000001", Some("wrong")), (ID, None)] {
+    for (account, creds) in
+        [(ID, Some("wrong")), ("MAOTHERACCOUNT000001", Some("wrong")), (ID, None), ("MAOTHERACCOUNT000001", None)]
+    {
         let mut r = h.http.get(format!("{}/v1/Account/{account}/Call/", h.root));
         if let Some(token) = creds {
             r = r.basic_auth(ID, Some(token));
@@ -437,9 +440,13 @@ async fn failed_authentication_does_not_tell_accounts_apart() {
         assert!(is_api_error(&v), "{v}");
         answers.push((status, www, v["error"].clone()));
     }
+    let (answers, missing) = answers.split_at(2);
     assert_eq!(answers[0].0, 401);
     assert!(!answers[0].1.is_empty());
     assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(missing[0].0, 401);
+    assert!(missing[0].2.as_str().unwrap_or("").contains("missing credentials"), "{missing:?}");
+    assert!(missing.iter().all(|a| *a == missing[0]), "{missing:?}");
     // Right credentials, another account: the same answer again.
     let resp = h.http.get(format!("{}/v1/Account/MAOTHERACCOUNT000001/Call/", h.root)).basic_auth(ID, Some(TOKEN));
     let resp = resp.send().await.expect("send");

@@ -111,9 +111,28 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 /// Request parameters from a JSON object, a form body or the query string, merged; extra
 /// fields are kept and ignored by handlers that do not want them.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(HashMap<String, String>, FormKeys);
+
+/// The keys whose values were form-decoded (query string or form body), where a `+` arrives
+/// as a space.
+type FormKeys = std::collections::HashSet<String>;
 
 impl Params {
+    /// Warnings about `from`/`to` numbers that look like a `+` decoded as a space (` 1415…`:
+    /// the client sent a raw `+` in a form body or query string).
+    fn plus_warnings(&self) -> Vec<String> {
+        ["from", "to"]
+            .iter()
+            .filter(|k| self.1.contains(**k))
+            .filter_map(|k| {
+                let v = self.0.get(*k)?;
+                let rest = v.strip_prefix(' ')?;
+                rest.starts_with(|c: char| c.is_ascii_digit())
+                    .then(|| format!("`{k}` is `{v}`: it looks like a + decoded as a space; send %2B"))
+            })
+            .collect()
+    }
+
     fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
@@ -198,31 +217,35 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let ctype = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?")).unwrap_or("");
         let kind = BodyKind::of(ctype);
         let mut map = HashMap::new();
+        let mut form = FormKeys::new();
         for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?
         {
+            form.insert(k.clone());
             map.insert(k, v);
         }
         if kind.as_ref().is_ok_and(|k| *k == BodyKind::Multipart) {
-            let mut form = axum::extract::Multipart::from_request(req, state)
+            let mut body = axum::extract::Multipart::from_request(req, state)
                 .await
                 .map_err(|e| ApiError::bad_request(format!("malformed multipart body: {e}")))?;
-            while let Some(field) = form.next_field().await.map_err(|e| body_error(e.status(), e))? {
+            while let Some(field) = body.next_field().await.map_err(|e| body_error(e.status(), e))? {
                 let name = field.name().unwrap_or("").to_owned();
                 let value = field.text().await.map_err(|e| body_error(e.status(), e))?;
+                form.remove(&name);
                 map.insert(name, value);
             }
-            return Ok(Params(map));
+            return Ok(Params(map, form));
         }
         let body = Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), e))?;
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Params(map));
+            return Ok(Params(map, form));
         }
         let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
         if kind? == BodyKind::Form {
             for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(text)
                 .map_err(|e| ApiError::bad_request(format!("malformed form body: {e}")))?
             {
+                form.insert(k.clone());
                 map.insert(k, v);
             }
         } else {
@@ -233,26 +256,32 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             };
             for (k, v) in obj {
                 if let Some(s) = scalar(&v) {
+                    form.remove(&k);
                     map.insert(k, s);
                 }
             }
         }
-        Ok(Params(map))
+        Ok(Params(map, form))
     }
 }
 
 /// HTTP Basic auth with the account's credentials, and the account in the path must match.
-/// Every failure gets the same answer, so that it does not tell whether an account id exists.
+/// A request without an `Authorization` header is told its credentials are missing; every
+/// other failure (wrong id, wrong token, another account) gets the same answer, so that it
+/// does not tell whether an account id exists.
 async fn auth(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let path_account = req.uri().path().strip_prefix("/v1/Account/").map(|rest| rest.split('/').next().unwrap_or(""));
     let account_ok = path_account.is_none_or(|account| account == app.auth_id);
-    if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) || !account_ok {
-        let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "authentication failed").into_response();
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
-        return resp;
-    }
-    next.run(req).await
+    let message = if !req.headers().contains_key(header::AUTHORIZATION) {
+        "missing credentials: send HTTP Basic auth with the auth id and auth token"
+    } else if !basic_ok(req.headers(), &app.auth_id, &app.auth_token) || !account_ok {
+        "authentication failed"
+    } else {
+        return next.run(req).await;
+    };
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"plivo-flow\""));
+    resp
 }
 
 /// `Authorization: Basic <base64 id:token>`; the scheme is case-insensitive (RFC 9110 §11.1).
@@ -294,10 +323,12 @@ pub fn router(app: AppState) -> Router {
         .route("/sim/Call/{uuid}", delete(sim_hangup))
         .route("/sim/Call/{uuid}/Digits", post(sim_digits))
         .route("/sim/Call/{uuid}/Speech", post(sim_speech))
-        .route("/sim/Transcript", get(sim_transcript))
+        .route("/sim/Transcript", get(sim_transcript).delete(sim_clear_transcript))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), auth))
+        // Added after the auth layer: answered without credentials.
+        .route("/sim/Health", get(sim_health))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
@@ -568,10 +599,21 @@ async fn make_call(
     let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
     let ids = start_all(&app, setups).await?;
     let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() })),
-    ))
+    let mut v = json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() });
+    warn_about_plus(&params, &mut v);
+    Ok((StatusCode::CREATED, axum::Json(v)))
+}
+
+/// Logs, and adds to the answer as `"warning"`, the [`Params::plus_warnings`] of a request.
+fn warn_about_plus(params: &Params, answer: &mut Value) {
+    let warnings = params.plus_warnings();
+    if warnings.is_empty() {
+        return;
+    }
+    let warning = warnings.join("; ");
+    let call = answer.get("request_uuid").or_else(|| answer.get("call_uuid")).cloned().unwrap_or_default();
+    tracing::warn!(call_uuid = %call, "{warning}");
+    answer["warning"] = json!(warning);
 }
 
 /// A call as Plivo's call API shows it: a live call (`direction`, `from`, `to`, its status and
@@ -719,7 +761,9 @@ async fn sim_start_call(State(app): State<AppState>, params: Params) -> Result<J
     let to = params.required("to")?.to_owned();
     let setup = setup_from(&params, Direction::Inbound, &to)?;
     let id = start_all(&app, vec![setup]).await?.pop().unwrap_or_default();
-    Ok((StatusCode::CREATED, axum::Json(json!({ "call_uuid": id, "api_id": app.api_id() }))))
+    let mut v = json!({ "call_uuid": id, "api_id": app.api_id() });
+    warn_about_plus(&params, &mut v);
+    Ok((StatusCode::CREATED, axum::Json(v)))
 }
 
 async fn sim_hangup(State(app): State<AppState>, P(uuid): P<String>) -> Result<StatusCode, ApiError> {
@@ -750,8 +794,37 @@ async fn sim_speech(State(app): State<AppState>, P(uuid): P<String>, params: Par
     Ok(accepted(json!({ "message": "speech sent", "api_id": app.api_id() })))
 }
 
-async fn sim_transcript(State(app): State<AppState>) -> impl IntoResponse {
-    let mut text = app.driver.recent_transcript().join("\n");
-    text.push('\n');
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+/// `GET /sim/Transcript/`: the recent transcript, oldest first; `?call=UUID` keeps one call's
+/// lines, `?format=json` gives one JSON object per line (`at_ms`, `call_ms`, `who`, `kind`,
+/// `text`, `params` with the standard parameters too), else text.
+async fn sim_transcript(State(app): State<AppState>, params: Params) -> Result<Response, ApiError> {
+    let json = match params.get("format") {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("`format` must be text or json, not `{other}`"))),
+    };
+    let lines = app.driver.recent_transcript(params.get("call"));
+    let mut out = String::new();
+    for entry in &lines {
+        if json {
+            out.push_str(&entry.to_json().to_string());
+        } else {
+            out.push_str(&entry.line.to_string());
+        }
+        out.push('\n');
+    }
+    let ctype = if json { "application/x-ndjson" } else { "text/plain; charset=utf-8" };
+    Ok(([(header::CONTENT_TYPE, ctype)], out).into_response())
+}
+
+/// `DELETE /sim/Transcript/`: forgets the recent transcript (204).
+async fn sim_clear_transcript(State(app): State<AppState>) -> StatusCode {
+    app.driver.clear_transcript();
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /sim/Health/` (no credentials needed): tells a client it talks to plivo-flow, which
+/// version, and for which account.
+async fn sim_health(State(app): State<AppState>) -> Json {
+    (StatusCode::OK, axum::Json(json!({ "plivo_flow": super::VERSION, "auth_id": app.auth_id })))
 }

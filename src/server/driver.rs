@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::webhook::Webhooks;
 use crate::engine::{CallEnd, CallId, CallSetup, FetchReply, HttpRequest, Purpose, Reply};
-use crate::sim::Simulation;
+use crate::sim::{Line, Simulation};
 
 /// Work for the driver: runs on the simulation, at the current time.
 type Job = Box<dyn FnOnce(&mut Simulation) + Send>;
@@ -38,11 +38,50 @@ impl Default for DriverConfig {
 /// What is kept of an ended call.
 pub type CallRecord = (CallSetup, CallEnd);
 
+/// One line of the recent transcript (`GET /sim/Transcript/`).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The line as the simulation wrote it (its `params` without the standard ones).
+    pub line: Line,
+    /// Milliseconds since the call's first line (its start); `None` for lines of no call.
+    pub call_ms: Option<u64>,
+    /// A request line's parameters, the standard ones (`From`, `To`, `CallStatus`…) included.
+    pub params: Vec<(String, String)>,
+}
+
+impl Entry {
+    /// The line as one JSON object: `at_ms`, `call_ms`, `who`, `kind`, `text`, `params` (an
+    /// object, empty for lines that are not requests) and `diagnostics` when there are some.
+    pub fn to_json(&self) -> serde_json::Value {
+        let params: serde_json::Map<String, serde_json::Value> =
+            self.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let mut v = serde_json::json!({
+            "at_ms": self.line.at_ms,
+            "call_ms": self.call_ms,
+            "who": self.line.who,
+            "kind": self.line.kind,
+            "text": self.line.text,
+            "params": params,
+        });
+        if !self.line.diagnostics.is_empty() {
+            v["diagnostics"] = serde_json::json!(self.line.diagnostics);
+        }
+        v
+    }
+}
+
+/// The recent transcript, and when each live call started (for `call_ms`).
+#[derive(Debug, Default)]
+struct Recent {
+    lines: VecDeque<Entry>,
+    starts: HashMap<String, u64>,
+}
+
 /// A handle on the driver task.
 #[derive(Debug, Clone)]
 pub struct Driver {
     tx: mpsc::Sender<Job>,
-    recent: Arc<Mutex<VecDeque<String>>>,
+    recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
 }
 
@@ -51,7 +90,7 @@ impl Driver {
     pub fn spawn(mut sim: Simulation, webhooks: Webhooks, config: DriverConfig) -> Driver {
         sim.set_external_fetch(true);
         let (tx, rx) = mpsc::channel::<Job>(1024);
-        let recent = Arc::new(Mutex::new(VecDeque::new()));
+        let recent = Arc::new(Mutex::new(Recent::default()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
         let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
         tokio::spawn(drive(sim, rx, tx, webhooks, config, recent, history));
@@ -82,9 +121,19 @@ impl Driver {
         self.history.lock().ok()?.iter().rev().find(|(s, _)| s.id.as_str() == uuid).cloned()
     }
 
-    /// The most recent transcript lines, oldest first.
-    pub fn recent_transcript(&self) -> Vec<String> {
-        self.recent.lock().map(|r| r.iter().cloned().collect()).unwrap_or_default()
+    /// The most recent transcript lines, oldest first; only those of the call `call` when given.
+    pub fn recent_transcript(&self, call: Option<&str>) -> Vec<Entry> {
+        self.recent
+            .lock()
+            .map(|r| r.lines.iter().filter(|e| call.is_none_or(|c| e.line.who == c)).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the recent transcript lines.
+    pub fn clear_transcript(&self) {
+        if let Ok(mut r) = self.recent.lock() {
+            r.lines.clear();
+        }
     }
 }
 
@@ -94,7 +143,7 @@ async fn drive(
     tx: mpsc::Sender<Job>,
     webhooks: Webhooks,
     config: DriverConfig,
-    recent: Arc<Mutex<VecDeque<String>>>,
+    recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
 ) {
     let start = Instant::now();
@@ -106,7 +155,11 @@ async fn drive(
     let mut fetches: HashMap<String, Vec<AbortHandle>> = HashMap::new();
     loop {
         sim.advance_to(start.elapsed());
+        // The full parameters of the requests, for their transcript lines (which leave the
+        // standard ones out), in the order the lines were written.
+        let mut sent: VecDeque<(String, Vec<(String, String)>)> = VecDeque::new();
         for (call, req) in sim.take_outbox() {
+            sent.push_back((format!("{} {} ", req.method, req.url), req.params.clone()));
             nonce = nonce.wrapping_add(0x9E37_79B9);
             let nonce = format!("{nonce:020}");
             if req.reply == Reply::Ignore {
@@ -139,11 +192,16 @@ async fn drive(
                 list.push(task.abort_handle());
             }
         }
-        log(&mut sim, &recent);
+        log(&mut sim, &recent, sent);
         // Forgotten calls keep a record, their notification queues close (their workers
         // finish what is queued) and their document fetches stop, retries and all.
         let gone = sim.forget_ended_calls();
         if !gone.is_empty() {
+            if let Ok(mut r) = recent.lock() {
+                for (setup, _) in &gone {
+                    r.starts.remove(setup.id.as_str());
+                }
+            }
             for (setup, _) in &gone {
                 queues.remove(setup.id.as_str());
                 for task in fetches.remove(setup.id.as_str()).unwrap_or_default() {
@@ -239,7 +297,7 @@ async fn sleep(wait: Option<Duration>) {
     }
 }
 
-fn log(sim: &mut Simulation, recent: &Mutex<VecDeque<String>>) {
+fn log(sim: &mut Simulation, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec<(String, String)>)>) {
     let lines = sim.take_transcript();
     if lines.is_empty() {
         return;
@@ -249,12 +307,29 @@ fn log(sim: &mut Simulation, recent: &Mutex<VecDeque<String>>) {
         let span = tracing::info_span!("call", call_uuid = %line.who);
         let _enter = span.enter();
         tracing::info!(kind = line.kind, "{}", line.text);
+        // A request line's own parameters (standard ones included): the first request sent
+        // with its method and URL.
+        let mut params = line.params.clone();
+        if line.kind == "request" {
+            let own = sent.iter().position(|(head, _)| line.text.starts_with(head.as_str()));
+            if let Some((_, all)) = own.and_then(|i| sent.remove(i)) {
+                params = all;
+            }
+            tracing::debug!(params = ?params, "request parameters");
+        }
         for d in &line.diagnostics {
             tracing::warn!("{d}");
         }
-        if recent.len() == RECENT_LINES {
-            recent.pop_front();
+        let is_call = sim.engine().call(&CallId::from(line.who.as_str())).is_some();
+        let call_ms = if is_call {
+            let started = *recent.starts.entry(line.who.clone()).or_insert(line.at_ms);
+            Some(line.at_ms.saturating_sub(started))
+        } else {
+            None
+        };
+        if recent.lines.len() == RECENT_LINES {
+            recent.lines.pop_front();
         }
-        recent.push_back(line.to_string());
+        recent.lines.push_back(Entry { line, call_ms, params });
     }
 }

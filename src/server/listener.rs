@@ -65,8 +65,10 @@ fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
     }
     let body = serde_json::json!({ "api_id": super::api::fallback_api_id(), "error": error }).to_string();
     let out = format!(
-        "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {code} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len(),
+        super::VERSION_HEADER,
+        super::VERSION
     );
     Some(out.into_bytes())
 }

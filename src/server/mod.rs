@@ -28,6 +28,11 @@ use crate::sim::Simulation;
 pub const DEV_AUTH_ID: &str = "MADEVELOPMENT0000001";
 /// The development auth token used when none is given.
 pub const DEV_AUTH_TOKEN: &str = "plivo-flow-dev-token";
+/// The header every answer of the server carries, with [`VERSION`]: a client that gets an
+/// answer without it is not talking to plivo-flow (perhaps to the real Plivo API).
+pub const VERSION_HEADER: &str = "x-plivo-flow";
+/// The version of plivo-flow, in [`VERSION_HEADER`] and `GET /sim/Health/`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
 
@@ -116,7 +121,14 @@ fn app(config: &ServerConfig) -> axum::Router {
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
         max_calls: config.max_calls,
     };
-    api::router(state).layer(TraceLayer::new_for_http())
+    api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(version_header))
+}
+
+/// Adds `X-Plivo-Flow: <version>` to every answer, errors included.
+async fn version_header(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut()
+        .insert(axum::http::HeaderName::from_static(VERSION_HEADER), axum::http::HeaderValue::from_static(VERSION));
+    resp
 }
 
 /// The HTTP service of the server: the API routes behind trailing-slash normalization.

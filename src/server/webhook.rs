@@ -144,8 +144,8 @@ pub enum WebhookError {
     #[error("HTTP {0}")]
     Status(u16),
     /// An attempt got no complete answer within its connect + read timeout.
-    #[error("timed out")]
-    TimedOut,
+    #[error("timed out: {0}")]
+    TimedOut(String),
     /// The attempts together took the request's whole total timeout (`tt`).
     #[error("no answer within the total timeout of {0:?}")]
     TotalTimeout(Duration),
@@ -284,10 +284,20 @@ impl Webhooks {
             }
             Err(e) if is_local(&e) => Attempt::Local(WebhookError::Local(format!("{e}: {}", root_cause(&e)))),
             Err(e) if e.is_timeout() => {
-                Attempt::Failed(WebhookError::TimedOut, if e.is_connect() { policy.on_connect } else { policy.on_read })
+                let what = if e.is_connect() {
+                    format!("no connection to {} within {:?}", host_of(url), timeout.min(policy.connect))
+                } else {
+                    format!("no complete answer from {} within {timeout:?}", host_of(url))
+                };
+                Attempt::Failed(
+                    WebhookError::TimedOut(what),
+                    if e.is_connect() { policy.on_connect } else { policy.on_read },
+                )
             }
-            Err(e) if e.is_connect() => Attempt::Failed(WebhookError::Connect(e.to_string()), policy.on_connect),
-            Err(e) => Attempt::Failed(WebhookError::Transfer(e.to_string()), policy.on_read),
+            Err(e) if e.is_connect() => {
+                Attempt::Failed(WebhookError::Connect(cause(&e, &host_of(url))), policy.on_connect)
+            }
+            Err(e) => Attempt::Failed(WebhookError::Transfer(cause(&e, &host_of(url))), policy.on_read),
         }
     }
 }
@@ -342,6 +352,53 @@ fn is_local(e: &reqwest::Error) -> bool {
 const LOCAL_ERRNOS: [i32; 3] = [24, 23, 105];
 #[cfg(not(target_os = "linux"))]
 const LOCAL_ERRNOS: [i32; 3] = [24, 23, 55];
+
+/// `host:port` of a URL, for messages.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url).ok().map_or_else(
+        || url.to_owned(),
+        |u| format!("{}:{}", u.host_str().unwrap_or("?"), u.port_or_known_default().unwrap_or(0)),
+    )
+}
+
+/// What went wrong with a request that got no answer, named from the error's `source()`
+/// chain (reqwest's own text is only "error sending request"): connection refused, DNS
+/// failure, TLS failure, connection reset…, with the innermost message.
+fn cause(e: &reqwest::Error, host: &str) -> String {
+    use std::io::ErrorKind;
+    let root = root_cause(e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut texts = Vec::new();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            let named = match io.kind() {
+                ErrorKind::ConnectionRefused => Some("connection refused"),
+                ErrorKind::ConnectionReset => Some("connection reset"),
+                ErrorKind::ConnectionAborted => Some("connection aborted"),
+                ErrorKind::TimedOut => Some("timed out"),
+                ErrorKind::HostUnreachable => Some("host unreachable"),
+                ErrorKind::NetworkUnreachable => Some("network unreachable"),
+                ErrorKind::UnexpectedEof => Some("the connection closed before the answer"),
+                _ => None,
+            };
+            if let Some(named) = named {
+                return format!("{named} ({host}: {root})");
+            }
+        }
+        texts.push(err.to_string().to_ascii_lowercase());
+        source = err.source();
+    }
+    let any = |words: &[&str]| texts.iter().any(|t| words.iter().any(|w| t.contains(w)));
+    if any(&["dns error", "failed to lookup address", "name or service not known", "no record found", "resolve"]) {
+        format!("DNS failure: cannot resolve {host} ({root})")
+    } else if any(&["certificate", "tls", "ssl", "handshake"]) {
+        format!("TLS failure with {host} ({root})")
+    } else if any(&["connection closed", "incomplete message", "connection reset"]) {
+        format!("the connection to {host} broke ({root})")
+    } else {
+        format!("{host}: {root}")
+    }
+}
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
