@@ -121,13 +121,21 @@ fn app(config: &ServerConfig) -> axum::Router {
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
         max_calls: config.max_calls,
     };
-    api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(version_header))
+    api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(plivo_headers))
 }
 
-/// Adds `X-Plivo-Flow: <version>` to every answer, errors included.
-async fn version_header(mut resp: axum::response::Response) -> axum::response::Response {
-    resp.headers_mut()
-        .insert(axum::http::HeaderName::from_static(VERSION_HEADER), axum::http::HeaderValue::from_static(VERSION));
+/// Adds `X-Plivo-Flow: <version>` to every answer, errors included, and
+/// `Content-Type: application/json` to a 204 (no body), as Plivo answers: the Ruby SDK fails
+/// on a 204 without it, after the action was done.
+async fn plivo_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    let no_content = resp.status() == axum::http::StatusCode::NO_CONTENT;
+    let headers = resp.headers_mut();
+    headers.insert(axum::http::HeaderName::from_static(VERSION_HEADER), axum::http::HeaderValue::from_static(VERSION));
+    if no_content {
+        headers
+            .entry(axum::http::header::CONTENT_TYPE)
+            .or_insert(axum::http::HeaderValue::from_static("application/json"));
+    }
     resp
 }
 
