@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::webhook::Webhooks;
-use crate::engine::{CallEnd, CallId, CallSetup, FetchReply, HttpRequest, Purpose, Reply};
+use crate::engine::{CallEnd, CallId, CallSetup, FetchReply, HttpRequest, Reply};
 use crate::sim::{Line, Simulation};
 
 /// Work for the driver: runs on the simulation, at the current time.
@@ -179,10 +179,7 @@ async fn drive(
                 let reply = checked(hooks.send(&req, &nonce).await);
                 tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
-                    let job: Job = Box::new(move |sim| {
-                        let reply = fallback_on_invalid(sim, &call, req.purpose, reply);
-                        sim.deliver(&call, req.id, reply);
-                    });
+                    let job: Job = Box::new(move |sim| sim.deliver(&call, req.id, reply));
                     let _ = back.send(job).await;
                 }
             });
@@ -231,42 +228,13 @@ async fn drive(
     }
 }
 
-/// A fetched document, parsed off the driver task.
-enum Checked {
-    /// A valid document, or a failure.
-    Reply(FetchReply),
-    /// A 2xx whose body is not a valid document; the text sums up why.
-    Invalid(String, String),
-}
-
-fn checked(reply: FetchReply) -> Checked {
-    let FetchReply::Body(body) = reply else { return Checked::Reply(reply) };
+/// A fetched body parsed off the driver task: a valid document goes to the call parsed; an
+/// invalid one goes as it came, and the call reports its diagnostics and, for an answer URL,
+/// requests `fallback_url` (the engine's rule, the same in `run`/`test`).
+fn checked(reply: FetchReply) -> FetchReply {
+    let FetchReply::Body(body) = reply else { return reply };
     let parsed = crate::xml::parse(&body);
-    if !parsed.has_errors() {
-        return Checked::Reply(FetchReply::Document(Arc::new(parsed.document)));
-    }
-    let first = parsed.diagnostics.iter().find(|d| d.severity == crate::diagnostic::Severity::Error);
-    let why = first.map_or_else(|| "invalid XML".to_owned(), |d| format!("invalid XML: {}: {}", d.code, d.message));
-    Checked::Invalid(body, why)
-}
-
-/// Plivo requests the fallback URL when the answer URL is unreachable *or its XML is invalid*:
-/// an invalid answer document of a call that has a `fallback_url` is handed to the call as a
-/// failed fetch (so the call requests the fallback); otherwise the call gets the body and
-/// reports its diagnostics itself.
-fn fallback_on_invalid(sim: &Simulation, call: &CallId, purpose: Purpose, reply: Checked) -> FetchReply {
-    match reply {
-        Checked::Reply(r) => r,
-        Checked::Invalid(body, why) => {
-            let has_fallback = sim.engine().call(call).is_some_and(|c| c.setup().fallback_url.is_some());
-            if purpose == Purpose::Answer && has_fallback {
-                tracing::warn!(call_uuid = %call.as_str(), "{why}; requesting the fallback URL");
-                FetchReply::Failed(why)
-            } else {
-                FetchReply::Body(body)
-            }
-        }
-    }
+    if parsed.has_errors() { FetchReply::Body(body) } else { FetchReply::Document(Arc::new(parsed.document)) }
 }
 
 /// A worker that sends one call's notifications in order: each starts when the one before
