@@ -151,6 +151,18 @@ const ID: &str = "MAGROWTHXXXXXXXXXXXX";
 const TOKEN: &str = "growth-token";
 const CLIENTS: usize = 8;
 
+/// The server both `serve` series start: loopback, port 0, instant media, a fixed seed.
+fn bench_server() -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        auth_id: ID.to_owned(),
+        auth_token: TOKEN.to_owned(),
+        speed: 0.0,
+        seed: 7,
+        ..ServerConfig::default()
+    }
+}
+
 /// Sets up `n` calls through `POST /sim/Call/`; returns the wall time.
 async fn set_up(client: &reqwest::Client, sim_url: &str, app: &str, from: usize, n: usize) -> Duration {
     let next = Arc::new(AtomicUsize::new(from));
@@ -218,16 +230,8 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
         let mut ended_rss = None;
         let mut rate_at_10k = None;
         for &n in sizes {
-            let config = ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("addr"),
-                auth_id: ID.to_owned(),
-                auth_token: TOKEN.to_owned(),
-                speed: 0.0,
-                seed: 7,
-                // Above the default cap of 10,000 live calls: this run parks 12,020.
-                max_calls: 20_000,
-                ..ServerConfig::default()
-            };
+            // Above the default cap of 10,000 live calls: this run parks 12,020.
+            let config = ServerConfig { max_calls: 20_000, ..bench_server() };
             let running = server::start(config).await.expect("server");
             let sim_url = format!("http://{}/sim/Call/", running.addr);
             let api = format!("http://{}/v1/Account/{ID}", running.addr);
@@ -285,14 +289,7 @@ fn run_hostile() -> Option<u64> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let app_addr = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            auth_id: ID.to_owned(),
-            auth_token: TOKEN.to_owned(),
-            speed: 0.0,
-            seed: 7,
-            ..ServerConfig::default()
-        };
+        let config = bench_server();
         let running = server::start(config).await.expect("server");
         let client = reqwest::Client::new();
         let api = format!("http://{}/v1/Account/{ID}", running.addr);
