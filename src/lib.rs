@@ -9,6 +9,8 @@
 
 pub mod diagnostic;
 pub mod engine;
+pub mod media;
+pub mod runtime;
 #[cfg(feature = "scenario")]
 pub mod scenario;
 #[cfg(feature = "server")]

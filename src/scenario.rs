@@ -9,8 +9,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::engine::MemberMedia;
+use crate::engine::MemberTarget;
 use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
-use crate::sim::{DialDefault, RoomOp, Simulation};
+use crate::media::DialDefault;
+use crate::runtime::{LineKind, RoomOp};
+use crate::sim::Simulation;
 use crate::xml::values::Method;
 
 /// Why a scenario could not be loaded.
@@ -400,7 +403,10 @@ impl Scenario {
                 Ok(c)
             };
             let room = || need(&e.room, "room");
-            let member = || Ok::<String, ScenarioError>(e.member.clone().unwrap_or_else(|| "all".to_owned()));
+            let member = || -> Result<MemberTarget, ScenarioError> {
+                let written = e.member.as_deref().unwrap_or("all");
+                written.parse().map_err(|err| invalid(format!("event {n} ({}): `member`: {err}", e.action)))
+            };
             match e.action.as_str() {
                 "digits" => {
                     let (c, keys) = (call(&sim)?, need(&e.keys, "keys")?);
@@ -570,26 +576,26 @@ pub fn warnings(sim: &Simulation) -> Vec<ScenarioWarning> {
     let mut out = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let message = match l.kind {
-            "fetch-failed" => {
+            LineKind::FetchFailed => {
                 let Some(rest) = l.text.strip_prefix("fetch of ") else { continue };
                 let Some(url) = rest.strip_suffix(&format!(" failed: {NOT_SERVED}")) else { continue };
                 // The cause, when this failure (and any fallback's) ended the call.
                 let cause = lines[i + 1..]
                     .iter()
                     .filter(|n| n.who == l.who)
-                    .find(|n| !matches!(n.kind, "request" | "fetch-failed"))
-                    .filter(|n| n.kind == "hangup")
+                    .find(|n| !matches!(n.kind, LineKind::Request | LineKind::FetchFailed))
+                    .filter(|n| n.kind == LineKind::Hangup)
                     .and_then(|n| n.text.strip_prefix("hung up: "))
                     .and_then(|t| t.split_whitespace().next())
                     .map_or_else(String::new, |code| format!(" ({code})"));
                 format!("call `{}` fetched `{url}` which [documents] does not serve{cause}", l.who)
             }
-            "api" => match l.text.split_once(": error: ") {
+            LineKind::Api => match l.text.split_once(": error: ") {
                 Some((op, err)) => format!("event at {}: {op}: {err}", scenario_time(l.at_ms)),
                 None => continue,
             },
-            "ignored" => format!("event at {}: `{}` {}", scenario_time(l.at_ms), l.who, l.text),
-            "error" => format!("event at {}: `{}`: {}", scenario_time(l.at_ms), l.who, l.text),
+            LineKind::Ignored => format!("event at {}: `{}` {}", scenario_time(l.at_ms), l.who, l.text),
+            LineKind::Error => format!("event at {}: `{}`: {}", scenario_time(l.at_ms), l.who, l.text),
             _ => continue,
         };
         out.push(ScenarioWarning { at_ms: l.at_ms, message });

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use plivo_flow::engine::HangupCause;
-use plivo_flow::sim::{RoomOp, Simulation};
+use plivo_flow::runtime::RoomOp;
+use plivo_flow::sim::Simulation;
 
 const ANSWER: &str = "https://replay.example/answer";
 /// Every other URL (actions, redirects, sounds) gets this.

@@ -24,4 +24,4 @@ pub use rooms::{
     ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo, MemberMedia,
     MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind, RoomSnapshot, RoomsConfig,
 };
-pub use switch::{Engine, EngineConfig, EngineError, EngineOutput};
+pub use switch::{Engine, EngineConfig, EngineError, EngineOutput, RoomOps};

@@ -7,7 +7,9 @@ use std::time::Duration;
 use super::call::{Call, CallConfig, CallSetup};
 use super::ids::{CallId, RequestId};
 use super::io::{Command, HttpRequest, Input, Output, Purpose, Reply};
-use super::rooms::{Conferences, RoomEvent, RoomsConfig};
+use super::rooms::{
+    ConferenceError, Conferences, MemberMedia, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomsConfig,
+};
 
 /// Settings of an [`Engine`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,10 +55,25 @@ pub enum EngineOutput {
 /// # Drive contract (sans-IO)
 ///
 /// The same as [`Call`]'s, for the whole switch: every mutation ([`Engine::start_call`],
-/// [`Engine::handle_input`], [`Engine::conference`], [`Engine::handle_timeout`]) takes `now`;
+/// [`Engine::handle_input`], the operations of [`Engine::room_ops`],
+/// [`Engine::handle_timeout`]) takes `now`, which never goes back (checked in debug builds);
 /// afterwards drain [`Engine::poll_output`] until `None`, then sleep until
 /// [`Engine::poll_timeout`]. Room operations (the REST API) go through
-/// [`Engine::conference`], which routes the events they cause before returning.
+/// [`Engine::room_ops`], whose every operation routes the events it causes before returning;
+/// joining and leaving are the calls' own business (their `<Conference>`), so the handle has
+/// neither, and every enter keeps exactly one exit.
+///
+/// ```
+/// use std::time::Duration;
+/// use plivo_flow::engine::{CallSetup, Engine, EngineConfig, EngineOutput};
+///
+/// let mut engine = Engine::new(EngineConfig::default());
+/// let now = Duration::ZERO;
+/// engine.start_call(now, CallSetup::inbound("c1", "+15550001", "+15550002", "https://app.example/answer"))?;
+/// // The call asks for its answer document first.
+/// assert!(matches!(engine.poll_output(), Some(EngineOutput::Call { .. })));
+/// # Ok::<(), plivo_flow::engine::EngineError>(())
+/// ```
 #[derive(Debug)]
 pub struct Engine {
     call_config: std::sync::Arc<CallConfig>,
@@ -69,6 +86,8 @@ pub struct Engine {
     dirty: VecDeque<CallId>,
     out: VecDeque<EngineOutput>,
     next_request: u64,
+    /// The latest `now` seen (debug builds check that time never goes back).
+    latest: Duration,
 }
 
 impl Engine {
@@ -84,7 +103,15 @@ impl Engine {
             dirty: VecDeque::new(),
             out: VecDeque::new(),
             next_request: 1 << 48,
+            latest: Duration::ZERO,
         }
+    }
+
+    /// Notes `now`; in debug builds, panics when it is before a `now` already seen (the
+    /// driver's clock went back: every deadline would be wrong).
+    fn saw(&mut self, now: Duration) {
+        debug_assert!(now >= self.latest, "time went back: {now:?} after {:?}", self.latest);
+        self.latest = self.latest.max(now);
     }
 
     /// The settings of calls started from now on (calls already started keep theirs).
@@ -94,6 +121,7 @@ impl Engine {
 
     /// Creates and starts a call.
     pub fn start_call(&mut self, now: Duration, setup: CallSetup) -> Result<CallId, EngineError> {
+        self.saw(now);
         let id = setup.id.clone();
         if self.calls.contains_key(&id) {
             return Err(EngineError::DuplicateCall(id));
@@ -108,6 +136,7 @@ impl Engine {
 
     /// Hands `input` to call `id`.
     pub fn handle_input(&mut self, now: Duration, id: &CallId, input: Input) -> Result<(), EngineError> {
+        self.saw(now);
         let call = self.calls.get_mut(id).ok_or_else(|| EngineError::UnknownCall(id.clone()))?;
         call.handle_input(now, input);
         self.dirty.push_back(id.clone());
@@ -115,11 +144,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs `op` on the rooms (a REST operation), then routes the events it caused.
-    pub fn conference<R>(&mut self, now: Duration, op: impl FnOnce(&mut Conferences) -> R) -> R {
-        let r = op(&mut self.rooms);
-        self.pump(now);
-        r
+    /// The rooms' REST operations at `now` (kick, mute, …): each routes the events it causes
+    /// to the calls they name before it returns.
+    pub fn room_ops(&mut self, now: Duration) -> RoomOps<'_> {
+        self.saw(now);
+        RoomOps { engine: self, now }
     }
 
     /// The rooms, for reading.
@@ -149,11 +178,13 @@ impl Engine {
     }
 
     /// The next output, in order.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<EngineOutput> {
         self.out.pop_front()
     }
 
     /// When [`Engine::handle_timeout`] must next be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
         let calls = self.timers.peek().map(|Reverse((t, _))| *t);
         match (calls, self.rooms.poll_timeout()) {
@@ -164,6 +195,7 @@ impl Engine {
 
     /// Fires every timer due at `now`, in deadline order.
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.saw(now);
         while let Some(Reverse((t, id))) = self.timers.peek().cloned() {
             if t > now {
                 break;
@@ -279,5 +311,112 @@ impl Engine {
             call.handle_input(now, Input::Conference(ev));
             self.dirty.push_back(id);
         }
+    }
+}
+
+/// The REST operations on an [`Engine`]'s rooms at one time, from [`Engine::room_ops`]:
+/// Plivo's Conference API (<https://www.plivo.com/docs/voice/api/conference/>) and the
+/// MultiPartyCall participant hold. Each returns what [`Conferences`]' operation of the same
+/// name returns, and routes the events it caused to the calls before returning.
+#[derive(Debug)]
+pub struct RoomOps<'a> {
+    engine: &'a mut Engine,
+    now: Duration,
+}
+
+impl RoomOps<'_> {
+    fn routed<R>(&mut self, op: impl FnOnce(&mut Conferences, Duration) -> R) -> R {
+        let r = op(&mut self.engine.rooms, self.now);
+        self.engine.pump(self.now);
+        r
+    }
+
+    /// Kick: the targeted members leave ([`Conferences::kick`]).
+    pub fn kick(&mut self, account: &str, room: &str, target: &MemberTarget) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, now| r.kick(now, account, room, target))
+    }
+
+    /// Hang up members' calls ([`Conferences::hangup_members`]).
+    pub fn hangup_members(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, now| r.hangup_members(now, account, room, target))
+    }
+
+    /// Mute / unmute ([`Conferences::set_muted`]).
+    pub fn set_muted(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        muted: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, _| r.set_muted(account, room, target, muted))
+    }
+
+    /// Deaf / undeaf ([`Conferences::set_deaf`]).
+    pub fn set_deaf(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        deaf: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, _| r.set_deaf(account, room, target, deaf))
+    }
+
+    /// MultiPartyCall participant hold / unhold ([`Conferences::set_hold`]).
+    pub fn set_hold(
+        &mut self,
+        account: &str,
+        mpc_name: &str,
+        target: &MemberTarget,
+        held: bool,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, _| r.set_hold(account, mpc_name, target, held))
+    }
+
+    /// Play / stop play / speak / stop speak to members ([`Conferences::member_media`]).
+    pub fn member_media(
+        &mut self,
+        account: &str,
+        room: &str,
+        target: &MemberTarget,
+        media: MemberMedia,
+    ) -> Result<Vec<u32>, ConferenceError> {
+        self.routed(|r, _| r.member_media(account, room, target, media))
+    }
+
+    /// Give a member the floor ([`Conferences::set_floor`]).
+    pub fn set_floor(&mut self, account: &str, room: &str, member_id: u32) -> Result<(), ConferenceError> {
+        self.routed(|r, _| r.set_floor(account, room, member_id))
+    }
+
+    /// End a room ([`Conferences::end`]).
+    pub fn end(&mut self, account: &str, room: &str) -> Result<(), ConferenceError> {
+        self.routed(|r, now| r.end(now, account, room))
+    }
+
+    /// End every room of `account` ([`Conferences::end_all`]); returns their names.
+    pub fn end_all(&mut self, account: &str) -> Vec<String> {
+        self.routed(|r, now| r.end_all(now, account))
+    }
+
+    /// Start recording a room ([`Conferences::start_recording`]).
+    pub fn start_recording(
+        &mut self,
+        account: &str,
+        room: &str,
+        spec: RecordSpec,
+    ) -> Result<RecordingInfo, ConferenceError> {
+        self.routed(|r, now| r.start_recording(now, account, room, spec))
+    }
+
+    /// Stop recording a room ([`Conferences::stop_recording`]).
+    pub fn stop_recording(&mut self, account: &str, room: &str) -> Result<Option<RecordingInfo>, ConferenceError> {
+        self.routed(|r, now| r.stop_recording(now, account, room))
     }
 }

@@ -19,10 +19,10 @@ use axum::routing::{delete, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::driver::Driver;
+use super::driver::{Driver, StartRefused};
 use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
 use crate::engine::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
-use crate::sim::RoomOp;
+use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
 /// The largest request body read (1 MiB); a larger one is answered 413.
@@ -339,36 +339,28 @@ fn accepted(v: Value) -> Json {
     (StatusCode::ACCEPTED, axum::Json(v))
 }
 
-async fn room_op(app: &AppState, op: RoomOp) -> Result<crate::sim::OpResult, ApiError> {
-    app.driver.run(move |sim| sim.room_op_now(op)).await.ok_or_else(unavailable)?.map_err(ApiError::from)
+async fn room_op(app: &AppState, op: RoomOp) -> Result<OpResult, ApiError> {
+    app.driver.room_op(op).await.ok_or_else(unavailable)?.map_err(ApiError::from)
 }
 
 /// `member_id` in a member action's answer, in the shape the client's SDK reads: the official
 /// Java and Go SDKs decode a list of strings (`["1","2"]`, the members it applied to); .NET,
 /// Python, Node, Ruby, PHP and Plivo's page show a string (the id or list as requested).
-fn member_id(headers: &HeaderMap, requested: &str, result: &crate::sim::OpResult) -> Value {
+fn member_id(headers: &HeaderMap, requested: &str, result: &OpResult) -> Value {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let wants_list = ["plivo-java/", "plivo-go/"].iter().any(|sdk| agent.starts_with(sdk));
     if wants_list { json!(result.members.iter().map(u32::to_string).collect::<Vec<_>>()) } else { json!(requested) }
 }
 
 /// Checks a member target before it reaches the rooms.
-fn target(member: &str) -> Result<String, ApiError> {
-    member.parse::<MemberTarget>()?;
-    Ok(member.to_owned())
+fn target(member: &str) -> Result<MemberTarget, ApiError> {
+    Ok(member.parse::<MemberTarget>()?)
 }
 
 // ---------------------------------------------------------------------- conferences
 
 async fn list_conferences(State(app): State<AppState>, _p: P<HashMap<String, String>>) -> Result<Json, ApiError> {
-    let names = app
-        .driver
-        .run(|sim| {
-            let account = sim.account().to_owned();
-            sim.engine().rooms().list(&account)
-        })
-        .await
-        .ok_or_else(unavailable)?;
+    let names = app.driver.rooms().await.ok_or_else(unavailable)?;
     Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "conferences": names }))))
 }
 
@@ -377,14 +369,7 @@ fn secs(d: Duration) -> String {
 }
 
 async fn get_conference(State(app): State<AppState>, P((_, name)): P<(String, String)>) -> Result<Json, ApiError> {
-    let snap = app
-        .driver
-        .run(move |sim| {
-            let account = sim.account().to_owned();
-            sim.engine().rooms().get(sim.now(), &account, &name)
-        })
-        .await
-        .ok_or_else(unavailable)??;
+    let snap = app.driver.room(name).await.ok_or_else(unavailable)??;
     let members: Vec<Value> = snap
         .members
         .iter()
@@ -556,27 +541,12 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
 /// Starts the calls of `setups`, all or none: when they would take the live calls beyond
 /// `max_calls`, none starts and the answer is 429.
 async fn start_all(app: &AppState, setups: Vec<CallSetup>) -> Result<Vec<String>, ApiError> {
-    let max = app.max_calls;
-    app.driver
-        .run(move |sim| {
-            let live = sim.engine().calls().count();
-            if live.saturating_add(setups.len()) > max {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many calls: {live} are live and at most {max} may be"),
-                ));
-            }
-            let mut ids = Vec::with_capacity(setups.len());
-            for mut setup in setups {
-                let id = sim.new_uuid();
-                setup.id = CallId::from(id.as_str());
-                let started = sim.start_call_now(&id, setup);
-                ids.push(started.map_err(|e| ApiError::new(StatusCode::CONFLICT, e.to_string()))?.as_str().to_owned());
-            }
-            Ok(ids)
-        })
-        .await
-        .ok_or_else(unavailable)?
+    let started = app.driver.start_calls(setups, app.max_calls).await.ok_or_else(unavailable)?;
+    match started {
+        Ok(ids) => Ok(ids.into_iter().map(|id| id.as_str().to_owned()).collect()),
+        Err(e @ StartRefused::TooManyCalls { .. }) => Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())),
+        Err(e @ StartRefused::Engine(_)) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
+    }
 }
 
 async fn make_call(
@@ -671,13 +641,14 @@ async fn list_calls(
     params: Params,
 ) -> Result<Json, ApiError> {
     if params.get("status") == Some("live") {
-        let mut calls = app
+        let mut calls: Vec<String> = app
             .driver
-            .run(|sim| {
-                sim.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().as_str().to_owned()).collect::<Vec<_>>()
-            })
+            .live_calls()
             .await
-            .ok_or_else(unavailable)?;
+            .ok_or_else(unavailable)?
+            .into_iter()
+            .map(|id| id.as_str().to_owned())
+            .collect();
         calls.sort();
         return Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))));
     }
@@ -707,14 +678,10 @@ async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>
     let account = app.auth_id.clone();
     let live = app
         .driver
-        .run(move |sim| {
-            sim.engine()
-                .call(&id)
-                .filter(|c| !c.is_ended())
-                .map(|c| call_json(&account, c.setup(), c.status().as_str(), None, c.current_verb()))
-        })
+        .live_call(id)
         .await
-        .ok_or_else(unavailable)?;
+        .ok_or_else(unavailable)?
+        .map(|(setup, status, verb)| call_json(&account, &setup, status.as_str(), None, verb));
     let found = live
         .or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app.auth_id, &s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
@@ -724,14 +691,7 @@ async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>
 
 async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
     let id = CallId::from(uuid.as_str());
-    let ok = app
-        .driver
-        .run(move |sim| match sim.engine().call(&id) {
-            Some(c) if !c.is_ended() => sim.input_now(&id, input).is_ok(),
-            _ => false,
-        })
-        .await
-        .ok_or_else(unavailable)?;
+    let ok = app.driver.input(id, input).await.ok_or_else(unavailable)?;
     if ok { Ok(()) } else { Err(ApiError::not_found(format!("no live call {uuid}"))) }
 }
 

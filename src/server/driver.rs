@@ -1,7 +1,8 @@
-//! The driver task: owns the [`Simulation`] (engine, rooms, simulated media) in live mode and
-//! runs it against the real clock. Everything else talks to it through jobs.
+//! The driver task: owns a [`Runtime`] (engine, rooms, simulated media) and runs it on the
+//! real clock. Everything else talks to it through [`Job`]s.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,11 +11,54 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::webhook::Webhooks;
-use crate::engine::{CallEnd, CallId, CallSetup, FetchReply, HttpRequest, Reply};
-use crate::sim::{Line, Simulation};
+use crate::engine::{
+    CallEnd, CallId, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest, Input, Reply,
+    RequestId, RoomSnapshot,
+};
+use crate::runtime::{Line, LineKind, OpResult, RoomOp, Runtime};
 
-/// Work for the driver: runs on the simulation, at the current time.
-type Job = Box<dyn FnOnce(&mut Simulation) + Send>;
+/// What a live call looks like from outside: its setup, status and the verb it runs.
+pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
+
+/// Why calls were not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartRefused {
+    /// They would take the live calls beyond the limit; none started.
+    #[error("too many calls: {live} are live and at most {max} may be")]
+    TooManyCalls {
+        /// Live calls now.
+        live: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The engine refused one (the ones before it started).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Work for the driver, run on the runtime at the current time. The closed list of what the
+/// REST API and the webhooks may ask of it.
+#[derive(Debug)]
+enum Job {
+    /// Start these calls, all or none when they would pass `max_calls` live calls.
+    StartCalls { setups: Vec<CallSetup>, max_calls: usize, done: oneshot::Sender<Result<Vec<CallId>, StartRefused>> },
+    /// A REST room operation.
+    RoomOp { op: RoomOp, done: oneshot::Sender<Result<OpResult, ConferenceError>> },
+    /// The names of the account's live conferences.
+    ListRooms { done: oneshot::Sender<Vec<String>> },
+    /// One conference.
+    GetRoom { name: String, done: oneshot::Sender<Result<RoomSnapshot, ConferenceError>> },
+    /// The ids of the live calls.
+    LiveCalls { done: oneshot::Sender<Vec<CallId>> },
+    /// One live call.
+    LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
+    /// An input to a live call; false when it is not live.
+    Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
+    /// A fetched document's reply.
+    Deliver { call: CallId, request: RequestId, reply: FetchReply },
+    /// Answer once nothing is in flight and nothing is due.
+    Settled { done: oneshot::Sender<()> },
+}
 
 /// How many transcript lines the driver keeps for `GET /sim/Transcript`.
 const RECENT_LINES: usize = 10_000;
@@ -85,27 +129,109 @@ pub struct Driver {
     history: Arc<Mutex<VecDeque<CallRecord>>>,
 }
 
+/// Requests on the wire or waiting for it (document fetches and notifications).
+#[derive(Debug, Default)]
+struct InFlight(AtomicUsize);
+
+impl InFlight {
+    fn start(self: &Arc<Self>) -> InFlightGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+
+    fn is_idle(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == 0
+    }
+}
+
+/// One request in flight, until dropped.
+#[derive(Debug)]
+struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Driver {
-    /// Starts the driver task on the current tokio runtime.
-    pub fn spawn(mut sim: Simulation, webhooks: Webhooks, config: DriverConfig) -> Driver {
-        sim.set_external_fetch(true);
+    /// Starts the driver task on the current tokio runtime; `rt` runs on the real clock from
+    /// now.
+    pub fn spawn(rt: Runtime, webhooks: Webhooks, config: DriverConfig) -> Driver {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(Recent::default()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
         let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
-        tokio::spawn(drive(sim, rx, tx, webhooks, config, recent, history));
+        let task = Task {
+            rt,
+            tx,
+            webhooks,
+            config,
+            recent,
+            history,
+            start: Instant::now(),
+            nonce: u64::from(std::process::id()) << 32,
+            queues: HashMap::new(),
+            fetches: HashMap::new(),
+            in_flight: Arc::new(InFlight::default()),
+            waiting: Vec::new(),
+        };
+        tokio::spawn(task.drive(rx));
         driver
     }
 
-    /// Runs `f` on the simulation at the current time and returns its result; `None` when the
+    /// Sends `job` made with a reply channel and waits for the answer; `None` when the
     /// driver has stopped.
-    pub async fn run<R: Send + 'static>(&self, f: impl FnOnce(&mut Simulation) -> R + Send + 'static) -> Option<R> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |sim| {
-            let _ = tx.send(f(sim));
-        });
-        self.tx.send(job).await.ok()?;
-        rx.await.ok()
+    async fn ask<R>(&self, job: impl FnOnce(oneshot::Sender<R>) -> Job) -> Option<R> {
+        let (done, answer) = oneshot::channel();
+        self.tx.send(job(done)).await.ok()?;
+        answer.await.ok()
+    }
+
+    /// Starts `setups` (their ids are given by the driver), all or none when they would take
+    /// the live calls beyond `max_calls`.
+    pub async fn start_calls(
+        &self,
+        setups: Vec<CallSetup>,
+        max_calls: usize,
+    ) -> Option<Result<Vec<CallId>, StartRefused>> {
+        self.ask(|done| Job::StartCalls { setups, max_calls, done }).await
+    }
+
+    /// Runs a REST room operation.
+    pub async fn room_op(&self, op: RoomOp) -> Option<Result<OpResult, ConferenceError>> {
+        self.ask(|done| Job::RoomOp { op, done }).await
+    }
+
+    /// The names of the live conferences.
+    pub async fn rooms(&self) -> Option<Vec<String>> {
+        self.ask(|done| Job::ListRooms { done }).await
+    }
+
+    /// One live conference.
+    pub async fn room(&self, name: String) -> Option<Result<RoomSnapshot, ConferenceError>> {
+        self.ask(|done| Job::GetRoom { name, done }).await
+    }
+
+    /// The ids of the live calls, in no order.
+    pub async fn live_calls(&self) -> Option<Vec<CallId>> {
+        self.ask(|done| Job::LiveCalls { done }).await
+    }
+
+    /// One live call.
+    pub async fn live_call(&self, id: CallId) -> Option<Option<LiveCall>> {
+        self.ask(|done| Job::LiveCall { id, done }).await
+    }
+
+    /// Hands `input` to a live call; `Some(false)` when it is not live.
+    pub async fn input(&self, id: CallId, input: Input) -> Option<bool> {
+        self.ask(|done| Job::Input { id, input, done }).await
+    }
+
+    /// Returns once the driver is settled: no request on the wire or waiting for it, and
+    /// nothing due now (what is left waits for time to pass or for an outside event).
+    pub async fn settled(&self) -> Option<()> {
+        self.ask(|done| Job::Settled { done }).await
     }
 
     /// A page of the ended calls, most recent first, and how many there are in all.
@@ -137,95 +263,181 @@ impl Driver {
     }
 }
 
-async fn drive(
-    mut sim: Simulation,
-    mut rx: mpsc::Receiver<Job>,
+/// The driver task's state.
+struct Task {
+    rt: Runtime,
+    /// For fetch tasks to hand their replies back.
     tx: mpsc::Sender<Job>,
     webhooks: Webhooks,
     config: DriverConfig,
     recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
-) {
-    let start = Instant::now();
-    let mut nonce: u64 = u64::from(std::process::id()) << 32;
-    // Notifications (callbacks, hangup_url) of one call go out one after the other, in the
-    // order the call made them; document fetches go out at once.
-    let mut queues: HashMap<String, mpsc::UnboundedSender<(HttpRequest, String)>> = HashMap::new();
-    // The document fetches in flight, by call: cancelled when the call is forgotten.
-    let mut fetches: HashMap<String, Vec<AbortHandle>> = HashMap::new();
-    loop {
-        sim.advance_to(start.elapsed());
+    start: Instant,
+    nonce: u64,
+    /// Notifications (callbacks, hangup_url) of one call go out one after the other, in the
+    /// order the call made them; document fetches go out at once.
+    queues: HashMap<String, mpsc::UnboundedSender<Notice>>,
+    /// The document fetches in flight, by call: cancelled when the call is forgotten.
+    fetches: HashMap<String, Vec<AbortHandle>>,
+    in_flight: Arc<InFlight>,
+    /// Who waits for the driver to settle.
+    waiting: Vec<oneshot::Sender<()>>,
+}
+
+/// A notification for a call's queue, counted in flight until it is sent.
+type Notice = (HttpRequest, String, InFlightGuard);
+
+impl Task {
+    async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
+        loop {
+            self.rt.handle_timeout(self.start.elapsed());
+            self.send_requests();
+            self.forget();
+            let due = self.rt.poll_timeout();
+            if !self.waiting.is_empty() && self.in_flight.is_idle() && due.is_none_or(|t| t > self.start.elapsed()) {
+                for w in self.waiting.drain(..) {
+                    let _ = w.send(());
+                }
+            }
+            // While someone waits to see the driver settle, look again soon.
+            let wait = due.map(|t| t.saturating_sub(self.start.elapsed()));
+            let wait =
+                if self.waiting.is_empty() { wait } else { Some(wait.map_or(SETTLE_POLL, |w| w.min(SETTLE_POLL))) };
+            tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => {
+                        let now = self.start.elapsed();
+                        self.rt.handle_timeout(now);
+                        self.run(now, job);
+                    }
+                    None => break,
+                },
+                () = sleep(wait) => {}
+            }
+        }
+    }
+
+    fn run(&mut self, now: Duration, job: Job) {
+        let rt = &mut self.rt;
+        match job {
+            Job::StartCalls { setups, max_calls, done } => {
+                let _ = done.send(start_calls(rt, now, setups, max_calls));
+            }
+            Job::RoomOp { op, done } => {
+                let _ = done.send(rt.room_op(now, &op));
+            }
+            Job::ListRooms { done } => {
+                let _ = done.send(rt.engine().rooms().list(rt.account()));
+            }
+            Job::GetRoom { name, done } => {
+                let _ = done.send(rt.engine().rooms().get(now, rt.account(), &name));
+            }
+            Job::LiveCalls { done } => {
+                let _ = done.send(rt.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().clone()).collect());
+            }
+            Job::LiveCall { id, done } => {
+                let call = rt.engine().call(&id).filter(|c| !c.is_ended());
+                let _ = done.send(call.map(|c| (c.setup().clone(), c.status(), c.current_verb())));
+            }
+            Job::Input { id, input, done } => {
+                let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());
+                let _ = done.send(live && rt.handle_input(now, &id, input).is_ok());
+            }
+            Job::Deliver { call, request, reply } => rt.deliver(now, &call, request, reply),
+            Job::Settled { done } => self.waiting.push(done),
+        }
+    }
+
+    /// Sends what the runtime asked for and logs its transcript lines.
+    fn send_requests(&mut self) {
         // The full parameters of the requests, for their transcript lines (which leave the
         // standard ones out), in the order the lines were written.
         let mut sent: VecDeque<(String, Vec<(String, String)>)> = VecDeque::new();
-        for (call, req) in sim.take_outbox() {
+        while let Some((call, req)) = self.rt.poll_request() {
             sent.push_back((format!("{} {} ", req.method, req.url), req.params.clone()));
-            nonce = nonce.wrapping_add(0x9E37_79B9);
-            let nonce = format!("{nonce:020}");
+            self.nonce = self.nonce.wrapping_add(0x9E37_79B9);
+            let nonce = format!("{:020}", self.nonce);
+            let guard = self.in_flight.start();
             if req.reply == Reply::Ignore {
                 let key = call.map_or_else(String::new, |c| c.as_str().to_owned());
-                let queue = queues.entry(key).or_insert_with(|| notifier(webhooks.clone(), config.notify_hold));
-                if let Err(mpsc::error::SendError(job)) = queue.send((req, nonce)) {
+                let (hooks, hold) = (&self.webhooks, self.config.notify_hold);
+                let queue = self.queues.entry(key).or_insert_with(|| notifier(hooks.clone(), hold));
+                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard)) {
                     // The worker stopped: start a new one.
-                    let fresh = notifier(webhooks.clone(), config.notify_hold);
-                    let _ = fresh.send(job);
+                    let fresh = notifier(self.webhooks.clone(), hold);
+                    let _ = fresh.send(notice);
                     *queue = fresh;
                 }
                 continue;
             }
-            let (hooks, back) = (webhooks.clone(), tx.clone());
+            let (hooks, back) = (self.webhooks.clone(), self.tx.clone());
             let key = call.as_ref().map(|c| c.as_str().to_owned());
             let task = tokio::spawn(async move {
                 let reply = checked(hooks.send(&req, &nonce).await);
                 tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
-                    let job: Job = Box::new(move |sim| sim.deliver(&call, req.id, reply));
-                    let _ = back.send(job).await;
+                    let _ = back.send(Job::Deliver { call, request: req.id, reply }).await;
                 }
+                drop(guard);
             });
             if let Some(key) = key {
-                let list = fetches.entry(key).or_default();
+                let list = self.fetches.entry(key).or_default();
                 list.retain(|t| !t.is_finished());
                 list.push(task.abort_handle());
             }
         }
-        log(&mut sim, &recent, sent);
-        // Forgotten calls keep a record, their notification queues close (their workers
-        // finish what is queued) and their document fetches stop, retries and all.
-        let gone = sim.forget_ended_calls();
-        if !gone.is_empty() {
-            if let Ok(mut r) = recent.lock() {
-                for (setup, _) in &gone {
-                    r.starts.remove(setup.id.as_str());
-                }
-            }
+        log(&mut self.rt, &self.recent, sent);
+    }
+
+    /// Forgotten calls keep a record, their notification queues close (their workers finish
+    /// what is queued) and their document fetches stop, retries and all.
+    fn forget(&mut self) {
+        let gone = self.rt.forget_ended_calls();
+        if gone.is_empty() {
+            return;
+        }
+        if let Ok(mut r) = self.recent.lock() {
             for (setup, _) in &gone {
-                queues.remove(setup.id.as_str());
-                for task in fetches.remove(setup.id.as_str()).unwrap_or_default() {
-                    task.abort();
-                }
-            }
-            if let Ok(mut h) = history.lock() {
-                for record in gone {
-                    if h.len() == HISTORY {
-                        h.pop_front();
-                    }
-                    h.push_back(record);
-                }
+                r.starts.remove(setup.id.as_str());
             }
         }
-        let wait = sim.next_deadline().map(|t| t.saturating_sub(start.elapsed()));
-        tokio::select! {
-            job = rx.recv() => match job {
-                Some(job) => {
-                    sim.advance_to(start.elapsed());
-                    job(&mut sim);
+        for (setup, _) in &gone {
+            self.queues.remove(setup.id.as_str());
+            for task in self.fetches.remove(setup.id.as_str()).unwrap_or_default() {
+                task.abort();
+            }
+        }
+        if let Ok(mut h) = self.history.lock() {
+            for record in gone {
+                if h.len() == HISTORY {
+                    h.pop_front();
                 }
-                None => break,
-            },
-            () = sleep(wait) => {}
+                h.push_back(record);
+            }
         }
     }
+}
+
+/// How often the driver looks whether it has settled while someone waits for it.
+const SETTLE_POLL: Duration = Duration::from_millis(5);
+
+/// Starts the calls, all or none when they would pass `max` live calls; each gets a fresh id.
+fn start_calls(
+    rt: &mut Runtime,
+    now: Duration,
+    setups: Vec<CallSetup>,
+    max: usize,
+) -> Result<Vec<CallId>, StartRefused> {
+    let live = rt.engine().calls().count();
+    if live.saturating_add(setups.len()) > max {
+        return Err(StartRefused::TooManyCalls { live, max });
+    }
+    let mut ids = Vec::with_capacity(setups.len());
+    for mut setup in setups {
+        setup.id = CallId::from(rt.new_uuid());
+        ids.push(rt.start_call(now, setup)?);
+    }
+    Ok(ids)
 }
 
 /// A fetched body parsed off the driver task: a valid document goes to the call parsed; an
@@ -239,16 +451,17 @@ fn checked(reply: FetchReply) -> FetchReply {
 
 /// A worker that sends one call's notifications in order: each starts when the one before
 /// has finished or has held the queue for `hold` (it then goes on beside the next one).
-fn notifier(webhooks: Webhooks, hold: Duration) -> mpsc::UnboundedSender<(HttpRequest, String)> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(HttpRequest, String)>();
+fn notifier(webhooks: Webhooks, hold: Duration) -> mpsc::UnboundedSender<Notice> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
     tokio::spawn(async move {
-        while let Some((req, nonce)) = rx.recv().await {
+        while let Some((req, nonce, guard)) = rx.recv().await {
             // The hold counts from the moment the request may go on the wire.
             let permit = webhooks.permit(&req).await;
             let hooks = webhooks.clone();
             let mut task = tokio::spawn(async move {
                 let reply = hooks.send_with(permit, &req, &nonce).await;
                 tracing::debug!(url = %req.url, ?reply, "notification sent");
+                drop(guard);
             });
             if tokio::time::timeout(hold, &mut task).await.is_err() {
                 tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
@@ -265,8 +478,8 @@ async fn sleep(wait: Option<Duration>) {
     }
 }
 
-fn log(sim: &mut Simulation, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec<(String, String)>)>) {
-    let lines = sim.take_transcript();
+fn log(rt: &mut Runtime, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec<(String, String)>)>) {
+    let lines = rt.take_transcript();
     if lines.is_empty() {
         return;
     }
@@ -274,11 +487,11 @@ fn log(sim: &mut Simulation, recent: &Mutex<Recent>, mut sent: VecDeque<(String,
     for line in lines {
         let span = tracing::info_span!("call", call_uuid = %line.who);
         let _enter = span.enter();
-        tracing::info!(kind = line.kind, "{}", line.text);
+        tracing::info!(kind = line.kind.as_str(), "{}", line.text);
         // A request line's own parameters (standard ones included): the first request sent
         // with its method and URL.
         let mut params = line.params.clone();
-        if line.kind == "request" {
+        if line.kind == LineKind::Request {
             let own = sent.iter().position(|(head, _)| line.text.starts_with(head.as_str()));
             if let Some((_, all)) = own.and_then(|i| sent.remove(i)) {
                 params = all;
@@ -288,7 +501,7 @@ fn log(sim: &mut Simulation, recent: &Mutex<Recent>, mut sent: VecDeque<(String,
         for d in &line.diagnostics {
             tracing::warn!("{d}");
         }
-        let is_call = sim.engine().call(&CallId::from(line.who.as_str())).is_some();
+        let is_call = rt.engine().call(&CallId::from(line.who.as_str())).is_some();
         let call_ms = if is_call {
             let started = *recent.starts.entry(line.who.clone()).or_insert(line.at_ms);
             Some(line.at_ms.saturating_sub(started))

@@ -1,10 +1,10 @@
 //! `plivo-flow serve`: the tokio runtime around the sans-IO engine, and a REST server
 //! compatible with Plivo's API (feature `server`).
 //!
-//! One driver task owns the engine (through a live-mode [`Simulation`]): it runs timers on the
-//! real clock, sends webhooks with [`webhook::Webhooks`] (signed, with retries), simulates
-//! media at `speed` × the replay timing rule, and executes REST operations as jobs. The HTTP
-//! layer (axum) only parses, authenticates and formats.
+//! One driver task owns a [`Runtime`] (the engine, its rooms and simulated media at `speed` ×
+//! the replay timing rule): it runs timers on the real clock, sends webhooks with
+//! [`webhook::Webhooks`] (signed, with retries), and carries out REST operations sent to it as
+//! jobs. The HTTP layer (axum) only parses, authenticates and formats.
 
 mod api;
 mod driver;
@@ -20,9 +20,9 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use driver::{Driver, DriverConfig};
+pub use driver::{Driver, DriverConfig, LiveCall, StartRefused};
 
-use crate::sim::Simulation;
+use crate::runtime::{Runtime, RuntimeConfig};
 
 /// The development credentials used when none are given.
 pub const DEV_AUTH_ID: &str = "MADEVELOPMENT0000001";
@@ -104,16 +104,15 @@ fn app(config: &ServerConfig) -> axum::Router {
     } else {
         config.seed
     };
-    let mut sim = Simulation::with_seed(seed);
-    sim.set_account(&config.auth_id);
-    sim.set_speed(config.speed);
+    let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.clone() });
+    rt.media_mut().set_speed(config.speed);
     let hooks = webhook::WebhookConfig {
         max_in_flight: config.max_in_flight,
         total_timeout: config.webhook_timeout,
         ..webhook::WebhookConfig::default()
     };
     let webhooks = webhook::Webhooks::with_config(&config.auth_token, hooks);
-    let driver = Driver::spawn(sim, webhooks, DriverConfig { notify_hold: config.notify_hold });
+    let driver = Driver::spawn(rt, webhooks, DriverConfig { notify_hold: config.notify_hold });
     let state = api::AppState {
         driver,
         auth_id: config.auth_id.clone(),

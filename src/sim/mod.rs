@@ -1,0 +1,521 @@
+//! [`Simulation`]: runs calls offline in virtual time, with canned documents and scripted
+//! events, and records a transcript.
+//!
+//! A simulation is a [`Runtime`] (engine, [simulated media](crate::media::SimulatedMedia),
+//! transcript) plus what only a replay has: a virtual clock, documents served by URL, and a
+//! script of events ([`Simulation::at`]). Time jumps from one happening to the next, so an
+//! hour-long conference replays in milliseconds, and every run of the same script prints the
+//! same transcript (ids come from seeded generators). How long media lasts is the
+//! [timing rule](crate::media::SimulatedMedia#timing-rule).
+//!
+//! ```
+//! use std::time::Duration;
+//! use plivo_flow::sim::Simulation;
+//!
+//! let mut sim = Simulation::new();
+//! sim.serve("https://app.example/answer", r#"<Response>
+//!   <Conference enterSound="beep:1">MyConference</Conference>
+//!   <Speak>Good bye. You have been kicked out of the conference</Speak>
+//! </Response>"#);
+//! sim.start_call("alice", "https://app.example/answer");
+//! sim.start_call("bob", "https://app.example/answer");
+//! sim.at(Duration::from_secs(60)).kick("MyConference", "1");
+//! sim.run();
+//! let text = sim.transcript_text();
+//! assert!(text.contains("alice  left room MyConference as member 1: kicked"));
+//! assert!(text.contains("alice  spoke \"Good bye. You have been kicked out of the conference\""));
+//! assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
+//! ```
+
+mod script;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::time::Duration;
+
+pub use script::At;
+
+use crate::engine::{
+    CallId, CallSetup, ConferenceError, Direction, Engine, EngineError, FetchReply, HttpRequest, Input, Reply,
+};
+use crate::media::{DialDefault, MediaTiming};
+use crate::runtime::{Line, LineKind, OpResult, RoomOp, Runtime, RuntimeConfig, describe_input, strip_fragment};
+
+pub use crate::runtime::DEFAULT_STEP_LIMIT;
+
+/// What a URL serves.
+#[derive(Debug, Clone)]
+pub enum Served {
+    /// This body (parsed by the call; may be invalid on purpose).
+    Body(String),
+    /// The request fails with this reason.
+    Fail(String),
+}
+
+/// A scripted happening.
+#[derive(Debug, Clone)]
+enum Action {
+    Start {
+        name: String,
+        setup: CallSetup,
+    },
+    Input {
+        call: String,
+        input: Input,
+    },
+    Room(RoomOp),
+    /// A room operation the script could not even state (its member list is not one): its
+    /// `api` line says why.
+    BadRoomOp {
+        text: String,
+        error: ConferenceError,
+    },
+    /// The call's latest recording ends with this length.
+    FinishRecording {
+        call: String,
+        duration_ms: u64,
+    },
+    /// The call's latest stream ends.
+    EndStream {
+        call: String,
+    },
+}
+
+/// Work counters of a [`Simulation`], for checking that its cost per call stays flat as
+/// traffic grows (see [`Simulation::stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SimStats {
+    /// Steps taken: scripted happenings, media inputs and engine timer firings.
+    pub steps: u64,
+    /// Index entries looked at to find one call's pending media inputs and recordings
+    /// (cancels, ends, stops). Grows with each call's own pending work, never with the number
+    /// of calls.
+    pub visited: u64,
+}
+
+/// Calls, rooms, canned documents and a script, run in virtual time.
+#[derive(Debug)]
+pub struct Simulation {
+    rt: Runtime,
+    now: Duration,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(Duration, u64)>>,
+    actions: HashMap<u64, Action>,
+    served: HashMap<String, Served>,
+    /// What a URL that is not served gets (none: the request fails).
+    fallback: Option<Served>,
+    ids: HashMap<String, CallId>,
+    /// Calls whose dial events the script gives (by name: the call may not exist yet).
+    scripted_dials: HashSet<String>,
+    requests: Vec<(Duration, String, HttpRequest)>,
+    /// Rendered diagnostics of invalid fetched documents, for the CLI.
+    diagnostics: Vec<String>,
+    /// Transcript lines already looked at for diagnostics.
+    scanned: usize,
+    /// Most steps one [`Simulation::run_until`] takes.
+    step_limit: u64,
+    steps: u64,
+}
+
+impl Default for Simulation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Simulation {
+    /// A simulation with the default timing and seed.
+    pub fn new() -> Self {
+        Self::with_seed(1)
+    }
+
+    /// A simulation whose ids derive from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        Simulation {
+            rt: Runtime::new(RuntimeConfig { seed, ..RuntimeConfig::default() }),
+            now: Duration::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            actions: HashMap::new(),
+            served: HashMap::new(),
+            fallback: None,
+            ids: HashMap::new(),
+            scripted_dials: HashSet::new(),
+            requests: Vec::new(),
+            diagnostics: Vec::new(),
+            scanned: 0,
+            step_limit: DEFAULT_STEP_LIMIT,
+            steps: 0,
+        }
+    }
+
+    /// The media timing rule in force.
+    pub fn timing_mut(&mut self) -> &mut MediaTiming {
+        self.rt.media_mut().timing_mut()
+    }
+
+    /// The text `<Record transcriptionUrl>` requests carry as `transcription` for calls started
+    /// from now on (default [`crate::engine::DEFAULT_TRANSCRIPTION`]).
+    pub fn set_transcription_text(&mut self, text: &str) {
+        self.rt.engine_mut().call_config_mut().transcription_text = text.to_owned();
+    }
+
+    /// What dialed parties do when the script is silent.
+    pub fn set_dial_default(&mut self, d: DialDefault) {
+        self.rt.media_mut().set_dial_default(d);
+    }
+
+    /// Multiplies every media duration by `factor` (1 = the timing rule, 0 = instant).
+    pub fn set_speed(&mut self, factor: f64) {
+        self.rt.media_mut().set_speed(factor);
+    }
+
+    /// Serves `xml` at `url` (any method). A URL that is not served fails.
+    pub fn serve(&mut self, url: &str, xml: &str) {
+        self.served.insert(strip_fragment(url).to_owned(), Served::Body(xml.to_owned()));
+    }
+
+    /// Serves `xml` at `url`, naming it `name` (e.g. its file path) in diagnostics.
+    pub fn serve_named(&mut self, url: &str, name: &str, xml: &str) {
+        self.serve(url, xml);
+        self.rt.transcript_mut().name_document(url, name);
+    }
+
+    /// Serves `xml` at every URL not served otherwise (by default such requests fail), e.g.
+    /// `<Response><Hangup/></Response>` to replay a document whose action URLs are unknown.
+    pub fn serve_fallback(&mut self, xml: &str) {
+        self.fallback = Some(Served::Body(xml.to_owned()));
+    }
+
+    /// Makes requests to `url` fail with `reason`.
+    pub fn serve_failure(&mut self, url: &str, reason: &str) {
+        self.served.insert(strip_fragment(url).to_owned(), Served::Fail(reason.to_owned()));
+    }
+
+    /// Starts an inbound call named `name` now.
+    pub fn start_call(&mut self, name: &str, answer_url: &str) {
+        let setup = self.setup(name, answer_url, Direction::Inbound);
+        self.schedule(self.now, Action::Start { name: name.to_owned(), setup });
+    }
+
+    /// Starts a call at a time.
+    pub fn start_call_with(&mut self, at: Duration, name: &str, mut setup: CallSetup) {
+        setup.id = self.id_for(name);
+        self.schedule(at, Action::Start { name: name.to_owned(), setup });
+    }
+
+    /// A call setup with a fresh id for `name`, numbers derived from the name.
+    pub fn setup(&mut self, name: &str, answer_url: &str, direction: Direction) -> CallSetup {
+        let id = self.id_for(name);
+        let n = self.ids.len();
+        let mut setup = CallSetup::inbound(id.as_str(), &format!("+1555000{n:04}"), "+15559990000", answer_url);
+        setup.direction = direction;
+        setup.account = self.rt.account().to_owned();
+        setup
+    }
+
+    /// The id of the call named `name`, given now if it has none.
+    fn id_for(&mut self, name: &str) -> CallId {
+        if let Some(id) = self.ids.get(name) {
+            return id.clone();
+        }
+        let id = CallId::from(self.rt.new_uuid());
+        self.ids.insert(name.to_owned(), id.clone());
+        self.rt.transcript_mut().set_name(&id, name);
+        id
+    }
+
+    /// Schedules scripted events at `at`.
+    pub fn at(&mut self, at: Duration) -> At<'_> {
+        At::new(self, at)
+    }
+
+    fn schedule(&mut self, at: Duration, action: Action) {
+        self.seq += 1;
+        self.queue.push(Reverse((at, self.seq)));
+        self.actions.insert(self.seq, action);
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The account calls and rooms belong to.
+    pub fn account(&self) -> &str {
+        self.rt.account()
+    }
+
+    /// When the next scripted happening, media input or engine timer is due.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let queued = self.queue.peek().map(|Reverse((t, _))| *t);
+        match (queued, self.rt.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs everything due up to `now` and moves the clock there.
+    ///
+    /// When the step limit stops it first, the clock stays at the last happening it ran, so
+    /// the next call goes on from there and nothing is run late.
+    pub fn advance_to(&mut self, now: Duration) {
+        if self.run_steps(now) {
+            self.now = self.now.max(now);
+        }
+    }
+
+    /// Starts a call named `name` now and returns its id.
+    ///
+    /// # Errors
+    /// [`EngineError::DuplicateCall`] when a call with `setup.id` is still known; nothing
+    /// changes then.
+    pub fn start_call_now(&mut self, name: &str, setup: CallSetup) -> Result<CallId, EngineError> {
+        if self.rt.engine().call(&setup.id).is_some() {
+            return Err(EngineError::DuplicateCall(setup.id));
+        }
+        self.ids.insert(name.to_owned(), setup.id.clone());
+        self.rt.transcript_mut().set_name(&setup.id, name);
+        let r = self.rt.start_call(self.now, setup);
+        self.settle();
+        r
+    }
+
+    /// Hands `input` to a call now.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownCall`] when no such call is known.
+    pub fn input_now(&mut self, call: &CallId, input: Input) -> Result<(), EngineError> {
+        let r = self.rt.handle_input(self.now, call, input);
+        self.settle();
+        r
+    }
+
+    /// Applies a room operation now and says what it did.
+    ///
+    /// # Errors
+    /// The rooms' [`ConferenceError`]; nothing changes then.
+    pub fn room_op_now(&mut self, op: RoomOp) -> Result<OpResult, ConferenceError> {
+        let r = self.rt.room_op(self.now, &op);
+        self.settle();
+        r
+    }
+
+    /// The runtime (engine, media, transcript) the simulation drives.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// The engine, for operations the simulation does not wrap. What it outputs is carried
+    /// out at the simulation's next step.
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        self.rt.engine_mut()
+    }
+
+    /// A fresh UUID from the simulation's generator.
+    pub fn new_uuid(&mut self) -> String {
+        self.rt.new_uuid()
+    }
+
+    /// The engine (calls and rooms), for assertions.
+    pub fn engine(&self) -> &Engine {
+        self.rt.engine()
+    }
+
+    /// The id of the call named `name`.
+    pub fn call_id(&self, name: &str) -> Option<&CallId> {
+        self.ids.get(name)
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &[Line] {
+        self.rt.transcript().lines()
+    }
+
+    /// The transcript as text, one line per happening.
+    pub fn transcript_text(&self) -> String {
+        let mut s = String::new();
+        for l in self.transcript() {
+            s.push_str(&l.to_string());
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Every request sent, with its time and the name of the call (or `room`).
+    pub fn requests(&self) -> &[(Duration, String, HttpRequest)] {
+        &self.requests
+    }
+
+    /// Work counters since the simulation was created.
+    pub fn stats(&self) -> SimStats {
+        SimStats { steps: self.steps, visited: self.rt.media().visited() }
+    }
+
+    /// Rendered diagnostics of invalid documents the calls fetched.
+    pub fn diagnostics(&self) -> &[String] {
+        &self.diagnostics
+    }
+
+    /// Runs until nothing is left to happen (at most 48 virtual hours, or the step limit).
+    pub fn run(&mut self) {
+        self.run_until(self.now + Duration::from_secs(48 * 3600));
+    }
+
+    /// Sets the most steps (scripted happenings, media inputs and timer firings) one
+    /// [`Simulation::run_until`] or [`Simulation::advance_to`] takes before it returns
+    /// ([`DEFAULT_STEP_LIMIT`]); the count starts afresh on every call, so a long-lived
+    /// simulation never runs out. At least 1.
+    pub fn set_step_limit(&mut self, steps: u64) {
+        self.step_limit = steps.max(1);
+    }
+
+    /// Runs every happening up to and including `limit`, or until this call has taken the
+    /// step limit ([`Simulation::set_step_limit`]).
+    pub fn run_until(&mut self, limit: Duration) {
+        self.run_steps(limit);
+    }
+
+    /// [`Simulation::run_until`]; false when the step limit stopped it with happenings due.
+    ///
+    /// At equal times the script goes first, then the media's inputs, then engine timers.
+    fn run_steps(&mut self, limit: Duration) -> bool {
+        let mut steps: u64 = 0;
+        loop {
+            self.settle();
+            steps += 1;
+            if steps > self.step_limit {
+                return self.next_deadline().is_none_or(|t| t > limit);
+            }
+            let queued = self.queue.peek().map(|Reverse((t, _))| *t);
+            let next = match (queued, self.rt.poll_timeout()) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => return true,
+                },
+            };
+            if next > limit {
+                return true;
+            }
+            self.steps += 1;
+            self.now = self.now.max(next);
+            if queued.is_some_and(|t| t <= next) {
+                if let Some(Reverse((_, seq))) = self.queue.pop()
+                    && let Some(action) = self.actions.remove(&seq)
+                {
+                    self.apply(action);
+                }
+            } else {
+                self.rt.step(self.now);
+            }
+        }
+    }
+
+    /// After every step: the requests made are recorded and the canned documents answer
+    /// them; new diagnostics are collected.
+    fn settle(&mut self) {
+        while let Some((call, req)) = self.rt.poll_request() {
+            let who = call.as_ref().map_or_else(|| "room".to_owned(), |c| self.rt.transcript().name(c));
+            if req.reply != Reply::Ignore
+                && let Some(call) = &call
+            {
+                let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
+                    Some(Served::Body(b)) => FetchReply::Body(b.clone()),
+                    Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
+                    None => FetchReply::Failed("no document is served at this URL".to_owned()),
+                };
+                let input = Input::Fetched { request: req.id, reply };
+                self.rt.media_mut().schedule_input(self.now, call, input);
+            }
+            self.requests.push((self.now, who, req));
+        }
+        let lines = self.rt.transcript().lines();
+        for l in lines.get(self.scanned..).unwrap_or_default() {
+            self.diagnostics.extend(l.diagnostics.iter().cloned());
+        }
+        self.scanned = lines.len();
+    }
+
+    fn apply(&mut self, action: Action) {
+        let now = self.now;
+        match action {
+            Action::Start { name, setup } => {
+                let id = setup.id.clone();
+                if let Err(e) = self.rt.start_call(now, setup) {
+                    self.rt.transcript_mut().line(now, &name, LineKind::Error, e.to_string());
+                } else if self.scripted_dials.contains(&name) {
+                    self.rt.media_mut().script_dials(&id);
+                }
+            }
+            Action::Input { call, input } => {
+                let Some(id) = self.ids.get(&call).cloned() else {
+                    self.rt.transcript_mut().line(now, &call, LineKind::Error, format!("no call named {call}"));
+                    return;
+                };
+                // A call that has not started or has ended hears nothing: say so.
+                let ignored = match self.rt.engine().call(&id) {
+                    None => Some("the call has not started"),
+                    Some(c) if c.is_ended() => Some("the call has ended"),
+                    Some(_) => None,
+                };
+                if let Some(why) = ignored {
+                    if let Some(text) = describe_input(&input) {
+                        self.rt.transcript_mut().line(
+                            now,
+                            &call,
+                            LineKind::Ignored,
+                            format!("{text} (ignored: {why})"),
+                        );
+                    }
+                    return;
+                }
+                if let Input::Dial(_) = &input {
+                    self.scripted_dials.insert(call);
+                    self.rt.media_mut().script_dials(&id);
+                    self.rt.media_mut().drop_dial_events(&id);
+                }
+                let _ = self.rt.handle_input(now, &id, input);
+            }
+            Action::Room(op) => {
+                let _ = self.rt.room_op(now, &op);
+            }
+            Action::BadRoomOp { text, error } => {
+                self.rt.transcript_mut().line(now, "api", LineKind::Api, format!("{text}: error: {error}"));
+            }
+            Action::FinishRecording { call, duration_ms } => {
+                let finished = self
+                    .ids
+                    .get(&call)
+                    .cloned()
+                    .and_then(|id| self.rt.media_mut().finish_recording(&id, duration_ms).map(|input| (id, input)));
+                match finished {
+                    Some((id, input)) => {
+                        self.rt.transcript_mut().line(now, &call, LineKind::Input, "recording finished".to_owned());
+                        let _ = self.rt.handle_input(now, &id, input);
+                    }
+                    None => {
+                        self.rt.transcript_mut().line(now, &call, LineKind::Error, "no recording is running".to_owned())
+                    }
+                }
+            }
+            Action::EndStream { call } => {
+                let ended = self
+                    .ids
+                    .get(&call)
+                    .cloned()
+                    .and_then(|id| self.rt.media_mut().end_stream(&id).map(|input| (id, input)));
+                match ended {
+                    Some((id, input)) => {
+                        self.rt.transcript_mut().line(now, &call, LineKind::Input, "stream ended".to_owned());
+                        let _ = self.rt.handle_input(now, &id, input);
+                    }
+                    None => {
+                        self.rt.transcript_mut().line(now, &call, LineKind::Error, "no stream is running".to_owned())
+                    }
+                }
+            }
+        }
+    }
+}
