@@ -5,7 +5,7 @@
 //! `tests/engine_scenarios.rs`): one scenario per flow, compared whole with its `.expected`. The
 //! tests here check what those transcripts cannot: the standard request parameters they leave
 //! out, the [`Call`](plivo_flow::engine::Call) API on its own, stack depth, step limits, refused
-//! starts and what live mode retains.
+//! starts and what a [`Runtime`](plivo_flow::runtime::Runtime) retains.
 
 use std::time::Duration;
 
@@ -225,45 +225,47 @@ fn the_step_limit_still_stops_one_runaway_advance() {
 #[test]
 fn a_duplicate_call_id_is_refused_and_changes_nothing() {
     use plivo_flow::engine::{CallSetup, EngineError};
-    let mut sim = Simulation::new();
-    sim.set_external_fetch(true);
+    use plivo_flow::runtime::{Runtime, RuntimeConfig};
+    let mut rt = Runtime::new(RuntimeConfig::default());
     let setup = CallSetup::inbound("c-1", "+1555", "+1666", ANSWER);
-    let id = sim.start_call_now("alice", setup.clone()).expect("first start");
-    let before = sim.transcript_text();
-    let outbox = sim.take_outbox();
-    assert_eq!(outbox.len(), 1, "the answer fetch");
-    assert_eq!(sim.start_call_now("mallory", setup), Err(EngineError::DuplicateCall(id.clone())));
-    assert_eq!(sim.transcript_text(), before, "no line for the refused start");
-    assert!(sim.take_outbox().is_empty());
-    assert_eq!(sim.call_id("alice"), Some(&id));
-    assert_eq!(sim.call_id("mallory"), None);
-    // The live call keeps its name.
-    sim.input_now(&id, Input::Hangup { source: plivo_flow::engine::HangupSource::Caller }).expect("live");
-    assert!(sim.transcript_text().contains("alice  hung up: 4000 Normal Hangup (Caller)"), "{}", sim.transcript_text());
+    let id = rt.start_call(ms(0), setup.clone()).expect("first start");
+    rt.transcript_mut().set_name(&id, "alice");
+    let before = rt.transcript().lines().to_vec();
+    assert!(rt.poll_request().is_some(), "the answer fetch");
+    assert!(rt.poll_request().is_none());
+    assert_eq!(rt.start_call(ms(5), setup), Err(EngineError::DuplicateCall(id.clone())));
+    assert_eq!(rt.transcript().lines(), before.as_slice(), "no line for the refused start");
+    assert!(rt.poll_request().is_none(), "no request for the refused start");
+    // The live call is untouched: it still hears its inputs under its own name.
+    rt.handle_input(ms(10), &id, Input::Hangup { source: plivo_flow::engine::HangupSource::Caller }).expect("live");
+    let last = rt.transcript().lines().last().expect("a line").to_string();
+    assert_eq!(last, "00:00.010 alice  hung up: 4000 Normal Hangup (Caller)");
 }
 
+/// What `serve` runs keeps nothing per call once the lines are taken and the ended calls
+/// forgotten: each invalid document's diagnostics are only on its own line.
 #[test]
-fn live_mode_keeps_no_diagnostics_beyond_the_transcript_lines() {
+fn a_runtime_keeps_no_diagnostics_beyond_the_transcript_lines() {
     use plivo_flow::engine::{CallSetup, FetchReply};
-    let mut sim = Simulation::new();
-    sim.set_external_fetch(true);
+    use plivo_flow::runtime::{LineKind, Runtime, RuntimeConfig};
+    let mut rt = Runtime::new(RuntimeConfig::default());
     let mut lines_with_diagnostics = 0;
     for i in 0..50 {
-        let id = sim
-            .start_call_now(&format!("c{i}"), CallSetup::inbound(format!("c-{i}"), "+1555", "+1666", ANSWER))
-            .expect("start");
-        for (_, req) in sim.take_outbox() {
-            sim.deliver(&id, req.id, FetchReply::Body("<Response><Reject/></Response>".to_owned()));
+        let now = ms(i * 10);
+        rt.handle_timeout(now);
+        let id = rt.start_call(now, CallSetup::inbound(format!("c-{i}"), "+1555", "+1666", ANSWER)).expect("start");
+        while let Some((_, req)) = rt.poll_request() {
+            rt.deliver(now, &id, req.id, FetchReply::Body("<Response><Reject/></Response>".to_owned()));
         }
-        sim.advance_to(ms(i * 10));
-        for line in sim.take_transcript() {
-            if line.kind == "invalid-document" {
+        for line in rt.take_transcript() {
+            if line.kind == LineKind::InvalidDocument {
                 assert!(line.diagnostics.iter().any(|d| d.contains("unknown element <Reject>")), "{line:?}");
                 lines_with_diagnostics += 1;
             }
         }
-        sim.forget_ended_calls();
+        rt.forget_ended_calls();
     }
     assert_eq!(lines_with_diagnostics, 50, "each invalid document is reported once, on its line");
-    assert!(sim.diagnostics().is_empty(), "retained: {}", sim.diagnostics().len());
+    assert!(rt.transcript().lines().is_empty());
+    assert_eq!(rt.engine().calls().count(), 0, "every call ended and was forgotten");
 }
