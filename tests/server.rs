@@ -126,15 +126,20 @@ impl Harness {
         v["request_uuid"].as_str().expect("uuid").to_owned()
     }
 
-    /// Waits (at most 10 s) until `f` holds.
+    /// Waits until the server has settled (no webhook in flight, nothing due now): with
+    /// media instant (`speed` 0), everything a request set off has happened by then.
+    async fn settle(&self) {
+        let url = format!("http://{}/sim/Settled/", self.server.addr);
+        let resp = self.http.get(url).basic_auth(ID, Some(TOKEN)).send().await.expect("send");
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(v["settled"], true, "the server did not settle in 10 s: {v}");
+    }
+
+    /// Once the server has settled, `f` holds.
+    #[track_caller]
     async fn until(&self, what: &str, f: impl Fn(&[Hit]) -> bool) {
-        for _ in 0..500 {
-            if f(&self.hits()) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("timed out waiting for {what}; the application saw {:#?}", self.hits());
+        self.settle().await;
+        assert!(f(&self.hits()), "settled without {what}; the application saw {:#?}", self.hits());
     }
 
     async fn members(&self, room: &str) -> usize {
@@ -146,13 +151,8 @@ impl Harness {
     }
 
     async fn until_members(&self, room: &str, n: usize) {
-        for _ in 0..500 {
-            if self.members(room).await == n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("room {room} never had {n} members");
+        self.settle().await;
+        assert_eq!(self.members(room).await, n, "room {room} once settled");
     }
 
     async fn transcript(&self) -> String {
@@ -455,21 +455,45 @@ async fn the_simulated_phone_drives_an_ivr() {
     h.until("the digits", |hits| hits.iter().any(|x| x.path == "/digits" && x.param("Digits") == Some("7"))).await;
     h.until("the hangup", |hits| hits.iter().any(|x| x.path == "/hangup")).await;
     // An ended call is no longer live but its record stays.
-    let mut record = Value::Null;
-    for _ in 0..500 {
-        let (status, v) = h.req(Method::GET, &format!("/Call/{uuid}/"), None).await;
-        assert_eq!(status, 200, "{v}");
-        if v["call_status"] == "completed" {
-            record = v;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    h.settle().await;
+    let (status, record) = h.req(Method::GET, &format!("/Call/{uuid}/"), None).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["call_status"], "completed", "{record}");
     assert_eq!(record["hangup_cause_code"], 4010, "{record}");
     let (_, listed) = h.req(Method::GET, "/Call/?limit=5", None).await;
     assert_eq!(listed["objects"][0]["call_uuid"], uuid.as_str(), "{listed}");
     assert_eq!(listed["meta"]["total_count"], 1);
     let (_, live) = h.req(Method::GET, "/Call/?status=live", None).await;
     assert_eq!(live["calls"], serde_json::json!([]));
+    h.server.stop().await.expect("stop");
+}
+
+/// `GET /sim/Settled/` waits while a webhook is on the wire: an application that never
+/// answers keeps the server unsettled, and the wait ends with `settled: false` at its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_waits_for_webhooks_on_the_wire() {
+    let h = Harness::start().await;
+    let url = |q: &str| format!("http://{}/sim/Settled/{q}", h.server.addr);
+    let get = |u: String| h.http.get(u).basic_auth(ID, Some(TOKEN)).send();
+    // Nothing has happened yet: settled at once.
+    let v: Value = get(url("")).await.expect("send").json().await.expect("json");
+    assert_eq!(v["settled"], true, "{v}");
+    // An application that accepts the connection and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let answer = format!("http://{}/answer", silent.local_addr().expect("addr"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            open.push(sock);
+        }
+    });
+    let body = serde_json::json!({ "from": "+14155550100", "to": "+14155550199", "answer_url": answer });
+    let (status, v) = h.req(Method::POST, "/Call/", Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    let v: Value = get(url("?timeout_ms=300")).await.expect("send").json().await.expect("json");
+    assert_eq!(v["settled"], false, "the answer fetch is still on the wire: {v}");
+    let resp = get(url("?timeout_ms=soon")).await.expect("send");
+    assert_eq!(resp.status().as_u16(), 400);
+    held.abort();
     h.server.stop().await.expect("stop");
 }

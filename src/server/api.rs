@@ -324,6 +324,7 @@ pub fn router(app: AppState) -> Router {
         .route("/sim/Call/{uuid}/Digits", post(sim_digits))
         .route("/sim/Call/{uuid}/Speech", post(sim_speech))
         .route("/sim/Transcript", get(sim_transcript).delete(sim_clear_transcript))
+        .route("/sim/Settled", get(sim_settled))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), auth))
@@ -775,6 +776,27 @@ async fn sim_transcript(State(app): State<AppState>, params: Params) -> Result<R
     }
     let ctype = if json { "application/x-ndjson" } else { "text/plain; charset=utf-8" };
     Ok(([(header::CONTENT_TYPE, ctype)], out).into_response())
+}
+
+/// The longest `GET /sim/Settled/` waits (`timeout_ms`).
+const MAX_SETTLE_WAIT: Duration = Duration::from_secs(60);
+
+/// `GET /sim/Settled/?timeout_ms=N`: waits until the server is settled — no webhook on the
+/// wire or waiting for it, nothing due now; what is left waits for time to pass or for an
+/// outside event — then answers `{"settled": true}`; after `timeout_ms` (default 10 000, at
+/// most 60 000) without settling, `{"settled": false}`. For tests: wait for this instead of
+/// polling the application's log.
+async fn sim_settled(State(app): State<AppState>, params: Params) -> Result<Json, ApiError> {
+    let ms = match params.get("timeout_ms") {
+        None => 10_000,
+        Some(v) => v.parse::<u64>().map_err(|_| ApiError::bad_request("`timeout_ms` must be a number"))?,
+    };
+    let wait = Duration::from_millis(ms).min(MAX_SETTLE_WAIT);
+    let settled = match tokio::time::timeout(wait, app.driver.settled()).await {
+        Ok(answer) => answer.ok_or_else(unavailable)?,
+        Err(_) => false,
+    };
+    Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "settled": settled }))))
 }
 
 /// `DELETE /sim/Transcript/`: forgets the recent transcript (204).

@@ -54,10 +54,11 @@ enum Job {
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
-    /// A fetched document's reply.
-    Deliver { call: CallId, request: RequestId, reply: FetchReply },
-    /// Answer once nothing is in flight and nothing is due.
-    Settled { done: oneshot::Sender<()> },
+    /// A fetched document's reply; the fetch counts as in flight until it is delivered.
+    Deliver { call: CallId, request: RequestId, reply: FetchReply, fetch: InFlightGuard },
+    /// Answer true once nothing is in flight and nothing is due; false at once when
+    /// [`MAX_SETTLE_WAITERS`] wait already.
+    Settled { done: oneshot::Sender<bool> },
 }
 
 /// How many transcript lines the driver keeps for `GET /sim/Transcript`.
@@ -228,9 +229,10 @@ impl Driver {
         self.ask(|done| Job::Input { id, input, done }).await
     }
 
-    /// Returns once the driver is settled: no request on the wire or waiting for it, and
-    /// nothing due now (what is left waits for time to pass or for an outside event).
-    pub async fn settled(&self) -> Option<()> {
+    /// Returns true once the driver is settled: no request on the wire or waiting for it, and
+    /// nothing due now (what is left waits for time to pass or for an outside event); false at
+    /// once when [`MAX_SETTLE_WAITERS`] wait already.
+    pub async fn settled(&self) -> Option<bool> {
         self.ask(|done| Job::Settled { done }).await
     }
 
@@ -280,8 +282,8 @@ struct Task {
     /// The document fetches in flight, by call: cancelled when the call is forgotten.
     fetches: HashMap<String, Vec<AbortHandle>>,
     in_flight: Arc<InFlight>,
-    /// Who waits for the driver to settle.
-    waiting: Vec<oneshot::Sender<()>>,
+    /// Who waits for the driver to settle (at most [`MAX_SETTLE_WAITERS`]).
+    waiting: Vec<oneshot::Sender<bool>>,
 }
 
 /// A notification for a call's queue, counted in flight until it is sent.
@@ -294,9 +296,10 @@ impl Task {
             self.send_requests();
             self.forget();
             let due = self.rt.poll_timeout();
+            self.waiting.retain(|w| !w.is_closed());
             if !self.waiting.is_empty() && self.in_flight.is_idle() && due.is_none_or(|t| t > self.start.elapsed()) {
                 for w in self.waiting.drain(..) {
-                    let _ = w.send(());
+                    let _ = w.send(true);
                 }
             }
             // While someone waits to see the driver settle, look again soon.
@@ -343,8 +346,19 @@ impl Task {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());
                 let _ = done.send(live && rt.handle_input(now, &id, input).is_ok());
             }
-            Job::Deliver { call, request, reply } => rt.deliver(now, &call, request, reply),
-            Job::Settled { done } => self.waiting.push(done),
+            Job::Deliver { call, request, reply, fetch } => {
+                rt.deliver(now, &call, request, reply);
+                // Its requests are on their way before the fetch stops counting.
+                self.send_requests();
+                drop(fetch);
+            }
+            Job::Settled { done } => {
+                if self.waiting.len() < MAX_SETTLE_WAITERS {
+                    self.waiting.push(done);
+                } else {
+                    let _ = done.send(false);
+                }
+            }
         }
     }
 
@@ -376,9 +390,8 @@ impl Task {
                 let reply = checked(hooks.send(&req, &nonce).await);
                 tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
-                    let _ = back.send(Job::Deliver { call, request: req.id, reply }).await;
+                    let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard }).await;
                 }
-                drop(guard);
             });
             if let Some(key) = key {
                 let list = self.fetches.entry(key).or_default();
@@ -417,6 +430,9 @@ impl Task {
         }
     }
 }
+
+/// The most `settled` requests that wait at once; more are answered false at once.
+pub const MAX_SETTLE_WAITERS: usize = 1024;
 
 /// How often the driver looks whether it has settled while someone waits for it.
 const SETTLE_POLL: Duration = Duration::from_millis(5);
