@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -136,7 +135,6 @@ impl Harness {
     }
 
     /// Once the server has settled, `f` holds.
-    #[track_caller]
     async fn until(&self, what: &str, f: impl Fn(&[Hit]) -> bool) {
         self.settle().await;
         assert!(f(&self.hits()), "settled without {what}; the application saw {:#?}", self.hits());
