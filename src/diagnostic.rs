@@ -144,6 +144,8 @@ codes! {
     /// Text inside an element that ignores its body.
     IgnoredText = "W0102", Warning;
     /// An optional attribute with an empty value: Plivo treats it as absent (default applies).
+    /// `none`, the PHP and Ruby SDKs' spelling of no value (PHP `false`, `null`, `0`; Ruby
+    /// `nil`), is the same for a number and reads as false for a boolean.
     EmptyValue = "W0103", Warning;
     /// Whitespace before the XML declaration: Plivo trims it.
     SpaceBeforeDecl = "W0104", Warning;

@@ -935,6 +935,25 @@ impl<'s> Parser<'s> {
                 Some(Ok(Some(code))) => {
                     self.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT))
                 }
+                // `none` is how the PHP SDK writes PHP `false`, `null`, `0` and `""` (its
+                // `convertValue` compares loosely), and the Ruby SDK `nil`. Plivo reads a
+                // boolean as true only when it is `true`, and a number it cannot read as
+                // absent: so `none` is false for a boolean and unset for a number.
+                Some(Err(ValueError::NotBoolean)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                    // `false` is a valid boolean: this cannot fail.
+                    let _ = el.set_attr(name, "false");
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!(
+                            "`{name}=\"none\"` on <{}> reads as false (`none` is the SDKs' spelling of no value)",
+                            E::ELEMENT
+                        )
+                    });
+                }
+                Some(Err(ValueError::NotInteger)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!("`{name}=\"none\"` on <{}> is ignored; the default applies (`none` is the SDKs' spelling of no value)", E::ELEMENT)
+                    });
+                }
                 Some(Err(err)) => self.report_with(err.code(), val_span, || {
                     format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
                 }),
