@@ -154,6 +154,15 @@ fn run_json_prints_one_object_per_line() {
     let left = lines.iter().find(|l| l["kind"] == "left").expect("a left line");
     assert_eq!(left["who"], "alice");
     assert_eq!(left["at_ms"], 60_000);
+    // A request's text leaves the standard parameters out; its params hold them all.
+    let answer = lines.iter().find(|l| l["kind"] == "request").expect("a request line");
+    let text = answer["text"].as_str().expect("text");
+    assert!(!text.contains("From="), "{answer}");
+    let params = answer["params"].as_array().expect("params: [name, value] pairs");
+    let named = |k: &str| params.iter().any(|p| p[0] == k && p[1].as_str().is_some_and(|v| !v.is_empty()));
+    for k in ["CallUUID", "From", "To", "CallStatus", "Direction"] {
+        assert!(named(k), "{k} missing in {answer}");
+    }
 }
 
 #[test]

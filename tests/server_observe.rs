@@ -156,6 +156,32 @@ async fn serve_ignores_exported_credentials_and_never_prints_a_token() {
     assert!(!stderr.contains("\x1b["), "colour codes on a pipe: {stderr:?}");
 }
 
+/// Item 4: at the debug level the log shows every parameter a request carried, the standard
+/// ones (`From`, `To`, `CallStatus`, …) the request's text line leaves out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_debug_log_shows_every_request_parameter() {
+    let s = spawn(&[], &[("RUST_LOG", "plivo_flow=debug")]);
+    let http = reqwest::Client::new();
+    let port = closed_port().await;
+    let body =
+        json!({"from": "+14155550100", "to": "+14155550111", "answer_url": format!("http://127.0.0.1:{port}/answer")});
+    let resp = http.post(format!("{}/sim/Call/", s.root)).basic_auth(DEV_ID, Some(DEV_TOKEN)).json(&body);
+    assert_eq!(resp.send().await.expect("send").status().as_u16(), 201);
+    until_transcript(&http, &s.root, (DEV_ID, DEV_TOKEN), "hung up").await;
+    let mut line = String::new();
+    for _ in 0..500 {
+        let err = s.stderr.lock().expect("lock").clone();
+        if let Some(l) = err.lines().find(|l| l.contains("request parameters")) {
+            line = l.to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for want in ["\"From\", \"+14155550100\"", "\"To\", \"+14155550111\"", "\"CallStatus\"", "\"CallUUID\""] {
+        assert!(line.contains(want), "{want} missing from the debug line: {line:?}\n{}", s.output());
+    }
+}
+
 /// Item 1: `--auth-from-env` uses the environment's pair, and still never prints the token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_from_env_uses_the_environment_and_says_so() {

@@ -24,7 +24,8 @@ pub struct Line {
     pub kind: LineKind,
     /// The readable text.
     pub text: String,
-    /// Request parameters (for `request` lines), the standard ones left out.
+    /// Request parameters (for `request` lines), all of them: the text leaves out the
+    /// standard ones (`CallUUID`, `From`, `To`, …), these do not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<(String, String)>,
     /// Rendered diagnostics (for `invalid-document` lines), rustc style.
@@ -406,12 +407,16 @@ impl Transcript {
         }
     }
 
-    /// The line of a request (`call` is `None` for the rooms' own).
+    /// The line of a request (`call` is `None` for the rooms' own): its text leaves out the
+    /// standard parameters every request carries, its `params` hold them all.
     pub fn request(&mut self, now: Duration, call: Option<&CallId>, req: &HttpRequest) {
         let who = call.map_or_else(|| "room".to_owned(), |c| self.name(c));
-        let params: Vec<(String, String)> =
-            req.params.iter().filter(|(k, _)| !STD_PARAMS.contains(&k.as_str())).cloned().collect();
-        let shown: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let shown: Vec<String> = req
+            .params
+            .iter()
+            .filter(|(k, _)| !STD_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let text = format!(
             "{} {} ({}){}{}",
             req.method,
@@ -422,7 +427,7 @@ impl Transcript {
         );
         self.line(now, &who, LineKind::Request, text);
         if let Some(l) = self.lines.last_mut() {
-            l.params = params;
+            l.params = req.params.clone();
         }
     }
 

@@ -86,12 +86,10 @@ pub type CallRecord = (CallSetup, CallEnd);
 /// One line of the recent transcript (`GET /sim/Transcript/`).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The line as the simulation wrote it (its `params` without the standard ones).
+    /// The line as the runtime wrote it (a request line's `params` hold all its parameters).
     pub line: Line,
     /// Milliseconds since the call's first line (its start); `None` for lines of no call.
     pub call_ms: Option<u64>,
-    /// A request line's parameters, the standard ones (`From`, `To`, `CallStatus`…) included.
-    pub params: Vec<(String, String)>,
 }
 
 impl Entry {
@@ -99,7 +97,7 @@ impl Entry {
     /// object, empty for lines that are not requests) and `diagnostics` when there are some.
     pub fn to_json(&self) -> serde_json::Value {
         let params: serde_json::Map<String, serde_json::Value> =
-            self.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            self.line.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
         let mut v = serde_json::json!({
             "at_ms": self.line.at_ms,
             "call_ms": self.call_ms,
@@ -364,11 +362,7 @@ impl Task {
 
     /// Sends what the runtime asked for and logs its transcript lines.
     fn send_requests(&mut self) {
-        // The full parameters of the requests, for their transcript lines (which leave the
-        // standard ones out), in the order the lines were written.
-        let mut sent: VecDeque<(String, Vec<(String, String)>)> = VecDeque::new();
         while let Some((call, req)) = self.rt.poll_request() {
-            sent.push_back((format!("{} {} ", req.method, req.url), req.params.clone()));
             self.nonce = self.nonce.wrapping_add(0x9E37_79B9);
             let nonce = format!("{:020}", self.nonce);
             let guard = self.in_flight.start();
@@ -399,7 +393,7 @@ impl Task {
                 list.push(task.abort_handle());
             }
         }
-        log(&mut self.rt, &self.recent, sent);
+        log(&mut self.rt, &self.recent);
     }
 
     /// Forgotten calls keep a record, their notification queues close (their workers finish
@@ -494,7 +488,7 @@ async fn sleep(wait: Option<Duration>) {
     }
 }
 
-fn log(rt: &mut Runtime, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec<(String, String)>)>) {
+fn log(rt: &mut Runtime, recent: &Mutex<Recent>) {
     let lines = rt.take_transcript();
     if lines.is_empty() {
         return;
@@ -504,15 +498,9 @@ fn log(rt: &mut Runtime, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec
         let span = tracing::info_span!("call", call_uuid = %line.who);
         let _enter = span.enter();
         tracing::info!(kind = line.kind.as_str(), "{}", line.text);
-        // A request line's own parameters (standard ones included): the first request sent
-        // with its method and URL.
-        let mut params = line.params.clone();
+        // The text leaves the standard parameters out; the debug level shows them all.
         if line.kind == LineKind::Request {
-            let own = sent.iter().position(|(head, _)| line.text.starts_with(head.as_str()));
-            if let Some((_, all)) = own.and_then(|i| sent.remove(i)) {
-                params = all;
-            }
-            tracing::debug!(params = ?params, "request parameters");
+            tracing::debug!(params = ?line.params, "request parameters");
         }
         for d in &line.diagnostics {
             tracing::warn!("{d}");
@@ -527,6 +515,6 @@ fn log(rt: &mut Runtime, recent: &Mutex<Recent>, mut sent: VecDeque<(String, Vec
         if recent.lines.len() == RECENT_LINES {
             recent.lines.pop_front();
         }
-        recent.lines.push_back(Entry { line, call_ms, params });
+        recent.lines.push_back(Entry { line, call_ms });
     }
 }
