@@ -1,302 +1,335 @@
-//! `<GetDigits>` / `<GetInput>`.
+//! `<GetDigits>` / `<GetInput>`: prompts, key and speech collection, retries.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
 
+use super::parameters::{Ctx, Params};
+use super::timers::Timer;
+use super::{Action, Call, Flow, Run, State, Step, secs};
+use crate::engine::ids::MediaId;
+use crate::engine::io::{Collect, Command, Listener, VerbRef};
+use crate::xml::values::{EndTimeout, InputType, Method, Url};
+use crate::xml::{self, Document, Prompt, Verb};
+
+/// A running gather: its settings, computed once when it starts, and how far it got.
 #[derive(Debug)]
 pub(super) struct Gather {
-    pub(super) attempt: u32,
-    pub(super) phase: GatherPhase,
-    pub(super) prompt: usize,
-    pub(super) media: Option<MediaId>,
-    pub(super) digits: String,
+    settings: Box<GatherSettings>,
+    attempt: u32,
+    phase: GatherPhase,
+    prompt: usize,
+    media: Option<MediaId>,
+    digits: String,
     /// The collection started for the verb (stopped when it ends).
-    pub(super) recognition: Option<MediaId>,
+    recognition: Option<MediaId>,
     /// Interim speech results sent so far (`SequenceNumber`).
-    pub(super) partials: u32,
+    partials: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum GatherPhase {
+enum GatherPhase {
     Prompts,
     Beep,
     Listen,
     Invalid,
 }
 
-impl Call {
-    /// Plays prompt `g.prompt`, or moves past the prompts.
-    pub(super) fn gather_prompt(&mut self, now: Duration) {
-        let prompts = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => v.prompts.len(),
-            Some(Verb::GetInput(v)) => v.prompts.len(),
-            _ => return,
-        };
-        let State::Running(Run::Gather(g)) = &self.state else {
-            return;
-        };
-        let i = g.prompt;
-        if i >= prompts {
-            let beep = matches!(self.verb_here(), Some(Verb::GetDigits(v)) if v.play_beep);
-            if beep {
-                let media = self.media_id();
-                self.emit(Command::Beep { media, count: 1 });
-                if let State::Running(Run::Gather(g)) = &mut self.state {
-                    g.phase = GatherPhase::Beep;
-                    g.media = Some(media);
-                }
-            } else {
-                self.gather_listen(now);
-            }
-            return;
-        }
-        let prompt = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => v.prompts.get(i),
-            Some(Verb::GetInput(v)) => v.prompts.get(i),
-            _ => None,
-        };
-        match prompt {
-            Some(Prompt::Wait(w)) => {
-                self.timers[T_VERB] = Some(now + secs(w.length));
-                if let State::Running(Run::Gather(g)) = &mut self.state {
-                    g.media = None;
-                }
-            }
-            Some(p) => {
-                let is_speak = matches!(p, Prompt::Speak(_));
-                let media = self.media_id();
-                let Some(r) = self.verb_ref(Some(i)) else {
-                    return;
-                };
-                self.emit(if is_speak { Command::Speak { media, speak: r } } else { Command::Play { media, play: r } });
-                if let State::Running(Run::Gather(g)) = &mut self.state {
-                    g.media = Some(media);
-                }
-            }
-            None => {}
-        }
-    }
+/// What a gather needs of its element, read once when it starts.
+#[derive(Debug)]
+struct GatherSettings {
+    /// `GetDigits` or `GetInput`.
+    verb: &'static str,
+    /// The element (its prompts are played through it).
+    at: VerbRef,
+    prompts: Vec<PromptKind>,
+    /// `<GetDigits playBeep>`.
+    beep: bool,
+    /// What is listened for (also sent as `StartCollect`).
+    collect: Collect,
+    /// `<GetDigits invalidDigitsSound>`.
+    invalid_sound: Option<Url>,
+    action: Option<Action>,
+    /// `<GetInput interimSpeechResultsCallback>`.
+    interim: Option<(Url, Method)>,
+}
 
-    /// What the media layer listens for during a `<GetDigits>` / `<GetInput>`.
-    pub(super) fn collect_settings(&self, verb: &Verb) -> Collect {
-        match verb {
-            Verb::GetInput(v) => Collect {
-                dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
-                speech: matches!(v.input_type, Some(InputType::Speech | InputType::DtmfSpeech)),
-                language: v.language.as_str().to_owned(),
-                hints: v.hints.clone(),
-                max_digits: v.num_digits,
-                finish_on_key: v.finish_on_key,
-                valid_digits: None,
-                timeout: secs(v.execution_timeout),
-                digit_timeout: match v.digit_end_timeout {
-                    xml::values::EndTimeout::Auto => self.config.auto_digit_end_timeout,
-                    xml::values::EndTimeout::Secs(n) => secs(n),
+#[derive(Debug, Clone, Copy)]
+enum PromptKind {
+    Speak,
+    Play,
+    Wait(Duration),
+}
+
+fn prompt_kinds(prompts: &[Prompt]) -> Vec<PromptKind> {
+    prompts
+        .iter()
+        .map(|p| match p {
+            Prompt::Speak(_) => PromptKind::Speak,
+            Prompt::Play(_) => PromptKind::Play,
+            Prompt::Wait(w) => PromptKind::Wait(secs(w.length)),
+        })
+        .collect()
+}
+
+impl GatherSettings {
+    fn of(verb: &Verb, at: VerbRef, auto_digit_end_timeout: Duration) -> Option<Self> {
+        Some(match verb {
+            Verb::GetInput(v) => GatherSettings {
+                verb: "GetInput",
+                at,
+                prompts: prompt_kinds(&v.prompts),
+                beep: false,
+                collect: Collect {
+                    dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
+                    speech: matches!(v.input_type, Some(InputType::Speech | InputType::DtmfSpeech)),
+                    language: v.language.as_str().to_owned(),
+                    hints: v.hints.clone(),
+                    max_digits: v.num_digits,
+                    finish_on_key: v.finish_on_key,
+                    valid_digits: None,
+                    timeout: secs(v.execution_timeout),
+                    digit_timeout: match v.digit_end_timeout {
+                        EndTimeout::Auto => auto_digit_end_timeout,
+                        EndTimeout::Secs(n) => secs(n),
+                    },
+                    attempts: v.retries,
                 },
-                attempts: v.retries,
+                invalid_sound: None,
+                action: v.action.clone().map(|u| (u, v.method, v.redirect)),
+                interim: v
+                    .interim_speech_results_callback
+                    .clone()
+                    .map(|u| (u, v.interim_speech_results_callback_method)),
             },
-            Verb::GetDigits(v) => Collect {
-                dtmf: true,
-                speech: false,
-                language: String::new(),
-                hints: None,
-                max_digits: v.num_digits,
-                finish_on_key: v.finish_on_key,
-                valid_digits: Some(v.valid_digits),
-                timeout: secs(v.timeout),
-                digit_timeout: secs(v.digit_timeout),
-                attempts: v.retries,
+            Verb::GetDigits(v) => GatherSettings {
+                verb: "GetDigits",
+                at,
+                prompts: prompt_kinds(&v.prompts),
+                beep: v.play_beep,
+                collect: Collect {
+                    dtmf: true,
+                    speech: false,
+                    language: String::new(),
+                    hints: None,
+                    max_digits: v.num_digits,
+                    finish_on_key: v.finish_on_key,
+                    valid_digits: Some(v.valid_digits),
+                    timeout: secs(v.timeout),
+                    digit_timeout: secs(v.digit_timeout),
+                    attempts: v.retries,
+                },
+                invalid_sound: v.invalid_digits_sound.clone(),
+                action: v.action.clone().map(|u| (u, v.method, v.redirect)),
+                interim: None,
             },
-            _ => Collect::default(),
+            _ => return None,
+        })
+    }
+}
+
+impl Call {
+    /// Starts a `<GetDigits>` / `<GetInput>`: the collection, then the first prompt.
+    pub(super) fn start_gather(&mut self, now: Duration, verb: &Verb) -> Flow {
+        self.ensure_answered(now);
+        let Some(at) = self.verb_ref(None) else {
+            return Flow::Stop;
+        };
+        let Some(settings) = GatherSettings::of(verb, at, self.config.auto_digit_end_timeout) else {
+            return Flow::Stop;
+        };
+        let gather = Gather::start(&mut self.cx(), now, settings);
+        self.state = State::Running(Run::Gather(gather));
+        Flow::Wait
+    }
+}
+
+impl Gather {
+    fn start(cx: &mut Ctx<'_>, now: Duration, settings: GatherSettings) -> Gather {
+        let media = cx.media_id();
+        cx.emit(Command::StartCollect { media, collect: Box::new(settings.collect.clone()) });
+        let mut g = Gather {
+            settings: Box::new(settings),
+            attempt: 1,
+            phase: GatherPhase::Prompts,
+            prompt: 0,
+            media: None,
+            digits: String::new(),
+            recognition: Some(media),
+            partials: 0,
+        };
+        g.play_prompt(cx, now);
+        g
+    }
+
+    /// Plays prompt `self.prompt`, or moves past the prompts (beep, then listen).
+    fn play_prompt(&mut self, cx: &mut Ctx<'_>, now: Duration) {
+        let Some(&kind) = self.settings.prompts.get(self.prompt) else {
+            if self.settings.beep {
+                let media = cx.media_id();
+                cx.emit(Command::Beep { media, count: 1 });
+                self.phase = GatherPhase::Beep;
+                self.media = Some(media);
+            } else {
+                self.listen(cx, now);
+            }
+            return;
+        };
+        match kind {
+            PromptKind::Wait(length) => {
+                cx.timers.set(Timer::Verb, now + length);
+                self.media = None;
+            }
+            PromptKind::Speak | PromptKind::Play => {
+                let media = cx.media_id();
+                let r = VerbRef { prompt: Some(self.prompt), ..self.settings.at.clone() };
+                cx.emit(match kind {
+                    PromptKind::Speak => Command::Speak { media, speak: r },
+                    _ => Command::Play { media, play: r },
+                });
+                self.media = Some(media);
+            }
         }
     }
 
-    pub(super) fn gather_listen(&mut self, now: Duration) {
-        let wait = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => secs(v.timeout),
-            Some(Verb::GetInput(v)) => secs(v.execution_timeout),
-            _ => return,
-        };
-        if let State::Running(Run::Gather(g)) = &mut self.state {
-            g.phase = GatherPhase::Listen;
-            self.timers[T_VERB] = Some(now + wait);
-        }
+    fn listen(&mut self, cx: &mut Ctx<'_>, now: Duration) {
+        self.phase = GatherPhase::Listen;
+        cx.timers.set(Timer::Verb, now + self.settings.collect.timeout);
     }
 
     /// Stops the prompt or beep in progress (barge-in).
-    pub(super) fn gather_barge_in(&mut self) {
-        if let State::Running(Run::Gather(g)) = &mut self.state {
-            if let Some(m) = g.media.take() {
-                self.out.push_back(Output::Command(Command::StopMedia(m)));
+    fn barge_in(&mut self, cx: &mut Ctx<'_>) {
+        if let Some(m) = self.media.take() {
+            cx.emit(Command::StopMedia(m));
+        }
+        if self.phase != GatherPhase::Listen {
+            cx.timers.clear(Timer::Verb);
+        }
+        self.phase = GatherPhase::Listen;
+    }
+
+    /// A prompt, the beep or the invalid-digits sound finished.
+    pub(super) fn on_media_finished(&mut self, cx: &mut Ctx<'_>, now: Duration, m: MediaId) -> Step {
+        if self.media != Some(m) {
+            return Step::Stay;
+        }
+        self.media = None;
+        match self.phase {
+            GatherPhase::Prompts => {
+                self.prompt += 1;
+                self.play_prompt(cx, now);
             }
-            if g.phase != GatherPhase::Listen {
-                self.timers[T_VERB] = None;
+            GatherPhase::Beep => self.listen(cx, now),
+            GatherPhase::Invalid => return self.failed(cx, now),
+            GatherPhase::Listen => {}
+        }
+        Step::Stay
+    }
+
+    /// The verb timer: a `<Wait>` prompt ended, or the caller stopped (or never started) typing.
+    pub(super) fn on_timer(&mut self, cx: &mut Ctx<'_>, now: Duration) -> Step {
+        match self.phase {
+            GatherPhase::Prompts => {
+                self.prompt += 1;
+                self.play_prompt(cx, now);
+                Step::Stay
             }
-            g.phase = GatherPhase::Listen;
+            GatherPhase::Listen if self.digits.is_empty() => self.failed(cx, now),
+            GatherPhase::Listen => {
+                let digits = std::mem::take(&mut self.digits);
+                self.submit(cx, Some(digits), None)
+            }
+            GatherPhase::Beep | GatherPhase::Invalid => Step::Stay,
         }
     }
 
-    pub(super) fn gather_key(&mut self, now: Duration, key: char) {
-        #[derive(Clone, Copy)]
-        struct Keys {
-            finish: FinishOnKey,
-            valid: Option<xml::values::KeySet>,
-            invalid_sound: bool,
-            max: u32,
-            gap: Duration,
-            dtmf: bool,
+    pub(super) fn on_key(&mut self, cx: &mut Ctx<'_>, now: Duration, key: char) -> Step {
+        if !self.settings.collect.dtmf || self.phase == GatherPhase::Invalid {
+            return Step::Stay;
         }
-        let keys = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => Keys {
-                finish: v.finish_on_key,
-                valid: Some(v.valid_digits),
-                invalid_sound: v.invalid_digits_sound.is_some(),
-                max: v.num_digits,
-                gap: secs(v.digit_timeout),
-                dtmf: true,
-            },
-            Some(Verb::GetInput(v)) => Keys {
-                finish: v.finish_on_key,
-                valid: None,
-                invalid_sound: false,
-                max: v.num_digits,
-                gap: match v.digit_end_timeout {
-                    xml::values::EndTimeout::Auto => self.config.auto_digit_end_timeout,
-                    xml::values::EndTimeout::Secs(n) => secs(n),
-                },
-                dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
-            },
-            _ => return,
-        };
-        if !keys.dtmf {
-            return;
-        }
-        if matches!(&self.state, State::Running(Run::Gather(g)) if g.phase == GatherPhase::Invalid) {
-            return;
-        }
-        self.gather_barge_in();
-        let State::Running(Run::Gather(g)) = &mut self.state else {
-            return;
-        };
-        if keys.finish.ends_on(key) {
-            if g.digits.is_empty() {
-                self.gather_failed(now);
-            } else {
-                let digits = std::mem::take(&mut g.digits);
-                self.gather_submit(now, Some(digits), None);
+        self.barge_in(cx);
+        let collect = &self.settings.collect;
+        if collect.finish_on_key.ends_on(key) {
+            if self.digits.is_empty() {
+                return self.failed(cx, now);
             }
-            return;
+            let digits = std::mem::take(&mut self.digits);
+            return self.submit(cx, Some(digits), None);
         }
-        if keys.valid.is_some_and(|v| !v.contains(key)) {
-            g.digits.clear();
-            if keys.invalid_sound {
-                g.phase = GatherPhase::Invalid;
-                self.timers[T_VERB] = None;
-                if let Some(Verb::GetDigits(v)) = self.verb_here()
-                    && let Some(url) = v.invalid_digits_sound.clone()
-                {
-                    let media = self.media_id();
-                    let sounds = Arc::new(Document {
-                        verbs: vec![Verb::Play(xml::Play { url: Some(url), ..Default::default() })],
-                    });
-                    self.emit(Command::PlaySounds {
-                        media,
-                        sounds,
-                        to: Listener::Caller,
-                        looped: false,
-                        what: "invalidDigitsSound",
-                    });
-                    if let State::Running(Run::Gather(g)) = &mut self.state {
-                        g.media = Some(media);
-                    }
-                }
-            } else {
-                self.gather_failed(now);
-            }
-            return;
+        if collect.valid_digits.is_some_and(|v| !v.contains(key)) {
+            self.digits.clear();
+            let Some(url) = self.settings.invalid_sound.clone() else {
+                return self.failed(cx, now);
+            };
+            self.phase = GatherPhase::Invalid;
+            cx.timers.clear(Timer::Verb);
+            let media = cx.media_id();
+            let sounds =
+                Arc::new(Document { verbs: vec![Verb::Play(xml::Play { url: Some(url), ..Default::default() })] });
+            cx.emit(Command::PlaySounds {
+                media,
+                sounds,
+                to: Listener::Caller,
+                looped: false,
+                what: "invalidDigitsSound",
+            });
+            self.media = Some(media);
+            return Step::Stay;
         }
-        g.digits.push(key);
-        if g.digits.chars().count() >= keys.max as usize {
-            let digits = std::mem::take(&mut g.digits);
-            self.gather_submit(now, Some(digits), None);
+        self.digits.push(key);
+        if self.digits.chars().count() >= collect.max_digits as usize {
+            let digits = std::mem::take(&mut self.digits);
+            self.submit(cx, Some(digits), None)
         } else {
-            self.timers[T_VERB] = Some(now + keys.gap);
+            cx.timers.set(Timer::Verb, now + collect.digit_timeout);
+            Step::Stay
         }
     }
 
-    pub(super) fn on_speech(&mut self, now: Duration, text: String, confidence: f32) {
-        let speech = matches!(
-            self.verb_here(),
-            Some(Verb::GetInput(v)) if matches!(v.input_type, Some(InputType::Speech | InputType::DtmfSpeech))
-        );
-        if speech && matches!(self.state, State::Running(Run::Gather(_))) {
-            self.gather_barge_in();
-            self.gather_submit(now, None, Some((text, confidence)));
+    pub(super) fn on_speech(&mut self, cx: &mut Ctx<'_>, text: String, confidence: f32) -> Step {
+        if !self.settings.collect.speech {
+            return Step::Stay;
         }
+        self.barge_in(cx);
+        self.submit(cx, None, Some((text, confidence)))
     }
 
-    pub(super) fn on_speech_partial(&mut self, stable: String, unstable: String, stability: f32) {
-        let State::Running(Run::Gather(g)) = &mut self.state else {
+    pub(super) fn on_speech_partial(&mut self, cx: &mut Ctx<'_>, stable: String, unstable: String, stability: f32) {
+        self.partials += 1;
+        let Some((url, method)) = &self.settings.interim else {
             return;
         };
-        g.partials += 1;
-        let sequence = g.partials;
-        let Some(Verb::GetInput(v)) = self.verb_here() else {
-            return;
-        };
-        let Some(url) = v.interim_speech_results_callback.clone() else {
-            return;
-        };
-        let method = v.interim_speech_results_callback_method;
-        self.notify(
-            &url,
-            method,
-            "interim speech",
-            vec![
-                ("StableSpeech".to_owned(), stable),
-                ("UnstableSpeech".to_owned(), unstable),
-                ("Stability".to_owned(), format!("{stability:.2}")),
-                ("SequenceNumber".to_owned(), sequence.to_string()),
-            ],
-        );
+        let params = vec![
+            ("StableSpeech".to_owned(), stable),
+            ("UnstableSpeech".to_owned(), unstable),
+            ("Stability".to_owned(), format!("{stability:.2}")),
+            ("SequenceNumber".to_owned(), self.partials.to_string()),
+        ];
+        cx.notify(url, *method, "interim speech", params);
     }
 
     /// This attempt got no (valid) input: retry, or fall through without a request.
-    pub(super) fn gather_failed(&mut self, now: Duration) {
-        let retries = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => v.retries,
-            Some(Verb::GetInput(v)) => v.retries,
-            _ => return,
-        };
-        let State::Running(Run::Gather(g)) = &mut self.state else {
-            return;
-        };
-        if g.attempt < retries {
-            g.attempt += 1;
-            g.prompt = 0;
-            g.phase = GatherPhase::Prompts;
-            g.digits.clear();
-            self.timers[T_VERB] = None;
-            self.gather_prompt(now);
-            return;
+    fn failed(&mut self, cx: &mut Ctx<'_>, now: Duration) -> Step {
+        if self.attempt < self.settings.collect.attempts {
+            self.attempt += 1;
+            self.prompt = 0;
+            self.phase = GatherPhase::Prompts;
+            self.digits.clear();
+            cx.timers.clear(Timer::Verb);
+            self.play_prompt(cx, now);
+            return Step::Stay;
         }
-        if let Some(m) = g.recognition.take() {
-            self.emit(Command::StopCollect(m));
+        if let Some(m) = self.recognition.take() {
+            cx.emit(Command::StopCollect(m));
         }
-        self.complete(now, "no input");
+        Step::Done("no input".into())
     }
 
-    pub(super) fn gather_submit(&mut self, now: Duration, digits: Option<String>, speech: Option<(String, f32)>) {
-        if let State::Running(Run::Gather(g)) = &mut self.state
-            && let Some(m) = g.recognition.take()
-        {
-            self.out.push_back(Output::Command(Command::StopCollect(m)));
+    fn submit(&mut self, cx: &mut Ctx<'_>, digits: Option<String>, speech: Option<(String, f32)>) -> Step {
+        if let Some(m) = self.recognition.take() {
+            cx.emit(Command::StopCollect(m));
         }
-        let (action, verb) = match self.verb_here() {
-            Some(Verb::GetDigits(v)) => (v.action.clone().map(|u| (u, v.method, v.redirect)), "GetDigits"),
-            Some(Verb::GetInput(v)) => (v.action.clone().map(|u| (u, v.method, v.redirect)), "GetInput"),
-            _ => return,
-        };
-        let mut params = Vec::new();
+        let verb = self.settings.verb;
+        let mut params = Params::new();
         let outcome;
         match (digits, speech) {
             (Some(d), _) if verb == "GetDigits" => {
@@ -320,8 +353,16 @@ impl Call {
             }
             (None, None) => outcome = "no input".to_owned(),
         }
-        self.complete_with_action(now, outcome, action, verb, params);
+        Step::Action { outcome: outcome.into(), action: self.settings.action.clone(), verb, params }
     }
 
-    // ------------------------------------------------------------------ record
+    /// Stops what the gather holds (hangup, transfer).
+    pub(super) fn abort(self, cx: &mut Ctx<'_>) {
+        if let Some(m) = self.media {
+            cx.emit(Command::StopMedia(m));
+        }
+        if let Some(m) = self.recognition {
+            cx.emit(Command::StopCollect(m));
+        }
+    }
 }

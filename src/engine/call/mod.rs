@@ -1,4 +1,12 @@
 //! [`Call`]: the per-call state machine.
+//!
+//! This module holds the type, its drive contract, input dispatch and the verb loop
+//! (proceed / advance / complete, the end of the call). Each verb family lives in its own
+//! module with its running state: `gather` (`<GetDigits>`/`<GetInput>`), `record`, `dial`,
+//! `conference` (`<Conference>`/`<MultiPartyCall>`), `sounds` (`<Speak>`, `<Play>`, `<Wait>`,
+//! `<DTMF>` and fetched sound documents), `stream`. `parameters` builds requests, fetches
+//! documents and holds `Ctx`, the part of the call a running verb borrows; `timers` holds the
+//! call's deadlines; `setup` who the call is and how it ended.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -6,31 +14,32 @@ use std::time::Duration;
 
 use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, IdGen, MediaId, RequestId};
-use super::io::*;
-use super::rooms::{Direction, JoinRequest, LeaveReason, MemberInfo, RecordSpec, RoomEvent, RoomKind};
-use crate::xml::values::{DialMusic, FinishOnKey, InputType, Method, Sound, Url, WaitBeep};
-use crate::xml::{self, Document, Prompt, Verb};
+use super::io::{CallEvent, Command, Input, Output, Purpose, RecordingRef, Reply, VerbRef};
+use super::rooms::{Direction, LeaveReason};
+use crate::xml::values::{Method, Url};
+use crate::xml::{self, Document, Verb};
 
 mod conference;
 mod dial;
 mod gather;
+mod parameters;
 mod record;
 mod setup;
 mod sounds;
 mod stream;
+#[cfg(test)]
+mod tests;
+mod timers;
 
-use conference::*;
-use dial::*;
-use gather::*;
-use record::*;
+use conference::RoomRun;
+use dial::DialRun;
+use gather::Gather;
+use parameters::Params;
+use record::RecordRun;
 pub use setup::{CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION};
-use sounds::*;
-use stream::*;
-
-/// Timer slots.
-const T_VERB: usize = 0;
-const T_AUX: usize = 1;
-const T_HANGUP: usize = 2;
+use sounds::{SoundUse, WaitRun};
+use stream::StreamRun;
+use timers::{Timer, Timers};
 
 /// One live call executing Plivo XML.
 ///
@@ -55,7 +64,9 @@ const T_HANGUP: usize = 2;
 /// # Per-verb state
 ///
 /// The state of the running verb lives in one enum variant (`Run`), replaced when the verb
-/// ends: nothing of a conference, a gather or a dial survives into the next verb.
+/// ends: nothing of a conference, a gather or a dial survives into the next verb. Each
+/// variant holds the settings its verb needs, read from the element once when it starts; its
+/// methods borrow the rest of the call as a `Ctx` and say what the call does next (`Step`).
 ///
 /// # Example
 ///
@@ -100,7 +111,7 @@ pub struct Call {
     /// The time of the input being handled (for paths that end the call deep inside).
     clock: Duration,
     next_id: u64,
-    timers: [Option<Duration>; 3],
+    timers: Timers,
     background: Vec<Background>,
     sounds: Vec<(RequestId, SoundUse)>,
     /// Boxed: most of a call's life it is `None`, and calls are many.
@@ -120,13 +131,13 @@ enum State {
     Ended,
 }
 
-/// The running verb's own state.
+/// The running verb's own state, with the settings it needs (dropped when the verb ends).
 #[derive(Debug)]
 enum Run {
     /// Waiting for one media operation to finish (Speak, Play, synchronous DTMF).
     Media(MediaId),
-    /// `<Wait>`: the verb timer ends it.
-    Wait,
+    /// `<Wait>`: the verb timer ends it, or silence or a beep.
+    Wait(WaitRun),
     /// `<GetDigits>` / `<GetInput>`.
     Gather(Gather),
     /// Foreground `<Record>`.
@@ -136,7 +147,7 @@ enum Run {
     /// `<Conference>` / `<MultiPartyCall>`.
     Room(RoomRun),
     /// `<Stream keepCallAlive="true">`.
-    Stream(MediaId),
+    Stream(StreamRun),
 }
 
 /// Things that outlive the verb that started them.
@@ -158,7 +169,7 @@ enum Background {
     Stream { media: MediaId, callback: Option<(Url, Method)>, until: Duration },
 }
 
-/// Whether the loop in [`Call::proceed`] moves on.
+/// How a starting verb leaves the loop in [`Call::proceed`].
 enum Flow {
     /// The verb is done: go to the next one.
     Next(Outcome),
@@ -167,6 +178,21 @@ enum Flow {
     /// The verb changed the state itself (fetching, ended).
     Stop,
 }
+
+/// What the call does after a running verb handled an input or a timer.
+enum Step {
+    /// The verb goes on.
+    Stay,
+    /// The verb is done: go to the next one.
+    Done(Outcome),
+    /// The verb is done, with `params` for its action if it has one (see `Call::send_action`).
+    Action { outcome: Outcome, action: Option<Action>, verb: &'static str, params: Params },
+    /// The verb is done and the call hangs up.
+    End { outcome: Outcome, cause: HangupCause, source: HangupSource },
+}
+
+/// A verb's `action`: URL, method, and whether the reply replaces the document (`redirect`).
+type Action = (Url, Method, bool);
 
 /// How a verb ended, for traces; static in the common cases, so steps do not allocate.
 type Outcome = std::borrow::Cow<'static, str>;
@@ -208,7 +234,7 @@ impl Call {
             redirects: 0,
             clock: now,
             next_id: 1,
-            timers: [None; 3],
+            timers: Timers::default(),
             background: Vec::new(),
             sounds: Vec::new(),
             ended: None,
@@ -281,31 +307,10 @@ impl Call {
     /// When [`Call::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let streams = self.background.iter().filter_map(|b| match b {
-            Background::Stream { until, .. } => Some(until),
+            Background::Stream { until, .. } => Some(*until),
             Background::Recording { .. } => None,
         });
-        self.timers.iter().flatten().chain(streams).min().copied()
-    }
-
-    /// Fires the timers due at `now`.
-    pub fn handle_timeout(&mut self, now: Duration) {
-        self.clock = now;
-        if self.timers[T_HANGUP].is_some_and(|t| t <= now) {
-            self.timers[T_HANGUP] = None;
-            self.end(now, HangupCause::NormalHangup, HangupSource::AnswerXml, true);
-            return;
-        }
-        if self.timers[T_VERB].is_some_and(|t| t <= now) {
-            self.timers[T_VERB] = None;
-            self.on_verb_timer(now);
-        }
-        if self.timers[T_AUX].is_some_and(|t| t <= now) {
-            self.timers[T_AUX] = None;
-            self.on_aux_timer(now);
-        }
-        if !self.is_ended() {
-            self.stop_timed_out_streams(now);
-        }
+        self.timers.next().into_iter().chain(streams).min()
     }
 
     /// Applies one input.
@@ -354,124 +359,7 @@ impl Call {
         }
     }
 
-    // ------------------------------------------------------------------ outputs
-
-    fn emit(&mut self, c: Command) {
-        self.out.push_back(Output::Command(c));
-    }
-
-    fn event(&mut self, e: CallEvent) {
-        self.out.push_back(Output::Event(e));
-    }
-
-    fn media_id(&mut self) -> MediaId {
-        let id = MediaId(self.next_id);
-        self.next_id += 1;
-        id
-    }
-
-    fn std_params(&self) -> Vec<(String, String)> {
-        let mut p = vec![
-            ("CallUUID".to_owned(), self.setup.id.as_str().to_owned()),
-            ("From".to_owned(), self.setup.from.clone()),
-            ("To".to_owned(), self.setup.to.clone()),
-            ("CallStatus".to_owned(), self.status.as_str().to_owned()),
-            ("Direction".to_owned(), self.setup.direction.as_str().to_owned()),
-        ];
-        if !self.setup.caller_name.is_empty() {
-            p.push(("CallerName".to_owned(), self.setup.caller_name.clone()));
-        }
-        if self.setup.direction == Direction::Outbound {
-            p.push(("ALegUUID".to_owned(), self.setup.id.as_str().to_owned()));
-        }
-        p
-    }
-
-    fn request(
-        &mut self,
-        url: &str,
-        method: Method,
-        purpose: Purpose,
-        reply: Reply,
-        extra: Vec<(String, String)>,
-    ) -> RequestId {
-        let id = RequestId(self.next_id);
-        self.next_id += 1;
-        let Some(url) = self.absolute(url) else {
-            // A relative URL with no http(s) document URL to resolve it against: nothing can
-            // be requested (a document fetch ends the call first, see `request_document`).
-            self.event(CallEvent::FetchFailed {
-                url: url.to_owned(),
-                reason: "a relative URL with no http(s) document URL to resolve it against".to_owned(),
-            });
-            return id;
-        };
-        let mut params = self.std_params();
-        params.extend(extra);
-        self.out.push_back(Output::Request(HttpRequest { id, url, method, params, purpose, reply }));
-        id
-    }
-
-    /// `url` as it is requested: resolved against the running document's URL when relative
-    /// (Plivo accepts relative action and callback URLs); `None` when it cannot be.
-    fn absolute(&self, url: &str) -> Option<String> {
-        xml::values::resolve(url, self.doc_url.as_deref().unwrap_or(""))
-    }
-
-    fn notify(&mut self, url: &Url, method: Method, what: &'static str, extra: Vec<(String, String)>) {
-        self.request(url.as_str(), method, Purpose::Callback(what), Reply::Ignore, extra);
-    }
-
-    fn request_document(&mut self, url: String, method: Method, purpose: Purpose, extra: Vec<(String, String)>) {
-        if !matches!(purpose, Purpose::Answer | Purpose::Fallback) {
-            // The redirect cap: a document may replace the current one at most
-            // `max_redirects` times, which stops redirect loops.
-            self.redirects += 1;
-            if self.redirects > self.config.max_redirects {
-                self.end(self.clock, HangupCause::RedirectLimit, HangupSource::Plivo, true);
-                return;
-            }
-        }
-        let Some(url) = self.absolute(&url) else {
-            // Plivo's runtime causes for a URL that cannot be fetched at all (70x2–70x4).
-            let cause = match purpose {
-                Purpose::Redirect => HangupCause::InvalidRedirectUrl,
-                Purpose::Transfer => HangupCause::InvalidTransferUrl,
-                _ => HangupCause::InvalidActionUrl,
-            };
-            self.event(CallEvent::FetchFailed {
-                url,
-                reason: "a relative URL with no http(s) document URL to resolve it against".to_owned(),
-            });
-            self.end(self.clock, cause, HangupSource::Error, true);
-            return;
-        };
-        let request = self.request(&url, method, purpose, Reply::Execute, extra);
-        self.state = State::Fetching { request, purpose, url };
-    }
-
-    fn fetch_answer(&mut self, purpose: Purpose) {
-        let (url, method) = match purpose {
-            Purpose::Fallback => match &self.setup.fallback_url {
-                Some(u) => (u.clone(), self.setup.fallback_method),
-                None => return,
-            },
-            _ => (self.setup.answer_url.clone(), self.setup.answer_method),
-        };
-        self.request_document(url, method, purpose, Vec::new());
-    }
-
-    fn request_sound(&mut self, url: &Url, method: Method, use_: SoundUse, what: &'static str) {
-        let id = self.request(url.as_str(), method, Purpose::Sound(what), Reply::Sounds, Vec::new());
-        self.sounds.push((id, use_));
-    }
-
-    fn mark_answered(&mut self, now: Duration) {
-        if self.answered_at.is_none() {
-            self.answered_at = Some(now);
-            self.status = CallStatus::InProgress;
-        }
-    }
+    // ------------------------------------------------------------------ positions
 
     /// Answers an inbound call before a verb that needs media (not inside `<PreAnswer>`).
     fn ensure_answered(&mut self, now: Duration) {
@@ -552,8 +440,7 @@ impl Call {
     /// The running verb finished with `outcome`: continue with the next one.
     fn complete(&mut self, now: Duration, outcome: impl Into<Outcome>) {
         let outcome = outcome.into();
-        self.timers[T_VERB] = None;
-        self.timers[T_AUX] = None;
+        self.timers.clear_verb();
         let name = self.verb_here().map_or("?", Verb::name);
         self.finish_event(outcome, Some(name));
         self.state = State::Idle;
@@ -587,8 +474,7 @@ impl Call {
     ) -> Flow {
         match action {
             Some((url, method, true)) => {
-                self.timers[T_VERB] = None;
-                self.timers[T_AUX] = None;
+                self.timers.clear_verb();
                 self.finish_event(outcome, Some(verb));
                 self.request_document(url.as_str().to_owned(), method, Purpose::Action(verb), params);
                 Flow::Stop
@@ -598,6 +484,22 @@ impl Call {
                 Flow::Next(outcome.into())
             }
             None => Flow::Next(outcome.into()),
+        }
+    }
+
+    /// Carries out what a running verb said comes next.
+    fn apply(&mut self, now: Duration, step: Step) {
+        match step {
+            Step::Stay => {}
+            Step::Done(outcome) => self.complete(now, outcome),
+            Step::Action { outcome, action, verb, params } => {
+                self.complete_with_action(now, outcome, action, verb, params);
+            }
+            Step::End { outcome, cause, source } => {
+                self.finish_event(outcome, self.verb_here().map(Verb::name));
+                self.state = State::Idle;
+                self.end(now, cause, source, true);
+            }
         }
     }
 
@@ -614,57 +516,11 @@ impl Call {
             return Flow::Stop;
         };
         match verb {
-            Verb::Speak(_) | Verb::Play(_) => {
-                self.ensure_answered(now);
-                let media = self.media_id();
-                let Some(r) = self.verb_ref(None) else {
-                    return Flow::Stop;
-                };
-                let cmd = if matches!(verb, Verb::Speak(_)) {
-                    Command::Speak { media, speak: r }
-                } else {
-                    Command::Play { media, play: r }
-                };
-                self.emit(cmd);
-                self.state = State::Running(Run::Media(media));
-                Flow::Wait
-            }
-            Verb::Wait(w) => {
-                self.timers[T_VERB] = Some(now + secs(w.length));
-                self.state = State::Running(Run::Wait);
-                Flow::Wait
-            }
-            Verb::Dtmf(d) => {
-                self.ensure_answered(now);
-                let media = self.media_id();
-                let digits = d.digits.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
-                self.emit(Command::SendDigits { media, digits });
-                if d.async_ {
-                    Flow::Next("sent".into())
-                } else {
-                    self.state = State::Running(Run::Media(media));
-                    Flow::Wait
-                }
-            }
-            Verb::GetDigits(_) | Verb::GetInput(_) => {
-                self.ensure_answered(now);
-                let mut g = Gather {
-                    attempt: 1,
-                    phase: GatherPhase::Prompts,
-                    prompt: 0,
-                    media: None,
-                    digits: String::new(),
-                    recognition: None,
-                    partials: 0,
-                };
-                let media = self.media_id();
-                let collect = self.collect_settings(verb);
-                self.emit(Command::StartCollect { media, collect: Box::new(collect) });
-                g.recognition = Some(media);
-                self.state = State::Running(Run::Gather(g));
-                self.gather_prompt(now);
-                Flow::Stop
-            }
+            Verb::Speak(_) => self.start_media(now, true),
+            Verb::Play(_) => self.start_media(now, false),
+            Verb::Wait(w) => self.start_wait(now, w),
+            Verb::Dtmf(d) => self.start_dtmf(now, d),
+            Verb::GetDigits(_) | Verb::GetInput(_) => self.start_gather(now, verb),
             Verb::Record(r) => self.start_record(now, r),
             Verb::Dial(d) => self.start_dial(now, d),
             Verb::Redirect(r) => {
@@ -675,7 +531,7 @@ impl Call {
             }
             Verb::Hangup(h) => {
                 if h.schedule > 0 {
-                    self.timers[T_HANGUP] = Some(now + secs(h.schedule));
+                    self.timers.set(Timer::ScheduledHangup, now + secs(h.schedule));
                     return Flow::Next(format!("scheduled in {} s", h.schedule).into());
                 }
                 let cause = match h.reason {
@@ -710,300 +566,72 @@ impl Call {
                 });
                 Flow::Next("sent".into())
             }
-            Verb::Stream(s) => {
-                self.ensure_answered(now);
-                let media = self.media_id();
-                self.emit(Command::StartStream { media, stream: Box::new(s.clone()) });
-                let callback = s.status_callback_url.clone().map(|u| (u, s.status_callback_method));
-                if let Some((url, method)) = &callback {
-                    let url = url.clone();
-                    self.notify(&url, *method, "stream", vec![("Event".to_owned(), "StartStream".to_owned())]);
-                }
-                // `streamTimeout` stops the stream (capped at 24 h, like `<Dial timeLimit>`), so a
-                // kept-alive stream whose far end never closes cannot hold the call forever.
-                let until = now + secs(s.stream_timeout.clamp(1, MAX_STREAM_SECS));
-                if s.keep_call_alive {
-                    self.state = State::Running(Run::Stream(media));
-                    self.timers[T_VERB] = Some(until);
-                    Flow::Wait
-                } else {
-                    self.background.push(Background::Stream { media, callback, until });
-                    Flow::Next("streaming in the background".into())
-                }
-            }
+            Verb::Stream(s) => self.start_stream(now, s),
         }
     }
+
+    // ------------------------------------------------------------------ running verbs
 
     fn on_media_finished(&mut self, now: Duration, m: MediaId) {
-        let State::Running(run) = &mut self.state else {
+        let (State::Running(run), mut cx) = self.parts() else {
             return;
         };
-        match run {
-            Run::Media(id) if *id == m => self.complete(now, "done"),
-            Run::Gather(g) if g.media == Some(m) => {
-                g.media = None;
-                match g.phase {
-                    GatherPhase::Prompts => {
-                        g.prompt += 1;
-                        self.gather_prompt(now);
-                    }
-                    GatherPhase::Beep => self.gather_listen(now),
-                    GatherPhase::Invalid => self.gather_failed(now),
-                    GatherPhase::Listen => {}
-                }
+        let step = match run {
+            Run::Media(id) if *id == m => Step::Done("done".into()),
+            Run::Gather(g) => g.on_media_finished(&mut cx, now, m),
+            Run::Record(r) => {
+                r.on_media_finished(&mut cx, now, m);
+                Step::Stay
             }
-            Run::Record(r) if r.media == m && r.phase == RecordPhase::Beep => {
-                r.phase = RecordPhase::Recording;
-                self.start_foreground_recording(now);
-            }
-            _ => {}
-        }
-    }
-
-    fn on_media_event(&mut self, now: Duration, e: MediaEvent) {
-        if !matches!(self.state, State::Running(Run::Wait)) {
-            return;
-        }
-        let Some(Verb::Wait(w)) = self.verb_here() else {
-            return;
+            _ => Step::Stay,
         };
-        let ends = match e {
-            MediaEvent::Silence => w.silence,
-            MediaEvent::Beep => w.beep != WaitBeep::Bool(false),
-        };
-        if ends {
-            let what = if e == MediaEvent::Silence { "silence detected" } else { "beep detected" };
-            self.complete(now, what);
-        }
-    }
-
-    fn on_verb_timer(&mut self, now: Duration) {
-        let State::Running(run) = &mut self.state else {
-            return;
-        };
-        match run {
-            Run::Wait => self.complete(now, "done"),
-            Run::Gather(g) => match g.phase {
-                GatherPhase::Prompts => {
-                    // A <Wait> prompt ended.
-                    g.prompt += 1;
-                    self.gather_prompt(now);
-                }
-                GatherPhase::Listen => {
-                    if g.digits.is_empty() {
-                        self.gather_failed(now);
-                    } else {
-                        let digits = std::mem::take(&mut g.digits);
-                        self.gather_submit(now, Some(digits), None);
-                    }
-                }
-                GatherPhase::Beep | GatherPhase::Invalid => {}
-            },
-            Run::Record(r) if r.phase == RecordPhase::Recording => {
-                // maxLength reached.
-                r.phase = RecordPhase::Stopping;
-                let media = r.media;
-                self.emit(Command::StopRecording(media));
-            }
-            Run::Stream(m) => {
-                // streamTimeout reached.
-                let m = *m;
-                self.emit(Command::StopStream(m));
-                self.stream_stopped_callback();
-                self.complete(now, "stream timed out");
-            }
-            Run::Dial(d) => {
-                let media = d.media;
-                match d.phase {
-                    DialPhase::Ringing => {
-                        self.emit(Command::CancelDial(media));
-                        self.finish_dial(now, "no-answer", None);
-                    }
-                    DialPhase::Confirming { .. } => {
-                        self.emit(Command::HangupCallee(media));
-                        self.finish_dial(now, "no-answer", None);
-                    }
-                    DialPhase::Bridged { .. } => {}
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn on_aux_timer(&mut self, now: Duration) {
-        // The only aux timer is <Dial timeLimit>.
-        if let State::Running(Run::Dial(d)) = &self.state
-            && matches!(d.phase, DialPhase::Bridged { .. })
-        {
-            let media = d.media;
-            self.emit(Command::HangupCallee(media));
-            self.finish_dial(now, "completed", Some("time limit"));
-        }
+        self.apply(now, step);
     }
 
     fn on_key(&mut self, now: Duration, key: char) {
-        let State::Running(run) = &mut self.state else {
+        let (State::Running(run), mut cx) = self.parts() else {
             return;
         };
-        match run {
-            Run::Gather(_) => self.gather_key(now, key),
-            Run::Record(r) if r.phase == RecordPhase::Recording => {
-                let finish = matches!(self.verb_here(), Some(Verb::Record(v)) if v.finish_on_key.ends_on(key));
-                if finish && let State::Running(Run::Record(r)) = &mut self.state {
-                    r.phase = RecordPhase::Stopping;
-                    r.digits.push(key);
-                    let media = r.media;
-                    self.emit(Command::StopRecording(media));
-                }
-            }
-            Run::Dial(_) => self.dial_caller_key(now, key),
-            Run::Room(_) => self.room_key(now, key),
-            _ => {}
+        let step = match run {
+            Run::Gather(g) => g.on_key(&mut cx, now, key),
+            Run::Record(r) => r.on_key(&mut cx, key),
+            Run::Dial(d) => d.on_caller_key(&mut cx, now, key),
+            Run::Room(r) => r.on_key(&mut cx, key),
+            Run::Media(_) | Run::Wait(_) | Run::Stream(_) => Step::Stay,
+        };
+        self.apply(now, step);
+    }
+
+    fn on_speech(&mut self, now: Duration, text: String, confidence: f32) {
+        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
+            let step = g.on_speech(&mut cx, text, confidence);
+            self.apply(now, step);
         }
     }
 
-    // ------------------------------------------------------------------ gather
-    fn on_fetched(&mut self, now: Duration, request: RequestId, reply: FetchReply) {
-        if let Some(pos) = self.sounds.iter().position(|(id, _)| *id == request) {
-            let (_, use_) = self.sounds.remove(pos);
-            self.on_sound(use_, reply);
-            return;
-        }
-        let State::Fetching { request: want, purpose, url } = &self.state else {
-            return;
-        };
-        if *want != request {
-            return;
-        }
-        let (purpose, url) = (*purpose, url.clone());
-        let (unreachable, invalid) = match purpose {
-            Purpose::Answer | Purpose::Fallback => (HangupCause::AnswerUrlUnreachable, HangupCause::InvalidAnswerXml),
-            Purpose::Redirect => (HangupCause::RedirectUrlUnreachable, HangupCause::InvalidRedirectXml),
-            Purpose::Transfer => (HangupCause::TransferUrlUnreachable, HangupCause::InvalidTransferXml),
-            _ => (HangupCause::ActionUrlUnreachable, HangupCause::InvalidActionXml),
-        };
-        match reply {
-            FetchReply::Document(doc) => self.load(now, doc, purpose, url),
-            FetchReply::Body(body) => {
-                let parsed = xml::parse(&body);
-                if parsed.has_errors() {
-                    self.event(CallEvent::InvalidDocument { url, diagnostics: parsed.diagnostics, body });
-                    // Plivo: the fallback is used when the answer URL is unavailable *or its
-                    // XML is invalid*.
-                    if purpose == Purpose::Answer && self.setup.fallback_url.is_some() {
-                        self.fetch_answer(Purpose::Fallback);
-                    } else {
-                        self.end(now, invalid, HangupSource::Error, true);
-                    }
-                } else {
-                    self.load(now, Arc::new(parsed.document), purpose, url);
-                }
-            }
-            FetchReply::Failed(reason) => {
-                self.event(CallEvent::FetchFailed { url, reason });
-                if purpose == Purpose::Answer && self.setup.fallback_url.is_some() {
-                    self.fetch_answer(Purpose::Fallback);
-                } else {
-                    self.end(now, unreachable, HangupSource::Error, true);
-                }
-            }
+    fn on_speech_partial(&mut self, stable: String, unstable: String, stability: f32) {
+        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
+            g.on_speech_partial(&mut cx, stable, unstable, stability);
         }
     }
 
-    /// Stops whatever the running verb holds (used on hangup and transfer). `reason` is why the
+    // ------------------------------------------------------------------ the end
+
+    /// Stops whatever the running verb holds (used on hangup and transfer). `hangup` is why the
     /// call leaves a room, when it is in one.
     fn abort_verb(&mut self, now: Duration, hangup: Option<LeaveReason>) {
-        self.timers[T_VERB] = None;
-        self.timers[T_AUX] = None;
+        self.timers.clear_verb();
         let state = std::mem::replace(&mut self.state, State::Idle);
         let State::Running(run) = state else { return };
+        let mut cx = self.cx();
         match run {
-            Run::Media(m) => self.emit(Command::StopMedia(m)),
-            Run::Wait => {}
-            Run::Gather(g) => {
-                if let Some(m) = g.media {
-                    self.emit(Command::StopMedia(m));
-                }
-                if let Some(m) = g.recognition {
-                    self.emit(Command::StopCollect(m));
-                }
-            }
-            Run::Record(r) => {
-                if r.phase == RecordPhase::Beep {
-                    self.emit(Command::StopMedia(r.media));
-                } else {
-                    // The file still arrives later; its callbackUrl must still fire.
-                    self.emit(Command::StopRecording(r.media));
-                    let (callback, transcription) = match self.verb_here() {
-                        Some(Verb::Record(v)) => (
-                            v.callback_url.clone().map(|u| (u, v.callback_method)),
-                            v.transcription_url.clone().map(|u| (u, v.transcription_method)),
-                        ),
-                        _ => (None, None),
-                    };
-                    let format = match self.verb_here() {
-                        Some(Verb::Record(v)) => v.file_format,
-                        _ => xml::values::FileFormat::Mp3,
-                    };
-                    self.background.push(Background::Recording {
-                        media: r.media,
-                        recording: r.recording,
-                        armed: false,
-                        started_at: r.started_at,
-                        callback,
-                        transcription,
-                        format,
-                    });
-                }
-            }
-            Run::Dial(d) => {
-                if let Some(m) = d.music {
-                    self.emit(Command::StopMedia(m));
-                }
-                match d.phase {
-                    DialPhase::Ringing => self.emit(Command::CancelDial(d.media)),
-                    DialPhase::Confirming { .. } => self.emit(Command::HangupCallee(d.media)),
-                    DialPhase::Bridged { b_leg, to, since } => {
-                        self.emit(Command::HangupCallee(d.media));
-                        let dur = now.saturating_sub(since).as_secs().to_string();
-                        self.state = State::Running(Run::Dial(DialRun {
-                            media: d.media,
-                            phase: DialPhase::Bridged { b_leg, to, since },
-                            music: None,
-                            rang: true,
-                            caller_digits: String::new(),
-                            callee_digits: String::new(),
-                        }));
-                        self.dial_callback(
-                            "hangup",
-                            vec![
-                                ("DialBLegStatus".to_owned(), "hangup".to_owned()),
-                                ("DialBLegDuration".to_owned(), dur),
-                            ],
-                        );
-                        self.state = State::Idle;
-                    }
-                }
-            }
-            Run::Room(run) => {
-                if let RoomPhase::In { uuid, member_id, music, hold_music, .. } = &run.phase {
-                    for m in [music, hold_music].into_iter().flatten() {
-                        self.emit(Command::StopMedia(*m));
-                    }
-                    // The exit callback fires here, once: the room's Left for this call
-                    // arrives after the call has moved on and is ignored.
-                    self.emit(Command::LeaveConference { reason: hangup.unwrap_or(LeaveReason::CallHungUp) });
-                    let (uuid, member_id) = (uuid.clone(), *member_id);
-                    self.room_callback("exit", &run.room, &uuid, member_id, Vec::new());
-                    self.room_sound(&run.room, false);
-                } else {
-                    self.emit(Command::LeaveConference { reason: LeaveReason::CallHungUp });
-                }
-            }
-            Run::Stream(m) => {
-                self.emit(Command::StopStream(m));
-                self.stream_stopped_callback();
-            }
+            Run::Media(m) => cx.emit(Command::StopMedia(m)),
+            Run::Wait(_) => {}
+            Run::Gather(g) => g.abort(&mut cx),
+            Run::Record(r) => r.abort(&mut cx),
+            Run::Dial(d) => d.abort(&mut cx, now),
+            Run::Room(r) => r.abort(&mut cx, hangup),
+            Run::Stream(s) => s.abort(&mut cx),
         }
     }
 
@@ -1022,15 +650,14 @@ impl Call {
                 }
                 Background::Recording { .. } => {}
                 Background::Stream { media, callback, .. } => {
-                    self.emit(Command::StopStream(media));
-                    if let Some((url, method)) = callback {
-                        self.notify(&url, method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
-                    }
+                    let mut cx = self.cx();
+                    cx.emit(Command::StopStream(media));
+                    cx.stream_stopped(callback.as_ref());
                 }
             }
         }
         self.sounds.clear();
-        self.timers = [None; 3];
+        self.timers.clear_all();
         self.status = CallStatus::Completed;
         let end = CallEnd { cause, source, at: now, answered_at: self.answered_at, started_at: self.started_at };
         self.ended = Some(Box::new(end));

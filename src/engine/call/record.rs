@@ -1,28 +1,65 @@
-//! `<Record>`: foreground, session and dial-answer recordings.
+//! `<Record>`: foreground recordings, and the background ones (`recordSession`,
+//! `startOnDialAnswer`) whose files arrive later.
 
-use super::*;
+use std::time::Duration;
 
+use super::parameters::{Ctx, Params};
+use super::timers::Timer;
+use super::{Action, Background, Call, Flow, Run, State, Step, secs};
+use crate::engine::ids::MediaId;
+use crate::engine::io::{Command, RecordMode, RecordingRef};
+use crate::xml;
+use crate::xml::values::{FileFormat, FinishOnKey, Method, Url};
+
+/// The longest recording Plivo transcribes: 4 hours (docs: voice/xml/record).
+const MAX_TRANSCRIBED_MS: u64 = 4 * 3600 * 1000;
+
+/// A running foreground `<Record>`.
 #[derive(Debug)]
 pub(super) struct RecordRun {
-    pub(super) media: MediaId,
-    pub(super) phase: RecordPhase,
-    pub(super) recording: RecordingRef,
-    pub(super) digits: String,
-    pub(super) started_at: Duration,
+    media: MediaId,
+    phase: RecordPhase,
+    recording: RecordingRef,
+    digits: String,
+    started_at: Duration,
+    settings: Box<RecordSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RecordPhase {
+enum RecordPhase {
     Beep,
     Recording,
     Stopping,
 }
 
-/// The longest recording Plivo transcribes: 4 hours (docs: voice/xml/record).
-pub(super) const MAX_TRANSCRIBED_MS: u64 = 4 * 3600 * 1000;
+/// What a foreground recording needs of its element, read once when it starts.
+#[derive(Debug)]
+struct RecordSettings {
+    format: FileFormat,
+    max_length: Duration,
+    /// Silence that ends the recording (`timeout`).
+    silence: Duration,
+    finish_on_key: FinishOnKey,
+    action: Option<Action>,
+    callback: Option<(Url, Method)>,
+    transcription: Option<(Url, Method)>,
+}
+
+/// The recording parameters of a callback or action.
+fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> Params {
+    let start_ms = started.as_millis();
+    vec![
+        ("RecordUrl".to_owned(), rec.url.clone()),
+        ("RecordingID".to_owned(), rec.id.clone()),
+        ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
+        ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
+        ("RecordingStartMs".to_owned(), start_ms.to_string()),
+        ("RecordingEndMs".to_owned(), (start_ms + u128::from(duration_ms)).to_string()),
+    ]
+}
 
 impl Call {
-    pub(super) fn new_recording(&mut self, format: xml::values::FileFormat) -> RecordingRef {
+    fn new_recording(&mut self, format: FileFormat) -> RecordingRef {
         let id = self.ids.uuid();
         let url = format!("{}/{}.{}", self.config.recording_url_base, id, format);
         RecordingRef { id, url }
@@ -32,6 +69,8 @@ impl Call {
         self.ensure_answered(now);
         let recording = self.new_recording(r.file_format);
         let action = r.action.clone().map(|u| (u, r.method, r.redirect));
+        let callback = r.callback_url.clone().map(|u| (u, r.callback_method));
+        let transcription = r.transcription_url.clone().map(|u| (u, r.transcription_method));
         if r.record_session || r.start_on_dial_answer {
             let media = self.media_id();
             let armed = !r.record_session;
@@ -50,8 +89,8 @@ impl Call {
                 recording: recording.clone(),
                 armed,
                 started_at: now,
-                callback: r.callback_url.clone().map(|u| (u, r.callback_method)),
-                transcription: r.transcription_url.clone().map(|u| (u, r.transcription_method)),
+                callback,
+                transcription,
                 format: r.file_format,
             });
             let params = vec![
@@ -67,77 +106,33 @@ impl Call {
             return self.send_action(outcome, action, "Record", params);
         }
         let media = self.media_id();
+        let settings = Box::new(RecordSettings {
+            format: r.file_format,
+            max_length: secs(r.max_length),
+            silence: secs(r.timeout),
+            finish_on_key: r.finish_on_key,
+            action,
+            callback,
+            transcription,
+        });
         let phase = if r.play_beep { RecordPhase::Beep } else { RecordPhase::Recording };
-        self.state =
-            State::Running(Run::Record(RecordRun { media, phase, recording, digits: String::new(), started_at: now }));
+        let mut run = RecordRun { media, phase, recording, digits: String::new(), started_at: now, settings };
         if r.play_beep {
             self.emit(Command::Beep { media, count: 1 });
         } else {
-            self.start_foreground_recording(now);
+            run.start_recording(&mut self.cx(), now);
         }
+        self.state = State::Running(Run::Record(run));
         Flow::Wait
     }
 
-    pub(super) fn start_foreground_recording(&mut self, now: Duration) {
-        let Some(Verb::Record(v)) = self.verb_here() else {
-            return;
-        };
-        let (format, max_length, timeout) = (v.file_format, secs(v.max_length), secs(v.timeout));
-        let State::Running(Run::Record(r)) = &mut self.state else {
-            return;
-        };
-        r.started_at = now;
-        let (media, recording) = (r.media, r.recording.clone());
-        self.timers[T_VERB] = Some(now + max_length);
-        self.emit(Command::StartRecording {
-            media,
-            mode: RecordMode::Foreground,
-            format,
-            max_length: Some(max_length),
-            silence_timeout: Some(timeout),
-            recording: Box::new(recording),
-        });
-    }
-
-    pub(super) fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> Vec<(String, String)> {
-        let start_ms = started.as_millis();
-        vec![
-            ("RecordUrl".to_owned(), rec.url.clone()),
-            ("RecordingID".to_owned(), rec.id.clone()),
-            ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
-            ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
-            ("RecordingStartMs".to_owned(), start_ms.to_string()),
-            ("RecordingEndMs".to_owned(), (start_ms + u128::from(duration_ms)).to_string()),
-        ]
-    }
-
+    /// A recording file is ready: the foreground `<Record>`'s (its verb ends), or a background
+    /// one's (its callbacks fire; also after the call ended).
     pub(super) fn on_recording_finished(&mut self, now: Duration, media: MediaId, duration_ms: u64) {
-        if let State::Running(Run::Record(r)) = &self.state
-            && r.media == media
-            && r.phase != RecordPhase::Beep
+        if let (State::Running(Run::Record(r)), mut cx) = self.parts()
+            && let Some(step) = r.on_finished(&mut cx, media, duration_ms)
         {
-            let params = Self::recording_params(&r.recording, r.started_at, duration_ms);
-            let digits = r.digits.clone();
-            let Some(Verb::Record(v)) = self.verb_here() else {
-                return;
-            };
-            let action = v.action.clone().map(|u| (u, v.method, v.redirect));
-            let callback = v.callback_url.clone().map(|u| (u, v.callback_method));
-            let transcription = v.transcription_url.clone().map(|u| (u, v.transcription_method));
-            let recording_id = r.recording.id.clone();
-            if let Some((url, method)) = callback {
-                self.notify(&url, method, "recording", params.clone());
-            }
-            if let Some((url, method)) = transcription {
-                self.transcription_callback(&url, method, &recording_id, duration_ms);
-            }
-            let mut params = params;
-            params.push(("Digits".to_owned(), digits.clone()));
-            let outcome = format!(
-                "recorded {duration_ms} ms{}",
-                if digits.is_empty() { String::new() } else { format!(", ended by {digits}") }
-            );
-            self.complete_with_action(now, outcome, action, "Record", params);
+            self.apply(now, step);
             return;
         }
         self.background_recording_finished(media, duration_ms);
@@ -152,23 +147,108 @@ impl Call {
         if let Background::Recording { recording, started_at, callback, transcription, .. } =
             self.background.remove(pos)
         {
+            let mut cx = self.cx();
             if let Some((url, method)) = callback {
-                let params = Self::recording_params(&recording, started_at, duration_ms);
-                self.notify(&url, method, "recording", params);
+                cx.notify(&url, method, "recording", recording_params(&recording, started_at, duration_ms));
             }
             if let Some((url, method)) = transcription {
-                self.transcription_callback(&url, method, &recording.id, duration_ms);
+                cx.transcription_callback(&url, method, &recording.id, duration_ms);
             }
         }
     }
+}
 
+impl RecordRun {
+    fn start_recording(&mut self, cx: &mut Ctx<'_>, now: Duration) {
+        self.started_at = now;
+        let s = &self.settings;
+        cx.timers.set(Timer::Verb, now + s.max_length);
+        cx.emit(Command::StartRecording {
+            media: self.media,
+            mode: RecordMode::Foreground,
+            format: s.format,
+            max_length: Some(s.max_length),
+            silence_timeout: Some(s.silence),
+            recording: Box::new(self.recording.clone()),
+        });
+    }
+
+    /// The beep finished: the recording starts.
+    pub(super) fn on_media_finished(&mut self, cx: &mut Ctx<'_>, now: Duration, m: MediaId) {
+        if self.media == m && self.phase == RecordPhase::Beep {
+            self.phase = RecordPhase::Recording;
+            self.start_recording(cx, now);
+        }
+    }
+
+    /// `maxLength` reached.
+    pub(super) fn on_max_length(&mut self, cx: &mut Ctx<'_>) -> Step {
+        if self.phase == RecordPhase::Recording {
+            self.phase = RecordPhase::Stopping;
+            cx.emit(Command::StopRecording(self.media));
+        }
+        Step::Stay
+    }
+
+    pub(super) fn on_key(&mut self, cx: &mut Ctx<'_>, key: char) -> Step {
+        if self.phase == RecordPhase::Recording && self.settings.finish_on_key.ends_on(key) {
+            self.phase = RecordPhase::Stopping;
+            self.digits.push(key);
+            cx.emit(Command::StopRecording(self.media));
+        }
+        Step::Stay
+    }
+
+    /// The file of `media` is ready; `None` when it is not this verb's recording.
+    fn on_finished(&self, cx: &mut Ctx<'_>, media: MediaId, duration_ms: u64) -> Option<Step> {
+        if self.media != media || self.phase == RecordPhase::Beep {
+            return None;
+        }
+        let s = &self.settings;
+        let mut params = recording_params(&self.recording, self.started_at, duration_ms);
+        if let Some((url, method)) = &s.callback {
+            cx.notify(url, *method, "recording", params.clone());
+        }
+        if let Some((url, method)) = &s.transcription {
+            cx.transcription_callback(url, *method, &self.recording.id, duration_ms);
+        }
+        params.push(("Digits".to_owned(), self.digits.clone()));
+        let outcome = format!(
+            "recorded {duration_ms} ms{}",
+            if self.digits.is_empty() { String::new() } else { format!(", ended by {}", self.digits) }
+        );
+        Some(Step::Action { outcome: outcome.into(), action: s.action.clone(), verb: "Record", params })
+    }
+
+    /// Stops the beep or the recording (hangup, transfer); a stopped recording's file still
+    /// arrives later and its callbacks must still fire, so it moves to the background.
+    pub(super) fn abort(self, cx: &mut Ctx<'_>) {
+        if self.phase == RecordPhase::Beep {
+            cx.emit(Command::StopMedia(self.media));
+            return;
+        }
+        cx.emit(Command::StopRecording(self.media));
+        let RecordSettings { callback, transcription, format, .. } = *self.settings;
+        cx.background.push(Background::Recording {
+            media: self.media,
+            recording: self.recording,
+            armed: false,
+            started_at: self.started_at,
+            callback,
+            transcription,
+            format,
+        });
+    }
+}
+
+impl Ctx<'_> {
     /// The `transcriptionUrl` request for a finished recording `duration_ms` long, with
     /// Plivo's parameters (docs: voice/xml/record, "Parameters sent to the transcription
     /// URL"): `transcription_charge`, `transcription`, `duration` (s), `call_uuid`,
     /// `transcription_rate`, `recording_id`, and `error` when the recording cannot be
-    /// transcribed (longer than 4 hours). The text is [`CallConfig::transcription_text`];
+    /// transcribed (longer than 4 hours). The text is [`CallConfig::transcription_text`](super::CallConfig::transcription_text);
     /// nothing is charged. Plivo sends it minutes later; here it follows the file at once.
-    pub(super) fn transcription_callback(&mut self, url: &Url, method: Method, recording_id: &str, duration_ms: u64) {
+    fn transcription_callback(&mut self, url: &Url, method: Method, recording_id: &str, duration_ms: u64) {
         let too_long = duration_ms > MAX_TRANSCRIBED_MS;
         let text = if too_long { String::new() } else { self.config.transcription_text.clone() };
         let mut params = vec![
@@ -184,6 +264,4 @@ impl Call {
         }
         self.notify(url, method, "transcription", params);
     }
-
-    // ------------------------------------------------------------------ dial
 }

@@ -1,0 +1,1 @@
+//! Per-verb unit tests: a `Call` driven directly, no `Simulation`.
