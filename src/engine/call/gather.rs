@@ -141,6 +141,19 @@ impl Call {
         self.state = State::Running(Run::Gather(gather));
         Flow::Wait
     }
+
+    pub(super) fn on_speech(&mut self, now: Duration, text: String, confidence: f32) {
+        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
+            let step = g.on_speech(&mut cx, text, confidence);
+            self.apply(now, step);
+        }
+    }
+
+    pub(super) fn on_speech_partial(&mut self, stable: String, unstable: String, stability: f32) {
+        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
+            g.on_speech_partial(&mut cx, stable, unstable, stability);
+        }
+    }
 }
 
 impl Gather {

@@ -359,7 +359,7 @@ impl Call {
         }
     }
 
-    // ------------------------------------------------------------------ positions
+    // ------------------------------------------------------------------ answering
 
     /// Answers an inbound call before a verb that needs media (not inside `<PreAnswer>`).
     fn ensure_answered(&mut self, now: Duration) {
@@ -600,19 +600,6 @@ impl Call {
             Run::Media(_) | Run::Wait(_) | Run::Stream(_) => Step::Stay,
         };
         self.apply(now, step);
-    }
-
-    fn on_speech(&mut self, now: Duration, text: String, confidence: f32) {
-        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
-            let step = g.on_speech(&mut cx, text, confidence);
-            self.apply(now, step);
-        }
-    }
-
-    fn on_speech_partial(&mut self, stable: String, unstable: String, stability: f32) {
-        if let (State::Running(Run::Gather(g)), mut cx) = self.parts() {
-            g.on_speech_partial(&mut cx, stable, unstable, stability);
-        }
     }
 
     // ------------------------------------------------------------------ the end
