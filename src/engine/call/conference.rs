@@ -277,7 +277,7 @@ impl RoomRun {
                 if matches!(self.phase, RoomPhase::Joining) && room == self.room =>
             {
                 let outcome = format!("not joined: room {room} is full ({max_members} members)");
-                return self.leave(cx, now, outcome, &room, "", None, None);
+                return self.leave(cx, now, outcome, "", None, None);
             }
             RoomEvent::Started { room, .. } if room == self.room => {
                 if let RoomPhase::In { waiting, music, .. } = &mut self.phase {
@@ -319,7 +319,7 @@ impl RoomRun {
                     LeaveReason::CallHungUp => {}
                     _ => {
                         let rec = recording.map(|r| (r.url, r.id));
-                        return self.leave(cx, now, outcome, &room, &uuid, Some(member_id), rec);
+                        return self.leave(cx, now, outcome, &uuid, Some(member_id), rec);
                     }
                 }
             }
@@ -422,18 +422,17 @@ impl RoomRun {
     }
 
     /// The verb is over (left or refused): its action or the next element.
-    #[allow(clippy::too_many_arguments)]
     fn leave(
         &self,
         cx: &mut Ctx<'_>,
         now: Duration,
         outcome: String,
-        room: &str,
         uuid: &str,
         member: Option<u32>,
         recording: Option<(String, String)>,
     ) -> Step {
         let outcome = outcome.into();
+        let room = &*self.room;
         match &self.settings.spec {
             RoomSpec::Conference { action, .. } => {
                 let mut params = conference_params("exit", room, uuid, member);
