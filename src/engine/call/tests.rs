@@ -1,0 +1,396 @@
+//! Per-verb unit tests: a [`Call`] driven directly (no `Simulation`), its outputs compared
+//! exactly, one short line per output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::timers::{Timer, Timers};
+use super::{Call, CallConfig, CallSetup};
+use crate::engine::ids::{CallId, MediaId};
+use crate::engine::io::{CallEvent, Command, DialEvent, FetchReply, Input, MediaEvent, Output};
+use crate::engine::rooms::{LeaveReason, RoomEvent};
+
+const ANSWER_URL: &str = "https://app.example/answer";
+
+fn at(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn drain(call: &mut Call) -> Vec<Output> {
+    std::iter::from_fn(|| call.poll_output()).collect()
+}
+
+/// One output as a short line: commands by name, requests as purpose, method, URL and their
+/// non-standard parameters, trace events as `> Verb` / `< Verb: outcome`.
+fn show(o: &Output) -> String {
+    match o {
+        Output::Command(c) => match c {
+            Command::Speak { media, speak } => {
+                format!("speak {media:?} {}", speak.speak().map(|s| s.text()).unwrap_or_default())
+            }
+            Command::Play { media, .. } => format!("play {media:?}"),
+            Command::PlaySounds { media, what, to, looped, .. } => {
+                format!("sounds {media:?} {what} to {to:?} looped {looped}")
+            }
+            Command::StartCollect { media, collect } => format!(
+                "collect {media:?} dtmf {} speech {} max {} timeout {:?} gap {:?} attempts {}",
+                collect.dtmf,
+                collect.speech,
+                collect.max_digits,
+                collect.timeout,
+                collect.digit_timeout,
+                collect.attempts
+            ),
+            Command::StartRecording { media, mode, max_length, silence_timeout, .. } => {
+                format!("record {media:?} {mode:?} max {max_length:?} silence {silence_timeout:?}")
+            }
+            Command::Dial { media, .. } => format!("dial {media:?}"),
+            Command::JoinConference { request, .. } => format!("join {}", request.room),
+            Command::LeaveConference { reason } => format!("leave {reason:?}"),
+            Command::Hangup { cause } => format!("hangup {}", cause.code()),
+            other => format!("{other:?}"),
+        },
+        Output::Request(r) => {
+            let params: Vec<String> = r
+                .params
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "CallUUID" | "From" | "To" | "Direction"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("{:?} {:?} {} {:?} {}", r.purpose, r.method, r.url, r.reply, params.join(" "))
+        }
+        Output::Event(e) => match e {
+            CallEvent::DocumentLoaded { verbs, .. } => format!("loaded {verbs}"),
+            CallEvent::VerbStarted { verb, .. } => format!("> {verb}"),
+            CallEvent::VerbFinished { verb, outcome, .. } => format!("< {verb}: {outcome}"),
+            CallEvent::Ended { cause, .. } => format!("ended {}", cause.code()),
+            other => format!("{other:?}"),
+        },
+    }
+}
+
+fn lines(outs: &[Output]) -> Vec<String> {
+    outs.iter().map(show).collect()
+}
+
+/// An inbound call `c1` from +15550001 to +15550002 whose answer URL returned `xml`; returns
+/// it and its outputs after the document loaded.
+fn call_with(xml: &str) -> (Call, Vec<String>) {
+    let setup = CallSetup::inbound("c1", "+15550001", "+15550002", ANSWER_URL);
+    let mut call = Call::new(setup, CallConfig::default(), Duration::ZERO);
+    call.start(Duration::ZERO);
+    let outs = drain(&mut call);
+    let [Output::Request(req)] = outs.as_slice() else {
+        panic!("expected only the answer request, got {:?}", lines(&outs));
+    };
+    assert_eq!(req.url, ANSWER_URL);
+    call.handle_input(Duration::ZERO, Input::Fetched { request: req.id, reply: FetchReply::Body(xml.to_owned()) });
+    let outs = lines(&drain(&mut call));
+    (call, outs)
+}
+
+fn step(call: &mut Call, now: Duration, input: Input) -> Vec<String> {
+    call.handle_input(now, input);
+    lines(&drain(call))
+}
+
+fn tick(call: &mut Call, now: Duration) -> Vec<String> {
+    call.handle_timeout(now);
+    lines(&drain(call))
+}
+
+const END_4010: [&str; 2] = ["hangup 4010", "ended 4010"];
+
+// ---------------------------------------------------------------------- gather
+
+#[test]
+fn getdigits_collects_keys_barges_in_and_submits() {
+    let (mut call, outs) = call_with(
+        r#"<Response><GetDigits action="https://app.example/digits" numDigits="2" timeout="5" digitTimeout="3"><Speak>Enter the code</Speak></GetDigits></Response>"#,
+    );
+    assert_eq!(
+        outs,
+        [
+            "loaded 1",
+            "> GetDigits",
+            "Answer",
+            "collect MediaId(2) dtmf true speech false max 2 timeout 5s gap 3s attempts 1",
+            "speak MediaId(3) Enter the code",
+        ]
+    );
+    assert_eq!(call.current_verb(), Some("GetDigits"));
+    // The first key stops the prompt (barge-in) and arms the digit timeout.
+    assert_eq!(step(&mut call, at(1), Input::Digits("1".into())), ["StopMedia(MediaId(3))"]);
+    assert_eq!(call.poll_timeout(), Some(at(4)));
+    // The prompt's late completion is stale and ignored.
+    assert!(step(&mut call, at(1), Input::MediaFinished(MediaId(3))).is_empty());
+    // The second key reaches numDigits: collection stops and the action replaces the document.
+    assert_eq!(
+        step(&mut call, at(2), Input::Digits("2".into())),
+        [
+            "StopCollect(MediaId(2))",
+            "< GetDigits: digits 12",
+            "Action(\"GetDigits\") Post https://app.example/digits Execute CallStatus=in-progress Digits=12",
+        ]
+    );
+    assert_eq!(call.poll_timeout(), None);
+    assert_eq!(call.current_verb(), None);
+}
+
+#[test]
+fn getdigits_retries_then_falls_through_without_a_request() {
+    let (mut call, outs) = call_with(
+        r#"<Response><GetDigits action="/digits" retries="2" timeout="4"><Speak>Hi</Speak></GetDigits></Response>"#,
+    );
+    assert_eq!(outs[4], "speak MediaId(3) Hi");
+    assert!(step(&mut call, at(1), Input::MediaFinished(MediaId(3))).is_empty());
+    assert_eq!(call.poll_timeout(), Some(at(5)));
+    // No input: the second attempt plays the prompts again.
+    assert_eq!(tick(&mut call, at(5)), ["speak MediaId(4) Hi"]);
+    assert!(step(&mut call, at(6), Input::MediaFinished(MediaId(4))).is_empty());
+    // The finish key with nothing typed fails the last attempt: no action request.
+    let mut expected = vec!["StopCollect(MediaId(2))".to_owned(), "< GetDigits: no input".to_owned()];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(step(&mut call, at(7), Input::Digits("#".into())), expected);
+}
+
+#[test]
+fn getinput_speech_submits_the_four_fields() {
+    let (mut call, outs) = call_with(
+        r#"<Response><GetInput action="https://app.example/input" inputType="speech" redirect="false"><Speak>Say it</Speak></GetInput></Response>"#,
+    );
+    assert_eq!(outs[3], "collect MediaId(2) dtmf false speech true max 32 timeout 15s gap 5s attempts 1");
+    // Keys are not listened for.
+    assert!(step(&mut call, at(1), Input::Digits("5".into())).is_empty());
+    let mut expected = vec![
+        "StopMedia(MediaId(3))".to_owned(),
+        "StopCollect(MediaId(2))".to_owned(),
+        "Action(\"GetInput\") Post https://app.example/input Ignore CallStatus=in-progress InputType=speech Digits= Speech=yes please SpeechConfidenceScore=0.90".to_owned(),
+        "< GetInput: speech \"yes please\"".to_owned(),
+    ];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(step(&mut call, at(2), Input::Speech { text: "yes please".into(), confidence: 0.9 }), expected);
+}
+
+// ---------------------------------------------------------------------- record
+
+#[test]
+fn record_stops_on_finish_key_and_sends_the_file_to_its_action() {
+    let (mut call, outs) = call_with(
+        r#"<Response><Record action="https://app.example/rec" playBeep="false" maxLength="10" timeout="3" redirect="false"/></Response>"#,
+    );
+    assert_eq!(outs, ["loaded 1", "> Record", "Answer", "record MediaId(2) Foreground max Some(10s) silence Some(3s)"]);
+    assert_eq!(call.poll_timeout(), Some(at(10)));
+    // Not the finish key: nothing happens.
+    assert!(step(&mut call, at(1), Input::Digits("5".into())).is_empty());
+    assert_eq!(step(&mut call, at(2), Input::Digits("#".into())), ["StopRecording(MediaId(2))"]);
+    let outs = drain_after(&mut call, at(2), Input::RecordingFinished { media: MediaId(2), duration_ms: 2000 });
+    let Some(Output::Request(req)) = outs.first() else { panic!("{:?}", lines(&outs)) };
+    let param = |k: &str| req.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let id = param("RecordingID");
+    assert_eq!(param("RecordUrl"), format!("https://media.plivo-flow.invalid/recordings/{id}.mp3"));
+    let mut expected = vec![
+        format!(
+            "Action(\"Record\") Post https://app.example/rec Ignore CallStatus=in-progress RecordUrl={} RecordingID={id} RecordingDuration=2 RecordingDurationMs=2000 RecordingStartMs=0 RecordingEndMs=2000 Digits=#",
+            param("RecordUrl")
+        ),
+        "< Record: recorded 2000 ms, ended by #".to_owned(),
+    ];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(lines(&outs), expected);
+}
+
+fn drain_after(call: &mut Call, now: Duration, input: Input) -> Vec<Output> {
+    call.handle_input(now, input);
+    drain(call)
+}
+
+#[test]
+fn record_max_length_stops_the_recording() {
+    let (mut call, _) = call_with(r#"<Response><Record maxLength="5"/></Response>"#);
+    // playBeep defaults to true: the recording starts after the beep.
+    assert_eq!(
+        step(&mut call, at(1), Input::MediaFinished(MediaId(2))),
+        ["record MediaId(2) Foreground max Some(5s) silence Some(15s)"]
+    );
+    assert_eq!(call.poll_timeout(), Some(at(6)));
+    assert_eq!(tick(&mut call, at(6)), ["StopRecording(MediaId(2))"]);
+}
+
+// ---------------------------------------------------------------------- dial
+
+const DIAL: &str = r#"<Response><Dial action="https://app.example/dial" callbackUrl="https://app.example/dialcb" hangupOnStar="true" timeLimit="60"><Number>+15550003</Number></Dial></Response>"#;
+
+fn answered(call: &mut Call) -> Vec<String> {
+    step(call, at(1), Input::Dial(DialEvent::Answered { b_leg: CallId::from("b1".to_owned()), to: "+15550003".into() }))
+}
+
+#[test]
+fn dial_bridges_answers_the_caller_and_ends_on_star() {
+    let (mut call, outs) = call_with(DIAL);
+    // A caller who reaches the <Dial> unanswered is answered when the callee is.
+    assert_eq!(outs, ["loaded 1", "> Dial", "dial MediaId(2)"]);
+    assert_eq!(
+        answered(&mut call),
+        [
+            "Answer",
+            "Callback(\"dial\") Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=answer DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=answer",
+        ]
+    );
+    assert_eq!(call.poll_timeout(), Some(at(61)));
+    assert_eq!(
+        step(&mut call, at(5), Input::Digits("*".into())),
+        [
+            "HangupCallee(MediaId(2))",
+            "Callback(\"dial\") Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=hangup DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=hangup DialBLegDuration=4 DialBLegBillDuration=4 DialBLegHangupCauseName=Normal Hangup DialBLegHangupCauseCode=4000",
+            "< Dial: completed (caller pressed *)",
+            "Action(\"Dial\") Post https://app.example/dial Execute CallStatus=in-progress DialStatus=completed DialRingStatus=true DialHangupCause=NORMAL_CLEARING DialALegUUID=c1 DialBLegUUID=b1",
+        ]
+    );
+}
+
+#[test]
+fn dial_time_limit_hangs_up_the_callee() {
+    let (mut call, _) = call_with(DIAL);
+    answered(&mut call);
+    let outs = tick(&mut call, at(61));
+    assert_eq!(outs[0], "HangupCallee(MediaId(2))");
+    assert_eq!(outs[2], "< Dial: completed (time limit)");
+    assert_eq!(outs.len(), 4);
+}
+
+#[test]
+fn dial_busy_goes_to_the_action_without_a_hangup_callback() {
+    let (mut call, _) = call_with(DIAL);
+    assert_eq!(
+        step(&mut call, at(1), Input::Dial(DialEvent::Busy)),
+        [
+            "< Dial: busy",
+            "Action(\"Dial\") Post https://app.example/dial Execute CallStatus=ringing DialStatus=busy DialRingStatus=false DialHangupCause=USER_BUSY DialALegUUID=c1 DialBLegUUID=",
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------- conference
+
+#[test]
+fn conference_enter_kick_exit_then_next_element() {
+    let (mut call, outs) = call_with(
+        r#"<Response><Conference callbackUrl="https://app.example/conf" action="https://app.example/after" redirect="false" hangupOnStar="true">room1</Conference></Response>"#,
+    );
+    assert_eq!(outs, ["loaded 1", "> Conference", "Answer", "join room1"]);
+    let joined = RoomEvent::Joined {
+        call: CallId::from("c1".to_owned()),
+        room: Arc::from("room1"),
+        uuid: Arc::from("u1"),
+        member_id: 7,
+        started: true,
+        first: true,
+    };
+    assert_eq!(
+        step(&mut call, at(1), Input::Conference(joined)),
+        [
+            "Callback(\"conference enter\") Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7"
+        ]
+    );
+    // hangupOnStar asks the room to let the member go; the verb ends when it has.
+    assert_eq!(step(&mut call, at(2), Input::Digits("*".into())), ["leave HangupOnStar"]);
+    let left = RoomEvent::Left {
+        call: CallId::from("c1".to_owned()),
+        room: Arc::from("room1"),
+        uuid: Arc::from("u1"),
+        member_id: 7,
+        reason: LeaveReason::Kicked,
+        recording: None,
+    };
+    let mut expected = vec![
+        "Callback(\"conference exit\") Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
+        "Action(\"Conference\") Post https://app.example/after Ignore CallStatus=in-progress ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
+        format!("< Conference: left room room1: {}", LeaveReason::Kicked),
+    ];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(step(&mut call, at(3), Input::Conference(left)), expected);
+}
+
+#[test]
+fn conference_hangup_fires_the_exit_callback_once() {
+    let (mut call, _) =
+        call_with(r#"<Response><Conference callbackUrl="https://app.example/conf">r</Conference></Response>"#);
+    let joined = RoomEvent::Joined {
+        call: CallId::from("c1".to_owned()),
+        room: Arc::from("r"),
+        uuid: Arc::from("u"),
+        member_id: 1,
+        started: true,
+        first: true,
+    };
+    step(&mut call, at(1), Input::Conference(joined));
+    let outs = step(&mut call, at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
+    assert_eq!(outs[0], "leave CallHungUp");
+    assert!(outs[1].starts_with("Callback(\"conference exit\")"), "{outs:?}");
+    assert_eq!(outs.iter().filter(|l| l.contains("conference exit")).count(), 1);
+    assert!(call.is_ended());
+}
+
+// ---------------------------------------------------------------------- sounds
+
+#[test]
+fn speak_wait_dtmf_play_run_in_order() {
+    let (mut call, outs) = call_with(
+        r#"<Response><Speak>Hi</Speak><Wait length="5" silence="true"/><DTMF>12</DTMF><Play>https://app.example/a.mp3</Play></Response>"#,
+    );
+    assert_eq!(outs, ["loaded 4", "> Speak", "Answer", "speak MediaId(2) Hi"]);
+    assert_eq!(step(&mut call, at(1), Input::MediaFinished(MediaId(2))), ["< Speak: done", "> Wait"]);
+    assert_eq!(call.poll_timeout(), Some(at(6)));
+    // A beep does not end a <Wait> that listens for silence; silence does.
+    assert!(step(&mut call, at(2), Input::MediaEvent(MediaEvent::Beep)).is_empty());
+    assert_eq!(
+        step(&mut call, at(2), Input::MediaEvent(MediaEvent::Silence)),
+        [
+            "< Wait: silence detected",
+            "> DTMF",
+            "SendDigits { media: MediaId(3), digits: \"12\" }",
+            "< DTMF: sent",
+            "> Play",
+            "play MediaId(4)",
+        ]
+    );
+    let mut expected = vec!["< Play: done".to_owned()];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(step(&mut call, at(3), Input::MediaFinished(MediaId(4))), expected);
+}
+
+#[test]
+fn wait_ends_on_its_timer() {
+    let (mut call, outs) = call_with(r#"<Response><Wait length="3"/></Response>"#);
+    assert_eq!(outs, ["loaded 1", "> Wait"]);
+    assert!(tick(&mut call, at(2)).is_empty());
+    let mut expected = vec!["< Wait: done".to_owned()];
+    expected.extend(END_4010.map(str::to_owned));
+    assert_eq!(tick(&mut call, at(3)), expected);
+}
+
+// ---------------------------------------------------------------------- timers
+
+#[test]
+fn scheduled_hangup_outlives_the_verb_that_set_it() {
+    let (mut call, outs) = call_with(r#"<Response><Hangup schedule="5"/><Wait length="60"/></Response>"#);
+    assert_eq!(outs, ["loaded 2", "> Hangup", "< Hangup: scheduled in 5 s", "> Wait"]);
+    assert_eq!(call.poll_timeout(), Some(at(5)));
+    assert_eq!(tick(&mut call, at(5)), ["hangup 4000", "ended 4000"]);
+    assert_eq!(call.poll_timeout(), None);
+}
+
+#[test]
+fn timers_table_fires_each_slot_once() {
+    let mut t = Timers::default();
+    assert_eq!(t.next(), None);
+    t.set(Timer::ScheduledHangup, at(9));
+    t.set(Timer::DialLimit, at(4));
+    t.set(Timer::Verb, at(6));
+    assert_eq!(t.next(), Some(at(4)));
+    t.clear_verb();
+    assert_eq!(t.next(), Some(at(9)));
+    t.clear(Timer::ScheduledHangup);
+    assert_eq!(t.next(), None);
+}
