@@ -49,9 +49,9 @@ fn choosing_support_reaches_the_room_and_a_kick_plays_the_goodbye() {
 
 #[test]
 fn the_application_gets_one_enter_and_one_exit() {
-    use plivo_flow::engine::Purpose;
+    use plivo_flow::engine::{Callback, Purpose};
     let sim = simulate();
     let count = |p: Purpose| sim.requests().iter().filter(|(_, who, r)| who == "alice" && r.purpose == p).count();
-    assert_eq!(count(Purpose::Callback("conference enter")), 1);
-    assert_eq!(count(Purpose::Callback("conference exit")), 1);
+    assert_eq!(count(Purpose::Callback(Callback::ConferenceEnter)), 1);
+    assert_eq!(count(Purpose::Callback(Callback::ConferenceExit)), 1);
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use plivo_flow::engine::{Input, Purpose, Reply};
+use plivo_flow::engine::{Callback, Input, Purpose, Reply};
 use plivo_flow::sim::Simulation;
 
 fn s(n: u64) -> Duration {
@@ -116,8 +116,8 @@ fn a_transcription_names_the_call_and_the_recording() {
     );
     sim.start_call("alice", ANSWER);
     sim.run();
-    let file = requests(&sim, "alice", Purpose::Callback("recording"));
-    let tr = requests(&sim, "alice", Purpose::Callback("transcription"));
+    let file = requests(&sim, "alice", Purpose::Callback(Callback::Recording));
+    let tr = requests(&sim, "alice", Purpose::Callback(Callback::Transcription));
     assert_eq!((file.len(), tr.len()), (1, 1), "{}", sim.transcript_text());
     assert_eq!(tr[0].reply, Reply::Ignore);
     assert_eq!(tr[0].param("call_uuid"), sim.call_id("alice").map(|c| c.as_str()));

@@ -134,6 +134,68 @@ pub enum Reply {
     Ignore,
 }
 
+/// Which event callback a notification is ([`Purpose::Callback`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Callback {
+    /// The outbound call's `ring_url`.
+    Ring,
+    /// `<Conference callbackUrl>`, `ConferenceAction=enter`.
+    ConferenceEnter,
+    /// `<Conference callbackUrl>`, `ConferenceAction=exit`.
+    ConferenceExit,
+    /// `<Conference callbackUrl>`, `ConferenceAction=digits` (`digitsMatch`).
+    ConferenceDigits,
+    /// `<Conference callbackUrl>`, `ConferenceAction=floor` (`floorEvent`).
+    ConferenceFloor,
+    /// A conference recording's `ConferenceAction=record` (REST or `record`).
+    ConferenceRecord,
+    /// `<MultiPartyCall statusCallbackUrl>` participant events.
+    MpcStatus,
+    /// `<Dial callbackUrl>` (`DialAction=answer|digits|hangup`).
+    Dial,
+    /// `<GetInput interimSpeechResultsCallback>`.
+    InterimSpeech,
+    /// `<Record callbackUrl>`: the recording's file is ready.
+    Recording,
+    /// `<Record transcriptionUrl>`.
+    Transcription,
+    /// `<Stream statusCallbackUrl>` (`Event=StartStream|StopStream`).
+    Stream,
+}
+
+impl Callback {
+    /// The callback as transcripts name it (`conference enter`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Callback::Ring => "ring",
+            Callback::ConferenceEnter => "conference enter",
+            Callback::ConferenceExit => "conference exit",
+            Callback::ConferenceDigits => "conference digits",
+            Callback::ConferenceFloor => "conference floor",
+            Callback::ConferenceRecord => "conference record",
+            Callback::MpcStatus => "mpc status",
+            Callback::Dial => "dial",
+            Callback::InterimSpeech => "interim speech",
+            Callback::Recording => "recording",
+            Callback::Transcription => "transcription",
+            Callback::Stream => "stream",
+        }
+    }
+}
+
+impl std::fmt::Display for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Callback {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Why a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -148,8 +210,8 @@ pub enum Purpose {
     Transfer,
     /// A verb's `action` (or `onExitActionUrl`).
     Action(&'static str),
-    /// A verb's event callback (`callbackUrl`, `statusCallbackUrl`, …); the text names it.
-    Callback(&'static str),
+    /// A verb's event callback (`callbackUrl`, `statusCallbackUrl`, …).
+    Callback(Callback),
     /// A sound document (`waitSound`, `enterSound`, `exitSound`, `dialMusic`, `confirmSound`).
     Sound(&'static str),
     /// The call's `hangup_url`.

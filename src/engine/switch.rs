@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::call::{Call, CallConfig, CallSetup};
 use super::ids::{CallId, RequestId};
-use super::io::{Command, HttpRequest, Input, Output, Purpose, Reply};
+use super::io::{Callback, Command, HttpRequest, Input, Output, Purpose, Reply};
 use super::rooms::{
     ConferenceError, Conferences, MemberMedia, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomsConfig,
 };
@@ -297,7 +297,7 @@ impl Engine {
                 url: url.as_str().to_owned(),
                 method: *method,
                 params,
-                purpose: Purpose::Callback("conference record"),
+                purpose: Purpose::Callback(Callback::ConferenceRecord),
                 reply: Reply::Ignore,
             };
             self.out.push_back(EngineOutput::Room(ev.clone()));

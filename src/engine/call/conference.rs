@@ -1,6 +1,7 @@
 //! `<Conference>` / `<MultiPartyCall>`: joining a room, its callbacks and sounds, wait and hold
 //! music, leaving.
 
+use crate::engine::Callback;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,9 +129,40 @@ fn hold_music_of(m: &xml::MultiPartyCall) -> (HoldMusic, &'static str) {
     (source, what)
 }
 
-fn conference_params(action: &str, room: &str, uuid: &str, member: Option<u32>) -> Params {
+/// Plivo's `ConferenceAction`: which `<Conference callbackUrl>` event this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConferenceAction {
+    Enter,
+    Exit,
+    Digits,
+    Floor,
+}
+
+impl ConferenceAction {
+    /// The wire value.
+    fn as_str(self) -> &'static str {
+        match self {
+            ConferenceAction::Enter => "enter",
+            ConferenceAction::Exit => "exit",
+            ConferenceAction::Digits => "digits",
+            ConferenceAction::Floor => "floor",
+        }
+    }
+
+    /// The callback it fires.
+    fn callback(self) -> Callback {
+        match self {
+            ConferenceAction::Enter => Callback::ConferenceEnter,
+            ConferenceAction::Exit => Callback::ConferenceExit,
+            ConferenceAction::Digits => Callback::ConferenceDigits,
+            ConferenceAction::Floor => Callback::ConferenceFloor,
+        }
+    }
+}
+
+fn conference_params(action: ConferenceAction, room: &str, uuid: &str, member: Option<u32>) -> Params {
     vec![
-        ("ConferenceAction".to_owned(), action.to_owned()),
+        ("ConferenceAction".to_owned(), action.as_str().to_owned()),
         ("ConferenceName".to_owned(), room.to_owned()),
         ("ConferenceUUID".to_owned(), uuid.to_owned()),
         ("ConferenceMemberID".to_owned(), member.map(|m| m.to_string()).unwrap_or_default()),
@@ -258,7 +290,7 @@ impl RoomRun {
                     held: false,
                     hold_music: None,
                 };
-                self.callback(cx, "enter", &room, &uuid, member_id, Vec::new());
+                self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, Vec::new());
                 let floor =
                     matches!(self.settings.spec, RoomSpec::Conference { floor_event: true, muted: false, .. }) && first;
                 self.sound(cx, &room, true);
@@ -270,7 +302,7 @@ impl RoomRun {
                     cx.request_sound(url, *method, SoundUse::WaitSound, "waitSound");
                 }
                 if floor {
-                    self.callback(cx, "floor", &room, &uuid, member_id, Vec::new());
+                    self.callback(cx, ConferenceAction::Floor, &room, &uuid, member_id, Vec::new());
                 }
             }
             RoomEvent::Refused { room, max_members, .. }
@@ -291,7 +323,7 @@ impl RoomRun {
                 let floor = matches!(self.settings.spec, RoomSpec::Conference { floor_event: true, .. });
                 if let (true, RoomPhase::In { uuid, .. }) = (floor, &self.phase) {
                     let uuid = uuid.clone();
-                    self.callback(cx, "floor", &room, &uuid, member_id, Vec::new());
+                    self.callback(cx, ConferenceAction::Floor, &room, &uuid, member_id, Vec::new());
                 }
             }
             RoomEvent::Held { room, held, .. } if room == self.room && matches!(self.phase, RoomPhase::In { .. }) => {
@@ -305,7 +337,7 @@ impl RoomRun {
                         cx.emit(Command::StopMedia(m));
                     }
                 }
-                self.callback(cx, "exit", &room, &uuid, member_id, Vec::new());
+                self.callback(cx, ConferenceAction::Exit, &room, &uuid, member_id, Vec::new());
                 self.sound(cx, &room, false);
                 let outcome = format!("left room {room}: {reason}");
                 match reason {
@@ -329,25 +361,18 @@ impl RoomRun {
     }
 
     /// Fires the `<Conference callbackUrl>` (or MPC status callback) event.
-    fn callback(&self, cx: &mut Ctx<'_>, action: &'static str, room: &str, uuid: &str, member: u32, extra: Params) {
+    fn callback(&self, cx: &mut Ctx<'_>, action: ConferenceAction, room: &str, uuid: &str, member: u32, extra: Params) {
         match &self.settings.spec {
             RoomSpec::Conference { callback: Some((url, method)), .. } => {
                 let mut params = conference_params(action, room, uuid, Some(member));
                 params.extend(extra);
-                let what = match action {
-                    "enter" => "conference enter",
-                    "exit" => "conference exit",
-                    "digits" => "conference digits",
-                    "floor" => "conference floor",
-                    _ => "conference",
-                };
-                cx.notify(url, *method, what, params);
+                cx.notify(url, *method, action.callback(), params);
             }
             RoomSpec::MultiParty { status_callback: Some((url, method)), role, .. } => {
                 let event = match action {
-                    "enter" => "ParticipantJoin",
-                    "exit" => "ParticipantExit",
-                    _ => return,
+                    ConferenceAction::Enter => "ParticipantJoin",
+                    ConferenceAction::Exit => "ParticipantExit",
+                    ConferenceAction::Digits | ConferenceAction::Floor => return,
                 };
                 let params = vec![
                     ("EventName".to_owned(), event.to_owned()),
@@ -357,7 +382,7 @@ impl RoomRun {
                     ("ParticipantRole".to_owned(), role.clone()),
                     ("ParticipantCallUUID".to_owned(), cx.setup.id.as_str().to_owned()),
                 ];
-                cx.notify(url, *method, "mpc status", params);
+                cx.notify(url, *method, Callback::MpcStatus, params);
             }
             _ => {}
         }
@@ -435,7 +460,7 @@ impl RoomRun {
         let room = &*self.room;
         match &self.settings.spec {
             RoomSpec::Conference { action, .. } => {
-                let mut params = conference_params("exit", room, uuid, member);
+                let mut params = conference_params(ConferenceAction::Exit, room, uuid, member);
                 params.remove(0);
                 if let Some((url, id)) = recording {
                     params.push(("RecordUrl".to_owned(), url));
@@ -477,7 +502,14 @@ impl RoomRun {
         if let Some(p) = digits_match.as_ref().and_then(|p| super::dial::matched(digits, p.patterns())) {
             let (uuid, member) = (uuid.clone(), *member_id);
             let room = Arc::clone(&self.room);
-            self.callback(cx, "digits", &room, &uuid, member, vec![("ConferenceDigitsMatch".to_owned(), p)]);
+            self.callback(
+                cx,
+                ConferenceAction::Digits,
+                &room,
+                &uuid,
+                member,
+                vec![("ConferenceDigitsMatch".to_owned(), p)],
+            );
         }
         Step::Stay
     }
@@ -511,7 +543,7 @@ impl RoomRun {
             cx.emit(Command::StopMedia(*m));
         }
         cx.emit(Command::LeaveConference { reason: hangup.unwrap_or(LeaveReason::CallHungUp) });
-        self.callback(cx, "exit", &self.room, uuid, *member_id, Vec::new());
+        self.callback(cx, ConferenceAction::Exit, &self.room, uuid, *member_id, Vec::new());
         self.sound(cx, &self.room, false);
     }
 }

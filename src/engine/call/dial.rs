@@ -1,5 +1,6 @@
 //! `<Dial>`: ringing, the callee's confirmation, the bridge and its end.
 
+use crate::engine::Callback;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,17 +108,21 @@ impl DialRun {
                     self.bridge(cx, now, b_leg, to);
                 }
             }
-            DialEvent::Busy => return self.finish(cx, now, "busy", None),
-            DialEvent::NoAnswer => return self.finish(cx, now, "no-answer", None),
-            DialEvent::Failed => return self.finish(cx, now, "failed", None),
+            DialEvent::Busy => return self.finish(cx, now, DialStatus::Busy, None),
+            DialEvent::NoAnswer => return self.finish(cx, now, DialStatus::NoAnswer, None),
+            DialEvent::Failed => return self.finish(cx, now, DialStatus::Failed, None),
             DialEvent::CalleeDigits(keys) => {
                 for k in keys.chars() {
                     self.on_callee_key(cx, now, k);
                 }
             }
             DialEvent::CalleeHangup => match self.phase {
-                DialPhase::Bridged { .. } => return self.finish(cx, now, "completed", Some("callee hung up")),
-                DialPhase::Confirming { .. } => return self.finish(cx, now, "no-answer", Some("callee hung up")),
+                DialPhase::Bridged { .. } => {
+                    return self.finish(cx, now, DialStatus::Completed, Some("callee hung up"));
+                }
+                DialPhase::Confirming { .. } => {
+                    return self.finish(cx, now, DialStatus::NoAnswer, Some("callee hung up"));
+                }
                 DialPhase::Ringing => {}
             },
         }
@@ -131,7 +136,7 @@ impl DialRun {
             DialPhase::Confirming { .. } => cx.emit(Command::HangupCallee(self.media)),
             DialPhase::Bridged { .. } => return Step::Stay,
         }
-        self.finish(cx, now, "no-answer", None)
+        self.finish(cx, now, DialStatus::NoAnswer, None)
     }
 
     /// `timeLimit` reached.
@@ -140,7 +145,7 @@ impl DialRun {
             return Step::Stay;
         }
         cx.emit(Command::HangupCallee(self.media));
-        self.finish(cx, now, "completed", Some("time limit"))
+        self.finish(cx, now, DialStatus::Completed, Some("time limit"))
     }
 
     fn bridge(&mut self, cx: &mut Ctx<'_>, now: Duration, b_leg: CallId, to: String) {
@@ -176,16 +181,16 @@ impl DialRun {
                 recording: Box::new(recording),
             });
         }
-        self.callback(cx, "answer", vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
+        self.callback(cx, DialAction::Answer, vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
     }
 
     /// Fires the `callbackUrl` event `event`.
-    fn callback(&self, cx: &mut Ctx<'_>, event: &'static str, extra: Params) {
+    fn callback(&self, cx: &mut Ctx<'_>, event: DialAction, extra: Params) {
         let Some((url, method)) = &self.settings.callback else {
             return;
         };
         let mut params = vec![
-            ("DialAction".to_owned(), event.to_owned()),
+            ("DialAction".to_owned(), event.as_str().to_owned()),
             ("DialALegUUID".to_owned(), cx.setup.id.as_str().to_owned()),
         ];
         if let DialPhase::Bridged { b_leg, to, .. } | DialPhase::Confirming { b_leg, to } = &self.phase {
@@ -194,7 +199,7 @@ impl DialRun {
             params.push(("DialBLegFrom".to_owned(), cx.setup.from.clone()));
         }
         params.extend(extra);
-        cx.notify(url, *method, "dial", params);
+        cx.notify(url, *method, Callback::Dial, params);
     }
 
     pub(super) fn on_caller_key(&mut self, cx: &mut Ctx<'_>, now: Duration, key: char) -> Step {
@@ -203,14 +208,14 @@ impl DialRun {
         }
         if self.settings.hangup_on_star && key == '*' {
             cx.emit(Command::HangupCallee(self.media));
-            return self.finish(cx, now, "completed", Some("caller pressed *"));
+            return self.finish(cx, now, DialStatus::Completed, Some("caller pressed *"));
         }
         self.caller_digits.push(key);
         if let Some(p) =
             self.settings.digits_match.as_ref().and_then(|p| matched(&mut self.caller_digits, p.patterns()))
         {
             let extra = vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "ALeg".to_owned())];
-            self.callback(cx, "digits", extra);
+            self.callback(cx, DialAction::Digits, extra);
         }
         Step::Stay
     }
@@ -233,7 +238,7 @@ impl DialRun {
                 {
                     let extra =
                         vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "BLeg".to_owned())];
-                    self.callback(cx, "digits", extra);
+                    self.callback(cx, DialAction::Digits, extra);
                 }
             }
             DialPhase::Ringing => {}
@@ -241,7 +246,7 @@ impl DialRun {
     }
 
     /// The dial is over with `DialStatus` `status`: hangup callback, then the action.
-    fn finish(&mut self, cx: &mut Ctx<'_>, now: Duration, status: &'static str, why: Option<&str>) -> Step {
+    fn finish(&mut self, cx: &mut Ctx<'_>, now: Duration, status: DialStatus, why: Option<&str>) -> Step {
         if let Some(m) = self.music.take() {
             cx.emit(Command::StopMedia(m));
         }
@@ -259,18 +264,18 @@ impl DialRun {
                 ("DialBLegHangupCauseName".to_owned(), "Normal Hangup".to_owned()),
                 ("DialBLegHangupCauseCode".to_owned(), "4000".to_owned()),
             ];
-            self.callback(cx, "hangup", extra);
+            self.callback(cx, DialAction::Hangup, extra);
         }
         let params = vec![
-            ("DialStatus".to_owned(), status.to_owned()),
+            ("DialStatus".to_owned(), status.as_str().to_owned()),
             ("DialRingStatus".to_owned(), rang.to_string()),
-            ("DialHangupCause".to_owned(), dial_cause(status).to_owned()),
+            ("DialHangupCause".to_owned(), status.hangup_cause().to_owned()),
             ("DialALegUUID".to_owned(), cx.setup.id.as_str().to_owned()),
             ("DialBLegUUID".to_owned(), b_uuid),
         ];
         let outcome = match why {
-            Some(w) => format!("{status} ({w})"),
-            None => status.to_owned(),
+            Some(w) => format!("{} ({w})", status.as_str()),
+            None => status.as_str().to_owned(),
         };
         Step::Action { outcome: outcome.into(), action: self.settings.action.clone(), verb: "Dial", params }
     }
@@ -305,19 +310,59 @@ impl DialRun {
                 let dur = now.saturating_sub(*since).as_secs().to_string();
                 let extra =
                     vec![("DialBLegStatus".to_owned(), "hangup".to_owned()), ("DialBLegDuration".to_owned(), dur)];
-                self.callback(cx, "hangup", extra);
+                self.callback(cx, DialAction::Hangup, extra);
             }
         }
     }
 }
 
-/// The FreeSWITCH-style cause sent as `DialHangupCause` for a `DialStatus`.
-fn dial_cause(status: &str) -> &'static str {
-    match status {
-        "busy" => "USER_BUSY",
-        "no-answer" => "NO_ANSWER",
-        "failed" => "NORMAL_TEMPORARY_FAILURE",
-        _ => "NORMAL_CLEARING",
+/// Plivo's `DialStatus`: how a `<Dial>` ended (the `action` request's parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialStatus {
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+}
+
+impl DialStatus {
+    /// The wire value.
+    fn as_str(self) -> &'static str {
+        match self {
+            DialStatus::Completed => "completed",
+            DialStatus::Busy => "busy",
+            DialStatus::NoAnswer => "no-answer",
+            DialStatus::Failed => "failed",
+        }
+    }
+
+    /// The FreeSWITCH-style cause sent as `DialHangupCause`.
+    fn hangup_cause(self) -> &'static str {
+        match self {
+            DialStatus::Busy => "USER_BUSY",
+            DialStatus::NoAnswer => "NO_ANSWER",
+            DialStatus::Failed => "NORMAL_TEMPORARY_FAILURE",
+            DialStatus::Completed => "NORMAL_CLEARING",
+        }
+    }
+}
+
+/// Plivo's `DialAction`: which `<Dial callbackUrl>` event this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DialAction {
+    Answer,
+    Digits,
+    Hangup,
+}
+
+impl DialAction {
+    /// The wire value.
+    fn as_str(self) -> &'static str {
+        match self {
+            DialAction::Answer => "answer",
+            DialAction::Digits => "digits",
+            DialAction::Hangup => "hangup",
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `<GetDigits>` / `<GetInput>`: prompts, key and speech collection, retries.
 
+use crate::engine::Callback;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -317,7 +318,7 @@ impl Gather {
             ("Stability".to_owned(), format!("{stability:.2}")),
             ("SequenceNumber".to_owned(), self.partials.to_string()),
         ];
-        cx.notify(url, *method, "interim speech", params);
+        cx.notify(url, *method, Callback::InterimSpeech, params);
     }
 
     /// This attempt got no (valid) input: retry, or fall through without a request.

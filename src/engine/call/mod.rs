@@ -8,6 +8,7 @@
 //! documents and holds `Ctx`, the part of the call a running verb borrows; `timers` holds the
 //! call's deadlines; `setup` who the call is and how it ended.
 
+use crate::engine::Callback;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -254,7 +255,7 @@ impl Call {
             (Direction::Inbound, _) => self.fetch_answer(Purpose::Answer),
             (Direction::Outbound, Some(url)) => {
                 let method = self.setup.ring_method;
-                self.request(&url, method, Purpose::Callback("ring"), Reply::Ignore, Vec::new());
+                self.request(&url, method, Purpose::Callback(Callback::Ring), Reply::Ignore, Vec::new());
             }
             (Direction::Outbound, None) => {}
         }

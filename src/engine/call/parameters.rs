@@ -1,6 +1,7 @@
 //! The call's standard parameters, request building and URL resolution, and [`Ctx`]: what a
 //! running verb borrows from its [`Call`](super::Call).
 
+use crate::engine::Callback;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,7 +91,7 @@ impl Call {
         xml::values::resolve(url, self.doc_url.as_deref().unwrap_or(""))
     }
 
-    pub(super) fn notify(&mut self, url: &Url, method: Method, what: &'static str, extra: Params) {
+    pub(super) fn notify(&mut self, url: &Url, method: Method, what: Callback, extra: Params) {
         self.cx().notify(url, method, what, extra);
     }
 
@@ -164,7 +165,7 @@ impl Ctx<'_> {
     }
 
     /// A fire-and-forget callback.
-    pub(super) fn notify(&mut self, url: &Url, method: Method, what: &'static str, extra: Params) {
+    pub(super) fn notify(&mut self, url: &Url, method: Method, what: Callback, extra: Params) {
         self.request(url.as_str(), method, Purpose::Callback(what), Reply::Ignore, extra);
     }
 

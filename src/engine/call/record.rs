@@ -1,6 +1,7 @@
 //! `<Record>`: foreground recordings, and the background ones (`recordSession`,
 //! `startOnDialAnswer`) whose files arrive later.
 
+use crate::engine::Callback;
 use std::time::Duration;
 
 use super::parameters::{Ctx, Params};
@@ -149,7 +150,7 @@ impl Call {
         {
             let mut cx = self.cx();
             if let Some((url, method)) = callback {
-                cx.notify(&url, method, "recording", recording_params(&recording, started_at, duration_ms));
+                cx.notify(&url, method, Callback::Recording, recording_params(&recording, started_at, duration_ms));
             }
             if let Some((url, method)) = transcription {
                 cx.transcription_callback(&url, method, &recording.id, duration_ms);
@@ -207,7 +208,7 @@ impl RecordRun {
         let s = &self.settings;
         let mut params = recording_params(&self.recording, self.started_at, duration_ms);
         if let Some((url, method)) = &s.callback {
-            cx.notify(url, *method, "recording", params.clone());
+            cx.notify(url, *method, Callback::Recording, params.clone());
         }
         if let Some((url, method)) = &s.transcription {
             cx.transcription_callback(url, *method, &self.recording.id, duration_ms);
@@ -262,6 +263,6 @@ impl Ctx<'_> {
         if too_long {
             params.push(("error".to_owned(), "Recording duration too long for transcription".to_owned()));
         }
-        self.notify(url, method, "transcription", params);
+        self.notify(url, method, Callback::Transcription, params);
     }
 }

@@ -1,5 +1,6 @@
 //! `<Stream>`: kept-alive streams (the verb waits) and background ones.
 
+use crate::engine::Callback;
 use std::time::Duration;
 
 use super::parameters::Ctx;
@@ -25,7 +26,7 @@ impl Ctx<'_> {
     /// `StopStream` to a stream's `statusCallbackUrl`.
     pub(super) fn stream_stopped(&mut self, callback: Option<&(Url, Method)>) {
         if let Some((url, method)) = callback {
-            self.notify(url, *method, "stream", vec![("Event".to_owned(), "StopStream".to_owned())]);
+            self.notify(url, *method, Callback::Stream, vec![("Event".to_owned(), "StopStream".to_owned())]);
         }
     }
 }
@@ -52,7 +53,7 @@ impl Call {
         self.emit(Command::StartStream { media, stream: Box::new(s.clone()) });
         let callback = s.status_callback_url.clone().map(|u| (u, s.status_callback_method));
         if let Some((url, method)) = &callback {
-            self.notify(url, *method, "stream", vec![("Event".to_owned(), "StartStream".to_owned())]);
+            self.notify(url, *method, Callback::Stream, vec![("Event".to_owned(), "StartStream".to_owned())]);
         }
         // `streamTimeout` stops the stream (capped at 24 h, like `<Dial timeLimit>`), so a
         // kept-alive stream whose far end never closes cannot hold the call forever.

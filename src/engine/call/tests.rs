@@ -234,7 +234,7 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
         answered(&mut call),
         [
             "Answer",
-            "Callback(\"dial\") Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=answer DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=answer",
+            "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=answer DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=answer",
         ]
     );
     assert_eq!(call.poll_timeout(), Some(at(61)));
@@ -242,7 +242,7 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
         step(&mut call, at(5), Input::Digits("*".into())),
         [
             "HangupCallee(MediaId(2))",
-            "Callback(\"dial\") Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=hangup DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=hangup DialBLegDuration=4 DialBLegBillDuration=4 DialBLegHangupCauseName=Normal Hangup DialBLegHangupCauseCode=4000",
+            "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=hangup DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=hangup DialBLegDuration=4 DialBLegBillDuration=4 DialBLegHangupCauseName=Normal Hangup DialBLegHangupCauseCode=4000",
             "< Dial: completed (caller pressed *)",
             "Action(\"Dial\") Post https://app.example/dial Execute CallStatus=in-progress DialStatus=completed DialRingStatus=true DialHangupCause=NORMAL_CLEARING DialALegUUID=c1 DialBLegUUID=b1",
         ]
@@ -290,7 +290,7 @@ fn conference_enter_kick_exit_then_next_element() {
     assert_eq!(
         step(&mut call, at(1), Input::Conference(joined)),
         [
-            "Callback(\"conference enter\") Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7"
+            "Callback(ConferenceEnter) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7"
         ]
     );
     // hangupOnStar asks the room to let the member go; the verb ends when it has.
@@ -304,7 +304,7 @@ fn conference_enter_kick_exit_then_next_element() {
         recording: None,
     };
     let mut expected = vec![
-        "Callback(\"conference exit\") Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
+        "Callback(ConferenceExit) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
         "Action(\"Conference\") Post https://app.example/after Ignore CallStatus=in-progress ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
         format!("< Conference: left room room1: {}", LeaveReason::Kicked),
     ];
@@ -327,8 +327,8 @@ fn conference_hangup_fires_the_exit_callback_once() {
     step(&mut call, at(1), Input::Conference(joined));
     let outs = step(&mut call, at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
     assert_eq!(outs[0], "leave CallHungUp");
-    assert!(outs[1].starts_with("Callback(\"conference exit\")"), "{outs:?}");
-    assert_eq!(outs.iter().filter(|l| l.contains("conference exit")).count(), 1);
+    assert!(outs[1].starts_with("Callback(ConferenceExit)"), "{outs:?}");
+    assert_eq!(outs.iter().filter(|l| l.contains("Callback(ConferenceExit)")).count(), 1);
     assert!(call.is_ended());
 }
 
