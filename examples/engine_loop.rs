@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use plivo_flow::engine::{
-    CallEvent, CallId, CallSetup, Command, Engine, EngineConfig, EngineOutput, FetchReply, Input, MediaId,
+    CallEvent, CallId, CallSetup, Command, Engine, EngineConfig, EngineOutput, FetchReply, Input, MediaId, MemberId,
     MemberTarget, Output, Reply,
 };
 
@@ -126,7 +126,7 @@ fn run() -> Vec<String> {
         now = next;
         if !kicked && now >= kick_at {
             // `POST …/Conference/MyConference/Member/1/Kick/`
-            let kicked_ids = engine.room_ops(now).kick(ACCOUNT, "MyConference", &MemberTarget::Ids(vec![1]));
+            let kicked_ids = engine.room_ops(now).kick(ACCOUNT, "MyConference", &MemberTarget::Ids(vec![MemberId(1)]));
             world.log.push(format!("{:>6?} api   kick member 1: {kicked_ids:?}", now));
             kicked = true;
             continue;
@@ -149,7 +149,7 @@ fn run() -> Vec<String> {
 #[test]
 fn the_kicked_member_hears_the_goodbye_and_hangs_up_and_the_other_stays() {
     let log = run().join("\n");
-    assert!(log.contains("api   kick member 1: Ok([1])"), "{log}");
+    assert!(log.contains("api   kick member 1: Ok([MemberId(1)])"), "{log}");
     let after_kick = &log[log.find("api   kick").expect("kick")..];
     assert!(after_kick.contains("alice  speaks"), "{log}");
     assert!(after_kick.contains("alice  ended: 4010 End Of XML Instructions"), "{log}");

@@ -36,6 +36,88 @@ impl From<String> for CallId {
     }
 }
 
+/// A string identifier type: shared text, shown and compared as the text it holds, and read
+/// as a `&str` wherever one is wanted (`Deref`).
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(Arc::from(s))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(Arc::from(s))
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                &*self.0 == *other
+            }
+        }
+    };
+}
+
+text_id! {
+    /// A Plivo account's auth id (`MAXXXXXXXXXXXXXXXXXX`), which calls and rooms belong to.
+    AccountId
+}
+
+text_id! {
+    /// A room's UUID: `ConferenceUUID` of a `<Conference>`, `MPCUUID` of a `<MultiPartyCall>`.
+    RoomUuid
+}
+
+text_id! {
+    /// A recording's id (`RecordingID`).
+    RecordingId
+}
+
+/// A member's id in its room (Plivo's `ConferenceMemberID` / `MemberID`, and the
+/// `member_id` of the Conference API's paths): from 1, never reused by the same registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(pub u32);
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// Names one media operation a call started (speech, playback, beep, tones, recording, …), so
 /// that a late completion of something already stopped is recognised and ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

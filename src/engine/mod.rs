@@ -19,7 +19,7 @@ pub use io::{
 };
 
 pub use cause::{HangupCause, HangupSource};
-pub use ids::{CallId, IdGen, MediaId, RequestId};
+pub use ids::{AccountId, CallId, IdGen, MediaId, MemberId, RecordingId, RequestId, RoomUuid};
 pub use rooms::{
     ConferenceError, Conferences, Direction, EndReason, JoinRequest, LeaveReason, MemberInfo, MemberMedia,
     MemberSnapshot, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomKind, RoomSnapshot, RoomsConfig,

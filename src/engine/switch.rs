@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
 use super::call::{Call, CallConfig, CallSetup};
-use super::ids::{CallId, RequestId};
+use super::ids::{CallId, MemberId, RequestId};
 use super::io::{Callback, Command, HttpRequest, Input, Output, Purpose, Reply};
 use super::rooms::{
     ConferenceError, Conferences, MemberMedia, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomsConfig,
@@ -332,7 +332,7 @@ impl RoomOps<'_> {
     }
 
     /// Kick: the targeted members leave ([`Conferences::kick`]).
-    pub fn kick(&mut self, account: &str, room: &str, target: &MemberTarget) -> Result<Vec<u32>, ConferenceError> {
+    pub fn kick(&mut self, account: &str, room: &str, target: &MemberTarget) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, now| r.kick(now, account, room, target))
     }
 
@@ -342,7 +342,7 @@ impl RoomOps<'_> {
         account: &str,
         room: &str,
         target: &MemberTarget,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, now| r.hangup_members(now, account, room, target))
     }
 
@@ -353,7 +353,7 @@ impl RoomOps<'_> {
         room: &str,
         target: &MemberTarget,
         muted: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, _| r.set_muted(account, room, target, muted))
     }
 
@@ -364,7 +364,7 @@ impl RoomOps<'_> {
         room: &str,
         target: &MemberTarget,
         deaf: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, _| r.set_deaf(account, room, target, deaf))
     }
 
@@ -375,7 +375,7 @@ impl RoomOps<'_> {
         mpc_name: &str,
         target: &MemberTarget,
         held: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, _| r.set_hold(account, mpc_name, target, held))
     }
 
@@ -386,12 +386,12 @@ impl RoomOps<'_> {
         room: &str,
         target: &MemberTarget,
         media: MemberMedia,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.routed(|r, _| r.member_media(account, room, target, media))
     }
 
     /// Give a member the floor ([`Conferences::set_floor`]).
-    pub fn set_floor(&mut self, account: &str, room: &str, member_id: u32) -> Result<(), ConferenceError> {
+    pub fn set_floor(&mut self, account: &str, room: &str, member_id: MemberId) -> Result<(), ConferenceError> {
         self.routed(|r, _| r.set_floor(account, room, member_id))
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{ConferenceError, Engine, MemberMedia, MemberTarget, RecordSpec, RecordingInfo};
+use crate::engine::{ConferenceError, Engine, MemberId, MemberMedia, MemberTarget, RecordSpec, RecordingInfo};
 
 /// A REST operation on rooms: what `serve`'s Conference and MultiPartyCall API and a
 /// scenario's room events ask for.
@@ -85,7 +85,7 @@ pub enum RoomOp {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OpResult {
     /// The member ids it applied to, ascending.
-    pub members: Vec<u32>,
+    pub members: Vec<MemberId>,
     /// The names of the rooms it ended (`EndAll`).
     pub rooms: Vec<String>,
     /// The recording it started or stopped.
@@ -100,7 +100,7 @@ impl RoomOp {
     /// changes then.
     pub fn apply(&self, engine: &mut Engine, now: Duration, account: &str) -> Result<OpResult, ConferenceError> {
         let mut rooms = engine.room_ops(now);
-        let members = |v: Vec<u32>| OpResult { members: v, ..OpResult::default() };
+        let members = |v: Vec<MemberId>| OpResult { members: v, ..OpResult::default() };
         match self {
             RoomOp::Kick { room, target } => rooms.kick(account, room, target).map(members),
             RoomOp::Mute { room, target, on } => rooms.set_muted(account, room, target, *on).map(members),
@@ -153,7 +153,7 @@ impl RoomOp {
 
     /// What the operation did, as a transcript says it: `kicked 1,2`, `error: …`.
     pub fn outcome(&self, result: &Result<OpResult, ConferenceError>) -> String {
-        let ids = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let ids = |v: &[MemberId]| v.iter().map(MemberId::to_string).collect::<Vec<_>>().join(",");
         match (result, self) {
             (Err(e), _) => format!("error: {e}"),
             (Ok(r), RoomOp::Kick { .. }) => format!("kicked {}", ids(&r.members)),

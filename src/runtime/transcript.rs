@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::engine::{
-    CallEvent, CallId, Command, DialEvent, EndReason, HttpRequest, Input, MediaId, MemberMedia, Purpose, RecordMode,
-    Reply, RoomEvent, RoomSound,
+    CallEvent, CallId, Command, DialEvent, EndReason, HttpRequest, Input, MediaId, MemberId, MemberMedia, Purpose,
+    RecordMode, Reply, RoomEvent, RoomSound,
 };
 use crate::xml::{Document, Verb};
 
@@ -505,7 +505,7 @@ impl Transcript {
                 self.call_line(now, call, LineKind::Floor, format!("member {member_id} has the floor"));
             }
             RoomEvent::Media { room, members, media } => {
-                let ids: Vec<String> = members.iter().map(u32::to_string).collect();
+                let ids: Vec<String> = members.iter().map(MemberId::to_string).collect();
                 let what = match media {
                     MemberMedia::Play { url } => format!("play {url}"),
                     MemberMedia::StopPlay => "stop playing".to_owned(),

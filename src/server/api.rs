@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::driver::{Driver, StartRefused};
 use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
-use crate::engine::{ConferenceError, MemberMedia, MemberTarget, RecordSpec};
+use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
 use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
@@ -350,7 +350,11 @@ async fn room_op(app: &AppState, op: RoomOp) -> Result<OpResult, ApiError> {
 fn member_id(headers: &HeaderMap, requested: &str, result: &OpResult) -> Value {
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let wants_list = ["plivo-java/", "plivo-go/"].iter().any(|sdk| agent.starts_with(sdk));
-    if wants_list { json!(result.members.iter().map(u32::to_string).collect::<Vec<_>>()) } else { json!(requested) }
+    if wants_list {
+        json!(result.members.iter().map(MemberId::to_string).collect::<Vec<_>>())
+    } else {
+        json!(requested)
+    }
 }
 
 /// Checks a member target before it reaches the rooms.

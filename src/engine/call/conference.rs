@@ -2,6 +2,7 @@
 //! music, leaving.
 
 use crate::engine::Callback;
+use crate::engine::MemberId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ enum RoomPhase {
     Joining,
     In {
         uuid: Arc<str>,
-        member_id: u32,
+        member_id: MemberId,
         joined_at: Duration,
         waiting: bool,
         /// The wait music playing (`waitSound` / `waitMusicUrl`).
@@ -160,7 +161,7 @@ impl ConferenceAction {
     }
 }
 
-fn conference_params(action: ConferenceAction, room: &str, uuid: &str, member: Option<u32>) -> Params {
+fn conference_params(action: ConferenceAction, room: &str, uuid: &str, member: Option<MemberId>) -> Params {
     vec![
         ("ConferenceAction".to_owned(), action.as_str().to_owned()),
         ("ConferenceName".to_owned(), room.to_owned()),
@@ -361,7 +362,15 @@ impl RoomRun {
     }
 
     /// Fires the `<Conference callbackUrl>` (or MPC status callback) event.
-    fn callback(&self, cx: &mut Ctx<'_>, action: ConferenceAction, room: &str, uuid: &str, member: u32, extra: Params) {
+    fn callback(
+        &self,
+        cx: &mut Ctx<'_>,
+        action: ConferenceAction,
+        room: &str,
+        uuid: &str,
+        member: MemberId,
+        extra: Params,
+    ) {
         match &self.settings.spec {
             RoomSpec::Conference { callback: Some((url, method)), .. } => {
                 let mut params = conference_params(action, room, uuid, Some(member));
@@ -453,7 +462,7 @@ impl RoomRun {
         now: Duration,
         outcome: String,
         uuid: &str,
-        member: Option<u32>,
+        member: Option<MemberId>,
         recording: Option<(String, String)>,
     ) -> Step {
         let outcome = outcome.into();

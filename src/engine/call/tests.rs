@@ -283,7 +283,7 @@ fn conference_enter_kick_exit_then_next_element() {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("room1"),
         uuid: Arc::from("u1"),
-        member_id: 7,
+        member_id: crate::engine::MemberId(7),
         started: true,
         first: true,
     };
@@ -299,7 +299,7 @@ fn conference_enter_kick_exit_then_next_element() {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("room1"),
         uuid: Arc::from("u1"),
-        member_id: 7,
+        member_id: crate::engine::MemberId(7),
         reason: LeaveReason::Kicked,
         recording: None,
     };
@@ -320,7 +320,7 @@ fn conference_hangup_fires_the_exit_callback_once() {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("r"),
         uuid: Arc::from("u"),
-        member_id: 1,
+        member_id: crate::engine::MemberId(1),
         started: true,
         first: true,
     };

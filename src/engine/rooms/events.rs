@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ops::MemberMedia;
 use crate::engine::ids::CallId;
+use crate::engine::ids::MemberId;
 use crate::xml::values::{FileFormat, Method, Url};
 
 /// Why a member left its room.
@@ -96,7 +97,7 @@ pub enum RoomEvent {
         /// The room's UUID.
         uuid: Arc<str>,
         /// The new member id.
-        member_id: u32,
+        member_id: MemberId,
         /// Whether the room has started (false: the member waits, hearing waitSound).
         started: bool,
         /// Whether this member created the room.
@@ -127,7 +128,7 @@ pub enum RoomEvent {
         /// The room's UUID.
         uuid: Arc<str>,
         /// The member id it had.
-        member_id: u32,
+        member_id: MemberId,
         /// Why.
         reason: LeaveReason,
         /// The room's recording, if one is running when the member leaves.
@@ -140,7 +141,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// Member id.
-        member_id: u32,
+        member_id: MemberId,
         /// New state.
         muted: bool,
     },
@@ -151,7 +152,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// Member id.
-        member_id: u32,
+        member_id: MemberId,
         /// New state.
         deaf: bool,
     },
@@ -165,7 +166,7 @@ pub enum RoomEvent {
         /// The MPC's friendly name.
         room: Arc<str>,
         /// Member id.
-        member_id: u32,
+        member_id: MemberId,
         /// New state.
         held: bool,
     },
@@ -176,14 +177,14 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// Member id.
-        member_id: u32,
+        member_id: MemberId,
     },
     /// Audio for some members (REST play/speak and their stops).
     Media {
         /// Room name.
         room: Arc<str>,
         /// The targeted member ids, ascending.
-        members: Vec<u32>,
+        members: Vec<MemberId>,
         /// What to do.
         media: MemberMedia,
     },

@@ -14,6 +14,7 @@ use super::registry::{
     Conferences, Flag, RecordSpec, RoomKey, RoomKind, mpc_not_found, new_recording, resolve, room_key, room_not_found,
 };
 use crate::engine::ids::CallId;
+use crate::engine::ids::MemberId;
 
 /// Which members an operation targets: `all`, one id, or a comma list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub enum MemberTarget {
     /// Every member of the room.
     All,
     /// These member ids (at least one, duplicates removed, ascending).
-    Ids(Vec<u32>),
+    Ids(Vec<MemberId>),
 }
 
 impl FromStr for MemberTarget {
@@ -43,7 +44,7 @@ impl FromStr for MemberTarget {
             if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid());
             }
-            ids.push(item.parse::<u32>().map_err(|_| invalid())?);
+            ids.push(MemberId(item.parse::<u32>().map_err(|_| invalid())?));
         }
         ids.sort_unstable();
         ids.dedup();
@@ -56,7 +57,7 @@ impl fmt::Display for MemberTarget {
         match self {
             MemberTarget::All => f.write_str("all"),
             MemberTarget::Ids(ids) => {
-                let parts: Vec<String> = ids.iter().map(u32::to_string).collect();
+                let parts: Vec<String> = ids.iter().map(MemberId::to_string).collect();
                 f.write_str(&parts.join(","))
             }
         }
@@ -85,7 +86,7 @@ pub enum ConferenceError {
         /// The room.
         room: String,
         /// The ids that are not members, ascending.
-        ids: Vec<u32>,
+        ids: Vec<MemberId>,
     },
     /// The call is already a member of a room.
     #[error("call {0} is already in a conference")]
@@ -95,8 +96,8 @@ pub enum ConferenceError {
     InvalidTarget(String),
 }
 
-fn join_ids(ids: &[u32]) -> String {
-    let parts: Vec<String> = ids.iter().map(u32::to_string).collect();
+fn join_ids(ids: &[MemberId]) -> String {
+    let parts: Vec<String> = ids.iter().map(MemberId::to_string).collect();
     parts.join(", ")
 }
 
@@ -131,7 +132,7 @@ impl Conferences {
         account: &str,
         room: &str,
         target: &MemberTarget,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         let (key, ids) = self.targets(account, room, target)?;
         self.depart_batch(now, &key, &ids, LeaveReason::Kicked);
         Ok(ids)
@@ -145,7 +146,7 @@ impl Conferences {
         account: &str,
         room: &str,
         target: &MemberTarget,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         let (key, ids) = self.targets(account, room, target)?;
         self.depart_batch(now, &key, &ids, LeaveReason::MemberHungUp);
         Ok(ids)
@@ -159,7 +160,7 @@ impl Conferences {
         room: &str,
         target: &MemberTarget,
         muted: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.set_flag(account, room, target, Flag::Muted, muted)
     }
 
@@ -170,7 +171,7 @@ impl Conferences {
         room: &str,
         target: &MemberTarget,
         deaf: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         self.set_flag(account, room, target, Flag::Deaf, deaf)
     }
 
@@ -191,7 +192,7 @@ impl Conferences {
         mpc_name: &str,
         target: &MemberTarget,
         held: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         let key = room_key(account, RoomKind::MultiParty, mpc_name);
         let r = self.rooms.get_mut(&key).ok_or_else(|| mpc_not_found(mpc_name))?;
         let ids = resolve(mpc_name, r, target)?;
@@ -219,7 +220,7 @@ impl Conferences {
         target: &MemberTarget,
         flag: Flag,
         on: bool,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         let (key, ids) = self.targets(account, room, target)?;
         if let Some(r) = self.rooms.get_mut(&key) {
             for &id in &ids {
@@ -249,14 +250,14 @@ impl Conferences {
         room: &str,
         target: &MemberTarget,
         media: MemberMedia,
-    ) -> Result<Vec<u32>, ConferenceError> {
+    ) -> Result<Vec<MemberId>, ConferenceError> {
         let (_, ids) = self.targets(account, room, target)?;
         self.events.push_back(RoomEvent::Media { room: Arc::from(room), members: ids.clone(), media });
         Ok(ids)
     }
 
     /// Gives the floor to a member: emits [`RoomEvent::Floor`].
-    pub fn set_floor(&mut self, account: &str, room: &str, member_id: u32) -> Result<(), ConferenceError> {
+    pub fn set_floor(&mut self, account: &str, room: &str, member_id: MemberId) -> Result<(), ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
         let m = r
@@ -340,7 +341,7 @@ impl Conferences {
         account: &str,
         room: &str,
         target: &MemberTarget,
-    ) -> Result<(RoomKey, Vec<u32>), ConferenceError> {
+    ) -> Result<(RoomKey, Vec<MemberId>), ConferenceError> {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get(&key).ok_or_else(|| room_not_found(room))?;
         let ids = resolve(room, r, target)?;

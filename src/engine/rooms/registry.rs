@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EndReason, LeaveReason, RecordingInfo, RoomEvent};
 use super::ops::{ConferenceError, MemberTarget};
+use crate::engine::ids::MemberId;
 use crate::engine::ids::{CallId, IdGen};
 use crate::xml::values::{FileFormat, Method, ToXml, Url};
 
@@ -98,7 +99,7 @@ pub struct JoinRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberSnapshot {
     /// Member id.
-    pub member_id: u32,
+    pub member_id: MemberId,
     /// The member's call.
     pub call: CallId,
     /// Can't be heard: muted, or on hold.
@@ -163,7 +164,7 @@ pub struct Conferences {
     /// Keys are shared with the member index and the deadlines: no copies per member.
     pub(super) rooms: HashMap<Arc<RoomKey>, Room>,
     /// Which room each member call is in, and its member id there.
-    pub(super) members: HashMap<CallId, (Arc<RoomKey>, u32)>,
+    pub(super) members: HashMap<CallId, (Arc<RoomKey>, MemberId)>,
     /// Time limits, ordered: (deadline, room serial) → room.
     pub(super) deadlines: BTreeMap<(Duration, u64), Arc<RoomKey>>,
     /// Serial of the next room created (orders rooms whose deadlines are equal).
@@ -183,7 +184,7 @@ pub(super) struct Room {
     /// This room's key in [`Conferences::deadlines`], if it has a time limit.
     pub(super) deadline: Option<(Duration, u64)>,
     /// Members by id (ascending iteration gives the event order).
-    pub(super) members: BTreeMap<u32, Member>,
+    pub(super) members: BTreeMap<MemberId, Member>,
     pub(super) recording: Option<Recording>,
 }
 
@@ -264,9 +265,9 @@ pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: Re
 /// Removes member `id` from `room` and from the call index, and emits its `Left`.
 pub(super) fn depart(
     room: &mut Room,
-    index: &mut HashMap<CallId, (Arc<RoomKey>, u32)>,
+    index: &mut HashMap<CallId, (Arc<RoomKey>, MemberId)>,
     events: &mut VecDeque<RoomEvent>,
-    id: u32,
+    id: MemberId,
     reason: LeaveReason,
 ) -> Option<Member> {
     let member = room.members.remove(&id)?;
@@ -283,7 +284,7 @@ pub(super) fn depart(
 }
 
 /// The member ids `target` names in `room`, ascending, or the error naming the unknown ones.
-pub(super) fn resolve(name: &str, room: &Room, target: &MemberTarget) -> Result<Vec<u32>, ConferenceError> {
+pub(super) fn resolve(name: &str, room: &Room, target: &MemberTarget) -> Result<Vec<MemberId>, ConferenceError> {
     match target {
         MemberTarget::All => Ok(room.members.keys().copied().collect()),
         MemberTarget::Ids(ids) => {
@@ -293,7 +294,7 @@ pub(super) fn resolve(name: &str, room: &Room, target: &MemberTarget) -> Result<
             if ids.is_empty() {
                 return Err(ConferenceError::InvalidTarget(String::new()));
             }
-            let missing: Vec<u32> = ids.iter().copied().filter(|id| !room.members.contains_key(id)).collect();
+            let missing: Vec<MemberId> = ids.iter().copied().filter(|id| !room.members.contains_key(id)).collect();
             if missing.is_empty() {
                 Ok(ids)
             } else {
@@ -365,7 +366,7 @@ impl Conferences {
             }
         };
 
-        let id = self.next_member_id;
+        let id = MemberId(self.next_member_id);
         self.next_member_id = self.next_member_id.saturating_add(1);
         let starts = !room.started && req.start_on_enter;
         let waiting: Vec<CallId> =
@@ -421,7 +422,7 @@ impl Conferences {
     }
 
     /// The room `call` is in, as (kind, room name, member id).
-    pub fn room_of(&self, call: &CallId) -> Option<(RoomKind, &str, u32)> {
+    pub fn room_of(&self, call: &CallId) -> Option<(RoomKind, &str, MemberId)> {
         self.members.get(call).map(|(key, id)| (key.1, key.2.as_str(), *id))
     }
 
@@ -490,7 +491,7 @@ impl Conferences {
     /// by its consequences. A consequence never gives a member still due to leave in this
     /// batch a different reason: `end_on_exit` removes them with `reason`, and a lone member
     /// that is about to leave anyway is not torn down for `stayAlone`.
-    pub(super) fn depart_batch(&mut self, now: Duration, key: &RoomKey, ids: &[u32], reason: LeaveReason) {
+    pub(super) fn depart_batch(&mut self, now: Duration, key: &RoomKey, ids: &[MemberId], reason: LeaveReason) {
         /// What must happen after a departure.
         enum Then {
             EndOnExit,
@@ -549,7 +550,7 @@ impl Conferences {
         now: Duration,
         key: &RoomKey,
         end: EndReason,
-        reason_for: impl Fn(u32) -> LeaveReason,
+        reason_for: impl Fn(MemberId) -> LeaveReason,
     ) {
         let Some(mut room) = self.rooms.remove(key) else {
             return;
@@ -557,7 +558,7 @@ impl Conferences {
         if let Some(slot) = room.deadline {
             self.deadlines.remove(&slot);
         }
-        let ids: Vec<u32> = room.members.keys().copied().collect();
+        let ids: Vec<MemberId> = room.members.keys().copied().collect();
         for id in ids {
             depart(&mut room, &mut self.members, &mut self.events, id, reason_for(id));
         }

@@ -4,10 +4,15 @@ use std::time::Duration;
 
 use super::registry::room_not_found;
 use super::*;
-use crate::engine::{CallId, IdGen};
+use crate::engine::{CallId, IdGen, MemberId};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
 const ACCT: &str = "MA1";
+
+/// Member ids from numbers.
+fn mids(ids: &[u32]) -> Vec<MemberId> {
+    ids.iter().copied().map(MemberId).collect()
+}
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -72,7 +77,7 @@ fn show(e: &RoomEvent) -> String {
         RoomEvent::Deafened { member_id, deaf, .. } => format!("deaf #{member_id} {deaf}"),
         RoomEvent::Held { call, member_id, held, .. } => format!("held {call} #{member_id} {held}"),
         RoomEvent::Floor { call, member_id, .. } => format!("floor {call} #{member_id}"),
-        RoomEvent::Media { members, .. } => format!("media {members:?}"),
+        RoomEvent::Media { members, .. } => format!("media {:?}", members.iter().map(|m| m.0).collect::<Vec<_>>()),
         RoomEvent::RecordingStarted { room, .. } => format!("rec-start {room}"),
         RoomEvent::RecordingFinished { room, ended_at, .. } => {
             format!("rec-finish {room} at={}", ended_at.as_secs())
@@ -86,7 +91,7 @@ fn shown(c: &mut Conferences) -> Vec<String> {
 }
 
 fn ids(v: &[u32]) -> MemberTarget {
-    MemberTarget::Ids(v.to_vec())
+    MemberTarget::Ids(mids(v))
 }
 
 fn rec_spec(format: FileFormat) -> RecordSpec {
@@ -124,9 +129,9 @@ fn target_parsing() {
 
 #[test]
 fn error_messages() {
-    let one = ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5] };
+    let one = ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[5]) };
     assert_eq!(one.to_string(), "member 5 not found in conference `r`");
-    let two = ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5, 9] };
+    let two = ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[5, 9]) };
     assert_eq!(two.to_string(), "members 5, 9 not found in conference `r`");
     assert_eq!(room_not_found("x").to_string(), "conference `x` not found");
 }
@@ -145,13 +150,13 @@ fn first_join_creates_room_with_fresh_uuid() {
             call: call("c1"),
             room: "r".into(),
             uuid: uuid.clone().into(),
-            member_id: 1,
+            member_id: MemberId(1),
             started: true,
             first: true
         }]
     );
     assert_eq!(c.len(), 1);
-    assert_eq!(c.room_of(&call("c1")), Some((RoomKind::Conference, "r", 1)));
+    assert_eq!(c.room_of(&call("c1")), Some((RoomKind::Conference, "r", MemberId(1))));
     assert_eq!(c.room_of(&call("nobody")), None);
     assert_eq!(c.member_count(ACCT, RoomKind::Conference, "r"), Some(1));
 
@@ -162,7 +167,7 @@ fn first_join_creates_room_with_fresh_uuid() {
             call: call("c2"),
             room: "r".into(),
             uuid: uuid.into(),
-            member_id: 2,
+            member_id: MemberId(2),
             started: true,
             first: false
         }]
@@ -211,7 +216,7 @@ fn member_ids_are_global_and_never_reused() {
     let ua = c.get(secs(0), ACCT, "a").unwrap().uuid;
     let ub = c.get(secs(0), ACCT, "b").unwrap().uuid;
     assert_ne!(ua, ub);
-    assert_eq!(c.room_of(&call("c4")), Some((RoomKind::MultiParty, "a", 4)));
+    assert_eq!(c.room_of(&call("c4")), Some((RoomKind::MultiParty, "a", MemberId(4))));
 
     // A call that left can rejoin, with a new id; ids are not reused.
     assert!(c.leave(secs(1), &call("c1"), LeaveReason::HangupOnStar));
@@ -309,7 +314,7 @@ fn hangup_on_star_leaves_room_which_persists() {
             call: call("c1"),
             room: "r".into(),
             uuid: uuid.into(),
-            member_id: 1,
+            member_id: MemberId(1),
             reason: LeaveReason::HangupOnStar,
             recording: None
         }]
@@ -344,13 +349,13 @@ fn kick_one_of_two_keeps_the_room() {
     join(&mut c, 0, req("r"), "c1");
     join(&mut c, 0, req("r"), "c2");
     drain(&mut c);
-    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1])), Ok(vec![1]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1])), Ok(mids(&[1])));
     assert_eq!(shown(&mut c), ["left c1 #1 Kicked"]);
     assert_eq!(c.list(ACCT), ["r"]);
     let s = c.get(secs(1), ACCT, "r").unwrap();
     assert_eq!(s.members.len(), 1);
-    assert_eq!(s.members[0].member_id, 2);
-    assert_eq!(c.room_of(&call("c2")), Some((RoomKind::Conference, "r", 2)));
+    assert_eq!(s.members[0].member_id, MemberId(2));
+    assert_eq!(c.room_of(&call("c2")), Some((RoomKind::Conference, "r", MemberId(2))));
 }
 
 #[test]
@@ -360,7 +365,7 @@ fn kick_all_removes_the_room() {
         join(&mut c, 0, req("r"), who);
     }
     drain(&mut c);
-    assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["left c1 #1 Kicked", "left c2 #2 Kicked", "left c3 #3 Kicked", "ended r Empty"]);
     assert_no_state(&c);
     assert!(c.list(ACCT).is_empty());
@@ -375,16 +380,16 @@ fn kick_with_unknown_ids_changes_nothing() {
     drain(&mut c);
     assert_eq!(
         c.kick(secs(1), ACCT, "r", &ids(&[1, 7])),
-        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![7] })
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[7]) })
     );
     // Unsorted, duplicated input: the unknown ones, ascending, once each.
     assert_eq!(
         c.kick(secs(1), ACCT, "r", &ids(&[9, 2, 5, 9])),
-        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![5, 9] })
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[5, 9]) })
     );
     assert_eq!(
         c.hangup_members(secs(1), ACCT, "r", &ids(&[3])),
-        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![3] })
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[3]) })
     );
     assert_eq!(c.kick(secs(1), ACCT, "nope", &ids(&[1])), Err(room_not_found("nope")));
     assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[])), Err(ConferenceError::InvalidTarget(String::new())));
@@ -420,9 +425,9 @@ fn hangup_members_leave_with_member_hung_up() {
         join(&mut c, 0, req("r"), who);
     }
     drain(&mut c);
-    assert_eq!(c.hangup_members(secs(1), ACCT, "r", &"3,1".parse().unwrap()), Ok(vec![1, 3]));
+    assert_eq!(c.hangup_members(secs(1), ACCT, "r", &"3,1".parse().unwrap()), Ok(mids(&[1, 3])));
     assert_eq!(shown(&mut c), ["left c1 #1 MemberHungUp", "left c3 #3 MemberHungUp"]);
-    assert_eq!(c.hangup_members(secs(2), ACCT, "r", &MemberTarget::All), Ok(vec![2]));
+    assert_eq!(c.hangup_members(secs(2), ACCT, "r", &MemberTarget::All), Ok(mids(&[2])));
     assert_eq!(shown(&mut c), ["left c2 #2 MemberHungUp", "ended r Empty"]);
     assert_no_state(&c);
 }
@@ -460,7 +465,7 @@ fn end_on_exit_member_alone_ends_room_empty() {
     host.end_on_exit = true;
     join(&mut c, 0, host, "c1");
     drain(&mut c);
-    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1])), Ok(vec![1]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1])), Ok(mids(&[1])));
     assert_eq!(shown(&mut c), ["left c1 #1 Kicked", "ended r Empty"]);
 }
 
@@ -475,7 +480,7 @@ fn kicking_a_group_containing_an_end_on_exit_member() {
     join(&mut c, 0, req("r"), "c4");
     drain(&mut c);
     // 3 is in the batch (keeps its Kicked), 4 is not (removed by the room ending).
-    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1, 2, 3])), Ok(vec![1, 2, 3]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[1, 2, 3])), Ok(mids(&[1, 2, 3])));
     assert_eq!(
         shown(&mut c),
         ["left c1 #1 Kicked", "left c2 #2 Kicked", "left c3 #3 Kicked", "left c4 #4 RoomEnded", "ended r EndOnExit"]
@@ -492,7 +497,7 @@ fn hanging_up_all_with_an_end_on_exit_member_hangs_up_every_call() {
     join(&mut c, 0, req("r"), "c2");
     join(&mut c, 0, req("r"), "c3");
     drain(&mut c);
-    assert_eq!(c.hangup_members(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
+    assert_eq!(c.hangup_members(secs(1), ACCT, "r", &MemberTarget::All), Ok(mids(&[1, 2, 3])));
     assert_eq!(
         shown(&mut c),
         ["left c1 #1 MemberHungUp", "left c2 #2 MemberHungUp", "left c3 #3 MemberHungUp", "ended r EndOnExit"]
@@ -532,7 +537,7 @@ fn stay_alone_true_member_left_alone_stays() {
     join(&mut c, 0, req("r"), "c3");
     drain(&mut c);
     // Two remain: nothing happens.
-    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[3])), Ok(vec![3]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &ids(&[3])), Ok(mids(&[3])));
     assert_eq!(shown(&mut c), ["left c3 #3 Kicked"]);
     // c1 (stayAlone=false) leaves; c2 (stayAlone=true) stays alone.
     assert!(c.leave(secs(1), &call("c1"), LeaveReason::CallHungUp));
@@ -549,14 +554,14 @@ fn kick_all_with_stay_alone_false_members_kicks_everyone() {
         join(&mut c, 0, lonely.clone(), who);
     }
     drain(&mut c);
-    assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(vec![1, 2, 3]));
+    assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["left c1 #1 Kicked", "left c2 #2 Kicked", "left c3 #3 Kicked", "ended r Empty"]);
     // But kicking only some leaves a lone stayAlone=false member to be torn down.
     for who in ["c1", "c2", "c3"] {
         join(&mut c, 2, lonely.clone(), who);
     }
     drain(&mut c);
-    assert_eq!(c.kick(secs(3), ACCT, "r", &ids(&[4, 5])), Ok(vec![4, 5]));
+    assert_eq!(c.kick(secs(3), ACCT, "r", &ids(&[4, 5])), Ok(mids(&[4, 5])));
     assert_eq!(shown(&mut c), ["left c1 #4 Kicked", "left c2 #5 Kicked", "left c3 #6 StayAlone", "ended r StayAlone"]);
     assert_no_state(&c);
 }
@@ -634,38 +639,38 @@ fn mute_and_deaf_emit_only_changes() {
     join(&mut c, 0, req("r"), "c2");
     join(&mut c, 0, req("r"), "c3");
     drain(&mut c);
-    assert_eq!(c.set_muted(ACCT, "r", &MemberTarget::All, true), Ok(vec![1, 2, 3]));
+    assert_eq!(c.set_muted(ACCT, "r", &MemberTarget::All, true), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["muted #2 true", "muted #3 true"]);
-    assert_eq!(c.set_muted(ACCT, "r", &ids(&[2]), false), Ok(vec![2]));
+    assert_eq!(c.set_muted(ACCT, "r", &ids(&[2]), false), Ok(mids(&[2])));
     assert_eq!(shown(&mut c), ["muted #2 false"]);
-    assert_eq!(c.set_muted(ACCT, "r", &ids(&[2]), false), Ok(vec![2]));
+    assert_eq!(c.set_muted(ACCT, "r", &ids(&[2]), false), Ok(mids(&[2])));
     assert!(drain(&mut c).is_empty());
     assert_eq!(
         c.set_muted(ACCT, "r", &ids(&[2, 4]), true),
-        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![4] })
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[4]) })
     );
     assert!(drain(&mut c).is_empty());
 
-    assert_eq!(c.set_deaf(ACCT, "r", &ids(&[1, 3]), true), Ok(vec![1, 3]));
+    assert_eq!(c.set_deaf(ACCT, "r", &ids(&[1, 3]), true), Ok(mids(&[1, 3])));
     assert_eq!(shown(&mut c), ["deaf #1 true", "deaf #3 true"]);
-    assert_eq!(c.set_deaf(ACCT, "r", &MemberTarget::All, false), Ok(vec![1, 2, 3]));
+    assert_eq!(c.set_deaf(ACCT, "r", &MemberTarget::All, false), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["deaf #1 false", "deaf #3 false"]);
     assert_eq!(c.set_deaf(ACCT, "x", &MemberTarget::All, false), Err(room_not_found("x")));
 
     let s = c.get(secs(0), ACCT, "r").unwrap();
-    let state: Vec<(u32, bool, bool)> = s.members.iter().map(|m| (m.member_id, m.muted, m.deaf)).collect();
+    let state: Vec<(u32, bool, bool)> = s.members.iter().map(|m| (m.member_id.0, m.muted, m.deaf)).collect();
     assert_eq!(state, [(1, true, false), (2, false, false), (3, true, false)]);
 
     // Full event shape.
     c.set_muted(ACCT, "r", &ids(&[1]), false).unwrap();
     assert_eq!(
         drain(&mut c),
-        vec![RoomEvent::Muted { call: call("c1"), room: "r".into(), member_id: 1, muted: false }]
+        vec![RoomEvent::Muted { call: call("c1"), room: "r".into(), member_id: MemberId(1), muted: false }]
     );
     c.set_deaf(ACCT, "r", &ids(&[2]), true).unwrap();
     assert_eq!(
         drain(&mut c),
-        vec![RoomEvent::Deafened { call: call("c2"), room: "r".into(), member_id: 2, deaf: true }]
+        vec![RoomEvent::Deafened { call: call("c2"), room: "r".into(), member_id: MemberId(2), deaf: true }]
     );
 }
 
@@ -677,21 +682,24 @@ fn member_media_and_floor() {
     }
     drain(&mut c);
     let play = MemberMedia::Play { url: "https://a.example/x.mp3".into() };
-    assert_eq!(c.member_media(ACCT, "r", &ids(&[3, 1]), play.clone()), Ok(vec![1, 3]));
-    assert_eq!(drain(&mut c), vec![RoomEvent::Media { room: "r".into(), members: vec![1, 3], media: play }]);
-    assert_eq!(c.member_media(ACCT, "r", &MemberTarget::All, MemberMedia::StopSpeak), Ok(vec![1, 2, 3]));
+    assert_eq!(c.member_media(ACCT, "r", &ids(&[3, 1]), play.clone()), Ok(mids(&[1, 3])));
+    assert_eq!(drain(&mut c), vec![RoomEvent::Media { room: "r".into(), members: mids(&[1, 3]), media: play }]);
+    assert_eq!(c.member_media(ACCT, "r", &MemberTarget::All, MemberMedia::StopSpeak), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["media [1, 2, 3]"]);
     assert_eq!(
         c.member_media(ACCT, "r", &ids(&[8]), MemberMedia::StopPlay),
-        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![8] })
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[8]) })
     );
     assert_eq!(c.member_media(ACCT, "q", &ids(&[1]), MemberMedia::StopPlay), Err(room_not_found("q")));
     assert!(drain(&mut c).is_empty());
 
-    assert_eq!(c.set_floor(ACCT, "r", 2), Ok(()));
-    assert_eq!(drain(&mut c), vec![RoomEvent::Floor { call: call("c2"), room: "r".into(), member_id: 2 }]);
-    assert_eq!(c.set_floor(ACCT, "r", 9), Err(ConferenceError::MembersNotFound { room: "r".into(), ids: vec![9] }));
-    assert_eq!(c.set_floor(ACCT, "q", 1), Err(room_not_found("q")));
+    assert_eq!(c.set_floor(ACCT, "r", MemberId(2)), Ok(()));
+    assert_eq!(drain(&mut c), vec![RoomEvent::Floor { call: call("c2"), room: "r".into(), member_id: MemberId(2) }]);
+    assert_eq!(
+        c.set_floor(ACCT, "r", MemberId(9)),
+        Err(ConferenceError::MembersNotFound { room: "r".into(), ids: mids(&[9]) })
+    );
+    assert_eq!(c.set_floor(ACCT, "q", MemberId(1)), Err(room_not_found("q")));
     assert!(drain(&mut c).is_empty());
 }
 
@@ -776,7 +784,7 @@ fn get_snapshot_values() {
             started: true,
             members: vec![
                 MemberSnapshot {
-                    member_id: 1,
+                    member_id: MemberId(1),
                     call: call("c1"),
                     muted: false,
                     deaf: true,
@@ -788,7 +796,7 @@ fn get_snapshot_values() {
                     joined_for: secs(90),
                 },
                 MemberSnapshot {
-                    member_id: 2,
+                    member_id: MemberId(2),
                     call: call("c2"),
                     muted: true,
                     deaf: false,
@@ -831,7 +839,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 call: call("c1"),
                 room: "r".into(),
                 uuid: room_uuid.clone().into(),
-                member_id: 1,
+                member_id: MemberId(1),
                 started: true,
                 first: true
             },
@@ -852,7 +860,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 call: call("c1"),
                 room: "r".into(),
                 uuid: room_uuid.clone().into(),
-                member_id: 1,
+                member_id: MemberId(1),
                 reason: LeaveReason::CallHungUp,
                 recording: Some(info.clone())
             },
@@ -860,7 +868,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 call: call("c2"),
                 room: "r".into(),
                 uuid: room_uuid.clone().into(),
-                member_id: 2,
+                member_id: MemberId(2),
                 reason: LeaveReason::CallHungUp,
                 recording: Some(info.clone())
             },
@@ -1050,12 +1058,12 @@ fn kick_all_of_ten_thousand_members() {
     assert_eq!(joins.len(), 10_000);
     assert_eq!(c.member_count(ACCT, RoomKind::Conference, "big"), Some(10_000));
     let kicked = c.kick(secs(1), ACCT, "big", &MemberTarget::All).unwrap();
-    assert_eq!(kicked, (1..=10_000).collect::<Vec<u32>>());
+    assert_eq!(kicked, (1..=10_000).map(MemberId).collect::<Vec<_>>());
     let ev = drain(&mut c);
     assert_eq!(ev.len(), 10_001);
     assert!(ev[..10_000].iter().enumerate().all(|(i, e)| matches!(
         e,
-        RoomEvent::Left { member_id, reason: LeaveReason::Kicked, .. } if *member_id as usize == i + 1
+        RoomEvent::Left { member_id, reason: LeaveReason::Kicked, .. } if member_id.0 as usize == i + 1
     )));
     assert!(matches!(ev[10_000], RoomEvent::Ended { reason: EndReason::Empty, .. }));
     assert_no_state(&c);
@@ -1090,23 +1098,26 @@ fn mpc_hold_marks_participants_held_muted_and_deaf_and_unhold_restores_their_own
     drain(&mut c);
     let state = |c: &Conferences| -> Vec<(u32, bool, bool, bool)> {
         let s = c.get_multi_party(secs(0), ACCT, "m").unwrap();
-        s.members.iter().map(|m| (m.member_id, m.held, m.muted, m.deaf)).collect()
+        s.members.iter().map(|m| (m.member_id.0, m.held, m.muted, m.deaf)).collect()
     };
     // hold="true" joins held: not heard, not hearing.
     assert_eq!(state(&c), [(1, false, false, false), (2, false, true, false), (3, true, true, true)]);
 
-    assert_eq!(c.set_hold(ACCT, "m", &MemberTarget::All, true), Ok(vec![1, 2, 3]));
+    assert_eq!(c.set_hold(ACCT, "m", &MemberTarget::All, true), Ok(mids(&[1, 2, 3])));
     // Only the ones that changed get an event, by ascending id.
     assert_eq!(shown(&mut c), ["held c1 #1 true", "held c2 #2 true"]);
-    assert_eq!(c.set_hold(ACCT, "m", &ids(&[2]), false), Ok(vec![2]));
-    assert_eq!(drain(&mut c), vec![RoomEvent::Held { call: call("c2"), room: "m".into(), member_id: 2, held: false }]);
+    assert_eq!(c.set_hold(ACCT, "m", &ids(&[2]), false), Ok(mids(&[2])));
+    assert_eq!(
+        drain(&mut c),
+        vec![RoomEvent::Held { call: call("c2"), room: "m".into(), member_id: MemberId(2), held: false }]
+    );
     // Member 2 is still muted (its own flag), no longer held or deaf.
     assert_eq!(state(&c), [(1, true, true, true), (2, false, true, false), (3, true, true, true)]);
 
     // Unknown members: an error naming them, nothing changes.
     assert_eq!(
         c.set_hold(ACCT, "m", &ids(&[1, 9]), false),
-        Err(ConferenceError::MembersNotFound { room: "m".into(), ids: vec![9] })
+        Err(ConferenceError::MembersNotFound { room: "m".into(), ids: mids(&[9]) })
     );
     assert!(drain(&mut c).is_empty());
     assert_eq!(state(&c)[0], (1, true, true, true));
