@@ -1,0 +1,237 @@
+//! Attribute checking: a tag's attributes into its element (`Parser::build`), with a diagnostic
+//! for every bad, unknown, duplicate, empty or missing one.
+
+use std::borrow::Cow;
+
+use quick_xml::XmlVersion;
+use quick_xml::events::BytesStart;
+
+use super::kind::{Kind, Kind as K};
+use super::suggest::suggest_name;
+use super::{Node, Parser, clip, trim_xml};
+use crate::diagnostic::{Code, Span};
+use crate::xml::ast::*;
+use crate::xml::values::{KeySet, ValueError};
+
+impl Parser<'_> {
+    /// Creates the node for `kind` with its attributes applied.
+    pub(super) fn build(&mut self, kind: Kind, e: &BytesStart<'_>, span: Span) -> Node {
+        match kind {
+            K::Response => {
+                for (name, key_span, _, _) in self.raw_attrs(e, span) {
+                    self.report(
+                        Code::ResponseAttribute,
+                        key_span,
+                        format!("<Response> takes no attributes, found `{name}`"),
+                    );
+                }
+                Node::Response(Vec::new())
+            }
+            K::Speak => Node::Verb(Verb::Speak(self.attrs(e, span))),
+            K::Play => Node::Verb(Verb::Play(self.attrs(e, span))),
+            K::Wait => Node::Verb(Verb::Wait(self.attrs(e, span))),
+            K::Dtmf => Node::Verb(Verb::Dtmf(self.attrs(e, span))),
+            K::GetDigits => Node::Verb(Verb::GetDigits(self.attrs(e, span))),
+            K::GetInput => {
+                let el: GetInput = self.attrs_required(e, span, &["action"]);
+                if !el.written.contains("inputType") && !self.has_attr_named(e, "inputType") {
+                    let name_span = Span::new(span.start + 1, span.start + 1 + GetInput::ELEMENT.len());
+                    self.report(
+                        Code::DefaultInputType,
+                        name_span,
+                        "<GetInput> without `inputType` collects both digits and speech (`dtmf speech`)".to_owned(),
+                    );
+                }
+                Node::Verb(Verb::GetInput(el))
+            }
+            K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
+            K::Dial => Node::Verb(Verb::Dial(self.attrs(e, span))),
+            K::Redirect => Node::Verb(Verb::Redirect(self.attrs(e, span))),
+            K::Hangup => Node::Verb(Verb::Hangup(self.attrs(e, span))),
+            K::PreAnswer => Node::Verb(Verb::PreAnswer(self.attrs(e, span))),
+            K::Conference => Node::Verb(Verb::Conference(self.attrs(e, span))),
+            K::MultiPartyCall => {
+                let el = self.attrs_required(e, span, &["role"]);
+                Node::Verb(Verb::MultiPartyCall(el))
+            }
+            K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
+            K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
+            K::AgentHoldMusic => Node::AgentHold(self.attrs(e, span)),
+            K::CustomerHoldMusic => Node::CustomerHold(self.attrs(e, span)),
+            K::Number => Node::Target(DialTarget::Number(self.attrs(e, span))),
+            K::User => Node::Target(DialTarget::User(self.attrs(e, span))),
+            K::Break => Node::Ssml(Ssml::Break(self.attrs(e, span))),
+            K::Emphasis => Node::Ssml(Ssml::Emphasis(self.attrs(e, span))),
+            K::Lang => Node::Ssml(Ssml::Lang(self.attrs(e, span))),
+            K::P => Node::Ssml(Ssml::P(self.attrs(e, span))),
+            K::Phoneme => Node::Ssml(Ssml::Phoneme(self.attrs(e, span))),
+            K::Prosody => Node::Ssml(Ssml::Prosody(self.attrs(e, span))),
+            K::S => Node::Ssml(Ssml::S(self.attrs(e, span))),
+            K::SayAs => Node::Ssml(Ssml::SayAs(self.attrs(e, span))),
+            K::Sub => Node::Ssml(Ssml::Sub(self.attrs(e, span))),
+            K::W => Node::Ssml(Ssml::W(self.attrs(e, span))),
+        }
+    }
+
+    /// The attributes of a tag as (name, name span, unescaped value, value span), reporting
+    /// duplicates and bad syntax on the way.
+    fn raw_attrs<'e>(&mut self, e: &'e BytesStart<'_>, span: Span) -> Vec<(&'e str, Span, Cow<'e, str>, Span)> {
+        let mut out: Vec<(&'e str, Span, Cow<'e, str>, Span)> = Vec::new();
+        let mut seen: std::collections::HashSet<&'e str> = std::collections::HashSet::new();
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        for a in attrs {
+            let a = match a {
+                Ok(a) => a,
+                Err(err) => {
+                    use quick_xml::events::attributes::AttrError as A;
+                    let (A::ExpectedEq(rel)
+                    | A::ExpectedValue(rel)
+                    | A::UnquotedValue(rel)
+                    | A::ExpectedQuote(rel, _)
+                    | A::Duplicated(rel, _)) = err;
+                    // Positions are relative to the byte after `<`.
+                    let at = (span.start + 1 + rel).min(span.end);
+                    let msg = format!("malformed XML: bad attribute syntax: {err}");
+                    self.report(Code::Malformed, Span::at(at), msg);
+                    break;
+                }
+            };
+            let key_bytes = a.key.into_inner();
+            let key_start = self.offset_of(key_bytes, span.start);
+            let key_span = Span::new(key_start, key_start + key_bytes.len());
+            let val_start = self.offset_of(&a.value, span.start);
+            let val_span = Span::new(val_start, val_start + a.value.len());
+            let name = key_bytes;
+            if !seen.insert(name) {
+                self.report_with(Code::DuplicateAttribute, key_span, || format!("duplicate attribute `{name}`"));
+                continue;
+            }
+            let value = match a.normalized_value(XmlVersion::Implicit1_0) {
+                Ok(v) => v,
+                Err(err) => {
+                    self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
+                    continue;
+                }
+            };
+            out.push((name, key_span, value, val_span));
+        }
+        out
+    }
+
+    /// Builds element `E` from a tag's attributes, reporting every bad or unknown one.
+    fn attrs<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span) -> E {
+        self.attrs_required(e, span, &[])
+    }
+
+    /// [`Self::attrs`], also reporting each of `required` that is absent. An attribute that is
+    /// present with a bad value is reported for its value only.
+    fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
+        let mut el = E::default();
+        let raw = self.raw_attrs(e, span);
+        let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
+        for req in required {
+            match raw.iter().find(|(name, ..)| name == req) {
+                None => self.missing_attr(name_span, E::ELEMENT, req),
+                // An empty required value is no value: Plivo cannot run the element.
+                Some((_, _, value, val_span)) if trim_xml(value).is_empty() => {
+                    let msg = format!("<{}> needs the `{req}` attribute; it is empty", E::ELEMENT);
+                    self.report(Code::MissingAttribute, *val_span, msg);
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, key_span, mut value, val_span) in raw {
+            let is_known = E::NAMES.contains(&name);
+            if is_known && EMPTY_HAS_MEANING.contains(&name) && trim_xml(&value).is_empty() {
+                value = Cow::Borrowed("");
+            }
+            if is_known && trim_xml(&value).is_empty() && !EMPTY_HAS_MEANING.contains(&name) {
+                // Plivo reads an empty optional value as "not given": the default applies.
+                if !required.contains(&name) {
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
+                    });
+                }
+                continue;
+            }
+            if is_known && KEY_SETS.contains(&name) && !value.is_empty() && KeySet::has_separators(&value) {
+                self.report_with(Code::KeySeparators, val_span, || {
+                    format!(
+                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
+                        clip(&value),
+                        E::ELEMENT
+                    )
+                });
+            }
+            match el.set_attr(name, &value) {
+                None => self.report_with(Code::UnknownAttribute, key_span, || {
+                    let hint =
+                        suggest_name(name, E::NAMES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                    format!(
+                        "unknown attribute `{}` on <{}> is ignored; {hint}known: {}",
+                        clip(name),
+                        E::ELEMENT,
+                        if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
+                    )
+                }),
+                Some(Ok(None)) => {}
+                Some(Ok(Some(code))) => {
+                    self.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT))
+                }
+                // `none` is how the PHP SDK writes PHP `false`, `null`, `0` and `""` (its
+                // `convertValue` compares loosely), and the Ruby SDK `nil`. Plivo reads a
+                // boolean as true only when it is `true`, and a number it cannot read as
+                // absent: so `none` is false for a boolean and unset for a number.
+                Some(Err(ValueError::NotBoolean)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                    // `false` is a valid boolean: this cannot fail.
+                    let _ = el.set_attr(name, "false");
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!(
+                            "`{name}=\"none\"` on <{}> reads as false (`none` is the SDKs' spelling of no value)",
+                            E::ELEMENT
+                        )
+                    });
+                }
+                Some(Err(ValueError::NotInteger)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                    self.report_with(Code::EmptyValue, val_span, || {
+                        format!("`{name}=\"none\"` on <{}> is ignored; the default applies (`none` is the SDKs' spelling of no value)", E::ELEMENT)
+                    });
+                }
+                Some(Err(err)) => self.report_with(err.code(), val_span, || {
+                    format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
+                }),
+            }
+        }
+        el
+    }
+
+    /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
+    fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
+        let mut attrs = e.attributes();
+        attrs.with_checks(false);
+        attrs.flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
+    }
+
+    fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
+        self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
+    }
+}
+
+/// Attributes whose empty value is a documented setting, not "unset": `finishOnKey=""`
+/// disables the finishing key, `enterSound=""`/`exitSound=""` play nothing.
+const EMPTY_HAS_MEANING: &[&str] = &["finishOnKey", "enterSound", "exitSound"];
+
+/// Attributes holding a set of keys, where Plivo skips separators (`validDigits="1,2,3"`).
+const KEY_SETS: &[&str] = &["validDigits", "finishOnKey"];
+
+/// The message of a warning a value carried ([`crate::xml::values::Noted`]).
+fn note_message(code: Code, name: &str, value: &str, element: &str) -> String {
+    match code {
+        Code::RelativeUrl => format!(
+            "relative URL `{}` in `{name}` on <{element}>: resolved against the document's own URL at run time",
+            clip(value)
+        ),
+        _ => format!("`{name}` on <{element}>: {}", clip(value)),
+    }
+}

@@ -1,0 +1,123 @@
+//! Plain scalars: booleans, bounded integers and strings, and `EndTimeout` (`auto` or seconds).
+
+use std::borrow::Cow;
+
+use super::{FromXml, ToXml, ValueError};
+
+/// Parses a decimal integer in `min..=max`.
+pub fn int_in(s: &str, min: u32, max: Option<u32>) -> Result<u32, ValueError> {
+    let t = s.trim();
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // A negative number is still an integer: report it as out of range.
+        let neg = t.strip_prefix('-').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        return Err(if neg { ValueError::OutOfRange { min, max } } else { ValueError::NotInteger });
+    }
+    let n: u32 = digits.parse().map_err(|_| ValueError::OutOfRange { min, max })?;
+    if n < min || max.is_some_and(|m| n > m) {
+        return Err(ValueError::OutOfRange { min, max });
+    }
+    Ok(n)
+}
+
+/// Parses an optional integer in `min..=max`.
+pub fn opt_int_in(s: &str, min: u32, max: Option<u32>) -> Result<Option<u32>, ValueError> {
+    int_in(s, min, max).map(Some)
+}
+
+impl FromXml for bool {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("true") {
+            Ok(true)
+        } else if t.eq_ignore_ascii_case("false") {
+            Ok(false)
+        } else {
+            Err(ValueError::NotBoolean)
+        }
+    }
+}
+
+impl ToXml for bool {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(if *self { "true" } else { "false" })
+    }
+}
+
+impl ToXml for u32 {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Owned(self.to_string())
+    }
+}
+
+impl FromXml for String {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Ok(s.to_owned())
+    }
+}
+
+impl ToXml for String {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+/// A bounded-length free string (e.g. `callerName` ≤ 50 characters).
+pub fn max_chars(s: &str, max: usize, why: &'static str) -> Result<String, ValueError> {
+    if s.chars().count() <= max { Ok(s.to_owned()) } else { Err(ValueError::Bad(why)) }
+}
+
+/// `digitEndTimeout` / `speechEndTimeout` of `<GetInput>`: `auto` or 2–10 seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndTimeout {
+    /// `auto`: Plivo decides.
+    Auto,
+    /// A fixed number of seconds, 2–10.
+    Secs(u32),
+}
+
+impl FromXml for EndTimeout {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(EndTimeout::Auto);
+        }
+        match int_in(s, 2, Some(10)) {
+            Ok(n) => Ok(EndTimeout::Secs(n)),
+            Err(ValueError::NotInteger) => Err(ValueError::Bad("expected `auto` or seconds from 2 to 10")),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl ToXml for EndTimeout {
+    fn to_xml(&self) -> Cow<'_, str> {
+        match self {
+            EndTimeout::Auto => Cow::Borrowed("auto"),
+            EndTimeout::Secs(n) => Cow::Owned(n.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_report_the_right_error() {
+        assert_eq!(int_in("7", 1, Some(20)), Ok(7));
+        assert_eq!(int_in("+7", 1, None), Ok(7));
+        assert_eq!(int_in("abc", 1, None), Err(ValueError::NotInteger));
+        assert_eq!(int_in("", 1, None), Err(ValueError::NotInteger));
+        assert_eq!(int_in("1.5", 1, None), Err(ValueError::NotInteger));
+        assert_eq!(int_in("-3", 0, None), Err(ValueError::OutOfRange { min: 0, max: None }));
+        assert_eq!(int_in("21", 1, Some(20)), Err(ValueError::OutOfRange { min: 1, max: Some(20) }));
+        assert_eq!(int_in("99999999999", 1, None), Err(ValueError::OutOfRange { min: 1, max: None }));
+    }
+
+    #[test]
+    fn booleans_ignore_case() {
+        assert_eq!(bool::from_xml("True"), Ok(true));
+        assert_eq!(bool::from_xml("FALSE"), Ok(false));
+        assert_eq!(bool::from_xml("yes"), Err(ValueError::NotBoolean));
+    }
+}

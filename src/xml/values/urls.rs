@@ -1,0 +1,255 @@
+//! Where a request or a call goes: `Method`, `Url` (a relative one is noted; `resolve`),
+//! `WsUrl`, and the dial targets `PhoneNumber` and `SipUri`.
+
+use std::borrow::Cow;
+
+use super::{FromXml, Noted, ToXml, ValueError};
+use crate::diagnostic::Code;
+
+/// An HTTP method for a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: parameters go in the query string.
+    Get,
+    /// `POST`: parameters go in a form-encoded body.
+    Post,
+}
+
+impl FromXml for Method {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        match s {
+            "GET" => Ok(Method::Get),
+            "POST" => Ok(Method::Post),
+            _ => Err(ValueError::BadMethod),
+        }
+    }
+}
+
+impl ToXml for Method {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        })
+    }
+}
+
+/// A webhook or media URL: absolute `http`/`https`, or a relative reference (`next.php`,
+/// `/menu/`, `?step=2`, `//host/x`) that Plivo resolves against the URL of the document it
+/// came from (RFC 3986 §5; hangup cause 7022 when the document has no URL). A relative
+/// reference is accepted with warning `W0106`.
+///
+/// Kept exactly as written; [`Url::resolve`] gives the absolute URL to request.
+/// Source: plivo.com/docs/voice/xml (URL attributes); spec corrections of 2026-11-29.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Url(String);
+
+impl Url {
+    /// The URL text as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the URL is absolute (`http://…` or `https://…`).
+    pub fn is_absolute(&self) -> bool {
+        scheme(&self.0).is_some()
+    }
+
+    /// Whether the URL is a relative reference, to be resolved with [`Url::resolve`].
+    pub fn is_relative(&self) -> bool {
+        !self.is_absolute()
+    }
+
+    /// The absolute URL to request: `self` resolved against `base` (the URL the document
+    /// was fetched from) by RFC 3986 reference resolution (`url::Url::join`). An absolute
+    /// URL is returned as written. `None` when `base` is not an absolute http(s) URL or the
+    /// result is not http(s).
+    pub fn resolve(&self, base: &str) -> Option<String> {
+        resolve(&self.0, base)
+    }
+}
+
+/// `reference` resolved against `base` as [`Url::resolve`] does: an absolute reference (one
+/// with a scheme) as written, a relative one by RFC 3986 §5.2 (`url::Url::join`) against an
+/// absolute http(s) `base`; `None` when that gives no http(s) URL.
+pub fn resolve(reference: &str, base: &str) -> Option<String> {
+    if scheme(reference).is_some() {
+        return Some(reference.to_owned());
+    }
+    let base = url::Url::parse(base).ok().filter(|b| matches!(b.scheme(), "http" | "https"))?;
+    let joined = base.join(reference).ok()?;
+    matches!(joined.scheme(), "http" | "https").then(|| joined.into())
+}
+
+/// The scheme of `s` when it starts with one (`letter *(letter / digit / + / - / .) :`).
+fn scheme(s: &str) -> Option<&str> {
+    let (scheme, _) = s.split_once(':')?;
+    let mut bytes = scheme.bytes();
+    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
+    (first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).then_some(scheme)
+}
+
+/// Checks `s` is `scheme://host…` for one of `schemes`, with a non-empty host and no spaces.
+fn check_url(s: &str, schemes: &[&str]) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    if !schemes.iter().any(|w| scheme.eq_ignore_ascii_case(w)) {
+        return false;
+    }
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..host_end).unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    !host.is_empty() && !host.starts_with(':') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+impl FromXml for Url {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        let bad = ValueError::BadUrl("http(s)");
+        if scheme(s).is_some() {
+            return if check_url(s, &["http", "https"]) { Ok(Url(s.to_owned())) } else { Err(bad) };
+        }
+        // A relative reference: no blanks or control characters, and one the url crate can
+        // resolve against an http base.
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad);
+        }
+        let base = url::Url::parse("http://relative.invalid/").map_err(|_| ValueError::BadUrl("http(s)"))?;
+        match base.join(s) {
+            Ok(_) => Ok(Url(s.to_owned())),
+            Err(_) => Err(bad),
+        }
+    }
+}
+
+impl ToXml for Url {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+impl Noted for Url {
+    fn note(&self) -> Option<Code> {
+        self.is_relative().then_some(Code::RelativeUrl)
+    }
+}
+
+/// An absolute `wss://` (or `ws://`) URL, the body of `<Stream>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WsUrl(String);
+
+impl WsUrl {
+    /// The URL text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromXml for WsUrl {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        if check_url(s, &["wss", "ws"]) { Ok(WsUrl(s.to_owned())) } else { Err(ValueError::BadUrl("wss")) }
+    }
+}
+
+impl ToXml for WsUrl {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+/// A phone number or caller id: digits with an optional leading `+` (Plivo strips it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// The number as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromXml for PhoneNumber {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        let digits = s.strip_prefix('+').unwrap_or(s);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            Ok(PhoneNumber(s.to_owned()))
+        } else {
+            Err(ValueError::Bad("expected a phone number (digits, optional leading +)"))
+        }
+    }
+}
+
+impl ToXml for PhoneNumber {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+/// A SIP URI, the body of `<User>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SipUri(String);
+
+impl SipUri {
+    /// The URI as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromXml for SipUri {
+    fn from_xml(s: &str) -> Result<Self, ValueError> {
+        let rest = s.strip_prefix("sip:").or_else(|| s.strip_prefix("sips:"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.chars().any(char::is_whitespace) => Ok(SipUri(s.to_owned())),
+            _ => Err(ValueError::Bad("expected a sip: URI")),
+        }
+    }
+}
+
+impl ToXml for SipUri {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_absolute() {
+        assert!(Url::from_xml("https://example.com/a?b=c#d").is_ok());
+        assert!(Url::from_xml("HTTP://example.com").is_ok());
+        assert!(Url::from_xml("http://user@host:80/").is_ok());
+        for bad in ["ftp://x", "https://", "https:///x", "http://a b", "http://:80/", "", "a b", "mailto:x@y", "//"] {
+            assert_eq!(Url::from_xml(bad), Err(ValueError::BadUrl("http(s)")), "{bad}");
+        }
+        for rel in ["/relative", "example.com", "next.php", "/menu/", "?step=2", "../up", "//cdn.example/a.mp3"] {
+            let u = Url::from_xml(rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            assert!(u.is_relative() && u.note() == Some(Code::RelativeUrl), "{rel}");
+        }
+        assert!(Url::from_xml("https://a.example/x").is_ok_and(|u| u.is_absolute() && u.note().is_none()));
+        assert!(WsUrl::from_xml("wss://stream.example.com/a").is_ok());
+        assert!(WsUrl::from_xml("https://stream.example.com/a").is_err());
+    }
+
+    #[test]
+    fn relative_urls_resolve_against_the_document_url() {
+        let base = "https://app.example/ivr/menu.xml?x=1";
+        let cases = [
+            ("next.php", "https://app.example/ivr/next.php"),
+            ("/menu/", "https://app.example/menu/"),
+            ("../up.xml", "https://app.example/up.xml"),
+            ("?step=2", "https://app.example/ivr/menu.xml?step=2"),
+            ("//cdn.example/a.mp3", "https://cdn.example/a.mp3"),
+            ("https://other.example/A", "https://other.example/A"),
+        ];
+        for (rel, want) in cases {
+            let u = Url::from_xml(rel).unwrap_or_else(|e| panic!("{rel}: {e}"));
+            assert_eq!(u.resolve(base).as_deref(), Some(want), "{rel}");
+        }
+        let rel = Url::from_xml("next.php").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rel.resolve("not a url"), None);
+        assert_eq!(rel.resolve("ftp://x.example/"), None);
+    }
+}
