@@ -42,7 +42,7 @@ fn member(i: usize) -> MemberInfo {
 
 fn join(room: &str) -> JoinRequest {
     JoinRequest {
-        account: "MABENCH".to_owned(),
+        account: "MABENCH".into(),
         room: room.to_owned(),
         kind: RoomKind::Conference,
         muted: false,

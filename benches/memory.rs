@@ -94,7 +94,7 @@ fn memory_per_call() {
             "+14155550199",
             "https://app.example/answer",
         );
-        setup.account = "MABENCH".to_owned();
+        setup.account = "MABENCH".into();
         let id = engine.start_call(Duration::ZERO, setup).expect("start");
         while let Some(out) = engine.poll_output() {
             if let EngineOutput::Call { output: Output::Request(req), .. } = out {

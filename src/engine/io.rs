@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::cause::{HangupCause, HangupSource};
-use super::ids::{CallId, MediaId, RequestId};
+use super::ids::{CallId, MediaId, RecordingId, RequestId};
 use super::rooms::{JoinRequest, LeaveReason, MemberInfo, RoomEvent};
 use crate::diagnostic::Diagnostic;
 use crate::xml::values::{FinishOnKey, KeySet, Method};
@@ -373,7 +373,7 @@ pub enum RecordMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecordingRef {
     /// `RecordingID`.
-    pub id: String,
+    pub id: RecordingId,
     /// `RecordUrl`.
     pub url: String,
 }

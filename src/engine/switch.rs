@@ -286,7 +286,7 @@ impl Engine {
                 ("ConferenceName".to_owned(), room.to_string()),
                 ("ConferenceUUID".to_owned(), uuid.to_string()),
                 ("RecordUrl".to_owned(), recording.url.clone()),
-                ("RecordingID".to_owned(), recording.id.clone()),
+                ("RecordingID".to_owned(), recording.id.to_string()),
                 ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
                 ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
                 ("RecordingStartMs".to_owned(), recording.started_at.as_millis().to_string()),

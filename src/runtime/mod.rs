@@ -37,8 +37,8 @@ pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 
 use crate::engine::{
-    CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError, EngineOutput,
-    FetchReply, HttpRequest, IdGen, Input, Output, RequestId,
+    AccountId, CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError,
+    EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId,
 };
 use crate::media::SimulatedMedia;
 
@@ -55,12 +55,12 @@ pub struct RuntimeConfig {
     /// Every id (calls, rooms, recordings, B legs) derives from it.
     pub seed: u64,
     /// The account calls and rooms belong to.
-    pub account: String,
+    pub account: AccountId,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { seed: 1, account: ACCOUNT.to_owned() }
+        RuntimeConfig { seed: 1, account: AccountId::from(ACCOUNT) }
     }
 }
 
@@ -83,7 +83,7 @@ pub struct Runtime {
     /// Calls that ended since the last [`Runtime::forget_ended_calls`].
     ended: Vec<CallId>,
     uuids: IdGen,
-    account: String,
+    account: AccountId,
     step_limit: u64,
     steps: u64,
 }

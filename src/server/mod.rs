@@ -104,7 +104,7 @@ fn app(config: &ServerConfig) -> axum::Router {
     } else {
         config.seed
     };
-    let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.clone() });
+    let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.as_str().into() });
     rt.media_mut().set_speed(config.speed);
     let hooks = webhook::WebhookConfig {
         max_in_flight: config.max_in_flight,

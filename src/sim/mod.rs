@@ -211,7 +211,7 @@ impl Simulation {
         let n = self.ids.len();
         let mut setup = CallSetup::inbound(id.as_str(), &format!("+1555000{n:04}"), "+15559990000", answer_url);
         setup.direction = direction;
-        setup.account = self.rt.account().to_owned();
+        setup.account = self.rt.account().into();
         setup
     }
 

@@ -2,7 +2,7 @@
 //! music, leaving.
 
 use crate::engine::Callback;
-use crate::engine::MemberId;
+use crate::engine::{MemberId, RoomUuid};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ pub(super) struct RoomRun {
 enum RoomPhase {
     Joining,
     In {
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         member_id: MemberId,
         joined_at: Duration,
         waiting: bool,
@@ -351,7 +351,7 @@ impl RoomRun {
                     }
                     LeaveReason::CallHungUp => {}
                     _ => {
-                        let rec = recording.map(|r| (r.url, r.id));
+                        let rec = recording.map(|r| (r.url, r.id.to_string()));
                         return self.leave(cx, now, outcome, &uuid, Some(member_id), rec);
                     }
                 }

@@ -51,7 +51,7 @@ fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> 
     let start_ms = started.as_millis();
     vec![
         ("RecordUrl".to_owned(), rec.url.clone()),
-        ("RecordingID".to_owned(), rec.id.clone()),
+        ("RecordingID".to_owned(), rec.id.to_string()),
         ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
         ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
         ("RecordingStartMs".to_owned(), start_ms.to_string()),
@@ -63,7 +63,7 @@ impl Call {
     fn new_recording(&mut self, format: FileFormat) -> RecordingRef {
         let id = self.ids.uuid();
         let url = format!("{}/{}.{}", self.config.recording_url_base, id, format);
-        RecordingRef { id, url }
+        RecordingRef { id: id.into(), url }
     }
 
     pub(super) fn start_record(&mut self, now: Duration, r: &xml::Record) -> Flow {
@@ -96,7 +96,7 @@ impl Call {
             });
             let params = vec![
                 ("RecordUrl".to_owned(), recording.url.clone()),
-                ("RecordingID".to_owned(), recording.id.clone()),
+                ("RecordingID".to_owned(), recording.id.to_string()),
                 ("RecordingDuration".to_owned(), "-1".to_owned()),
                 ("RecordingDurationMs".to_owned(), "-1".to_owned()),
                 ("RecordingStartMs".to_owned(), "-1".to_owned()),

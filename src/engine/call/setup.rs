@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::engine::cause::{HangupCause, HangupSource};
-use crate::engine::ids::CallId;
+use crate::engine::ids::{AccountId, CallId};
 use crate::engine::rooms::Direction;
 use crate::xml::values::Method;
 
@@ -13,7 +13,7 @@ pub struct CallSetup {
     /// `CallUUID`.
     pub id: CallId,
     /// The account the call belongs to (rooms are per account).
-    pub account: String,
+    pub account: AccountId,
     /// Caller number (`From`).
     pub from: String,
     /// Called number (`To`).
@@ -45,7 +45,7 @@ impl CallSetup {
     pub fn inbound(id: impl Into<String>, from: &str, to: &str, answer_url: &str) -> Self {
         CallSetup {
             id: CallId::from(id.into()),
-            account: String::new(),
+            account: AccountId::default(),
             from: from.to_owned(),
             to: to.to_owned(),
             caller_name: String::new(),

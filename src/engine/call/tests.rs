@@ -282,7 +282,7 @@ fn conference_enter_kick_exit_then_next_element() {
     let joined = RoomEvent::Joined {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("room1"),
-        uuid: Arc::from("u1"),
+        uuid: "u1".into(),
         member_id: crate::engine::MemberId(7),
         started: true,
         first: true,
@@ -298,7 +298,7 @@ fn conference_enter_kick_exit_then_next_element() {
     let left = RoomEvent::Left {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("room1"),
-        uuid: Arc::from("u1"),
+        uuid: "u1".into(),
         member_id: crate::engine::MemberId(7),
         reason: LeaveReason::Kicked,
         recording: None,
@@ -319,7 +319,7 @@ fn conference_hangup_fires_the_exit_callback_once() {
     let joined = RoomEvent::Joined {
         call: CallId::from("c1".to_owned()),
         room: Arc::from("r"),
-        uuid: Arc::from("u"),
+        uuid: "u".into(),
         member_id: crate::engine::MemberId(1),
         started: true,
         first: true,

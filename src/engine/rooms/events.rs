@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ops::MemberMedia;
 use crate::engine::ids::CallId;
-use crate::engine::ids::MemberId;
+use crate::engine::ids::{AccountId, MemberId, RecordingId, RoomUuid};
 use crate::xml::values::{FileFormat, Method, Url};
 
 /// Why a member left its room.
@@ -75,7 +75,7 @@ pub enum EndReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingInfo {
     /// Recording id.
-    pub id: String,
+    pub id: RecordingId,
     /// Where the file will be.
     pub url: String,
     /// mp3 or wav.
@@ -95,7 +95,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// The room's UUID.
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         /// The new member id.
         member_id: MemberId,
         /// Whether the room has started (false: the member waits, hearing waitSound).
@@ -126,7 +126,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// The room's UUID.
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         /// The member id it had.
         member_id: MemberId,
         /// Why.
@@ -193,7 +193,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// The room's UUID.
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         /// The recording.
         recording: RecordingInfo,
     },
@@ -202,7 +202,7 @@ pub enum RoomEvent {
         /// Room name.
         room: Arc<str>,
         /// The room's UUID.
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         /// The recording.
         recording: RecordingInfo,
         /// When it stopped.
@@ -213,11 +213,11 @@ pub enum RoomEvent {
     /// The room ceased to exist (after every member's `Left`).
     Ended {
         /// Account.
-        account: String,
+        account: AccountId,
         /// Room name.
         room: Arc<str>,
         /// The room's UUID.
-        uuid: Arc<str>,
+        uuid: RoomUuid,
         /// Why.
         reason: EndReason,
     },

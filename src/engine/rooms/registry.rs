@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EndReason, LeaveReason, RecordingInfo, RoomEvent};
 use super::ops::{ConferenceError, MemberTarget};
-use crate::engine::ids::MemberId;
+use crate::engine::ids::{AccountId, MemberId, RoomUuid};
 use crate::engine::ids::{CallId, IdGen};
 use crate::xml::values::{FileFormat, Method, ToXml, Url};
 
@@ -71,7 +71,7 @@ pub struct RecordSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinRequest {
     /// The account the room belongs to.
-    pub account: String,
+    pub account: AccountId,
     /// Room name.
     pub room: String,
     /// Name space.
@@ -126,7 +126,7 @@ pub struct RoomSnapshot {
     /// Room name.
     pub name: String,
     /// The room's UUID.
-    pub uuid: String,
+    pub uuid: RoomUuid,
     /// Time since the room was created.
     pub run_time: Duration,
     /// Whether it has started.
@@ -177,7 +177,7 @@ pub struct Conferences {
 pub(super) struct Room {
     /// The room name, shared by every event about the room.
     pub(super) name: Arc<str>,
-    pub(super) uuid: Arc<str>,
+    pub(super) uuid: RoomUuid,
     pub(super) created_at: Duration,
     pub(super) started: bool,
     pub(super) max_members: u32,
@@ -247,7 +247,7 @@ fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
         .collect();
     RoomSnapshot {
         name: name.to_owned(),
-        uuid: r.uuid.to_string(),
+        uuid: r.uuid.clone(),
         run_time: now.saturating_sub(r.created_at),
         started: r.started,
         members,
@@ -259,7 +259,10 @@ fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
 pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: RecordSpec) -> Recording {
     let id = ids.uuid();
     let url = format!("{}/{}.{}", base.trim_end_matches('/'), id, spec.format.to_xml());
-    Recording { info: RecordingInfo { id, url, format: spec.format, started_at: now }, callback: spec.callback }
+    Recording {
+        info: RecordingInfo { id: id.into(), url, format: spec.format, started_at: now },
+        callback: spec.callback,
+    }
 }
 
 /// Removes member `id` from `room` and from the call index, and emits its `Left`.
@@ -355,7 +358,7 @@ impl Conferences {
                 }
                 e.insert(Room {
                     name: Arc::from(req.room.as_str()),
-                    uuid: Arc::from(self.ids.uuid()),
+                    uuid: RoomUuid::from(self.ids.uuid()),
                     created_at: now,
                     started: false,
                     max_members: req.max_members,
@@ -572,7 +575,7 @@ impl Conferences {
             });
         }
         self.events.push_back(RoomEvent::Ended {
-            account: key.0.clone(),
+            account: AccountId::from(key.0.as_str()),
             room: room.name.clone(),
             uuid: room.uuid,
             reason: end,

@@ -38,7 +38,7 @@ fn info(c: &str) -> MemberInfo {
 
 fn req(room: &str) -> JoinRequest {
     JoinRequest {
-        account: ACCT.to_owned(),
+        account: ACCT.into(),
         room: room.to_owned(),
         kind: RoomKind::Conference,
         muted: false,
@@ -779,7 +779,7 @@ fn get_snapshot_values() {
         s,
         RoomSnapshot {
             name: "r".into(),
-            uuid: IdGen::new(1).uuid(),
+            uuid: IdGen::new(1).uuid().into(),
             run_time: secs(90),
             started: true,
             members: vec![
@@ -827,7 +827,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
     let room_uuid = g.uuid();
     let rec_id = g.uuid();
     let info = RecordingInfo {
-        id: rec_id.clone(),
+        id: rec_id.clone().into(),
         url: format!("https://media.plivo-flow.invalid/recordings/{rec_id}.wav"),
         format: FileFormat::Wav,
         started_at: secs(5),
@@ -922,7 +922,7 @@ fn rest_start_and_stop_recording() {
         drain(&mut c),
         vec![RoomEvent::RecordingFinished {
             room: "r".into(),
-            uuid: uuid.into(),
+            uuid,
             recording: info.clone(),
             ended_at: secs(4),
             callback: None
