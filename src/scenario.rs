@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::engine::MemberMedia;
-use crate::engine::MemberTarget;
-use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent};
+use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent, MemberMedia, MemberTarget, Webhook};
 use crate::media::DialDefault;
 use crate::runtime::{LineKind, RoomOp};
 use crate::sim::Simulation;
@@ -382,10 +380,10 @@ impl Scenario {
                 setup.caller_name = n.clone();
             }
             if let Some(m) = &c.answer_method {
-                setup.answer_method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
+                setup.answer.method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
             }
-            setup.fallback_url = c.fallback_url.clone();
-            setup.hangup_url = c.hangup_url.clone();
+            setup.fallback = c.fallback_url.clone().map(Webhook::post);
+            setup.hangup = c.hangup_url.clone().map(Webhook::post);
             sim.start_call_with(c.at.0, &c.name, setup);
         }
 

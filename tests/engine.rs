@@ -95,7 +95,7 @@ fn the_hangup_notification_says_completed() {
         r#"<Response><Conference callbackUrl="https://app.example/ev" action="https://app.example/after">Room</Conference><Speak>never</Speak></Response>"#,
     );
     let mut setup = sim.setup("alice", ANSWER, plivo_flow::engine::Direction::Inbound);
-    setup.hangup_url = Some("https://app.example/hangup".to_owned());
+    setup.hangup = Some(plivo_flow::engine::Webhook::post("https://app.example/hangup"));
     sim.start_call_with(s(0), "alice", setup);
     sim.at(s(42)).hangup("alice");
     sim.run();

@@ -12,7 +12,7 @@ mod io;
 mod rooms;
 mod switch;
 
-pub use call::{Call, CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION};
+pub use call::{Call, CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION, Webhook};
 pub use io::{
     CallEvent, Callback, Collect, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent, MediaVerb,
     Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,

@@ -20,7 +20,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::driver::{Driver, StartRefused};
-use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input};
+use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input, Webhook};
 use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
 use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
@@ -530,16 +530,18 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
     let from = params.required("from")?;
     let answer_url =
         params.url("answer_url")?.ok_or_else(|| ApiError::bad_request("missing required parameter `answer_url`"))?;
-    let mut setup = CallSetup::inbound(String::new(), from, to, &answer_url);
+    let mut setup = CallSetup::inbound(String::new(), from, to, &answer_url)
+        .with_answer(Webhook::new(answer_url.clone(), params.method("answer_method")?))
+        .with_caller_name(params.get("caller_name").unwrap_or(""));
     setup.direction = direction;
-    setup.answer_method = params.method("answer_method")?;
-    setup.hangup_url = params.url("hangup_url")?;
-    setup.hangup_method = params.method("hangup_method")?;
-    setup.fallback_url = params.url("fallback_url")?;
-    setup.fallback_method = params.method("fallback_method")?;
-    setup.ring_url = params.url("ring_url")?;
-    setup.ring_method = params.method("ring_method")?;
-    setup.caller_name = params.get("caller_name").unwrap_or("").to_owned();
+    // A method is checked even when its URL is absent (a 400 for a bad one), then goes with it.
+    let hook = |url: &str, method: &str| -> Result<Option<Webhook>, ApiError> {
+        let method = params.method(method)?;
+        Ok(params.url(url)?.map(|u| Webhook::new(u, method)))
+    };
+    setup.hangup = hook("hangup_url", "hangup_method")?;
+    setup.fallback = hook("fallback_url", "fallback_method")?;
+    setup.ring = hook("ring_url", "ring_method")?;
     Ok(setup)
 }
 

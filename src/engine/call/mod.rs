@@ -37,7 +37,7 @@ use dial::DialRun;
 use gather::Gather;
 use parameters::Params;
 use record::RecordRun;
-pub use setup::{CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION};
+pub use setup::{CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION, Webhook};
 use sounds::{SoundUse, WaitRun};
 use stream::StreamRun;
 use timers::{Timer, Timers};
@@ -251,11 +251,10 @@ impl Call {
         }
         self.started_at = now;
         self.clock = now;
-        match (self.setup.direction, self.setup.ring_url.clone()) {
+        match (self.setup.direction, self.setup.ring.clone()) {
             (Direction::Inbound, _) => self.fetch_answer(Purpose::Answer),
-            (Direction::Outbound, Some(url)) => {
-                let method = self.setup.ring_method;
-                self.request(&url, method, Purpose::Callback(Callback::Ring), Reply::Ignore, Vec::new());
+            (Direction::Outbound, Some(ring)) => {
+                self.request(&ring.url, ring.method, Purpose::Callback(Callback::Ring), Reply::Ignore, Vec::new());
             }
             (Direction::Outbound, None) => {}
         }
@@ -295,6 +294,7 @@ impl Call {
     }
 
     /// The next output, in order.
+    #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.out.pop_front();
         if out.is_none() && self.out.capacity() > 4 {
@@ -306,6 +306,7 @@ impl Call {
     }
 
     /// When [`Call::handle_timeout`] must next be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
         let streams = self.background.iter().filter_map(|b| match b {
             Background::Stream { until, .. } => Some(*until),
@@ -653,7 +654,7 @@ impl Call {
         if command {
             self.emit(Command::Hangup { cause });
         }
-        if let Some(url) = self.setup.hangup_url.clone() {
+        if let Some(hangup) = self.setup.hangup.clone() {
             let duration = self.answered_at.map_or(Duration::ZERO, |a| now.saturating_sub(a));
             let total = now.saturating_sub(self.started_at);
             let params = vec![
@@ -664,8 +665,7 @@ impl Call {
                 ("Duration".to_owned(), total.as_secs().to_string()),
                 ("BillDuration".to_owned(), duration.as_secs().to_string()),
             ];
-            let method = self.setup.hangup_method;
-            self.request(&url, method, Purpose::Hangup, Reply::Ignore, params);
+            self.request(&hangup.url, hangup.method, Purpose::Hangup, Reply::Ignore, params);
         }
         self.event(CallEvent::Ended { cause, source });
     }

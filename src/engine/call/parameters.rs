@@ -220,11 +220,11 @@ impl Call {
 
     pub(super) fn fetch_answer(&mut self, purpose: Purpose) {
         let (url, method) = match purpose {
-            Purpose::Fallback => match &self.setup.fallback_url {
-                Some(u) => (u.clone(), self.setup.fallback_method),
+            Purpose::Fallback => match &self.setup.fallback {
+                Some(f) => (f.url.clone(), f.method),
                 None => return,
             },
-            _ => (self.setup.answer_url.clone(), self.setup.answer_method),
+            _ => (self.setup.answer.url.clone(), self.setup.answer.method),
         };
         self.request_document(url, method, purpose, Vec::new());
     }
@@ -256,7 +256,7 @@ impl Call {
                     self.event(CallEvent::InvalidDocument { url, diagnostics: parsed.diagnostics, body });
                     // Plivo: the fallback is used when the answer URL is unavailable *or its
                     // XML is invalid*.
-                    if purpose == Purpose::Answer && self.setup.fallback_url.is_some() {
+                    if purpose == Purpose::Answer && self.setup.fallback.is_some() {
                         self.fetch_answer(Purpose::Fallback);
                     } else {
                         self.end(now, invalid, HangupSource::Error, true);
@@ -267,7 +267,7 @@ impl Call {
             }
             FetchReply::Failed(reason) => {
                 self.event(CallEvent::FetchFailed { url, reason });
-                if purpose == Purpose::Answer && self.setup.fallback_url.is_some() {
+                if purpose == Purpose::Answer && self.setup.fallback.is_some() {
                     self.fetch_answer(Purpose::Fallback);
                 } else {
                     self.end(now, unreachable, HangupSource::Error, true);

@@ -7,7 +7,47 @@ use crate::engine::ids::{AccountId, CallId};
 use crate::engine::rooms::Direction;
 use crate::xml::values::Method;
 
-/// Who the call is and where its documents come from.
+/// A URL the call requests and the HTTP method it uses: one of Plivo's `*_url` + `*_method`
+/// pairs (`answer_url`/`answer_method`, …), so neither goes without the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The URL (absolute; a relative one is never requested).
+    pub url: String,
+    /// GET (parameters in the query string) or POST (form body).
+    pub method: Method,
+}
+
+impl Webhook {
+    /// `url` requested with `method`.
+    pub fn new(url: impl Into<String>, method: Method) -> Self {
+        Webhook { url: url.into(), method }
+    }
+
+    /// `url` requested with POST, Plivo's default.
+    pub fn post(url: impl Into<String>) -> Self {
+        Webhook::new(url, Method::Post)
+    }
+
+    /// `url` requested with GET.
+    pub fn get(url: impl Into<String>) -> Self {
+        Webhook::new(url, Method::Get)
+    }
+}
+
+/// Who the call is and where its documents come from: Plivo's "Make a call" parameters
+/// (<https://www.plivo.com/docs/voice/api/call/make-a-call/>) and an inbound call's.
+///
+/// Built from [`CallSetup::inbound`] or [`CallSetup::outbound`], then the `with_*` methods:
+///
+/// ```
+/// use plivo_flow::engine::{CallSetup, Webhook};
+///
+/// let setup = CallSetup::outbound("call-1", "+15550001", "+15550002", Webhook::post("https://app.example/answer"))
+///     .with_account("MAXXXXXXXXXXXXXXXXXX")
+///     .with_hangup(Webhook::post("https://app.example/hangup"))
+///     .with_caller_name("Support");
+/// assert_eq!(setup.hangup.as_ref().map(|w| w.url.as_str()), Some("https://app.example/hangup"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSetup {
     /// `CallUUID`.
@@ -22,22 +62,15 @@ pub struct CallSetup {
     pub caller_name: String,
     /// Inbound or outbound.
     pub direction: Direction,
-    /// The first document's URL.
-    pub answer_url: String,
-    /// Method for `answer_url`.
-    pub answer_method: Method,
-    /// Requested when `answer_url` fails.
-    pub fallback_url: Option<String>,
-    /// Method for `fallback_url`.
-    pub fallback_method: Method,
-    /// Notified when the call ends.
-    pub hangup_url: Option<String>,
-    /// Method for `hangup_url`.
-    pub hangup_method: Method,
-    /// Notified when an outbound call starts ringing.
-    pub ring_url: Option<String>,
-    /// Method for `ring_url`.
-    pub ring_method: Method,
+    /// The first document (`answer_url`, `answer_method`).
+    pub answer: Webhook,
+    /// Requested when the answer URL fails or its XML is invalid (`fallback_url`,
+    /// `fallback_method`).
+    pub fallback: Option<Webhook>,
+    /// Notified when the call ends (`hangup_url`, `hangup_method`).
+    pub hangup: Option<Webhook>,
+    /// Notified when an outbound call starts ringing (`ring_url`, `ring_method`).
+    pub ring: Option<Webhook>,
 }
 
 impl CallSetup {
@@ -50,15 +83,52 @@ impl CallSetup {
             to: to.to_owned(),
             caller_name: String::new(),
             direction: Direction::Inbound,
-            answer_url: answer_url.to_owned(),
-            answer_method: Method::Post,
-            fallback_url: None,
-            fallback_method: Method::Post,
-            hangup_url: None,
-            hangup_method: Method::Post,
-            ring_url: None,
-            ring_method: Method::Post,
+            answer: Webhook::post(answer_url),
+            fallback: None,
+            hangup: None,
+            ring: None,
         }
+    }
+
+    /// An outbound call (REST "Make a call") from `from` to `to`, answered by `answer`.
+    pub fn outbound(id: impl Into<String>, from: &str, to: &str, answer: Webhook) -> Self {
+        CallSetup { direction: Direction::Outbound, answer, ..CallSetup::inbound(id, from, to, "") }
+    }
+
+    /// The same call, of `account`.
+    #[must_use]
+    pub fn with_account(self, account: &str) -> Self {
+        CallSetup { account: account.into(), ..self }
+    }
+
+    /// The same call, with `CallerName` `name`.
+    #[must_use]
+    pub fn with_caller_name(self, name: &str) -> Self {
+        CallSetup { caller_name: name.to_owned(), ..self }
+    }
+
+    /// The same call, answered by `answer` (URL and method).
+    #[must_use]
+    pub fn with_answer(self, answer: Webhook) -> Self {
+        CallSetup { answer, ..self }
+    }
+
+    /// The same call, with a `fallback_url`.
+    #[must_use]
+    pub fn with_fallback(self, fallback: Webhook) -> Self {
+        CallSetup { fallback: Some(fallback), ..self }
+    }
+
+    /// The same call, with a `hangup_url`.
+    #[must_use]
+    pub fn with_hangup(self, hangup: Webhook) -> Self {
+        CallSetup { hangup: Some(hangup), ..self }
+    }
+
+    /// The same call, with a `ring_url` (outbound calls).
+    #[must_use]
+    pub fn with_ring(self, ring: Webhook) -> Self {
+        CallSetup { ring: Some(ring), ..self }
     }
 }
 

@@ -468,6 +468,7 @@ impl Conferences {
     }
 
     /// When [`Conferences::handle_timeout`] must next be called.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.deadlines.keys().next().map(|&(at, _)| at)
     }
@@ -486,6 +487,7 @@ impl Conferences {
     }
 
     /// The next event, in order.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<RoomEvent> {
         self.events.pop_front()
     }
