@@ -367,7 +367,9 @@ impl Graph {
             o.push('"');
             o
         };
-        let mut s = String::from("digraph flow {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
+        let mut s = String::from(
+            "digraph flow {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
+        );
         for n in &self.nodes {
             let shape = match n.kind {
                 NodeKind::Start | NodeKind::End => "shape=circle",
@@ -443,7 +445,9 @@ impl Graph {
             }
         }
         if cov.is_some() {
-            s.push_str("  classDef covered fill:#ccffcc,stroke:#1a8f1a\n  classDef uncovered fill:#ffd6d6,stroke:#cc2222\n");
+            s.push_str(
+                "  classDef covered fill:#ccffcc,stroke:#1a8f1a\n  classDef uncovered fill:#ffd6d6,stroke:#cc2222\n",
+            );
             for n in &self.nodes {
                 if let Some(c) = self.node_covered(n, cov) {
                     let _ = writeln!(s, "  class {} {}", n.id, if c { "covered" } else { "uncovered" });
