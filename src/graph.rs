@@ -317,8 +317,11 @@ impl Graph {
                 g.nodes.push(Node { id, kind: NodeKind::Url(u.clone()), label: short(u, 60) });
             }
         }
+        // The end node, when something leads there.
         let end = g.nodes.len();
-        g.nodes.push(Node { id: "end".into(), kind: NodeKind::End, label: "end".into() });
+        if edges.iter().any(|e| e.1 == Ok(None)) {
+            g.nodes.push(Node { id: "end".into(), kind: NodeKind::End, label: "end".into() });
+        }
         for (from, to, label, branch, notify) in edges {
             let to = match to {
                 Ok(Some(n)) => n,
