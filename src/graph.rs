@@ -44,7 +44,7 @@ pub enum NodeKind {
 /// A node of a [`Graph`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// A stable identifier (`start`, `end`, `e3`, `e3_1`, `u0`).
+    /// A stable identifier (`start`, `e3`, `e3_1`, `u0`, `ended`: `end` is a Mermaid keyword).
     pub id: String,
     /// What it stands for.
     pub kind: NodeKind,
@@ -320,7 +320,7 @@ impl Graph {
         // The end node, when something leads there.
         let end = g.nodes.len();
         if edges.iter().any(|e| e.1 == Ok(None)) {
-            g.nodes.push(Node { id: "end".into(), kind: NodeKind::End, label: "end".into() });
+            g.nodes.push(Node { id: "ended".into(), kind: NodeKind::End, label: "end".into() });
         }
         for (from, to, label, branch, notify) in edges {
             let to = match to {
@@ -491,7 +491,7 @@ mod tests {
         .document;
         let g = Graph::new(&doc);
         let ids: Vec<_> = g.nodes.iter().map(|n| n.id.as_str()).collect();
-        assert_eq!(ids, ["start", "e0", "e1", "e2", "u0", "u1", "end"]);
+        assert_eq!(ids, ["start", "e0", "e1", "e2", "u0", "u1", "ended"]);
         let edges: Vec<_> =
             g.edges.iter().map(|e| format!("{}-{}-{}", g.nodes[e.from].id, e.label, g.nodes[e.to].id)).collect();
         assert_eq!(
@@ -506,7 +506,7 @@ mod tests {
                 "e1-no-answer-e2",
                 "e1-failed-e2",
                 "e1-notify-u1",
-                "e2-hangup-end"
+                "e2-hangup-ended"
             ]
         );
     }

@@ -142,7 +142,7 @@ fn graph_marks_what_the_scenario_covered() {
     assert!(line("e0 -> u0 [label=\"input\"").contains("#1a8f1a"));
     assert!(line("e0 -> e0 [label=\"invalid\"").contains("#1a8f1a"));
     assert!(line("e3 -> e4 [label=\"kicked\"").contains("#1a8f1a"));
-    assert!(line("e3 -> end [label=\"member hung up\"").contains("dashed"));
+    assert!(line("e3 -> ended [label=\"member hung up\"").contains("dashed"));
     assert!(line("e2 -> u1 [label=\"notify\"").contains("u1"), "the redirect=false action is notified");
 
     let (code, mermaid, _) = run(&["graph", "tests/coverage/menu.xml", "--format", "mermaid", "--coverage", SCENARIO]);
