@@ -9,6 +9,7 @@
 
 pub mod diagnostic;
 pub mod engine;
+pub mod graph;
 pub mod media;
 pub mod runtime;
 #[cfg(feature = "scenario")]

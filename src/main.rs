@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use plivo_flow::diagnostic::{LineIndex, render_with};
+use plivo_flow::runtime::CoverageReport;
 use plivo_flow::scenario::{self, Scenario, ScenarioWarning};
 use plivo_flow::xml::{self, ParseOptions, Parsed};
 
@@ -103,7 +104,40 @@ enum Command {
         /// Also write a JUnit XML report: one `<testcase>` per scenario.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// After the results, report which elements ran and which branches were taken, per
+        /// document URL, summed over the scenarios.
+        #[arg(long)]
+        coverage: bool,
+        /// Coverage as text, or as one JSON object on the last line.
+        #[arg(long, value_enum, default_value_t = Format::Text, requires = "coverage")]
+        coverage_format: Format,
+        /// Exit 1 when elements and branches covered are below PCT percent of all of them.
+        #[arg(long, value_name = "PCT", requires = "coverage")]
+        fail_under: Option<f64>,
     },
+    /// Draw a document's flow (elements, branches, fetched URLs) as Graphviz DOT, Mermaid or
+    /// SVG (through Graphviz's `dot`); with --coverage, marks what the scenarios covered.
+    Graph {
+        /// The document; `-` reads standard input.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+        /// Scenario files or folders: run them and mark what ran of this document (at every
+        /// URL that serves it).
+        #[arg(long, value_name = "SCENARIO", num_args = 1..)]
+        coverage: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// SVG, drawn by Graphviz's `dot -Tsvg`.
+    Svg,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,7 +183,11 @@ fn main() -> ExitCode {
             };
             serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
         }
-        Command::Test { paths, bless, strict, junit } => test(&paths, bless, strict, junit.as_deref()),
+        Command::Test { paths, bless, strict, junit, coverage, coverage_format, fail_under } => {
+            let cov = coverage.then_some(CoverageArgs { format: coverage_format, fail_under });
+            test(&paths, bless, strict, junit.as_deref(), cov)
+        }
+        Command::Graph { file, format, coverage } => graph(&file, format, &coverage),
         Command::Ast { file } => with_document(&file, |doc| {
             let mut s = serde_json::to_string_pretty(doc).unwrap_or_default();
             s.push('\n');
@@ -285,12 +323,24 @@ fn plural(n: usize) -> &'static str {
 
 /// Parses one file and prints `render(doc)`, or its diagnostics when it has errors.
 fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
+    match load_document(path) {
+        Ok(doc) => {
+            print!("{}", render(&doc));
+            OK
+        }
+        Err(status) => status,
+    }
+}
+
+/// Reads and parses a document, printing its diagnostics; `Err(status)` when it cannot be
+/// read or has errors.
+fn load_document(path: &Path) -> Result<xml::Document, u8> {
     let name = display_name(path);
     let bytes = match read(path) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("{name}: cannot read: {e}");
-            return UNREADABLE;
+            return Err(UNREADABLE);
         }
     };
     let opts = ParseOptions::default();
@@ -304,10 +354,9 @@ fn with_document(path: &Path, render: impl Fn(&xml::Document) -> String) -> u8 {
         eprintln!("{name}: {}", more_diagnostics(&parsed));
     }
     if parsed.has_errors() {
-        return HAS_ERRORS;
+        return Err(HAS_ERRORS);
     }
-    print!("{}", render(&parsed.document));
-    OK
+    Ok(parsed.document)
 }
 
 /// Whether `bytes` hold XML rather than a TOML scenario: after an optional byte order mark and
@@ -456,19 +505,165 @@ fn junit_xml(cases: &[Case]) -> String {
     s
 }
 
-fn test(paths: &[PathBuf], bless: bool, strict: bool, junit: Option<&Path>) -> u8 {
+/// `test --coverage` settings.
+struct CoverageArgs {
+    format: Format,
+    fail_under: Option<f64>,
+}
+
+fn test(paths: &[PathBuf], bless: bool, strict: bool, junit: Option<&Path>, cov: Option<CoverageArgs>) -> u8 {
     let mut cases: Vec<Case> = Vec::new();
-    let status = run_tests(paths, bless, strict, &mut cases);
+    let mut report = CoverageReport::default();
+    let mut status = run_tests(paths, bless, strict, &mut cases, &mut report);
     if let Some(file) = junit
         && let Err(e) = std::fs::write(file, junit_xml(&cases))
     {
         eprintln!("{}: cannot write the JUnit report: {e}", file.display());
         return UNREADABLE;
     }
+    if let Some(cov) = cov {
+        match cov.format {
+            Format::Text => print!("{}", coverage_text(&report)),
+            Format::Json => println!("{}", coverage_json(&report)),
+        }
+        let pct = report.percent();
+        if let Some(min) = cov.fail_under
+            && pct < min
+        {
+            eprintln!("coverage {pct:.1}% is below --fail-under {min}%");
+            status = status.max(HAS_ERRORS);
+        }
+    }
     status
 }
 
-fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>) -> u8 {
+fn percent(n: usize, of: usize) -> String {
+    if of == 0 { "100.0%".to_owned() } else { format!("{:.1}%", 100.0 * n as f64 / of as f64) }
+}
+
+/// The `test --coverage` text: per document, then the totals.
+fn coverage_text(report: &CoverageReport) -> String {
+    let n = report.counted().count();
+    let mut s = format!("coverage of {n} document{}\n", plural(n));
+    for d in report.counted() {
+        s.push_str(&format!(
+            "  {}: elements {}/{}, branches {}/{}\n",
+            d.url, d.elements_covered, d.elements_total, d.branches_covered, d.branches_total
+        ));
+        if !d.uncovered_elements.is_empty() {
+            s.push_str(&format!("    not run: {}\n", d.uncovered_elements.join(", ")));
+        }
+        if !d.uncovered_branches.is_empty() {
+            s.push_str(&format!("    not taken: {}\n", d.uncovered_branches.join(", ")));
+        }
+    }
+    let ((ec, et), (bc, bt)) = report.totals();
+    s.push_str(&format!(
+        "coverage: elements {ec}/{et} ({}), branches {bc}/{bt} ({}), total {}/{} ({:.1}%)\n",
+        percent(ec, et),
+        percent(bc, bt),
+        ec + bc,
+        et + bt,
+        report.percent()
+    ));
+    s
+}
+
+/// The `test --coverage-format json` object.
+fn coverage_json(report: &CoverageReport) -> String {
+    let ((ec, et), (bc, bt)) = report.totals();
+    serde_json::json!({
+        "documents": report.counted().collect::<Vec<_>>(),
+        "elements_covered": ec,
+        "elements_total": et,
+        "branches_covered": bc,
+        "branches_total": bt,
+        "percent": (report.percent() * 10.0).round() / 10.0,
+    })
+    .to_string()
+}
+
+fn graph(file: &Path, format: GraphFormat, coverage: &[PathBuf]) -> u8 {
+    let doc = match load_document(file) {
+        Ok(d) => d,
+        Err(status) => return status,
+    };
+    let g = plivo_flow::graph::Graph::new(&doc);
+    let mut covered = None;
+    if !coverage.is_empty() {
+        let files = scenarios(coverage);
+        if files.is_empty() {
+            eprintln!("no scenario (*.toml) found under the --coverage paths");
+            return HAS_ERRORS;
+        }
+        let mut c = plivo_flow::graph::Covered::default();
+        let mut urls = Vec::new();
+        for path in &files {
+            let mut s = match Scenario::load(path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{}: cannot load: {e}", path.display());
+                    return HAS_ERRORS;
+                }
+            };
+            s.simulation.run();
+            for d in s.simulation.coverage().documents.into_iter().filter(|d| d.document == doc) {
+                c.merge(&d.covered);
+                urls.push(d.url);
+            }
+        }
+        if urls.is_empty() {
+            eprintln!("{}: no scenario serves this document; nothing of it is covered", display_name(file));
+        }
+        covered = Some(c);
+    }
+    let dot = g.to_dot(covered.as_ref());
+    match format {
+        GraphFormat::Dot => print!("{dot}"),
+        GraphFormat::Mermaid => print!("{}", g.to_mermaid(covered.as_ref())),
+        GraphFormat::Svg => match dot_to_svg(&dot) {
+            Ok(svg) => {
+                let _ = io::stdout().write_all(&svg);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return UNREADABLE;
+            }
+        },
+    }
+    OK
+}
+
+/// Renders DOT with Graphviz (`dot -Tsvg`).
+fn dot_to_svg(dot: &str) -> Result<Vec<u8>, String> {
+    use std::process::{Command as Process, Stdio};
+    let mut child = Process::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                "--format svg needs Graphviz's `dot` on PATH (Debian/Ubuntu: apt-get install graphviz); \
+                 --format dot prints the graph for another renderer"
+                    .to_owned()
+            } else {
+                format!("cannot run `dot`: {e}")
+            }
+        })?;
+    let mut stdin = child.stdin.take().ok_or("cannot write to `dot`")?;
+    let input = dot.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| format!("`dot` failed: {e}"))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(format!("`dot -Tsvg` failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(out.stdout)
+}
+
+fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>, report: &mut CoverageReport) -> u8 {
     let files = scenarios(paths);
     if files.is_empty() {
         eprintln!("no scenario (*.toml) found under the given paths");
@@ -488,6 +683,7 @@ fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>
         let (actual, warnings) = match Scenario::load(path) {
             Ok(mut s) => {
                 s.simulation.run();
+                report.merge(s.simulation.coverage());
                 (s.simulation.transcript_text(), scenario::warnings(&s.simulation))
             }
             Err(e) => {

@@ -26,12 +26,14 @@
 //! # Ok::<(), plivo_flow::engine::EngineError>(())
 //! ```
 
+mod coverage;
 mod ops;
 mod transcript;
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
@@ -79,6 +81,7 @@ pub struct Runtime {
     engine: Engine,
     media: SimulatedMedia,
     transcript: Transcript,
+    coverage: Coverage,
     outbox: VecDeque<(Option<CallId>, HttpRequest)>,
     /// Calls that ended since the last [`Runtime::forget_ended_calls`].
     ended: Vec<CallId>,
@@ -99,6 +102,7 @@ impl Runtime {
             engine: Engine::new(engine),
             media: SimulatedMedia::new(seed.wrapping_add(3)),
             transcript: Transcript::new(),
+            coverage: Coverage::default(),
             outbox: VecDeque::new(),
             ended: Vec::new(),
             uuids: IdGen::new(seed.wrapping_add(2)),
@@ -127,6 +131,11 @@ impl Runtime {
     /// The media.
     pub fn media_mut(&mut self) -> &mut SimulatedMedia {
         &mut self.media
+    }
+
+    /// Which elements and branches ran, by document URL.
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
     }
 
     /// The transcript.
@@ -300,14 +309,17 @@ impl Runtime {
                 EngineOutput::Call { call, output } => match output {
                     Output::Command(c) => {
                         self.transcript.command(now, &call, &c);
+                        self.coverage.command(&call, &c);
                         self.media.handle_command(now, &call, &c);
                     }
                     Output::Request(req) => {
                         self.transcript.request(now, Some(&call), &req);
+                        self.coverage.request(&call, &req);
                         self.outbox.push_back((Some(call), req));
                     }
                     Output::Event(e) => {
                         self.transcript.call_event(now, &call, &e);
+                        self.coverage.event(&call, &e);
                         if let CallEvent::Ended { .. } = e {
                             self.media.call_ended(&call);
                             self.ended.push(call);

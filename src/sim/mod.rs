@@ -343,6 +343,27 @@ impl Simulation {
         s
     }
 
+    /// Which elements and branches ran of each served document (valid ones, whether they
+    /// ran or not) and of the fallback document at the URLs it answered.
+    pub fn coverage(&self) -> crate::runtime::CoverageReport {
+        let parse = |b: &str| Some(crate::xml::parse(b)).filter(|p| !p.has_errors()).map(|p| p.document);
+        let mut docs: Vec<(String, crate::xml::Document)> = Vec::new();
+        for (url, s) in &self.served {
+            if let Served::Body(b) = s
+                && let Some(d) = parse(b)
+            {
+                docs.push((url.clone(), d));
+            }
+        }
+        if let Some(Served::Body(b)) = &self.fallback
+            && let Some(d) = parse(b)
+        {
+            let cov = self.rt.coverage();
+            docs.extend(cov.urls().filter(|u| !self.served.contains_key(*u)).map(|u| (u.to_owned(), d.clone())));
+        }
+        self.rt.coverage().report(docs.iter().map(|(u, d)| (u.as_str(), d)))
+    }
+
     /// Every request sent, with its time and the name of the call (or `room`).
     pub fn requests(&self) -> &[(Duration, String, HttpRequest)] {
         &self.requests
