@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod diagnostic;
 pub mod engine;
@@ -18,8 +19,6 @@ pub mod scenario;
 pub mod server;
 pub mod sim;
 pub mod xml;
-
-pub use diagnostic::{Code, Diagnostic, Severity, Span};
 
 /// The README's Rust examples compile and run as doc tests.
 #[cfg(doctest)]

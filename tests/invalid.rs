@@ -11,7 +11,7 @@
 //! * text errors point at the first non-blank character of the text;
 //! * malformed XML is reported where quick-xml detects the problem (pinned per case).
 
-use plivo_flow::Code;
+use plivo_flow::diagnostic::Code;
 use plivo_flow::diagnostic::Severity;
 use plivo_flow::xml::{self, ParseOptions};
 
@@ -521,7 +521,7 @@ const CASES: &[Case] = &[
     ),
 ];
 
-fn show(diags: &[plivo_flow::Diagnostic]) -> String {
+fn show(diags: &[plivo_flow::diagnostic::Diagnostic]) -> String {
     if diags.is_empty() {
         return "      (no diagnostics)\n".to_owned();
     }

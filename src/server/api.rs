@@ -26,13 +26,13 @@ use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
 /// The largest request body read (1 MiB); a larger one is answered 413.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
 /// The most destinations of one bulk call (`to=a<b<c`), as on Plivo; more are answered 400.
-pub const MAX_DESTINATIONS: usize = 1000;
+pub(crate) const MAX_DESTINATIONS: usize = 1000;
 
 /// Shared state of the handlers.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub(crate) driver: Driver,
     pub(crate) auth_id: String,
     pub(crate) auth_token: String,
@@ -49,7 +49,7 @@ impl AppState {
 
 /// An API error: a 4xx status and a message, sent as `{"api_id","error"}`.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     api_id: String,
@@ -96,7 +96,7 @@ fn unavailable() -> ApiError {
 }
 
 /// Path parameters, with a JSON 400 instead of axum's plain-text rejection.
-pub struct P<T>(pub T);
+pub(crate) struct P<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for P<T> {
     type Rejection = ApiError;
@@ -111,7 +111,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 /// Request parameters from a JSON object, a form body or the query string, merged; extra
 /// fields are kept and ignored by handlers that do not want them.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>, FormKeys);
+pub(crate) struct Params(HashMap<String, String>, FormKeys);
 
 /// The keys whose values were form-decoded (query string or form body), where a `+` arrives
 /// as a space.
@@ -304,7 +304,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The router (without the trailing-slash normalisation, applied outside by the caller).
-pub fn router(app: AppState) -> Router {
+pub(crate) fn router(app: AppState) -> Router {
     let conf = "/v1/Account/{account}/Conference";
     let member = "/v1/Account/{account}/Conference/{name}/Member/{member}";
     Router::new()

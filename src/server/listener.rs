@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// A listener whose connections answer hyper's parse errors in JSON.
 #[derive(Debug)]
-pub struct JsonListener(pub TcpListener);
+pub(crate) struct JsonListener(pub(crate) TcpListener);
 
 impl axum::serve::Listener for JsonListener {
     type Io = JsonErrors<TcpStream>;
@@ -35,7 +35,7 @@ impl axum::serve::Listener for JsonListener {
 
 /// An accepted connection; see the module documentation.
 #[derive(Debug)]
-pub struct JsonErrors<S> {
+pub(crate) struct JsonErrors<S> {
     inner: S,
     /// A replacement being written: its bytes, how many are written, and the length of the
     /// buffer hyper gave (reported as written once the replacement is out).

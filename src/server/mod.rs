@@ -20,7 +20,7 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use driver::{Driver, DriverConfig, LiveCall, StartRefused};
+pub use driver::{CallRecord, Driver, DriverConfig, LiveCall, MAX_SETTLE_WAITERS, StartRefused};
 
 use crate::runtime::{Runtime, RuntimeConfig};
 

@@ -41,7 +41,7 @@ use crate::engine::{
 use crate::media::{DialDefault, MediaTiming};
 use crate::runtime::{Line, LineKind, OpResult, RoomOp, Runtime, RuntimeConfig, describe_input, strip_fragment};
 
-pub use crate::runtime::DEFAULT_STEP_LIMIT;
+use crate::runtime::DEFAULT_STEP_LIMIT;
 
 /// What a URL serves.
 #[derive(Debug, Clone)]

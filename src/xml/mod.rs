@@ -16,7 +16,7 @@
 //! assert_eq!(xml::parse(&xml::write(&parsed.document)).document, parsed.document);
 //! ```
 
-pub mod ast;
+mod ast;
 mod parse;
 pub mod values;
 mod write;
