@@ -2,7 +2,7 @@
 //! fetches, drawn as Graphviz DOT or Mermaid, optionally marked with what a replay covered.
 //!
 //! Sans-IO and dependency-free: [`Graph::new`] reads a [`Document`]; [`Graph::to_dot`] and
-//! [`Graph::to_mermaid`] write text. Branch names are the ones [`branch_of`] derives from the
+//! [`Graph::to_mermaid`] write text. Branch names are the ones [`VerbOutcome::branch`](crate::engine::VerbOutcome::branch) gives the
 //! engine's `VerbFinished` outcomes, so coverage (`runtime::Coverage`) maps what ran onto the
 //! graph exactly.
 //!
@@ -90,42 +90,6 @@ impl Covered {
     pub fn merge(&mut self, other: &Covered) {
         self.elements.extend(other.elements.iter().copied());
         self.branches.extend(other.branches.iter().copied());
-    }
-}
-
-/// The branch a `VerbFinished` outcome of `verb` stands for (see the module docs); `None` for
-/// elements without branches and outcomes that are no way out (e.g. a caller hangup).
-pub fn branch_of(verb: &str, outcome: &str) -> Option<&'static str> {
-    match verb {
-        "GetDigits" | "GetInput" => {
-            if outcome == "no input" {
-                Some("no input")
-            } else if outcome.starts_with("digits ") || outcome.starts_with("speech ") {
-                Some("input")
-            } else {
-                None
-            }
-        }
-        "Dial" => ["completed", "busy", "no-answer", "failed"]
-            .into_iter()
-            .find(|s| outcome == *s || outcome.strip_prefix(s).is_some_and(|r| r.starts_with(" ("))),
-        "Conference" | "MultiPartyCall" => {
-            if outcome.starts_with("not joined:") {
-                return Some("room full");
-            }
-            let (_, reason) = outcome.strip_prefix("left room ")?.rsplit_once(": ")?;
-            Some(match reason {
-                "kicked" => "kicked",
-                "hangupOnStar" => "hangup on star",
-                "room ended" => "room ended",
-                "time limit" => "time limit",
-                "left alone" => "left alone",
-                "member hung up" => "member hung up",
-                _ => return None,
-            })
-        }
-        "Record" if outcome.starts_with("recorded ") => Some("recorded"),
-        _ => None,
     }
 }
 
@@ -471,16 +435,40 @@ mod tests {
 
     #[test]
     fn branch_names_follow_the_engine_outcomes() {
-        assert_eq!(branch_of("GetDigits", "digits 42"), Some("input"));
-        assert_eq!(branch_of("GetInput", "speech \"yes\""), Some("input"));
-        assert_eq!(branch_of("GetDigits", "no input"), Some("no input"));
-        assert_eq!(branch_of("Dial", "completed (time limit)"), Some("completed"));
-        assert_eq!(branch_of("Dial", "no-answer"), Some("no-answer"));
-        assert_eq!(branch_of("Conference", "left room a: b: kicked"), Some("kicked"));
-        assert_eq!(branch_of("Conference", "left room r: hangupOnStar"), Some("hangup on star"));
-        assert_eq!(branch_of("MultiPartyCall", "not joined: room r is full (2 members)"), Some("room full"));
-        assert_eq!(branch_of("Record", "recorded 3000 ms"), Some("recorded"));
-        assert_eq!(branch_of("Speak", "done"), None);
+        use crate::engine::{DialStatus, LeaveReason, VerbOutcome as O};
+        let cases: [(O, &str, Option<&str>); 11] = [
+            (O::Digits("42".into()), "digits 42", Some("input")),
+            (O::Speech("yes".into()), "speech \"yes\"", Some("input")),
+            (O::NoInput, "no input", Some("no input")),
+            (
+                O::Dialed { status: DialStatus::Completed, why: Some("time limit") },
+                "completed (time limit)",
+                Some("completed"),
+            ),
+            (O::Dialed { status: DialStatus::NoAnswer, why: None }, "no-answer", Some("no-answer")),
+            (
+                O::LeftRoom { room: "a: b".into(), reason: LeaveReason::Kicked },
+                "left room a: b: kicked",
+                Some("kicked"),
+            ),
+            (
+                O::LeftRoom { room: "r".into(), reason: LeaveReason::HangupOnStar },
+                "left room r: hangupOnStar",
+                Some("hangup on star"),
+            ),
+            (O::LeftRoom { room: "r".into(), reason: LeaveReason::CallHungUp }, "left room r: call hung up", None),
+            (
+                O::RoomFull { room: "r".into(), max_members: 2 },
+                "not joined: room r is full (2 members)",
+                Some("room full"),
+            ),
+            (O::Recorded { duration_ms: 3000, digits: String::new() }, "recorded 3000 ms", Some("recorded")),
+            (O::Done, "done", None),
+        ];
+        for (outcome, text, branch) in cases {
+            assert_eq!(outcome.to_string(), text);
+            assert_eq!(outcome.branch(), branch, "{text}");
+        }
     }
 
     #[test]

@@ -134,6 +134,159 @@ pub enum Reply {
     Ignore,
 }
 
+/// Plivo's `DialStatus`: how a `<Dial>` ended (its `action` request's parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DialStatus {
+    /// The callee answered (and the bridge has ended).
+    Completed,
+    /// The callee was busy.
+    Busy,
+    /// Nobody answered (or the callee did not confirm).
+    NoAnswer,
+    /// The dial failed.
+    Failed,
+}
+
+impl DialStatus {
+    /// The wire value (`no-answer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialStatus::Completed => "completed",
+            DialStatus::Busy => "busy",
+            DialStatus::NoAnswer => "no-answer",
+            DialStatus::Failed => "failed",
+        }
+    }
+
+    /// The FreeSWITCH-style cause sent as `DialHangupCause`.
+    pub fn hangup_cause(self) -> &'static str {
+        match self {
+            DialStatus::Busy => "USER_BUSY",
+            DialStatus::NoAnswer => "NO_ANSWER",
+            DialStatus::Failed => "NORMAL_TEMPORARY_FAILURE",
+            DialStatus::Completed => "NORMAL_CLEARING",
+        }
+    }
+}
+
+/// How a verb ended ([`CallEvent::VerbFinished`]). Its text (`Display`) is what transcripts
+/// show (`digits 42`, `left room R: kicked`); [`VerbOutcome::branch`] names the flow branch it
+/// took, as `plivo-flow graph` draws them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum VerbOutcome {
+    /// It ran to its end (speech spoken, wait over, tones sent, …).
+    Done,
+    /// It did its part at once and the call goes on (`<DTMF async>`, `<Message>`).
+    Sent,
+    /// `<GetDigits>`/`<GetInput>` got keys.
+    Digits(String),
+    /// `<GetInput>` got speech.
+    Speech(String),
+    /// `<GetDigits>`/`<GetInput>` got nothing, after its retries.
+    NoInput,
+    /// `<Dial>` ended with this status, and why when it was not the plain case.
+    Dialed {
+        /// `DialStatus`.
+        status: DialStatus,
+        /// Why (`callee hung up`, `time limit`, `caller pressed *`).
+        why: Option<&'static str>,
+    },
+    /// The room was full: the call did not join.
+    RoomFull {
+        /// Room name.
+        room: String,
+        /// Its capacity.
+        max_members: u32,
+    },
+    /// The call left the room.
+    LeftRoom {
+        /// Room name.
+        room: String,
+        /// Why.
+        reason: super::rooms::LeaveReason,
+    },
+    /// A foreground `<Record>` ended.
+    Recorded {
+        /// Length in milliseconds.
+        duration_ms: u64,
+        /// The key that ended it (empty: silence or `maxLength`).
+        digits: String,
+    },
+    /// A background recording or stream goes on while the document does (`recording the
+    /// session`, `armed for the next answered Dial`, `streaming in the background`).
+    Background(&'static str),
+    /// `<Wait>` ended early on what it listened for (`silence detected`, `beep detected`).
+    Detected(&'static str),
+    /// `<Redirect>` to this URL.
+    Redirected(String),
+    /// `<Hangup schedule>`: the hangup is due in this many seconds; the call goes on.
+    ScheduledHangup(u32),
+    /// `<Hangup>`.
+    HungUp,
+    /// `<Stream>` reached its `streamTimeout`.
+    StreamTimedOut,
+    /// The far end closed the `<Stream>`.
+    StreamEnded,
+}
+
+impl VerbOutcome {
+    /// The branch of the flow it took, for coverage and graphs: `input`, `no input`, the
+    /// `DialStatus`, the ways out of a room (`kicked`, `hangup on star`, `room ended`,
+    /// `time limit`, `left alone`, `member hung up`, `room full`), `recorded`; `None` for
+    /// the outcomes that have no branch (plain completions).
+    pub fn branch(&self) -> Option<&'static str> {
+        use super::rooms::LeaveReason as L;
+        Some(match self {
+            VerbOutcome::Digits(_) | VerbOutcome::Speech(_) => "input",
+            VerbOutcome::NoInput => "no input",
+            VerbOutcome::Dialed { status, .. } => status.as_str(),
+            VerbOutcome::RoomFull { .. } => "room full",
+            VerbOutcome::LeftRoom { reason, .. } => match reason {
+                L::Kicked => "kicked",
+                L::HangupOnStar => "hangup on star",
+                L::RoomEnded => "room ended",
+                L::TimeLimit => "time limit",
+                L::StayAlone => "left alone",
+                L::MemberHungUp => "member hung up",
+                L::CallHungUp | L::Transferred => return None,
+            },
+            VerbOutcome::Recorded { .. } => "recorded",
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for VerbOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerbOutcome::Done => f.write_str("done"),
+            VerbOutcome::Sent => f.write_str("sent"),
+            VerbOutcome::Digits(d) => write!(f, "digits {d}"),
+            VerbOutcome::Speech(t) => write!(f, "speech \"{t}\""),
+            VerbOutcome::NoInput => f.write_str("no input"),
+            VerbOutcome::Dialed { status, why: None } => f.write_str(status.as_str()),
+            VerbOutcome::Dialed { status, why: Some(w) } => write!(f, "{} ({w})", status.as_str()),
+            VerbOutcome::RoomFull { room, max_members } => {
+                write!(f, "not joined: room {room} is full ({max_members} members)")
+            }
+            VerbOutcome::LeftRoom { room, reason } => write!(f, "left room {room}: {reason}"),
+            VerbOutcome::Recorded { duration_ms, digits } if digits.is_empty() => {
+                write!(f, "recorded {duration_ms} ms")
+            }
+            VerbOutcome::Recorded { duration_ms, digits } => write!(f, "recorded {duration_ms} ms, ended by {digits}"),
+            VerbOutcome::Background(what) | VerbOutcome::Detected(what) => f.write_str(what),
+            VerbOutcome::Redirected(url) => write!(f, "to {url}"),
+            VerbOutcome::ScheduledHangup(secs) => write!(f, "scheduled in {secs} s"),
+            VerbOutcome::HungUp => f.write_str("hung up"),
+            VerbOutcome::StreamTimedOut => f.write_str("stream timed out"),
+            VerbOutcome::StreamEnded => f.write_str("stream ended"),
+        }
+    }
+}
+
 /// Which event callback a notification is ([`Purpose::Callback`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -547,8 +700,8 @@ pub enum CallEvent {
         sub: Option<usize>,
         /// Element name.
         verb: &'static str,
-        /// How it ended, e.g. `"digits 42"`, `"kicked"`, `"no input"`.
-        outcome: std::borrow::Cow<'static, str>,
+        /// How it ended.
+        outcome: VerbOutcome,
     },
     /// A document request failed.
     FetchFailed {

@@ -14,8 +14,8 @@ mod switch;
 
 pub use call::{Call, CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION, Webhook};
 pub use io::{
-    CallEvent, Callback, Collect, Command, DialEvent, FetchReply, HttpRequest, Input, Listener, MediaEvent, MediaVerb,
-    Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbRef,
+    CallEvent, Callback, Collect, Command, DialEvent, DialStatus, FetchReply, HttpRequest, Input, Listener, MediaEvent,
+    MediaVerb, Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbOutcome, VerbRef,
 };
 
 pub use cause::{HangupCause, HangupSource};

@@ -3,7 +3,7 @@
 //! Fed from [`Runtime`](super::Runtime)'s outputs: a call's document fetches
 //! (`Reply::Execute` requests) say which URL its next document comes from,
 //! `CallEvent::DocumentLoaded` makes it current, `VerbStarted` marks an element,
-//! `VerbFinished` marks the branch its outcome stands for ([`crate::graph::branch_of`]), and the
+//! `VerbFinished` marks the branch its outcome stands for ([`VerbOutcome::branch`](crate::engine::VerbOutcome::branch)), and the
 //! `invalidDigitsSound` played by a gather marks its `invalid` branch.
 //!
 //! Bounded: the keys are (document URL, element, branch) of finite documents, at most
@@ -81,11 +81,11 @@ impl Coverage {
                     d.elements.insert((*index, *sub));
                 }
             }
-            CallEvent::VerbFinished { index, sub, verb, outcome } => {
+            CallEvent::VerbFinished { index, sub, outcome, .. } => {
                 if let Some(c) = self.calls.get_mut(call) {
                     c.pos = Some((*index, *sub));
                 }
-                if let Some(b) = crate::graph::branch_of(verb, outcome) {
+                if let Some(b) = outcome.branch() {
                     self.branch(call, b);
                 }
             }

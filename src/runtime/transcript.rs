@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::engine::{
     CallEvent, CallId, Command, DialEvent, EndReason, HttpRequest, Input, MediaId, MemberId, MemberMedia, Purpose,
-    RecordMode, Reply, RoomEvent, RoomSound,
+    RecordMode, Reply, RoomEvent, RoomSound, VerbOutcome,
 };
 use crate::xml::{Document, Verb};
 
@@ -441,7 +441,7 @@ impl Transcript {
             }
             CallEvent::VerbStarted { .. } => {}
             // Plain completions are implied by the next line; the others say how it ended.
-            CallEvent::VerbFinished { outcome, .. } if *outcome == "done" => {}
+            CallEvent::VerbFinished { outcome: VerbOutcome::Done, .. } => {}
             CallEvent::VerbFinished { verb, outcome, .. } => {
                 self.line(now, &name, LineKind::Verb, format!("<{verb}> {outcome}"))
             }

@@ -309,7 +309,7 @@ impl RoomRun {
             RoomEvent::Refused { room, max_members, .. }
                 if matches!(self.phase, RoomPhase::Joining) && room == self.room =>
             {
-                let outcome = format!("not joined: room {room} is full ({max_members} members)");
+                let outcome = super::Outcome::RoomFull { room: room.to_string(), max_members };
                 return self.leave(cx, now, outcome, "", None, None);
             }
             RoomEvent::Started { room, .. } if room == self.room => {
@@ -340,11 +340,11 @@ impl RoomRun {
                 }
                 self.callback(cx, ConferenceAction::Exit, &room, &uuid, member_id, Vec::new());
                 self.sound(cx, &room, false);
-                let outcome = format!("left room {room}: {reason}");
+                let outcome = super::Outcome::LeftRoom { room: room.to_string(), reason };
                 match reason {
                     LeaveReason::MemberHungUp => {
                         return Step::End {
-                            outcome: outcome.into(),
+                            outcome,
                             cause: HangupCause::NormalHangup,
                             source: HangupSource::ApiRequest,
                         };
@@ -460,12 +460,11 @@ impl RoomRun {
         &self,
         cx: &mut Ctx<'_>,
         now: Duration,
-        outcome: String,
+        outcome: super::Outcome,
         uuid: &str,
         member: Option<MemberId>,
         recording: Option<(String, String)>,
     ) -> Step {
-        let outcome = outcome.into();
         let room = &*self.room;
         match &self.settings.spec {
             RoomSpec::Conference { action, .. } => {

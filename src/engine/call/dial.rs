@@ -1,6 +1,7 @@
 //! `<Dial>`: ringing, the callee's confirmation, the bridge and its end.
 
 use crate::engine::Callback;
+use crate::engine::DialStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -246,7 +247,7 @@ impl DialRun {
     }
 
     /// The dial is over with `DialStatus` `status`: hangup callback, then the action.
-    fn finish(&mut self, cx: &mut Ctx<'_>, now: Duration, status: DialStatus, why: Option<&str>) -> Step {
+    fn finish(&mut self, cx: &mut Ctx<'_>, now: Duration, status: DialStatus, why: Option<&'static str>) -> Step {
         if let Some(m) = self.music.take() {
             cx.emit(Command::StopMedia(m));
         }
@@ -273,11 +274,8 @@ impl DialRun {
             ("DialALegUUID".to_owned(), cx.setup.id.as_str().to_owned()),
             ("DialBLegUUID".to_owned(), b_uuid),
         ];
-        let outcome = match why {
-            Some(w) => format!("{} ({w})", status.as_str()),
-            None => status.as_str().to_owned(),
-        };
-        Step::Action { outcome: outcome.into(), action: self.settings.action.clone(), verb: "Dial", params }
+        let outcome = super::Outcome::Dialed { status, why };
+        Step::Action { outcome, action: self.settings.action.clone(), verb: "Dial", params }
     }
 
     /// The `dialMusic` document arrived: it plays while the callee's phone rings.
@@ -312,37 +310,6 @@ impl DialRun {
                     vec![("DialBLegStatus".to_owned(), "hangup".to_owned()), ("DialBLegDuration".to_owned(), dur)];
                 self.callback(cx, DialAction::Hangup, extra);
             }
-        }
-    }
-}
-
-/// Plivo's `DialStatus`: how a `<Dial>` ended (the `action` request's parameter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DialStatus {
-    Completed,
-    Busy,
-    NoAnswer,
-    Failed,
-}
-
-impl DialStatus {
-    /// The wire value.
-    fn as_str(self) -> &'static str {
-        match self {
-            DialStatus::Completed => "completed",
-            DialStatus::Busy => "busy",
-            DialStatus::NoAnswer => "no-answer",
-            DialStatus::Failed => "failed",
-        }
-    }
-
-    /// The FreeSWITCH-style cause sent as `DialHangupCause`.
-    fn hangup_cause(self) -> &'static str {
-        match self {
-            DialStatus::Busy => "USER_BUSY",
-            DialStatus::NoAnswer => "NO_ANSWER",
-            DialStatus::Failed => "NORMAL_TEMPORARY_FAILURE",
-            DialStatus::Completed => "NORMAL_CLEARING",
         }
     }
 }

@@ -335,7 +335,7 @@ impl Gather {
         if let Some(m) = self.recognition.take() {
             cx.emit(Command::StopCollect(m));
         }
-        Step::Done("no input".into())
+        Step::Done(super::Outcome::NoInput)
     }
 
     fn submit(&mut self, cx: &mut Ctx<'_>, digits: Option<String>, speech: Option<(String, f32)>) -> Step {
@@ -347,27 +347,27 @@ impl Gather {
         let outcome;
         match (digits, speech) {
             (Some(d), _) if verb == "GetDigits" => {
-                outcome = format!("digits {d}");
+                outcome = super::Outcome::Digits(d.clone());
                 params.push(("Digits".to_owned(), d));
             }
             // <GetInput> always sends the same four fields; the ones that do not apply are empty.
             (Some(d), _) => {
-                outcome = format!("digits {d}");
+                outcome = super::Outcome::Digits(d.clone());
                 params.push(("InputType".to_owned(), "dtmf".to_owned()));
                 params.push(("Digits".to_owned(), d));
                 params.push(("Speech".to_owned(), String::new()));
                 params.push(("SpeechConfidenceScore".to_owned(), String::new()));
             }
             (None, Some((text, conf))) => {
-                outcome = format!("speech \"{text}\"");
+                outcome = super::Outcome::Speech(text.clone());
                 params.push(("InputType".to_owned(), "speech".to_owned()));
                 params.push(("Digits".to_owned(), String::new()));
                 params.push(("Speech".to_owned(), text));
                 params.push(("SpeechConfidenceScore".to_owned(), format!("{conf:.2}")));
             }
-            (None, None) => outcome = "no input".to_owned(),
+            (None, None) => outcome = super::Outcome::NoInput,
         }
-        Step::Action { outcome: outcome.into(), action: self.settings.action.clone(), verb, params }
+        Step::Action { outcome, action: self.settings.action.clone(), verb, params }
     }
 
     /// Stops what the gather holds (hangup, transfer).

@@ -196,7 +196,7 @@ enum Step {
 type Action = (Url, Method, bool);
 
 /// How a verb ended, for traces; static in the common cases, so steps do not allocate.
-type Outcome = std::borrow::Cow<'static, str>;
+type Outcome = crate::engine::VerbOutcome;
 
 fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
@@ -406,7 +406,7 @@ impl Call {
             let Some(verb) = self.verb_here() else {
                 // Past the end of a <PreAnswer>'s children or of the document.
                 if self.sub.take().is_some() {
-                    self.finish_event("done", None);
+                    self.finish_event(Outcome::Done, None);
                     self.pc += 1;
                     continue;
                 }
@@ -425,8 +425,7 @@ impl Call {
         }
     }
 
-    fn finish_event(&mut self, outcome: impl Into<Outcome>, name: Option<&'static str>) {
-        let outcome = outcome.into();
+    fn finish_event(&mut self, outcome: Outcome, name: Option<&'static str>) {
         let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
         let verb = name.unwrap_or("PreAnswer");
         self.event(CallEvent::VerbFinished { index, sub, verb, outcome });
@@ -440,8 +439,7 @@ impl Call {
     }
 
     /// The running verb finished with `outcome`: continue with the next one.
-    fn complete(&mut self, now: Duration, outcome: impl Into<Outcome>) {
-        let outcome = outcome.into();
+    fn complete(&mut self, now: Duration, outcome: Outcome) {
         self.timers.clear_verb();
         let name = self.verb_here().map_or("?", Verb::name);
         self.finish_event(outcome, Some(name));
@@ -454,7 +452,7 @@ impl Call {
     fn complete_with_action(
         &mut self,
         now: Duration,
-        outcome: impl Into<Outcome>,
+        outcome: Outcome,
         action: Option<(Url, Method, bool)>,
         verb: &'static str,
         params: Vec<(String, String)>,
@@ -469,7 +467,7 @@ impl Call {
     /// whether execution goes on to the next verb.
     fn send_action(
         &mut self,
-        outcome: impl Into<Outcome>,
+        outcome: Outcome,
         action: Option<(Url, Method, bool)>,
         verb: &'static str,
         params: Vec<(String, String)>,
@@ -483,9 +481,9 @@ impl Call {
             }
             Some((url, method, false)) => {
                 self.request(url.as_str(), method, Purpose::Action(verb), Reply::Ignore, params);
-                Flow::Next(outcome.into())
+                Flow::Next(outcome)
             }
-            None => Flow::Next(outcome.into()),
+            None => Flow::Next(outcome),
         }
     }
 
@@ -527,21 +525,21 @@ impl Call {
             Verb::Dial(d) => self.start_dial(now, d),
             Verb::Redirect(r) => {
                 let url = r.url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default();
-                self.finish_event(format!("to {url}"), Some("Redirect"));
+                self.finish_event(Outcome::Redirected(url.clone()), Some("Redirect"));
                 self.request_document(url, r.method, Purpose::Redirect, Vec::new());
                 Flow::Stop
             }
             Verb::Hangup(h) => {
                 if h.schedule > 0 {
                     self.timers.set(Timer::ScheduledHangup, now + secs(h.schedule));
-                    return Flow::Next(format!("scheduled in {} s", h.schedule).into());
+                    return Flow::Next(Outcome::ScheduledHangup(h.schedule));
                 }
                 let cause = match h.reason {
                     Some(xml::values::HangupReason::Busy) => HangupCause::Busy,
                     Some(xml::values::HangupReason::Rejected) => HangupCause::Rejected,
                     None => HangupCause::NormalHangup,
                 };
-                self.finish_event("hung up", Some("Hangup"));
+                self.finish_event(Outcome::HungUp, Some("Hangup"));
                 self.end(now, cause, HangupSource::AnswerXml, true);
                 Flow::Stop
             }
@@ -551,7 +549,7 @@ impl Call {
                     self.emit(Command::PreAnswer);
                 }
                 if p.verbs.is_empty() {
-                    return Flow::Next("done".into());
+                    return Flow::Next(Outcome::Done);
                 }
                 // Run the children; `proceed` finishes the PreAnswer after the last one.
                 self.sub = Some(0);
@@ -566,7 +564,7 @@ impl Call {
                     dst: m.dst.clone(),
                     text: m.text.clone(),
                 });
-                Flow::Next("sent".into())
+                Flow::Next(Outcome::Sent)
             }
             Verb::Stream(s) => self.start_stream(now, s),
         }
@@ -579,7 +577,7 @@ impl Call {
             return;
         };
         let step = match run {
-            Run::Media(id) if *id == m => Step::Done("done".into()),
+            Run::Media(id) if *id == m => Step::Done(Outcome::Done),
             Run::Gather(g) => g.on_media_finished(&mut cx, now, m),
             Run::Record(r) => {
                 r.on_media_finished(&mut cx, now, m);

@@ -102,7 +102,11 @@ impl Call {
                 ("RecordingStartMs".to_owned(), "-1".to_owned()),
                 ("RecordingEndMs".to_owned(), "-1".to_owned()),
             ];
-            let outcome = if armed { "armed for the next answered Dial" } else { "recording the session" };
+            let outcome = super::Outcome::Background(if armed {
+                "armed for the next answered Dial"
+            } else {
+                "recording the session"
+            });
             // The verb completes at once; only an action with redirect=true stops the loop.
             return self.send_action(outcome, action, "Record", params);
         }
@@ -214,11 +218,8 @@ impl RecordRun {
             cx.transcription_callback(url, *method, &self.recording.id, duration_ms);
         }
         params.push(("Digits".to_owned(), self.digits.clone()));
-        let outcome = format!(
-            "recorded {duration_ms} ms{}",
-            if self.digits.is_empty() { String::new() } else { format!(", ended by {}", self.digits) }
-        );
-        Some(Step::Action { outcome: outcome.into(), action: s.action.clone(), verb: "Record", params })
+        let outcome = super::Outcome::Recorded { duration_ms, digits: self.digits.clone() };
+        Some(Step::Action { outcome, action: s.action.clone(), verb: "Record", params })
     }
 
     /// Stops the beep or the recording (hangup, transfer); a stopped recording's file still

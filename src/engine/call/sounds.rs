@@ -63,7 +63,7 @@ impl Call {
         let digits = d.digits.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
         self.emit(Command::SendDigits { media, digits });
         if d.async_ {
-            return Flow::Next("sent".into());
+            return Flow::Next(super::Outcome::Sent);
         }
         self.state = State::Running(Run::Media(media));
         Flow::Wait
@@ -80,7 +80,7 @@ impl Call {
         };
         if ends {
             let what = if e == MediaEvent::Silence { "silence detected" } else { "beep detected" };
-            self.complete(now, what);
+            self.complete(now, super::Outcome::Detected(what));
         }
     }
 

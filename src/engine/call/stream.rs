@@ -36,7 +36,7 @@ impl StreamRun {
     pub(super) fn on_timeout(&mut self, cx: &mut Ctx<'_>) -> Step {
         cx.emit(Command::StopStream(self.media));
         cx.stream_stopped(self.callback.as_ref());
-        Step::Done("stream timed out".into())
+        Step::Done(super::Outcome::StreamTimedOut)
     }
 
     /// Stops the stream (hangup, transfer).
@@ -64,7 +64,7 @@ impl Call {
             Flow::Wait
         } else {
             self.background.push(Background::Stream { media, callback, until });
-            Flow::Next("streaming in the background".into())
+            Flow::Next(super::Outcome::Background("streaming in the background"))
         }
     }
 
@@ -91,7 +91,7 @@ impl Call {
             && s.media == m
         {
             cx.stream_stopped(s.callback.as_ref());
-            self.complete(now, "stream ended");
+            self.complete(now, super::Outcome::StreamEnded);
             return;
         }
         let pos = self.background.iter().position(|b| matches!(b, Background::Stream { media, .. } if *media == m));

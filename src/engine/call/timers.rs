@@ -97,7 +97,7 @@ impl Call {
             return;
         };
         let step = match run {
-            Run::Wait(_) => Step::Done("done".into()),
+            Run::Wait(_) => Step::Done(super::Outcome::Done),
             Run::Gather(g) => g.on_timer(&mut cx, now),
             Run::Record(r) => r.on_max_length(&mut cx),
             Run::Stream(s) => s.on_timeout(&mut cx),
