@@ -21,7 +21,30 @@ use crate::xml::{self, Document, Prompt, Verb};
 pub(super) struct RoomRun {
     room: Arc<str>,
     phase: RoomPhase,
-    settings: Box<RoomSettings>,
+    /// The `<Conference>`/`<MultiPartyCall>` element, shared with the document: its settings
+    /// are read through [`RoomRun::settings`], a borrowed view, so a parked member copies
+    /// nothing of its element.
+    element: Element,
+}
+
+/// Where a room verb's element is: its document and position (24 bytes, no copy).
+#[derive(Debug)]
+struct Element {
+    doc: Arc<Document>,
+    index: u32,
+    /// Inside `<PreAnswer>` (never for room verbs written in XML; possible in a built AST).
+    sub: Option<u32>,
+}
+
+impl Element {
+    fn verb(&self) -> Option<&Verb> {
+        let v = self.doc.verbs.get(usize::try_from(self.index).ok()?)?;
+        match (self.sub, v) {
+            (Some(i), Verb::PreAnswer(p)) => p.verbs.get(usize::try_from(i).ok()?),
+            (Some(_), _) => None,
+            (None, v) => Some(v),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -42,39 +65,99 @@ enum RoomPhase {
     },
 }
 
-/// What a room verb needs of its element after the join request, read once.
-#[derive(Debug)]
-struct RoomSettings {
+/// What a room verb needs of its element after the join request: a typed view borrowed from
+/// the element (nothing is copied).
+#[derive(Debug, Clone, Copy)]
+struct RoomSettings<'a> {
     kind: RoomKind,
-    enter_sound: (Sound, Method),
-    exit_sound: (Sound, Method),
+    enter_sound: (&'a Sound, Method),
+    exit_sound: (&'a Sound, Method),
     /// `waitSound` / `waitMusicUrl`.
-    wait_music: Option<(Url, Method)>,
-    spec: RoomSpec,
+    wait_music: Option<(&'a Url, Method)>,
+    spec: RoomSpec<'a>,
 }
 
 /// The settings only one of the two verbs has.
-#[derive(Debug)]
-enum RoomSpec {
+#[derive(Debug, Clone, Copy)]
+enum RoomSpec<'a> {
     Conference {
-        callback: Option<(Url, Method)>,
+        callback: Option<(&'a Url, Method)>,
         floor_event: bool,
         muted: bool,
         hangup_on_star: bool,
-        digits_match: Option<DigitPatterns>,
-        action: Option<Action>,
+        digits_match: Option<&'a DigitPatterns>,
+        action: Option<(&'a Url, Method, bool)>,
     },
     MultiParty {
         /// `statusCallbackUrl`, when `ParticipantStateChanges` are subscribed.
-        status_callback: Option<(Url, Method)>,
+        status_callback: Option<(&'a Url, Method)>,
         /// `ParticipantRole`.
-        role: String,
+        role: Option<Role>,
         hold: bool,
-        hold_music: HoldMusic,
-        /// The hold music's name for transcripts.
-        hold_what: &'static str,
-        on_exit: Option<Action>,
+        element: &'a xml::MultiPartyCall,
+        on_exit: Option<(&'a Url, Method, bool)>,
     },
+}
+
+impl<'a> RoomSettings<'a> {
+    /// The view of a room verb's element; `None` for any other element.
+    fn of(verb: &'a Verb) -> Option<Self> {
+        Some(match verb {
+            Verb::Conference(c) => RoomSettings {
+                kind: RoomKind::Conference,
+                enter_sound: (&c.enter_sound, Method::Post),
+                exit_sound: (&c.exit_sound, Method::Post),
+                wait_music: c.wait_sound.as_ref().map(|u| (u, Method::Post)),
+                spec: RoomSpec::Conference {
+                    callback: c.callback_url.as_ref().map(|u| (u, c.callback_method)),
+                    floor_event: c.floor_event,
+                    muted: c.muted,
+                    hangup_on_star: c.hangup_on_star,
+                    digits_match: c.digits_match.as_ref(),
+                    action: c.action.as_ref().map(|u| (u, c.method, c.redirect)),
+                },
+            },
+            Verb::MultiPartyCall(m) => {
+                let subscribed = m.status_callback_events.contains(MpcEvent::ParticipantStateChanges);
+                RoomSettings {
+                    kind: RoomKind::MultiParty,
+                    enter_sound: (&m.enter_sound, m.enter_sound_method),
+                    exit_sound: (&m.exit_sound, m.exit_sound_method),
+                    wait_music: m.wait_music_url.as_ref().map(|u| (u, m.wait_music_method)),
+                    spec: RoomSpec::MultiParty {
+                        status_callback: m
+                            .status_callback_url
+                            .as_ref()
+                            .filter(|_| subscribed)
+                            .map(|u| (u, m.status_callback_method)),
+                        role: m.role,
+                        hold: m.hold,
+                        element: m,
+                        on_exit: m.on_exit_action_url.as_ref().map(|u| (u, m.on_exit_action_method, true)),
+                    },
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> RoomSettings<'a> {
+    /// The view through the run's element (borrowing only the element, so the run's phase
+    /// stays free to change).
+    fn of_ref(element: &'a Element) -> Option<Self> {
+        RoomSettings::of(element.verb()?)
+    }
+}
+
+/// An action from its borrowed parts.
+fn owned(action: Option<(&Url, Method, bool)>) -> Option<Action> {
+    action.map(|(u, m, r)| (u.clone(), m, r))
+}
+
+/// `ParticipantRole`.
+fn role_text(role: Option<Role>) -> String {
+    role.map(|r| r.to_string()).unwrap_or_default()
 }
 
 /// Where a held MultiPartyCall participant's hold music comes from.
@@ -183,83 +266,45 @@ impl Call {
 
     pub(super) fn start_room(&mut self, now: Duration, verb: &Verb) -> Flow {
         self.ensure_answered(now);
-        let (request, settings) = match verb {
-            Verb::Conference(c) => (
-                JoinRequest {
-                    account: self.setup.account.clone(),
-                    room: c.room.clone(),
-                    kind: RoomKind::Conference,
-                    muted: c.muted,
-                    hold: false,
-                    start_on_enter: c.start_conference_on_enter,
-                    end_on_exit: c.end_conference_on_exit,
-                    stay_alone: c.stay_alone,
-                    max_members: c.max_members,
-                    time_limit: Some(secs(c.time_limit)),
-                    record: c.record.then(|| RecordSpec {
-                        format: c.record_file_format,
-                        callback: c.callback_url.clone().map(|u| (u, c.callback_method)),
-                    }),
-                },
-                RoomSettings {
-                    kind: RoomKind::Conference,
-                    enter_sound: (c.enter_sound.clone(), Method::Post),
-                    exit_sound: (c.exit_sound.clone(), Method::Post),
-                    wait_music: c.wait_sound.clone().map(|u| (u, Method::Post)),
-                    spec: RoomSpec::Conference {
-                        callback: c.callback_url.clone().map(|u| (u, c.callback_method)),
-                        floor_event: c.floor_event,
-                        muted: c.muted,
-                        hangup_on_star: c.hangup_on_star,
-                        digits_match: c.digits_match.clone(),
-                        action: c.action.clone().map(|u| (u, c.method, c.redirect)),
-                    },
-                },
-            ),
-            Verb::MultiPartyCall(m) => {
-                let subscribed = m.status_callback_events.contains(MpcEvent::ParticipantStateChanges);
-                let (hold_music, hold_what) = hold_music_of(m);
-                (
-                    JoinRequest {
-                        account: self.setup.account.clone(),
-                        room: m.name.clone(),
-                        kind: RoomKind::MultiParty,
-                        muted: m.mute,
-                        hold: m.hold,
-                        start_on_enter: m.start_mpc_on_enter,
-                        end_on_exit: m.end_mpc_on_exit,
-                        stay_alone: m.stay_alone,
-                        max_members: m.max_participants,
-                        time_limit: Some(secs(m.max_duration)),
-                        record: m.record.then(|| RecordSpec {
-                            format: m.record_file_format,
-                            callback: m.recording_callback_url.clone().map(|u| (u, m.recording_callback_method)),
-                        }),
-                    },
-                    RoomSettings {
-                        kind: RoomKind::MultiParty,
-                        enter_sound: (m.enter_sound.clone(), m.enter_sound_method),
-                        exit_sound: (m.exit_sound.clone(), m.exit_sound_method),
-                        wait_music: m.wait_music_url.clone().map(|u| (u, m.wait_music_method)),
-                        spec: RoomSpec::MultiParty {
-                            status_callback: m
-                                .status_callback_url
-                                .clone()
-                                .filter(|_| subscribed)
-                                .map(|u| (u, m.status_callback_method)),
-                            role: m.role.map(|r| r.to_string()).unwrap_or_default(),
-                            hold: m.hold,
-                            hold_music,
-                            hold_what,
-                            on_exit: m.on_exit_action_url.clone().map(|u| (u, m.on_exit_action_method, true)),
-                        },
-                    },
-                )
-            }
+        let request = match verb {
+            Verb::Conference(c) => JoinRequest {
+                account: self.setup.account.clone(),
+                room: c.room.clone(),
+                kind: RoomKind::Conference,
+                muted: c.muted,
+                hold: false,
+                start_on_enter: c.start_conference_on_enter,
+                end_on_exit: c.end_conference_on_exit,
+                stay_alone: c.stay_alone,
+                max_members: c.max_members,
+                time_limit: Some(secs(c.time_limit)),
+                record: c.record.then(|| RecordSpec {
+                    format: c.record_file_format,
+                    callback: c.callback_url.clone().map(|u| (u, c.callback_method)),
+                }),
+            },
+            Verb::MultiPartyCall(m) => JoinRequest {
+                account: self.setup.account.clone(),
+                room: m.name.clone(),
+                kind: RoomKind::MultiParty,
+                muted: m.mute,
+                hold: m.hold,
+                start_on_enter: m.start_mpc_on_enter,
+                end_on_exit: m.end_mpc_on_exit,
+                stay_alone: m.stay_alone,
+                max_members: m.max_participants,
+                time_limit: Some(secs(m.max_duration)),
+                record: m.record.then(|| RecordSpec {
+                    format: m.record_file_format,
+                    callback: m.recording_callback_url.clone().map(|u| (u, m.recording_callback_method)),
+                }),
+            },
             _ => return Flow::Stop,
         };
-        let run =
-            RoomRun { room: Arc::from(request.room.as_str()), phase: RoomPhase::Joining, settings: Box::new(settings) };
+        let position = (u32::try_from(self.pc), self.sub.map(u32::try_from).transpose());
+        let (Some(doc), (Ok(index), Ok(sub))) = (self.doc.clone(), position) else { return Flow::Stop };
+        let element = Element { doc, index, sub };
+        let run = RoomRun { room: Arc::from(request.room.as_str()), phase: RoomPhase::Joining, element };
         self.state = State::Running(Run::Room(run));
         let member = Box::new(self.member_info());
         self.emit(Command::JoinConference { request: Box::new(request), member });
@@ -276,6 +321,12 @@ impl Call {
 }
 
 impl RoomRun {
+    /// The element's settings, borrowed. `None` never happens for a running room verb (its
+    /// element is a `<Conference>` or `<MultiPartyCall>` by construction).
+    fn settings(&self) -> Option<RoomSettings<'_>> {
+        RoomSettings::of(self.element.verb()?)
+    }
+
     fn on_event(&mut self, cx: &mut Ctx<'_>, now: Duration, e: RoomEvent) -> Step {
         match e {
             RoomEvent::Joined { room, uuid, member_id, started, first, .. }
@@ -292,15 +343,21 @@ impl RoomRun {
                     hold_music: None,
                 };
                 self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, Vec::new());
-                let floor =
-                    matches!(self.settings.spec, RoomSpec::Conference { floor_event: true, muted: false, .. }) && first;
+                let settings = self.settings();
+                let floor = first
+                    && matches!(
+                        settings.map(|s| s.spec),
+                        Some(RoomSpec::Conference { floor_event: true, muted: false, .. })
+                    );
+                let wait_music = settings.and_then(|s| s.wait_music);
+                let holds = matches!(settings.map(|s| s.spec), Some(RoomSpec::MultiParty { hold: true, .. }));
                 self.sound(cx, &room, true);
-                if matches!(self.settings.spec, RoomSpec::MultiParty { hold: true, .. }) {
+                if holds {
                     // `<MultiPartyCall hold="true">`: the room has it on hold already; the
                     // hold music plays instead of any wait music.
                     self.set_held(cx, true);
-                } else if !started && let Some((url, method)) = &self.settings.wait_music {
-                    cx.request_sound(url, *method, SoundUse::WaitSound, "waitSound");
+                } else if !started && let Some((url, method)) = wait_music {
+                    cx.request_sound(url, method, SoundUse::WaitSound, "waitSound");
                 }
                 if floor {
                     self.callback(cx, ConferenceAction::Floor, &room, &uuid, member_id, Vec::new());
@@ -321,7 +378,8 @@ impl RoomRun {
                 }
             }
             RoomEvent::Floor { room, member_id, .. } if room == self.room => {
-                let floor = matches!(self.settings.spec, RoomSpec::Conference { floor_event: true, .. });
+                let floor =
+                    matches!(self.settings().map(|s| s.spec), Some(RoomSpec::Conference { floor_event: true, .. }));
                 if let (true, RoomPhase::In { uuid, .. }) = (floor, &self.phase) {
                     let uuid = uuid.clone();
                     self.callback(cx, ConferenceAction::Floor, &room, &uuid, member_id, Vec::new());
@@ -371,13 +429,13 @@ impl RoomRun {
         member: MemberId,
         extra: Params,
     ) {
-        match &self.settings.spec {
-            RoomSpec::Conference { callback: Some((url, method)), .. } => {
+        match self.settings().map(|s| s.spec) {
+            Some(RoomSpec::Conference { callback: Some((url, method)), .. }) => {
                 let mut params = conference_params(action, room, uuid, Some(member));
                 params.extend(extra);
-                cx.notify(url, *method, action.callback(), params);
+                cx.notify(url, method, action.callback(), params);
             }
-            RoomSpec::MultiParty { status_callback: Some((url, method)), role, .. } => {
+            Some(RoomSpec::MultiParty { status_callback: Some((url, method)), role, .. }) => {
                 let event = match action {
                     ConferenceAction::Enter => "ParticipantJoin",
                     ConferenceAction::Exit => "ParticipantExit",
@@ -388,10 +446,10 @@ impl RoomRun {
                     ("MPCUUID".to_owned(), uuid.to_owned()),
                     ("MPCName".to_owned(), room.to_owned()),
                     ("MemberID".to_owned(), member.to_string()),
-                    ("ParticipantRole".to_owned(), role.clone()),
+                    ("ParticipantRole".to_owned(), role_text(role)),
                     ("ParticipantCallUUID".to_owned(), cx.setup.id.as_str().to_owned()),
                 ];
-                cx.notify(url, *method, Callback::MpcStatus, params);
+                cx.notify(url, method, Callback::MpcStatus, params);
             }
             _ => {}
         }
@@ -399,14 +457,15 @@ impl RoomRun {
 
     /// Plays the verb's enter or exit sound to its room.
     fn sound(&self, cx: &mut Ctx<'_>, room: &str, enter: bool) {
-        let (sound, method) = if enter { &self.settings.enter_sound } else { &self.settings.exit_sound };
-        let kind = self.settings.kind;
+        let Some(settings) = self.settings() else { return };
+        let (sound, method) = if enter { settings.enter_sound } else { settings.exit_sound };
+        let kind = settings.kind;
         let what = if enter { "enterSound" } else { "exitSound" };
         let room = room.to_owned();
         match sound {
             Sound::Beep1 => cx.emit(Command::RoomSound { kind, room, sound: RoomSound::Beeps(1), what }),
             Sound::Beep2 => cx.emit(Command::RoomSound { kind, room, sound: RoomSound::Beeps(2), what }),
-            Sound::Url(u) => cx.request_sound(u, *method, SoundUse::RoomSound { kind, room, what }, what),
+            Sound::Url(u) => cx.request_sound(u, method, SoundUse::RoomSound { kind, room, what }, what),
             Sound::Empty | Sound::None => {}
         }
     }
@@ -415,6 +474,7 @@ impl RoomRun {
     /// starts (looped, to the caller; any wait music gives way) or stops (and the wait music
     /// comes back if the MPC has still not started). No change, nothing happens.
     fn set_held(&mut self, cx: &mut Ctx<'_>, held: bool) {
+        let Some(settings) = RoomSettings::of_ref(&self.element) else { return };
         let RoomPhase::In { held: h, music, hold_music, waiting, .. } = &mut self.phase else {
             return;
         };
@@ -427,29 +487,29 @@ impl RoomRun {
                 cx.emit(Command::StopMedia(m));
             }
             if *waiting
-                && matches!(self.settings.spec, RoomSpec::MultiParty { .. })
-                && let Some((url, method)) = &self.settings.wait_music
+                && matches!(settings.spec, RoomSpec::MultiParty { .. })
+                && let Some((url, method)) = settings.wait_music
             {
-                cx.request_sound(url, *method, SoundUse::WaitSound, "waitSound");
+                cx.request_sound(url, method, SoundUse::WaitSound, "waitSound");
             }
             return;
         }
         if let Some(m) = music.take() {
             cx.emit(Command::StopMedia(m));
         }
-        let RoomSpec::MultiParty { hold_music: source, hold_what: what, .. } = &self.settings.spec else {
+        let RoomSpec::MultiParty { element, .. } = settings.spec else {
             return;
         };
+        let (source, what) = hold_music_of(element);
         match source {
             HoldMusic::Prompts(sounds) => {
                 let media = cx.media_id();
-                let sounds = Arc::clone(sounds);
                 cx.emit(Command::PlaySounds { media, sounds, to: Listener::Caller, looped: true, what });
                 *hold_music = Some(media);
             }
             HoldMusic::Url(url, method) => {
-                let url_what = if *what == "customerHoldMusic" { "customerHoldMusicUrl" } else { "agentHoldMusicUrl" };
-                cx.request_sound(url, *method, SoundUse::HoldMusic { what }, url_what);
+                let url_what = if what == "customerHoldMusic" { "customerHoldMusicUrl" } else { "agentHoldMusicUrl" };
+                cx.request_sound(&url, method, SoundUse::HoldMusic { what }, url_what);
             }
             HoldMusic::Default => {}
         }
@@ -466,17 +526,18 @@ impl RoomRun {
         recording: Option<(String, String)>,
     ) -> Step {
         let room = &*self.room;
-        match &self.settings.spec {
-            RoomSpec::Conference { action, .. } => {
+        match self.settings().map(|s| s.spec) {
+            None => Step::Done(outcome),
+            Some(RoomSpec::Conference { action, .. }) => {
                 let mut params = conference_params(ConferenceAction::Exit, room, uuid, member);
                 params.remove(0);
                 if let Some((url, id)) = recording {
                     params.push(("RecordUrl".to_owned(), url));
                     params.push(("RecordingID".to_owned(), id));
                 }
-                Step::Action { outcome, action: action.clone(), verb: "Conference", params }
+                Step::Action { outcome, action: owned(action), verb: "Conference", params }
             }
-            RoomSpec::MultiParty { role, on_exit, .. } => {
+            Some(RoomSpec::MultiParty { role, on_exit, .. }) => {
                 let joined_at = match &self.phase {
                     RoomPhase::In { joined_at, .. } => *joined_at,
                     RoomPhase::Joining => now,
@@ -488,26 +549,28 @@ impl RoomRun {
                     ("ParticipantCallUUID".to_owned(), cx.setup.id.as_str().to_owned()),
                     ("ParticipantJoinTime".to_owned(), ms(joined_at)),
                     ("ParticipantEndTime".to_owned(), ms(now)),
-                    ("ParticipantRole".to_owned(), role.clone()),
+                    ("ParticipantRole".to_owned(), role_text(role)),
                 ];
-                Step::Action { outcome, action: on_exit.clone(), verb: "MultiPartyCall", params }
+                Step::Action { outcome, action: owned(on_exit), verb: "MultiPartyCall", params }
             }
         }
     }
 
     pub(super) fn on_key(&mut self, cx: &mut Ctx<'_>, key: char) -> Step {
-        let RoomSpec::Conference { hangup_on_star, digits_match, .. } = &self.settings.spec else {
+        let Some(RoomSpec::Conference { hangup_on_star, digits_match, .. }) =
+            RoomSettings::of_ref(&self.element).map(|s| s.spec)
+        else {
             return Step::Stay;
         };
         let RoomPhase::In { uuid, member_id, digits, .. } = &mut self.phase else {
             return Step::Stay;
         };
-        if *hangup_on_star && key == '*' {
+        if hangup_on_star && key == '*' {
             cx.emit(Command::LeaveConference { reason: LeaveReason::HangupOnStar });
             return Step::Stay;
         }
         digits.push(key);
-        if let Some(p) = digits_match.as_ref().and_then(|p| super::dial::matched(digits, p.patterns())) {
+        if let Some(p) = digits_match.and_then(|p| super::dial::matched(digits, p.patterns())) {
             let (uuid, member) = (uuid.clone(), *member_id);
             let room = Arc::clone(&self.room);
             self.callback(
