@@ -237,6 +237,9 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        // Whether the room a call just left is empty now, for its exit callback (a call that
+        // leaves on its own, hanging up or transferred, cannot know; the rooms do).
+        let mut left_last: Option<bool> = None;
         while let Some(output) = call.poll_output() {
             match output {
                 Output::Command(Command::JoinConference { request, member }) => {
@@ -247,7 +250,20 @@ impl Engine {
                     let _ = self.rooms.join(now, *request, *member);
                 }
                 Output::Command(Command::LeaveConference { reason }) => {
+                    let account = &call.setup().account;
+                    left_last = self
+                        .rooms
+                        .room_of(&id)
+                        .map(|(kind, room, _)| self.rooms.member_count(account, kind, room) == Some(1));
                     self.rooms.leave(now, &id, reason);
+                }
+                Output::Request(mut req) if req.purpose == Purpose::Callback(Callback::ConferenceExit) => {
+                    if let Some(last) = left_last.take()
+                        && let Some((_, v)) = req.params.iter_mut().find(|(k, _)| k == "ConferenceLastMember")
+                    {
+                        *v = last.to_string();
+                    }
+                    self.out.push_back(EngineOutput::Call { call: id.clone(), output: Output::Request(req) });
                 }
                 // Nobody hears a sound played into a room that has ended.
                 Output::Command(Command::RoomSound { kind, room, .. })

@@ -290,7 +290,7 @@ fn conference_enter_kick_exit_then_next_element() {
     assert_eq!(
         step(&mut call, at(1), Input::Conference(joined)),
         [
-            "Callback(ConferenceEnter) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7"
+            "Callback(ConferenceEnter) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter Event=ConferenceEnter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7 ConferenceFirstMember=true"
         ]
     );
     // hangupOnStar asks the room to let the member go; the verb ends when it has.
@@ -301,10 +301,11 @@ fn conference_enter_kick_exit_then_next_element() {
         uuid: "u1".into(),
         member_id: crate::engine::MemberId(7),
         reason: LeaveReason::Kicked,
+        last: true,
         recording: None,
     };
     let mut expected = vec![
-        "Callback(ConferenceExit) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
+        "Callback(ConferenceExit) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit Event=ConferenceExit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7 ConferenceLastMember=true".to_owned(),
         "Action(\"Conference\") Post https://app.example/after Ignore CallStatus=in-progress ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
         format!("< Conference: left room room1: {}", LeaveReason::Kicked),
     ];
@@ -328,6 +329,8 @@ fn conference_hangup_fires_the_exit_callback_once() {
     let outs = step(&mut call, at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
     assert_eq!(outs[0], "leave CallHungUp");
     assert!(outs[1].starts_with("Callback(ConferenceExit)"), "{outs:?}");
+    // Alone, the call cannot know whether the room is empty now: the engine sets it.
+    assert!(outs[1].contains("Event=ConferenceExit") && outs[1].ends_with("ConferenceLastMember=false"), "{outs:?}");
     assert_eq!(outs.iter().filter(|l| l.contains("Callback(ConferenceExit)")).count(), 1);
     assert!(call.is_ended());
 }
