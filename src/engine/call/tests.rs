@@ -235,6 +235,7 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
         [
             "Answer",
             "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=answer DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=answer",
+            "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=connected DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=connected",
         ]
     );
     assert_eq!(call.poll_timeout(), Some(at(61)));
@@ -247,6 +248,23 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
             "Action(\"Dial\") Post https://app.example/dial Execute CallStatus=in-progress DialStatus=completed DialRingStatus=true DialHangupCause=NORMAL_CLEARING DialALegUUID=c1 DialBLegUUID=b1",
         ]
     );
+}
+
+#[test]
+fn dial_with_confirm_key_sends_answer_then_connected_on_confirmation() {
+    let (mut call, _) = call_with(
+        r#"<Response><Dial callbackUrl="https://app.example/dialcb" confirmKey="5"><Number>+15550003</Number></Dial></Response>"#,
+    );
+    let dial_events = |outs: &[String]| -> Vec<String> {
+        outs.iter()
+            .filter(|l| l.starts_with("Callback(Dial)"))
+            .filter_map(|l| l.split(' ').nth(5).map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(dial_events(&answered(&mut call)), ["DialAction=answer"]);
+    let confirmed = step(&mut call, at(2), Input::Dial(DialEvent::CalleeDigits("5".into())));
+    assert_eq!(dial_events(&confirmed), ["DialAction=connected"]);
+    assert!(confirmed.iter().any(|l| l.ends_with("DialBLegStatus=connected")), "{confirmed:?}");
 }
 
 #[test]
