@@ -268,6 +268,42 @@ fn dial_with_confirm_key_sends_answer_then_connected_on_confirmation() {
 }
 
 #[test]
+fn an_outbound_call_sends_its_request_uuid_and_its_callee_hangs_up() {
+    let setup = CallSetup::outbound("c1", "+15550001", "+15550002", super::Webhook::post(ANSWER_URL))
+        .with_request_uuid("req-1")
+        .with_hangup(super::Webhook::post("https://app.example/hangup"));
+    let mut call = Call::new(setup, CallConfig::default(), Duration::ZERO);
+    call.start(Duration::ZERO);
+    call.handle_input(Duration::ZERO, Input::Answered);
+    let outs = drain(&mut call);
+    let Some(Output::Request(answer)) = outs.iter().find(|o| matches!(o, Output::Request(_))) else {
+        panic!("no answer request: {outs:?}");
+    };
+    let param = |k: &str| answer.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(param("CallUUID"), Some("c1"));
+    assert_eq!(param("ALegUUID"), Some("c1"));
+    assert_eq!(param("ALegRequestUUID"), Some("req-1"));
+    assert_eq!(param("RequestUUID"), Some("req-1"));
+    let request = answer.id;
+    let body = r#"<Response><Wait length="10"/></Response>"#.to_owned();
+    call.handle_input(at(1), Input::Fetched { request, reply: FetchReply::Body(body) });
+    drain(&mut call);
+    // The phone party of an outbound call is the called one: Plivo says `Callee`.
+    call.handle_input(at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
+    let outs = drain(&mut call);
+    let hangup = outs
+        .iter()
+        .find_map(|o| match o {
+            Output::Request(r) if r.url.ends_with("/hangup") => Some(r),
+            _ => None,
+        })
+        .expect("hangup request");
+    let source = hangup.params.iter().find(|(n, _)| n == "HangupSource").map(|(_, v)| v.as_str());
+    assert_eq!(source, Some("Callee"));
+    assert_eq!(call.ended().map(|e| e.source), Some(crate::engine::HangupSource::Callee));
+}
+
+#[test]
 fn dial_time_limit_hangs_up_the_callee() {
     let (mut call, _) = call_with(DIAL);
     answered(&mut call);
