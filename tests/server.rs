@@ -122,7 +122,23 @@ impl Harness {
         let (status, v) = self.req(Method::POST, "/Call/", Some(body)).await;
         assert_eq!(status, 201, "{v}");
         assert_eq!(v["message"], "call fired");
-        v["request_uuid"].as_str().expect("uuid").to_owned()
+        let request = v["request_uuid"].as_str().expect("uuid").to_owned();
+        self.call_of(&request).await
+    }
+
+    /// The `CallUUID` of the call the API request `request` started, read from its answer
+    /// webhook (which carries the request id as `ALegRequestUUID`; Plivo's ids differ).
+    async fn call_of(&self, request: &str) -> String {
+        for _ in 0..2000 {
+            let found = self.hits().iter().find_map(|h| {
+                (h.param("ALegRequestUUID") == Some(request)).then(|| h.param("CallUUID").unwrap_or("").to_owned())
+            });
+            if let Some(call) = found {
+                return call;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("no webhook of the call requested as {request}: {:#?}", self.hits());
     }
 
     /// Waits until the server has settled (no webhook in flight, nothing due now): with
@@ -162,6 +178,26 @@ impl Harness {
 
 fn hits_for<'a>(hits: &'a [Hit], call: &str) -> Vec<&'a Hit> {
     hits.iter().filter(|h| h.param("CallUUID") == Some(call)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbound_call_has_its_own_uuid_and_carries_the_request_uuid() {
+    let h = Harness::start().await;
+    h.serve("/answer", "<Response><Wait length=\"1\"/></Response>");
+    let body = serde_json::json!({
+        "from": "+14155550100", "to": "+14155550199", "answer_url": h.url("/answer"),
+    });
+    let (status, v) = h.req(Method::POST, "/Call/", Some(body)).await;
+    assert_eq!(status, 201, "{v}");
+    let request = v["request_uuid"].as_str().expect("uuid").to_owned();
+    h.until("the answer webhook", |hits| hits.iter().any(|h| h.path == "/answer")).await;
+    let hits = h.hits();
+    let answer = hits.iter().find(|h| h.path == "/answer").expect("answer");
+    let call = answer.param("CallUUID").expect("CallUUID");
+    assert_ne!(call, request, "Plivo's CallUUID is the call's own id, not the request's");
+    assert_eq!(answer.param("ALegUUID"), Some(call));
+    assert_eq!(answer.param("ALegRequestUUID"), Some(request.as_str()));
+    assert_eq!(answer.param("RequestUUID"), Some(request.as_str()));
 }
 
 const ROOM: &str = r#"<Response>

@@ -177,8 +177,11 @@ impl fmt::Display for HangupCause {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum HangupSource {
-    /// The caller hung up.
+    /// The caller hung up. On an outbound call the phone party is the called one: a `Caller`
+    /// hangup input on an outbound call is reported as [`HangupSource::Callee`].
     Caller,
+    /// The called party of an outbound call (REST "Make a call") hung up (Plivo: `Callee`).
+    Callee,
     /// The dialed party hung up.
     CallRecipient,
     /// The engine ended it (end of document, limits).
@@ -196,6 +199,7 @@ impl HangupSource {
     pub const fn as_str(self) -> &'static str {
         match self {
             HangupSource::Caller => "Caller",
+            HangupSource::Callee => "Callee",
             HangupSource::CallRecipient => "Call Recipient",
             HangupSource::Plivo => "Plivo",
             HangupSource::ApiRequest => "API Request",

@@ -237,6 +237,9 @@ impl Engine {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        // Whether the room a call just left is empty now, for its exit callback (a call that
+        // leaves on its own, hanging up or transferred, cannot know; the rooms do).
+        let mut left_last: Option<bool> = None;
         while let Some(output) = call.poll_output() {
             match output {
                 Output::Command(Command::JoinConference { request, member }) => {
@@ -247,7 +250,20 @@ impl Engine {
                     let _ = self.rooms.join(now, *request, *member);
                 }
                 Output::Command(Command::LeaveConference { reason }) => {
+                    let account = &call.setup().account;
+                    left_last = self
+                        .rooms
+                        .room_of(&id)
+                        .map(|(kind, room, _)| self.rooms.member_count(account, kind, room) == Some(1));
                     self.rooms.leave(now, &id, reason);
+                }
+                Output::Request(mut req) if req.purpose == Purpose::Callback(Callback::ConferenceExit) => {
+                    if let Some(last) = left_last.take()
+                        && let Some((_, v)) = req.params.iter_mut().find(|(k, _)| k == "ConferenceLastMember")
+                    {
+                        *v = last.to_string();
+                    }
+                    self.out.push_back(EngineOutput::Call { call: id.clone(), output: Output::Request(req) });
                 }
                 // Nobody hears a sound played into a room that has ended.
                 Output::Command(Command::RoomSound { kind, room, .. })
@@ -418,5 +434,61 @@ impl RoomOps<'_> {
     /// Stop recording a room ([`Conferences::stop_recording`]).
     pub fn stop_recording(&mut self, account: &str, room: &str) -> Result<Option<RecordingInfo>, ConferenceError> {
         self.routed(|r, now| r.stop_recording(now, account, room))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::cause::HangupSource;
+    use crate::engine::io::FetchReply;
+
+    const ROOM: &str = r#"<Response><Conference callbackUrl="https://app.example/conf">r</Conference></Response>"#;
+
+    /// Drains the engine: answers every answer fetch with [`ROOM`], returns the exit
+    /// callbacks' (call, `ConferenceLastMember`).
+    fn pump(e: &mut Engine, now: Duration) -> Vec<(String, String)> {
+        let mut exits = Vec::new();
+        loop {
+            let mut fetches = Vec::new();
+            while let Some(out) = e.poll_output() {
+                let EngineOutput::Call { call, output: Output::Request(req) } = out else { continue };
+                match req.purpose {
+                    Purpose::Answer => fetches.push((call, req.id)),
+                    Purpose::Callback(Callback::ConferenceExit) => {
+                        let last = req.params.iter().find(|(k, _)| k == "ConferenceLastMember");
+                        exits.push((call.to_string(), last.map(|(_, v)| v.clone()).unwrap_or_default()));
+                    }
+                    _ => {}
+                }
+            }
+            if fetches.is_empty() {
+                return exits;
+            }
+            for (call, request) in fetches {
+                let doc = Arc::new(crate::xml::parse(ROOM).document);
+                let input = Input::Fetched { request, reply: FetchReply::Document(doc) };
+                e.handle_input(now, &call, input).expect("live call");
+            }
+        }
+    }
+
+    #[test]
+    fn a_caller_hanging_up_in_a_room_is_its_last_member_only_when_alone() {
+        let mut e = Engine::new(EngineConfig::default());
+        let now = Duration::ZERO;
+        for name in ["c1", "c2"] {
+            e.start_call(now, CallSetup::inbound(name, "+1555", "+1666", "https://app.example/answer")).expect("start");
+        }
+        assert_eq!(pump(&mut e, now), []);
+        assert_eq!(e.rooms().member_count("", super::super::rooms::RoomKind::Conference, "r"), Some(2));
+        // The call leaves on its own: its exit callback goes before the room has seen the leave.
+        let hangup = Input::Hangup { source: HangupSource::Caller };
+        e.handle_input(now, &CallId::from("c1".to_owned()), hangup.clone()).expect("live");
+        assert_eq!(pump(&mut e, now), [("c1".to_owned(), "false".to_owned())]);
+        e.handle_input(now, &CallId::from("c2".to_owned()), hangup).expect("live");
+        assert_eq!(pump(&mut e, now), [("c2".to_owned(), "true".to_owned())]);
     }
 }

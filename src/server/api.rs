@@ -574,8 +574,12 @@ async fn make_call(
     }
     // Every setup is checked before the first call starts.
     let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
-    let ids = start_all(&app, setups).await?;
-    let request_uuid = if ids.len() == 1 { json!(ids[0]) } else { json!(ids) };
+    // Plivo answers a request id per call, not the call's id: the call's webhooks carry its
+    // own `CallUUID` and the request id as `RequestUUID`/`ALegRequestUUID`.
+    let setups: Vec<CallSetup> = setups.into_iter().map(|s| s.with_request_uuid(&app.api_id())).collect();
+    let requests: Vec<String> = setups.iter().filter_map(|s| s.request_uuid.clone()).collect();
+    start_all(&app, setups).await?;
+    let request_uuid = if requests.len() == 1 { json!(requests[0]) } else { json!(requests) };
     let mut v = json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() });
     warn_about_plus(&params, &mut v);
     Ok((StatusCode::CREATED, axum::Json(v)))
@@ -601,7 +605,7 @@ fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEn
     let Some(e) = end else {
         return json!({
             "call_uuid": setup.id.as_str(),
-            "request_uuid": setup.id.as_str(),
+            "request_uuid": setup.request_uuid.as_deref().unwrap_or(setup.id.as_str()),
             "direction": setup.direction.as_str(),
             "from": setup.from,
             "to": setup.to,

@@ -233,6 +233,16 @@ impl ConferenceAction {
         }
     }
 
+    /// The `Event` sent beside `ConferenceAction`: `ConferenceEnter` / `ConferenceExit` (the
+    /// names Plivo applications branch on); none is documented for digits and floor events.
+    fn event(self) -> Option<&'static str> {
+        match self {
+            ConferenceAction::Enter => Some("ConferenceEnter"),
+            ConferenceAction::Exit => Some("ConferenceExit"),
+            ConferenceAction::Digits | ConferenceAction::Floor => None,
+        }
+    }
+
     /// The callback it fires.
     fn callback(self) -> Callback {
         match self {
@@ -244,14 +254,22 @@ impl ConferenceAction {
     }
 }
 
-fn conference_params(action: ConferenceAction, room: &str, uuid: &str, member: Option<MemberId>) -> Params {
+/// The room's parameters: `ConferenceName`, `ConferenceUUID`, `ConferenceMemberID`.
+fn conference_params(room: &str, uuid: &str, member: Option<MemberId>) -> Params {
     vec![
-        ("ConferenceAction".to_owned(), action.as_str().to_owned()),
         ("ConferenceName".to_owned(), room.to_owned()),
         ("ConferenceUUID".to_owned(), uuid.to_owned()),
         ("ConferenceMemberID".to_owned(), member.map(|m| m.to_string()).unwrap_or_default()),
     ]
 }
+
+/// `ConferenceLastMember`: whether the room is empty at this exit.
+fn last_member(last: bool) -> Params {
+    vec![(LAST_MEMBER.to_owned(), last.to_string())]
+}
+
+/// The exit callback's parameter that says whether the room is empty now.
+const LAST_MEMBER: &str = "ConferenceLastMember";
 
 impl Call {
     fn member_info(&self) -> MemberInfo {
@@ -329,7 +347,7 @@ impl RoomRun {
 
     fn on_event(&mut self, cx: &mut Ctx<'_>, now: Duration, e: RoomEvent) -> Step {
         match e {
-            RoomEvent::Joined { room, uuid, member_id, started, first, .. }
+            RoomEvent::Joined { room, uuid, member_id, started, first: joined_first, .. }
                 if matches!(self.phase, RoomPhase::Joining) && room == self.room =>
             {
                 self.phase = RoomPhase::In {
@@ -342,9 +360,10 @@ impl RoomRun {
                     held: false,
                     hold_music: None,
                 };
-                self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, Vec::new());
+                let first = vec![("ConferenceFirstMember".to_owned(), joined_first.to_string())];
+                self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, first);
                 let settings = self.settings();
-                let floor = first
+                let floor = joined_first
                     && matches!(
                         settings.map(|s| s.spec),
                         Some(RoomSpec::Conference { floor_event: true, muted: false, .. })
@@ -388,7 +407,7 @@ impl RoomRun {
             RoomEvent::Held { room, held, .. } if room == self.room && matches!(self.phase, RoomPhase::In { .. }) => {
                 self.set_held(cx, held);
             }
-            RoomEvent::Left { room, uuid, member_id, reason, recording, .. }
+            RoomEvent::Left { room, uuid, member_id, reason, last, recording, .. }
                 if room == self.room && matches!(self.phase, RoomPhase::In { .. }) =>
             {
                 if let RoomPhase::In { music, hold_music, .. } = &mut self.phase {
@@ -396,7 +415,7 @@ impl RoomRun {
                         cx.emit(Command::StopMedia(m));
                     }
                 }
-                self.callback(cx, ConferenceAction::Exit, &room, &uuid, member_id, Vec::new());
+                self.callback(cx, ConferenceAction::Exit, &room, &uuid, member_id, last_member(last));
                 self.sound(cx, &room, false);
                 let outcome = super::Outcome::LeftRoom { room: room.to_string(), reason };
                 match reason {
@@ -431,7 +450,11 @@ impl RoomRun {
     ) {
         match self.settings().map(|s| s.spec) {
             Some(RoomSpec::Conference { callback: Some((url, method)), .. }) => {
-                let mut params = conference_params(action, room, uuid, Some(member));
+                let mut params = vec![("ConferenceAction".to_owned(), action.as_str().to_owned())];
+                if let Some(event) = action.event() {
+                    params.push(("Event".to_owned(), event.to_owned()));
+                }
+                params.extend(conference_params(room, uuid, Some(member)));
                 params.extend(extra);
                 cx.notify(url, method, action.callback(), params);
             }
@@ -529,8 +552,7 @@ impl RoomRun {
         match self.settings().map(|s| s.spec) {
             None => Step::Done(outcome),
             Some(RoomSpec::Conference { action, .. }) => {
-                let mut params = conference_params(ConferenceAction::Exit, room, uuid, member);
-                params.remove(0);
+                let mut params = conference_params(room, uuid, member);
                 if let Some((url, id)) = recording {
                     params.push(("RecordUrl".to_owned(), url));
                     params.push(("RecordingID".to_owned(), id));
@@ -614,7 +636,9 @@ impl RoomRun {
             cx.emit(Command::StopMedia(*m));
         }
         cx.emit(Command::LeaveConference { reason: hangup.unwrap_or(LeaveReason::CallHungUp) });
-        self.callback(cx, ConferenceAction::Exit, &self.room, uuid, *member_id, Vec::new());
+        // Whether the room is empty now is the room's to say: the engine, which carries out
+        // the `LeaveConference` just before this request, sets `ConferenceLastMember`.
+        self.callback(cx, ConferenceAction::Exit, &self.room, uuid, *member_id, last_member(false));
         self.sound(cx, &self.room, false);
     }
 }

@@ -105,8 +105,10 @@ impl DialRun {
                     if let Some(url) = sound {
                         cx.request_sound(url, Method::Post, SoundUse::ConfirmSound, "confirmSound");
                     }
+                    // The callee has answered; it is connected once it confirms.
+                    self.callback(cx, DialAction::Answer, vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
                 } else {
-                    self.bridge(cx, now, b_leg, to);
+                    self.bridge(cx, now, b_leg, to, false);
                 }
             }
             DialEvent::Busy => return self.finish(cx, now, DialStatus::Busy, None),
@@ -149,7 +151,9 @@ impl DialRun {
         self.finish(cx, now, DialStatus::Completed, Some("time limit"))
     }
 
-    fn bridge(&mut self, cx: &mut Ctx<'_>, now: Duration, b_leg: CallId, to: String) {
+    /// Connects the callee to the caller; `confirmed` when it answered earlier and has just
+    /// pressed `confirmKey`.
+    fn bridge(&mut self, cx: &mut Ctx<'_>, now: Duration, b_leg: CallId, to: String, confirmed: bool) {
         if let Some(m) = self.music.take() {
             cx.emit(Command::StopMedia(m));
         }
@@ -182,7 +186,12 @@ impl DialRun {
                 recording: Box::new(recording),
             });
         }
-        self.callback(cx, DialAction::Answer, vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
+        // Plivo: `answer` when the callee answers, `connected` when it is bridged to the
+        // caller; without `confirmKey` both happen now. (Confirming, `answer` has been sent.)
+        if !confirmed {
+            self.callback(cx, DialAction::Answer, vec![("DialBLegStatus".to_owned(), "answer".to_owned())]);
+        }
+        self.callback(cx, DialAction::Connected, vec![("DialBLegStatus".to_owned(), "connected".to_owned())]);
     }
 
     /// Fires the `callbackUrl` event `event`.
@@ -226,7 +235,7 @@ impl DialRun {
             DialPhase::Confirming { b_leg, to } => {
                 if self.settings.confirm.as_ref().is_some_and(|(k, ..)| k.as_char() == key) {
                     let (b, t) = (b_leg.clone(), to.clone());
-                    self.bridge(cx, now, b, t);
+                    self.bridge(cx, now, b, t, true);
                 }
             }
             DialPhase::Bridged { .. } => {
@@ -318,6 +327,7 @@ impl DialRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DialAction {
     Answer,
+    Connected,
     Digits,
     Hangup,
 }
@@ -327,6 +337,7 @@ impl DialAction {
     fn as_str(self) -> &'static str {
         match self {
             DialAction::Answer => "answer",
+            DialAction::Connected => "connected",
             DialAction::Digits => "digits",
             DialAction::Hangup => "hangup",
         }

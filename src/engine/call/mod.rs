@@ -347,6 +347,12 @@ impl Call {
             Input::Conference(e) => self.on_room(now, e),
             Input::StreamEnded(m) => self.on_stream_ended(now, m),
             Input::Hangup { source } => {
+                // The phone party of an outbound call is the one it called: Plivo says `Callee`.
+                let source = if source == HangupSource::Caller && self.setup.direction == Direction::Outbound {
+                    HangupSource::Callee
+                } else {
+                    source
+                };
                 let cause = if self.answered_at.is_none() && source == HangupSource::ApiRequest {
                     HangupCause::Canceled
                 } else {

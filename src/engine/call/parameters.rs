@@ -133,6 +133,10 @@ impl Ctx<'_> {
         }
         if self.setup.direction == Direction::Outbound {
             p.push(("ALegUUID".to_owned(), self.setup.id.as_str().to_owned()));
+            if let Some(request) = &self.setup.request_uuid {
+                p.push(("ALegRequestUUID".to_owned(), request.clone()));
+                p.push(("RequestUUID".to_owned(), request.clone()));
+            }
         }
         p
     }

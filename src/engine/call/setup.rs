@@ -71,6 +71,9 @@ pub struct CallSetup {
     pub hangup: Option<Webhook>,
     /// Notified when an outbound call starts ringing (`ring_url`, `ring_method`).
     pub ring: Option<Webhook>,
+    /// The `request_uuid` the "Make a call" API answered for this call: an outbound call's
+    /// requests carry it as `RequestUUID` and `ALegRequestUUID` (its `CallUUID` is its own id).
+    pub request_uuid: Option<String>,
 }
 
 impl CallSetup {
@@ -87,6 +90,7 @@ impl CallSetup {
             fallback: None,
             hangup: None,
             ring: None,
+            request_uuid: None,
         }
     }
 
@@ -123,6 +127,13 @@ impl CallSetup {
     #[must_use]
     pub fn with_hangup(self, hangup: Webhook) -> Self {
         CallSetup { hangup: Some(hangup), ..self }
+    }
+
+    /// The same call, started by the API request `request_uuid` (outbound calls: sent as
+    /// `RequestUUID` and `ALegRequestUUID`).
+    #[must_use]
+    pub fn with_request_uuid(self, request_uuid: &str) -> Self {
+        CallSetup { request_uuid: Some(request_uuid.to_owned()), ..self }
     }
 
     /// The same call, with a `ring_url` (outbound calls).

@@ -235,6 +235,7 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
         [
             "Answer",
             "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=answer DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=answer",
+            "Callback(Dial) Post https://app.example/dialcb Ignore CallStatus=in-progress DialAction=connected DialALegUUID=c1 DialBLegUUID=b1 DialBLegTo=+15550003 DialBLegFrom=+15550001 DialBLegStatus=connected",
         ]
     );
     assert_eq!(call.poll_timeout(), Some(at(61)));
@@ -247,6 +248,59 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
             "Action(\"Dial\") Post https://app.example/dial Execute CallStatus=in-progress DialStatus=completed DialRingStatus=true DialHangupCause=NORMAL_CLEARING DialALegUUID=c1 DialBLegUUID=b1",
         ]
     );
+}
+
+#[test]
+fn dial_with_confirm_key_sends_answer_then_connected_on_confirmation() {
+    let (mut call, _) = call_with(
+        r#"<Response><Dial callbackUrl="https://app.example/dialcb" confirmKey="5"><Number>+15550003</Number></Dial></Response>"#,
+    );
+    let dial_events = |outs: &[String]| -> Vec<String> {
+        outs.iter()
+            .filter(|l| l.starts_with("Callback(Dial)"))
+            .filter_map(|l| l.split(' ').nth(5).map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(dial_events(&answered(&mut call)), ["DialAction=answer"]);
+    let confirmed = step(&mut call, at(2), Input::Dial(DialEvent::CalleeDigits("5".into())));
+    assert_eq!(dial_events(&confirmed), ["DialAction=connected"]);
+    assert!(confirmed.iter().any(|l| l.ends_with("DialBLegStatus=connected")), "{confirmed:?}");
+}
+
+#[test]
+fn an_outbound_call_sends_its_request_uuid_and_its_callee_hangs_up() {
+    let setup = CallSetup::outbound("c1", "+15550001", "+15550002", super::Webhook::post(ANSWER_URL))
+        .with_request_uuid("req-1")
+        .with_hangup(super::Webhook::post("https://app.example/hangup"));
+    let mut call = Call::new(setup, CallConfig::default(), Duration::ZERO);
+    call.start(Duration::ZERO);
+    call.handle_input(Duration::ZERO, Input::Answered);
+    let outs = drain(&mut call);
+    let Some(Output::Request(answer)) = outs.iter().find(|o| matches!(o, Output::Request(_))) else {
+        panic!("no answer request: {outs:?}");
+    };
+    let param = |k: &str| answer.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(param("CallUUID"), Some("c1"));
+    assert_eq!(param("ALegUUID"), Some("c1"));
+    assert_eq!(param("ALegRequestUUID"), Some("req-1"));
+    assert_eq!(param("RequestUUID"), Some("req-1"));
+    let request = answer.id;
+    let body = r#"<Response><Wait length="10"/></Response>"#.to_owned();
+    call.handle_input(at(1), Input::Fetched { request, reply: FetchReply::Body(body) });
+    drain(&mut call);
+    // The phone party of an outbound call is the called one: Plivo says `Callee`.
+    call.handle_input(at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
+    let outs = drain(&mut call);
+    let hangup = outs
+        .iter()
+        .find_map(|o| match o {
+            Output::Request(r) if r.url.ends_with("/hangup") => Some(r),
+            _ => None,
+        })
+        .expect("hangup request");
+    let source = hangup.params.iter().find(|(n, _)| n == "HangupSource").map(|(_, v)| v.as_str());
+    assert_eq!(source, Some("Callee"));
+    assert_eq!(call.ended().map(|e| e.source), Some(crate::engine::HangupSource::Callee));
 }
 
 #[test]
@@ -290,7 +344,7 @@ fn conference_enter_kick_exit_then_next_element() {
     assert_eq!(
         step(&mut call, at(1), Input::Conference(joined)),
         [
-            "Callback(ConferenceEnter) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7"
+            "Callback(ConferenceEnter) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=enter Event=ConferenceEnter ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7 ConferenceFirstMember=true"
         ]
     );
     // hangupOnStar asks the room to let the member go; the verb ends when it has.
@@ -301,10 +355,11 @@ fn conference_enter_kick_exit_then_next_element() {
         uuid: "u1".into(),
         member_id: crate::engine::MemberId(7),
         reason: LeaveReason::Kicked,
+        last: true,
         recording: None,
     };
     let mut expected = vec![
-        "Callback(ConferenceExit) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
+        "Callback(ConferenceExit) Post https://app.example/conf Ignore CallStatus=in-progress ConferenceAction=exit Event=ConferenceExit ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7 ConferenceLastMember=true".to_owned(),
         "Action(\"Conference\") Post https://app.example/after Ignore CallStatus=in-progress ConferenceName=room1 ConferenceUUID=u1 ConferenceMemberID=7".to_owned(),
         format!("< Conference: left room room1: {}", LeaveReason::Kicked),
     ];
@@ -328,6 +383,8 @@ fn conference_hangup_fires_the_exit_callback_once() {
     let outs = step(&mut call, at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });
     assert_eq!(outs[0], "leave CallHungUp");
     assert!(outs[1].starts_with("Callback(ConferenceExit)"), "{outs:?}");
+    // Alone, the call cannot know whether the room is empty now: the engine sets it.
+    assert!(outs[1].contains("Event=ConferenceExit") && outs[1].ends_with("ConferenceLastMember=false"), "{outs:?}");
     assert_eq!(outs.iter().filter(|l| l.contains("Callback(ConferenceExit)")).count(), 1);
     assert!(call.is_ended());
 }

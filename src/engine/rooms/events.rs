@@ -131,6 +131,9 @@ pub enum RoomEvent {
         member_id: MemberId,
         /// Why.
         reason: LeaveReason,
+        /// Whether the room is empty now that the member has left (Plivo's
+        /// `ConferenceLastMember`: the room's size is 0 at this exit, not "the last to leave").
+        last: bool,
         /// The room's recording, if one is running when the member leaves.
         recording: Option<RecordingInfo>,
     },

@@ -281,6 +281,7 @@ pub(super) fn depart(
         uuid: room.uuid.clone(),
         member_id: id,
         reason,
+        last: room.members.is_empty(),
         recording: room.recording.as_ref().map(|r| r.info.clone()),
     });
     Some(member)

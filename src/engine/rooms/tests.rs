@@ -316,12 +316,38 @@ fn hangup_on_star_leaves_room_which_persists() {
             uuid: uuid.into(),
             member_id: MemberId(1),
             reason: LeaveReason::HangupOnStar,
+            last: false,
             recording: None
         }]
     );
     assert_eq!(c.room_of(&call("c1")), None);
     assert_eq!(c.member_count(ACCT, RoomKind::Conference, "r"), Some(1));
     assert!(!c.leave(secs(9), &call("c1"), LeaveReason::HangupOnStar));
+}
+
+#[test]
+fn a_left_says_whether_the_room_is_empty_now() {
+    let mut c = reg();
+    join(&mut c, 0, req("r"), "c1");
+    join(&mut c, 0, req("r"), "c2");
+    join(&mut c, 0, req("r"), "c3");
+    drain(&mut c);
+    let lasts = |c: &mut Conferences| -> Vec<(String, bool)> {
+        drain(c)
+            .into_iter()
+            .filter_map(|e| match e {
+                RoomEvent::Left { call, last, .. } => Some((call.to_string(), last)),
+                _ => None,
+            })
+            .collect()
+    };
+    // The first to join leaves first: others remain, so it is not the last.
+    assert!(c.leave(secs(1), &call("c1"), LeaveReason::CallHungUp));
+    assert_eq!(lasts(&mut c), [("c1".to_owned(), false)]);
+    // Ending the room: every member leaves; only the exit that empties it is the last.
+    assert!(c.leave(secs(2), &call("c3"), LeaveReason::Kicked));
+    assert!(c.leave(secs(3), &call("c2"), LeaveReason::Kicked));
+    assert_eq!(lasts(&mut c), [("c3".to_owned(), false), ("c2".to_owned(), true)]);
 }
 
 #[test]
@@ -862,6 +888,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 uuid: room_uuid.clone().into(),
                 member_id: MemberId(1),
                 reason: LeaveReason::CallHungUp,
+                last: false,
                 recording: Some(info.clone())
             },
             RoomEvent::Left {
@@ -870,6 +897,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 uuid: room_uuid.clone().into(),
                 member_id: MemberId(2),
                 reason: LeaveReason::CallHungUp,
+                last: true,
                 recording: Some(info.clone())
             },
             RoomEvent::RecordingFinished {

@@ -261,11 +261,15 @@ async function main() {
     console.log('--- make-call');
     const made = await client.calls.create('14155550100', '14155550200', answer(),
       { answerMethod: 'POST', hangupUrl });
-    const a = made.requestUuid;
-    check('make-call: requestUuid is a string', typeof a === 'string' && a.length > 0, JSON.stringify(made));
+    const request = made.requestUuid;
+    check('make-call: requestUuid is a string', typeof request === 'string' && request.length > 0, JSON.stringify(made));
     check('make-call: message and apiId', made.message === 'call fired' && Boolean(made.apiId), JSON.stringify(made));
-    const ans = await waitFor(() => find(app, '/answer/', { CallUUID: a }).length > 0);
+    // The call's webhooks carry its own CallUUID and the request id as ALegRequestUUID.
+    const ans = await waitFor(() => find(app, '/answer/', { ALegRequestUUID: request }).length > 0);
     check('make-call: answer_url fetched for the call', ans);
+    const a = ans ? find(app, '/answer/', { ALegRequestUUID: request })[0].params.CallUUID : undefined;
+    check('make-call: CallUUID differs from requestUuid, RequestUUID equals it', a && a !== request
+      && find(app, '/answer/', { CallUUID: a })[0].params.RequestUUID === request);
 
     // a second caller through the simulated phone
     const sim = await raw(server.base, 'POST', '/sim/Call/', {

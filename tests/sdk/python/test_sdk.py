@@ -358,6 +358,12 @@ class Ctx:
     def spoke_next(self, uuid):
         return f'{uuid}  spoke "Next element"' in self.transcript()
 
+    def call_of(self, request_uuid):
+        """The CallUUID of the call the make-call request request_uuid started, read from its
+        webhooks (they carry the request id as ALegRequestUUID; Plivo's two ids differ)."""
+        hits = wait_for(lambda: self.app.find(ALegRequestUUID=request_uuid))
+        return hits[0]["params"].get("CallUUID") if hits else None
+
     def hangups(self, uuid):
         return self.app.find("/hangup/", CallUUID=uuid)
 
@@ -391,12 +397,15 @@ def test_make_call(ctx):
     resp = ctx.client.calls.create(
         from_="14155550100", to_="14155550200", answer_url=answer, answer_method="POST",
         hangup_url=ctx.hangup_url())
-    uuid = getattr(resp, "request_uuid", None)
-    check("make-call: response has a request_uuid string", isinstance(uuid, str) and len(uuid) > 0, repr(resp))
+    request = getattr(resp, "request_uuid", None)
+    check("make-call: response has a request_uuid string", isinstance(request, str) and len(request) > 0, repr(resp))
     check("make-call: response has message and api_id",
           getattr(resp, "message", None) == "call fired" and bool(getattr(resp, "api_id", None)), repr(resp))
+    uuid = ctx.call_of(request)
     ans = wait_for(lambda: ctx.app.find("/answer/", CallUUID=uuid))
-    check("make-call: answer_url fetched with the call's CallUUID", bool(ans))
+    check("make-call: answer_url fetched with the call's own CallUUID and the request's "
+          "ALegRequestUUID/RequestUUID",
+          bool(ans) and uuid != request and ans[0]["params"].get("RequestUUID") == request, str(ans[:1]))
     if ans:
         p = ans[0]["params"]
         check("make-call: answer request is POST with From/To/Direction=outbound",
@@ -420,7 +429,7 @@ def test_make_call_get(ctx):
     resp = ctx.client.calls.create(
         from_="14155550110", to_="14155550210", answer_url=answer, answer_method="GET",
         hangup_url=ctx.hangup_url() + "?via=hangup", hangup_method="POST")
-    uuid = resp.request_uuid
+    uuid = ctx.call_of(resp.request_uuid)
     ans = wait_for(lambda: ctx.app.find(path, CallUUID=uuid))
     check("make-call GET: answer fetched with GET and the URL's own query kept",
           bool(ans) and ans[0]["method"] == "GET" and ans[0]["params"].get("app") == "plivo-flow",
@@ -698,10 +707,11 @@ def test_calls_api(ctx):
     # Bulk make-call: several destinations separated by `<`.
     r = ctx.client.calls.create(from_="14155550100", to_="14155550401<14155550402",
                                 answer_url=ctx.answer_url(room), hangup_url=ctx.hangup_url())
-    uuids = getattr(r, "request_uuid", None)
-    check("bulk make-call: request_uuid is a list of two", isinstance(uuids, list) and len(uuids) == 2, repr(r))
-    if not (isinstance(uuids, list) and len(uuids) == 2):
+    requests = getattr(r, "request_uuid", None)
+    check("bulk make-call: request_uuid is a list of two", isinstance(requests, list) and len(requests) == 2, repr(r))
+    if not (isinstance(requests, list) and len(requests) == 2):
         return
+    uuids = [ctx.call_of(q) for q in requests]
     members = ctx.wait_members(room, uuids)
     check("bulk make-call: both calls joined", set(uuids) <= set(members), str(list(members)))
     check("bulk make-call: one call per destination",
