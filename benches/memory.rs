@@ -12,7 +12,7 @@ use std::time::Duration;
 
 mod common;
 use common::{loaded_call, long_document, steps};
-use plivo_flow::engine::{CallSetup, Engine, EngineConfig, EngineOutput, FetchReply, Input, Output};
+use plivo_flow::engine::{AccountId, CallSetup, Engine, EngineConfig, EngineOutput, FetchReply, Input, Output};
 use plivo_flow::xml::{self, Document};
 
 /// Counts allocations and live heap bytes.
@@ -85,6 +85,8 @@ fn memory_per_call() {
         })
         .collect();
     let mut engine = Engine::new(EngineConfig::default());
+    // One account shared by every call, as a `Runtime` (and so `serve`) gives it.
+    let account = AccountId::from("MABENCH");
     let base = LIVE.load(Ordering::Relaxed);
     let mut pending = Vec::new();
     for i in 0..CALLS {
@@ -94,7 +96,7 @@ fn memory_per_call() {
             "+14155550199",
             "https://app.example/answer",
         );
-        setup.account = "MABENCH".into();
+        setup.account = account.clone();
         let id = engine.start_call(Duration::ZERO, setup).expect("start");
         while let Some(out) = engine.poll_output() {
             if let EngineOutput::Call { output: Output::Request(req), .. } = out {

@@ -380,7 +380,8 @@ impl Scenario {
                 setup.caller_name = n.clone();
             }
             if let Some(m) = &c.answer_method {
-                setup.answer.method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
+                let method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
+                setup.answer = Webhook::new(setup.answer.url(), method);
             }
             setup.fallback = c.fallback_url.clone().map(Webhook::post);
             setup.hangup = c.hangup_url.clone().map(Webhook::post);

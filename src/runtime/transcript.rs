@@ -222,7 +222,8 @@ impl PartialEq<&str> for LineKind {
 }
 
 /// Parameters every request carries; transcripts leave them out.
-pub(crate) const STD_PARAMS: &[&str] = &["CallUUID", "From", "To", "CallStatus", "Direction", "CallerName", "ALegUUID"];
+pub(crate) const STD_PARAMS: &[&str] =
+    &["CallUUID", "From", "To", "CallStatus", "Direction", "CallerName", "ALegUUID", "ALegRequestUUID", "RequestUUID"];
 
 /// Writes [`Line`]s for what the engine and its media do: commands, requests, call events,
 /// room events, inputs and API operations. It keeps every line until they are taken

@@ -577,7 +577,7 @@ async fn make_call(
     // Plivo answers a request id per call, not the call's id: the call's webhooks carry its
     // own `CallUUID` and the request id as `RequestUUID`/`ALegRequestUUID`.
     let setups: Vec<CallSetup> = setups.into_iter().map(|s| s.with_request_uuid(&app.api_id())).collect();
-    let requests: Vec<String> = setups.iter().filter_map(|s| s.request_uuid.clone()).collect();
+    let requests: Vec<String> = setups.iter().filter_map(|s| s.request_uuid.as_deref().map(str::to_owned)).collect();
     start_all(&app, setups).await?;
     let request_uuid = if requests.len() == 1 { json!(requests[0]) } else { json!(requests) };
     let mut v = json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() });

@@ -254,7 +254,7 @@ impl Call {
         match (self.setup.direction, self.setup.ring.clone()) {
             (Direction::Inbound, _) => self.fetch_answer(Purpose::Answer),
             (Direction::Outbound, Some(ring)) => {
-                self.request(&ring.url, ring.method, Purpose::Callback(Callback::Ring), Reply::Ignore, Vec::new());
+                self.request(ring.url(), ring.method(), Purpose::Callback(Callback::Ring), Reply::Ignore, Vec::new());
             }
             (Direction::Outbound, None) => {}
         }
@@ -669,7 +669,7 @@ impl Call {
                 ("Duration".to_owned(), total.as_secs().to_string()),
                 ("BillDuration".to_owned(), duration.as_secs().to_string()),
             ];
-            self.request(&hangup.url, hangup.method, Purpose::Hangup, Reply::Ignore, params);
+            self.request(hangup.url(), hangup.method(), Purpose::Hangup, Reply::Ignore, params);
         }
         self.event(CallEvent::Ended { cause, source });
     }

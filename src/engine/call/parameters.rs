@@ -134,8 +134,8 @@ impl Ctx<'_> {
         if self.setup.direction == Direction::Outbound {
             p.push(("ALegUUID".to_owned(), self.setup.id.as_str().to_owned()));
             if let Some(request) = &self.setup.request_uuid {
-                p.push(("ALegRequestUUID".to_owned(), request.clone()));
-                p.push(("RequestUUID".to_owned(), request.clone()));
+                p.push(("ALegRequestUUID".to_owned(), request.to_string()));
+                p.push(("RequestUUID".to_owned(), request.to_string()));
             }
         }
         p
@@ -225,10 +225,10 @@ impl Call {
     pub(super) fn fetch_answer(&mut self, purpose: Purpose) {
         let (url, method) = match purpose {
             Purpose::Fallback => match &self.setup.fallback {
-                Some(f) => (f.url.clone(), f.method),
+                Some(f) => (f.url().to_owned(), f.method()),
                 None => return,
             },
-            _ => (self.setup.answer.url.clone(), self.setup.answer.method),
+            _ => (self.setup.answer.url().to_owned(), self.setup.answer.method()),
         };
         self.request_document(url, method, purpose, Vec::new());
     }

@@ -11,16 +11,25 @@ use crate::xml::values::Method;
 /// pairs (`answer_url`/`answer_method`, …), so neither goes without the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
-    /// The URL (absolute; a relative one is never requested).
-    pub url: String,
-    /// GET (parameters in the query string) or POST (form body).
-    pub method: Method,
+    /// Boxed: 16 bytes, so an absent `Option<Webhook>` costs a call 24 bytes.
+    url: Box<str>,
+    method: Method,
 }
 
 impl Webhook {
     /// `url` requested with `method`.
     pub fn new(url: impl Into<String>, method: Method) -> Self {
-        Webhook { url: url.into(), method }
+        Webhook { url: url.into().into_boxed_str(), method }
+    }
+
+    /// The URL (absolute; a relative one is never requested).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// GET (parameters in the query string) or POST (form body).
+    pub fn method(&self) -> Method {
+        self.method
     }
 
     /// `url` requested with POST, Plivo's default.
@@ -46,7 +55,7 @@ impl Webhook {
 ///     .with_account("MAXXXXXXXXXXXXXXXXXX")
 ///     .with_hangup(Webhook::post("https://app.example/hangup"))
 ///     .with_caller_name("Support");
-/// assert_eq!(setup.hangup.as_ref().map(|w| w.url.as_str()), Some("https://app.example/hangup"));
+/// assert_eq!(setup.hangup.as_ref().map(|w| w.url()), Some("https://app.example/hangup"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallSetup {
@@ -73,7 +82,7 @@ pub struct CallSetup {
     pub ring: Option<Webhook>,
     /// The `request_uuid` the "Make a call" API answered for this call: an outbound call's
     /// requests carry it as `RequestUUID` and `ALegRequestUUID` (its `CallUUID` is its own id).
-    pub request_uuid: Option<String>,
+    pub request_uuid: Option<Box<str>>,
 }
 
 impl CallSetup {
@@ -133,7 +142,7 @@ impl CallSetup {
     /// `RequestUUID` and `ALegRequestUUID`).
     #[must_use]
     pub fn with_request_uuid(self, request_uuid: &str) -> Self {
-        CallSetup { request_uuid: Some(request_uuid.to_owned()), ..self }
+        CallSetup { request_uuid: Some(request_uuid.into()), ..self }
     }
 
     /// The same call, with a `ring_url` (outbound calls).
