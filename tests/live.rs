@@ -204,5 +204,29 @@ keys = "2"
     assert_eq!(first, second, "two runs against the same app differ");
     assert_eq!(app.hangups.lock().expect("lock").len(), 2);
     assert_eq!(hangups[0], app.hangups.lock().expect("lock")[1], "ids come from the seed");
+
+    // `live = true` in the scenario, under `test`: blessed once, then compared with `.expected`.
+    let keyed = dir.join("keyed.toml");
+    let text = std::fs::read_to_string(&path).expect("read scenario");
+    std::fs::write(&keyed, format!("live = true\n{text}")).expect("write scenario");
+    let test = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_plivo-flow")).arg("test").args(extra).arg(&keyed).output().expect("test")
+    };
+    let blessed = test(&["--bless"]);
+    assert!(blessed.status.success(), "{}", String::from_utf8_lossy(&blessed.stdout));
+    assert_eq!(std::fs::read_to_string(dir.join("keyed.expected")).expect("expected"), first);
+    let checked = test(&[]);
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success() && out.contains("1 passed, 0 failed"), "{out}");
+    assert_eq!(app.hangups.lock().expect("lock").len(), 4, "both `test` runs reached the app");
+    // The same with `test --live` on the scenario without the key.
+    std::fs::write(dir.join("ivr.expected"), &first).expect("write expected");
+    let flagged = Command::new(env!("CARGO_BIN_EXE_plivo-flow"))
+        .args(["test", "--live"])
+        .arg(&path)
+        .output()
+        .expect("test --live");
+    let out = String::from_utf8_lossy(&flagged.stdout);
+    assert!(flagged.status.success() && out.contains("1 passed, 0 failed"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
