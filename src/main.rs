@@ -52,6 +52,14 @@ enum Command {
         /// Exit 1 when the run shows a scenario warning.
         #[arg(long)]
         strict: bool,
+        /// Request every URL the scenario's `[documents]` does not list from the real
+        /// application over HTTP (signed, as `serve` does), in virtual time; as `live = true`.
+        #[arg(long)]
+        live: bool,
+        /// The auth token live requests are signed with (default the development token
+        /// plivo-flow-dev-token). Never printed.
+        #[arg(long, value_name = "TOKEN")]
+        auth_token: Option<String>,
     },
     /// Serve the Plivo-compatible REST API and run live calls against real webhooks.
     Serve {
@@ -114,6 +122,14 @@ enum Command {
         /// Exit 1 when elements and branches covered are below PCT percent of all of them.
         #[arg(long, value_name = "PCT", requires = "coverage")]
         fail_under: Option<f64>,
+        /// Request every URL the scenario's `[documents]` does not list from the real
+        /// application over HTTP (signed, as `serve` does), in virtual time; as `live = true`.
+        #[arg(long)]
+        live: bool,
+        /// The auth token live requests are signed with (default the development token
+        /// plivo-flow-dev-token). Never printed.
+        #[arg(long, value_name = "TOKEN")]
+        auth_token: Option<String>,
     },
     /// Draw a document's flow (elements, branches, fetched URLs) as Graphviz DOT, Mermaid or
     /// SVG (through Graphviz's `dot`); with --coverage, marks what the scenarios covered.
@@ -158,7 +174,9 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
-        Command::Run { file, json, strict } => run(&file, json, strict),
+        Command::Run { file, json, strict, live, auth_token } => {
+            run(&file, json, strict, &Live { on: live, token: auth_token })
+        }
         Command::Serve {
             listen,
             auth_id,
@@ -183,9 +201,9 @@ fn main() -> ExitCode {
             };
             serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
         }
-        Command::Test { paths, bless, strict, junit, coverage, coverage_format, fail_under } => {
+        Command::Test { paths, bless, strict, junit, coverage, coverage_format, fail_under, live, auth_token } => {
             let cov = coverage.then_some(CoverageArgs { format: coverage_format, fail_under });
-            test(&paths, bless, strict, junit.as_deref(), cov)
+            test(&paths, bless, strict, junit.as_deref(), cov, &Live { on: live, token: auth_token })
         }
         Command::Graph { file, format, coverage } => graph(&file, format, &coverage),
         Command::Ast { file } => with_document(&file, |doc| {
@@ -414,11 +432,35 @@ fn load(path: &Path) -> Result<Scenario, u8> {
     })
 }
 
-fn run(path: &Path, json: bool, strict: bool) -> u8 {
+/// `--live` and the token live requests are signed with.
+struct Live {
+    on: bool,
+    token: Option<String>,
+}
+
+impl Live {
+    /// Gives `scenario` the HTTP fetcher when `--live` or its `live = true` asks for it.
+    fn apply(&self, scenario: &mut Scenario) -> Result<(), String> {
+        if !(self.on || scenario.live) {
+            return Ok(());
+        }
+        let token = self.token.as_deref().unwrap_or(plivo_flow::server::DEV_AUTH_TOKEN);
+        let fetcher = plivo_flow::server::live::LiveFetcher::new(token)
+            .map_err(|e| format!("cannot start the HTTP client for --live: {e}"))?;
+        scenario.simulation.set_fetcher(Box::new(fetcher));
+        Ok(())
+    }
+}
+
+fn run(path: &Path, json: bool, strict: bool, live: &Live) -> u8 {
     let mut scenario = match load(path) {
         Ok(s) => s,
         Err(status) => return status,
     };
+    if let Err(e) = live.apply(&mut scenario) {
+        eprintln!("{e}");
+        return UNREADABLE;
+    }
     scenario.simulation.run();
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -511,10 +553,17 @@ struct CoverageArgs {
     fail_under: Option<f64>,
 }
 
-fn test(paths: &[PathBuf], bless: bool, strict: bool, junit: Option<&Path>, cov: Option<CoverageArgs>) -> u8 {
+fn test(
+    paths: &[PathBuf],
+    bless: bool,
+    strict: bool,
+    junit: Option<&Path>,
+    cov: Option<CoverageArgs>,
+    live: &Live,
+) -> u8 {
     let mut cases: Vec<Case> = Vec::new();
     let mut report = CoverageReport::default();
-    let mut status = run_tests(paths, bless, strict, &mut cases, &mut report);
+    let mut status = run_tests(paths, bless, strict, &mut cases, &mut report, live);
     if let Some(file) = junit
         && let Err(e) = std::fs::write(file, junit_xml(&cases))
     {
@@ -663,7 +712,14 @@ fn dot_to_svg(dot: &str) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>, report: &mut CoverageReport) -> u8 {
+fn run_tests(
+    paths: &[PathBuf],
+    bless: bool,
+    strict: bool,
+    cases: &mut Vec<Case>,
+    report: &mut CoverageReport,
+    live: &Live,
+) -> u8 {
     let files = scenarios(paths);
     if files.is_empty() {
         eprintln!("no scenario (*.toml) found under the given paths");
@@ -680,7 +736,10 @@ fn run_tests(paths: &[PathBuf], bless: bool, strict: bool, cases: &mut Vec<Case>
         let mut fail = |message: String, details: String| {
             cases.push(Case { name: name.to_string(), failure: Some((message, details)) });
         };
-        let (actual, warnings) = match Scenario::load(path) {
+        let (actual, warnings) = match Scenario::load(path).map_err(|e| e.to_string()).and_then(|mut s| {
+            live.apply(&mut s)?;
+            Ok(s)
+        }) {
             Ok(mut s) => {
                 s.simulation.run();
                 report.merge(s.simulation.coverage());

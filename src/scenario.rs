@@ -103,6 +103,8 @@ struct File {
     #[serde(default)]
     seed: Option<u64>,
     #[serde(default)]
+    live: bool,
+    #[serde(default)]
     transcription: Option<String>,
     #[serde(default, rename = "call")]
     calls: Vec<CallSpec>,
@@ -234,6 +236,10 @@ pub struct Scenario {
     pub description: Option<String>,
     /// The simulation, with calls, documents and events in place.
     pub simulation: Simulation,
+    /// `live = true`: the URLs `[documents]` does not list are to be requested from the real
+    /// application (the CLI then sets a [`crate::sim::Fetcher`]; the scenario itself does no
+    /// I/O).
+    pub live: bool,
 }
 
 impl Scenario {
@@ -260,7 +266,7 @@ impl Scenario {
         let url = format!("file:{name}");
         sim.serve_named(&url, name, xml);
         sim.start_call("caller", &url);
-        Scenario { description: None, simulation: sim }
+        Scenario { description: None, simulation: sim, live: false }
     }
 
     /// Parses scenario text; `path` locates relative files and names errors.
@@ -533,7 +539,7 @@ impl Scenario {
                 other => return Err(invalid(format!("event {n}: unknown action `{other}` (see docs/scenarios.md)"))),
             }
         }
-        Ok(Scenario { description: file.description, simulation: sim })
+        Ok(Scenario { description: file.description, simulation: sim, live: file.live })
     }
 }
 

@@ -93,6 +93,8 @@ pub enum LineKind {
     Stream,
     /// `request`
     Request,
+    /// `reply`
+    Reply,
     /// `document`
     Document,
     /// `verb`
@@ -129,7 +131,7 @@ pub enum LineKind {
 
 impl LineKind {
     /// Every kind.
-    pub const ALL: [LineKind; 35] = [
+    pub const ALL: [LineKind; 36] = [
         LineKind::Call,
         LineKind::Error,
         LineKind::Ignored,
@@ -149,6 +151,7 @@ impl LineKind {
         LineKind::Message,
         LineKind::Stream,
         LineKind::Request,
+        LineKind::Reply,
         LineKind::Document,
         LineKind::Verb,
         LineKind::FetchFailed,
@@ -189,6 +192,7 @@ impl LineKind {
             LineKind::Message => "message",
             LineKind::Stream => "stream",
             LineKind::Request => "request",
+            LineKind::Reply => "reply",
             LineKind::Document => "document",
             LineKind::Verb => "verb",
             LineKind::FetchFailed => "fetch-failed",

@@ -9,6 +9,7 @@
 mod api;
 mod driver;
 mod listener;
+pub mod live;
 pub mod signature;
 pub mod webhook;
 

@@ -52,6 +52,47 @@ pub enum Served {
     Fail(String),
 }
 
+/// Answers the requests that the canned documents do not serve — a shell's HTTP client (e.g.
+/// `server::live::LiveFetcher`, `plivo-flow run --live`), so that the simulation itself does
+/// no I/O. [`Simulation::settle`](Simulation) calls it synchronously, in order, for every
+/// request whose URL is not served (callbacks and `hangup_url` too), while virtual time stands
+/// still. Its answer to a document fetch goes to the call; its answer to a notification
+/// ([`Reply::Ignore`]) becomes a `reply` transcript line.
+///
+/// ```
+/// use plivo_flow::engine::{FetchReply, HttpRequest};
+/// use plivo_flow::sim::{Fetcher, Simulation};
+///
+/// /// An "application" that counts its requests.
+/// #[derive(Debug, Default)]
+/// struct App(u32);
+/// impl Fetcher for App {
+///     fn fetch(&mut self, req: &HttpRequest) -> FetchReply {
+///         self.0 += 1;
+///         match req.url.as_str() {
+///             "https://app.example/answer" => {
+///                 FetchReply::Body(format!("<Response><Speak>request {}</Speak></Response>", self.0))
+///             }
+///             _ => FetchReply::Body("thanks".to_owned()),
+///         }
+///     }
+/// }
+///
+/// let mut sim = Simulation::new();
+/// sim.set_fetcher(Box::new(App::default()));
+/// let mut setup = sim.setup("alice", "https://app.example/answer", plivo_flow::engine::Direction::Inbound);
+/// setup.hangup = Some(plivo_flow::engine::Webhook::post("https://app.example/hangup"));
+/// sim.start_call_with(std::time::Duration::ZERO, "alice", setup);
+/// sim.run();
+/// let text = sim.transcript_text();
+/// assert!(text.contains("alice  spoke \"request 1\""), "{text}");
+/// assert!(text.contains("alice  https://app.example/hangup answered \"thanks\""), "{text}");
+/// ```
+pub trait Fetcher: std::fmt::Debug + Send {
+    /// The application's answer to `req`.
+    fn fetch(&mut self, req: &HttpRequest) -> FetchReply;
+}
+
 /// A scripted happening.
 #[derive(Debug, Clone)]
 enum Action {
@@ -105,6 +146,8 @@ pub struct Simulation {
     served: HashMap<String, Served>,
     /// What a URL that is not served gets (none: the request fails).
     fallback: Option<Served>,
+    /// Answers what is not served, before the fallback ([`Simulation::set_fetcher`]).
+    fetcher: Option<Box<dyn Fetcher>>,
     ids: HashMap<String, CallId>,
     /// Calls whose dial events the script gives (by name: the call may not exist yet).
     scripted_dials: HashSet<String>,
@@ -140,6 +183,7 @@ impl Simulation {
             actions: HashMap::new(),
             served: HashMap::new(),
             fallback: None,
+            fetcher: None,
             ids: HashMap::new(),
             scripted_dials: HashSet::new(),
             requests: Vec::new(),
@@ -186,6 +230,13 @@ impl Simulation {
     /// `<Response><Hangup/></Response>` to replay a document whose action URLs are unknown.
     pub fn serve_fallback(&mut self, xml: &str) {
         self.fallback = Some(Served::Body(xml.to_owned()));
+    }
+
+    /// Hands every request whose URL is not served (document fetches, callbacks and
+    /// `hangup_url` alike) to `fetcher`, before the fallback; see [`Fetcher`]. Without one,
+    /// nothing changes.
+    pub fn set_fetcher(&mut self, fetcher: Box<dyn Fetcher>) {
+        self.fetcher = Some(fetcher);
     }
 
     /// Makes requests to `url` fail with `reason`.
@@ -439,7 +490,18 @@ impl Simulation {
     fn settle(&mut self) {
         while let Some((call, req)) = self.rt.poll_request() {
             let who = call.as_ref().map_or_else(|| "room".to_owned(), |c| self.rt.transcript().name(c));
-            if req.reply != Reply::Ignore
+            let served = self.served.contains_key(strip_fragment(&req.url));
+            if !served && let Some(fetcher) = self.fetcher.as_mut() {
+                // The shell answers while the clock stands still.
+                let reply = fetcher.fetch(&req);
+                if req.reply == Reply::Ignore {
+                    let text = reply_text(&req.url, &reply);
+                    self.rt.transcript_mut().line(self.now, &who, LineKind::Reply, text);
+                } else if let Some(call) = &call {
+                    let input = Input::Fetched { request: req.id, reply };
+                    self.rt.media_mut().schedule_input(self.now, call, input);
+                }
+            } else if req.reply != Reply::Ignore
                 && let Some(call) = &call
             {
                 let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
@@ -536,6 +598,26 @@ impl Simulation {
                         self.rt.transcript_mut().line(now, &call, LineKind::Error, "no stream is running".to_owned())
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The `reply` line of a notification a [`Fetcher`] answered: the URL and the body's first
+/// 80 characters on one line, or why it failed.
+fn reply_text(url: &str, reply: &FetchReply) -> String {
+    let url = strip_fragment(url);
+    match reply {
+        FetchReply::Failed(why) => format!("{url} failed: {why}"),
+        FetchReply::Document(_) => format!("{url} answered a document"),
+        FetchReply::Body(b) => {
+            let one: String = b.split_whitespace().collect::<Vec<_>>().join(" ");
+            if one.is_empty() {
+                format!("{url} answered (empty)")
+            } else if one.chars().count() > 80 {
+                format!("{url} answered \"{}…\"", one.chars().take(80).collect::<String>())
+            } else {
+                format!("{url} answered \"{one}\"")
             }
         }
     }

@@ -1,0 +1,61 @@
+//! `--live`: the [`Fetcher`] that sends a simulation's unserved requests to the real
+//! application over HTTP, exactly as `serve` does ([`Webhooks`]: parameters, GET/POST,
+//! `X-Plivo-Signature-V3`, `#ct=…` fragments, retries), one at a time, while virtual time
+//! stands still.
+
+use std::time::{Duration, Instant};
+
+use super::webhook::Webhooks;
+use crate::engine::{FetchReply, HttpRequest};
+use crate::sim::Fetcher;
+
+/// Sends each request with [`Webhooks::send`] on its own current-thread tokio runtime and
+/// waits for the answer.
+#[derive(Debug)]
+pub struct LiveFetcher {
+    rt: tokio::runtime::Runtime,
+    webhooks: Webhooks,
+    nonce: u64,
+    requests: u64,
+    waited: Duration,
+}
+
+impl LiveFetcher {
+    /// A fetcher signing with `auth_token` (the development token unless one is given).
+    ///
+    /// # Errors
+    /// When the tokio runtime cannot be built.
+    pub fn new(auth_token: &str) -> std::io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let webhooks = {
+            let _inside = rt.enter();
+            Webhooks::new(auth_token)
+        };
+        Ok(LiveFetcher { rt, webhooks, nonce: 0, requests: 0, waited: Duration::ZERO })
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Wall time spent waiting for the application so far.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+impl Fetcher for LiveFetcher {
+    fn fetch(&mut self, req: &HttpRequest) -> FetchReply {
+        // Nonces count up, so that runs are alike (the signature covers the nonce).
+        self.nonce += 1;
+        let nonce = format!("{:020}", self.nonce);
+        let started = Instant::now();
+        let reply = self.rt.block_on(self.webhooks.send(req, &nonce));
+        let took = started.elapsed();
+        self.requests += 1;
+        self.waited += took;
+        tracing::debug!(url = %req.url, ?took, "live request answered");
+        reply
+    }
+}
