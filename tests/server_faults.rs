@@ -44,7 +44,7 @@ impl Drop for DropGuard {
     }
 }
 
-async fn app(State(app): State<App>, req: Request) -> String {
+async fn app(State(app): State<App>, req: Request) -> Result<String, axum::http::StatusCode> {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_else(|_| Bytes::new());
     let query = parts.uri.query().unwrap_or("");
@@ -55,7 +55,7 @@ async fn app(State(app): State<App>, req: Request) -> String {
     let path = parts.uri.path().to_owned();
     app.hits.lock().expect("lock").push((path.clone(), params));
     let base = app.base.lock().expect("lock").clone();
-    match path.as_str() {
+    Ok(match path.as_str() {
         "/stuck" => {
             let mut guard = DropGuard(app.dropped.clone(), true);
             let mut open = app.gate.subscribe();
@@ -68,9 +68,10 @@ async fn app(State(app): State<App>, req: Request) -> String {
         "/text" => "OK".to_owned(),
         "/fallback" => "<Response><Speak>from the fallback</Speak></Response>".to_owned(),
         "/park" => "<Response><Conference>park</Conference></Response>".to_owned(),
+        "/status500" => return Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
         "/room" => format!(r#"<Response><Conference callbackUrl="{base}/stuck">r</Conference></Response>"#),
         _ => String::new(),
-    }
+    })
 }
 
 struct H {
@@ -639,5 +640,38 @@ async fn multipart_bodies_are_read_and_other_types_are_named() {
     let resp = h.http.post(format!("{}/Call/", h.api)).basic_auth(ID, Some(TOKEN));
     let resp = resp.header("content-type", "multipart/form-data").body("x").send().await.expect("send");
     assert_eq!(resp.status().as_u16(), 400);
+    h.stop().await;
+}
+
+/// Issue 11 item 16: a notification that fails leaves a trace: a `reply` line in the
+/// transcript (and a warning in the log) with its URL and why — here a `hangup_url` whose
+/// application answers 500 and one nobody listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_notifications_show_in_the_transcript() {
+    let h = H::start(ServerConfig::default()).await;
+    let refused = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        drop(l);
+        format!("http://127.0.0.1:{port}/gone")
+    };
+    let bad = h.url("/status500");
+    let a = h.sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/park"), "hangup_url": bad})).await;
+    let b =
+        h.sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/park"), "hangup_url": refused})).await;
+    h.sim_hangup(&a).await;
+    h.sim_hangup(&b).await;
+    let resp = h.http.get(format!("{}/sim/Settled/", h.root)).basic_auth(ID, Some(TOKEN)).send().await.expect("send");
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["settled"], true, "{v}");
+    let text = h.http.get(format!("{}/sim/Transcript/", h.root)).basic_auth(ID, Some(TOKEN)).send().await;
+    let text = text.expect("send").text().await.expect("text");
+    let line = |call: &str, url: &str| {
+        text.lines().find(|l| l.contains(&format!("{call}  {url} failed: "))).map(str::to_owned)
+    };
+    let a_line = line(&a, &h.url("/status500")).unwrap_or_else(|| panic!("no failure line for {a}:\n{text}"));
+    assert!(a_line.contains("HTTP 500"), "{a_line}");
+    let b_line = line(&b, &refused).unwrap_or_else(|| panic!("no failure line for {b}:\n{text}"));
+    assert!(b_line.contains("refused"), "{b_line}");
     h.stop().await;
 }

@@ -56,6 +56,8 @@ enum Job {
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
     /// A fetched document's reply; the fetch counts as in flight until it is delivered.
     Deliver { call: CallId, request: RequestId, reply: FetchReply, fetch: InFlightGuard },
+    /// A notification failed (after its retries): a `reply` line says so.
+    NotifyFailed { call: Option<CallId>, url: String, reason: String, notice: InFlightGuard },
     /// Answer true once nothing is in flight and nothing is due; false at once when
     /// [`MAX_SETTLE_WAITERS`] wait already.
     Settled { done: oneshot::Sender<bool> },
@@ -284,8 +286,9 @@ struct Task {
     waiting: Vec<oneshot::Sender<bool>>,
 }
 
-/// A notification for a call's queue, counted in flight until it is sent.
-type Notice = (HttpRequest, String, InFlightGuard);
+/// A notification for a call's queue (the call that made it; `None`: the rooms'), counted in
+/// flight until it is sent.
+type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>);
 
 impl Task {
     async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -350,6 +353,11 @@ impl Task {
                 self.send_requests();
                 drop(fetch);
             }
+            Job::NotifyFailed { call, url, reason, notice } => {
+                let who = call.map_or_else(|| "room".to_owned(), |c| rt.transcript().name(&c));
+                rt.transcript_mut().line(now, &who, LineKind::Reply, format!("{url} failed: {reason}"));
+                drop(notice);
+            }
             Job::Settled { done } => {
                 if self.waiting.len() < MAX_SETTLE_WAITERS {
                     self.waiting.push(done);
@@ -367,12 +375,12 @@ impl Task {
             let nonce = format!("{:020}", self.nonce);
             let guard = self.in_flight.start();
             if req.reply == Reply::Ignore {
-                let key = call.map_or_else(String::new, |c| c.as_str().to_owned());
-                let (hooks, hold) = (&self.webhooks, self.config.notify_hold);
-                let queue = self.queues.entry(key).or_insert_with(|| notifier(hooks.clone(), hold));
-                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard)) {
+                let key = call.as_ref().map_or_else(String::new, |c| c.as_str().to_owned());
+                let (hooks, hold, back) = (&self.webhooks, self.config.notify_hold, &self.tx);
+                let queue = self.queues.entry(key).or_insert_with(|| notifier(hooks.clone(), hold, back.clone()));
+                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard, call)) {
                     // The worker stopped: start a new one.
-                    let fresh = notifier(self.webhooks.clone(), hold);
+                    let fresh = notifier(self.webhooks.clone(), hold, self.tx.clone());
                     let _ = fresh.send(notice);
                     *queue = fresh;
                 }
@@ -461,17 +469,28 @@ fn checked(reply: FetchReply) -> FetchReply {
 
 /// A worker that sends one call's notifications in order: each starts when the one before
 /// has finished or has held the queue for `hold` (it then goes on beside the next one).
-fn notifier(webhooks: Webhooks, hold: Duration) -> mpsc::UnboundedSender<Notice> {
+///
+/// A notification that fails (no connection, a timeout, a status other than 2xx, after the
+/// retries its URL's policy allows) is logged as a warning and written to the transcript as a
+/// `reply` line of its call, `URL failed: REASON`; it counts as in flight until that line is
+/// written.
+fn notifier(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>) -> mpsc::UnboundedSender<Notice> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
     tokio::spawn(async move {
-        while let Some((req, nonce, guard)) = rx.recv().await {
+        while let Some((req, nonce, guard, call)) = rx.recv().await {
             // The hold counts from the moment the request may go on the wire.
             let permit = webhooks.permit(&req).await;
-            let hooks = webhooks.clone();
+            let (hooks, back) = (webhooks.clone(), back.clone());
             let mut task = tokio::spawn(async move {
                 let reply = hooks.send_with(permit, &req, &nonce).await;
                 tracing::debug!(url = %req.url, ?reply, "notification sent");
-                drop(guard);
+                if let FetchReply::Failed(reason) = reply {
+                    tracing::warn!(url = %req.url, %reason, "notification failed");
+                    let url = req.url;
+                    let _ = back.send(Job::NotifyFailed { call, url, reason, notice: guard }).await;
+                } else {
+                    drop(guard);
+                }
             });
             if tokio::time::timeout(hold, &mut task).await.is_err() {
                 tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
