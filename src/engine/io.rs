@@ -404,6 +404,16 @@ pub struct VerbRef {
     pub(crate) prompt: Option<usize>,
 }
 
+/// The verb at position `index` of `doc`, or the `sub`-th child of the `<PreAnswer>` there.
+pub(crate) fn verb_at(doc: &Document, index: usize, sub: Option<usize>) -> Option<&Verb> {
+    let v = doc.verbs.get(index)?;
+    match (sub, v) {
+        (Some(i), Verb::PreAnswer(p)) => p.verbs.get(i),
+        (Some(_), _) => None,
+        (None, v) => Some(v),
+    }
+}
+
 /// A `<Speak>`, `<Play>` or `<Wait>` found through a [`VerbRef`].
 #[derive(Debug, Clone, Copy)]
 pub enum MediaVerb<'a> {
@@ -419,12 +429,7 @@ impl VerbRef {
     /// The verb (a `<PreAnswer>` child when nested; the enclosing `<GetDigits>`/`<GetInput>`
     /// for prompts).
     pub fn verb(&self) -> Option<&Verb> {
-        let v = self.doc.verbs.get(self.index)?;
-        match (self.sub, v) {
-            (Some(i), Verb::PreAnswer(p)) => p.verbs.get(i),
-            (Some(_), _) => None,
-            (None, v) => Some(v),
-        }
+        verb_at(&self.doc, self.index, self.sub)
     }
 
     /// The media element this refers to.

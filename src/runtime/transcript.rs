@@ -305,6 +305,20 @@ impl Transcript {
 
     /// The line of a command of `call`, if it shows.
     pub fn command(&mut self, now: Duration, call: &CallId, c: &Command) {
+        // Most commands of a step write no line: name the call only for those that do.
+        let silent = match c {
+            Command::StopCollect(_)
+            | Command::StopRecording(_)
+            | Command::JoinConference { .. }
+            | Command::LeaveConference { .. }
+            | Command::Hangup { .. } => true,
+            Command::StartCollect { collect, .. } => !collect.speech,
+            Command::StopMedia(m) => !self.hold_music.contains_key(&(call.clone(), *m)),
+            _ => false,
+        };
+        if silent {
+            return;
+        }
         let name = self.name(call);
         let name = name.as_str();
         match c {
@@ -438,6 +452,10 @@ impl Transcript {
 
     /// The line of a call event, if it shows.
     pub fn call_event(&mut self, now: Duration, call: &CallId, e: &CallEvent) {
+        // Every step starts and finishes a verb; those events show no line.
+        if matches!(e, CallEvent::VerbStarted { .. } | CallEvent::VerbFinished { outcome: VerbOutcome::Done, .. }) {
+            return;
+        }
         let name = self.name(call);
         match e {
             CallEvent::DocumentLoaded { verbs, .. } => {

@@ -22,7 +22,7 @@ pub(super) struct RoomRun {
     room: Arc<str>,
     phase: RoomPhase,
     /// The `<Conference>`/`<MultiPartyCall>` element, shared with the document: its settings
-    /// are read through [`RoomRun::settings`], a borrowed view, so a parked member copies
+    /// are read through [`Element::settings`], a borrowed view, so a parked member copies
     /// nothing of its element.
     element: Element,
 }
@@ -37,13 +37,12 @@ struct Element {
 }
 
 impl Element {
-    fn verb(&self) -> Option<&Verb> {
-        let v = self.doc.verbs.get(usize::try_from(self.index).ok()?)?;
-        match (self.sub, v) {
-            (Some(i), Verb::PreAnswer(p)) => p.verbs.get(usize::try_from(i).ok()?),
-            (Some(_), _) => None,
-            (None, v) => Some(v),
-        }
+    /// The element's settings, borrowed (only the element: the run's phase stays free to
+    /// change). `None` never happens for a running room verb: its element is a
+    /// `<Conference>` or `<MultiPartyCall>` by construction.
+    fn settings(&self) -> Option<RoomSettings<'_>> {
+        let sub = self.sub.map(|s| s as usize);
+        RoomSettings::of(crate::engine::io::verb_at(&self.doc, self.index as usize, sub)?)
     }
 }
 
@@ -139,14 +138,6 @@ impl<'a> RoomSettings<'a> {
             }
             _ => return None,
         })
-    }
-}
-
-impl<'a> RoomSettings<'a> {
-    /// The view through the run's element (borrowing only the element, so the run's phase
-    /// stays free to change).
-    fn of_ref(element: &'a Element) -> Option<Self> {
-        RoomSettings::of(element.verb()?)
     }
 }
 
@@ -339,12 +330,6 @@ impl Call {
 }
 
 impl RoomRun {
-    /// The element's settings, borrowed. `None` never happens for a running room verb (its
-    /// element is a `<Conference>` or `<MultiPartyCall>` by construction).
-    fn settings(&self) -> Option<RoomSettings<'_>> {
-        RoomSettings::of(self.element.verb()?)
-    }
-
     fn on_event(&mut self, cx: &mut Ctx<'_>, now: Duration, e: RoomEvent) -> Step {
         match e {
             RoomEvent::Joined { room, uuid, member_id, started, first: joined_first, .. }
@@ -362,7 +347,7 @@ impl RoomRun {
                 };
                 let first = vec![("ConferenceFirstMember".to_owned(), joined_first.to_string())];
                 self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, first);
-                let settings = self.settings();
+                let settings = self.element.settings();
                 let floor = joined_first
                     && matches!(
                         settings.map(|s| s.spec),
@@ -397,8 +382,10 @@ impl RoomRun {
                 }
             }
             RoomEvent::Floor { room, member_id, .. } if room == self.room => {
-                let floor =
-                    matches!(self.settings().map(|s| s.spec), Some(RoomSpec::Conference { floor_event: true, .. }));
+                let floor = matches!(
+                    self.element.settings().map(|s| s.spec),
+                    Some(RoomSpec::Conference { floor_event: true, .. })
+                );
                 if let (true, RoomPhase::In { uuid, .. }) = (floor, &self.phase) {
                     let uuid = uuid.clone();
                     self.callback(cx, ConferenceAction::Floor, &room, &uuid, member_id, Vec::new());
@@ -448,7 +435,7 @@ impl RoomRun {
         member: MemberId,
         extra: Params,
     ) {
-        match self.settings().map(|s| s.spec) {
+        match self.element.settings().map(|s| s.spec) {
             Some(RoomSpec::Conference { callback: Some((url, method)), .. }) => {
                 let mut params = vec![("ConferenceAction".to_owned(), action.as_str().to_owned())];
                 if let Some(event) = action.event() {
@@ -480,7 +467,7 @@ impl RoomRun {
 
     /// Plays the verb's enter or exit sound to its room.
     fn sound(&self, cx: &mut Ctx<'_>, room: &str, enter: bool) {
-        let Some(settings) = self.settings() else { return };
+        let Some(settings) = self.element.settings() else { return };
         let (sound, method) = if enter { settings.enter_sound } else { settings.exit_sound };
         let kind = settings.kind;
         let what = if enter { "enterSound" } else { "exitSound" };
@@ -497,7 +484,7 @@ impl RoomRun {
     /// starts (looped, to the caller; any wait music gives way) or stops (and the wait music
     /// comes back if the MPC has still not started). No change, nothing happens.
     fn set_held(&mut self, cx: &mut Ctx<'_>, held: bool) {
-        let Some(settings) = RoomSettings::of_ref(&self.element) else { return };
+        let Some(settings) = self.element.settings() else { return };
         let RoomPhase::In { held: h, music, hold_music, waiting, .. } = &mut self.phase else {
             return;
         };
@@ -549,7 +536,7 @@ impl RoomRun {
         recording: Option<(String, String)>,
     ) -> Step {
         let room = &*self.room;
-        match self.settings().map(|s| s.spec) {
+        match self.element.settings().map(|s| s.spec) {
             None => Step::Done(outcome),
             Some(RoomSpec::Conference { action, .. }) => {
                 let mut params = conference_params(room, uuid, member);
@@ -579,8 +566,7 @@ impl RoomRun {
     }
 
     pub(super) fn on_key(&mut self, cx: &mut Ctx<'_>, key: char) -> Step {
-        let Some(RoomSpec::Conference { hangup_on_star, digits_match, .. }) =
-            RoomSettings::of_ref(&self.element).map(|s| s.spec)
+        let Some(RoomSpec::Conference { hangup_on_star, digits_match, .. }) = self.element.settings().map(|s| s.spec)
         else {
             return Step::Stay;
         };

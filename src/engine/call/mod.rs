@@ -380,13 +380,7 @@ impl Call {
     // ------------------------------------------------------------------ positions
 
     fn verb_here(&self) -> Option<&Verb> {
-        let doc = self.doc.as_deref()?;
-        let v = doc.verbs.get(self.pc)?;
-        match (self.sub, v) {
-            (Some(i), Verb::PreAnswer(p)) => p.verbs.get(i),
-            (Some(_), _) => None,
-            (None, v) => Some(v),
-        }
+        crate::engine::io::verb_at(self.doc.as_deref()?, self.pc, self.sub)
     }
 
     fn verb_ref(&self, prompt: Option<usize>) -> Option<VerbRef> {
