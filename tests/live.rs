@@ -228,5 +228,24 @@ keys = "2"
         .expect("test --live");
     let out = String::from_utf8_lossy(&flagged.stdout);
     assert!(flagged.status.success() && out.contains("1 passed, 0 failed"), "{out}");
+
+    // Coverage: the one URL served three documents; each is covered on its own, keyed by the
+    // URL and a hash of its body.
+    let cov = test(&["--coverage", "--coverage-format", "json"]);
+    let out = String::from_utf8_lossy(&cov.stdout);
+    assert!(cov.status.success(), "{out}");
+    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or_default()).expect("json");
+    let docs = json["documents"].as_array().expect("documents");
+    let urls: Vec<&str> = docs.iter().filter_map(|d| d["url"].as_str()).collect();
+    assert_eq!(urls.len(), 3, "{out}");
+    assert!(urls.iter().all(|u| u.starts_with(&format!("{base}/ivr ["))), "{urls:?}");
+    // Level one and two: their GetDigits took `input`, never `no input`; level three ran whole.
+    let untaken: Vec<&str> = docs
+        .iter()
+        .flat_map(|d| d["uncovered_branches"].as_array().into_iter().flatten())
+        .filter_map(|b| b.as_str())
+        .collect();
+    assert_eq!(untaken.iter().filter(|b| b.ends_with("GetDigits: no input")).count(), 2, "{out}");
+    assert!(docs.iter().all(|d| d["elements_covered"] == d["elements_total"]), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -54,6 +54,16 @@ impl Coverage {
         }
     }
 
+    /// Files the document `call` is fetching under `key` instead of its URL: a live
+    /// application may answer one URL with different documents (a menu level kept per call),
+    /// and each is covered on its own. Call it after the request was recorded and before its
+    /// reply is delivered.
+    pub fn fetching_as(&mut self, call: &CallId, key: String) {
+        if let Some(c) = self.calls.get_mut(call) {
+            c.fetching = Some(key);
+        }
+    }
+
     /// Records a command of `call` (an `invalidDigitsSound` marks the `invalid` branch).
     pub fn command(&mut self, call: &CallId, cmd: &Command) {
         if let Command::PlaySounds { what: "invalidDigitsSound", .. } = cmd {

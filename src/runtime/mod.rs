@@ -138,6 +138,12 @@ impl Runtime {
         &self.coverage
     }
 
+    /// [`Runtime::coverage`], to file a live document under its own key
+    /// ([`Coverage::fetching_as`]).
+    pub fn coverage_mut(&mut self) -> &mut Coverage {
+        &mut self.coverage
+    }
+
     /// The transcript.
     pub fn transcript(&self) -> &Transcript {
         &self.transcript

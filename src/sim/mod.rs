@@ -30,7 +30,7 @@
 mod script;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
 pub use script::At;
@@ -148,6 +148,9 @@ pub struct Simulation {
     fallback: Option<Served>,
     /// Answers what is not served, before the fallback ([`Simulation::set_fetcher`]).
     fetcher: Option<Box<dyn Fetcher>>,
+    /// The documents the [`Fetcher`] answered, by coverage key ([`live_key`]), at most
+    /// [`COVERAGE_MAX_URLS`](crate::runtime::COVERAGE_MAX_URLS).
+    live_docs: BTreeMap<String, String>,
     ids: HashMap<String, CallId>,
     /// Calls whose dial events the script gives (by name: the call may not exist yet).
     scripted_dials: HashSet<String>,
@@ -184,6 +187,7 @@ impl Simulation {
             served: HashMap::new(),
             fallback: None,
             fetcher: None,
+            live_docs: BTreeMap::new(),
             ids: HashMap::new(),
             scripted_dials: HashSet::new(),
             requests: Vec::new(),
@@ -406,6 +410,11 @@ impl Simulation {
                 docs.push((url.clone(), d));
             }
         }
+        for (key, b) in &self.live_docs {
+            if let Some(d) = parse(b) {
+                docs.push((key.clone(), d));
+            }
+        }
         if let Some(Served::Body(b)) = &self.fallback
             && let Some(d) = parse(b)
         {
@@ -498,6 +507,7 @@ impl Simulation {
                     let text = reply_text(&req.url, &reply);
                     self.rt.transcript_mut().line(self.now, &who, LineKind::Reply, text);
                 } else if let Some(call) = &call {
+                    self.note_live_document(call, &req, &reply);
                     let input = Input::Fetched { request: req.id, reply };
                     self.rt.media_mut().schedule_input(self.now, call, input);
                 }
@@ -519,6 +529,23 @@ impl Simulation {
             self.diagnostics.extend(l.diagnostics.iter().cloned());
         }
         self.scanned = lines.len();
+    }
+
+    /// Files a document the application answered under its own coverage key, so that each
+    /// distinct document one URL serves is covered on its own.
+    fn note_live_document(&mut self, call: &CallId, req: &HttpRequest, reply: &FetchReply) {
+        let FetchReply::Body(body) = reply else { return };
+        if req.reply != Reply::Execute {
+            return;
+        }
+        let key = live_key(strip_fragment(&req.url), body);
+        if !self.live_docs.contains_key(&key) {
+            if self.live_docs.len() >= crate::runtime::COVERAGE_MAX_URLS {
+                return;
+            }
+            self.live_docs.insert(key.clone(), body.clone());
+        }
+        self.rt.coverage_mut().fetching_as(call, key);
     }
 
     fn apply(&mut self, action: Action) {
@@ -601,6 +628,19 @@ impl Simulation {
             }
         }
     }
+}
+
+/// The coverage key of a document a live application answered at `url`: the URL and the
+/// first 32 bits of the body's 64-bit FNV-1a hash, e.g. `https://app.example/ivr [1f0c33a2]`.
+/// Stable from run to run (and across Rust versions, unlike `DefaultHasher`), so coverage of
+/// several scenarios against one app merges document by document.
+fn live_key(url: &str, body: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{url} [{:08x}]", h >> 32)
 }
 
 /// The `reply` line of a notification a [`Fetcher`] answered: the URL and the body's first
