@@ -169,7 +169,20 @@ const OK: u8 = 0;
 const HAS_ERRORS: u8 = 1;
 const UNREADABLE: u8 = 2;
 
+/// Output into a closed pipe (`plivo-flow test … | head`) ends the process quietly, as for
+/// other Unix tools, instead of a panic in `println!`: Rust ignores SIGPIPE by default.
+#[cfg(unix)]
+fn default_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; `signal` with
+    // `SIG_DFL` only restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    default_sigpipe();
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),

@@ -527,3 +527,32 @@ fn test_junit_writes_one_testcase_per_scenario_with_the_diff() {
     assert!(failures[0].contains("-01:03.120 alice  hung up: 4000 <Normal> (Plivo)"), "{}", failures[0]);
     assert!(failures[0].contains("+01:03.120 alice  hung up: 4010 End Of XML Instructions (Plivo)"), "{}", failures[0]);
 }
+
+/// Output into a closed pipe (`plivo-flow run … | head`) ends the process as SIGPIPE does for
+/// other Unix tools: no panic, nothing on stderr.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_run_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    // 2,000 calls print far more than a pipe buffer holds, so `run` is still writing when the
+    // reading end closes.
+    let mut scenario =
+        String::from("[documents]\n\"https://app.example/a\" = { xml = \"<Response><Speak>hi</Speak></Response>\" }\n");
+    for i in 0..2000 {
+        scenario.push_str(&format!("[[call]]\nname = \"c{i}\"\nanswer = \"https://app.example/a\"\n"));
+    }
+    let mut child = bin()
+        .args(["run", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    child.stdin.take().expect("stdin").write_all(scenario.as_bytes()).expect("write scenario");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // 13 is SIGPIPE on Linux and the BSDs.
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {stderr}", out.status);
+}
