@@ -1,5 +1,5 @@
 //! The official Plivo SDKs (Python `plivo` from PyPI, Node `plivo` from npm) against
-//! `plivo-flow serve`, and the README's curl kick: `tests/sdk/run.sh`.
+//! `plivo-flow serve`, the README's curl kick and its base-URL recipes: `tests/sdk/run.sh`.
 //!
 //! It installs the SDKs (a venv under `target/sdk-venv`, `npm ci` in `tests/sdk/node`), so it
 //! needs Python 3 with venv, Node.js with npm and access to PyPI and npm. Set
@@ -25,6 +25,6 @@ fn official_sdks_and_the_readme_curl_line() {
     assert!(out.status.success(), "tests/sdk/run.sh failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
     // Each part ends with its own count line, and none failed.
     let counts: Vec<&str> = stdout.lines().filter(|l| l.contains(" passed, ")).collect();
-    assert!(counts.len() >= 3, "{stdout}");
+    assert!(counts.len() >= 4, "{stdout}");
     assert!(counts.iter().all(|l| l.contains(" passed, 0 failed")), "{stdout}");
 }

@@ -9,7 +9,9 @@
 #    PLIVO_FLOW_BIN overrides the path);
 # 4. tests/sdk/python/test_sdk.py, then tests/sdk/node/test_sdk.js;
 # 5. the curl line between `<!-- curl-kick -->` and `<!-- /curl-kick -->` in README.md, run
-#    against `plivo-flow serve --speed 0` with the default credentials on 127.0.0.1:8765.
+#    against `plivo-flow serve --speed 0` with the default credentials on 127.0.0.1:8765;
+# 6. tests/sdk/recipes.sh: the README's base-URL recipes for Python and Node, applied from
+#    the environment to unchanged programs.
 #
 # Needs python3 (with venv), node >= 20 + npm, curl, and network access to PyPI and npm.
 # Exits non-zero if any part failed.
@@ -247,6 +249,13 @@ print(" ".join(m.get("member_id", "") for m in c.get("members", [])))' 2>/dev/nu
 fi
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]] || FAILED_PARTS+=("README curl kick")
+
+# ---------------------------------------------------------------- (f) the base-URL recipes
+say "base-URL recipes (contrib/sdk-base-url: python sitecustomize, node preload)"
+recipes_status=0
+VENV="$VENV" timeout --signal=TERM --kill-after=10 "$PART_TIMEOUT" \
+    bash "$SDK_DIR/recipes.sh" || recipes_status=$?
+[[ $recipes_status -eq 0 ]] || FAILED_PARTS+=("base-URL recipes (exit $recipes_status)")
 
 # ---------------------------------------------------------------- summary
 say "summary ($((SECONDS - START)) s)"
