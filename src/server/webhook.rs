@@ -1,5 +1,7 @@
 //! Sending the engine's HTTP requests to the application: form or query parameters, the
-//! `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment (timeouts and retries, stripped before sending), and
+//! `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment (timeouts and retries by
+//! [`crate::runtime::webhook_policy`], the rule the simulation's faults follow too; stripped
+//! before sending), and
 //! Plivo's V3 signature headers.
 //!
 //! Bounds: at most [`WebhookConfig::max_in_flight`] document fetches and as many notifications

@@ -9,6 +9,11 @@
 //! What the call does with the outcome is the engine's: a failed document fetch goes to
 //! `fallback_url` (answer URL) or ends the call with 7011/7012/7013/7014; a 2xx body that is not
 //! Plivo XML ends it with 8011…8014. A notification's attempts are each a `reply` line.
+//!
+//! Bounds: one attempt counter per faulted URL; a request makes at most
+//! [`RetryPolicy::attempts`](crate::runtime::webhook_policy::RetryPolicy::attempts) attempts
+//! (6 at most, `rc` ≤ 5), each following at most [`MAX_REDIRECTS`] redirects, so it writes at
+//! most 6 × 6 `reply` lines.
 
 use std::time::Duration;
 
@@ -69,6 +74,21 @@ impl Simulation {
     /// Makes `url` (its `#fragment` ignored) misbehave as `fault` says, for document fetches and
     /// notifications alike; it replaces what was served there. Such a URL never reaches a
     /// [`Fetcher`](super::Fetcher) unless its fault says to answer as if unlisted.
+    ///
+    /// ```
+    /// use plivo_flow::sim::{Fault, FaultKind, Simulation};
+    ///
+    /// let mut sim = Simulation::new();
+    /// sim.inject_fault("https://app.example/answer", Fault { kind: Some(FaultKind::Status(500)), ..Fault::default() });
+    /// sim.serve("https://app.example/fallback", "<Response><Speak>sorry</Speak></Response>");
+    /// let mut setup = sim.setup("alice", "https://app.example/answer", plivo_flow::engine::Direction::Inbound);
+    /// setup.fallback = Some(plivo_flow::engine::Webhook::post("https://app.example/fallback"));
+    /// sim.start_call_with(std::time::Duration::ZERO, "alice", setup);
+    /// sim.run();
+    /// let text = sim.transcript_text();
+    /// assert!(text.contains("fetch of https://app.example/answer failed: HTTP 500 (injected)"), "{text}");
+    /// assert!(text.contains("alice  spoke \"sorry\""), "{text}");
+    /// ```
     pub fn inject_fault(&mut self, url: &str, fault: Fault) {
         self.served.insert(strip_fragment(url).to_owned(), Served::Fault(fault));
     }
