@@ -75,6 +75,9 @@ fn each_fault_has_its_documented_outcome() {
     assert!(line(&t, "alice", "failed: timed out").starts_with("00:42.000"), "{t}");
     assert!(line(&t, "alice", "(fallback)").starts_with("00:55.000"), "{t}");
     assert!(line(&t, "alice", "spoke \"fallback\"").starts_with("00:55.000"), "{t}");
+    // A call that ends abandons its fetch and the retries: no attempt line after the hangup.
+    line(&t, "bob", "hung up: 4000");
+    assert!(!t.contains("bob  https://app.example/answer failed"), "{t}");
 
     let t = run("answer_500_without_fallback_hangs_up_7011.toml");
     line(&t, "alice", "fetch of https://app.example/answer failed: HTTP 500 (injected)");

@@ -46,7 +46,8 @@ pub enum FaultKind {
 
 /// A fault injected at one URL (see the [module](self)). Its attempts are counted over the
 /// whole simulation, retries included, so `times = 1` fails the first request's first attempt
-/// only.
+/// only. A request's attempts are planned when it is sent, so the retries of a fetch that the
+/// call's end abandons still count (their `reply` lines are not written).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fault {
     /// How the URL fails; `None`: it answers (after `delay`).
@@ -136,8 +137,9 @@ impl Simulation {
             }
         };
         let now = self.now;
+        let fetch_of = if notification { None } else { call.cloned() };
         for (at, text) in lines {
-            self.schedule(now + at, Action::Reply { who: who.to_owned(), text });
+            self.schedule(now + at, Action::Reply { who: who.to_owned(), text, fetch_of: fetch_of.clone() });
         }
         if !notification && let Some(call) = call {
             let input = Input::Fetched { request: req.id, reply };

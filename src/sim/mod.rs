@@ -131,6 +131,9 @@ enum Action {
     Reply {
         who: String,
         text: String,
+        /// A document fetch of this call: the line is not written once the call has ended
+        /// (its request and retries are abandoned, as `serve` abandons them).
+        fetch_of: Option<CallId>,
     },
 }
 
@@ -629,8 +632,11 @@ impl Simulation {
                     }
                 }
             }
-            Action::Reply { who, text } => {
-                self.rt.transcript_mut().line(now, &who, LineKind::Reply, text);
+            Action::Reply { who, text, fetch_of } => {
+                let abandoned = fetch_of.is_some_and(|c| self.rt.engine().call(&c).is_none_or(|c| c.is_ended()));
+                if !abandoned {
+                    self.rt.transcript_mut().line(now, &who, LineKind::Reply, text);
+                }
             }
         }
     }
