@@ -1,6 +1,6 @@
 //! Faults injected on purpose (docs/scenarios.md "Faults on purpose"): every scenario under
 //! `tests/scenarios/faults` must print its `.expected` transcript (each shows one fault's
-//! documented outcome: fallback_url, 7011/7012/7014, 8011/8012, a slow reply, a redirect,
+//! documented outcome: fallback_url, 7011/7012/7013/7014, 8011/8012, a slow reply, a redirect,
 //! retried callbacks) without a scenario warning; a faulted URL of a live scenario never
 //! reaches the application; malformed fault entries are refused with a reason. Bless with
 //! `cargo run -- test --bless tests/scenarios/faults` and read the diff.
@@ -30,7 +30,7 @@ fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn every_fault_scenario_matches_its_expected_transcript_without_warnings() {
     let files = scenario_files();
-    assert!(files.len() >= 10, "fault scenarios missing under {DIR}: {files:?}");
+    assert!(files.len() >= 11, "fault scenarios missing under {DIR}: {files:?}");
     let mut failures = Vec::new();
     for path in &files {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -91,6 +91,9 @@ fn each_fault_has_its_documented_outcome() {
     let t = run("redirect_refused_ends_the_call_7014.toml");
     line(&t, "alice", "failed: connection refused (injected)");
     line(&t, "alice", "hung up: 7014 Error Reaching Redirect URL");
+
+    let t = run("a_transfer_url_that_times_out_ends_the_call_7013.toml");
+    assert!(line(&t, "alice", "hung up: 7013 Error Reaching Transfer URL").starts_with("00:16.000"), "{t}");
 
     let t = run("invalid_bodies_end_the_call_8011_and_8012.toml");
     assert!(line(&t, "alice", "hung up: 8011 Invalid Answer XML").starts_with("00:02.000"), "{t}");
