@@ -616,7 +616,13 @@ pub fn warnings(sim: &Simulation) -> Vec<ScenarioWarning> {
         let message = match l.kind {
             LineKind::FetchFailed => {
                 let Some(rest) = l.text.strip_prefix("fetch of ") else { continue };
-                let Some(url) = rest.strip_suffix(&format!(" failed: {NOT_SERVED}")) else { continue };
+                let Some((url, tail)) = rest.split_once(&format!(" failed: {NOT_SERVED}")) else { continue };
+                // A redirect on purpose to a URL nothing serves names that URL.
+                let url = match tail.strip_prefix(" (redirected to ").and_then(|t| t.strip_suffix(')')) {
+                    Some(to) => to,
+                    None if tail.is_empty() => url,
+                    None => continue,
+                };
                 // The cause, when this failure (and any fallback's) ended the call.
                 let cause = lines[i + 1..]
                     .iter()

@@ -147,6 +147,28 @@ fn malformed_fault_entries_are_refused_with_a_reason() {
     }
 }
 
+#[test]
+fn a_redirect_to_an_unlisted_url_is_warned_about_by_its_target() {
+    let text = r#"
+[documents]
+"https://app.example/answer" = { redirect = "https://app.example/nowhere" }
+
+[[call]]
+name = "alice"
+answer = "https://app.example/answer"
+"#;
+    let mut s = Scenario::from_toml(text, Path::new("f.toml")).expect("load");
+    s.simulation.run();
+    let t = s.simulation.transcript_text();
+    line(&t, "alice", "failed: no document is served at this URL (redirected to https://app.example/nowhere)");
+    let warnings: Vec<String> = scenario::warnings(&s.simulation).iter().map(|w| w.message.clone()).collect();
+    assert_eq!(
+        warnings,
+        ["call `alice` fetched `https://app.example/nowhere` which [documents] does not serve (7011)"],
+        "{t}"
+    );
+}
+
 /// Paths the in-test application was asked for, in order.
 #[derive(Clone, Default)]
 struct Hits(Arc<Mutex<Vec<String>>>);

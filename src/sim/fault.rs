@@ -204,6 +204,13 @@ impl Simulation {
                 };
                 let (took, outcome) =
                     self.attempt(&next, strip_fragment(&to), timeout, spent + delay, hops + 1, base, lines);
+                let outcome = match outcome {
+                    // Name the target nothing serves (a scenario warning names it too).
+                    Outcome::Failed(None, r) if r == NOT_SERVED => {
+                        Outcome::Failed(None, format!("{NOT_SERVED} (redirected to {})", strip_fragment(&to)))
+                    }
+                    other => other,
+                };
                 (delay + took, outcome)
             }
             None => (delay, self.answer(req, fault.body)),
