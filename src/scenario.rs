@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent, MemberMedia, MemberTarget, Webhook};
 use crate::media::DialDefault;
 use crate::runtime::{LineKind, RoomOp};
-use crate::sim::{Fault, FaultKind, Simulation};
+use crate::sim::{Fault, FaultKind, NOT_SERVED, Simulation};
 use crate::xml::values::Method;
 
 /// Why a scenario could not be loaded.
@@ -594,8 +594,6 @@ impl fmt::Display for ScenarioWarning {
         f.write_str(&self.message)
     }
 }
-
-use crate::sim::NOT_SERVED;
 
 /// A time as a scenario writes it: `90s`, `2m`, `1.5s`, `1h`.
 fn scenario_time(ms: u64) -> String {
