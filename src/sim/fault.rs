@@ -44,7 +44,17 @@ pub enum FaultKind {
     Redirect(String),
 }
 
-/// A fault injected at one URL (see the [module](self)). Its attempts are counted over the
+/// A fault injected at one URL ([`Simulation::inject_fault`]; scenario `[documents]` entries,
+/// docs/scenarios.md "Faults on purpose"). Each request to the URL is tried by its own retry
+/// rule ([`crate::runtime::webhook_policy`]: the `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment with
+/// Plivo's defaults, as `serve` sends), in virtual time: an attempt that times out takes its
+/// whole timeout, a slow reply its delay, and the call hears the outcome when the last attempt
+/// ends (a failed document fetch: `fallback_url` or 7011/7012/7013/7014; a 2xx body that is
+/// not Plivo XML: 8011…8014). A notification's attempts are each a `reply` line, as are the
+/// retried attempts of a document fetch and the redirects followed. At most 6 attempts
+/// (`rc` ≤ 5) of at most [`MAX_REDIRECTS`] redirects each.
+///
+/// Its attempts are counted over the
 /// whole simulation, retries included, so `times = 1` fails the first request's first attempt
 /// only. A request's attempts are planned when it is sent, so the retries of a fetch that the
 /// call's end abandons still count (their `reply` lines are not written).
