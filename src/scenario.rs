@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::engine::{DialEvent, Direction, HangupSource, Input, MediaEvent, MemberMedia, MemberTarget, Webhook};
 use crate::media::DialDefault;
 use crate::runtime::{LineKind, RoomOp};
-use crate::sim::Simulation;
+use crate::sim::{Fault, FaultKind, NOT_SERVED, Simulation};
 use crate::xml::values::Method;
 
 /// Why a scenario could not be loaded.
@@ -160,6 +160,28 @@ struct DocTable {
     body: Option<String>,
     #[serde(default)]
     fail: Option<String>,
+    /// `timeout` or `refused`.
+    #[serde(default)]
+    fault: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    redirect: Option<String>,
+    #[serde(default)]
+    delay: Option<Dur>,
+    #[serde(default)]
+    times: Option<u32>,
+}
+
+impl DocTable {
+    /// Whether the entry injects a fault (anything but a plain document or `fail`).
+    fn is_fault(&self) -> bool {
+        self.fault.is_some()
+            || self.status.is_some()
+            || self.redirect.is_some()
+            || self.delay.is_some()
+            || self.times.is_some()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +353,18 @@ impl Scenario {
                 DocSpec::Path(rel) => {
                     let (name, xml) = read(rel)?;
                     sim.serve_named(url, &name, &xml);
+                }
+                DocSpec::Table(t) if t.is_fault() => {
+                    let fault = fault_of(t, url).map_err(invalid)?;
+                    let fault = match (&t.file, fault) {
+                        (Some(rel), fault) => {
+                            let (name, xml) = read(rel)?;
+                            sim.name_document(url, &name);
+                            Fault { body: Some(xml), ..fault }
+                        }
+                        (None, fault) => fault,
+                    };
+                    sim.inject_fault(url, fault);
                 }
                 DocSpec::Table(t) => match (&t.file, &t.xml, &t.body, &t.fail) {
                     (Some(rel), None, None, None) => {
@@ -561,9 +595,6 @@ impl fmt::Display for ScenarioWarning {
     }
 }
 
-/// The reason the simulation gives a document fetch of a URL that is not served.
-const NOT_SERVED: &str = "no document is served at this URL";
-
 /// A time as a scenario writes it: `90s`, `2m`, `1.5s`, `1h`.
 fn scenario_time(ms: u64) -> String {
     if ms > 0 && ms.is_multiple_of(3_600_000) {
@@ -583,7 +614,13 @@ pub fn warnings(sim: &Simulation) -> Vec<ScenarioWarning> {
         let message = match l.kind {
             LineKind::FetchFailed => {
                 let Some(rest) = l.text.strip_prefix("fetch of ") else { continue };
-                let Some(url) = rest.strip_suffix(&format!(" failed: {NOT_SERVED}")) else { continue };
+                let Some((url, tail)) = rest.split_once(&format!(" failed: {NOT_SERVED}")) else { continue };
+                // A redirect on purpose to a URL nothing serves names that URL.
+                let url = match tail.strip_prefix(" (redirected to ").and_then(|t| t.strip_suffix(')')) {
+                    Some(to) => to,
+                    None if tail.is_empty() => url,
+                    None => continue,
+                };
                 // The cause, when this failure (and any fallback's) ended the call.
                 let cause = lines[i + 1..]
                     .iter()
@@ -606,6 +643,47 @@ pub fn warnings(sim: &Simulation) -> Vec<ScenarioWarning> {
         out.push(ScenarioWarning { at_ms: l.at_ms, message });
     }
     out
+}
+
+/// The [`Fault`] of a `[documents]` entry with `fault`, `status`, `redirect`, `delay` or
+/// `times` (its `file`, if any, is read by the caller), or what is wrong with it.
+fn fault_of(t: &DocTable, url: &str) -> Result<Fault, String> {
+    let bad = |why: &str| Err(format!("[documents] `{url}`: {why}"));
+    if t.fail.is_some() {
+        return bad(
+            "`fail` cannot be combined with fault, status, redirect, delay or times (write `fault = \"refused\"`)",
+        );
+    }
+    if [t.file.is_some(), t.xml.is_some(), t.body.is_some()].iter().filter(|x| **x).count() > 1 {
+        return bad("give at most one of file, xml or body");
+    }
+    if [t.fault.is_some(), t.status.is_some(), t.redirect.is_some()].iter().filter(|x| **x).count() > 1 {
+        return bad("give at most one of fault, status or redirect");
+    }
+    let kind = match (&t.fault, t.status, &t.redirect) {
+        (Some(f), _, _) => match f.as_str() {
+            "timeout" => Some(FaultKind::Timeout),
+            "refused" => Some(FaultKind::Refused),
+            other => return bad(&format!("fault `{other}`: expected timeout or refused")),
+        },
+        (_, Some(s), _) if (400..=599).contains(&s) => Some(FaultKind::Status(s)),
+        (_, Some(s), _) => return bad(&format!("status {s}: expected 400–599 (a redirect is `redirect = \"URL\"`)")),
+        (_, _, Some(to)) if to.contains("://") => Some(FaultKind::Redirect(to.clone())),
+        (_, _, Some(to)) => return bad(&format!("redirect `{to}`: expected an absolute URL")),
+        _ => None,
+    };
+    if t.delay.is_some() && matches!(kind, Some(FaultKind::Timeout | FaultKind::Refused)) {
+        return bad("a `delay` means nothing with fault = timeout or refused");
+    }
+    if t.times == Some(0) {
+        return bad("`times` must be at least 1");
+    }
+    Ok(Fault {
+        kind,
+        delay: t.delay.map_or(Duration::ZERO, |d| d.0),
+        times: t.times,
+        body: t.xml.clone().or_else(|| t.body.clone()),
+    })
 }
 
 fn method(s: &str) -> Result<Method, String> {

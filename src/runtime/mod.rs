@@ -29,6 +29,7 @@
 mod coverage;
 mod ops;
 mod transcript;
+pub mod webhook_policy;
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Sending the engine's HTTP requests to the application: form or query parameters, the
-//! `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment (timeouts and retries, stripped before sending), and
+//! `#ct=…&rt=…&tt=…&rc=…&rp=…` fragment (timeouts and retries by
+//! [`crate::runtime::webhook_policy`], the rule the simulation's faults follow too; stripped
+//! before sending), and
 //! Plivo's V3 signature headers.
 //!
 //! Bounds: at most [`WebhookConfig::max_in_flight`] document fetches and as many notifications
@@ -24,78 +26,8 @@ use crate::xml::values::Method;
 /// that a longer body is still reported as too large (E0103) without being read further.
 pub const MAX_BODY: usize = 100 * 1024 + 1;
 
-/// Timeouts and retries of one request, from its URL fragment (spec §3.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Connect timeout (`ct`, 100–10 000 ms, default 2 000).
-    pub connect: Duration,
-    /// Read timeout (`rt`, 100–40 000 ms, default 40 000).
-    pub read: Duration,
-    /// Total time of all attempts together (`tt`, 100–55 000 ms, default 55 000).
-    pub total: Duration,
-    /// Retries after the first attempt (`rc`, 0–5, default 1).
-    pub retries: u32,
-    /// Retry on a connect timeout or error (`rp` has `ct` or `all`).
-    pub on_connect: bool,
-    /// Retry on a read timeout (`rt`/`all`).
-    pub on_read: bool,
-    /// Retry on a 4xx (`4xx`/`all`).
-    pub on_4xx: bool,
-    /// Retry on a 5xx (`5xx`/`all`).
-    pub on_5xx: bool,
-}
-
-/// Plivo's limit on the time of one webhook with all its retries.
-pub const PLIVO_TOTAL_TIMEOUT: Duration = Duration::from_millis(55_000);
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            connect: Duration::from_millis(2000),
-            read: Duration::from_millis(40_000),
-            total: PLIVO_TOTAL_TIMEOUT,
-            retries: 1,
-            on_connect: true,
-            on_read: true,
-            on_4xx: false,
-            on_5xx: false,
-        }
-    }
-}
-
-/// Splits `url` into the URL to request and the policy its fragment sets. Unknown keys and
-/// out-of-range values are ignored (the defaults stay).
-pub fn parse_fragment(url: &str) -> (&str, RetryPolicy) {
-    parse_fragment_with(url, RetryPolicy::default())
-}
-
-/// [`parse_fragment`] over other defaults.
-pub fn parse_fragment_with(url: &str, defaults: RetryPolicy) -> (&str, RetryPolicy) {
-    let mut p = defaults;
-    let Some((base, frag)) = url.split_once('#') else {
-        return (url, p);
-    };
-    for pair in frag.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let n = v.parse::<u64>().ok();
-        match (k, n) {
-            ("ct", Some(ms)) if (100..=10_000).contains(&ms) => p.connect = Duration::from_millis(ms),
-            ("rt", Some(ms)) if (100..=40_000).contains(&ms) => p.read = Duration::from_millis(ms),
-            ("tt", Some(ms)) if (100..=55_000).contains(&ms) => p.total = Duration::from_millis(ms),
-            ("rc", Some(c)) if c <= 5 => p.retries = u32::try_from(c).unwrap_or(1),
-            ("rp", _) => {
-                let set: Vec<&str> = v.split(',').collect();
-                let all = set.contains(&"all");
-                p.on_connect = all || set.contains(&"ct");
-                p.on_read = all || set.contains(&"rt");
-                p.on_4xx = all || set.contains(&"4xx");
-                p.on_5xx = all || set.contains(&"5xx");
-            }
-            _ => {}
-        }
-    }
-    (base, p)
-}
+use crate::runtime::webhook_policy::Failure;
+pub use crate::runtime::webhook_policy::{PLIVO_TOTAL_TIMEOUT, RetryPolicy, parse_fragment, parse_fragment_with};
 
 /// Settings of the webhook sender.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,8 +96,8 @@ pub enum WebhookError {
 /// How one attempt ended.
 enum Attempt {
     Done(FetchReply),
-    /// Failed; the flag says whether the policy retries it.
-    Failed(WebhookError, bool),
+    /// Failed; the kind says whether the policy retries it.
+    Failed(WebhookError, Failure),
     /// Failed for a local reason (resources of this process or host).
     Local(WebhookError),
 }
@@ -221,11 +153,10 @@ impl Webhooks {
         let mut attempt = 0;
         loop {
             // A few milliseconds are no time for an attempt: the total is spent.
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left < Duration::from_millis(10) {
+            let elapsed = policy.total.saturating_sub(deadline.saturating_duration_since(Instant::now()));
+            let Some(timeout) = policy.attempt_timeout(elapsed) else {
                 return FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string());
-            }
-            let timeout = (policy.connect + policy.read).min(left);
+            };
             let reason = match self.attempt(req, url, &policy, &signature, nonce, timeout).await {
                 Attempt::Done(reply) => return reply,
                 Attempt::Local(reason) => {
@@ -237,8 +168,8 @@ impl Webhooks {
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                     continue;
                 }
-                Attempt::Failed(reason, retry) => {
-                    if !retry || attempt == policy.retries {
+                Attempt::Failed(reason, failure) => {
+                    if !policy.retry_after(attempt, failure) {
                         return FetchReply::Failed(reason.to_string());
                     }
                     reason
@@ -275,12 +206,11 @@ impl Webhooks {
                         Ok(body) => Attempt::Done(FetchReply::Body(body)),
                         Err(e) => Attempt::Failed(
                             WebhookError::Transfer(format!("reading the body failed: {e}")),
-                            policy.on_read,
+                            Failure::Transfer,
                         ),
                     };
                 }
-                let retry = (status.is_client_error() && policy.on_4xx) || (status.is_server_error() && policy.on_5xx);
-                Attempt::Failed(WebhookError::Status(status.as_u16()), retry)
+                Attempt::Failed(WebhookError::Status(status.as_u16()), Failure::Status(status.as_u16()))
             }
             Err(e) if is_local(&e) => Attempt::Local(WebhookError::Local(format!("{e}: {}", root_cause(&e)))),
             Err(e) if e.is_timeout() => {
@@ -291,13 +221,13 @@ impl Webhooks {
                 };
                 Attempt::Failed(
                     WebhookError::TimedOut(what),
-                    if e.is_connect() { policy.on_connect } else { policy.on_read },
+                    if e.is_connect() { Failure::ConnectTimeout } else { Failure::ReadTimeout },
                 )
             }
             Err(e) if e.is_connect() => {
-                Attempt::Failed(WebhookError::Connect(cause(&e, &host_of(url))), policy.on_connect)
+                Attempt::Failed(WebhookError::Connect(cause(&e, &host_of(url))), Failure::Connect)
             }
-            Err(e) => Attempt::Failed(WebhookError::Transfer(cause(&e, &host_of(url))), policy.on_read),
+            Err(e) => Attempt::Failed(WebhookError::Transfer(cause(&e, &host_of(url))), Failure::Transfer),
         }
     }
 }
@@ -406,30 +336,4 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fragments_set_timeouts_and_are_stripped() {
-        let (u, p) = parse_fragment("https://a.example/cb?x=1#ct=500&rt=3000&tt=4000&rc=3&rp=5xx,ct");
-        assert_eq!(u, "https://a.example/cb?x=1");
-        assert_eq!(p.connect, Duration::from_millis(500));
-        assert_eq!(p.read, Duration::from_millis(3000));
-        assert_eq!(p.total, Duration::from_millis(4000));
-        assert_eq!(p.retries, 3);
-        assert!(p.on_5xx && p.on_connect && !p.on_read && !p.on_4xx);
-        let (u, p) = parse_fragment("https://a.example/cb#ct=5&rc=9&tt=60000");
-        assert_eq!(u, "https://a.example/cb");
-        assert_eq!(p, RetryPolicy::default());
-    }
-
-    #[test]
-    fn the_configured_total_is_the_default_and_tt_overrides_it() {
-        let defaults = RetryPolicy { total: Duration::from_millis(700), ..RetryPolicy::default() };
-        assert_eq!(parse_fragment_with("http://a/x", defaults).1.total, Duration::from_millis(700));
-        assert_eq!(parse_fragment_with("http://a/x#tt=300", defaults).1.total, Duration::from_millis(300));
-    }
 }

@@ -27,12 +27,14 @@
 //! assert!(text.contains("alice  hung up: 4010 End Of XML Instructions"));
 //! ```
 
+mod fault;
 mod script;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::time::Duration;
 
+pub use fault::{Fault, FaultKind, MAX_REDIRECTS};
 pub use script::At;
 
 use crate::engine::{
@@ -48,9 +50,14 @@ use crate::runtime::DEFAULT_STEP_LIMIT;
 pub enum Served {
     /// This body (parsed by the call; may be invalid on purpose).
     Body(String),
-    /// The request fails with this reason.
+    /// The request fails with this reason, at once and without retries.
     Fail(String),
+    /// The URL misbehaves on purpose ([`Simulation::inject_fault`]).
+    Fault(Fault),
 }
+
+/// The reason the simulation gives a document fetch of a URL that is not served.
+pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 
 /// Answers the requests that the canned documents do not serve — a shell's HTTP client (e.g.
 /// `server::live::LiveFetcher`, `plivo-flow run --live`), so that the simulation itself does
@@ -120,6 +127,14 @@ enum Action {
     EndStream {
         call: String,
     },
+    /// A `reply` line: an attempt of a faulted request ended ([`Simulation::inject_fault`]).
+    Reply {
+        who: String,
+        text: String,
+        /// A document fetch of this call: the line is not written once the call has ended
+        /// (its request and retries are abandoned, as `serve` abandons them).
+        fetch_of: Option<CallId>,
+    },
 }
 
 /// Work counters of a [`Simulation`], for checking that its cost per call stays flat as
@@ -144,6 +159,8 @@ pub struct Simulation {
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
     actions: HashMap<u64, Action>,
     served: HashMap<String, Served>,
+    /// Attempts made so far at each URL with a [`Fault`] (one entry per such URL).
+    fault_attempts: HashMap<String, u32>,
     /// What a URL that is not served gets (none: the request fails).
     fallback: Option<Served>,
     /// Answers what is not served, before the fallback ([`Simulation::set_fetcher`]).
@@ -185,6 +202,7 @@ impl Simulation {
             queue: BinaryHeap::new(),
             actions: HashMap::new(),
             served: HashMap::new(),
+            fault_attempts: HashMap::new(),
             fallback: None,
             fetcher: None,
             live_docs: BTreeMap::new(),
@@ -227,6 +245,11 @@ impl Simulation {
     /// Serves `xml` at `url`, naming it `name` (e.g. its file path) in diagnostics.
     pub fn serve_named(&mut self, url: &str, name: &str, xml: &str) {
         self.serve(url, xml);
+        self.name_document(url, name);
+    }
+
+    /// Names the document fetched from `url` `name` (e.g. its file path) in diagnostics.
+    pub fn name_document(&mut self, url: &str, name: &str) {
         self.rt.transcript_mut().name_document(url, name);
     }
 
@@ -404,7 +427,12 @@ impl Simulation {
         let parse = |b: &str| Some(crate::xml::parse(b)).filter(|p| !p.has_errors()).map(|p| p.document);
         let mut docs: Vec<(String, crate::xml::Document)> = Vec::new();
         for (url, s) in &self.served {
-            if let Served::Body(b) = s
+            let body = match s {
+                Served::Body(b) => Some(b),
+                Served::Fault(f) => f.body.as_ref(),
+                Served::Fail(_) => None,
+            };
+            if let Some(b) = body
                 && let Some(d) = parse(b)
             {
                 docs.push((url.clone(), d));
@@ -499,8 +527,12 @@ impl Simulation {
     fn settle(&mut self) {
         while let Some((call, req)) = self.rt.poll_request() {
             let who = call.as_ref().map_or_else(|| "room".to_owned(), |c| self.rt.transcript().name(c));
-            let served = self.served.contains_key(strip_fragment(&req.url));
-            if !served && let Some(fetcher) = self.fetcher.as_mut() {
+            let served = self.served.get(strip_fragment(&req.url));
+            if let Some(Served::Fault(_)) = served {
+                self.answer_faulted(&who, call.as_ref(), &req);
+            } else if served.is_none()
+                && let Some(fetcher) = self.fetcher.as_mut()
+            {
                 // The shell answers while the clock stands still.
                 let reply = fetcher.fetch(&req);
                 if req.reply == Reply::Ignore {
@@ -517,7 +549,8 @@ impl Simulation {
                 let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
                     Some(Served::Body(b)) => FetchReply::Body(b.clone()),
                     Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
-                    None => FetchReply::Failed("no document is served at this URL".to_owned()),
+                    // A faulted URL was answered above.
+                    Some(Served::Fault(_)) | None => FetchReply::Failed(NOT_SERVED.to_owned()),
                 };
                 let input = Input::Fetched { request: req.id, reply };
                 self.rt.media_mut().schedule_input(self.now, call, input);
@@ -624,6 +657,12 @@ impl Simulation {
                     None => {
                         self.rt.transcript_mut().line(now, &call, LineKind::Error, "no stream is running".to_owned())
                     }
+                }
+            }
+            Action::Reply { who, text, fetch_of } => {
+                let abandoned = fetch_of.is_some_and(|c| self.rt.engine().call(&c).is_none_or(|c| c.is_ended()));
+                if !abandoned {
+                    self.rt.transcript_mut().line(now, &who, LineKind::Reply, text);
                 }
             }
         }
