@@ -163,7 +163,8 @@ pub enum WebhookError {
 
 /// How one attempt ended.
 enum Attempt {
-    Done(FetchReply),
+    /// Answered 2xx with this status.
+    Done(FetchReply, u16),
     /// Failed; the flag says whether the policy retries it.
     Failed(WebhookError, bool),
     /// Failed for a local reason (resources of this process or host).
@@ -211,7 +212,13 @@ impl Webhooks {
     }
 
     /// [`Webhooks::send`] with a slot already taken.
-    pub async fn send_with(&self, _permit: Permit, req: &HttpRequest, nonce: &str) -> FetchReply {
+    pub async fn send_with(&self, permit: Permit, req: &HttpRequest, nonce: &str) -> FetchReply {
+        self.send_traced(permit, req, nonce).await.0
+    }
+
+    /// [`Webhooks::send_with`], also returning the HTTP status of the last attempt (`None`
+    /// when no attempt got an answer: connection refused, timed out, …), for cassettes.
+    pub async fn send_traced(&self, _permit: Permit, req: &HttpRequest, nonce: &str) -> (FetchReply, Option<u16>) {
         let defaults = RetryPolicy { total: self.config.total_timeout, ..RetryPolicy::default() };
         let (url, policy) = parse_fragment_with(&req.url, defaults);
         let signature = signature::sign(&self.auth_token, req.method, url, &req.params, nonce);
@@ -219,18 +226,19 @@ impl Webhooks {
         let local_deadline = Instant::now() + self.config.local_retry_for;
         let mut backoff = Duration::from_millis(20);
         let mut attempt = 0;
+        let mut status = None;
         loop {
             // A few milliseconds are no time for an attempt: the total is spent.
             let left = deadline.saturating_duration_since(Instant::now());
             if left < Duration::from_millis(10) {
-                return FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string());
+                return (FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string()), status);
             }
             let timeout = (policy.connect + policy.read).min(left);
             let reason = match self.attempt(req, url, &policy, &signature, nonce, timeout).await {
-                Attempt::Done(reply) => return reply,
+                Attempt::Done(reply, code) => return (reply, Some(code)),
                 Attempt::Local(reason) => {
                     if Instant::now() + backoff > local_deadline {
-                        return FetchReply::Failed(reason.to_string());
+                        return (FetchReply::Failed(reason.to_string()), status);
                     }
                     tracing::debug!(%url, %reason, "local failure; retrying");
                     tokio::time::sleep(backoff).await;
@@ -238,8 +246,12 @@ impl Webhooks {
                     continue;
                 }
                 Attempt::Failed(reason, retry) => {
+                    status = match &reason {
+                        WebhookError::Status(code) => Some(*code),
+                        _ => None,
+                    };
                     if !retry || attempt == policy.retries {
-                        return FetchReply::Failed(reason.to_string());
+                        return (FetchReply::Failed(reason.to_string()), status);
                     }
                     reason
                 }
@@ -272,7 +284,7 @@ impl Webhooks {
                 let status = resp.status();
                 if status.is_success() {
                     return match read_body(resp).await {
-                        Ok(body) => Attempt::Done(FetchReply::Body(body)),
+                        Ok(body) => Attempt::Done(FetchReply::Body(body), status.as_u16()),
                         Err(e) => Attempt::Failed(
                             WebhookError::Transfer(format!("reading the body failed: {e}")),
                             policy.on_read,
