@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{CallSetup, Direction, FetchReply, HttpRequest, Reply, RequestId};
+use crate::engine::{
+    CallSetup, Direction, FetchReply, HangupSource, HttpRequest, Input, MediaEvent, MemberMedia, Reply, RequestId,
+};
+use crate::runtime::RoomOp;
 use crate::sim::{Fetcher, Simulation};
 use crate::xml::values::Method;
 
@@ -618,5 +621,69 @@ impl Fetcher for CassetteFetcher {
                 FetchReply::Failed(DIVERGED.to_owned())
             }
         }
+    }
+}
+
+/// `input` to the call named `call` as a scenario `[[event]]` (`digits`, `speech`,
+/// `speech-partial`, `hangup`, `api-hangup`, `transfer`, `silence`, `beep-detected`), for
+/// `serve --record`. Inputs no scenario event states (those the media layer makes itself)
+/// give `None`.
+pub fn input_event(call: &str, input: &Input) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match input {
+        Input::Digits(keys) => json!({"action": "digits", "call": call, "keys": keys}),
+        Input::Speech { text, confidence } => {
+            json!({"action": "speech", "call": call, "text": text, "confidence": confidence})
+        }
+        Input::SpeechPartial { stable, unstable, stability } => {
+            json!({"action": "speech-partial", "call": call, "keys": stable, "text": unstable, "confidence": stability})
+        }
+        Input::Hangup { source: HangupSource::ApiRequest } => json!({"action": "api-hangup", "call": call}),
+        Input::Hangup { .. } => json!({"action": "hangup", "call": call}),
+        Input::Transfer { url, method } => {
+            json!({"action": "transfer", "call": call, "url": url, "method": method_text(*method)})
+        }
+        Input::MediaEvent(MediaEvent::Silence) => json!({"action": "silence", "call": call}),
+        Input::MediaEvent(MediaEvent::Beep) => json!({"action": "beep-detected", "call": call}),
+        _ => return None,
+    })
+}
+
+/// A REST room operation as a scenario `[[event]]` (`kick`, `mute`, `play`, `end-room`, …),
+/// for `serve --record`. A recording's format and callback are not kept (the scenario's
+/// `start-recording` has neither): replay starts an MP3 recording with no callback.
+pub fn room_event(op: &RoomOp) -> serde_json::Value {
+    use serde_json::json;
+    let toggle = |on: bool, yes: &str, no: &str| if on { yes.to_owned() } else { no.to_owned() };
+    match op {
+        RoomOp::Kick { room, target } => json!({"action": "kick", "room": room, "member": target.to_string()}),
+        RoomOp::Mute { room, target, on } => {
+            json!({"action": toggle(*on, "mute", "unmute"), "room": room, "member": target.to_string()})
+        }
+        RoomOp::Deaf { room, target, on } => {
+            json!({"action": toggle(*on, "deaf", "undeaf"), "room": room, "member": target.to_string()})
+        }
+        RoomOp::Hold { room, target, on } => {
+            json!({"action": toggle(*on, "hold", "unhold"), "room": room, "member": target.to_string()})
+        }
+        RoomOp::Media { room, target, media } => {
+            let member = target.to_string();
+            match media {
+                MemberMedia::Play { url } => json!({"action": "play", "room": room, "member": member, "url": url}),
+                MemberMedia::StopPlay => json!({"action": "stop-play", "room": room, "member": member}),
+                MemberMedia::Speak { text, voice, language } => json!({
+                    "action": "speak", "room": room, "member": member, "text": text, "voice": voice,
+                    "language": language
+                }),
+                MemberMedia::StopSpeak => json!({"action": "stop-speak", "room": room, "member": member}),
+            }
+        }
+        RoomOp::HangupMember { room, target } => {
+            json!({"action": "hangup-member", "room": room, "member": target.to_string()})
+        }
+        RoomOp::End { room } => json!({"action": "end-room", "room": room}),
+        RoomOp::EndAll => json!({"action": "end-all-rooms"}),
+        RoomOp::StartRecording { room, .. } => json!({"action": "start-recording", "room": room}),
+        RoomOp::StopRecording { room } => json!({"action": "stop-recording", "room": room}),
     }
 }

@@ -102,6 +102,11 @@ enum Command {
         /// The most calls alive at once; a request that would start more is answered 429.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_calls: u64,
+        /// Write one cassette per call started through the API into DIR
+        /// (`DIR/<CallUUID>.cassette.json`) when the call ends, for `plivo-flow test DIR` to
+        /// replay with no application running. DIR is created if need be.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it, and replay every cassette (`*.cassette.json`) with no application
@@ -195,7 +200,14 @@ fn main() -> ExitCode {
             webhook_timeout_ms,
             notify_hold_ms,
             max_calls,
+            record,
         } => {
+            if let Some(dir) = &record
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                eprintln!("{}: cannot create: {e}", dir.display());
+                return ExitCode::from(UNREADABLE);
+            }
             let config = plivo_flow::server::ServerConfig {
                 listen,
                 speed,
@@ -204,6 +216,7 @@ fn main() -> ExitCode {
                 webhook_timeout: std::time::Duration::from_millis(webhook_timeout_ms),
                 notify_hold: std::time::Duration::from_millis(notify_hold_ms),
                 max_calls: usize::try_from(max_calls).unwrap_or(10_000),
+                record,
                 ..plivo_flow::server::ServerConfig::default()
             };
             serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })

@@ -271,3 +271,79 @@ fn missing_and_extra_requests_are_divergences() {
     assert!(stdout(&out).contains("cassette format version 99 is not supported"), "{}", stdout(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_record_writes_a_cassette_per_call_that_replays() {
+    use plivo_flow::server::{self, DEV_AUTH_ID, DEV_AUTH_TOKEN, ServerConfig};
+    let (app, base) = start_app();
+    let dir = temp_dir("serve");
+    let tapes = dir.join("tapes");
+    std::fs::create_dir_all(&tapes).expect("tapes dir");
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        speed: 0.0,
+        record: Some(tapes.clone()),
+        ..ServerConfig::default()
+    };
+    let running = server::start(config).await.expect("server");
+    let http = reqwest::Client::new();
+    let api = format!("http://{}", running.addr);
+    let post = |path: String, body: serde_json::Value| {
+        http.post(format!("{api}{path}")).basic_auth(DEV_AUTH_ID, Some(DEV_AUTH_TOKEN)).json(&body).send()
+    };
+    let settle = || async {
+        let r = http
+            .get(format!("{api}/sim/Settled/?timeout_ms=5000"))
+            .basic_auth(DEV_AUTH_ID, Some(DEV_AUTH_TOKEN))
+            .send()
+            .await
+            .expect("settled");
+        assert!(r.status().is_success());
+    };
+    let started = post(
+        "/sim/Call/".to_owned(),
+        serde_json::json!({
+            "from": "14155550100", "to": "14155550199",
+            "answer_url": format!("{base}/answer"), "hangup_url": format!("{base}/hangup"),
+        }),
+    )
+    .await
+    .expect("start call");
+    assert_eq!(started.status().as_u16(), 201);
+    let v: serde_json::Value = started.json().await.expect("json");
+    let uuid = v["call_uuid"].as_str().expect("call_uuid").to_owned();
+    settle().await;
+    for keys in ["1", "3"] {
+        let r = post(format!("/sim/Call/{uuid}/Digits/"), serde_json::json!({ "digits": keys })).await.expect("digits");
+        assert_eq!(r.status().as_u16(), 202);
+        settle().await;
+    }
+    // Written once the call has ended and its hangup notification was answered.
+    let file = tapes.join(format!("{uuid}.cassette.json"));
+    for _ in 0..2000 {
+        if file.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let _ = running.stop().await;
+    let v = read_json(&file);
+    assert_eq!(v["source"], "serve");
+    let purposes: Vec<&str> =
+        v["requests"].as_array().expect("requests").iter().filter_map(|r| r["purpose"].as_str()).collect();
+    assert_eq!(purposes, ["answer", "GetDigits action", "GetDigits action", "hangup"], "{v}");
+    assert_eq!(v["requests"][3]["reply"]["status"], 200);
+    assert_eq!(v["requests"][3]["reply"]["body"], "OK");
+    let events = v["events"].as_array().expect("events");
+    assert_eq!(events.len(), 2, "{v}");
+    assert_eq!(events[1]["event"], serde_json::json!({"action": "digits", "call": uuid, "keys": "3"}));
+
+    let hits = app.hits.load(Ordering::SeqCst);
+    let out = flow(&["test"], &[&tapes]);
+    let text = stdout(&out);
+    assert!(out.status.success() && text.contains("1 passed, 0 failed"), "{text}");
+    assert_eq!(app.hits.load(Ordering::SeqCst), hits, "the replay reached the app");
+    if std::env::var_os("KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
