@@ -687,3 +687,146 @@ pub fn room_event(op: &RoomOp) -> serde_json::Value {
         RoomOp::StopRecording { room } => json!({"action": "stop-recording", "room": room}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Purpose, Webhook};
+
+    fn req(id: u64, url: &str, params: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            id: RequestId(id),
+            url: url.to_owned(),
+            method: Method::Post,
+            params: params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            purpose: Purpose::Action("GetDigits"),
+            reply: Reply::Execute,
+        }
+    }
+
+    fn recorded(source: Source, reqs: &[HttpRequest]) -> Cassette {
+        let setup = CallSetup::inbound("rec-1", "+1", "+2", "https://app.example/answer");
+        let mut c = Cassette::new(source, "r", Some(RecordedCall::new("alice", 0, Duration::ZERO, &setup)));
+        for r in reqs {
+            let reply = RecordedReply::new(&FetchReply::Body("<Response/>".to_owned()), Some(200), Duration::ZERO);
+            c.push_request(RecordedRequest::new(Duration::ZERO, r, reply));
+        }
+        c
+    }
+
+    #[test]
+    fn a_full_cassette_is_truncated_and_replay_does_not_count_past_it() {
+        let mut c = recorded(Source::Run, &[]);
+        let r = RecordedRequest::new(Duration::ZERO, &req(1, "https://a.example/x", &[]), RecordedReply::default());
+        for _ in 0..MAX_REQUESTS + 2 {
+            c.push_request(r.clone());
+        }
+        assert_eq!(c.requests.len(), MAX_REQUESTS);
+        assert!(c.truncated);
+        let e = RecordedEvent { at_ms: 0, seq: 0, event: serde_json::json!({"action": "digits"}) };
+        let mut d = recorded(Source::Run, &[]);
+        for _ in 0..MAX_EVENTS + 1 {
+            d.push_event(e.clone());
+        }
+        assert_eq!(d.events.len(), MAX_EVENTS);
+        assert!(d.truncated);
+
+        let mut short = recorded(Source::Run, &[req(1, "https://a.example/x", &[])]);
+        short.truncated = true;
+        let mut f = CassetteFetcher::new(&[short]);
+        assert!(matches!(f.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[])), FetchReply::Body(_)));
+        assert!(matches!(f.fetch(Duration::ZERO, "alice", &req(2, "https://a.example/y", &[])), FetchReply::Failed(_)));
+        let v = f.verdicts().remove("alice").unwrap_or_default();
+        assert_eq!(v, Verdict { divergence: None, truncated: true });
+    }
+
+    #[test]
+    fn ids_are_mapped_once_and_then_held_to() {
+        let rec = "11111111-1111-4111-8111-111111111111";
+        let mut f = CassetteFetcher::new(&[recorded(
+            Source::Run,
+            &[
+                req(
+                    1,
+                    "https://a.example/x",
+                    &[("CallUUID", rec), ("RecordUrl", &format!("https://m.example/{rec}.mp3"))],
+                ),
+                req(2, "https://a.example/x", &[("CallUUID", rec)]),
+            ],
+        )]);
+        let now = "22222222-2222-4222-8222-222222222222";
+        let first =
+            req(1, "https://a.example/x", &[("CallUUID", now), ("RecordUrl", &format!("https://m.example/{now}.mp3"))]);
+        assert!(matches!(f.fetch(Duration::ZERO, "alice", &first), FetchReply::Body(_)));
+        // The same recorded id must now be the same replayed id.
+        let other = req(2, "https://a.example/x", &[("CallUUID", "33333333-3333-4333-8333-333333333333")]);
+        assert!(matches!(f.fetch(Duration::ZERO, "alice", &other), FetchReply::Failed(_)));
+        let d = f.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
+        assert_eq!(
+            d,
+            format!(
+                "alice request 2 (POST https://a.example/x, GetDigits action): parameter CallUUID was \"{rec}\" \
+                 (replayed as \"{now}\"), now \"33333333-3333-4333-8333-333333333333\""
+            )
+        );
+    }
+
+    #[test]
+    fn wall_clock_parameters_are_compared_for_run_cassettes_only() {
+        let was = req(1, "https://a.example/h", &[("Duration", "3"), ("Digits", "1")]);
+        let now = req(1, "https://a.example/h", &[("Duration", "4"), ("Digits", "1")]);
+        let mut serve = CassetteFetcher::new(&[recorded(Source::Serve, std::slice::from_ref(&was))]);
+        serve.fetch(Duration::ZERO, "alice", &now);
+        assert_eq!(serve.verdicts().remove("alice").unwrap_or_default().divergence, None);
+        let mut run = CassetteFetcher::new(&[recorded(Source::Run, &[was])]);
+        run.fetch(Duration::ZERO, "alice", &now);
+        let d = run.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
+        assert!(d.ends_with("parameter Duration was \"3\", now \"4\""), "{d}");
+        assert!(is_wall_clock_param("RecordingDurationMs") && is_wall_clock_param("ParticipantJoinTime"));
+        assert!(!is_wall_clock_param("Digits"));
+    }
+
+    #[test]
+    fn extra_and_missing_parameters_and_unknown_callers_diverge() {
+        let mut f = CassetteFetcher::new(&[recorded(Source::Run, &[req(1, "https://a.example/x", &[("A", "1")])])]);
+        f.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[("A", "1"), ("B", "2")]));
+        f.fetch(Duration::ZERO, "bob", &req(1, "https://a.example/y", &[]));
+        let v = f.verdicts();
+        let alice = v.get("alice").and_then(|v| v.divergence.clone()).unwrap_or_default();
+        assert!(alice.ends_with("parameter B was absent, now \"2\""), "{alice}");
+        let bob = v.get("bob").and_then(|v| v.divergence.clone()).unwrap_or_default();
+        assert_eq!(bob, "bob request 1 (POST https://a.example/y, GetDigits action): not in any cassette");
+
+        let mut g = CassetteFetcher::new(&[recorded(Source::Run, &[req(1, "https://a.example/x", &[("A", "1")])])]);
+        g.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[]));
+        let d = g.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
+        assert!(d.ends_with("parameter A was \"1\", now absent"), "{d}");
+    }
+
+    #[test]
+    fn a_cassette_survives_json_and_other_versions_are_refused() {
+        let mut setup = CallSetup::inbound("u", "+1", "+2", "https://app.example/a");
+        setup.hangup = Some(Webhook::new("https://app.example/h", Method::Get));
+        let mut c = recorded(Source::Serve, &[req(1, "https://a.example/x#ct=3", &[("Digits", "1")])]);
+        c.call = Some(RecordedCall::new("../odd name", 3, Duration::from_millis(1500), &setup));
+        c.speed = Some(0.5);
+        let back = Cassette::from_json(&c.to_json());
+        assert_eq!(back.as_ref(), Ok(&c));
+        assert_eq!(c.file_name(), "call.._odd_name.cassette.json");
+        let mut v: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap_or_default();
+        v["version"] = serde_json::json!(2);
+        assert_eq!(Cassette::from_json(&v.to_string()), Err(CassetteError::Version(2)));
+        assert!(matches!(Cassette::from_json("{}"), Err(CassetteError::Json(_))));
+    }
+
+    #[test]
+    fn inputs_and_room_ops_become_scenario_events() {
+        use crate::engine::MemberTarget;
+        let e = input_event("c1", &Input::Hangup { source: HangupSource::ApiRequest });
+        assert_eq!(e, Some(serde_json::json!({"action": "api-hangup", "call": "c1"})));
+        assert_eq!(input_event("c1", &Input::Answered), None);
+        let target: MemberTarget = "2,3".parse().unwrap_or(MemberTarget::All);
+        let op = RoomOp::Mute { room: "R".to_owned(), target, on: false };
+        assert_eq!(room_event(&op), serde_json::json!({"action": "unmute", "room": "R", "member": "2,3"}));
+    }
+}

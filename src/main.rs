@@ -491,7 +491,9 @@ fn run(path: &Path, json: bool, strict: bool, live: &Live, record: Option<&Path>
     scenario.simulation.run();
     if let Some(dir) = record {
         let replies = log.lock().map(|l| l.clone()).unwrap_or_default();
-        let recording = format!("run {}", display_name(path));
+        // Unique per run, so that an older recording left in DIR never replays mixed with it.
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let recording = format!("run {} {secs} {}", display_name(path), std::process::id());
         let script = &scenario.script;
         let cassettes = cassette::from_simulation(
             &scenario.simulation,

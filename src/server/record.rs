@@ -146,3 +146,53 @@ pub fn write(path: PathBuf, json: String) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Purpose, RequestId};
+    use crate::xml::values::Method;
+
+    fn req(id: u64, reply: Reply) -> HttpRequest {
+        HttpRequest {
+            id: RequestId(id),
+            url: "https://app.example/h".to_owned(),
+            method: Method::Post,
+            params: Vec::new(),
+            purpose: Purpose::Hangup,
+            reply,
+        }
+    }
+
+    #[test]
+    fn a_cassette_waits_for_its_notifications_and_stays_bounded() {
+        let mut rec = Recorder::new(Path::new("/nowhere"), 0.0);
+        let setup = CallSetup::inbound("c1", "+1", "+2", "https://app.example/a");
+        let id = setup.id.clone();
+        rec.started(Duration::from_millis(5), &setup);
+        let fetch = rec.request(Duration::ZERO, Some(&id), &req(1, Reply::Execute));
+        let notice = rec.request(Duration::ZERO, Some(&id), &req(2, Reply::Ignore));
+        assert_eq!(rec.request(Duration::ZERO, None, &req(3, Reply::Ignore)), None, "no call: not recorded");
+        rec.input(Duration::from_millis(7), &id, &Input::Digits("5".to_owned()));
+        assert!(rec.replied(fetch.unwrap_or_default(), RecordedReply::default(), false).is_none());
+        // Ended, but the hangup notification is still out.
+        assert!(rec.ended("c1").is_none());
+        let reply = RecordedReply { status: Some(200), body: Some("OK".to_owned()), failed: None, latency_ms: 3 };
+        let (path, json) = rec.replied(notice.unwrap_or_default(), reply, true).unwrap_or_default();
+        assert_eq!(path, Path::new("/nowhere/c1.cassette.json"));
+        let c = Cassette::from_json(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.requests.len(), c.events.len(), c.speed), (2, 1, Some(0.0)));
+        assert_eq!(c.requests.get(1).and_then(|r| r.reply.status), Some(200));
+        assert!(rec.open.is_empty(), "written cassettes are forgotten");
+
+        rec.started(Duration::ZERO, &CallSetup::inbound("c2", "+1", "+2", "https://app.example/a"));
+        let c2 = CallId::from("c2".to_owned());
+        for i in 0..cassette::MAX_REQUESTS as u64 {
+            assert!(rec.request(Duration::ZERO, Some(&c2), &req(i, Reply::Execute)).is_some());
+        }
+        assert_eq!(rec.request(Duration::ZERO, Some(&c2), &req(0, Reply::Ignore)), None, "full: cut");
+        let (_, json) = rec.ended("c2").unwrap_or_default();
+        let c = Cassette::from_json(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.truncated && c.requests.len() == cassette::MAX_REQUESTS);
+    }
+}
