@@ -35,8 +35,10 @@ use std::time::Duration;
 
 pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
+#[cfg(feature = "cassette")]
+pub(crate) use transcript::purpose_text;
 pub use transcript::{Line, LineKind, Transcript};
-pub(crate) use transcript::{describe_input, purpose_text, strip_fragment};
+pub(crate) use transcript::{describe_input, strip_fragment};
 
 use crate::engine::{
     AccountId, CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError,
