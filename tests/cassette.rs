@@ -347,3 +347,29 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Every sample recorded with `run --record` (canned documents, no app) replays from its
+/// cassettes alone: the engine is deterministic enough for cassettes, conferences included.
+#[test]
+fn every_sample_recorded_replays_from_its_cassettes() {
+    let dir = temp_dir("samples");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .expect("samples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 5, "{scenarios:?}");
+    for (i, s) in scenarios.iter().enumerate() {
+        let tapes = dir.join(i.to_string());
+        let out = flow(&["run", "--record", tapes.to_str().expect("path")], &[s]);
+        assert!(out.status.success(), "{}: {}", s.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    let out = flow(&["test"], &[&dir]);
+    let text = stdout(&out);
+    assert!(out.status.success() && text.contains(" 0 failed"), "{text}");
+    let oks = text.lines().filter(|l| l.ends_with(".cassette.json ... ok")).count();
+    assert!(oks > scenarios.len(), "one cassette per call, at least one call per sample:\n{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
