@@ -142,6 +142,9 @@ enum Command {
         /// plivo-flow-dev-token). Never printed.
         #[arg(long, value_name = "TOKEN")]
         auth_token: Option<String>,
+        /// Also write each scenario's cassettes into DIR/<scenario path>/ (as `run --record`).
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Draw a document's flow (elements, branches, fetched URLs) as Graphviz DOT, Mermaid or
     /// SVG (through Graphviz's `dot`); with --coverage, marks what the scenarios covered.
@@ -187,7 +190,7 @@ fn main() -> ExitCode {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
         Command::Run { file, json, strict, live, auth_token, record } => {
-            run(&file, json, strict, &Live { on: live, token: auth_token }, record.as_deref())
+            run(&file, json, strict, &Live { on: live, token: auth_token, record })
         }
         Command::Serve {
             listen,
@@ -221,9 +224,20 @@ fn main() -> ExitCode {
             };
             serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
         }
-        Command::Test { paths, bless, strict, junit, coverage, coverage_format, fail_under, live, auth_token } => {
+        Command::Test {
+            paths,
+            bless,
+            strict,
+            junit,
+            coverage,
+            coverage_format,
+            fail_under,
+            live,
+            auth_token,
+            record,
+        } => {
             let cov = coverage.then_some(CoverageArgs { format: coverage_format, fail_under });
-            test(&paths, bless, strict, junit.as_deref(), cov, &Live { on: live, token: auth_token })
+            test(&paths, bless, strict, junit.as_deref(), cov, &Live { on: live, token: auth_token, record })
         }
         Command::Graph { file, format, coverage } => graph(&file, format, &coverage),
         Command::Ast { file } => with_document(&file, |doc| {
@@ -452,16 +466,18 @@ fn load(path: &Path) -> Result<Scenario, u8> {
     })
 }
 
-/// `--live` and the token live requests are signed with.
+/// `--live`, the token live requests are signed with, and `--record`.
 struct Live {
     on: bool,
     token: Option<String>,
+    record: Option<PathBuf>,
 }
 
 impl Live {
     /// Gives `scenario` the HTTP fetcher when `--live` or its `live = true` asks for it; with
     /// `log`, one that records each reply there too.
     fn apply(&self, scenario: &mut Scenario, log: Option<ReplyLog>) -> Result<(), String> {
+        let log = log.filter(|_| self.record.is_some());
         if !(self.on || scenario.live) {
             return Ok(());
         }
@@ -478,34 +494,22 @@ impl Live {
     }
 }
 
-fn run(path: &Path, json: bool, strict: bool, live: &Live, record: Option<&Path>) -> u8 {
+fn run(path: &Path, json: bool, strict: bool, live: &Live) -> u8 {
     let mut scenario = match load(path) {
         Ok(s) => s,
         Err(status) => return status,
     };
     let log = ReplyLog::default();
-    if let Err(e) = live.apply(&mut scenario, record.map(|_| log.clone())) {
+    if let Err(e) = live.apply(&mut scenario, Some(log.clone())) {
         eprintln!("{e}");
         return UNREADABLE;
     }
     scenario.simulation.run();
-    if let Some(dir) = record {
-        let replies = log.lock().map(|l| l.clone()).unwrap_or_default();
-        // Unique per run, so that an older recording left in DIR never replays mixed with it.
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let recording = format!("run {} {secs} {}", display_name(path), std::process::id());
-        let script = &scenario.script;
-        let cassettes = cassette::from_simulation(
-            &scenario.simulation,
-            &recording,
-            script.settings.clone(),
-            &script.events,
-            &replies,
-        );
-        if let Err(e) = write_cassettes(dir, &cassettes) {
-            eprintln!("{e}");
-            return UNREADABLE;
-        }
+    if let Some(dir) = &live.record
+        && let Err(e) = record(dir, path, &scenario, &log)
+    {
+        eprintln!("{e}");
+        return UNREADABLE;
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -532,6 +536,19 @@ fn run(path: &Path, json: bool, strict: bool, live: &Live, record: Option<&Path>
         return HAS_ERRORS;
     }
     OK
+}
+
+/// Writes the cassettes of the finished run of `scenario` (loaded from `path`; its live
+/// replies in `log`) into `dir`.
+fn record(dir: &Path, path: &Path, scenario: &Scenario, log: &ReplyLog) -> Result<(), String> {
+    let replies = log.lock().map(|l| l.clone()).unwrap_or_default();
+    // Unique per run, so that an older recording left in DIR never replays mixed with it.
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let recording = format!("run {} {secs} {}", display_name(path), std::process::id());
+    let script = &scenario.script;
+    let cassettes =
+        cassette::from_simulation(&scenario.simulation, &recording, script.settings.clone(), &script.events, &replies);
+    write_cassettes(dir, &cassettes)
 }
 
 /// Writes `cassettes` into `dir` (created if need be), one file each, and says so on
@@ -825,12 +842,26 @@ fn run_tests(
         let mut fail = |message: String, details: String| {
             cases.push(Case { name: name.to_string(), failure: Some((message, details)) });
         };
+        let log = ReplyLog::default();
         let (actual, warnings) = match Scenario::load(path).map_err(|e| e.to_string()).and_then(|mut s| {
-            live.apply(&mut s, None)?;
+            live.apply(&mut s, Some(log.clone()))?;
             Ok(s)
         }) {
             Ok(mut s) => {
                 s.simulation.run();
+                if let Some(dir) = &live.record {
+                    // One folder per scenario: its path, made a safe name.
+                    let flat: String = path
+                        .with_extension("")
+                        .display()
+                        .to_string()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' })
+                        .collect();
+                    if let Err(e) = record(&dir.join(flat), path, &s, &log) {
+                        eprintln!("{e}");
+                    }
+                }
                 report.merge(s.simulation.coverage());
                 (s.simulation.transcript_text(), scenario::warnings(&s.simulation))
             }

@@ -220,6 +220,20 @@ fn a_recorded_live_run_replays_with_no_app_and_an_edited_reply_fails_with_the_pa
     write_json(&alice, &v);
     let out = flow(&["test"], &[&tapes.join("bob.cassette.json")]);
     assert!(out.status.success(), "{}", stdout(&out));
+
+    // `test --live --record DIR`: each scenario's cassettes in a folder of its own.
+    let scenario = dir.join("ivr.toml");
+    let again = dir.join("again");
+    let out = flow(&["test", "--live", "--bless", "--record", again.to_str().expect("path")], &[&scenario]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let folders: Vec<PathBuf> =
+        std::fs::read_dir(&again).expect("record dir").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let name = folders[0].file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    assert!(name.ends_with("_ivr") && !name.contains('/'), "{name}");
+    assert!(folders[0].join("alice.cassette.json").exists() && folders[0].join("bob.cassette.json").exists());
+    let out = flow(&["test"], &[&again]);
+    assert!(out.status.success() && stdout(&out).contains("2 passed, 0 failed"), "{}", stdout(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
