@@ -624,8 +624,13 @@ fn script_of(text: &str, file: &File) -> Script {
 pub fn replay_simulation(path: &Path, cassettes: &[crate::cassette::Cassette]) -> Result<Simulation, ScenarioError> {
     let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
     let first = cassettes.first().ok_or_else(|| invalid("no cassette to replay".to_owned()))?;
+    // A cassette written by hand may leave `settings` out (null): no settings then.
+    let raw = match &first.settings {
+        serde_json::Value::Null => serde_json::json!({}),
+        v => v.clone(),
+    };
     let settings: Settings =
-        serde_json::from_value(first.settings.clone()).map_err(|e| invalid(format!("the cassette's settings: {e}")))?;
+        serde_json::from_value(raw).map_err(|e| invalid(format!("the cassette's settings: {e}")))?;
     let mut sim = Simulation::with_seed(settings.seed.unwrap_or(1));
     configure(&mut sim, settings.transcription.as_deref(), settings.timing.as_ref(), settings.dial.as_ref())
         .map_err(&invalid)?;

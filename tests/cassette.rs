@@ -276,6 +276,14 @@ fn missing_and_extra_requests_are_divergences() {
         format!("alice request 2 (POST {base}/menu, GetDigits action): URL was \"{base}/menu\", now \"{base}/other\"");
     assert!(text.contains(&want), "no `{want}` in:\n{text}");
 
+    // A cassette without settings replays with none (another seed: ids are mapped).
+    let bob = tapes.join("bob.cassette.json");
+    let mut bare = read_json(&bob);
+    bare.as_object_mut().map(|o| o.remove("settings"));
+    write_json(&bob, &bare);
+    let out = flow(&["test"], &[&bob]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
     // Not a cassette of this version.
     let mut future = v.clone();
     future["version"] = serde_json::json!(99);
