@@ -68,6 +68,7 @@ async fn ivr(
         ),
         ("/menu", _) => "<Response><Speak>Good bye</Speak><Hangup/></Response>".to_owned(),
         ("/sales", d) => format!("<Response><Speak>You pressed {d}</Speak><Hangup/></Response>"),
+        ("/conf", _) => "<Response><Conference>Room</Conference><Speak>Bye</Speak></Response>".to_owned(),
         _ => "OK".to_owned(),
     }
 }
@@ -348,7 +349,6 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let _ = running.stop().await;
     let v = read_json(&file);
     assert_eq!(v["source"], "serve");
     let purposes: Vec<&str> =
@@ -360,10 +360,47 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
     assert_eq!(events.len(), 2, "{v}");
     assert_eq!(events[1]["event"], serde_json::json!({"action": "digits", "call": uuid, "keys": "3"}));
 
+    // Two callers meet in a room; a REST kick sends the first on, the second hangs up.
+    let mut room = Vec::new();
+    for from in ["14155550101", "14155550102"] {
+        let body = serde_json::json!({
+            "from": from, "to": "14155550199",
+            "answer_url": format!("{base}/conf"), "hangup_url": format!("{base}/hangup"),
+        });
+        let r = post("/sim/Call/".to_owned(), body).await.expect("start call");
+        let v: serde_json::Value = r.json().await.expect("json");
+        room.push(v["call_uuid"].as_str().expect("call_uuid").to_owned());
+        settle().await;
+    }
+    let kick = format!("/v1/Account/{DEV_AUTH_ID}/Conference/Room/Member/1/Kick/");
+    assert_eq!(post(kick, serde_json::json!({})).await.expect("kick").status().as_u16(), 202);
+    settle().await;
+    let r = http
+        .delete(format!("{api}/sim/Call/{}/", room[1]))
+        .basic_auth(DEV_AUTH_ID, Some(DEV_AUTH_TOKEN))
+        .send()
+        .await
+        .expect("hang up");
+    assert_eq!(r.status().as_u16(), 204);
+    for uuid in &room {
+        let file = tapes.join(format!("{uuid}.cassette.json"));
+        for _ in 0..2000 {
+            if file.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let v = read_json(&file);
+        let kicks: Vec<&serde_json::Value> =
+            v["events"].as_array().expect("events").iter().filter(|e| e["event"]["action"] == "kick").collect();
+        assert_eq!(kicks.len(), 1, "both callers' cassettes hold the kick: {v}");
+    }
+    let _ = running.stop().await;
+
     let hits = app.hits.load(Ordering::SeqCst);
     let out = flow(&["test"], &[&tapes]);
     let text = stdout(&out);
-    assert!(out.status.success() && text.contains("1 passed, 0 failed"), "{text}");
+    assert!(out.status.success() && text.contains("3 passed, 0 failed"), "{text}");
     assert_eq!(app.hits.load(Ordering::SeqCst), hits, "the replay reached the app");
     if std::env::var_os("KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
