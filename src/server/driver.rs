@@ -396,7 +396,6 @@ impl Task {
                 {
                     record::write(done.0, done.1);
                 }
-                let rt = &mut self.rt;
                 rt.deliver(now, &call, request, reply);
                 // Its requests are on their way before the fetch stops counting.
                 self.send_requests();
@@ -440,8 +439,9 @@ impl Task {
             let (hooks, back) = (self.webhooks.clone(), self.tx.clone());
             let key = call.as_ref().map(|c| c.as_str().to_owned());
             let task = tokio::spawn(async move {
-                let started = Instant::now();
                 let permit = hooks.permit(&req).await;
+                // The application's time: from when the request may go on the wire.
+                let started = Instant::now();
                 let (raw, status) = hooks.send_traced(permit, &req, &nonce).await;
                 let trace = slot.map(|s| (s, RecordedReply::new(&raw, status, started.elapsed())));
                 let reply = checked(raw);
