@@ -8,6 +8,8 @@
 #![warn(missing_docs)]
 #![warn(unreachable_pub)]
 
+#[cfg(feature = "cassette")]
+pub mod cassette;
 pub mod diagnostic;
 pub mod engine;
 pub mod graph;

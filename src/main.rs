@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use plivo_flow::cassette::{self, Cassette, ReplyLog};
 use plivo_flow::diagnostic::{LineIndex, render_with};
 use plivo_flow::runtime::CoverageReport;
 use plivo_flow::scenario::{self, Scenario, ScenarioWarning};
@@ -60,6 +61,11 @@ enum Command {
         /// plivo-flow-dev-token). Never printed.
         #[arg(long, value_name = "TOKEN")]
         auth_token: Option<String>,
+        /// Write one cassette per call into DIR (`DIR/<call>.cassette.json`: setup, events,
+        /// every request with the application's reply), for `plivo-flow test DIR` to replay
+        /// with no application running. DIR is created if need be.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Serve the Plivo-compatible REST API and run live calls against real webhooks.
     Serve {
@@ -96,11 +102,17 @@ enum Command {
         /// The most calls alive at once; a request that would start more is answered 429.
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_calls: u64,
+        /// Write one cassette per call started through the API into DIR
+        /// (`DIR/<CallUUID>.cassette.json`) when the call ends, for `plivo-flow test DIR` to
+        /// replay with no application running. DIR is created if need be.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
-    /// file beside it; ends with `N passed, M failed`.
+    /// file beside it, and replay every cassette (`*.cassette.json`) with no application
+    /// running, comparing each request with the recorded one; ends with `N passed, M failed`.
     Test {
-        /// Scenario files or folders to search for `*.toml`.
+        /// Scenario or cassette files, or folders to search for `*.toml` and `*.cassette.json`.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Write the transcripts as the new expectations.
@@ -130,6 +142,9 @@ enum Command {
         /// plivo-flow-dev-token). Never printed.
         #[arg(long, value_name = "TOKEN")]
         auth_token: Option<String>,
+        /// Also write each scenario's cassettes into DIR/<scenario path>/ (as `run --record`).
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
     },
     /// Draw a document's flow (elements, branches, fetched URLs) as Graphviz DOT, Mermaid or
     /// SVG (through Graphviz's `dot`); with --coverage, marks what the scenarios covered.
@@ -187,8 +202,8 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check { format, max_bytes, files } => check(&files, format, max_bytes),
         Command::Fmt { file } => with_document(&file, xml::write),
-        Command::Run { file, json, strict, live, auth_token } => {
-            run(&file, json, strict, &Live { on: live, token: auth_token })
+        Command::Run { file, json, strict, live, auth_token, record } => {
+            run(&file, json, strict, &Live { on: live, token: auth_token, record })
         }
         Command::Serve {
             listen,
@@ -201,7 +216,14 @@ fn main() -> ExitCode {
             webhook_timeout_ms,
             notify_hold_ms,
             max_calls,
+            record,
         } => {
+            if let Some(dir) = &record
+                && let Err(e) = std::fs::create_dir_all(dir)
+            {
+                eprintln!("{}: cannot create: {e}", dir.display());
+                return ExitCode::from(UNREADABLE);
+            }
             let config = plivo_flow::server::ServerConfig {
                 listen,
                 speed,
@@ -210,13 +232,25 @@ fn main() -> ExitCode {
                 webhook_timeout: std::time::Duration::from_millis(webhook_timeout_ms),
                 notify_hold: std::time::Duration::from_millis(notify_hold_ms),
                 max_calls: usize::try_from(max_calls).unwrap_or(10_000),
+                record,
                 ..plivo_flow::server::ServerConfig::default()
             };
             serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
         }
-        Command::Test { paths, bless, strict, junit, coverage, coverage_format, fail_under, live, auth_token } => {
+        Command::Test {
+            paths,
+            bless,
+            strict,
+            junit,
+            coverage,
+            coverage_format,
+            fail_under,
+            live,
+            auth_token,
+            record,
+        } => {
             let cov = coverage.then_some(CoverageArgs { format: coverage_format, fail_under });
-            test(&paths, bless, strict, junit.as_deref(), cov, &Live { on: live, token: auth_token })
+            test(&paths, bless, strict, junit.as_deref(), cov, &Live { on: live, token: auth_token, record })
         }
         Command::Graph { file, format, coverage } => graph(&file, format, &coverage),
         Command::Ast { file } => with_document(&file, |doc| {
@@ -445,22 +479,30 @@ fn load(path: &Path) -> Result<Scenario, u8> {
     })
 }
 
-/// `--live` and the token live requests are signed with.
+/// `--live`, the token live requests are signed with, and `--record`.
 struct Live {
     on: bool,
     token: Option<String>,
+    record: Option<PathBuf>,
 }
 
 impl Live {
-    /// Gives `scenario` the HTTP fetcher when `--live` or its `live = true` asks for it.
-    fn apply(&self, scenario: &mut Scenario) -> Result<(), String> {
+    /// Gives `scenario` the HTTP fetcher when `--live` or its `live = true` asks for it; with
+    /// `log`, one that records each reply there too.
+    fn apply(&self, scenario: &mut Scenario, log: Option<ReplyLog>) -> Result<(), String> {
+        let log = log.filter(|_| self.record.is_some());
         if !(self.on || scenario.live) {
             return Ok(());
         }
         let token = self.token.as_deref().unwrap_or(plivo_flow::server::DEV_AUTH_TOKEN);
         let fetcher = plivo_flow::server::live::LiveFetcher::new(token)
             .map_err(|e| format!("cannot start the HTTP client for --live: {e}"))?;
-        scenario.simulation.set_fetcher(Box::new(fetcher));
+        match log {
+            Some(log) => {
+                scenario.simulation.set_fetcher(Box::new(plivo_flow::server::live::RecordingFetcher::new(fetcher, log)))
+            }
+            None => scenario.simulation.set_fetcher(Box::new(fetcher)),
+        }
         Ok(())
     }
 }
@@ -470,11 +512,18 @@ fn run(path: &Path, json: bool, strict: bool, live: &Live) -> u8 {
         Ok(s) => s,
         Err(status) => return status,
     };
-    if let Err(e) = live.apply(&mut scenario) {
+    let log = ReplyLog::default();
+    if let Err(e) = live.apply(&mut scenario, Some(log.clone())) {
         eprintln!("{e}");
         return UNREADABLE;
     }
     scenario.simulation.run();
+    if let Some(dir) = &live.record
+        && let Err(e) = record(dir, path, &scenario, &log)
+    {
+        eprintln!("{e}");
+        return UNREADABLE;
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let text = if json {
@@ -502,6 +551,52 @@ fn run(path: &Path, json: bool, strict: bool, live: &Live) -> u8 {
     OK
 }
 
+/// Writes the cassettes of the finished run of `scenario` (loaded from `path`; its live
+/// replies in `log`) into `dir`.
+fn record(dir: &Path, path: &Path, scenario: &Scenario, log: &ReplyLog) -> Result<(), String> {
+    let replies = log.lock().map(|l| l.clone()).unwrap_or_default();
+    // Unique per run, so that an older recording left in DIR never replays mixed with it.
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let recording = format!("run {} {secs} {}", display_name(path), std::process::id());
+    let script = &scenario.script;
+    let cassettes =
+        cassette::from_simulation(&scenario.simulation, &recording, script.settings.clone(), &script.events, &replies);
+    write_cassettes(dir, &cassettes)
+}
+
+/// Writes `cassettes` into `dir` (created if need be), one file each, and says so on
+/// standard error.
+fn write_cassettes(dir: &Path, cassettes: &[Cassette]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    for c in cassettes {
+        let file = dir.join(c.file_name());
+        std::fs::write(&file, c.to_json()).map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    }
+    eprintln!("recorded {} cassette{} in {}", cassettes.len(), plural(cassettes.len()), dir.display());
+    Ok(())
+}
+
+/// Whether `path` names a cassette (`*.cassette.json`).
+fn is_cassette(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(cassette::SUFFIX))
+}
+
+/// Every `*.cassette.json` under `paths` (given files too), sorted, folders searched
+/// recursively.
+fn cassette_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut json = Vec::new();
+            walk(p, "json", &mut json);
+            out.extend(json.into_iter().filter(|f| is_cassette(f)));
+        } else if is_cassette(p) {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
 /// Every file ending `.EXT` under `dir`, sorted, searched recursively.
 fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -522,7 +617,7 @@ fn scenarios(paths: &[PathBuf]) -> Vec<PathBuf> {
     for p in paths {
         if p.is_dir() {
             walk(p, "toml", &mut out);
-        } else {
+        } else if !is_cassette(p) {
             out.push(p.clone());
         }
     }
@@ -734,14 +829,25 @@ fn run_tests(
     live: &Live,
 ) -> u8 {
     let files = scenarios(paths);
-    if files.is_empty() {
-        eprintln!("no scenario (*.toml) found under the given paths");
+    let tapes = cassette_files(paths);
+    if files.is_empty() && tapes.is_empty() {
+        eprintln!("no scenario (*.toml) or cassette (*.cassette.json) found under the given paths");
         println!("0 passed, 0 failed");
         return HAS_ERRORS;
     }
     let (mut passed, mut failed) = (0usize, 0usize);
-    let total = files.len();
-    println!("running {total} scenario{}", plural(total));
+    let total = files.len() + tapes.len();
+    if tapes.is_empty() {
+        println!("running {total} scenario{}", plural(total));
+    } else {
+        println!(
+            "running {} scenario{} and {} cassette{}",
+            files.len(),
+            plural(files.len()),
+            tapes.len(),
+            plural(tapes.len())
+        );
+    }
     for (i, path) in files.iter().enumerate() {
         let expected_path = path.with_extension("expected");
         let name = path.display();
@@ -749,12 +855,26 @@ fn run_tests(
         let mut fail = |message: String, details: String| {
             cases.push(Case { name: name.to_string(), failure: Some((message, details)) });
         };
+        let log = ReplyLog::default();
         let (actual, warnings) = match Scenario::load(path).map_err(|e| e.to_string()).and_then(|mut s| {
-            live.apply(&mut s)?;
+            live.apply(&mut s, Some(log.clone()))?;
             Ok(s)
         }) {
             Ok(mut s) => {
                 s.simulation.run();
+                if let Some(dir) = &live.record {
+                    // One folder per scenario: its path, made a safe name.
+                    let flat: String = path
+                        .with_extension("")
+                        .display()
+                        .to_string()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' })
+                        .collect();
+                    if let Err(e) = record(&dir.join(flat), path, &s, &log) {
+                        eprintln!("{e}");
+                    }
+                }
                 report.merge(s.simulation.coverage());
                 (s.simulation.transcript_text(), scenario::warnings(&s.simulation))
             }
@@ -821,8 +941,96 @@ fn run_tests(
             }
         }
     }
+    let (p, f) = replay_cassettes(&tapes, files.len(), total, cases);
+    passed += p;
+    failed += f;
     println!("{passed} passed, {failed} failed");
     if failed > 0 { HAS_ERRORS } else { OK }
+}
+
+/// Replays the cassettes at `tapes` (numbered from `done + 1` of `total` in the progress),
+/// those of one recording together in one simulation; one case each. Returns (passed,
+/// failed).
+fn replay_cassettes(tapes: &[PathBuf], done: usize, total: usize, cases: &mut Vec<Case>) -> (usize, usize) {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut n = done;
+    // Loaded ones, grouped by recording in order of first appearance.
+    let mut groups: Vec<(String, Vec<(PathBuf, Cassette)>)> = Vec::new();
+    for path in tapes {
+        let loaded = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|t| Cassette::from_json(&t).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(c) => match groups.iter_mut().find(|(r, _)| *r == c.recording) {
+                Some((_, g)) => g.push((path.clone(), c)),
+                None => groups.push((c.recording.clone(), vec![(path.clone(), c)])),
+            },
+            Err(e) => {
+                n += 1;
+                println!("[{n}/{total}] {} ... FAILED", path.display());
+                println!("    {e}");
+                cases.push(Case {
+                    name: path.display().to_string(),
+                    failure: Some(("cannot load the cassette".to_owned(), e)),
+                });
+                failed += 1;
+            }
+        }
+    }
+    for (_, group) in groups {
+        let cassettes: Vec<Cassette> = group.iter().map(|(_, c)| c.clone()).collect();
+        let first = group.first().map(|(p, _)| p.clone()).unwrap_or_default();
+        let fetcher = cassette::CassetteFetcher::new(&cassettes);
+        let verdicts = match plivo_flow::scenario::replay_simulation(&first, &cassettes) {
+            Ok(mut sim) => {
+                sim.set_fetcher(Box::new(fetcher.clone()));
+                sim.run();
+                Ok(fetcher.verdicts())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        // Divergences of calls no cassette of the group holds go to its first cassette.
+        let mut strays: Vec<String> = match &verdicts {
+            Ok(v) => {
+                let mut s: Vec<String> = v
+                    .iter()
+                    .filter(|(who, _)| !cassettes.iter().any(|c| c.who() == who.as_str()))
+                    .filter_map(|(_, v)| v.divergence.clone())
+                    .collect();
+                s.sort();
+                s
+            }
+            Err(_) => Vec::new(),
+        };
+        for (path, c) in &group {
+            n += 1;
+            let name = path.display().to_string();
+            let mut problems: Vec<String> = match &verdicts {
+                Ok(v) => v.get(c.who()).and_then(|v| v.divergence.clone()).into_iter().collect(),
+                Err(e) => vec![format!("cannot replay: {e}")],
+            };
+            problems.append(&mut strays);
+            if problems.is_empty() {
+                let note = if c.truncated {
+                    format!(" (truncated cassette: requests past the {} recorded were not checked)", c.requests.len())
+                } else {
+                    String::new()
+                };
+                println!("[{n}/{total}] {name} ... ok{note}");
+                cases.push(Case { name, failure: None });
+                passed += 1;
+            } else {
+                println!("[{n}/{total}] {name} ... FAILED");
+                for p in &problems {
+                    println!("    {p}");
+                }
+                let message = problems.first().cloned().unwrap_or_default();
+                cases.push(Case { name, failure: Some((message, problems.join("\n"))) });
+                failed += 1;
+            }
+        }
+    }
+    (passed, failed)
 }
 
 fn print_warnings(warnings: &[ScenarioWarning]) {

@@ -262,6 +262,34 @@ pub struct Scenario {
     /// application (the CLI then sets a [`crate::sim::Fetcher`]; the scenario itself does no
     /// I/O).
     pub live: bool,
+    /// The settings and events as written, for `run --record` cassettes.
+    pub script: Script,
+}
+
+/// What a cassette recording keeps of a scenario ([`crate::cassette::from_simulation`]).
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    /// `seed`, `timing`, `dial` and `transcription` as written, as one JSON object.
+    pub settings: serde_json::Value,
+    /// Each `[[event]]` table (without `at`) as a JSON object, with its time.
+    pub events: Vec<(Duration, serde_json::Value)>,
+}
+
+/// The keys of a scenario that shape a replay besides its calls and events.
+const SETTINGS: &[&str] = &["seed", "timing", "dial", "transcription"];
+
+/// The settings table of a cassette or scenario as a [`File`] with nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    transcription: Option<String>,
+    #[serde(default)]
+    timing: Option<TimingSpec>,
+    #[serde(default)]
+    dial: Option<DialSpec>,
 }
 
 impl Scenario {
@@ -288,7 +316,7 @@ impl Scenario {
         let url = format!("file:{name}");
         sim.serve_named(&url, name, xml);
         sim.start_call("caller", &url);
-        Scenario { description: None, simulation: sim, live: false }
+        Scenario { description: None, simulation: sim, live: false, script: Script::default() }
     }
 
     /// Parses scenario text; `path` locates relative files and names errors.
@@ -300,46 +328,8 @@ impl Scenario {
         let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut sim = Simulation::with_seed(file.seed.unwrap_or(1));
-        if let Some(text) = &file.transcription {
-            sim.set_transcription_text(text);
-        }
-
-        if let Some(t) = &file.timing {
-            let timing = sim.timing_mut();
-            if let Some(d) = t.speak_per_char {
-                timing.speak_per_char = d.0;
-            }
-            if let Some(d) = t.speak_min {
-                timing.speak_min = d.0;
-            }
-            if let Some(d) = t.play_default {
-                timing.play_default = d.0;
-            }
-            if let Some(d) = t.caller_talks {
-                timing.caller_talks = d.0;
-            }
-            for (url, d) in &t.play {
-                timing.play.insert(url.clone(), d.0);
-            }
-        }
-        if let Some(d) = &file.dial {
-            let default = match d.default.as_deref().unwrap_or("answer") {
-                "answer" => DialDefault::Answer {
-                    after: d.answer_after.map_or(Duration::from_secs(5), |x| x.0),
-                    talk: d.talk.map_or(Duration::from_secs(30), |x| x.0),
-                },
-                "busy" => DialDefault::Busy,
-                "no-answer" => DialDefault::NoAnswer,
-                "failed" => DialDefault::Failed,
-                "scripted" => DialDefault::Scripted,
-                other => {
-                    return Err(invalid(format!(
-                        "[dial] default `{other}`: expected answer, busy, no-answer, failed or scripted"
-                    )));
-                }
-            };
-            sim.set_dial_default(default);
-        }
+        configure(&mut sim, file.transcription.as_deref(), file.timing.as_ref(), file.dial.as_ref())
+            .map_err(&invalid)?;
 
         // Documents are named as the scenario writes them (relative to it), so transcripts do not
         // depend on where they are run from.
@@ -428,153 +418,303 @@ impl Scenario {
             sim.start_call_with(c.at.0, &c.name, setup);
         }
 
-        for (i, e) in file.events.iter().enumerate() {
-            let n = i + 1;
-            let at = e.at.0;
-            let need = |v: &Option<String>, what: &str| -> Result<String, ScenarioError> {
-                v.clone().ok_or_else(|| invalid(format!("event {n} ({}): `{what}` is required", e.action)))
-            };
-            let call = |sim: &Simulation| -> Result<String, ScenarioError> {
-                let c = need(&e.call, "call")?;
-                if sim.call_id(&c).is_none() {
-                    return Err(invalid(format!("event {n} ({}): no call named `{c}`", e.action)));
-                }
-                Ok(c)
-            };
-            let room = || need(&e.room, "room");
-            let member = || -> Result<MemberTarget, ScenarioError> {
-                let written = e.member.as_deref().unwrap_or("all");
-                written.parse().map_err(|err| invalid(format!("event {n} ({}): `member`: {err}", e.action)))
-            };
-            match e.action.as_str() {
-                "digits" => {
-                    let (c, keys) = (call(&sim)?, need(&e.keys, "keys")?);
-                    sim.at(at).digits(&c, &keys);
-                }
-                "speech" => {
-                    let (c, text) = (call(&sim)?, need(&e.text, "text")?);
-                    sim.at(at).speech(&c, &text, e.confidence.unwrap_or(0.9));
-                }
-                "speech-partial" => {
-                    let (c, text) = (call(&sim)?, need(&e.text, "text")?);
-                    let stable = e.keys.clone().unwrap_or_default();
-                    let input = Input::SpeechPartial { stable, unstable: text, stability: e.confidence.unwrap_or(0.5) };
-                    sim.at(at).send(&c, input);
-                }
-                "hangup" => {
-                    let c = call(&sim)?;
-                    sim.at(at).hangup(&c);
-                }
-                "api-hangup" => {
-                    let c = call(&sim)?;
-                    sim.at(at).send(&c, Input::Hangup { source: HangupSource::ApiRequest });
-                }
-                "transfer" => {
-                    let (c, url) = (call(&sim)?, need(&e.url, "url")?);
-                    let m = method(e.method.as_deref().unwrap_or("POST"))
-                        .map_err(|x| invalid(format!("event {n}: {x}")))?;
-                    sim.at(at).send(&c, Input::Transfer { url, method: m });
-                }
-                "silence" => {
-                    let c = call(&sim)?;
-                    sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Silence));
-                }
-                "beep-detected" => {
-                    let c = call(&sim)?;
-                    sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Beep));
-                }
-                "dial-ringing" | "dial-answered" | "dial-busy" | "dial-no-answer" | "dial-failed" | "callee-hangup"
-                | "callee-digits" => {
-                    let c = call(&sim)?;
-                    let ev = match e.action.as_str() {
-                        "dial-ringing" => DialEvent::Ringing,
-                        "dial-answered" => {
-                            let to = e.to.clone().unwrap_or_else(|| "callee".to_owned());
-                            let b_leg = crate::engine::CallId::from(format!("{c}-callee-{n}"));
-                            DialEvent::Answered { b_leg, to }
-                        }
-                        "dial-busy" => DialEvent::Busy,
-                        "dial-no-answer" => DialEvent::NoAnswer,
-                        "dial-failed" => DialEvent::Failed,
-                        "callee-hangup" => DialEvent::CalleeHangup,
-                        _ => DialEvent::CalleeDigits(need(&e.keys, "keys")?),
-                    };
-                    sim.at(at).dial(&c, ev);
-                }
-                "recording-finished" => {
-                    let c = call(&sim)?;
-                    let ms = e.duration.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX));
-                    sim.at(at).finish_recording(&c, ms);
-                }
-                "stream-ended" => {
-                    let c = call(&sim)?;
-                    sim.at(at).end_stream(&c);
-                }
-                "kick" => {
-                    let op = RoomOp::Kick { room: room()?, target: member()? };
-                    sim.at(at).room_op(op);
-                }
-                "mute" | "unmute" => {
-                    let op = RoomOp::Mute { room: room()?, target: member()?, on: e.action == "mute" };
-                    sim.at(at).room_op(op);
-                }
-                "hold" | "unhold" => {
-                    let op = RoomOp::Hold { room: room()?, target: member()?, on: e.action == "hold" };
-                    sim.at(at).room_op(op);
-                }
-                "deaf" | "undeaf" => {
-                    let op = RoomOp::Deaf { room: room()?, target: member()?, on: e.action == "deaf" };
-                    sim.at(at).room_op(op);
-                }
-                "play" => {
-                    let media = MemberMedia::Play { url: need(&e.url, "url")? };
-                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
-                }
-                "stop-play" => {
-                    sim.at(at).room_op(RoomOp::Media {
-                        room: room()?,
-                        target: member()?,
-                        media: MemberMedia::StopPlay,
-                    });
-                }
-                "speak" => {
-                    let media = MemberMedia::Speak {
-                        text: need(&e.text, "text")?,
-                        voice: e.voice.clone().unwrap_or_else(|| "WOMAN".to_owned()),
-                        language: e.language.clone().unwrap_or_else(|| "en-US".to_owned()),
-                    };
-                    sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
-                }
-                "stop-speak" => {
-                    sim.at(at).room_op(RoomOp::Media {
-                        room: room()?,
-                        target: member()?,
-                        media: MemberMedia::StopSpeak,
-                    });
-                }
-                "hangup-member" => {
-                    sim.at(at).room_op(RoomOp::HangupMember { room: room()?, target: member()? });
-                }
-                "end-room" => {
-                    sim.at(at).room_op(RoomOp::End { room: room()? });
-                }
-                "end-all-rooms" => {
-                    sim.at(at).room_op(RoomOp::EndAll);
-                }
-                "start-recording" => {
-                    sim.at(at).room_op(RoomOp::StartRecording {
-                        room: room()?,
-                        spec: crate::engine::RecordSpec { format: crate::xml::values::FileFormat::Mp3, callback: None },
-                    });
-                }
-                "stop-recording" => {
-                    sim.at(at).room_op(RoomOp::StopRecording { room: room()? });
-                }
-                other => return Err(invalid(format!("event {n}: unknown action `{other}` (see docs/scenarios.md)"))),
-            }
-        }
-        Ok(Scenario { description: file.description, simulation: sim, live: file.live })
+        add_events(&mut sim, file.events.iter().enumerate().map(|(i, e)| (i + 1, e)), path)?;
+        let script = script_of(text, &file);
+        Ok(Scenario { description: file.description, simulation: sim, live: file.live, script })
     }
+}
+
+/// Applies a scenario's `transcription`, `[timing]` and `[dial]` to `sim`; the message says
+/// what is wrong.
+fn configure(
+    sim: &mut Simulation,
+    transcription: Option<&str>,
+    timing: Option<&TimingSpec>,
+    dial: Option<&DialSpec>,
+) -> Result<(), String> {
+    if let Some(text) = transcription {
+        sim.set_transcription_text(text);
+    }
+
+    if let Some(t) = timing {
+        let timing = sim.timing_mut();
+        if let Some(d) = t.speak_per_char {
+            timing.speak_per_char = d.0;
+        }
+        if let Some(d) = t.speak_min {
+            timing.speak_min = d.0;
+        }
+        if let Some(d) = t.play_default {
+            timing.play_default = d.0;
+        }
+        if let Some(d) = t.caller_talks {
+            timing.caller_talks = d.0;
+        }
+        for (url, d) in &t.play {
+            timing.play.insert(url.clone(), d.0);
+        }
+    }
+    if let Some(d) = dial {
+        let default = match d.default.as_deref().unwrap_or("answer") {
+            "answer" => DialDefault::Answer {
+                after: d.answer_after.map_or(Duration::from_secs(5), |x| x.0),
+                talk: d.talk.map_or(Duration::from_secs(30), |x| x.0),
+            },
+            "busy" => DialDefault::Busy,
+            "no-answer" => DialDefault::NoAnswer,
+            "failed" => DialDefault::Failed,
+            "scripted" => DialDefault::Scripted,
+            other => {
+                return Err(format!("[dial] default `{other}`: expected answer, busy, no-answer, failed or scripted"));
+            }
+        };
+        sim.set_dial_default(default);
+    }
+
+    Ok(())
+}
+
+/// Schedules the `[[event]]`s (numbered `n` in messages) in `sim`.
+fn add_events<'a>(
+    sim: &mut Simulation,
+    events: impl Iterator<Item = (usize, &'a EventSpec)>,
+    path: &Path,
+) -> Result<(), ScenarioError> {
+    let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
+    for (n, e) in events {
+        let at = e.at.0;
+        let need = |v: &Option<String>, what: &str| -> Result<String, ScenarioError> {
+            v.clone().ok_or_else(|| invalid(format!("event {n} ({}): `{what}` is required", e.action)))
+        };
+        let call = |sim: &Simulation| -> Result<String, ScenarioError> {
+            let c = need(&e.call, "call")?;
+            if sim.call_id(&c).is_none() {
+                return Err(invalid(format!("event {n} ({}): no call named `{c}`", e.action)));
+            }
+            Ok(c)
+        };
+        let room = || need(&e.room, "room");
+        let member = || -> Result<MemberTarget, ScenarioError> {
+            let written = e.member.as_deref().unwrap_or("all");
+            written.parse().map_err(|err| invalid(format!("event {n} ({}): `member`: {err}", e.action)))
+        };
+        match e.action.as_str() {
+            "digits" => {
+                let (c, keys) = (call(sim)?, need(&e.keys, "keys")?);
+                sim.at(at).digits(&c, &keys);
+            }
+            "speech" => {
+                let (c, text) = (call(sim)?, need(&e.text, "text")?);
+                sim.at(at).speech(&c, &text, e.confidence.unwrap_or(0.9));
+            }
+            "speech-partial" => {
+                let (c, text) = (call(sim)?, need(&e.text, "text")?);
+                let stable = e.keys.clone().unwrap_or_default();
+                let input = Input::SpeechPartial { stable, unstable: text, stability: e.confidence.unwrap_or(0.5) };
+                sim.at(at).send(&c, input);
+            }
+            "hangup" => {
+                let c = call(sim)?;
+                sim.at(at).hangup(&c);
+            }
+            "api-hangup" => {
+                let c = call(sim)?;
+                sim.at(at).send(&c, Input::Hangup { source: HangupSource::ApiRequest });
+            }
+            "transfer" => {
+                let (c, url) = (call(sim)?, need(&e.url, "url")?);
+                let m =
+                    method(e.method.as_deref().unwrap_or("POST")).map_err(|x| invalid(format!("event {n}: {x}")))?;
+                sim.at(at).send(&c, Input::Transfer { url, method: m });
+            }
+            "silence" => {
+                let c = call(sim)?;
+                sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Silence));
+            }
+            "beep-detected" => {
+                let c = call(sim)?;
+                sim.at(at).send(&c, Input::MediaEvent(MediaEvent::Beep));
+            }
+            "dial-ringing" | "dial-answered" | "dial-busy" | "dial-no-answer" | "dial-failed" | "callee-hangup"
+            | "callee-digits" => {
+                let c = call(sim)?;
+                let ev = match e.action.as_str() {
+                    "dial-ringing" => DialEvent::Ringing,
+                    "dial-answered" => {
+                        let to = e.to.clone().unwrap_or_else(|| "callee".to_owned());
+                        let b_leg = crate::engine::CallId::from(format!("{c}-callee-{n}"));
+                        DialEvent::Answered { b_leg, to }
+                    }
+                    "dial-busy" => DialEvent::Busy,
+                    "dial-no-answer" => DialEvent::NoAnswer,
+                    "dial-failed" => DialEvent::Failed,
+                    "callee-hangup" => DialEvent::CalleeHangup,
+                    _ => DialEvent::CalleeDigits(need(&e.keys, "keys")?),
+                };
+                sim.at(at).dial(&c, ev);
+            }
+            "recording-finished" => {
+                let c = call(sim)?;
+                let ms = e.duration.map_or(0, |d| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX));
+                sim.at(at).finish_recording(&c, ms);
+            }
+            "stream-ended" => {
+                let c = call(sim)?;
+                sim.at(at).end_stream(&c);
+            }
+            "kick" => {
+                let op = RoomOp::Kick { room: room()?, target: member()? };
+                sim.at(at).room_op(op);
+            }
+            "mute" | "unmute" => {
+                let op = RoomOp::Mute { room: room()?, target: member()?, on: e.action == "mute" };
+                sim.at(at).room_op(op);
+            }
+            "hold" | "unhold" => {
+                let op = RoomOp::Hold { room: room()?, target: member()?, on: e.action == "hold" };
+                sim.at(at).room_op(op);
+            }
+            "deaf" | "undeaf" => {
+                let op = RoomOp::Deaf { room: room()?, target: member()?, on: e.action == "deaf" };
+                sim.at(at).room_op(op);
+            }
+            "play" => {
+                let media = MemberMedia::Play { url: need(&e.url, "url")? };
+                sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
+            }
+            "stop-play" => {
+                sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopPlay });
+            }
+            "speak" => {
+                let media = MemberMedia::Speak {
+                    text: need(&e.text, "text")?,
+                    voice: e.voice.clone().unwrap_or_else(|| "WOMAN".to_owned()),
+                    language: e.language.clone().unwrap_or_else(|| "en-US".to_owned()),
+                };
+                sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media });
+            }
+            "stop-speak" => {
+                sim.at(at).room_op(RoomOp::Media { room: room()?, target: member()?, media: MemberMedia::StopSpeak });
+            }
+            "hangup-member" => {
+                sim.at(at).room_op(RoomOp::HangupMember { room: room()?, target: member()? });
+            }
+            "end-room" => {
+                sim.at(at).room_op(RoomOp::End { room: room()? });
+            }
+            "end-all-rooms" => {
+                sim.at(at).room_op(RoomOp::EndAll);
+            }
+            "start-recording" => {
+                sim.at(at).room_op(RoomOp::StartRecording {
+                    room: room()?,
+                    spec: crate::engine::RecordSpec { format: crate::xml::values::FileFormat::Mp3, callback: None },
+                });
+            }
+            "stop-recording" => {
+                sim.at(at).room_op(RoomOp::StopRecording { room: room()? });
+            }
+            other => return Err(invalid(format!("event {n}: unknown action `{other}` (see docs/scenarios.md)"))),
+        }
+    }
+    Ok(())
+}
+
+/// The settings and events of scenario `text` as JSON ([`Script`]); `file` is its parse.
+fn script_of(text: &str, file: &File) -> Script {
+    let table: toml::Table = text.parse().unwrap_or_default();
+    let mut settings = serde_json::Map::new();
+    for k in SETTINGS {
+        if let Some(v) = table.get(*k)
+            && let Ok(j) = serde_json::to_value(v)
+        {
+            settings.insert((*k).to_owned(), j);
+        }
+    }
+    let raw = table.get("event").and_then(|e| e.as_array()).cloned().unwrap_or_default();
+    let events = file
+        .events
+        .iter()
+        .zip(raw)
+        .map(|(spec, v)| {
+            let mut j = serde_json::to_value(v).unwrap_or_default();
+            if let Some(o) = j.as_object_mut() {
+                o.remove("at");
+            }
+            (spec.at.0, j)
+        })
+        .collect();
+    Script { settings: serde_json::Value::Object(settings), events }
+}
+
+/// The simulation that replays `cassettes` (of one recording; `path` names errors): the
+/// first one's settings and speed, every call started at its recorded time with its
+/// recorded setup (in recorded order, so seeded ids come out the same), and every event once
+/// (by `seq`) at its time. Documents are not served: a
+/// [`crate::cassette::CassetteFetcher`] is to answer every request.
+///
+/// # Errors
+/// [`ScenarioError::Invalid`] when a setting, call or event cannot be replayed.
+pub fn replay_simulation(path: &Path, cassettes: &[crate::cassette::Cassette]) -> Result<Simulation, ScenarioError> {
+    let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
+    let first = cassettes.first().ok_or_else(|| invalid("no cassette to replay".to_owned()))?;
+    // A cassette written by hand may leave `settings` out (null): no settings then.
+    let raw = match &first.settings {
+        serde_json::Value::Null => serde_json::json!({}),
+        v => v.clone(),
+    };
+    let settings: Settings =
+        serde_json::from_value(raw).map_err(|e| invalid(format!("the cassette's settings: {e}")))?;
+    let mut sim = Simulation::with_seed(settings.seed.unwrap_or(1));
+    configure(&mut sim, settings.transcription.as_deref(), settings.timing.as_ref(), settings.dial.as_ref())
+        .map_err(&invalid)?;
+    if let Some(speed) = first.speed {
+        sim.set_speed(speed);
+    }
+    let mut calls: Vec<&crate::cassette::RecordedCall> = cassettes.iter().filter_map(|c| c.call.as_ref()).collect();
+    calls.sort_by_key(|c| c.index);
+    for c in calls {
+        let direction = match c.direction.as_str() {
+            "inbound" => Direction::Inbound,
+            "outbound" => Direction::Outbound,
+            other => return Err(invalid(format!("call `{}`: direction `{other}`", c.name))),
+        };
+        let hook = |h: &Option<(String, String)>| -> Result<Option<Webhook>, ScenarioError> {
+            h.as_ref()
+                .map(|(u, m)| {
+                    method(m).map(|m| Webhook::new(u, m)).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))
+                })
+                .transpose()
+        };
+        let mut setup = sim.setup(&c.name, &c.answer_url, direction);
+        setup.from = c.from.clone();
+        setup.to = c.to.clone();
+        setup.caller_name = c.caller_name.clone();
+        let m = method(&c.answer_method).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
+        setup.answer = Webhook::new(&c.answer_url, m);
+        setup.fallback = hook(&c.fallback)?;
+        setup.hangup = hook(&c.hangup)?;
+        setup.ring = hook(&c.ring)?;
+        setup.request_uuid = c.request_uuid.as_deref().map(Into::into);
+        sim.start_call_with(Duration::from_millis(c.at_ms), &c.name, setup);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut events: Vec<&crate::cassette::RecordedEvent> =
+        cassettes.iter().flat_map(|c| &c.events).filter(|e| seen.insert(e.seq)).collect();
+    events.sort_by_key(|e| (e.at_ms, e.seq));
+    let mut specs = Vec::with_capacity(events.len());
+    for e in &events {
+        let mut v = e.event.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("at".to_owned(), serde_json::Value::from(0));
+        }
+        let mut spec: EventSpec =
+            serde_json::from_value(v).map_err(|err| invalid(format!("event {}: {err}", e.seq + 1)))?;
+        spec.at = Dur(Duration::from_millis(e.at_ms));
+        specs.push((usize::try_from(e.seq).unwrap_or(usize::MAX).saturating_add(1), spec));
+    }
+    add_events(&mut sim, specs.iter().map(|(n, s)| (*n, s)), path)?;
+    Ok(sim)
 }
 
 /// What a transcript shows went wrong with the scenario itself rather than with the flow: a

@@ -36,6 +36,8 @@ use std::time::Duration;
 
 pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
+#[cfg(feature = "cassette")]
+pub(crate) use transcript::purpose_text;
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 

@@ -621,7 +621,8 @@ pub(crate) fn strip_fragment(url: &str) -> &str {
     url.split_once('#').map_or(url, |(u, _)| u)
 }
 
-fn purpose_text(req: &HttpRequest) -> String {
+/// What a request is for, as transcripts say it (`answer`, `GetDigits action`, `hangup`, …).
+pub(crate) fn purpose_text(req: &HttpRequest) -> String {
     match req.purpose {
         Purpose::Answer => "answer".to_owned(),
         Purpose::Fallback => "fallback".to_owned(),

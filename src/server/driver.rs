@@ -10,7 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::record::{self, Recorder, Slot};
 use super::webhook::Webhooks;
+use crate::cassette::RecordedReply;
 use crate::engine::{
     CallEnd, CallId, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest, Input, Reply,
     RequestId, RoomSnapshot,
@@ -54,8 +56,17 @@ enum Job {
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
-    /// A fetched document's reply; the fetch counts as in flight until it is delivered.
-    Deliver { call: CallId, request: RequestId, reply: FetchReply, fetch: InFlightGuard },
+    /// A fetched document's reply; the fetch counts as in flight until it is delivered. With
+    /// `serve --record`, also where it goes in the call's cassette and what came back.
+    Deliver {
+        call: CallId,
+        request: RequestId,
+        reply: FetchReply,
+        fetch: InFlightGuard,
+        trace: Option<(Slot, RecordedReply)>,
+    },
+    /// `serve --record`: a notification's reply, for the call's cassette.
+    Replied { slot: Slot, reply: RecordedReply },
     /// A notification failed (after its retries): a `reply` line says so.
     NotifyFailed { call: Option<CallId>, url: String, reason: String, notice: InFlightGuard },
     /// Answer true once nothing is in flight and nothing is due; false at once when
@@ -159,6 +170,16 @@ impl Driver {
     /// Starts the driver task on the current tokio runtime; `rt` runs on the real clock from
     /// now.
     pub fn spawn(rt: Runtime, webhooks: Webhooks, config: DriverConfig) -> Driver {
+        Self::spawn_recording(rt, webhooks, config, None)
+    }
+
+    /// [`Driver::spawn`], recording cassettes with `recorder` (`serve --record`).
+    pub fn spawn_recording(
+        rt: Runtime,
+        webhooks: Webhooks,
+        config: DriverConfig,
+        recorder: Option<Recorder>,
+    ) -> Driver {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(Recent::default()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
@@ -176,6 +197,7 @@ impl Driver {
             fetches: HashMap::new(),
             in_flight: Arc::new(InFlight::default()),
             waiting: Vec::new(),
+            recorder,
         };
         tokio::spawn(task.drive(rx));
         driver
@@ -284,11 +306,13 @@ struct Task {
     in_flight: Arc<InFlight>,
     /// Who waits for the driver to settle (at most [`MAX_SETTLE_WAITERS`]).
     waiting: Vec<oneshot::Sender<bool>>,
+    /// `serve --record`: the live calls' cassettes.
+    recorder: Option<Recorder>,
 }
 
 /// A notification for a call's queue (the call that made it; `None`: the rooms'), counted in
-/// flight until it is sent.
-type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>);
+/// flight until it is sent, and where its reply goes in a cassette (`serve --record`).
+type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>, Option<Slot>);
 
 impl Task {
     async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -325,9 +349,20 @@ impl Task {
         let rt = &mut self.rt;
         match job {
             Job::StartCalls { setups, max_calls, done } => {
-                let _ = done.send(start_calls(rt, now, setups, max_calls));
+                let started = start_calls(rt, now, setups, max_calls);
+                if let (Some(rec), Ok(ids)) = (self.recorder.as_mut(), &started) {
+                    for id in ids {
+                        if let Some(c) = rt.engine().call(id) {
+                            rec.started(now, c.setup());
+                        }
+                    }
+                }
+                let _ = done.send(started);
             }
             Job::RoomOp { op, done } => {
+                if let Some(rec) = self.recorder.as_mut() {
+                    rec.room_op(now, &op);
+                }
                 let _ = done.send(rt.room_op(now, &op));
             }
             Job::ListRooms { done } => {
@@ -345,9 +380,22 @@ impl Task {
             }
             Job::Input { id, input, done } => {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());
+                if live && let Some(rec) = self.recorder.as_mut() {
+                    rec.input(now, &id, &input);
+                }
                 let _ = done.send(live && rt.handle_input(now, &id, input).is_ok());
             }
-            Job::Deliver { call, request, reply, fetch } => {
+            Job::Replied { slot, reply } => {
+                if let Some(done) = self.recorder.as_mut().and_then(|r| r.replied(slot, reply, true)) {
+                    record::write(done.0, done.1);
+                }
+            }
+            Job::Deliver { call, request, reply, fetch, trace } => {
+                if let Some((slot, traced)) = trace
+                    && let Some(done) = self.recorder.as_mut().and_then(|r| r.replied(slot, traced, false))
+                {
+                    record::write(done.0, done.1);
+                }
                 rt.deliver(now, &call, request, reply);
                 // Its requests are on their way before the fetch stops counting.
                 self.send_requests();
@@ -371,6 +419,8 @@ impl Task {
     /// Sends what the runtime asked for and logs its transcript lines.
     fn send_requests(&mut self) {
         while let Some((call, req)) = self.rt.poll_request() {
+            let now = self.start.elapsed();
+            let slot = self.recorder.as_mut().and_then(|r| r.request(now, call.as_ref(), &req));
             self.nonce = self.nonce.wrapping_add(0x9E37_79B9);
             let nonce = format!("{:020}", self.nonce);
             let guard = self.in_flight.start();
@@ -378,7 +428,7 @@ impl Task {
                 let key = call.as_ref().map_or_else(String::new, |c| c.as_str().to_owned());
                 let (hooks, hold, back) = (&self.webhooks, self.config.notify_hold, &self.tx);
                 let queue = self.queues.entry(key).or_insert_with(|| notifier(hooks.clone(), hold, back.clone()));
-                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard, call)) {
+                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard, call, slot)) {
                     // The worker stopped: start a new one.
                     let fresh = notifier(self.webhooks.clone(), hold, self.tx.clone());
                     let _ = fresh.send(notice);
@@ -389,10 +439,15 @@ impl Task {
             let (hooks, back) = (self.webhooks.clone(), self.tx.clone());
             let key = call.as_ref().map(|c| c.as_str().to_owned());
             let task = tokio::spawn(async move {
-                let reply = checked(hooks.send(&req, &nonce).await);
+                let permit = hooks.permit(&req).await;
+                // The application's time: from when the request may go on the wire.
+                let started = Instant::now();
+                let (raw, status) = hooks.send_traced(permit, &req, &nonce).await;
+                let trace = slot.map(|s| (s, RecordedReply::new(&raw, status, started.elapsed())));
+                let reply = checked(raw);
                 tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
-                    let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard }).await;
+                    let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard, trace }).await;
                 }
             });
             if let Some(key) = key {
@@ -417,6 +472,9 @@ impl Task {
             }
         }
         for (setup, _) in &gone {
+            if let Some(done) = self.recorder.as_mut().and_then(|r| r.ended(setup.id.as_str())) {
+                record::write(done.0, done.1);
+            }
             self.queues.remove(setup.id.as_str());
             for task in self.fetches.remove(setup.id.as_str()).unwrap_or_default() {
                 task.abort();
@@ -477,13 +535,18 @@ fn checked(reply: FetchReply) -> FetchReply {
 fn notifier(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>) -> mpsc::UnboundedSender<Notice> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
     tokio::spawn(async move {
-        while let Some((req, nonce, guard, call)) = rx.recv().await {
+        while let Some((req, nonce, guard, call, slot)) = rx.recv().await {
             // The hold counts from the moment the request may go on the wire.
             let permit = webhooks.permit(&req).await;
             let (hooks, back) = (webhooks.clone(), back.clone());
             let mut task = tokio::spawn(async move {
-                let reply = hooks.send_with(permit, &req, &nonce).await;
+                let started = Instant::now();
+                let (reply, status) = hooks.send_traced(permit, &req, &nonce).await;
                 tracing::debug!(url = %req.url, ?reply, "notification sent");
+                if let Some(slot) = slot {
+                    let reply = RecordedReply::new(&reply, status, started.elapsed());
+                    let _ = back.send(Job::Replied { slot, reply }).await;
+                }
                 if let FetchReply::Failed(reason) = reply {
                     tracing::warn!(url = %req.url, %reason, "notification failed");
                     let url = req.url;

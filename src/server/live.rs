@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::webhook::Webhooks;
+use crate::cassette::{RecordedReply, ReplyLog};
 use crate::engine::{FetchReply, HttpRequest};
 use crate::sim::Fetcher;
 
@@ -45,17 +46,55 @@ impl LiveFetcher {
     }
 }
 
-impl Fetcher for LiveFetcher {
-    fn fetch(&mut self, req: &HttpRequest) -> FetchReply {
+impl LiveFetcher {
+    /// Sends `req` and returns the reply, the HTTP status of the last attempt (`None` when
+    /// none was answered) and the wall time it took.
+    pub fn fetch_traced(&mut self, req: &HttpRequest) -> (FetchReply, Option<u16>, Duration) {
         // Nonces count up, so that runs are alike (the signature covers the nonce).
         self.nonce += 1;
         let nonce = format!("{:020}", self.nonce);
         let started = Instant::now();
-        let reply = self.rt.block_on(self.webhooks.send(req, &nonce));
+        let (reply, status) = self.rt.block_on(async {
+            let permit = self.webhooks.permit(req).await;
+            self.webhooks.send_traced(permit, req, &nonce).await
+        });
         let took = started.elapsed();
         self.requests += 1;
         self.waited += took;
         tracing::debug!(url = %req.url, ?took, "live request answered");
+        (reply, status, took)
+    }
+}
+
+impl Fetcher for LiveFetcher {
+    fn fetch(&mut self, _now: Duration, _who: &str, req: &HttpRequest) -> FetchReply {
+        self.fetch_traced(req).0
+    }
+}
+
+/// `--live --record`: a [`LiveFetcher`] that also keeps each reply with its status and
+/// latency in a [`ReplyLog`], for the cassettes written after the run
+/// ([`crate::cassette::from_simulation`]). The log holds one entry per request the
+/// application answered, as [`crate::sim::Simulation::requests`] holds one per request.
+#[derive(Debug)]
+pub struct RecordingFetcher {
+    live: LiveFetcher,
+    log: ReplyLog,
+}
+
+impl RecordingFetcher {
+    /// Records what `live` gets into `log`.
+    pub fn new(live: LiveFetcher, log: ReplyLog) -> Self {
+        RecordingFetcher { live, log }
+    }
+}
+
+impl Fetcher for RecordingFetcher {
+    fn fetch(&mut self, _now: Duration, who: &str, req: &HttpRequest) -> FetchReply {
+        let (reply, status, took) = self.live.fetch_traced(req);
+        if let Ok(mut log) = self.log.lock() {
+            log.insert((who.to_owned(), req.id), RecordedReply::new(&reply, status, took));
+        }
         reply
     }
 }

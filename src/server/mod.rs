@@ -10,6 +10,7 @@ mod api;
 mod driver;
 mod listener;
 pub mod live;
+pub mod record;
 pub mod signature;
 pub mod webhook;
 
@@ -62,6 +63,9 @@ pub struct ServerConfig {
     /// The most calls alive at once; a request that would start more is answered 429 and
     /// starts none (default 10,000, `--max-calls`).
     pub max_calls: usize,
+    /// `--record DIR`: write a cassette per call into this existing folder when the call
+    /// ends ([`record::Recorder`]).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +80,7 @@ impl Default for ServerConfig {
             webhook_timeout: webhook::PLIVO_TOTAL_TIMEOUT,
             notify_hold: DriverConfig::default().notify_hold,
             max_calls: 10_000,
+            record: None,
         }
     }
 }
@@ -113,7 +118,8 @@ fn app(config: &ServerConfig) -> axum::Router {
         ..webhook::WebhookConfig::default()
     };
     let webhooks = webhook::Webhooks::with_config(&config.auth_token, hooks);
-    let driver = Driver::spawn(rt, webhooks, DriverConfig { notify_hold: config.notify_hold });
+    let recorder = config.record.as_deref().map(|dir| record::Recorder::new(dir, config.speed));
+    let driver = Driver::spawn_recording(rt, webhooks, DriverConfig { notify_hold: config.notify_hold }, recorder);
     let state = api::AppState {
         driver,
         auth_id: config.auth_id.clone(),

@@ -95,7 +95,8 @@ pub enum WebhookError {
 
 /// How one attempt ended.
 enum Attempt {
-    Done(FetchReply),
+    /// Answered 2xx with this status.
+    Done(FetchReply, u16),
     /// Failed; the kind says whether the policy retries it.
     Failed(WebhookError, Failure),
     /// Failed for a local reason (resources of this process or host).
@@ -143,7 +144,13 @@ impl Webhooks {
     }
 
     /// [`Webhooks::send`] with a slot already taken.
-    pub async fn send_with(&self, _permit: Permit, req: &HttpRequest, nonce: &str) -> FetchReply {
+    pub async fn send_with(&self, permit: Permit, req: &HttpRequest, nonce: &str) -> FetchReply {
+        self.send_traced(permit, req, nonce).await.0
+    }
+
+    /// [`Webhooks::send_with`], also returning the HTTP status of the last attempt (`None`
+    /// when no attempt got an answer: connection refused, timed out, …), for cassettes.
+    pub async fn send_traced(&self, _permit: Permit, req: &HttpRequest, nonce: &str) -> (FetchReply, Option<u16>) {
         let defaults = RetryPolicy { total: self.config.total_timeout, ..RetryPolicy::default() };
         let (url, policy) = parse_fragment_with(&req.url, defaults);
         let signature = signature::sign(&self.auth_token, req.method, url, &req.params, nonce);
@@ -151,17 +158,18 @@ impl Webhooks {
         let local_deadline = Instant::now() + self.config.local_retry_for;
         let mut backoff = Duration::from_millis(20);
         let mut attempt = 0;
+        let mut status = None;
         loop {
             // A few milliseconds are no time for an attempt: the total is spent.
             let elapsed = policy.total.saturating_sub(deadline.saturating_duration_since(Instant::now()));
             let Some(timeout) = policy.attempt_timeout(elapsed) else {
-                return FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string());
+                return (FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string()), status);
             };
             let reason = match self.attempt(req, url, &policy, &signature, nonce, timeout).await {
-                Attempt::Done(reply) => return reply,
+                Attempt::Done(reply, code) => return (reply, Some(code)),
                 Attempt::Local(reason) => {
                     if Instant::now() + backoff > local_deadline {
-                        return FetchReply::Failed(reason.to_string());
+                        return (FetchReply::Failed(reason.to_string()), status);
                     }
                     tracing::debug!(%url, %reason, "local failure; retrying");
                     tokio::time::sleep(backoff).await;
@@ -169,8 +177,12 @@ impl Webhooks {
                     continue;
                 }
                 Attempt::Failed(reason, failure) => {
+                    status = match &reason {
+                        WebhookError::Status(code) => Some(*code),
+                        _ => None,
+                    };
                     if !policy.retry_after(attempt, failure) {
-                        return FetchReply::Failed(reason.to_string());
+                        return (FetchReply::Failed(reason.to_string()), status);
                     }
                     reason
                 }
@@ -203,7 +215,7 @@ impl Webhooks {
                 let status = resp.status();
                 if status.is_success() {
                     return match read_body(resp).await {
-                        Ok(body) => Attempt::Done(FetchReply::Body(body)),
+                        Ok(body) => Attempt::Done(FetchReply::Body(body), status.as_u16()),
                         Err(e) => Attempt::Failed(
                             WebhookError::Transfer(format!("reading the body failed: {e}")),
                             Failure::Transfer,

@@ -64,7 +64,8 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// no I/O. [`Simulation::settle`](Simulation) calls it synchronously, in order, for every
 /// request whose URL is not served (callbacks and `hangup_url` too), while virtual time stands
 /// still. Its answer to a document fetch goes to the call; its answer to a notification
-/// ([`Reply::Ignore`]) becomes a `reply` transcript line.
+/// ([`Reply::Ignore`]) becomes a `reply` transcript line. It is told the virtual time of the
+/// request and who made it (the call's name in the transcript, or `room`).
 ///
 /// ```
 /// use plivo_flow::engine::{FetchReply, HttpRequest};
@@ -74,7 +75,7 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// #[derive(Debug, Default)]
 /// struct App(u32);
 /// impl Fetcher for App {
-///     fn fetch(&mut self, req: &HttpRequest) -> FetchReply {
+///     fn fetch(&mut self, _now: std::time::Duration, _who: &str, req: &HttpRequest) -> FetchReply {
 ///         self.0 += 1;
 ///         match req.url.as_str() {
 ///             "https://app.example/answer" => {
@@ -96,8 +97,9 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// assert!(text.contains("alice  https://app.example/hangup answered \"thanks\""), "{text}");
 /// ```
 pub trait Fetcher: std::fmt::Debug + Send {
-    /// The application's answer to `req`.
-    fn fetch(&mut self, req: &HttpRequest) -> FetchReply;
+    /// The application's answer to `req`, made at virtual time `now` (since the simulation's
+    /// start) by `who` (a call's name, or `room`).
+    fn fetch(&mut self, now: Duration, who: &str, req: &HttpRequest) -> FetchReply;
 }
 
 /// A scripted happening.
@@ -172,6 +174,8 @@ pub struct Simulation {
     /// Calls whose dial events the script gives (by name: the call may not exist yet).
     scripted_dials: HashSet<String>,
     requests: Vec<(Duration, String, HttpRequest)>,
+    /// The calls started, in order ([`Simulation::started`]).
+    started: Vec<(Duration, String, CallSetup)>,
     /// Rendered diagnostics of invalid fetched documents, for the CLI.
     diagnostics: Vec<String>,
     /// Transcript lines already looked at for diagnostics.
@@ -209,6 +213,7 @@ impl Simulation {
             ids: HashMap::new(),
             scripted_dials: HashSet::new(),
             requests: Vec::new(),
+            started: Vec::new(),
             diagnostics: Vec::new(),
             scanned: 0,
             step_limit: DEFAULT_STEP_LIMIT,
@@ -355,7 +360,11 @@ impl Simulation {
         }
         self.ids.insert(name.to_owned(), setup.id.clone());
         self.rt.transcript_mut().set_name(&setup.id, name);
+        let copy = setup.clone();
         let r = self.rt.start_call(self.now, setup);
+        if r.is_ok() {
+            self.started.push((self.now, name.to_owned(), copy));
+        }
         self.settle();
         r
     }
@@ -452,6 +461,29 @@ impl Simulation {
         self.rt.coverage().report(docs.iter().map(|(u, d)| (u.as_str(), d)))
     }
 
+    /// What the canned documents answer at `url` (without a [`Fetcher`]): the served body or
+    /// failure, else the fallback, else a failure saying nothing is served there.
+    pub fn canned_reply(&self, url: &str) -> FetchReply {
+        match self.served.get(strip_fragment(url)).or(self.fallback.as_ref()) {
+            Some(Served::Body(b)) => FetchReply::Body(b.clone()),
+            Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
+            // A faulted URL is answered by its fault, in virtual time, before this is asked.
+            Some(Served::Fault(_)) | None => FetchReply::Failed(NOT_SERVED.to_owned()),
+        }
+    }
+
+    /// Whether `url` (fragment aside) is one of the canned documents, which the [`Fetcher`]
+    /// is not asked for.
+    pub fn is_served(&self, url: &str) -> bool {
+        self.served.contains_key(strip_fragment(url))
+    }
+
+    /// The calls started so far, in order: when, their name and their setup. Grows by one per
+    /// call started, as [`Simulation::requests`] grows by one per request.
+    pub fn started(&self) -> &[(Duration, String, CallSetup)] {
+        &self.started
+    }
+
     /// Every request sent, with its time and the name of the call (or `room`).
     pub fn requests(&self) -> &[(Duration, String, HttpRequest)] {
         &self.requests
@@ -534,7 +566,7 @@ impl Simulation {
                 && let Some(fetcher) = self.fetcher.as_mut()
             {
                 // The shell answers while the clock stands still.
-                let reply = fetcher.fetch(&req);
+                let reply = fetcher.fetch(self.now, &who, &req);
                 if req.reply == Reply::Ignore {
                     let text = reply_text(&req.url, &reply);
                     self.rt.transcript_mut().line(self.now, &who, LineKind::Reply, text);
@@ -546,12 +578,7 @@ impl Simulation {
             } else if req.reply != Reply::Ignore
                 && let Some(call) = &call
             {
-                let reply = match self.served.get(strip_fragment(&req.url)).or(self.fallback.as_ref()) {
-                    Some(Served::Body(b)) => FetchReply::Body(b.clone()),
-                    Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
-                    // A faulted URL was answered above.
-                    Some(Served::Fault(_)) | None => FetchReply::Failed(NOT_SERVED.to_owned()),
-                };
+                let reply = self.canned_reply(&req.url);
                 let input = Input::Fetched { request: req.id, reply };
                 self.rt.media_mut().schedule_input(self.now, call, input);
             }
@@ -586,9 +613,13 @@ impl Simulation {
         match action {
             Action::Start { name, setup } => {
                 let id = setup.id.clone();
+                let copy = setup.clone();
                 if let Err(e) = self.rt.start_call(now, setup) {
                     self.rt.transcript_mut().line(now, &name, LineKind::Error, e.to_string());
-                } else if self.scripted_dials.contains(&name) {
+                    return;
+                }
+                self.started.push((now, name.clone(), copy));
+                if self.scripted_dials.contains(&name) {
                     self.rt.media_mut().script_dials(&id);
                 }
             }
