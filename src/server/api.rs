@@ -295,8 +295,20 @@ fn basic_ok(headers: &HeaderMap, id: &str, token: &str) -> bool {
     decoded == format!("{id}:{token}").as_bytes()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such resource")
+/// The answer to a path no route matches. Under `/v1/Account/{auth_id}/` it is a Plivo
+/// endpoint plivo-flow does not implement: a 404 that names the method and path as such (so
+/// that an SDK's "not found" is not read as "no such call"), logged as a warning. Elsewhere it
+/// is a 404 naming the path.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let path = uri.path();
+    // The trailing slash was trimmed before routing; Plivo's paths end with one.
+    let slash = if path.ends_with('/') { "" } else { "/" };
+    if path.starts_with("/v1/Account/") {
+        tracing::warn!(%method, path, "not implemented by plivo-flow");
+        ApiError::not_found(format!("{method} {path}{slash} is not implemented by plivo-flow"))
+    } else {
+        ApiError::not_found(format!("no such resource: {method} {path}{slash}"))
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
