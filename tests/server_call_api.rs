@@ -185,3 +185,152 @@ async fn an_unimplemented_endpoint_is_a_404_that_says_so() {
     assert_eq!(v["error"], "no such resource: GET /sim/Nothing/");
     h.server.stop().await.expect("stop");
 }
+
+impl Harness {
+    /// The `CallUUID` of the call the API request `request` started (its answer webhook
+    /// carries the request id as `ALegRequestUUID`).
+    async fn call_of(&self, request: &str) -> String {
+        for _ in 0..2000 {
+            let found = self.hits().iter().find_map(|h| {
+                (h.param("ALegRequestUUID") == Some(request)).then(|| h.param("CallUUID").unwrap_or("").to_owned())
+            });
+            if let Some(call) = found {
+                return call;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("no webhook of the call requested as {request}");
+    }
+
+    /// `GET Call/?{query}`: status and answer.
+    async fn list(&self, what: &str, query: &str) -> (u16, Value) {
+        self.req(Method::GET, &format!("/{what}/?{query}"), None).await
+    }
+}
+
+/// The `call_uuid`s of a list answer's objects.
+fn uuids(v: &Value, key: &str) -> Vec<String> {
+    v["objects"]
+        .as_array()
+        .map_or_else(Vec::new, |a| a.iter().filter_map(|o| o[key].as_str().map(str::to_owned)).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_records_are_filtered_and_paged_as_on_plivo() {
+    let h = Harness::start().await;
+    h.serve("/bye", "<Response><Speak>Bye</Speak></Response>");
+    let mut inbound = Vec::new();
+    for from in ["14155550101", "14155550102", "14155550103"] {
+        inbound.push(h.sim_call("/bye", from, "14155550200").await);
+    }
+    let mut outbound = Vec::new();
+    for to in ["14155550401", "14155550402"] {
+        let request = h.make_call("/bye", "14155550300", to).await;
+        outbound.push(h.call_of(&request).await);
+    }
+    for u in inbound.iter().chain(&outbound) {
+        h.until_record(u).await;
+    }
+    // Direction, then paging over it: meta's links carry the filter.
+    let (s, v) = h.list("Call", "call_direction=inbound").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["meta"]["total_count"], 3, "{v}");
+    let mut got = uuids(&v, "call_uuid");
+    got.sort();
+    let mut want = inbound.clone();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(v["objects"].as_array().is_some_and(|o| o.iter().all(|c| c["call_direction"] == "inbound")), "{v}");
+    let (_, v) = h.list("Call", "call_direction=inbound&limit=2").await;
+    assert_eq!(v["objects"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v["meta"]["next"], format!("/v1/Account/{ID}/Call/?limit=2&offset=2&call_direction=inbound"));
+    assert_eq!(v["meta"]["previous"], Value::Null);
+    let first_page = uuids(&v, "call_uuid");
+    let (_, v) = h.list("Call", "call_direction=inbound&limit=2&offset=2").await;
+    let second_page = uuids(&v, "call_uuid");
+    assert_eq!(second_page.len(), 1, "{v}");
+    assert!(!first_page.contains(&second_page[0]), "pages overlap: {first_page:?} {second_page:?}");
+    assert_eq!(v["meta"]["next"], Value::Null);
+    assert_eq!(v["meta"]["previous"], format!("/v1/Account/{ID}/Call/?limit=2&offset=0&call_direction=inbound"));
+    assert_eq!((v["meta"]["limit"].clone(), v["meta"]["offset"].clone()), (json!(2), json!(2)));
+    let (_, v) = h.list("Call", "call_direction=outbound").await;
+    assert_eq!(v["meta"]["total_count"], 2, "{v}");
+    // Numbers match exactly or by prefix.
+    let (_, v) = h.list("Call", "from_number=1415555010").await;
+    assert_eq!(v["meta"]["total_count"], 3, "{v}");
+    let (_, v) = h.list("Call", "from_number=14155550102").await;
+    assert_eq!(uuids(&v, "call_uuid"), vec![inbound[1].clone()]);
+    let (_, v) = h.list("Call", "to_number=14155550402").await;
+    assert_eq!(uuids(&v, "call_uuid"), vec![outbound[1].clone()]);
+    // Billed seconds and end times, in their five forms.
+    let (_, v) = h.list("Call", "bill_duration=0").await;
+    assert_eq!(v["meta"]["total_count"], 5, "{v}");
+    let (_, v) = h.list("Call", "bill_duration__gt=0").await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    let (_, v) = h.list("Call", "bill_duration__lte=0&call_direction=outbound").await;
+    assert_eq!(v["meta"]["total_count"], 2, "{v}");
+    let (_, v) = h.list("Call", "end_time__lt=2000-01-01 00:00").await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    let (_, v) = h.list("Call", "end_time__gte=2000-01-01 00:00").await;
+    assert_eq!(v["meta"]["total_count"], 5, "{v}");
+    let (_, one) = h.req(Method::GET, &format!("/Call/{}/", inbound[0]), None).await;
+    let end = one["end_time"].as_str().expect("end_time").trim_end_matches("+00:00").to_owned();
+    let (_, v) = h.list("Call", &format!("end_time={end}&from_number=14155550101")).await;
+    assert_eq!(uuids(&v, "call_uuid"), vec![inbound[0].clone()], "end_time={end}: {v}");
+    let (_, v) = h.list("Call", &format!("end_time__gt={end}&from_number=14155550101")).await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    // No call is queued or live now; records are not listed as either.
+    let (_, v) = h.list("Call", "status=queued").await;
+    assert_eq!(v["calls"], json!([]), "{v}");
+    let (_, v) = h.list("Call", "status=live").await;
+    assert_eq!(v["calls"], json!([]), "{v}");
+    // Bad values are 400s.
+    for q in [
+        "limit=0",
+        "limit=21",
+        "limit=x",
+        "offset=-1",
+        "call_direction=sideways",
+        "end_time__gt=yesterday",
+        "bill_duration__lt=1.5",
+        "status=ringing",
+        "hangup_cause_code=x",
+    ] {
+        let (s, v) = h.list("Call", q).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert!(is_error(&v), "{q}: {v}");
+    }
+    h.server.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_calls_are_filtered_and_paged() {
+    let h = Harness::start().await;
+    h.serve("/room", "<Response><Conference>Lobby</Conference></Response>");
+    let a = h.sim_call("/room", "14155550111", "14155550200").await;
+    let b = h.sim_call("/room", "14155550112", "14155550200").await;
+    let request = h.make_call("/room", "14155550300", "14155550499").await;
+    let c = h.call_of(&request).await;
+    h.settle().await;
+    let (s, v) = h.list("Call", "status=live").await;
+    assert_eq!(s, 200, "{v}");
+    let mut all = vec![a.clone(), b.clone(), c.clone()];
+    all.sort();
+    assert_eq!(v["calls"], json!(all), "{v}");
+    let (_, v) = h.list("Call", "status=live&call_direction=outbound").await;
+    assert_eq!(v["calls"], json!([c]), "{v}");
+    let (_, v) = h.list("Call", "status=live&from_number=14155550112").await;
+    assert_eq!(v["calls"], json!([b]), "{v}");
+    let (_, v) = h.list("Call", "status=live&to_number=14155550499").await;
+    assert_eq!(v["calls"], json!([c]), "{v}");
+    let (_, v) = h.list("Call", "status=live&limit=1&offset=1").await;
+    assert_eq!(v["calls"], json!([all[1]]), "{v}");
+    // Answered calls are live, not queued; a live call is no call record.
+    let (_, v) = h.list("Call", "status=queued").await;
+    assert_eq!(v["calls"], json!([]), "{v}");
+    let (_, v) = h.list("Call", "").await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    let (s, v) = h.list("Call", "status=live&limit=50").await;
+    assert_eq!(s, 400, "{v}");
+    h.server.stop().await.expect("stop");
+}

@@ -19,8 +19,9 @@ use axum::routing::{delete, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::driver::{Driver, StartRefused};
-use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input, Webhook};
+use super::driver::{Driver, LiveCall, StartRefused};
+use super::lists::{self, Clock, ListError, Page, Range};
+use crate::engine::{CallEnd, CallId, CallSetup, CallStatus, Direction, HangupSource, Input, Webhook};
 use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
 use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
@@ -39,6 +40,9 @@ pub(crate) struct AppState {
     pub(crate) api_ids: Arc<Mutex<crate::engine::IdGen>>,
     /// The most calls alive at once (REST and `/sim/` calls together).
     pub(crate) max_calls: usize,
+    /// The runtime's time zero on the wall clock, for the times of call records and
+    /// recordings and the filters on them.
+    pub(crate) clock: Clock,
 }
 
 impl AppState {
@@ -91,6 +95,12 @@ impl From<ConferenceError> for ApiError {
     }
 }
 
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
 fn unavailable() -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
 }
@@ -131,6 +141,14 @@ impl Params {
                     .then(|| format!("`{k}` is `{v}`: it looks like a + decoded as a space; send %2B"))
             })
             .collect()
+    }
+
+    /// The non-empty parameters, sorted by name (for the filters of `meta.next`).
+    fn sorted(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> =
+            self.0.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
     }
 
     fn get(&self, k: &str) -> Option<&str> {
@@ -613,7 +631,8 @@ fn warn_about_plus(params: &Params, answer: &mut Value) {
 /// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
 /// hangup cause). Every key Plivo documents is present; those the simulation has no value for
 /// (billing, network, STIR/SHAKEN, wall-clock times) are `null`.
-fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+fn call_json(app: &AppState, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+    let account = app.auth_id.as_str();
     let Some(e) = end else {
         return json!({
             "call_uuid": setup.id.as_str(),
@@ -642,9 +661,9 @@ fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEn
         "hangup_cause_code": e.cause.code(),
         "hangup_cause_name": e.cause.name(),
         "hangup_source": e.source.as_str(),
-        "answer_time": Value::Null,
-        "end_time": Value::Null,
-        "initiation_time": Value::Null,
+        "answer_time": e.answered_at.map(|a| app.clock.seconds(a)),
+        "end_time": app.clock.seconds(e.at),
+        "initiation_time": app.clock.seconds(e.started_at),
         "call_state": Value::Null,
         "parent_call_uuid": Value::Null,
         "conference_uuid": Value::Null,
@@ -658,55 +677,77 @@ fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEn
     })
 }
 
+/// `GET Call/`: call records (the ended calls the server remembers, most recent first) with
+/// Plivo's filters and paging; `?status=live` the live calls' ids, `?status=queued` those of
+/// outbound calls not answered yet, both with the `call_direction`, `from_number`,
+/// `to_number`, `limit` and `offset` filters (Plivo: "Retrieve all calls", "Retrieve all live
+/// calls", "Retrieve all queued calls"). Bad filter values are 400s.
 async fn list_calls(
     State(app): State<AppState>,
     _p: P<HashMap<String, String>>,
     params: Params,
 ) -> Result<Json, ApiError> {
-    if params.get("status") == Some("live") {
-        let mut calls: Vec<String> = app
+    let page = Page::read(params.get("limit"), params.get("offset"))?;
+    let direction = lists::one_of("call_direction", params.get("call_direction"), &["inbound", "outbound"])?;
+    let (from, to) = (params.get("from_number"), params.get("to_number"));
+    let party = |s: &CallSetup| {
+        direction.is_none_or(|d| s.direction.as_str() == d)
+            && from.is_none_or(|f| s.from.starts_with(f))
+            && to.is_none_or(|t| s.to.starts_with(t))
+    };
+    let status = params.get("status");
+    if let Some(which @ ("live" | "queued")) = status {
+        let queued = |(s, status, _): &LiveCall| s.direction == Direction::Outbound && *status == CallStatus::Ringing;
+        let mut live: Vec<LiveCall> = app
             .driver
-            .live_calls()
+            .live_call_list()
             .await
             .ok_or_else(unavailable)?
             .into_iter()
-            .map(|id| id.as_str().to_owned())
+            .filter(|c| queued(c) == (which == "queued") && party(&c.0))
             .collect();
-        calls.sort();
+        live.sort_by(|a, b| a.0.id.as_str().cmp(b.0.id.as_str()));
+        let (calls, _) = page.slice(live.iter().map(|c| c.0.id.as_str().to_owned()));
         return Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))));
     }
-    // Call records: the ended calls the server remembers, most recent first, paged.
-    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
-        params
-            .get(k)
-            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("`{k}` must be a number"))))
+    lists::one_of("status", status, &["completed"])?;
+    let bill = Range::read("bill_duration", |k| params.get(k), lists::number)?;
+    let end = Range::read("end_time", |k| params.get(k), lists::time)?;
+    let cause = match params.get("hangup_cause_code") {
+        None => None,
+        Some(c) => Some(lists::number("hangup_cause_code", c)?.0),
     };
-    let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
-    let (page, total) = app.driver.history(offset, limit);
-    let objects: Vec<Value> =
-        page.iter().map(|(s, e)| call_json(&app.auth_id, s, "completed", Some(e), None)).collect();
-    let meta = json!({
-        "count": objects.len(),
-        "limit": limit,
-        "offset": offset,
-        "total_count": total,
-        "next": Value::Null,
-        "previous": Value::Null,
-    });
+    let source = params.get("hangup_source");
+    // Call records belong to the main account and no call here has a parent: those two
+    // filters, when given, match nothing.
+    let none = params.get("subaccount").is_some() || params.get("parent_call_uuid").is_some();
+    let clock = app.clock;
+    let keep = |(s, e): &(CallSetup, CallEnd)| {
+        let billed = e.answered_at.map_or(0, |a| e.at.saturating_sub(a).as_secs());
+        !none
+            && party(s)
+            && bill.holds(i128::from(billed))
+            && (!end.is_set() || end.holds(clock.micros(e.at)))
+            && cause.is_none_or(|c| i128::from(e.cause.code()) == c)
+            && source.is_none_or(|h| e.source.as_str().eq_ignore_ascii_case(h))
+    };
+    let (records, total) = app.driver.history_matching(keep, page);
+    let objects: Vec<Value> = records.iter().map(|(s, e)| call_json(&app, s, "completed", Some(e), None)).collect();
+    let path = format!("/v1/Account/{}/Call/", app.auth_id);
+    let meta = page.meta(&path, &params.sorted(), objects.len(), total);
     Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "meta": meta, "objects": objects }))))
 }
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
     let id = CallId::from(uuid.as_str());
-    let account = app.auth_id.clone();
     let live = app
         .driver
         .live_call(id)
         .await
         .ok_or_else(unavailable)?
-        .map(|(setup, status, verb)| call_json(&account, &setup, status.as_str(), None, verb));
-    let found = live
-        .or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app.auth_id, &s, "completed", Some(&e), None)));
+        .map(|(setup, status, verb)| call_json(&app, &setup, status.as_str(), None, verb));
+    let found =
+        live.or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app, &s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))

@@ -52,6 +52,8 @@ enum Job {
     LiveCalls { done: oneshot::Sender<Vec<CallId>> },
     /// One live call.
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
+    /// Every live call (for `GET Call/?status=live|queued` and its filters).
+    LiveCallList { done: oneshot::Sender<Vec<LiveCall>> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
     /// A fetched document's reply; the fetch counts as in flight until it is delivered.
@@ -224,6 +226,11 @@ impl Driver {
         self.ask(|done| Job::LiveCall { id, done }).await
     }
 
+    /// Every live call, in no order.
+    pub async fn live_call_list(&self) -> Option<Vec<LiveCall>> {
+        self.ask(|done| Job::LiveCallList { done }).await
+    }
+
     /// Hands `input` to a live call; `Some(false)` when it is not live.
     pub async fn input(&self, id: CallId, input: Input) -> Option<bool> {
         self.ask(|done| Job::Input { id, input, done }).await
@@ -236,12 +243,16 @@ impl Driver {
         self.ask(|done| Job::Settled { done }).await
     }
 
-    /// A page of the ended calls, most recent first, and how many there are in all.
-    pub fn history(&self, offset: usize, limit: usize) -> (Vec<CallRecord>, usize) {
-        self.history
-            .lock()
-            .map(|h| (h.iter().rev().skip(offset).take(limit).cloned().collect(), h.len()))
-            .unwrap_or_default()
+    /// The ended calls that `keep`, most recent first: those of `page`, and how many there
+    /// are in all.
+    pub(crate) fn history_matching(
+        &self,
+        keep: impl Fn(&CallRecord) -> bool,
+        page: super::lists::Page,
+    ) -> (Vec<CallRecord>, usize) {
+        let Ok(h) = self.history.lock() else { return (Vec::new(), 0) };
+        let (records, total) = page.slice(h.iter().rev().filter(|r| keep(r)));
+        (records.into_iter().cloned().collect(), total)
     }
 
     /// The record of the ended call `uuid`, if it is still remembered.
@@ -342,6 +353,10 @@ impl Task {
             Job::LiveCall { id, done } => {
                 let call = rt.engine().call(&id).filter(|c| !c.is_ended());
                 let _ = done.send(call.map(|c| (c.setup().clone(), c.status(), c.current_verb())));
+            }
+            Job::LiveCallList { done } => {
+                let live = rt.engine().calls().filter(|c| !c.is_ended());
+                let _ = done.send(live.map(|c| (c.setup().clone(), c.status(), c.current_verb())).collect());
             }
             Job::Input { id, input, done } => {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());
