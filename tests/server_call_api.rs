@@ -334,3 +334,90 @@ async fn live_calls_are_filtered_and_paged() {
     assert_eq!(s, 400, "{v}");
     h.server.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recording_api_lists_filters_gets_and_deletes_recordings() {
+    let h = Harness::start().await;
+    h.serve("/wav", r#"<Response><Record fileFormat="wav" playBeep="false" callbackUrl="/rec-cb"/><Speak>Thanks</Speak></Response>"#);
+    h.serve("/mp3", r#"<Response><Record playBeep="false"/><Speak>Thanks</Speak></Response>"#);
+    h.serve("/room", "<Response><Conference>Rec Room</Conference></Response>");
+    let a = h.sim_call("/wav", "14155550121", "14155550200").await;
+    let b = h.sim_call("/mp3", "14155550122", "14155550201").await;
+    let c = h.sim_call("/room", "14155550199", "14155550202").await;
+    h.settle().await;
+    let (s, v) = h.req(Method::POST, "/Conference/Rec Room/Record/", None).await;
+    assert_eq!(s, 202, "{v}");
+    let room_rec = v["recording_id"].as_str().expect("recording_id").to_owned();
+    let (s, v) = h.req(Method::DELETE, "/Conference/Rec Room/Record/", None).await;
+    assert_eq!(s, 204, "{v}");
+    h.settle().await;
+
+    let (s, v) = h.list("Recording", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["meta"]["total_count"], 3, "{v}");
+    assert_eq!(v["objects"][0]["recording_id"], room_rec.as_str(), "most recent first: {v}");
+    assert_eq!(v["objects"][0]["recording_type"], "conference");
+    assert_eq!(v["objects"][0]["conference_name"], "Rec Room");
+    let (_, v) = h.list("Recording", &format!("call_uuid={a}")).await;
+    assert_eq!(v["meta"]["total_count"], 1, "{v}");
+    let rec = v["objects"][0].clone();
+    assert_eq!((rec["call_uuid"].as_str(), rec["recording_type"].as_str()), (Some(a.as_str()), Some("call")), "{rec}");
+    assert_eq!(rec["recording_format"], "wav");
+    assert_eq!(rec["from_number"], "14155550121");
+    assert_eq!(rec["to_number"], "14155550200");
+    assert!(rec["recording_url"].as_str().is_some_and(|u| u.ends_with(".wav")), "{rec}");
+    let id = rec["recording_id"].as_str().expect("id").to_owned();
+    assert_eq!(rec["resource_uri"], format!("/v1/Account/{ID}/Recording/{id}/"));
+    assert!(rec["add_time"].as_str().is_some_and(|t| t.len() == 32 && t.ends_with("+00:00")), "{rec}");
+    // The recording's id and URL are those the <Record> callback reported.
+    let hits = h.hits();
+    let callback = hits.iter().find(|x| x.path == "/rec-cb").expect("the recording callback");
+    assert_eq!(callback.param("RecordingID"), Some(id.as_str()));
+    assert_eq!(callback.param("RecordUrl"), rec["recording_url"].as_str());
+    let (_, v) = h.list("Recording", "conference_name=Rec Room").await;
+    assert_eq!(uuids(&v, "recording_id"), vec![room_rec.clone()]);
+    let (_, v) = h.list("Recording", "from_number=1415555012").await;
+    assert_eq!(v["meta"]["total_count"], 2, "{v}");
+    let (_, v) = h.list("Recording", "to_number=14155550201").await;
+    assert_eq!(uuids(&v, "call_uuid"), vec![b.clone()]);
+    let (_, v) = h.list("Recording", "limit=1").await;
+    assert_eq!(v["objects"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["meta"]["next"], format!("/v1/Account/{ID}/Recording/?limit=1&offset=1"));
+    let (_, v) = h.list("Recording", "limit=1&offset=2").await;
+    assert_eq!(v["meta"]["next"], Value::Null);
+    assert_eq!(v["meta"]["previous"], format!("/v1/Account/{ID}/Recording/?limit=1&offset=1"));
+    let (_, v) = h.list("Recording", "add_time__gte=2000-01-01 00:00").await;
+    assert_eq!(v["meta"]["total_count"], 3, "{v}");
+    let (_, v) = h.list("Recording", "add_time__lt=2000-01-01 00:00:00.5").await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    let added = rec["add_time"].as_str().expect("add_time").trim_end_matches("+00:00").to_owned();
+    let (_, v) = h.list("Recording", &format!("add_time={added}&call_uuid={a}")).await;
+    assert_eq!(v["meta"]["total_count"], 1, "add_time={added}: {v}");
+    let (_, v) = h.list("Recording", &format!("add_time__gt={added}&call_uuid={a}")).await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    let (_, v) = h.list("Recording", "subaccount=SAXXXXXXXXXXXXXXXXXX").await;
+    assert_eq!(v["meta"]["total_count"], 0, "{v}");
+    for q in ["limit=25", "offset=x", "add_time__gt=soon", "recording_storage_duration__lt=a"] {
+        let (s, v) = h.list("Recording", q).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert!(is_error(&v), "{v}");
+    }
+
+    let (s, v) = h.req(Method::GET, &format!("/Recording/{id}/"), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["recording_id"].as_str(), v["call_uuid"].as_str()), (Some(id.as_str()), Some(a.as_str())));
+    assert!(v["api_id"].as_str().is_some_and(|x| !x.is_empty()), "{v}");
+    let resp =
+        h.http.delete(format!("{}/Recording/{id}/", h.api)).basic_auth(ID, Some(TOKEN)).send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 204);
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+    let (s, v) = h.req(Method::GET, &format!("/Recording/{id}/"), None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(is_error(&v) && v["error"].as_str().is_some_and(|e| e.contains(&id)), "{v}");
+    let (s, _) = h.req(Method::DELETE, &format!("/Recording/{id}/"), None).await;
+    assert_eq!(s, 404);
+    let (_, v) = h.list("Recording", "").await;
+    assert_eq!(v["meta"]["total_count"], 2, "{v}");
+    h.hangup(&c).await;
+    h.server.stop().await.expect("stop");
+}

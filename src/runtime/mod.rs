@@ -28,6 +28,7 @@
 
 mod coverage;
 mod ops;
+mod recordings;
 mod transcript;
 
 use std::collections::VecDeque;
@@ -35,12 +36,14 @@ use std::time::Duration;
 
 pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
+pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingSource, Recordings};
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 
+use crate::engine::Command;
 use crate::engine::{
     AccountId, CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError,
-    EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId,
+    EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId, RoomEvent,
 };
 use crate::media::SimulatedMedia;
 
@@ -82,6 +85,7 @@ pub struct Runtime {
     media: SimulatedMedia,
     transcript: Transcript,
     coverage: Coverage,
+    recordings: Recordings,
     outbox: VecDeque<(Option<CallId>, HttpRequest)>,
     /// Calls that ended since the last [`Runtime::forget_ended_calls`].
     ended: Vec<CallId>,
@@ -103,6 +107,7 @@ impl Runtime {
             media: SimulatedMedia::new(seed.wrapping_add(3)),
             transcript: Transcript::new(),
             coverage: Coverage::default(),
+            recordings: Recordings::default(),
             outbox: VecDeque::new(),
             ended: Vec::new(),
             uuids: IdGen::new(seed.wrapping_add(2)),
@@ -136,6 +141,16 @@ impl Runtime {
     /// Which elements and branches ran, by document URL.
     pub fn coverage(&self) -> &Coverage {
         &self.coverage
+    }
+
+    /// The recording files the calls and rooms made (Plivo's Recording API).
+    pub fn recordings(&self) -> &Recordings {
+        &self.recordings
+    }
+
+    /// The recording files, to delete some.
+    pub fn recordings_mut(&mut self) -> &mut Recordings {
+        &mut self.recordings
     }
 
     /// The transcript.
@@ -197,6 +212,7 @@ impl Runtime {
             return Err(EngineError::UnknownCall(call.clone()));
         }
         self.transcript.input(now, call, &input);
+        self.saw_input(now, call, &input);
         let r = self.engine.handle_input(now, call, input);
         self.drain(now);
         r
@@ -254,6 +270,7 @@ impl Runtime {
                 let Some((call, input)) = self.media.poll_input(m) else { return true };
                 self.steps += 1;
                 self.transcript.input(m, &call, &input);
+                self.saw_input(m, &call, &input);
                 let _ = self.engine.handle_input(m, &call, input);
                 self.drain(m);
             }
@@ -296,9 +313,34 @@ impl Runtime {
                 gone.extend(record);
                 self.transcript.forget(&id);
                 self.media.forget(&id);
+                self.recordings.forget(&id);
             }
         }
         gone
+    }
+
+    /// Notes what an input to `call` means for the recordings: a file that came in.
+    fn saw_input(&mut self, now: Duration, call: &CallId, input: &Input) {
+        if let Input::RecordingFinished { media, duration_ms } = input {
+            self.recordings.finished(now, call, *media, *duration_ms);
+        }
+    }
+
+    /// Notes a recording a call starts.
+    fn saw_command(&mut self, now: Duration, call: &CallId, c: &Command) {
+        let Command::StartRecording { media, format, recording, .. } = c else { return };
+        let Some(setup) = self.engine.call(call).map(|c| c.setup()) else { return };
+        let source = RecordingSource::Call { call: call.clone(), from: setup.from.clone(), to: setup.to.clone() };
+        let rec = Recording {
+            id: recording.id.clone(),
+            url: recording.url.clone(),
+            format: *format,
+            source,
+            started_at: now,
+            added_at: now,
+            duration_ms: 0,
+        };
+        self.recordings.started(call, *media, rec);
     }
 
     /// Carries out what the engine asked for: commands to the media, requests to the outbox,
@@ -310,6 +352,7 @@ impl Runtime {
                     Output::Command(c) => {
                         self.transcript.command(now, &call, &c);
                         self.coverage.command(&call, &c);
+                        self.saw_command(now, &call, &c);
                         self.media.handle_command(now, &call, &c);
                     }
                     Output::Request(req) => {
@@ -326,7 +369,21 @@ impl Runtime {
                         }
                     }
                 },
-                EngineOutput::Room(ev) => self.transcript.room_event(now, &ev),
+                EngineOutput::Room(ev) => {
+                    if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, .. } = &ev {
+                        let ms = ended_at.saturating_sub(recording.started_at).as_millis();
+                        self.recordings.add(Recording {
+                            id: recording.id.clone(),
+                            url: recording.url.clone(),
+                            format: recording.format,
+                            source: RecordingSource::Conference { name: room.clone(), uuid: uuid.to_string() },
+                            started_at: recording.started_at,
+                            added_at: now,
+                            duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+                        });
+                    }
+                    self.transcript.room_event(now, &ev);
+                }
                 EngineOutput::Request(req) => {
                     self.transcript.request(now, None, &req);
                     self.outbox.push_back((None, req));

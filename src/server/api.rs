@@ -46,7 +46,7 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    fn api_id(&self) -> String {
+    pub(super) fn api_id(&self) -> String {
         self.api_ids.lock().map(|mut g| g.uuid()).unwrap_or_default()
     }
 }
@@ -60,13 +60,13 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError { status, message: message.into(), api_id: String::new() }
     }
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 }
@@ -101,7 +101,7 @@ impl From<ListError> for ApiError {
     }
 }
 
-fn unavailable() -> ApiError {
+pub(super) fn unavailable() -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
 }
 
@@ -144,20 +144,20 @@ impl Params {
     }
 
     /// The non-empty parameters, sorted by name (for the filters of `meta.next`).
-    fn sorted(&self) -> Vec<(String, String)> {
+    pub(super) fn sorted(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> =
             self.0.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
         v.sort();
         v
     }
 
-    fn get(&self, k: &str) -> Option<&str> {
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
-    fn required(&self, k: &str) -> Result<&str, ApiError> {
+    pub(super) fn required(&self, k: &str) -> Result<&str, ApiError> {
         self.get(k).ok_or_else(|| ApiError::bad_request(format!("missing required parameter `{k}`")))
     }
-    fn method(&self, k: &str) -> Result<Method, ApiError> {
+    pub(super) fn method(&self, k: &str) -> Result<Method, ApiError> {
         match self.get(k) {
             None => Ok(Method::Post),
             Some(m) => match m.to_ascii_uppercase().as_str() {
@@ -167,7 +167,7 @@ impl Params {
             },
         }
     }
-    fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
+    pub(super) fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
         match self.get(k) {
             None => Ok(None),
             Some(u) => match (Url::from_xml(u), reqwest::Url::parse(u)) {
@@ -349,6 +349,8 @@ pub(crate) fn router(app: AppState) -> Router {
         .route(&format!("{member}/Speak"), post(speak).delete(stop_speak))
         .route("/v1/Account/{account}/Call", post(make_call).get(list_calls))
         .route("/v1/Account/{account}/Call/{uuid}", get(get_call).delete(hangup_call).post(transfer_call))
+        .route("/v1/Account/{account}/Recording", get(super::recordings::list))
+        .route("/v1/Account/{account}/Recording/{id}", get(super::recordings::get).delete(super::recordings::delete))
         .route("/sim/Call", post(sim_start_call))
         .route("/sim/Call/{uuid}", delete(sim_hangup))
         .route("/sim/Call/{uuid}/Digits", post(sim_digits))
@@ -364,9 +366,9 @@ pub(crate) fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-type Json = (StatusCode, axum::Json<Value>);
+pub(super) type Json = (StatusCode, axum::Json<Value>);
 
-fn accepted(v: Value) -> Json {
+pub(super) fn accepted(v: Value) -> Json {
     (StatusCode::ACCEPTED, axum::Json(v))
 }
 

@@ -15,7 +15,7 @@ use crate::engine::{
     CallEnd, CallId, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest, Input, Reply,
     RequestId, RoomSnapshot,
 };
-use crate::runtime::{Line, LineKind, OpResult, RoomOp, Runtime};
+use crate::runtime::{Line, LineKind, OpResult, Recording, RoomOp, Runtime};
 
 /// What a live call looks like from outside: its setup, status and the verb it runs.
 pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
@@ -54,6 +54,16 @@ enum Job {
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
     /// Every live call (for `GET Call/?status=live|queued` and its filters).
     LiveCallList { done: oneshot::Sender<Vec<LiveCall>> },
+    /// A page of the finished recordings that match, most recent first, and how many match.
+    ListRecordings {
+        filter: Box<super::recordings::RecordingFilter>,
+        page: super::lists::Page,
+        done: oneshot::Sender<(Vec<Recording>, usize)>,
+    },
+    /// One finished recording.
+    GetRecording { id: String, done: oneshot::Sender<Option<Recording>> },
+    /// Deletes a finished recording; false when there is none.
+    DeleteRecording { id: String, done: oneshot::Sender<bool> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
     /// A fetched document's reply; the fetch counts as in flight until it is delivered.
@@ -231,6 +241,25 @@ impl Driver {
         self.ask(|done| Job::LiveCallList { done }).await
     }
 
+    /// A page of the finished recordings that match `filter`, and how many match.
+    pub(crate) async fn recordings(
+        &self,
+        filter: super::recordings::RecordingFilter,
+        page: super::lists::Page,
+    ) -> Option<(Vec<Recording>, usize)> {
+        self.ask(|done| Job::ListRecordings { filter: Box::new(filter), page, done }).await
+    }
+
+    /// The finished recording `id`.
+    pub async fn recording(&self, id: String) -> Option<Option<Recording>> {
+        self.ask(|done| Job::GetRecording { id, done }).await
+    }
+
+    /// Deletes the finished recording `id`; `Some(false)` when there is none.
+    pub async fn delete_recording(&self, id: String) -> Option<bool> {
+        self.ask(|done| Job::DeleteRecording { id, done }).await
+    }
+
     /// Hands `input` to a live call; `Some(false)` when it is not live.
     pub async fn input(&self, id: CallId, input: Input) -> Option<bool> {
         self.ask(|done| Job::Input { id, input, done }).await
@@ -357,6 +386,16 @@ impl Task {
             Job::LiveCallList { done } => {
                 let live = rt.engine().calls().filter(|c| !c.is_ended());
                 let _ = done.send(live.map(|c| (c.setup().clone(), c.status(), c.current_verb())).collect());
+            }
+            Job::ListRecordings { filter, page, done } => {
+                let (page, total) = page.slice(rt.recordings().iter().filter(|r| filter.matches(r, now)));
+                let _ = done.send((page.into_iter().cloned().collect(), total));
+            }
+            Job::GetRecording { id, done } => {
+                let _ = done.send(rt.recordings().get(&id).cloned());
+            }
+            Job::DeleteRecording { id, done } => {
+                let _ = done.send(rt.recordings_mut().delete(&id));
             }
             Job::Input { id, input, done } => {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());

@@ -11,6 +11,7 @@ mod driver;
 mod listener;
 mod lists;
 pub mod live;
+mod recordings;
 pub mod signature;
 pub mod webhook;
 
