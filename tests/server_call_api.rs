@@ -421,3 +421,189 @@ async fn the_recording_api_lists_filters_gets_and_deletes_recordings() {
     h.hangup(&c).await;
     h.server.stop().await.expect("stop");
 }
+
+/// Whether the transcript has the line `who  text`.
+fn has_line(transcript: &str, who: &str, text: &str) -> bool {
+    transcript.lines().any(|l| l.contains(&format!("{who}  {text}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_speak_and_dtmf_act_on_a_live_call() {
+    let h = Harness::start().await;
+    h.serve("/room", "<Response><Conference>API Room</Conference></Response>");
+    let a = h.sim_call("/room", "14155550131", "14155550200").await;
+    h.settle().await;
+    let call = |what: &str| format!("/Call/{a}/{what}/");
+
+    // Play, looping until stopped; a stop with nothing playing is a 404 that says so.
+    let (s, v) =
+        h.req(Method::POST, &call("Play"), Some(json!({"urls": "https://media.example/x.mp3", "loop": true}))).await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("play started")), "{v}");
+    assert!(v["api_id"].as_str().is_some_and(|x| !x.is_empty()), "{v}");
+    h.settle().await;
+    let t = h.transcript().await;
+    assert!(has_line(&t, &a, "playing https://media.example/x.mp3 (API, looping)"), "{t}");
+    assert!(has_line(&t, "api", &format!("play https://media.example/x.mp3 (aleg, looping) on {a}: ok")), "{t}");
+    let (s, v) = h.req(Method::DELETE, &call("Play"), None).await;
+    assert_eq!(s, 204, "{v}");
+    let (s, v) = h.req(Method::DELETE, &call("Play"), None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("is not playing")), "{v}");
+    // Two URLs, once: the play ends by itself (media is instant here), so there is nothing to stop.
+    let urls = "https://media.example/a.mp3,https://media.example/b.wav";
+    let (s, v) = h.req(Method::POST, &call("Play"), Some(json!({"urls": urls, "mix": "false", "length": 5}))).await;
+    assert_eq!(s, 202, "{v}");
+    h.settle().await;
+    assert!(has_line(
+        &h.transcript().await,
+        &a,
+        "playing https://media.example/a.mp3, https://media.example/b.wav (API)"
+    ));
+    let (s, _) = h.req(Method::DELETE, &call("Play"), None).await;
+    assert_eq!(s, 404, "a play that ended is not stopped");
+
+    // Speak.
+    let body = json!({"text": "Hello <world>", "voice": "MAN", "language": "en-GB", "loop": "true"});
+    let (s, v) = h.req(Method::POST, &call("Speak"), Some(body)).await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("speak started")), "{v}");
+    h.settle().await;
+    assert!(has_line(&h.transcript().await, &a, "speaking \"Hello <world>\" (API, looping)"));
+    let (s, _) = h.req(Method::DELETE, &call("Speak"), None).await;
+    assert_eq!(s, 204);
+    let (s, v) = h.req(Method::DELETE, &call("Speak"), None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("is not speaking")), "{v}");
+
+    // DTMF.
+    let (s, v) = h.req(Method::POST, &call("DTMF"), Some(json!({"digits": "12w#"}))).await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("digits sent")), "{v}");
+    h.settle().await;
+    assert!(has_line(&h.transcript().await, &a, "sent tones 12w#"));
+
+    // Mistakes are 400s (the bridged party only exists inside a <Dial>); unknown calls 404s.
+    let bad: [(&str, Value); 11] = [
+        ("Play", json!({})),
+        ("Play", json!({"urls": "not a url"})),
+        ("Play", json!({"urls": "https://m.example/x.mp3", "legs": "bleg"})),
+        ("Play", json!({"urls": "https://m.example/x.mp3", "legs": "cleg"})),
+        ("Play", json!({"urls": "https://m.example/x.mp3", "loop": "maybe"})),
+        ("Play", json!({"urls": "https://m.example/x.mp3", "length": 0})),
+        ("Speak", json!({})),
+        ("Speak", json!({"text": "hi", "voice": "ROBOT"})),
+        ("DTMF", json!({"digits": "12x"})),
+        ("DTMF", json!({"digits": "1", "leg": "bleg"})),
+        ("DTMF", json!({"digits": "1", "leg": "cleg"})),
+    ];
+    for (what, body) in bad {
+        let (s, v) = h.req(Method::POST, &call(what), Some(body.clone())).await;
+        assert_eq!(s, 400, "{what} {body}: {v}");
+        assert!(is_error(&v), "{v}");
+    }
+    for (method, what, body) in [
+        (Method::POST, "Play", Some(json!({"urls": "https://m.example/x.mp3"}))),
+        (Method::POST, "Speak", Some(json!({"text": "hi"}))),
+        (Method::POST, "DTMF", Some(json!({"digits": "1"}))),
+        (Method::POST, "Record", None),
+        (Method::DELETE, "Record", None),
+    ] {
+        let (s, v) = h.req(method, &format!("/Call/no-such-call/{what}/"), body).await;
+        assert_eq!(s, 404, "{what}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| e.contains("no live call no-such-call")), "{v}");
+    }
+    h.hangup(&a).await;
+    h.server.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_record_api_starts_stops_and_calls_back() {
+    let h = Harness::start().await;
+    h.serve("/room", "<Response><Conference>Rec API Room</Conference></Response>");
+    let a = h.sim_call("/room", "14155550141", "14155550200").await;
+    let b = h.sim_call("/room", "14155550142", "14155550200").await;
+    h.settle().await;
+    let body = json!({"file_format": "wav", "time_limit": 120, "callback_url": h.url("/rec-a")});
+    let (s, v) = h.req(Method::POST, &format!("/Call/{a}/Record/"), Some(body)).await;
+    assert_eq!((s, v["message"].as_str()), (202, Some("call recording started")), "{v}");
+    let id = v["recording_id"].as_str().expect("recording_id").to_owned();
+    let url = v["url"].as_str().expect("url").to_owned();
+    assert!(url.ends_with(&format!("{id}.wav")), "{v}");
+    h.settle().await;
+    assert!(has_line(&h.transcript().await, &a, &format!("recording (wav, API) to {url}")));
+    let (s, _) = h.req(Method::GET, &format!("/Recording/{id}/"), None).await;
+    assert_eq!(s, 404, "a recording is listed once its file is in");
+    let (s, v) = h.req(Method::DELETE, &format!("/Call/{a}/Record/"), None).await;
+    assert_eq!(s, 204, "{v}");
+    let (s, v) = h.req(Method::DELETE, &format!("/Call/{a}/Record/"), None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("is not recording")), "{v}");
+    h.settle().await;
+    let hits = h.hits();
+    let cb = hits.iter().find(|x| x.path == "/rec-a").expect("the recording callback");
+    assert_eq!((cb.param("RecordingID"), cb.param("RecordUrl")), (Some(id.as_str()), Some(url.as_str())));
+    assert_eq!(cb.param("CallUUID"), Some(a.as_str()));
+    let (s, v) = h.req(Method::GET, &format!("/Recording/{id}/"), None).await;
+    assert_eq!(
+        (s, v["call_uuid"].as_str(), v["recording_format"].as_str()),
+        (200, Some(a.as_str()), Some("wav")),
+        "{v}"
+    );
+
+    // A recording stops at its time limit by itself, and when the call hangs up.
+    let body = json!({"time_limit": 1, "callback_url": h.url("/rec-limit")});
+    let (s, v) = h.req(Method::POST, &format!("/Call/{a}/Record/"), Some(body)).await;
+    assert_eq!(s, 202, "{v}");
+    let mut limited = false;
+    for _ in 0..400 {
+        if h.hits().iter().any(|x| x.path == "/rec-limit") {
+            limited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(limited, "the 1 s recording never called back");
+    let (s, _) = h.req(Method::DELETE, &format!("/Call/{a}/Record/"), None).await;
+    assert_eq!(s, 404, "a recording past its limit is not running");
+    let (s, v) =
+        h.req(Method::POST, &format!("/Call/{b}/Record/"), Some(json!({"callback_url": h.url("/rec-b")}))).await;
+    assert_eq!(s, 202, "{v}");
+    let b_id = v["recording_id"].as_str().expect("id").to_owned();
+    assert!(v["url"].as_str().is_some_and(|u| u.ends_with(".mp3")), "{v}");
+    h.hangup(&b).await;
+    h.settle().await;
+    let hits = h.hits();
+    let cb = hits.iter().find(|x| x.path == "/rec-b").expect("the hung-up call's recording callback");
+    assert_eq!(cb.param("RecordingID"), Some(b_id.as_str()));
+    let (s, v) = h.req(Method::POST, &format!("/Call/{b}/Record/"), None).await;
+    assert_eq!(s, 404, "{v}");
+
+    for body in [
+        json!({"time_limit": 0}),
+        json!({"time_limit": "x"}),
+        json!({"file_format": "ogg"}),
+        json!({"callback_url": "nope"}),
+    ] {
+        let (s, v) = h.req(Method::POST, &format!("/Call/{a}/Record/"), Some(body.clone())).await;
+        assert_eq!(s, 400, "{body}: {v}");
+    }
+    h.hangup(&a).await;
+    h.server.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_refuses_requests_that_are_not_waiting() {
+    let h = Harness::start().await;
+    h.serve("/room", "<Response><Conference>Cancel Room</Conference></Response>");
+    let request = h.make_call("/room", "14155550300", "14155550151").await;
+    let uuid = h.call_of(&request).await;
+    h.settle().await;
+    // The simulated callee answers at once: the request is no longer waiting.
+    let (s, v) = h.req(Method::DELETE, &format!("/Request/{request}/"), None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("was answered") && e.contains(&uuid)), "{v}");
+    let (s, v) = h.req(Method::DELETE, "/Request/no-such-request/", None).await;
+    assert_eq!(s, 404, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("no queued or ringing request no-such-request")), "{v}");
+    let (s, v) = h.req(Method::DELETE, &format!("/Call/{uuid}/"), None).await;
+    assert_eq!(s, 204, "{v}");
+    h.server.stop().await.expect("stop");
+}

@@ -40,11 +40,11 @@ pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingS
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 
-use crate::engine::Command;
 use crate::engine::{
     AccountId, CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError,
     EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId, RoomEvent,
 };
+use crate::engine::{CallOp, CallOpError, Command, RecordingRef};
 use crate::media::SimulatedMedia;
 
 /// The account calls and rooms belong to unless told otherwise.
@@ -234,6 +234,26 @@ impl Runtime {
         let result = op.apply(&mut self.engine, now, &self.account);
         // The events the operation caused wait in the engine's outputs: this line goes first.
         self.transcript.line(now, "api", LineKind::Api, format!("{}: {}", op.describe(), op.outcome(&result)));
+        self.drain(now);
+        result
+    }
+
+    /// Carries out a Call API operation on the live call `call` (play, speak, DTMF, record)
+    /// and writes its `api` line; a started recording's id and URL.
+    ///
+    /// # Errors
+    /// The call's [`CallOpError`]; nothing changes then but the line.
+    pub fn call_op(&mut self, now: Duration, call: &CallId, op: CallOp) -> Result<Option<RecordingRef>, CallOpError> {
+        let what = op.describe();
+        let result = self.engine.call_op(now, call, op);
+        let name = self.transcript.name(call);
+        let outcome = match &result {
+            Ok(Some(rec)) => format!("ok, recording {}", rec.id),
+            Ok(None) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        // The commands the operation caused wait in the engine's outputs: this line goes first.
+        self.transcript.line(now, "api", LineKind::Api, format!("{what} on {name}: {outcome}"));
         self.drain(now);
         result
     }

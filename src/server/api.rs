@@ -19,6 +19,7 @@ use axum::routing::{delete, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::calls;
 use super::driver::{Driver, LiveCall, StartRefused};
 use super::lists::{self, Clock, ListError, Page, Range};
 use crate::engine::{CallEnd, CallId, CallSetup, CallStatus, Direction, HangupSource, Input, Webhook};
@@ -337,6 +338,7 @@ async fn method_not_allowed() -> ApiError {
 pub(crate) fn router(app: AppState) -> Router {
     let conf = "/v1/Account/{account}/Conference";
     let member = "/v1/Account/{account}/Conference/{name}/Member/{member}";
+    let call = "/v1/Account/{account}/Call/{uuid}";
     Router::new()
         .route(conf, get(list_conferences).delete(end_all))
         .route(&format!("{conf}/{{name}}"), get(get_conference).delete(end_conference))
@@ -349,6 +351,11 @@ pub(crate) fn router(app: AppState) -> Router {
         .route(&format!("{member}/Speak"), post(speak).delete(stop_speak))
         .route("/v1/Account/{account}/Call", post(make_call).get(list_calls))
         .route("/v1/Account/{account}/Call/{uuid}", get(get_call).delete(hangup_call).post(transfer_call))
+        .route(&format!("{call}/Record"), post(calls::record).delete(calls::stop_record))
+        .route(&format!("{call}/Play"), post(calls::play).delete(calls::stop_play))
+        .route(&format!("{call}/Speak"), post(calls::speak).delete(calls::stop_speak))
+        .route(&format!("{call}/DTMF"), post(calls::dtmf))
+        .route("/v1/Account/{account}/Request/{request}", delete(calls::cancel))
         .route("/v1/Account/{account}/Recording", get(super::recordings::list))
         .route("/v1/Account/{account}/Recording/{id}", get(super::recordings::get).delete(super::recordings::delete))
         .route("/sim/Call", post(sim_start_call))
@@ -755,7 +762,7 @@ async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>
     Ok((StatusCode::OK, axum::Json(v)))
 }
 
-async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
+pub(super) async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
     let id = CallId::from(uuid.as_str());
     let ok = app.driver.input(id, input).await.ok_or_else(unavailable)?;
     if ok { Ok(()) } else { Err(ApiError::not_found(format!("no live call {uuid}"))) }

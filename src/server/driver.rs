@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::webhook::Webhooks;
 use crate::engine::{
-    CallEnd, CallId, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest, Input, Reply,
-    RequestId, RoomSnapshot,
+    CallEnd, CallId, CallOp, CallOpError, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest,
+    Input, RecordingRef, Reply, RequestId, RoomSnapshot,
 };
 use crate::runtime::{Line, LineKind, OpResult, Recording, RoomOp, Runtime};
 
@@ -64,6 +64,8 @@ enum Job {
     GetRecording { id: String, done: oneshot::Sender<Option<Recording>> },
     /// Deletes a finished recording; false when there is none.
     DeleteRecording { id: String, done: oneshot::Sender<bool> },
+    /// A Call API operation on a live call (play, speak, DTMF, record).
+    CallOp { id: CallId, op: CallOp, done: oneshot::Sender<Result<Option<RecordingRef>, CallOpError>> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
     /// A fetched document's reply; the fetch counts as in flight until it is delivered.
@@ -260,6 +262,11 @@ impl Driver {
         self.ask(|done| Job::DeleteRecording { id, done }).await
     }
 
+    /// Runs a Call API operation on the live call `id`.
+    pub async fn call_op(&self, id: CallId, op: CallOp) -> Option<Result<Option<RecordingRef>, CallOpError>> {
+        self.ask(|done| Job::CallOp { id, op, done }).await
+    }
+
     /// Hands `input` to a live call; `Some(false)` when it is not live.
     pub async fn input(&self, id: CallId, input: Input) -> Option<bool> {
         self.ask(|done| Job::Input { id, input, done }).await
@@ -396,6 +403,9 @@ impl Task {
             }
             Job::DeleteRecording { id, done } => {
                 let _ = done.send(rt.recordings_mut().delete(&id));
+            }
+            Job::CallOp { id, op, done } => {
+                let _ = done.send(rt.call_op(now, &id, op));
             }
             Job::Input { id, input, done } => {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());

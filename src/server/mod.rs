@@ -7,6 +7,7 @@
 //! jobs. The HTTP layer (axum) only parses, authenticates and formats.
 
 mod api;
+mod calls;
 mod driver;
 mod listener;
 mod lists;
