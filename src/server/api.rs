@@ -719,7 +719,8 @@ async fn list_calls(
         let (calls, _) = page.slice(live.iter().map(|c| c.0.id.as_str().to_owned()));
         return Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))));
     }
-    lists::one_of("status", status, &["completed"])?;
+    // `live` and `queued` were answered above.
+    lists::one_of("status", status, &["live", "queued", "completed"])?;
     let bill = Range::read("bill_duration", |k| params.get(k), lists::number)?;
     let end = Range::read("end_time", |k| params.get(k), lists::time)?;
     let cause = match params.get("hangup_cause_code") {

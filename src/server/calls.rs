@@ -18,8 +18,10 @@ use crate::xml::values::{FileFormat, FromXml, Url};
 pub(crate) const MAX_TIME_LIMIT: u64 = 86_400;
 /// The default `time_limit` of a call recording, in seconds (Plivo: 60).
 const DEFAULT_TIME_LIMIT: u64 = 60;
-/// The most URLs one `POST Call/{uuid}/Play/` plays.
+/// The most URLs one `POST Call/{uuid}/Play/` plays; more are a 400.
 pub(crate) const MAX_PLAY_URLS: usize = 10;
+/// The most tones (and pauses) one `POST Call/{uuid}/DTMF/` sends; more are a 400.
+pub(crate) const MAX_DIGITS: usize = 100;
 
 impl From<CallOpError> for ApiError {
     fn from(e: CallOpError) -> Self {
@@ -145,7 +147,8 @@ pub(super) async fn stop_speak(State(app): State<AppState>, P((_, uuid)): CallPa
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST Call/{uuid}/DTMF/`: `digits` (required; `0-9*#A-D`, `w` half a second, `W` one),
+/// `POST Call/{uuid}/DTMF/`: `digits` (required; `0-9*#A-D`, `w` half a second, `W` one; at
+/// most [`MAX_DIGITS`]),
 /// `leg` (`aleg` default, `bleg`) → 202 `digits sent`.
 pub(super) async fn dtmf(
     State(app): State<AppState>,
@@ -155,6 +158,9 @@ pub(super) async fn dtmf(
     let digits = params.required("digits")?.to_owned();
     if !digits.chars().all(|c| c.is_ascii_digit() || "*#ABCDwW".contains(c)) {
         return Err(ApiError::bad_request(format!("`digits` may only hold 0-9, *, #, A-D, w and W, not `{digits}`")));
+    }
+    if digits.len() > MAX_DIGITS {
+        return Err(ApiError::bad_request(format!("`digits` holds more than {MAX_DIGITS} tones and pauses")));
     }
     let b_leg = match params.get("leg") {
         None | Some("aleg") => false,

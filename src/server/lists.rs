@@ -28,9 +28,9 @@ pub(crate) enum ListError {
     /// A time filter is not `YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`.
     #[error("`{0}` must be a UTC time as YYYY-MM-DD HH:MM[:ss[.uuuuuu]], not `{1}`")]
     Time(String, String),
-    /// A filter has a value outside the ones Plivo allows.
+    /// A filter has a value outside the ones Plivo allows (named, comma-separated).
     #[error("`{0}` must be one of {1}, not `{2}`")]
-    Value(String, &'static str, String),
+    Value(String, String, String),
 }
 
 /// One page of a list: `limit` objects from `offset`.
@@ -297,15 +297,8 @@ pub(crate) fn one_of<'a>(
     allowed: &'static [&'static str],
 ) -> Result<Option<&'a str>, ListError> {
     match v {
-        Some(v) if !allowed.contains(&v) => Err(ListError::Value(key.to_owned(), allowed_text(allowed), v.to_owned())),
+        Some(v) if !allowed.contains(&v) => Err(ListError::Value(key.to_owned(), allowed.join(", "), v.to_owned())),
         v => Ok(v),
-    }
-}
-
-fn allowed_text(allowed: &[&str]) -> &'static str {
-    match allowed {
-        ["inbound", "outbound"] => "inbound, outbound",
-        _ => "the documented values",
     }
 }
 
