@@ -481,7 +481,7 @@ async fn play_speak_and_dtmf_act_on_a_live_call() {
     assert!(has_line(&h.transcript().await, &a, "sent tones 12w#"));
 
     // Mistakes are 400s (the bridged party only exists inside a <Dial>); unknown calls 404s.
-    let eleven = vec!["https://m.example/x.mp3"; 11].join(",");
+    let eleven = ["https://m.example/x.mp3"; 11].join(",");
     let bad: [(&str, Value); 13] = [
         ("Play", json!({"urls": eleven})),
         ("DTMF", json!({"digits": "1".repeat(101)})),

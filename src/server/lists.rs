@@ -132,15 +132,17 @@ impl Range {
             let key = format!("{field}{suffix}");
             let Some(v) = get(&key) else { continue };
             let (start, width) = parse(&key, v)?;
+            // Saturating: the values are the client's (a number may be as large as i128 holds).
+            let end = start.saturating_add(width).saturating_sub(1);
             match form {
                 0 => {
                     low(start);
-                    highs.push(start + width - 1);
+                    highs.push(end);
                 }
-                1 => low(start + width),
+                1 => low(end.saturating_add(1)),
                 2 => low(start),
-                3 => highs.push(start - 1),
-                _ => highs.push(start + width - 1),
+                3 => highs.push(start.saturating_sub(1)),
+                _ => highs.push(end),
             }
         }
         r.hi = highs.into_iter().min();
@@ -360,6 +362,12 @@ mod tests {
         assert!(!none.holds(3) && !none.holds(2));
         assert!(!Range::read("d", q(&[]), number).expect("unset").is_set());
         assert!(Range::read("d", q(&[("d__gte", "x")]), number).is_err());
+        let max = i128::MAX.to_string();
+        let min = i128::MIN.to_string();
+        let huge = Range::read("d", |k| (k == "d__gt").then_some(max.as_str()), number).expect("huge");
+        assert!(!huge.holds(0));
+        let tiny = Range::read("d", |k| (k == "d__lt").then_some(min.as_str()), number).expect("tiny");
+        assert!(!tiny.holds(0));
         let minute = Range::read("t", q(&[("t", "2024-01-01 10:00")]), time).expect("time");
         let (start, _) = time("t", "2024-01-01 10:00:59.999999").expect("t");
         assert!(minute.holds(start) && !minute.holds(start + 1));
