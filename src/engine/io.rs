@@ -525,6 +525,9 @@ pub enum RecordMode {
     Session,
     /// `startOnDialAnswer`: the bridged call, in the background.
     Bridge,
+    /// `POST Call/{uuid}/Record/`: the call, in the background, for at most its time limit
+    /// (the call stops it then).
+    Api,
 }
 
 /// A recording the call started.

@@ -12,7 +12,10 @@ mod io;
 mod rooms;
 mod switch;
 
-pub use call::{Call, CallConfig, CallEnd, CallSetup, CallStatus, DEFAULT_TRANSCRIPTION, Webhook};
+pub use call::{
+    API_PLAY, API_SPEAK, Call, CallConfig, CallEnd, CallLegs, CallOp, CallOpError, CallSetup, CallStatus,
+    DEFAULT_TRANSCRIPTION, Webhook,
+};
 pub use io::{
     CallEvent, Callback, Collect, Command, DialEvent, DialStatus, FetchReply, HttpRequest, Input, Listener, MediaEvent,
     MediaVerb, Output, Purpose, RecordMode, RecordingRef, Reply, RoomSound, VerbOutcome, VerbRef,

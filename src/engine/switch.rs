@@ -4,9 +4,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
-use super::call::{Call, CallConfig, CallSetup};
+use super::call::{Call, CallConfig, CallOp, CallOpError, CallSetup};
 use super::ids::{CallId, MemberId, RequestId};
-use super::io::{Callback, Command, HttpRequest, Input, Output, Purpose, Reply};
+use super::io::{Callback, Command, HttpRequest, Input, Output, Purpose, RecordingRef, Reply};
 use super::rooms::{
     ConferenceError, Conferences, MemberMedia, MemberTarget, RecordSpec, RecordingInfo, RoomEvent, RoomsConfig,
 };
@@ -142,6 +142,21 @@ impl Engine {
         self.dirty.push_back(id.clone());
         self.pump(now);
         Ok(())
+    }
+
+    /// Carries out a Call API operation on the live call `id` at `now` (play, speak, DTMF,
+    /// record); a started recording's id and URL.
+    ///
+    /// # Errors
+    /// [`CallOpError::NotLive`] when no such call is known or it has ended, and the call's
+    /// own refusals; nothing changes then.
+    pub fn call_op(&mut self, now: Duration, id: &CallId, op: CallOp) -> Result<Option<RecordingRef>, CallOpError> {
+        self.saw(now);
+        let call = self.calls.get_mut(id).ok_or_else(|| CallOpError::NotLive(id.clone()))?;
+        let r = call.call_op(now, op);
+        self.dirty.push_back(id.clone());
+        self.pump(now);
+        r
     }
 
     /// The rooms' REST operations at `now` (kick, mute, …): each routes the events it causes

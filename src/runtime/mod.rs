@@ -28,6 +28,7 @@
 
 mod coverage;
 mod ops;
+mod recordings;
 mod transcript;
 pub mod webhook_policy;
 
@@ -38,13 +39,15 @@ pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_M
 pub use ops::{OpResult, RoomOp};
 #[cfg(feature = "cassette")]
 pub(crate) use transcript::purpose_text;
+pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingSource, Recordings};
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 
 use crate::engine::{
     AccountId, CallEnd, CallEvent, CallId, CallSetup, ConferenceError, Direction, Engine, EngineConfig, EngineError,
-    EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId,
+    EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId, RoomEvent,
 };
+use crate::engine::{CallOp, CallOpError, Command, RecordingRef};
 use crate::media::SimulatedMedia;
 
 /// The account calls and rooms belong to unless told otherwise.
@@ -85,6 +88,7 @@ pub struct Runtime {
     media: SimulatedMedia,
     transcript: Transcript,
     coverage: Coverage,
+    recordings: Recordings,
     outbox: VecDeque<(Option<CallId>, HttpRequest)>,
     /// Calls that ended since the last [`Runtime::forget_ended_calls`].
     ended: Vec<CallId>,
@@ -106,6 +110,7 @@ impl Runtime {
             media: SimulatedMedia::new(seed.wrapping_add(3)),
             transcript: Transcript::new(),
             coverage: Coverage::default(),
+            recordings: Recordings::default(),
             outbox: VecDeque::new(),
             ended: Vec::new(),
             uuids: IdGen::new(seed.wrapping_add(2)),
@@ -145,6 +150,16 @@ impl Runtime {
     /// ([`Coverage::fetching_as`]).
     pub fn coverage_mut(&mut self) -> &mut Coverage {
         &mut self.coverage
+    }
+
+    /// The recording files the calls and rooms made (Plivo's Recording API).
+    pub fn recordings(&self) -> &Recordings {
+        &self.recordings
+    }
+
+    /// The recording files, to delete some.
+    pub fn recordings_mut(&mut self) -> &mut Recordings {
+        &mut self.recordings
     }
 
     /// The transcript.
@@ -206,6 +221,7 @@ impl Runtime {
             return Err(EngineError::UnknownCall(call.clone()));
         }
         self.transcript.input(now, call, &input);
+        self.saw_input(now, call, &input);
         let r = self.engine.handle_input(now, call, input);
         self.drain(now);
         r
@@ -227,6 +243,26 @@ impl Runtime {
         let result = op.apply(&mut self.engine, now, &self.account);
         // The events the operation caused wait in the engine's outputs: this line goes first.
         self.transcript.line(now, "api", LineKind::Api, format!("{}: {}", op.describe(), op.outcome(&result)));
+        self.drain(now);
+        result
+    }
+
+    /// Carries out a Call API operation on the live call `call` (play, speak, DTMF, record)
+    /// and writes its `api` line; a started recording's id and URL.
+    ///
+    /// # Errors
+    /// The call's [`CallOpError`]; nothing changes then but the line.
+    pub fn call_op(&mut self, now: Duration, call: &CallId, op: CallOp) -> Result<Option<RecordingRef>, CallOpError> {
+        let what = op.describe();
+        let result = self.engine.call_op(now, call, op);
+        let name = self.transcript.name(call);
+        let outcome = match &result {
+            Ok(Some(rec)) => format!("ok, recording {}", rec.id),
+            Ok(None) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        // The commands the operation caused wait in the engine's outputs: this line goes first.
+        self.transcript.line(now, "api", LineKind::Api, format!("{what} on {name}: {outcome}"));
         self.drain(now);
         result
     }
@@ -263,6 +299,7 @@ impl Runtime {
                 let Some((call, input)) = self.media.poll_input(m) else { return true };
                 self.steps += 1;
                 self.transcript.input(m, &call, &input);
+                self.saw_input(m, &call, &input);
                 let _ = self.engine.handle_input(m, &call, input);
                 self.drain(m);
             }
@@ -305,9 +342,34 @@ impl Runtime {
                 gone.extend(record);
                 self.transcript.forget(&id);
                 self.media.forget(&id);
+                self.recordings.forget(&id);
             }
         }
         gone
+    }
+
+    /// Notes what an input to `call` means for the recordings: a file that came in.
+    fn saw_input(&mut self, now: Duration, call: &CallId, input: &Input) {
+        if let Input::RecordingFinished { media, duration_ms } = input {
+            self.recordings.finished(now, call, *media, *duration_ms);
+        }
+    }
+
+    /// Notes a recording a call starts.
+    fn saw_command(&mut self, now: Duration, call: &CallId, c: &Command) {
+        let Command::StartRecording { media, format, recording, .. } = c else { return };
+        let Some(setup) = self.engine.call(call).map(|c| c.setup()) else { return };
+        let source = RecordingSource::Call { call: call.clone(), from: setup.from.clone(), to: setup.to.clone() };
+        let rec = Recording {
+            id: recording.id.clone(),
+            url: recording.url.clone(),
+            format: *format,
+            source,
+            started_at: now,
+            added_at: now,
+            duration_ms: 0,
+        };
+        self.recordings.started(call, *media, rec);
     }
 
     /// Carries out what the engine asked for: commands to the media, requests to the outbox,
@@ -319,6 +381,7 @@ impl Runtime {
                     Output::Command(c) => {
                         self.transcript.command(now, &call, &c);
                         self.coverage.command(&call, &c);
+                        self.saw_command(now, &call, &c);
                         self.media.handle_command(now, &call, &c);
                     }
                     Output::Request(req) => {
@@ -335,7 +398,21 @@ impl Runtime {
                         }
                     }
                 },
-                EngineOutput::Room(ev) => self.transcript.room_event(now, &ev),
+                EngineOutput::Room(ev) => {
+                    if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, .. } = &ev {
+                        let ms = ended_at.saturating_sub(recording.started_at).as_millis();
+                        self.recordings.add(Recording {
+                            id: recording.id.clone(),
+                            url: recording.url.clone(),
+                            format: recording.format,
+                            source: RecordingSource::Conference { name: room.clone(), uuid: uuid.to_string() },
+                            started_at: recording.started_at,
+                            added_at: now,
+                            duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+                        });
+                    }
+                    self.transcript.room_event(now, &ev);
+                }
                 EngineOutput::Request(req) => {
                     self.transcript.request(now, None, &req);
                     self.outbox.push_back((None, req));

@@ -358,7 +358,12 @@ impl Transcript {
             }
             Command::PlaySounds { media, sounds, looped, what, .. } => {
                 let items = describe_sounds(sounds);
-                let text = format!("playing {what}: {items}{}", if *looped { " (looping)" } else { "" });
+                let looping = if *looped { ", looping" } else { "" };
+                let text = match *what {
+                    crate::engine::API_PLAY => format!("playing {items} (API{looping})"),
+                    crate::engine::API_SPEAK => format!("speaking {items} (API{looping})"),
+                    _ => format!("playing {what}: {items}{}", if *looped { " (looping)" } else { "" }),
+                };
                 self.line(now, name, LineKind::Sounds, text);
                 if *looped && what.ends_with("HoldMusic") {
                     self.hold_music.insert((call.clone(), *media), what);
@@ -600,6 +605,7 @@ fn record_mode(mode: RecordMode) -> &'static str {
         RecordMode::Foreground => "foreground",
         RecordMode::Session => "whole session",
         RecordMode::Bridge => "bridged call",
+        RecordMode::Api => "API",
     }
 }
 

@@ -19,8 +19,10 @@ use axum::routing::{delete, get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::driver::{Driver, StartRefused};
-use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input, Webhook};
+use super::calls;
+use super::driver::{Driver, LiveCall, StartRefused};
+use super::lists::{self, Clock, ListError, Page, Range};
+use crate::engine::{CallEnd, CallId, CallSetup, CallStatus, Direction, HangupSource, Input, Webhook};
 use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
 use crate::runtime::{OpResult, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
@@ -39,10 +41,13 @@ pub(crate) struct AppState {
     pub(crate) api_ids: Arc<Mutex<crate::engine::IdGen>>,
     /// The most calls alive at once (REST and `/sim/` calls together).
     pub(crate) max_calls: usize,
+    /// The runtime's time zero on the wall clock, for the times of call records and
+    /// recordings and the filters on them.
+    pub(crate) clock: Clock,
 }
 
 impl AppState {
-    fn api_id(&self) -> String {
+    pub(super) fn api_id(&self) -> String {
         self.api_ids.lock().map(|mut g| g.uuid()).unwrap_or_default()
     }
 }
@@ -56,13 +61,13 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError { status, message: message.into(), api_id: String::new() }
     }
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
-    fn not_found(message: impl Into<String>) -> Self {
+    pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 }
@@ -91,7 +96,13 @@ impl From<ConferenceError> for ApiError {
     }
 }
 
-fn unavailable() -> ApiError {
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+pub(super) fn unavailable() -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
 }
 
@@ -133,13 +144,21 @@ impl Params {
             .collect()
     }
 
-    fn get(&self, k: &str) -> Option<&str> {
+    /// The non-empty parameters, sorted by name (for the filters of `meta.next`).
+    pub(super) fn sorted(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> =
+            self.0.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort();
+        v
+    }
+
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
-    fn required(&self, k: &str) -> Result<&str, ApiError> {
+    pub(super) fn required(&self, k: &str) -> Result<&str, ApiError> {
         self.get(k).ok_or_else(|| ApiError::bad_request(format!("missing required parameter `{k}`")))
     }
-    fn method(&self, k: &str) -> Result<Method, ApiError> {
+    pub(super) fn method(&self, k: &str) -> Result<Method, ApiError> {
         match self.get(k) {
             None => Ok(Method::Post),
             Some(m) => match m.to_ascii_uppercase().as_str() {
@@ -149,7 +168,7 @@ impl Params {
             },
         }
     }
-    fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
+    pub(super) fn url(&self, k: &str) -> Result<Option<String>, ApiError> {
         match self.get(k) {
             None => Ok(None),
             Some(u) => match (Url::from_xml(u), reqwest::Url::parse(u)) {
@@ -295,8 +314,20 @@ fn basic_ok(headers: &HeaderMap, id: &str, token: &str) -> bool {
     decoded == format!("{id}:{token}").as_bytes()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such resource")
+/// The answer to a path no route matches. Under `/v1/Account/{auth_id}/` it is a Plivo
+/// endpoint plivo-flow does not implement: a 404 that names the method and path as such (so
+/// that an SDK's "not found" is not read as "no such call"), logged as a warning. Elsewhere it
+/// is a 404 naming the path.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let path = uri.path();
+    // The trailing slash was trimmed before routing; Plivo's paths end with one.
+    let slash = if path.ends_with('/') { "" } else { "/" };
+    if path.starts_with("/v1/Account/") {
+        tracing::warn!(%method, path, "not implemented by plivo-flow");
+        ApiError::not_found(format!("{method} {path}{slash} is not implemented by plivo-flow"))
+    } else {
+        ApiError::not_found(format!("no such resource: {method} {path}{slash}"))
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -307,6 +338,7 @@ async fn method_not_allowed() -> ApiError {
 pub(crate) fn router(app: AppState) -> Router {
     let conf = "/v1/Account/{account}/Conference";
     let member = "/v1/Account/{account}/Conference/{name}/Member/{member}";
+    let call = "/v1/Account/{account}/Call/{uuid}";
     Router::new()
         .route(conf, get(list_conferences).delete(end_all))
         .route(&format!("{conf}/{{name}}"), get(get_conference).delete(end_conference))
@@ -319,6 +351,13 @@ pub(crate) fn router(app: AppState) -> Router {
         .route(&format!("{member}/Speak"), post(speak).delete(stop_speak))
         .route("/v1/Account/{account}/Call", post(make_call).get(list_calls))
         .route("/v1/Account/{account}/Call/{uuid}", get(get_call).delete(hangup_call).post(transfer_call))
+        .route(&format!("{call}/Record"), post(calls::record).delete(calls::stop_record))
+        .route(&format!("{call}/Play"), post(calls::play).delete(calls::stop_play))
+        .route(&format!("{call}/Speak"), post(calls::speak).delete(calls::stop_speak))
+        .route(&format!("{call}/DTMF"), post(calls::dtmf))
+        .route("/v1/Account/{account}/Request/{request}", delete(calls::cancel))
+        .route("/v1/Account/{account}/Recording", get(super::recordings::list))
+        .route("/v1/Account/{account}/Recording/{id}", get(super::recordings::get).delete(super::recordings::delete))
         .route("/sim/Call", post(sim_start_call))
         .route("/sim/Call/{uuid}", delete(sim_hangup))
         .route("/sim/Call/{uuid}/Digits", post(sim_digits))
@@ -334,9 +373,9 @@ pub(crate) fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-type Json = (StatusCode, axum::Json<Value>);
+pub(super) type Json = (StatusCode, axum::Json<Value>);
 
-fn accepted(v: Value) -> Json {
+pub(super) fn accepted(v: Value) -> Json {
     (StatusCode::ACCEPTED, axum::Json(v))
 }
 
@@ -601,7 +640,8 @@ fn warn_about_plus(params: &Params, answer: &mut Value) {
 /// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
 /// hangup cause). Every key Plivo documents is present; those the simulation has no value for
 /// (billing, network, STIR/SHAKEN, wall-clock times) are `null`.
-fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+fn call_json(app: &AppState, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
+    let account = app.auth_id.as_str();
     let Some(e) = end else {
         return json!({
             "call_uuid": setup.id.as_str(),
@@ -630,9 +670,9 @@ fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEn
         "hangup_cause_code": e.cause.code(),
         "hangup_cause_name": e.cause.name(),
         "hangup_source": e.source.as_str(),
-        "answer_time": Value::Null,
-        "end_time": Value::Null,
-        "initiation_time": Value::Null,
+        "answer_time": e.answered_at.map(|a| app.clock.seconds(a)),
+        "end_time": app.clock.seconds(e.at),
+        "initiation_time": app.clock.seconds(e.started_at),
         "call_state": Value::Null,
         "parent_call_uuid": Value::Null,
         "conference_uuid": Value::Null,
@@ -646,61 +686,84 @@ fn call_json(account: &str, setup: &CallSetup, status: &str, end: Option<&CallEn
     })
 }
 
+/// `GET Call/`: call records (the ended calls the server remembers, most recent first) with
+/// Plivo's filters and paging; `?status=live` the live calls' ids, `?status=queued` those of
+/// outbound calls not answered yet, both with the `call_direction`, `from_number`,
+/// `to_number`, `limit` and `offset` filters (Plivo: "Retrieve all calls", "Retrieve all live
+/// calls", "Retrieve all queued calls"). Bad filter values are 400s.
 async fn list_calls(
     State(app): State<AppState>,
     _p: P<HashMap<String, String>>,
     params: Params,
 ) -> Result<Json, ApiError> {
-    if params.get("status") == Some("live") {
-        let mut calls: Vec<String> = app
+    let page = Page::read(params.get("limit"), params.get("offset"))?;
+    let direction = lists::one_of("call_direction", params.get("call_direction"), &["inbound", "outbound"])?;
+    let (from, to) = (params.get("from_number"), params.get("to_number"));
+    let party = |s: &CallSetup| {
+        direction.is_none_or(|d| s.direction.as_str() == d)
+            && from.is_none_or(|f| s.from.starts_with(f))
+            && to.is_none_or(|t| s.to.starts_with(t))
+    };
+    let status = params.get("status");
+    if let Some(which @ ("live" | "queued")) = status {
+        let queued = |(s, status, _): &LiveCall| s.direction == Direction::Outbound && *status == CallStatus::Ringing;
+        let mut live: Vec<LiveCall> = app
             .driver
-            .live_calls()
+            .live_call_list()
             .await
             .ok_or_else(unavailable)?
             .into_iter()
-            .map(|id| id.as_str().to_owned())
+            .filter(|c| queued(c) == (which == "queued") && party(&c.0))
             .collect();
-        calls.sort();
+        live.sort_by(|a, b| a.0.id.as_str().cmp(b.0.id.as_str()));
+        let (calls, _) = page.slice(live.iter().map(|c| c.0.id.as_str().to_owned()));
         return Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "calls": calls }))));
     }
-    // Call records: the ended calls the server remembers, most recent first, paged.
-    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
-        params
-            .get(k)
-            .map_or(Ok(default), |v| v.parse().map_err(|_| ApiError::bad_request(format!("`{k}` must be a number"))))
+    // `live` and `queued` were answered above.
+    lists::one_of("status", status, &["live", "queued", "completed"])?;
+    let bill = Range::read("bill_duration", |k| params.get(k), lists::number)?;
+    let end = Range::read("end_time", |k| params.get(k), lists::time)?;
+    let cause = match params.get("hangup_cause_code") {
+        None => None,
+        Some(c) => Some(lists::number("hangup_cause_code", c)?.0),
     };
-    let (limit, offset) = (number("limit", 20)?.clamp(1, 20), number("offset", 0)?);
-    let (page, total) = app.driver.history(offset, limit);
-    let objects: Vec<Value> =
-        page.iter().map(|(s, e)| call_json(&app.auth_id, s, "completed", Some(e), None)).collect();
-    let meta = json!({
-        "count": objects.len(),
-        "limit": limit,
-        "offset": offset,
-        "total_count": total,
-        "next": Value::Null,
-        "previous": Value::Null,
-    });
+    let source = params.get("hangup_source");
+    // Call records belong to the main account and no call here has a parent: those two
+    // filters, when given, match nothing.
+    let none = params.get("subaccount").is_some() || params.get("parent_call_uuid").is_some();
+    let clock = app.clock;
+    let keep = |(s, e): &(CallSetup, CallEnd)| {
+        let billed = e.answered_at.map_or(0, |a| e.at.saturating_sub(a).as_secs());
+        !none
+            && party(s)
+            && bill.holds(i128::from(billed))
+            && (!end.is_set() || end.holds(clock.micros(e.at)))
+            && cause.is_none_or(|c| i128::from(e.cause.code()) == c)
+            && source.is_none_or(|h| e.source.as_str().eq_ignore_ascii_case(h))
+    };
+    let (records, total) = app.driver.history_matching(keep, page);
+    let objects: Vec<Value> = records.iter().map(|(s, e)| call_json(&app, s, "completed", Some(e), None)).collect();
+    let path = format!("/v1/Account/{}/Call/", app.auth_id);
+    let meta = page.meta(&path, &params.sorted(), objects.len(), total);
     Ok((StatusCode::OK, axum::Json(json!({ "api_id": app.api_id(), "meta": meta, "objects": objects }))))
 }
 
 async fn get_call(State(app): State<AppState>, P((_, uuid)): P<(String, String)>) -> Result<Json, ApiError> {
     let id = CallId::from(uuid.as_str());
-    let account = app.auth_id.clone();
     let live = app
         .driver
         .live_call(id)
         .await
         .ok_or_else(unavailable)?
-        .map(|(setup, status, verb)| call_json(&account, &setup, status.as_str(), None, verb));
-    let found = live
-        .or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app.auth_id, &s, "completed", Some(&e), None)));
+        .map(|(setup, status, verb)| call_json(&app, &setup, status.as_str(), None, verb));
+    let found =
+        live.or_else(|| app.driver.record(&uuid).map(|(s, e)| call_json(&app, &s, "completed", Some(&e), None)));
     let mut v = found.ok_or_else(|| ApiError::not_found(format!("no call {uuid}")))?;
     v["api_id"] = json!(app.api_id());
     Ok((StatusCode::OK, axum::Json(v)))
 }
 
-async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
+pub(super) async fn call_input(app: &AppState, uuid: String, input: Input) -> Result<(), ApiError> {
     let id = CallId::from(uuid.as_str());
     let ok = app.driver.input(id, input).await.ok_or_else(unavailable)?;
     if ok { Ok(()) } else { Err(ApiError::not_found(format!("no live call {uuid}"))) }

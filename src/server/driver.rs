@@ -14,10 +14,10 @@ use super::record::{self, Recorder, Slot};
 use super::webhook::Webhooks;
 use crate::cassette::RecordedReply;
 use crate::engine::{
-    CallEnd, CallId, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest, Input, Reply,
-    RequestId, RoomSnapshot,
+    CallEnd, CallId, CallOp, CallOpError, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest,
+    Input, RecordingRef, Reply, RequestId, RoomSnapshot,
 };
-use crate::runtime::{Line, LineKind, OpResult, RoomOp, Runtime};
+use crate::runtime::{Line, LineKind, OpResult, Recording, RoomOp, Runtime};
 
 /// What a live call looks like from outside: its setup, status and the verb it runs.
 pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
@@ -54,6 +54,20 @@ enum Job {
     LiveCalls { done: oneshot::Sender<Vec<CallId>> },
     /// One live call.
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
+    /// Every live call (for `GET Call/?status=live|queued` and its filters).
+    LiveCallList { done: oneshot::Sender<Vec<LiveCall>> },
+    /// A page of the finished recordings that match, most recent first, and how many match.
+    ListRecordings {
+        filter: Box<super::recordings::RecordingFilter>,
+        page: super::lists::Page,
+        done: oneshot::Sender<(Vec<Recording>, usize)>,
+    },
+    /// One finished recording.
+    GetRecording { id: String, done: oneshot::Sender<Option<Recording>> },
+    /// Deletes a finished recording; false when there is none.
+    DeleteRecording { id: String, done: oneshot::Sender<bool> },
+    /// A Call API operation on a live call (play, speak, DTMF, record).
+    CallOp { id: CallId, op: CallOp, done: oneshot::Sender<Result<Option<RecordingRef>, CallOpError>> },
     /// An input to a live call; false when it is not live.
     Input { id: CallId, input: Input, done: oneshot::Sender<bool> },
     /// A fetched document's reply; the fetch counts as in flight until it is delivered. With
@@ -246,6 +260,35 @@ impl Driver {
         self.ask(|done| Job::LiveCall { id, done }).await
     }
 
+    /// Every live call, in no order.
+    pub async fn live_call_list(&self) -> Option<Vec<LiveCall>> {
+        self.ask(|done| Job::LiveCallList { done }).await
+    }
+
+    /// A page of the finished recordings that match `filter`, and how many match.
+    pub(crate) async fn recordings(
+        &self,
+        filter: super::recordings::RecordingFilter,
+        page: super::lists::Page,
+    ) -> Option<(Vec<Recording>, usize)> {
+        self.ask(|done| Job::ListRecordings { filter: Box::new(filter), page, done }).await
+    }
+
+    /// The finished recording `id`.
+    pub async fn recording(&self, id: String) -> Option<Option<Recording>> {
+        self.ask(|done| Job::GetRecording { id, done }).await
+    }
+
+    /// Deletes the finished recording `id`; `Some(false)` when there is none.
+    pub async fn delete_recording(&self, id: String) -> Option<bool> {
+        self.ask(|done| Job::DeleteRecording { id, done }).await
+    }
+
+    /// Runs a Call API operation on the live call `id`.
+    pub async fn call_op(&self, id: CallId, op: CallOp) -> Option<Result<Option<RecordingRef>, CallOpError>> {
+        self.ask(|done| Job::CallOp { id, op, done }).await
+    }
+
     /// Hands `input` to a live call; `Some(false)` when it is not live.
     pub async fn input(&self, id: CallId, input: Input) -> Option<bool> {
         self.ask(|done| Job::Input { id, input, done }).await
@@ -258,12 +301,16 @@ impl Driver {
         self.ask(|done| Job::Settled { done }).await
     }
 
-    /// A page of the ended calls, most recent first, and how many there are in all.
-    pub fn history(&self, offset: usize, limit: usize) -> (Vec<CallRecord>, usize) {
-        self.history
-            .lock()
-            .map(|h| (h.iter().rev().skip(offset).take(limit).cloned().collect(), h.len()))
-            .unwrap_or_default()
+    /// The ended calls that `keep`, most recent first: those of `page`, and how many there
+    /// are in all.
+    pub(crate) fn history_matching(
+        &self,
+        keep: impl Fn(&CallRecord) -> bool,
+        page: super::lists::Page,
+    ) -> (Vec<CallRecord>, usize) {
+        let Ok(h) = self.history.lock() else { return (Vec::new(), 0) };
+        let (records, total) = page.slice(h.iter().rev().filter(|r| keep(r)));
+        (records.into_iter().cloned().collect(), total)
     }
 
     /// The record of the ended call `uuid`, if it is still remembered.
@@ -377,6 +424,23 @@ impl Task {
             Job::LiveCall { id, done } => {
                 let call = rt.engine().call(&id).filter(|c| !c.is_ended());
                 let _ = done.send(call.map(|c| (c.setup().clone(), c.status(), c.current_verb())));
+            }
+            Job::LiveCallList { done } => {
+                let live = rt.engine().calls().filter(|c| !c.is_ended());
+                let _ = done.send(live.map(|c| (c.setup().clone(), c.status(), c.current_verb())).collect());
+            }
+            Job::ListRecordings { filter, page, done } => {
+                let (page, total) = page.slice(rt.recordings().iter().filter(|r| filter.matches(r, now)));
+                let _ = done.send((page.into_iter().cloned().collect(), total));
+            }
+            Job::GetRecording { id, done } => {
+                let _ = done.send(rt.recordings().get(&id).cloned());
+            }
+            Job::DeleteRecording { id, done } => {
+                let _ = done.send(rt.recordings_mut().delete(&id));
+            }
+            Job::CallOp { id, op, done } => {
+                let _ = done.send(rt.call_op(now, &id, op));
             }
             Job::Input { id, input, done } => {
                 let live = rt.engine().call(&id).is_some_and(|c| !c.is_ended());

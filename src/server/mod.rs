@@ -7,10 +7,13 @@
 //! jobs. The HTTP layer (axum) only parses, authenticates and formats.
 
 mod api;
+mod calls;
 mod driver;
 mod listener;
+mod lists;
 pub mod live;
 pub mod record;
+mod recordings;
 pub mod signature;
 pub mod webhook;
 
@@ -126,6 +129,8 @@ fn app(config: &ServerConfig) -> axum::Router {
         auth_token: config.auth_token.clone(),
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
         max_calls: config.max_calls,
+        // The driver's clock started just now: its time zero on the wall clock.
+        clock: lists::Clock::starting(std::time::SystemTime::now()),
     };
     api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(plivo_headers))
 }

@@ -91,6 +91,13 @@ impl Call {
 }
 
 impl DialRun {
+    /// Whether the caller is bridged to the party that answered.
+    pub(super) fn is_bridged(&self) -> bool {
+        matches!(self.phase, DialPhase::Bridged { .. })
+    }
+}
+
+impl DialRun {
     fn on_event(&mut self, cx: &mut Ctx<'_>, now: Duration, e: DialEvent) -> Step {
         match e {
             DialEvent::Ringing => self.rang = true,

@@ -20,6 +20,7 @@ use super::rooms::{Direction, LeaveReason};
 use crate::xml::values::{Method, Url};
 use crate::xml::{self, Document, Verb};
 
+mod api;
 mod conference;
 mod dial;
 mod gather;
@@ -32,6 +33,7 @@ mod stream;
 mod tests;
 mod timers;
 
+pub use api::{API_PLAY, API_SPEAK, CallLegs, CallOp, CallOpError};
 use conference::RoomRun;
 use dial::DialRun;
 use gather::Gather;
@@ -164,7 +166,13 @@ enum Background {
         /// `transcriptionUrl`: told the transcript when the file is ready.
         transcription: Option<(Url, Method)>,
         format: xml::values::FileFormat,
+        /// When it stops by itself (the Record API's `time_limit`).
+        until: Option<Duration>,
+        /// Stopped; its file is still to come.
+        stopping: bool,
     },
+    /// A play or speak the Call API started, over what the call does.
+    ApiSound { media: MediaId, kind: api::ApiSound },
     /// A `<Stream>` that does not hold the call; it stops by itself at `until`
     /// (`streamTimeout`).
     Stream { media: MediaId, callback: Option<(Url, Method)>, until: Duration },
@@ -310,9 +318,9 @@ impl Call {
     pub fn poll_timeout(&self) -> Option<Duration> {
         let streams = self.background.iter().filter_map(|b| match b {
             Background::Stream { until, .. } => Some(*until),
-            Background::Recording { .. } => None,
+            Background::Recording { .. } | Background::ApiSound { .. } => None,
         });
-        self.timers.next().into_iter().chain(streams).min()
+        self.timers.next().into_iter().chain(streams).chain(self.next_recording_limit()).min()
     }
 
     /// Applies one input.
@@ -330,7 +338,10 @@ impl Call {
                 }
             }
             Input::Fetched { request, reply } => self.on_fetched(now, request, reply),
-            Input::MediaFinished(m) => self.on_media_finished(now, m),
+            Input::MediaFinished(m) => {
+                self.api_sound_finished(m);
+                self.on_media_finished(now, m);
+            }
             Input::MediaEvent(e) => self.on_media_event(now, e),
             Input::Digits(keys) => {
                 for k in keys.chars() {
@@ -631,11 +642,13 @@ impl Call {
         self.abort_verb(now, None);
         for b in std::mem::take(&mut self.background) {
             match b {
-                Background::Recording { media, armed: false, .. } => {
+                Background::Recording { media, armed: false, stopping: false, .. } => {
                     self.emit(Command::StopRecording(media));
                     self.background.push(b);
                 }
+                Background::Recording { armed: false, .. } => self.background.push(b),
                 Background::Recording { .. } => {}
+                Background::ApiSound { media, .. } => self.emit(Command::StopMedia(media)),
                 Background::Stream { media, callback, .. } => {
                     let mut cx = self.cx();
                     cx.emit(Command::StopStream(media));

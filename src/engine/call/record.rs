@@ -60,7 +60,7 @@ fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> 
 }
 
 impl Call {
-    fn new_recording(&mut self, format: FileFormat) -> RecordingRef {
+    pub(super) fn new_recording(&mut self, format: FileFormat) -> RecordingRef {
         let id = self.ids.uuid();
         let url = format!("{}/{}.{}", self.config.recording_url_base, id, format);
         RecordingRef { id: id.into(), url }
@@ -93,6 +93,8 @@ impl Call {
                 callback,
                 transcription,
                 format: r.file_format,
+                until: None,
+                stopping: false,
             });
             let params = vec![
                 ("RecordUrl".to_owned(), recording.url.clone()),
@@ -239,6 +241,8 @@ impl RecordRun {
             callback,
             transcription,
             format,
+            until: None,
+            stopping: true,
         });
     }
 }

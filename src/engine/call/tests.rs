@@ -451,3 +451,85 @@ fn timers_table_fires_each_slot_once() {
     t.clear(Timer::ScheduledHangup);
     assert_eq!(t.next(), None);
 }
+
+// ---------------------------------------------------------------------- the Call API
+
+#[test]
+fn call_api_sounds_play_over_the_verb_replace_each_other_and_stop() {
+    use super::{CallLegs, CallOp, CallOpError};
+    let (mut call, outs) = call_with(r#"<Response><Wait length="60"/></Response>"#);
+    assert_eq!(outs, ["loaded 1", "> Wait"]);
+    let doc = Arc::new(crate::xml::parse("<Response><Play>https://m.example/a.mp3</Play></Response>").document);
+    let play = |looped| CallOp::Play { sounds: doc.clone(), legs: CallLegs::ALeg, looped };
+    let op = |call: &mut Call, now, op| call.call_op(now, op).map(|_| lines(&drain(call)));
+    assert_eq!(
+        op(&mut call, at(1), play(true)),
+        Ok(vec!["sounds MediaId(2) API play to Caller looped true".to_owned()])
+    );
+    // A second play replaces the first; the verb goes on beneath both.
+    assert_eq!(
+        op(&mut call, at(2), play(true)),
+        Ok(vec!["StopMedia(MediaId(2))".to_owned(), "sounds MediaId(3) API play to Caller looped true".to_owned()])
+    );
+    assert_eq!(call.current_verb(), Some("Wait"));
+    assert_eq!(op(&mut call, at(3), CallOp::StopPlay), Ok(vec!["StopMedia(MediaId(3))".to_owned()]));
+    assert_eq!(op(&mut call, at(3), CallOp::StopPlay), Err(CallOpError::NotPlaying(CallId::from("c1"))));
+    // A play that finished by itself is not stopped.
+    op(&mut call, at(4), play(false)).expect("play");
+    assert!(step(&mut call, at(5), Input::MediaFinished(MediaId(4))).is_empty(), "the Wait does not end");
+    assert_eq!(op(&mut call, at(5), CallOp::StopPlay), Err(CallOpError::NotPlaying(CallId::from("c1"))));
+    assert_eq!(op(&mut call, at(5), CallOp::StopSpeak), Err(CallOpError::NotSpeaking(CallId::from("c1"))));
+    // No B leg outside a bridged <Dial>; `both` is then the call alone.
+    let b = CallOp::Play { sounds: doc.clone(), legs: CallLegs::BLeg, looped: false };
+    assert_eq!(op(&mut call, at(5), b), Err(CallOpError::NoBLeg(CallId::from("c1"))));
+    let digits = CallOp::SendDigits { digits: "1".into(), b_leg: true };
+    assert_eq!(op(&mut call, at(5), digits), Err(CallOpError::NoBLeg(CallId::from("c1"))));
+    let both = CallOp::Play { sounds: doc.clone(), legs: CallLegs::Both, looped: true };
+    assert_eq!(op(&mut call, at(5), both), Ok(vec!["sounds MediaId(5) API play to Caller looped true".to_owned()]));
+    let digits = CallOp::SendDigits { digits: "12".into(), b_leg: false };
+    assert_eq!(op(&mut call, at(6), digits), Ok(vec!["SendDigits { media: MediaId(6), digits: \"12\" }".to_owned()]));
+    // The call's end stops what the API left playing.
+    let end = step(&mut call, at(7), Input::Hangup { source: crate::engine::HangupSource::Caller });
+    assert!(end.contains(&"StopMedia(MediaId(5))".to_owned()), "{end:?}");
+    assert_eq!(op(&mut call, at(8), play(false)), Err(CallOpError::NotLive(CallId::from("c1"))));
+}
+
+#[test]
+fn call_api_recordings_stop_at_their_limit_or_when_asked_and_call_back() {
+    use super::{CallOp, CallOpError};
+    use crate::xml::values::{FileFormat, FromXml, Method, Url};
+    let (mut call, _) = call_with(r#"<Response><Wait length="60"/></Response>"#);
+    let cb = Some((Url::from_xml("https://app.example/rec").expect("url"), Method::Post));
+    let start = |limit| CallOp::StartRecording {
+        format: FileFormat::Wav,
+        time_limit: at(limit),
+        callback: cb.clone(),
+        transcription: None,
+    };
+    let rec = call.call_op(at(1), start(5)).expect("start").expect("a recording");
+    assert!(rec.url.ends_with(&format!("{}.wav", rec.id)), "{rec:?}");
+    assert_eq!(lines(&drain(&mut call)), ["record MediaId(2) Api max Some(5s) silence None"]);
+    assert_eq!(call.poll_timeout(), Some(at(6)), "the time limit comes before the Wait's end");
+    assert_eq!(tick(&mut call, at(6)), ["StopRecording(MediaId(2))"]);
+    assert_eq!(
+        call.call_op(at(7), CallOp::StopRecording { url: None }),
+        Err(CallOpError::NotRecording(CallId::from("c1")))
+    );
+    let file = step(&mut call, at(7), Input::RecordingFinished { media: MediaId(2), duration_ms: 5000 });
+    assert_eq!(file.len(), 1, "{file:?}");
+    assert!(file[0].starts_with("Callback(Recording) Post https://app.example/rec Ignore "), "{file:?}");
+    assert!(file[0].contains(&format!("RecordUrl={}", rec.url)), "{file:?}");
+    assert!(file[0].contains(&format!("RecordingID={}", rec.id)) && file[0].contains("RecordingDurationMs=5000"));
+    // Stopped by the API, by its URL; another URL is refused.
+    let rec = call.call_op(at(8), start(600)).expect("start").expect("a recording");
+    drain(&mut call);
+    let other = CallOp::StopRecording { url: Some("https://elsewhere/x.wav".into()) };
+    assert!(matches!(call.call_op(at(9), other), Err(CallOpError::NotRecordingTo { .. })));
+    assert_eq!(call.call_op(at(9), CallOp::StopRecording { url: Some(rec.url.clone()) }), Ok(None));
+    assert_eq!(lines(&drain(&mut call)), ["StopRecording(MediaId(4))"]);
+    // The call's end does not stop it twice; its file still calls back after the end.
+    let end = step(&mut call, at(10), Input::Hangup { source: crate::engine::HangupSource::Caller });
+    assert!(!end.iter().any(|l| l.starts_with("StopRecording")), "{end:?}");
+    let file = step(&mut call, at(11), Input::RecordingFinished { media: MediaId(4), duration_ms: 1000 });
+    assert!(file.iter().any(|l| l.starts_with("Callback(Recording)")), "{file:?}");
+}

@@ -89,6 +89,7 @@ impl Call {
         }
         if !self.is_ended() {
             self.stop_timed_out_streams(now);
+            self.stop_timed_out_recordings(now);
         }
     }
 

@@ -331,6 +331,90 @@ async function main() {
     check('hangupMember: the call ended (not by end of XML)',
       hupB && hupB.params.HangupCauseCode !== '4010', JSON.stringify(hupB && hupB.params));
 
+    // the Call API on a live call: play, speak, DTMF, record; the Recording API
+    console.log('--- call actions and recordings');
+    const apiRoom = 'Node API Room';
+    app.docs.set('/api-room', `<Response><Conference>${apiRoom}</Conference></Response>`);
+    const simC = await raw(server.base, 'POST', '/sim/Call/', {
+      from: '14155550801', to: '14155550199', answer_url: `${app.base}/api-room`,
+    });
+    const c = simC.body.call_uuid;
+    const settle = () => raw(server.base, 'GET', '/sim/Settled/');
+    await settle();
+    const transcript = async () => String((await raw(server.base, 'GET', '/sim/Transcript/')).body);
+    const played = await client.calls.playMusic(c, 'https://media.example/node.mp3', { loop: true });
+    check("calls.playMusic: 'play started'", played.message === 'play started', JSON.stringify(played));
+    await settle();
+    check('calls.playMusic: the transcript shows the API play',
+      (await transcript()).includes(`${c}  playing https://media.example/node.mp3 (API, looping)`));
+    await client.calls.stopPlayingMusic(c);
+    await rejectsWith('calls.stopPlayingMusic with nothing playing -> 404 error', 404,
+      () => client.calls.stopPlayingMusic(c));
+    const spoke = await client.calls.speakText(c, 'Hello from Node', { voice: 'MAN', loop: true });
+    check("calls.speakText: 'speak started'", spoke.message === 'speak started', JSON.stringify(spoke));
+    await client.calls.stopSpeakingText(c);
+    await rejectsWith('calls.stopSpeakingText with nothing spoken -> 404 error', 404,
+      () => client.calls.stopSpeakingText(c));
+    const sent = await client.calls.sendDigits(c, '42#');
+    check("calls.sendDigits: 'digits sent'", sent.message === 'digits sent', JSON.stringify(sent));
+    await settle();
+    check('calls.sendDigits: the transcript shows the tones', (await transcript()).includes(`${c}  sent tones 42#`));
+    const rec = await client.calls.record(c, { fileFormat: 'mp3', callbackUrl: `${app.base}/node-rec-cb/` });
+    check("calls.record: 'call recording started' with recordingId and url",
+      rec.message === 'call recording started' && typeof rec.recordingId === 'string'
+      && String(rec.url).endsWith(`${rec.recordingId}.mp3`), JSON.stringify(rec));
+    await client.calls.stopRecording(c);
+    const recCb = await waitFor(() => find(app, '/node-rec-cb/', { RecordingID: rec.recordingId })[0]);
+    check('calls.record: the callback_url got the recording', Boolean(recCb));
+    await rejectsWith('calls.stopRecording when not recording -> 404 error', 404, () => client.calls.stopRecording(c));
+    const recs = await client.recordings.list({ callUuid: c });
+    check('recordings.list({callUuid}): the one recording', recs.length === 1 && recs[0].recordingId === rec.recordingId
+      && recs[0].recordingType === 'call', JSON.stringify(recs));
+    const one = await client.recordings.get(rec.recordingId);
+    check('recordings.get: the recording', one.recordingId === rec.recordingId && one.callUuid === c, JSON.stringify(one));
+    await client.recordings.delete(rec.recordingId);
+    await rejectsWith('recordings.get of a deleted recording -> 404 error', 404,
+      () => client.recordings.get(rec.recordingId));
+    const madeC = await client.calls.create('14155550100', '14155550802', `${app.base}/api-room`);
+    await waitFor(() => find(app, '/api-room', { ALegRequestUUID: madeC.requestUuid }).length > 0);
+    const eCancel = await rejectsWith('calls.cancel of an answered request -> 404 error', 404,
+      () => client.calls.cancel(madeC.requestUuid));
+    check('calls.cancel: the message says the call was answered', eCancel && eCancel.message.includes('answered'),
+      eCancel && eCancel.message);
+    const eNotImpl = await rejectsWith('an unimplemented endpoint -> 404 error', 404,
+      () => client.numbers.list());
+    check('the 404 names the endpoint as not implemented by plivo-flow',
+      eNotImpl && eNotImpl.message.includes('is not implemented by plivo-flow'), eNotImpl && eNotImpl.message);
+
+    // call records: filters and paging
+    console.log('--- call list filters and paging');
+    app.docs.set('/bye', '<Response><Speak>Bye</Speak></Response>');
+    const byes = [];
+    for (let i = 0; i < 3; i += 1) {
+      const r = await raw(server.base, 'POST', '/sim/Call/', {
+        from: `1415555088${i}`, to: '14155550199', answer_url: `${app.base}/bye`,
+      });
+      byes.push(r.body.call_uuid);
+    }
+    const ended = await waitFor(async () => {
+      for (const u of byes) {
+        if ((await raw(server.base, 'GET', `/v1/Account/${AUTH_ID}/Call/${u}/`)).body.call_status !== 'completed') {
+          return false;
+        }
+      }
+      return true;
+    });
+    check('call list: the three calls ended', ended);
+    const p1 = await client.calls.list({ callDirection: 'inbound', fromNumber: '1415555088', limit: 2, offset: 0 });
+    check('calls.list({callDirection, fromNumber, limit: 2}): two calls, totalCount 3, next offset=2',
+      p1.length === 2 && p1.meta && p1.meta.totalCount === 3 && String(p1.meta.next).includes('offset=2')
+      && p1.meta.previous === null, JSON.stringify({ n: p1.length, meta: p1.meta }));
+    const p2 = await client.calls.list({ callDirection: 'inbound', fromNumber: '1415555088', limit: 2, offset: 2 });
+    check('calls.list({offset: 2}): the last call, no next page',
+      p2.length === 1 && p2.meta.next === null && byes.includes(p2[0].callUuid)
+      && !p1.map((x) => x.callUuid).includes(p2[0].callUuid), JSON.stringify({ n: p2.length, meta: p2.meta }));
+    await client.calls.hangup(c);
+
     // errors
     console.log('--- errors');
     const e404 = await rejectsWith('get of an unknown room -> 404 error', 404,

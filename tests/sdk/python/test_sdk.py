@@ -765,6 +765,122 @@ def test_calls_api(ctx):
     check("sim hangup: the room emptied", bool(gone))
 
 
+
+def settle(ctx):
+    """Waits until the server has settled (nothing in flight, nothing due now)."""
+    raw(ctx.server, "GET", "/sim/Settled/?timeout_ms=10000")
+
+
+def test_call_actions(ctx):
+    """The Call API on a live call: play, speak, DTMF, record (start/stop), cancel."""
+    room = "Call API Room"
+    u = ctx.sim_call(room, caller="14155550701")
+    ctx.wait_members(room, [u])
+    calls = ctx.client.calls
+
+    r = calls.play(u, "https://media.example/music.mp3", loop=True)
+    check("calls.play: 202 'play started'", getattr(r, "message", None) == "play started", repr(r))
+    settle(ctx)
+    check("calls.play: the transcript shows the API play",
+          f"{u}  playing https://media.example/music.mp3 (API, looping)" in ctx.transcript())
+    r = calls.stop_playing(u)
+    check("calls.stop_playing: returns (204, no body)", r is None, repr(r))
+    CHECKS.raises("calls.stop_playing with nothing playing -> ResourceNotFoundError",
+                  plivo_exc.ResourceNotFoundError, lambda: calls.stop_playing(u))
+
+    r = calls.speak(u, "Hello from the API", voice="MAN", loop=True)
+    check("calls.speak: 202 'speak started'", getattr(r, "message", None) == "speak started", repr(r))
+    settle(ctx)
+    check("calls.speak: the transcript shows the API speech",
+          f'{u}  speaking "Hello from the API" (API, looping)' in ctx.transcript())
+    r = calls.stop_speaking(u)
+    check("calls.stop_speaking: returns (204, no body)", r is None, repr(r))
+
+    r = calls.send_digits(u, "1234#")
+    check("calls.send_digits: 202 'digits sent'", getattr(r, "message", None) == "digits sent", repr(r))
+    settle(ctx)
+    check("calls.send_digits: the transcript shows the tones", f"{u}  sent tones 1234#" in ctx.transcript())
+    CHECKS.raises("calls.send_digits to a B leg that does not exist -> ValidationError", plivo_exc.ValidationError,
+                  lambda: calls.send_digits(u, "1", leg="bleg"))
+
+    cb = ctx.app.base + "/call-rec-cb/"
+    r = calls.record(u, file_format="wav", time_limit=120, callback_url=cb, callback_method="POST")
+    rec_id = getattr(r, "recording_id", None)
+    check("calls.record: 202 'call recording started' with recording_id and url",
+          getattr(r, "message", None) == "call recording started" and rec_id
+          and str(getattr(r, "url", "")).endswith(f"{rec_id}.wav"), repr(r))
+    r = calls.record_stop(u)
+    check("calls.record_stop: returns (204, no body)", r is None, repr(r))
+    hit = wait_for(lambda: ctx.app.find("/call-rec-cb/", RecordingID=rec_id))
+    check("calls.record: callback_url got the recording (RecordingID, RecordUrl)",
+          bool(hit) and hit[0]["params"].get("RecordUrl", "").endswith(".wav"), str(hit[0]["params"] if hit else None))
+    CHECKS.raises("calls.record_stop when not recording -> ResourceNotFoundError", plivo_exc.ResourceNotFoundError,
+                  lambda: calls.record_stop(u))
+
+    # The Recording API sees the file.
+    lst = ctx.client.recordings.list(call_uuid=u)
+    objs = list(lst)
+    check("recordings.list(call_uuid=...): the call's one recording",
+          len(objs) == 1 and getattr(objs[0], "recording_id", None) == rec_id
+          and getattr(objs[0], "recording_format", None) == "wav"
+          and getattr(objs[0], "recording_type", None) == "call", repr(lst))
+    check("recordings.list: meta.total_count 1", lst.meta["total_count"] == 1, repr(getattr(lst, "meta", None)))
+    g = ctx.client.recordings.get(rec_id)
+    check("recordings.get: the recording", getattr(g, "recording_id", None) == rec_id
+          and getattr(g, "call_uuid", None) == u, repr(g))
+    r = ctx.client.recordings.delete(rec_id)
+    check("recordings.delete: returns (204, no body)", r is None, repr(r))
+    CHECKS.raises("recordings.get of a deleted recording -> ResourceNotFoundError", plivo_exc.ResourceNotFoundError,
+                  lambda: ctx.client.recordings.get(rec_id))
+    CHECKS.raises("recordings.delete of a deleted recording -> ResourceNotFoundError",
+                  plivo_exc.ResourceNotFoundError, lambda: ctx.client.recordings.delete(rec_id))
+
+    # Cancel: the simulated callee answers at once, so the request is not waiting any more.
+    made = calls.create(from_="14155550100", to_="14155550702", answer_url=ctx.answer_url(room))
+    request = getattr(made, "request_uuid", None)
+    b = ctx.call_of(request)
+    ctx.wait_members(room, [b])
+    e = CHECKS.raises("calls.cancel of an answered request -> ResourceNotFoundError",
+                      plivo_exc.ResourceNotFoundError, lambda: calls.cancel(request))
+    check("calls.cancel: the message says the call was answered", e is not None and "answered" in str(e), str(e))
+    q = ctx.client.queued_calls.list_ids()
+    check("queued_calls.list_ids: no queued call", getattr(q, "calls", None) == [], repr(q))
+    ids = ctx.client.live_calls.list_ids(call_direction="outbound")
+    check("live_calls.list_ids(call_direction='outbound'): the outbound call only",
+          b in (getattr(ids, "calls", None) or []) and u not in (getattr(ids, "calls", None) or []), repr(ids))
+    e = CHECKS.raises("an unimplemented endpoint -> ResourceNotFoundError", plivo_exc.ResourceNotFoundError,
+                      lambda: ctx.client.request("GET", ("Number",), is_voice_request=True))
+    check("the 404 says the endpoint is not implemented by plivo-flow",
+          e is not None and "is not implemented by plivo-flow" in str(e), str(e))
+    calls.delete(b)
+    calls.delete(u)
+    wait_for(lambda: ctx.hangups(u) and ctx.hangups(b))
+
+
+def test_call_list_paging(ctx):
+    """calls.list with filters, limit and offset; meta.next / previous."""
+    doc = ctx.app.serve("/bye-doc", "<Response><Speak>Bye</Speak></Response>")
+    uuids = [ctx.sim_call(None, caller=f"1415555077{i}", answer_url=doc) for i in range(3)]
+    wait_for(lambda: all(raw(ctx.server, "GET", f"/v1/Account/{AUTH_ID}/Call/{x}/")[1].get("call_status")
+                         == "completed" for x in uuids))
+    page1 = ctx.client.calls.list(call_direction="inbound", from_number="1415555077", limit=2, offset=0)
+    got1 = [getattr(c, "call_uuid", None) for c in page1]
+    meta = page1.meta
+    check("calls.list(call_direction, from_number, limit=2): two of the three calls",
+          len(got1) == 2 and set(got1) <= set(uuids), repr(got1))
+    check("calls.list: meta total_count 3, next names offset=2, previous null",
+          meta["total_count"] == 3 and "offset=2" in (meta["next"] or "") and meta["previous"] is None, repr(meta))
+    page2 = ctx.client.calls.list(call_direction="inbound", from_number="1415555077", limit=2, offset=2)
+    got2 = [getattr(c, "call_uuid", None) for c in page2]
+    check("calls.list(offset=2): the third call, no next page, a previous one",
+          len(got2) == 1 and got2[0] in uuids and got2[0] not in got1
+          and page2.meta["next"] is None and "offset=0" in (page2.meta["previous"] or ""), f"{got2} {page2.meta!r}")
+    out = ctx.client.calls.list(call_direction="outbound", from_number="1415555077")
+    check("calls.list(call_direction='outbound'): none of the inbound calls", len(list(out)) == 0, repr(out))
+    CHECKS.raises("calls.list(limit=50) sent raw -> ValidationError", plivo_exc.ValidationError,
+                  lambda: ctx.client.request("GET", ("Call",), {"limit": 50}, is_voice_request=True))
+
+
 def test_errors(ctx):
     conf = ctx.client.conferences
     e = CHECKS.raises("get of an unknown room -> ResourceNotFoundError", plivo_exc.ResourceNotFoundError,
@@ -911,6 +1027,8 @@ def main():
         run("record", test_record, ctx)
         run("room names", test_room_names, ctx)
         run("calls API", test_calls_api, ctx)
+        run("call actions (play, speak, DTMF, record, cancel) and recordings", test_call_actions, ctx)
+        run("call list filters and paging", test_call_list_paging, ctx)
         run("errors", test_errors, ctx)
         run("delete_all", test_delete_all, ctx)
         time.sleep(0.3)  # let the last webhooks land
