@@ -1,5 +1,6 @@
 //! The worked example for app developers, `examples/flask-ivr/`: a Flask IVR (Flask and plivo
-//! from PyPI) tested live in virtual time by its scenarios — `examples/flask-ivr/ci.sh`.
+//! from PyPI) tested live in virtual time by its scenarios, and replayed from the cassettes
+//! recorded from it with the app stopped — `examples/flask-ivr/ci.sh`.
 //!
 //! Needs Python 3 with venv and access to PyPI (a venv under `target/flask-ivr-venv`). Set
 //! `PLIVO_FLOW_SKIP_SDK=1` to skip it on a machine without them (CI never sets it), as for
@@ -26,4 +27,5 @@ fn the_flask_ivr_example_passes_its_live_scenarios() {
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.ends_with(" passed, 0 failed") && !last.starts_with("0 "), "{stdout}");
     assert!(stdout.contains("ok    plivo-flow test examples/flask-ivr/scenarios: 4 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("examples/flask-ivr/cassettes: 5 passed, 0 failed"), "{stdout}");
 }

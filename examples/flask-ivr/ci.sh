@@ -8,7 +8,9 @@
 # 3. `plivo-flow test examples/flask-ivr/scenarios` (live = true: every webhook goes to the app,
 #    in virtual time) must pass, and the app's own side effects (finished calls, messages left)
 #    must be what the scenarios did;
-# 4. a scenario whose caller presses another key must fail against the same .expected.
+# 4. a scenario whose caller presses another key must fail against the same .expected;
+# 5. with the app stopped, the cassettes recorded from it (cassettes/, `run --record`) replay
+#    and pass, and one whose recorded reply is changed fails naming the request that differs.
 #
 # PLIVO_FLOW_BIN is the binary (default target/debug/plivo-flow). Needs python3 with venv and
 # PyPI. Prints "N passed, M failed" last; exits non-zero when anything failed.
@@ -109,6 +111,34 @@ elif grep -q 'We are open from nine to five' "$WORK/diverge.out"; then
 else
     fail "the diverging run's diff names what changed"
     cat "$WORK/diverge.out"
+fi
+
+# ---------------------------------------------------------------- (5) the cassettes, no app
+kill -TERM "$APP_PID" 2>/dev/null || true
+wait "$APP_PID" 2>/dev/null || true
+APP_PID=""
+if "$BIN" test "$EX/cassettes" >"$WORK/replay.out" 2>&1; then
+    ok "with the app stopped, plivo-flow test examples/flask-ivr/cassettes: $(tail -1 "$WORK/replay.out")"
+else
+    fail "with the app stopped, plivo-flow test examples/flask-ivr/cassettes"
+    cat "$WORK/replay.out"
+fi
+# The app's answer to "3" (the hours menu) now sends the next key to /hours.
+mkdir -p "$WORK/changed"
+"$VENV/bin/python" - "$EX/cassettes/hours/alice.cassette.json" "$WORK/changed/alice.cassette.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+reply = c["requests"][1]["reply"]
+reply["body"] = reply["body"].replace('action="http://127.0.0.1:5055/answer"', 'action="http://127.0.0.1:5055/hours"')
+json.dump(c, open(sys.argv[2], "w"))
+PY
+if "$BIN" test "$WORK/changed" >"$WORK/changed.out" 2>&1; then
+    fail "a cassette whose recorded reply changed fails"
+elif grep -q 'alice request 3 .*URL was "http://127.0.0.1:5055/answer", now "http://127.0.0.1:5055/hours"' "$WORK/changed.out"; then
+    ok "a cassette whose recorded reply changed fails: $(grep -m1 'alice request 3' "$WORK/changed.out" | sed 's/^ *//')"
+else
+    fail "the changed cassette's failure names request 3 and its URL"
+    cat "$WORK/changed.out"
 fi
 
 echo "$passed passed, $failed failed"
