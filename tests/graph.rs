@@ -1,9 +1,11 @@
 //! `plivo-flow graph`: the DOT of every sample (plain and marked with its scenario's coverage)
 //! is accepted by Graphviz's `dot` (Debian's `graphviz`, which `.ci/run` installs; without it
-//! locally the check is skipped with a notice); `--format svg` goes through it too. No
-//! Mermaid renderer can be installed offline, so Mermaid output is checked structurally:
-//! a `flowchart` header, well-formed node, edge, class and linkStyle lines, every edge's nodes
-//! declared, every linkStyle naming an edge.
+//! locally the check is skipped with a notice); `--format svg` goes through it too. The
+//! Mermaid of every sample (plain, with coverage, and with quotes to escape) is parsed by
+//! Mermaid itself (`mermaid.parse` from npm, in a jsdom window: `tests/mermaid/`; needs Node
+//! and npm, as `tests/sdk.rs` does, and is skipped the same way with `PLIVO_FLOW_SKIP_SDK=1`),
+//! and checked structurally too: a `flowchart` header, well-formed node, edge, class and
+//! linkStyle lines, every edge's nodes declared, every linkStyle naming an edge.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -156,6 +158,53 @@ fn mermaid_is_well_formed_for_every_sample() {
             check_mermaid(&graph(&[p, "--format", "mermaid", "--coverage", toml.to_str().expect("utf-8")]));
         }
     }
+}
+
+#[test]
+fn mermaid_itself_parses_every_sample_s_graph() {
+    if std::env::var_os("PLIVO_FLOW_SKIP_SDK").is_some_and(|v| v == "1") {
+        eprintln!("skipped: PLIVO_FLOW_SKIP_SDK=1");
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let npm = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(format!("{root}/tests/mermaid"))
+        .output()
+        .expect("npm ci in tests/mermaid");
+    assert!(npm.status.success(), "npm ci: {}", String::from_utf8_lossy(&npm.stderr));
+    let dir = std::env::temp_dir().join(format!("plivo-flow-mermaid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut files = Vec::new();
+    let mut write = |name: String, text: String| {
+        let f = dir.join(name);
+        std::fs::write(&f, text).expect("write");
+        files.push(f);
+    };
+    for (i, doc) in documents().into_iter().enumerate() {
+        let p = doc.to_str().expect("utf-8 path");
+        write(format!("{i}.mmd"), graph(&[p, "--format", "mermaid"]));
+        let toml = doc.with_extension("toml");
+        if toml.exists() {
+            let t = toml.to_str().expect("utf-8");
+            write(format!("{i}-coverage.mmd"), graph(&[p, "--format", "mermaid", "--coverage", t]));
+        }
+    }
+    let doc = plivo_flow::xml::parse(r#"<Response><Speak>Say "hi" \ there [x] {y} (z) ; end</Speak></Response>"#).document;
+    write("quotes.mmd".to_owned(), Graph::new(&doc).to_mermaid(None));
+    // A broken one must fail, so that the check is known to check.
+    write("broken.mmd".to_owned(), "flowchart TD\n  a -->\n  b[".to_owned());
+    let out = Command::new("node")
+        .arg(format!("{root}/tests/mermaid/parse.mjs"))
+        .args(&files)
+        .output()
+        .expect("node tests/mermaid/parse.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+    let oks = stdout.lines().filter(|l| l.starts_with("ok ") && l.ends_with(" flowchart-v2")).count();
+    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert_eq!(oks, files.len() - 1, "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fails.len() == 1 && fails[0].contains("broken.mmd"), "{stdout}");
 }
 
 #[test]
