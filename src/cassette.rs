@@ -60,7 +60,8 @@ pub struct Cassette {
     /// `transcription` (as in a scenario file; an object, possibly empty).
     #[serde(default)]
     pub settings: serde_json::Value,
-    /// Media speed of a `serve` recording (`serve --speed`); replay uses it too.
+    /// Media speed of a `serve` recording on the calls' clock (1, or 0 under `serve --speed 0`);
+    /// replay uses it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// The call; `None` for the requests of no call (`rooms.cassette.json`).

@@ -84,7 +84,8 @@ enum Command {
         /// end up in use (or in logs) by accident.
         #[arg(long)]
         auth_from_env: bool,
-        /// Media speed: 1 = real time, 0 = instant, 0.1 = ten times faster.
+        /// How fast the calls' clock runs: 1 = real time, 0.1 = ten times faster (every timer,
+        /// media length and reported duration alike); 0 = media instant, timers in real time.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Seed for generated ids (0: from the clock).
@@ -1134,7 +1135,7 @@ fn serve(config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
         };
         // Never the token: only where the credentials came from and the auth id.
         println!(
-            "plivo-flow serve: http://{}/v1/Account/{}/ (plivo-flow {}; credentials from {source}; auth id {}), media speed {}",
+            "plivo-flow serve: http://{}/v1/Account/{}/ (plivo-flow {}; credentials from {source}; auth id {}), speed {}",
             running.addr,
             config.auth_id,
             env!("CARGO_PKG_VERSION"),

@@ -190,7 +190,8 @@ fn mermaid_itself_parses_every_sample_s_graph() {
             write(format!("{i}-coverage.mmd"), graph(&[p, "--format", "mermaid", "--coverage", t]));
         }
     }
-    let doc = plivo_flow::xml::parse(r#"<Response><Speak>Say "hi" \ there [x] {y} (z) ; end</Speak></Response>"#).document;
+    let doc =
+        plivo_flow::xml::parse(r#"<Response><Speak>Say "hi" \ there [x] {y} (z) ; end</Speak></Response>"#).document;
     write("quotes.mmd".to_owned(), Graph::new(&doc).to_mermaid(None));
     // A broken one must fail, so that the check is known to check.
     write("broken.mmd".to_owned(), "flowchart TD\n  a -->\n  b[".to_owned());

@@ -37,9 +37,9 @@ use std::time::Duration;
 
 pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
+pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingSource, Recordings};
 #[cfg(feature = "cassette")]
 pub(crate) use transcript::purpose_text;
-pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingSource, Recordings};
 pub use transcript::{Line, LineKind, Transcript};
 pub(crate) use transcript::{describe_input, strip_fragment};
 

@@ -99,11 +99,41 @@ pub struct DriverConfig {
     /// How long one of a call's notifications may hold back the ones behind it: after this the
     /// next one starts while the first goes on (until its own total timeout).
     pub notify_hold: Duration,
+    /// Wall seconds per second of the calls' clock (`serve --speed`; 1 = real time, 0.05 =
+    /// twenty times faster). Every timer of the engine and the media (`<Wait>`, timeouts, time
+    /// limits, media) and every time reported to the application (`Duration`,
+    /// `RecordingDuration`, …) run on that one clock. Not finite or not above 0: 1.
+    pub time_scale: f64,
 }
 
 impl Default for DriverConfig {
     fn default() -> Self {
-        DriverConfig { notify_hold: Duration::from_secs(5) }
+        DriverConfig { notify_hold: Duration::from_secs(5), time_scale: 1.0 }
+    }
+}
+
+/// The calls' clock: wall time since the driver started, divided by the time scale.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    scale: f64,
+}
+
+impl Clock {
+    fn new(scale: f64) -> Clock {
+        Clock { start: Instant::now(), scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 } }
+    }
+
+    /// Now, on the calls' clock.
+    fn now(&self) -> Duration {
+        let wall = self.start.elapsed();
+        if self.scale == 1.0 { wall } else { wall.div_f64(self.scale) }
+    }
+
+    /// The wall time until `due` (on the calls' clock).
+    fn wall_until(&self, due: Duration) -> Duration {
+        let left = due.saturating_sub(self.now());
+        if self.scale == 1.0 { left } else { left.mul_f64(self.scale) }
     }
 }
 
@@ -205,7 +235,7 @@ impl Driver {
             config,
             recent,
             history,
-            start: Instant::now(),
+            clock: Clock::new(config.time_scale),
             nonce: u64::from(std::process::id()) << 32,
             queues: HashMap::new(),
             fetches: HashMap::new(),
@@ -343,7 +373,7 @@ struct Task {
     config: DriverConfig,
     recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
-    start: Instant,
+    clock: Clock,
     nonce: u64,
     /// Notifications (callbacks, hangup_url) of one call go out one after the other, in the
     /// order the call made them; document fetches go out at once.
@@ -364,24 +394,24 @@ type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>, Option<Slot>)
 impl Task {
     async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
         loop {
-            self.rt.handle_timeout(self.start.elapsed());
+            self.rt.handle_timeout(self.clock.now());
             self.send_requests();
             self.forget();
             let due = self.rt.poll_timeout();
             self.waiting.retain(|w| !w.is_closed());
-            if !self.waiting.is_empty() && self.in_flight.is_idle() && due.is_none_or(|t| t > self.start.elapsed()) {
+            if !self.waiting.is_empty() && self.in_flight.is_idle() && due.is_none_or(|t| t > self.clock.now()) {
                 for w in self.waiting.drain(..) {
                     let _ = w.send(true);
                 }
             }
             // While someone waits to see the driver settle, look again soon.
-            let wait = due.map(|t| t.saturating_sub(self.start.elapsed()));
+            let wait = due.map(|t| self.clock.wall_until(t));
             let wait =
                 if self.waiting.is_empty() { wait } else { Some(wait.map_or(SETTLE_POLL, |w| w.min(SETTLE_POLL))) };
             tokio::select! {
                 job = rx.recv() => match job {
                     Some(job) => {
-                        let now = self.start.elapsed();
+                        let now = self.clock.now();
                         self.rt.handle_timeout(now);
                         self.run(now, job);
                     }
@@ -483,7 +513,7 @@ impl Task {
     /// Sends what the runtime asked for and logs its transcript lines.
     fn send_requests(&mut self) {
         while let Some((call, req)) = self.rt.poll_request() {
-            let now = self.start.elapsed();
+            let now = self.clock.now();
             let slot = self.recorder.as_mut().and_then(|r| r.request(now, call.as_ref(), &req));
             self.nonce = self.nonce.wrapping_add(0x9E37_79B9);
             let nonce = format!("{:020}", self.nonce);

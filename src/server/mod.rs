@@ -50,7 +50,10 @@ pub struct ServerConfig {
     pub auth_id: String,
     /// The auth token (HTTP Basic password, and the webhook signing key).
     pub auth_token: String,
-    /// Media durations are the replay rule × `speed` (1 = real time, 0 = instant).
+    /// How fast the calls' clock runs against the wall clock: 1 = real time, 0.05 = twenty
+    /// times faster; every timer, media length and reported duration is on that clock, so a
+    /// flow reports the same durations at any speed above 0 as under `run`. 0: media are
+    /// instant and timers (`<Wait>`, timeouts) run in real time.
     pub speed: f64,
     /// Seed of generated ids.
     pub seed: u64,
@@ -114,15 +117,20 @@ fn app(config: &ServerConfig) -> axum::Router {
         config.seed
     };
     let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.as_str().into() });
-    rt.media_mut().set_speed(config.speed);
+    // One clock (README "The REST server"): at a speed above 0 the driver's clock runs that
+    // much faster and media keep their real lengths on it; at 0 media are instant and the
+    // clock runs at wall speed (so that the simulated phone can still press keys in time).
+    let (media_speed, time_scale) = if config.speed > 0.0 { (1.0, config.speed) } else { (0.0, 1.0) };
+    rt.media_mut().set_speed(media_speed);
     let hooks = webhook::WebhookConfig {
         max_in_flight: config.max_in_flight,
         total_timeout: config.webhook_timeout,
         ..webhook::WebhookConfig::default()
     };
     let webhooks = webhook::Webhooks::with_config(&config.auth_token, hooks);
-    let recorder = config.record.as_deref().map(|dir| record::Recorder::new(dir, config.speed));
-    let driver = Driver::spawn_recording(rt, webhooks, DriverConfig { notify_hold: config.notify_hold }, recorder);
+    let recorder = config.record.as_deref().map(|dir| record::Recorder::new(dir, media_speed));
+    let driver =
+        Driver::spawn_recording(rt, webhooks, DriverConfig { notify_hold: config.notify_hold, time_scale }, recorder);
     let state = api::AppState {
         driver,
         auth_id: config.auth_id.clone(),

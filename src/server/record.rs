@@ -40,7 +40,8 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Records into `dir` (which must exist) a server whose media speed is `speed`.
+    /// Records into `dir` (which must exist) a server whose media run at `speed` on the
+    /// calls' clock (1, or 0 under `serve --speed 0`); replay runs them at that speed.
     pub fn new(dir: &Path, speed: f64) -> Self {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Recorder {
