@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 mod common;
-use common::{STEPS, loaded_call, long_document, steps};
+use common::{STEPS, loaded_call, loaded_call_with, long_document, steps};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use plivo_flow::engine::CallId;
+use plivo_flow::engine::{CallConfig, CallId};
 use plivo_flow::engine::{Conferences, Direction, JoinRequest, MemberInfo, MemberTarget, RoomKind};
 
 fn bench_steps(c: &mut Criterion) {
@@ -20,6 +20,18 @@ fn bench_steps(c: &mut Criterion) {
     g.bench_function("1000-verb document", |b| {
         b.iter_batched(
             || loaded_call(&doc),
+            |(mut call, media)| {
+                let mut t = 0;
+                black_box(steps(&mut call, media, STEPS - 1, &mut t));
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // The same, with the per-verb trace switched off (`CallConfig::verb_events`), as an
+    // embedding telephony server would run it.
+    g.bench_function("1000-verb document, verb events off", |b| {
+        b.iter_batched(
+            || loaded_call_with(&doc, CallConfig { verb_events: false, ..CallConfig::default() }),
             |(mut call, media)| {
                 let mut t = 0;
                 black_box(steps(&mut call, media, STEPS - 1, &mut t));

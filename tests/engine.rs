@@ -158,6 +158,50 @@ fn the_call_api_alone_drives_a_flow() {
     assert_eq!(call.poll_timeout(), None);
 }
 
+/// `CallConfig::verb_events = false`: no per-verb trace, every other output the same.
+#[test]
+fn verb_events_can_be_switched_off_and_nothing_else_changes() {
+    use plivo_flow::engine::{Call, CallConfig, CallSetup, Command, FetchReply, Output};
+    let doc = r#"<Response><Speak>One</Speak><Wait length="2"/><Play>https://cdn.example/a.mp3</Play></Response>"#;
+    let run = |verb_events: bool| -> Vec<String> {
+        let config = CallConfig { verb_events, ..CallConfig::default() };
+        let mut call = Call::new(CallSetup::inbound("c1", "+1555", "+1666", "https://a.example/answer"), config, s(0));
+        call.start(s(0));
+        let mut seen = Vec::new();
+        let mut t = 0;
+        let mut pending = None;
+        loop {
+            while let Some(out) = call.poll_output() {
+                match &out {
+                    Output::Request(r) if r.reply == Reply::Execute => pending = Some(r.id),
+                    Output::Command(Command::Speak { media, .. } | Command::Play { media, .. }) => {
+                        seen.push(format!("{out:?}"));
+                        t += 1;
+                        call.handle_input(s(t), Input::MediaFinished(*media));
+                        continue;
+                    }
+                    _ => {}
+                }
+                seen.push(format!("{out:?}"));
+            }
+            if let Some(id) = pending.take() {
+                call.handle_input(s(t), Input::Fetched { request: id, reply: FetchReply::Body(doc.to_owned()) });
+            } else if let Some(at) = call.poll_timeout() {
+                call.handle_timeout(at);
+            } else {
+                break;
+            }
+        }
+        seen
+    };
+    let on = run(true);
+    let off = run(false);
+    let traced = |l: &String| l.contains("VerbStarted") || l.contains("VerbFinished");
+    assert_eq!(on.iter().filter(|l| traced(l)).count(), 6, "{on:#?}");
+    assert!(!off.iter().any(traced), "{off:#?}");
+    assert_eq!(on.into_iter().filter(|l| !traced(l)).collect::<Vec<_>>(), off);
+}
+
 #[test]
 fn thousands_of_instant_verbs_run_without_deep_recursion() {
     let mut body = String::from("<Response>");

@@ -26,9 +26,14 @@ pub fn long_document() -> Arc<Document> {
 
 /// A call that has loaded `doc` and is playing its first verb; returns it and the media id.
 pub fn loaded_call(doc: &Arc<Document>) -> (Call, MediaId) {
+    loaded_call_with(doc, CallConfig::default())
+}
+
+/// [`loaded_call`] with `config`.
+pub fn loaded_call_with(doc: &Arc<Document>, config: CallConfig) -> (Call, MediaId) {
     let mut call = Call::new(
         CallSetup::inbound("bench-call", "+15550001", "+15550002", "https://app.example/answer"),
-        CallConfig::default(),
+        config,
         Duration::ZERO,
     );
     call.start(Duration::ZERO);

@@ -425,7 +425,9 @@ impl Call {
                 return;
             };
             let name = verb.name();
-            self.event(CallEvent::VerbStarted { index: self.pc, sub: self.sub, verb: name });
+            if self.config.verb_events {
+                self.event(CallEvent::VerbStarted { index: self.pc, sub: self.sub, verb: name });
+            }
             match self.start_verb(now) {
                 Flow::Next(outcome) => {
                     self.finish_event(outcome, Some(name));
@@ -437,6 +439,9 @@ impl Call {
     }
 
     fn finish_event(&mut self, outcome: Outcome, name: Option<&'static str>) {
+        if !self.config.verb_events {
+            return;
+        }
         let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
         let verb = name.unwrap_or("PreAnswer");
         self.event(CallEvent::VerbFinished { index, sub, verb, outcome });

@@ -167,6 +167,13 @@ pub struct CallConfig {
     /// The text every `<Record transcriptionUrl>` request carries as `transcription`
     /// (no speech is recognised). Default [`DEFAULT_TRANSCRIPTION`].
     pub transcription_text: String,
+    /// Whether the call traces every element it runs as
+    /// [`CallEvent::VerbStarted`](crate::engine::CallEvent::VerbStarted) and
+    /// [`CallEvent::VerbFinished`](crate::engine::CallEvent::VerbFinished) outputs. Default
+    /// true; `run`, `test`, `serve`, transcripts and coverage need them. A telephony server
+    /// that does not show per-verb progress turns them off and saves their cost on every step
+    /// (BENCHMARKS.md, "engine step"); every other output is unchanged.
+    pub verb_events: bool,
 }
 
 /// The placeholder transcript of simulated recordings.
@@ -180,6 +187,7 @@ impl Default for CallConfig {
             seed: 1,
             auto_digit_end_timeout: Duration::from_secs(5),
             transcription_text: DEFAULT_TRANSCRIPTION.to_owned(),
+            verb_events: true,
         }
     }
 }
