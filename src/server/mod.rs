@@ -113,7 +113,17 @@ fn app(config: &ServerConfig) -> axum::Router {
     } else {
         config.seed
     };
-    let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.as_str().into() });
+    // The driver's clock starts now: its time zero on the wall clock, in whole milliseconds so
+    // that `RecordingStartMs` and the Recording API's `recording_start_ms` agree to the ms.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(Duration::ZERO, |d| Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(0)));
+    let mut rt = Runtime::new(RuntimeConfig {
+        seed,
+        account: config.auth_id.as_str().into(),
+        recording_url_base: None,
+        clock_epoch: epoch,
+    });
     rt.media_mut().set_speed(config.speed);
     let hooks = webhook::WebhookConfig {
         max_in_flight: config.max_in_flight,
@@ -129,8 +139,7 @@ fn app(config: &ServerConfig) -> axum::Router {
         auth_token: config.auth_token.clone(),
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
         max_calls: config.max_calls,
-        // The driver's clock started just now: its time zero on the wall clock.
-        clock: lists::Clock::starting(std::time::SystemTime::now()),
+        clock: lists::Clock::starting(std::time::UNIX_EPOCH + epoch),
     };
     api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(plivo_headers))
 }
