@@ -12,6 +12,7 @@ mod driver;
 mod listener;
 mod lists;
 pub mod live;
+pub mod media_files;
 pub mod record;
 mod recordings;
 pub mod signature;
@@ -121,7 +122,7 @@ fn app(config: &ServerConfig) -> axum::Router {
     let mut rt = Runtime::new(RuntimeConfig {
         seed,
         account: config.auth_id.as_str().into(),
-        recording_url_base: None,
+        recording_url_base: Some(media_files::url_base(config.listen, &config.auth_id)),
         clock_epoch: epoch,
     });
     rt.media_mut().set_speed(config.speed);
@@ -141,7 +142,11 @@ fn app(config: &ServerConfig) -> axum::Router {
         max_calls: config.max_calls,
         clock: lists::Clock::starting(std::time::UNIX_EPOCH + epoch),
     };
-    api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(plivo_headers))
+    api::router(state.clone())
+        // Before authentication: recording files are public, as Plivo's are.
+        .layer(axum::middleware::from_fn_with_state(state, media_files::download))
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(plivo_headers))
 }
 
 /// Adds `X-Plivo-Flow: <version>` to every answer, errors included, and
@@ -163,7 +168,8 @@ async fn plivo_headers(mut resp: axum::response::Response) -> axum::response::Re
 pub type Service = NormalizePath<axum::Router>;
 
 /// The HTTP service [`start`] serves, without a socket: hand it `http::Request`s directly
-/// (in-process tests, the `rest` fuzz target). `config.listen` is not used. It must be called
+/// (in-process tests, the `rest` fuzz target). `config.listen` only names the recording
+/// files' URLs ([`media_files::url_base`]). It must be called
 /// inside a tokio runtime: it spawns the driver task, which runs while the service lives.
 pub fn service(config: &ServerConfig) -> Service {
     // Paths match with or without the trailing slash Plivo's SDKs always send.
@@ -174,7 +180,8 @@ pub fn service(config: &ServerConfig) -> Service {
 pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let service = service(&config);
+    // The bound address (port 0 resolved) names the recording files.
+    let service = service(&ServerConfig { listen: addr, ..config });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(
