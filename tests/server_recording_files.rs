@@ -199,3 +199,38 @@ async fn an_mp3_recording_downloads_as_wav_bytes_of_its_duration() {
     );
     h.server.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conference_recording_reports_epoch_ms_and_its_file_downloads() {
+    let h = Harness::start(0.0).await;
+    h.serve("/room", "<Response><Conference>File Room</Conference></Response>");
+    h.sim_call("/room").await;
+    // The room exists once the call has joined it.
+    for _ in 0..6000 {
+        if h.api(reqwest::Method::GET, "/Conference/File Room/").await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let cb = format!("{}/room-rec", h.app_base);
+    let url = format!("{}/v1/Account/{ID}/Conference/File Room/Record/", h.base);
+    let form = [("file_format", "wav"), ("callback_url", cb.as_str())];
+    let resp = h.http.post(&url).basic_auth(ID, Some(TOKEN)).form(&form).send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 202);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, _) = h.api(reqwest::Method::DELETE, "/Conference/File Room/Record/").await;
+    assert_eq!(s, 204);
+    let p = h.hit("/room-rec").await;
+    assert_eq!(p["ConferenceAction"], "record");
+    let (start, end, duration) =
+        (int(&p, "RecordingStartMs"), int(&p, "RecordingEndMs"), int(&p, "RecordingDurationMs"));
+    assert_eq!(end - start, duration);
+    assert!(duration >= 200, "{duration}");
+    assert!((now_ms() - 60_000..=now_ms()).contains(&start), "{start}");
+    let rec_url = &p["RecordUrl"];
+    assert_eq!(*rec_url, format!("{}/v1/Account/{ID}/Recording/{}.wav", h.base, p["RecordingID"]));
+    let (status, _, _, body) = h.download(rec_url).await;
+    assert_eq!(status, 200);
+    assert_eq!(wav_ms(&body), duration);
+    h.server.stop().await.expect("stop");
+}
