@@ -127,7 +127,7 @@ impl WavFile {
         WavFile { header: Some(Bytes::copy_from_slice(&wav_header(samples))), left: u64::from(samples) * 2 }
     }
 
-    /// The whole length in bytes, header included.
+    /// The bytes still to send: the whole file, header included, before the first chunk.
     pub fn len(&self) -> u64 {
         self.header.as_ref().map_or(0, |h| h.len() as u64) + self.left
     }
