@@ -64,11 +64,23 @@ pub struct RuntimeConfig {
     pub seed: u64,
     /// The account calls and rooms belong to.
     pub account: AccountId,
+    /// Where recording files are named, `{base}/{id}.{format}`, for calls and rooms alike;
+    /// `None` (the default) keeps the engine's `https://media.plivo-flow.invalid/recordings`,
+    /// which nothing serves (`serve` sets its own address).
+    pub recording_url_base: Option<String>,
+    /// The Unix time of the clock's zero, added to `RecordingStartMs`/`RecordingEndMs`
+    /// ([`crate::engine::CallConfig::clock_epoch`]); zero (the default) reports virtual ms.
+    pub clock_epoch: std::time::Duration,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { seed: 1, account: AccountId::from(ACCOUNT) }
+        RuntimeConfig {
+            seed: 1,
+            account: AccountId::from(ACCOUNT),
+            recording_url_base: None,
+            clock_epoch: std::time::Duration::ZERO,
+        }
     }
 }
 
@@ -105,6 +117,11 @@ impl Runtime {
         let mut engine = EngineConfig::default();
         engine.call.seed = seed;
         engine.rooms.seed = seed.wrapping_add(1);
+        engine.call.clock_epoch = config.clock_epoch;
+        if let Some(base) = &config.recording_url_base {
+            engine.call.recording_url_base.clone_from(base);
+            engine.rooms.recording_url_base.clone_from(base);
+        }
         Runtime {
             engine: Engine::new(engine),
             media: SimulatedMedia::new(seed.wrapping_add(3)),

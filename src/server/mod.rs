@@ -12,6 +12,7 @@ mod driver;
 mod listener;
 mod lists;
 pub mod live;
+pub mod media_files;
 pub mod record;
 mod recordings;
 pub mod signature;
@@ -116,7 +117,17 @@ fn app(config: &ServerConfig) -> axum::Router {
     } else {
         config.seed
     };
-    let mut rt = Runtime::new(RuntimeConfig { seed, account: config.auth_id.as_str().into() });
+    // The driver's clock starts now: its time zero on the wall clock, in whole milliseconds so
+    // that `RecordingStartMs` and the Recording API's `recording_start_ms` agree to the ms.
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(Duration::ZERO, |d| Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(0)));
+    let mut rt = Runtime::new(RuntimeConfig {
+        seed,
+        account: config.auth_id.as_str().into(),
+        recording_url_base: Some(media_files::url_base(config.listen, &config.auth_id)),
+        clock_epoch: epoch,
+    });
     // One clock (README "The REST server"): at a speed above 0 the driver's clock runs that
     // much faster and media keep their real lengths on it; at 0 media are instant and the
     // clock runs at wall speed (so that the simulated phone can still press keys in time).
@@ -137,10 +148,13 @@ fn app(config: &ServerConfig) -> axum::Router {
         auth_token: config.auth_token.clone(),
         api_ids: Arc::new(Mutex::new(crate::engine::IdGen::new(seed ^ 0xA11))),
         max_calls: config.max_calls,
-        // The driver's clock started just now: its time zero on the wall clock.
-        clock: lists::Clock::starting(std::time::SystemTime::now()),
+        clock: lists::Clock::starting(std::time::UNIX_EPOCH + epoch),
     };
-    api::router(state).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_response(plivo_headers))
+    api::router(state.clone())
+        // Before authentication: recording files are public, as Plivo's are.
+        .layer(axum::middleware::from_fn_with_state(state, media_files::download))
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(plivo_headers))
 }
 
 /// Adds `X-Plivo-Flow: <version>` to every answer, errors included, and
@@ -162,7 +176,8 @@ async fn plivo_headers(mut resp: axum::response::Response) -> axum::response::Re
 pub type Service = NormalizePath<axum::Router>;
 
 /// The HTTP service [`start`] serves, without a socket: hand it `http::Request`s directly
-/// (in-process tests, the `rest` fuzz target). `config.listen` is not used. It must be called
+/// (in-process tests, the `rest` fuzz target). `config.listen` only names the recording
+/// files' URLs ([`media_files::url_base`]). It must be called
 /// inside a tokio runtime: it spawns the driver task, which runs while the service lives.
 pub fn service(config: &ServerConfig) -> Service {
     // Paths match with or without the trailing slash Plivo's SDKs always send.
@@ -173,7 +188,8 @@ pub fn service(config: &ServerConfig) -> Service {
 pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let service = service(&config);
+    // The bound address (port 0 resolved) names the recording files.
+    let service = service(&ServerConfig { listen: addr, ..config });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(

@@ -46,9 +46,11 @@ struct RecordSettings {
     transcription: Option<(Url, Method)>,
 }
 
-/// The recording parameters of a callback or action.
-fn recording_params(rec: &RecordingRef, started: Duration, duration_ms: u64) -> Params {
-    let start_ms = started.as_millis();
+/// The recording parameters of a callback or action. `RecordingStartMs`/`RecordingEndMs` are
+/// `epoch` + the call's clock in milliseconds ([`super::CallConfig::clock_epoch`]: Unix epoch
+/// ms in `serve`, as Plivo reports them; virtual ms in `run`/`test`).
+fn recording_params(rec: &RecordingRef, epoch: Duration, started: Duration, duration_ms: u64) -> Params {
+    let start_ms = epoch.saturating_add(started).as_millis();
     vec![
         ("RecordUrl".to_owned(), rec.url.clone()),
         ("RecordingID".to_owned(), rec.id.to_string()),
@@ -154,9 +156,11 @@ impl Call {
         if let Background::Recording { recording, started_at, callback, transcription, .. } =
             self.background.remove(pos)
         {
+            let epoch = self.config.clock_epoch;
             let mut cx = self.cx();
             if let Some((url, method)) = callback {
-                cx.notify(&url, method, Callback::Recording, recording_params(&recording, started_at, duration_ms));
+                let params = recording_params(&recording, epoch, started_at, duration_ms);
+                cx.notify(&url, method, Callback::Recording, params);
             }
             if let Some((url, method)) = transcription {
                 cx.transcription_callback(&url, method, &recording.id, duration_ms);
@@ -212,7 +216,7 @@ impl RecordRun {
             return None;
         }
         let s = &self.settings;
-        let mut params = recording_params(&self.recording, self.started_at, duration_ms);
+        let mut params = recording_params(&self.recording, cx.config.clock_epoch, self.started_at, duration_ms);
         if let Some((url, method)) = &s.callback {
             cx.notify(url, *method, Callback::Recording, params.clone());
         }

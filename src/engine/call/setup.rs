@@ -160,6 +160,11 @@ pub struct CallConfig {
     pub max_redirects: u32,
     /// Recordings are named `{recording_url_base}/{id}.{format}`.
     pub recording_url_base: String,
+    /// The Unix time (since 1970-01-01 UTC) of the clock's zero: added to the times the engine
+    /// reports as wall-clock milliseconds, `RecordingStartMs` and `RecordingEndMs` (Plivo sends
+    /// Unix epoch ms; docs: voice/xml/record, voice/xml/conference). Default zero: the times
+    /// are the virtual clock's ms, as `run`/`test` report them; `serve` sets its start time.
+    pub clock_epoch: Duration,
     /// Seed for recording ids (mixed with the call id).
     pub seed: u64,
     /// What `auto` means for `<GetInput digitEndTimeout>`. Default 5 s.
@@ -184,6 +189,7 @@ impl Default for CallConfig {
         CallConfig {
             max_redirects: 1000,
             recording_url_base: "https://media.plivo-flow.invalid/recordings".to_owned(),
+            clock_epoch: Duration::ZERO,
             seed: 1,
             auto_digit_end_timeout: Duration::from_secs(5),
             transcription_text: DEFAULT_TRANSCRIPTION.to_owned(),

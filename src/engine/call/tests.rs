@@ -175,6 +175,32 @@ fn getinput_speech_submits_the_four_fields() {
 // ---------------------------------------------------------------------- record
 
 #[test]
+fn record_times_are_epoch_ms_when_the_clock_has_an_epoch() {
+    let config = CallConfig {
+        clock_epoch: Duration::from_millis(1_700_000_000_123),
+        recording_url_base: "http://127.0.0.1:8765/v1/Account/MA1/Recording".into(),
+        ..CallConfig::default()
+    };
+    let setup = CallSetup::inbound("c1", "+15550001", "+15550002", ANSWER_URL);
+    let mut call = Call::new(setup, config, Duration::ZERO);
+    call.start(Duration::ZERO);
+    let outs = drain(&mut call);
+    let [Output::Request(req)] = outs.as_slice() else { panic!("{:?}", lines(&outs)) };
+    let xml = r#"<Response><Record action="https://app.example/rec" playBeep="false" redirect="false"/></Response>"#;
+    call.handle_input(at(1), Input::Fetched { request: req.id, reply: FetchReply::Body(xml.to_owned()) });
+    drain(&mut call);
+    let outs = drain_after(&mut call, at(3), Input::RecordingFinished { media: MediaId(2), duration_ms: 2000 });
+    let Some(Output::Request(req)) = outs.first() else { panic!("{:?}", lines(&outs)) };
+    let param = |k: &str| req.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let id = param("RecordingID");
+    assert_eq!(param("RecordUrl"), format!("http://127.0.0.1:8765/v1/Account/MA1/Recording/{id}.mp3"));
+    // Started at 1 s on the call's clock: the epoch + 1000 ms.
+    assert_eq!(param("RecordingStartMs"), "1700000001123");
+    assert_eq!(param("RecordingEndMs"), "1700000003123");
+    assert_eq!(param("RecordingDurationMs"), "2000");
+}
+
+#[test]
 fn record_stops_on_finish_key_and_sends_the_file_to_its_action() {
     let (mut call, outs) = call_with(
         r#"<Response><Record action="https://app.example/rec" playBeep="false" maxLength="10" timeout="3" redirect="false"/></Response>"#,

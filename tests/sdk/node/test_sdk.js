@@ -136,6 +136,26 @@ function find(app, prefix, params) {
     && Object.entries(params).every(([k, v]) => r.params[k] === v));
 }
 
+// The length in ms of an 8 kHz 16-bit mono PCM WAV file (canonical 44-byte header); null when
+// the bytes are not one.
+function wavMs(buf) {
+  if (buf.length < 44 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE'
+    || buf.toString('latin1', 36, 40) !== 'data') return null;
+  const format = buf.readUInt16LE(20);
+  const channels = buf.readUInt16LE(22);
+  const rate = buf.readUInt32LE(24);
+  const bits = buf.readUInt16LE(34);
+  const dataLen = buf.readUInt32LE(40);
+  if (format !== 1 || channels !== 1 || rate !== 8000 || bits !== 16 || buf.length !== 44 + dataLen) return null;
+  return dataLen / 2 / 8;
+}
+
+// GET url without credentials: { status, type, body (Buffer) }.
+async function download(url) {
+  const resp = await fetch(url);
+  return { status: resp.status, type: resp.headers.get('content-type'), body: Buffer.from(await resp.arrayBuffer()) };
+}
+
 // --------------------------------------------------------------------------- the server
 
 function startServer(binary) {
@@ -363,16 +383,39 @@ async function main() {
     check("calls.record: 'call recording started' with recordingId and url",
       rec.message === 'call recording started' && typeof rec.recordingId === 'string'
       && String(rec.url).endsWith(`${rec.recordingId}.mp3`), JSON.stringify(rec));
+    await new Promise((r) => setTimeout(r, 300)); // about 300 ms of recording
     await client.calls.stopRecording(c);
     const recCb = await waitFor(() => find(app, '/node-rec-cb/', { RecordingID: rec.recordingId })[0]);
     check('calls.record: the callback_url got the recording', Boolean(recCb));
+    // The recording as Plivo gives it: epoch ms, and a RecordUrl on the server that downloads.
+    const rp = recCb ? recCb.params : {};
+    const recStart = Number(rp.RecordingStartMs);
+    const recMs = Number(rp.RecordingDurationMs);
+    check('calls.record: RecordingStartMs is epoch ms of about now',
+      recStart > Date.now() - 60000 && recStart <= Date.now() + 1000, JSON.stringify(rp));
+    check('calls.record: RecordingEndMs - RecordingStartMs == RecordingDurationMs (about 300 ms)',
+      Number(rp.RecordingEndMs) - recStart === recMs && recMs >= 300, JSON.stringify(rp));
+    const recUrl = String(rp.RecordUrl);
+    check("calls.record: RecordUrl is the server's own",
+      recUrl === `${server.base}/v1/Account/${AUTH_ID}/Recording/${rec.recordingId}.mp3`, recUrl);
+    const file = await download(recUrl);
+    check('calls.record: RecordUrl downloads without credentials as audio/wav',
+      file.status === 200 && file.type === 'audio/wav', `${file.status} ${file.type}`);
+    check('calls.record: the file is a WAV of RecordingDurationMs', wavMs(file.body) === recMs,
+      `${wavMs(file.body)} ms of ${file.body.length} bytes`);
     await rejectsWith('calls.stopRecording when not recording -> 404 error', 404, () => client.calls.stopRecording(c));
     const recs = await client.recordings.list({ callUuid: c });
     check('recordings.list({callUuid}): the one recording', recs.length === 1 && recs[0].recordingId === rec.recordingId
       && recs[0].recordingType === 'call', JSON.stringify(recs));
     const one = await client.recordings.get(rec.recordingId);
     check('recordings.get: the recording', one.recordingId === rec.recordingId && one.callUuid === c, JSON.stringify(one));
+    check('recordings.get: recordingUrl is the RecordUrl, recordingStartMs the RecordingStartMs',
+      one.recordingUrl === recUrl && Number(one.recordingStartMs) === recStart, JSON.stringify(one));
+    const got = await download(String(one.recordingUrl));
+    check('recordings.get: recordingUrl downloads the same WAV', got.status === 200 && got.body.equals(file.body),
+      `${got.status}, ${got.body.length} bytes`);
     await client.recordings.delete(rec.recordingId);
+    check("recordings.delete: the file is gone (404)", (await download(recUrl)).status === 404);
     await rejectsWith('recordings.get of a deleted recording -> 404 error', 404,
       () => client.recordings.get(rec.recordingId));
     const madeC = await client.calls.create('14155550100', '14155550802', `${app.base}/api-room`);

@@ -47,6 +47,7 @@ AUTH_TOKEN = "test-token"
 REPO = Path(__file__).resolve().parents[3]
 WAIT = 10.0  # seconds: the longest any bounded wait may take
 POLL = 0.05  # seconds between two polls
+SERVER_BASE = [""]  # the running server's http://host:port, once started
 
 
 # --------------------------------------------------------------------------- checks
@@ -857,6 +858,96 @@ def test_call_actions(ctx):
     wait_for(lambda: ctx.hangups(u) and ctx.hangups(b))
 
 
+def download(url):
+    """GET url without credentials: (status, Content-Type, body bytes)."""
+    try:
+        with urllib.request.urlopen(url, timeout=WAIT) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def wav_ms(body):
+    """The length in ms of an 8 kHz 16-bit mono PCM WAV file; None when it is not one."""
+    import io
+    import wave
+    try:
+        with wave.open(io.BytesIO(body)) as w:
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, 8000):
+                return None
+            frames = w.getnframes()
+            if len(w.readframes(frames)) != frames * 2:
+                return None
+            return frames * 1000 // 8000
+    except (wave.Error, EOFError):
+        return None
+
+
+def check_file(name, url, duration_ms):
+    """RecordUrl downloads without credentials as a WAV of exactly duration_ms."""
+    status, ctype, body = download(url)
+    check(f"{name}: the URL is the server's own", url.startswith(f"{SERVER_BASE[0]}/v1/Account/{AUTH_ID}/Recording/"),
+          url)
+    check(f"{name}: GET without credentials -> 200 audio/wav", status == 200 and ctype == "audio/wav",
+          f"{status} {ctype}")
+    got = wav_ms(body) if status == 200 else None
+    check(f"{name}: a WAV of the reported {duration_ms} ms", got == duration_ms, f"{got} ms, {len(body)} bytes")
+
+
+def check_epoch(name, params):
+    """RecordingStartMs/EndMs are Unix epoch ms of about now, End - Start = DurationMs."""
+    start, end = int(params.get("RecordingStartMs", "0")), int(params.get("RecordingEndMs", "0"))
+    duration = int(params.get("RecordingDurationMs", "-2"))
+    now = time.time() * 1000
+    check(f"{name}: RecordingStartMs is epoch ms of about now", now - 60_000 < start <= now + 1000,
+          f"{start} vs now {now:.0f}")
+    check(f"{name}: RecordingEndMs - RecordingStartMs == RecordingDurationMs", end - start == duration,
+          str(params))
+
+
+def test_recording_files(ctx):
+    """Recordings as Plivo gives them: epoch ms, and a RecordUrl that downloads a WAV of the
+    reported length until the recording is deleted."""
+    # A <Record> with an action (at --speed 0 the caller talks for 0 ms: a 0 ms file).
+    action = ctx.app.base + "/rec-action/"
+    doc = ctx.app.serve("/rec-doc", f'<Response><Record action="{action}" fileFormat="wav" playBeep="false" '
+                                    f'redirect="false"/></Response>')
+    u = ctx.sim_call(None, caller="14155550801", answer_url=doc)
+    hit = wait_for(lambda: ctx.app.find("/rec-action/", CallUUID=u))
+    p = hit[0]["params"] if hit else {}
+    check("<Record> action arrived", bool(hit))
+    check_epoch("<Record> action", p)
+    check_file("<Record> action RecordUrl", p.get("RecordUrl", ""), int(p.get("RecordingDurationMs", "-1")))
+
+    # A Call API recording of about 300 ms, in Plivo's default format (mp3).
+    room = "Recording Files Room"
+    u2 = ctx.sim_call(room, caller="14155550802")
+    ctx.wait_members(room, [u2])
+    cb = ctx.app.base + "/files-rec-cb/"
+    r = ctx.client.calls.record(u2, callback_url=cb)
+    rec_id = getattr(r, "recording_id", None)
+    time.sleep(0.3)
+    ctx.client.calls.record_stop(u2)
+    hit = wait_for(lambda: ctx.app.find("/files-rec-cb/", RecordingID=rec_id))
+    p = hit[0]["params"] if hit else {}
+    duration = int(p.get("RecordingDurationMs", "-1"))
+    check("calls.record callback: about 300 ms recorded", duration >= 300, str(p))
+    check_epoch("calls.record callback", p)
+    url = p.get("RecordUrl", "")
+    check("calls.record: RecordUrl ends .mp3", url.endswith(f"{rec_id}.mp3"), url)
+    check_file("calls.record RecordUrl (mp3, served as WAV)", url, duration)
+    g = ctx.client.recordings.get(rec_id)
+    check("recordings.get: recording_url is the RecordUrl", getattr(g, "recording_url", None) == url, repr(g))
+    check("recordings.get: recording_start_ms is RecordingStartMs",
+          float(getattr(g, "recording_start_ms", "0")) == float(p.get("RecordingStartMs", "-1")), repr(g))
+    check_file("recordings.get recording_url", getattr(g, "recording_url", ""), duration)
+    ctx.client.recordings.delete(rec_id)
+    status, _, _ = download(url)
+    check("a deleted recording's file -> 404", status == 404, str(status))
+    ctx.client.calls.delete(u2)
+    wait_for(lambda: ctx.hangups(u2))
+
+
 def test_call_list_paging(ctx):
     """calls.list with filters, limit and offset; meta.next / previous."""
     doc = ctx.app.serve("/bye-doc", "<Response><Speak>Bye</Speak></Response>")
@@ -1012,6 +1103,7 @@ def main():
     try:
         server.start()
         print(f"server at {server.base}, webhook app at {app.base}", flush=True)
+        SERVER_BASE[0] = server.base
         point_sdk_at(server.base)
         client = plivo.RestClient(AUTH_ID, AUTH_TOKEN)
         ctx = Ctx(server, app, client)
@@ -1028,6 +1120,7 @@ def main():
         run("room names", test_room_names, ctx)
         run("calls API", test_calls_api, ctx)
         run("call actions (play, speak, DTMF, record, cancel) and recordings", test_call_actions, ctx)
+        run("recording files and times", test_recording_files, ctx)
         run("call list filters and paging", test_call_list_paging, ctx)
         run("errors", test_errors, ctx)
         run("delete_all", test_delete_all, ctx)
