@@ -24,6 +24,8 @@
 //! do as [`DialDefault`] says. A media layer on real audio (RTP, see `docs/sip-plan.md`)
 //! keeps the same contract.
 
+mod far_end;
 mod simulated;
 
+pub use far_end::{FarEnd, FarEndAnswer, FarEndError, FarEndKey, FarEnds, MAX_FAR_ENDS};
 pub use simulated::{DialDefault, MediaTiming, SimulatedMedia};
