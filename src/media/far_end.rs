@@ -46,7 +46,9 @@ impl FarEndAnswer {
     }
 }
 
-/// What one called party does. Its durations are media time: multiplied by the media's speed.
+/// What one called party does. For a `<Dial>` target its durations are media time (multiplied
+/// by the media's speed); for an outbound call's callee, `answer_after` is, and what follows
+/// the answer is real time (see [`crate::runtime::OutboundPlan`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FarEnd {
     /// Whether and how it answers.

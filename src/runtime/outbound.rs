@@ -59,7 +59,10 @@ impl Default for OutboundPlan {
 
 /// The timeline of an outbound call to `far` (none: answered at once) under `plan`, as
 /// (media time, real time added, input), in the order things happen. The ring phase is
-/// decided on the durations as given, so that its outcome is the same at every speed.
+/// decided on the durations as given, so that its outcome is the same at every speed. What
+/// follows the answer — the far end's keys and hangup, `time_limit` — is real time (not
+/// multiplied by the speed): the application's document comes over the network in real time,
+/// and keys pressed before it is there would be lost.
 pub(crate) fn timeline(far: Option<&FarEnd>, plan: &OutboundPlan) -> Vec<(Duration, Duration, Input)> {
     let far = far.cloned().unwrap_or_default();
     let end = |cause, source| Input::End { cause, source };
@@ -88,7 +91,7 @@ pub(crate) fn timeline(far: Option<&FarEnd>, plan: &OutboundPlan) -> Vec<(Durati
                 steps.push((at, limit, end(HangupCause::TimeLimit, HangupSource::Plivo)));
             }
             if let Some(keys) = far.digits {
-                steps.push((at + far.digits_after, zero, Input::Digits(keys)));
+                steps.push((at, far.digits_after, Input::Digits(keys)));
             }
             if let Some(md) = &plan.machine_detection {
                 let outcome = if md.hangup {
@@ -99,7 +102,7 @@ pub(crate) fn timeline(far: Option<&FarEnd>, plan: &OutboundPlan) -> Vec<(Durati
                 steps.extend(outcome.map(|i| (at + md.time, zero, i)));
             }
             if let Some(talk) = far.talk {
-                steps.push((at + talk, zero, Input::Hangup { source: HangupSource::Callee }));
+                steps.push((at, talk, Input::Hangup { source: HangupSource::Callee }));
             }
         }
     }
