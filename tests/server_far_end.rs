@@ -358,6 +358,7 @@ async fn options_plivo_flow_cannot_honour_are_refused_by_name() {
     let h = Harness::start().await;
     for (extra, name) in [
         (json!({ "sip_headers": "a=b" }), "sip_headers"),
+        (json!({ "callback_url": "https://app.example/cb" }), "callback_url"),
         (json!({ "send_on_preanswer": true }), "send_on_preanswer"),
         (json!({ "machine_detection": "maybe" }), "machine_detection"),
         (json!({ "machine_detection": "hangup", "machine_detection_time": 50 }), "machine_detection_time"),

@@ -13,6 +13,7 @@ use crate::runtime::{DEFAULT_MACHINE_DETECTION_TIME, DEFAULT_RING_TIMEOUT, Machi
 /// flags), the request is refused with a 400 naming the option instead of ignoring it.
 const UNHONOURED: &[&str] = &[
     "sip_headers",
+    "callback_url",
     "parent_call_uuid",
     "machine_detection_answer_time",
     "machine_detection_maximum_speech_length",
