@@ -249,6 +249,13 @@ async fn hangup_on_ring_ends_a_call_that_rings_longer() {
     assert_eq!(hangup.param("HangupCauseCode"), Some("9040"), "{hangup:?}");
     assert_eq!(hangup.param("HangupCauseName"), Some("Hangup On Ring"));
     assert!(!h.answered(&request));
+    // 0: hung up as soon as it rings, even by a callee that answers at once.
+    let (status, v) = h.create("+14155550144", json!({ "hangup_on_ring": 0 })).await;
+    assert_eq!(status, 201, "{v}");
+    let request = request_of(&v);
+    let hangup = h.hangup_of(&request).await;
+    assert_eq!(hangup.param("HangupCauseCode"), Some("9040"), "{hangup:?}");
+    assert!(!h.answered(&request));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,6 +372,7 @@ async fn options_plivo_flow_cannot_honour_are_refused_by_name() {
         (json!({ "time_limit": 0 }), "time_limit"),
         (json!({ "ring_timeout": "soon" }), "ring_timeout"),
         (json!({ "hangup_on_ring": -1 }), "hangup_on_ring"),
+        (json!({ "send_digits": "12@1000" }), "send_digits"),
     ] {
         let (status, v) = h.create(CALLEE, extra.clone()).await;
         assert_eq!(status, 400, "{extra}: {v}");

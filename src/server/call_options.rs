@@ -35,9 +35,10 @@ fn positive_seconds(params: &Params, k: &str) -> Result<Option<Duration>, ApiErr
 
 /// Reads the options of a `POST Call/` request.
 ///
-/// * `ring_timeout` (s, default 120), `hangup_on_ring` (s after ringing starts),
-///   `time_limit` (s after the answer): more than 0, at most 86 400.
-/// * `send_digits`: `0-9*#A-D`, `w` (0.5 s) and `W` (1 s), sent once the callee answers.
+/// * `ring_timeout` (s, default 120) and `time_limit` (s after the answer): more than 0, at
+///   most 86 400; `hangup_on_ring` (s after ringing starts): 0 to 86 400.
+/// * `send_digits`: `0-9*#A-D`, `w` (0.5 s) and `W` (1 s), sent once the callee answers (a
+///   `@duration` suffix is refused).
 /// * `machine_detection` = `true` (needs `machine_detection_url`: plivo-flow tells the
 ///   outcome asynchronously only) or `hangup`; `machine_detection_time` in ms, 2000–10000
 ///   (default 5000); `machine_detection_method` GET or POST.
@@ -92,7 +93,8 @@ pub(super) fn plan_from(params: &Params) -> Result<OutboundPlan, ApiError> {
     };
     Ok(OutboundPlan {
         ring_timeout: positive_seconds(params, "ring_timeout")?.unwrap_or(DEFAULT_RING_TIMEOUT),
-        hangup_on_ring: positive_seconds(params, "hangup_on_ring")?,
+        // 0 is allowed: hung up as soon as it rings (the Node SDK's doc: "an integer >= 0").
+        hangup_on_ring: seconds(params, "hangup_on_ring")?,
         time_limit: positive_seconds(params, "time_limit")?,
         send_digits,
         machine_detection,
