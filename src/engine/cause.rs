@@ -29,6 +29,9 @@ pub enum HangupCause {
     KickedOutOfMpc,
     /// 1000: canceled through the API before it was answered.
     Canceled,
+    /// 2010: the called number is out of service (a far end scripted `failed`; Plivo's
+    /// "Destination Out Of Service").
+    DestinationOutOfService,
     /// 3010: `<Hangup reason="busy">`.
     Busy,
     /// 3020: `<Hangup reason="rejected">`.
@@ -65,12 +68,22 @@ pub enum HangupCause {
     /// 9010 (plivo-flow's own, not Plivo's): the redirect limit was reached; this stops
     /// redirect loops.
     RedirectLimit,
+    /// 9020 (plivo-flow's own code, Plivo's name): an outbound call was not answered within
+    /// its `ring_timeout`.
+    RingTimeout,
+    /// 9030 (plivo-flow's own code, Plivo's name): an outbound call's `time_limit` ran out.
+    TimeLimit,
+    /// 9040 (plivo-flow's own code): an outbound call's `hangup_on_ring` ran out.
+    HangupOnRing,
+    /// 9050 (plivo-flow's own code): `machine_detection=hangup` and a machine answered.
+    MachineDetected,
 }
 
 impl HangupCause {
     /// Every cause, in code order.
     pub const ALL: &'static [HangupCause] = &[
         HangupCause::Canceled,
+        HangupCause::DestinationOutOfService,
         HangupCause::Busy,
         HangupCause::Rejected,
         HangupCause::NormalHangup,
@@ -92,6 +105,10 @@ impl HangupCause {
         HangupCause::InvalidTransferXml,
         HangupCause::InvalidRedirectXml,
         HangupCause::RedirectLimit,
+        HangupCause::RingTimeout,
+        HangupCause::TimeLimit,
+        HangupCause::HangupOnRing,
+        HangupCause::MachineDetected,
     ];
 
     /// The cause with this numeric code (`HangupCauseCode`), if it is one of [`HangupCause::ALL`].
@@ -124,6 +141,11 @@ impl HangupCause {
             HangupCause::InvalidTransferXml => 8013,
             HangupCause::InvalidRedirectXml => 8014,
             HangupCause::RedirectLimit => 9010,
+            HangupCause::RingTimeout => 9020,
+            HangupCause::TimeLimit => 9030,
+            HangupCause::HangupOnRing => 9040,
+            HangupCause::MachineDetected => 9050,
+            HangupCause::DestinationOutOfService => 2010,
         }
     }
 
@@ -153,6 +175,11 @@ impl HangupCause {
             HangupCause::InvalidTransferXml => "Invalid Transfer XML",
             HangupCause::InvalidRedirectXml => "Invalid Redirect XML",
             HangupCause::RedirectLimit => "Redirect Limit Reached",
+            HangupCause::RingTimeout => "Ring Timeout Reached",
+            HangupCause::TimeLimit => "Time Limit Reached",
+            HangupCause::HangupOnRing => "Hangup On Ring",
+            HangupCause::MachineDetected => "Machine Detected",
+            HangupCause::DestinationOutOfService => "Destination Out Of Service",
         }
     }
 
@@ -162,6 +189,9 @@ impl HangupCause {
             HangupCause::Busy => "USER_BUSY",
             HangupCause::Rejected => "CALL_REJECTED",
             HangupCause::Canceled => "ORIGINATOR_CANCEL",
+            HangupCause::RingTimeout => "NO_ANSWER",
+            HangupCause::DestinationOutOfService => "DESTINATION_OUT_OF_ORDER",
+            HangupCause::TimeLimit => "ALLOTTED_TIMEOUT",
             _ => "NORMAL_CLEARING",
         }
     }

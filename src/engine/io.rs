@@ -66,6 +66,24 @@ pub enum Input {
         /// Who ended it.
         source: HangupSource,
     },
+    /// The network or one of the call's limits ends it with `cause`: an outbound call's callee
+    /// is busy or out of service, it rang past its `ring_timeout` or `hangup_on_ring`, its
+    /// `time_limit` ran out, or a machine answered under `machine_detection=hangup`. An
+    /// answered call is hung up (a `Hangup` command); an unanswered one just ends.
+    End {
+        /// The hangup cause.
+        cause: HangupCause,
+        /// Who ended it.
+        source: HangupSource,
+    },
+    /// Answering-machine detection of an outbound call (`machine_detection=true`) has an
+    /// outcome: `notify` (`machine_detection_url`) is told it as `Machine=true|false`.
+    MachineDetection {
+        /// A machine answered.
+        machine: bool,
+        /// Where the outcome goes.
+        notify: crate::engine::Webhook,
+    },
     /// REST transfer of a live call: fetch `url` and run it instead of the current document.
     Transfer {
         /// The new document's URL.
@@ -315,6 +333,8 @@ pub enum Callback {
     Transcription,
     /// `<Stream statusCallbackUrl>` (`Event=StartStream|StopStream`).
     Stream,
+    /// An outbound call's `machine_detection_url` (`Machine=true|false`).
+    MachineDetection,
 }
 
 impl Callback {
@@ -333,6 +353,7 @@ impl Callback {
             Callback::Recording => "recording",
             Callback::Transcription => "transcription",
             Callback::Stream => "stream",
+            Callback::MachineDetection => "machine detection",
         }
     }
 }

@@ -311,6 +311,7 @@ impl Engine {
         if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, callback: Some((url, method)) } = &ev {
             let duration_ms = ended_at.saturating_sub(recording.started_at).as_millis();
             let epoch = self.call_config.clock_epoch;
+            let start_ms = epoch.saturating_add(recording.started_at).as_millis();
             let id = RequestId(self.next_request);
             self.next_request += 1;
             let params = vec![
@@ -321,8 +322,10 @@ impl Engine {
                 ("RecordingID".to_owned(), recording.id.to_string()),
                 ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
                 ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
-                ("RecordingStartMs".to_owned(), epoch.saturating_add(recording.started_at).as_millis().to_string()),
-                ("RecordingEndMs".to_owned(), epoch.saturating_add(*ended_at).as_millis().to_string()),
+                ("RecordingStartMs".to_owned(), start_ms.to_string()),
+                // Start + duration, as `<Record>`'s parameters and the Recording API have it (the
+                // two rounded separately could differ by 1 ms).
+                ("RecordingEndMs".to_owned(), (start_ms + duration_ms).to_string()),
             ];
             let req = HttpRequest {
                 id,

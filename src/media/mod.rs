@@ -21,9 +21,11 @@
 //!
 //! [`SimulatedMedia`] is the one of `run`, `test` and `serve`: nothing is heard, every media
 //! operation lasts as the [timing rule](SimulatedMedia#timing-rule) says, and dialed parties
-//! do as [`DialDefault`] says. A media layer on real audio (RTP, see `docs/sip-plan.md`)
+//! do as the far-end table ([`FarEnds`], `/sim/FarEnd/`) says, else as [`DialDefault`] says. A media layer on real audio (RTP, see `docs/sip-plan.md`)
 //! keeps the same contract.
 
+mod far_end;
 mod simulated;
 
+pub use far_end::{FarEnd, FarEndAnswer, FarEndError, FarEndKey, FarEnds, MAX_FAR_ENDS};
 pub use simulated::{DialDefault, MediaTiming, SimulatedMedia};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::far_end::{FarEndAnswer, FarEnds};
 use crate::engine::{CallId, Command, DialEvent, IdGen, Input, MediaId};
 use crate::xml::{Document, SpeakNode, Verb};
 
@@ -121,6 +122,8 @@ pub struct SimulatedMedia {
     uuids: IdGen,
     /// Index entries looked at to find one call's pending inputs and recordings.
     visited: u64,
+    /// What called parties do, when scripted (`/sim/FarEnd/`): before [`DialDefault`].
+    far_ends: FarEnds,
 }
 
 impl SimulatedMedia {
@@ -140,6 +143,7 @@ impl SimulatedMedia {
             scripted_dials: HashSet::new(),
             uuids: IdGen::new(seed),
             visited: 0,
+            far_ends: FarEnds::default(),
         }
     }
 
@@ -151,6 +155,21 @@ impl SimulatedMedia {
     /// What dialed parties do when nothing is scripted.
     pub fn set_dial_default(&mut self, d: DialDefault) {
         self.dial_default = d;
+    }
+
+    /// The far-end table: what called parties do (before [`DialDefault`] for `<Dial>`).
+    pub fn far_ends(&self) -> &FarEnds {
+        &self.far_ends
+    }
+
+    /// The far-end table, to script called parties.
+    pub fn far_ends_mut(&mut self) -> &mut FarEnds {
+        &mut self.far_ends
+    }
+
+    /// `d` at the media's speed ([`SimulatedMedia::set_speed`]).
+    pub fn at_speed(&self, d: Duration) -> Duration {
+        self.scaled(d)
     }
 
     /// Multiplies every media duration by `factor` (1 = the timing rule, 0 = instant).
@@ -297,6 +316,7 @@ impl SimulatedMedia {
         self.streams.remove(call);
         self.recordings.remove(call);
         self.scripted_dials.remove(call);
+        self.far_ends.forget_call(call);
     }
 
     /// From now on `call`'s dial events come from a script: no [`DialDefault`] starts for its
@@ -389,6 +409,34 @@ impl SimulatedMedia {
     }
 
     fn dial_default(&mut self, now: Duration, call: &CallId, to: String, has_timeout: bool) {
+        if let Some(far) = self.far_ends.lookup(Some(call), &to).cloned() {
+            match far.answer {
+                FarEndAnswer::Answer => {
+                    let after = self.scaled(far.answer_after);
+                    let b_leg = CallId::from(self.uuids.uuid());
+                    self.schedule(now + after, call, Input::Dial(DialEvent::Answered { b_leg, to }), None);
+                    if let Some(keys) = far.digits {
+                        let at = now + after + self.scaled(far.digits_after);
+                        self.schedule(at, call, Input::Dial(DialEvent::CalleeDigits(keys)), None);
+                    }
+                    let talk = self.scaled(far.talk.unwrap_or(Duration::from_secs(30)));
+                    self.schedule(now + after + talk, call, Input::Dial(DialEvent::CalleeHangup), None);
+                }
+                FarEndAnswer::Busy => {
+                    self.schedule(now, call, Input::Dial(DialEvent::Busy), None);
+                }
+                FarEndAnswer::Failed => {
+                    self.schedule(now, call, Input::Dial(DialEvent::Failed), None);
+                }
+                FarEndAnswer::NoAnswer => {
+                    if !has_timeout {
+                        let ring = self.scaled(Duration::from_secs(30));
+                        self.schedule(now + ring, call, Input::Dial(DialEvent::NoAnswer), None);
+                    }
+                }
+            }
+            return;
+        }
         match self.dial_default {
             DialDefault::Answer { after, talk } => {
                 let (after, talk) = (self.scaled(after), self.scaled(talk));

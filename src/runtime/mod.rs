@@ -28,15 +28,17 @@
 
 mod coverage;
 mod ops;
+mod outbound;
 mod recordings;
 mod transcript;
 pub mod webhook_policy;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 pub use coverage::{Coverage, CoverageReport, DocCoverage, MAX_URLS as COVERAGE_MAX_URLS};
 pub use ops::{OpResult, RoomOp};
+pub use outbound::{DEFAULT_MACHINE_DETECTION_TIME, DEFAULT_RING_TIMEOUT, MachineDetection, OutboundPlan};
 pub use recordings::{MAX_RECORDINGS, MAX_RUNNING_PER_CALL, Recording, RecordingSource, Recordings};
 #[cfg(feature = "cassette")]
 pub(crate) use transcript::purpose_text;
@@ -108,6 +110,9 @@ pub struct Runtime {
     account: AccountId,
     step_limit: u64,
     steps: u64,
+    /// Outbound calls' `send_digits`, sent once the callee answers (one entry per live call
+    /// at most, gone when it is sent or the call is forgotten).
+    send_digits: HashMap<CallId, String>,
 }
 
 impl Runtime {
@@ -134,6 +139,7 @@ impl Runtime {
             account: config.account,
             step_limit: DEFAULT_STEP_LIMIT,
             steps: 0,
+            send_digits: HashMap::new(),
         }
     }
 
@@ -228,6 +234,36 @@ impl Runtime {
         Ok(id)
     }
 
+    /// Starts an outbound call under `plan` (REST "Make a call" options): the far end of
+    /// `setup.to` ([`SimulatedMedia::far_ends`]) answers, is busy, fails or rings on, and the
+    /// plan's limits apply ([`OutboundPlan`]). With no far-end entry and the default plan, it
+    /// is [`Runtime::start_call`] (answered at once). An inbound `setup` ignores the plan.
+    ///
+    /// # Errors
+    /// As [`Runtime::start_call`].
+    pub fn start_outbound(
+        &mut self,
+        now: Duration,
+        setup: CallSetup,
+        plan: &OutboundPlan,
+    ) -> Result<CallId, EngineError> {
+        let far = self.media.far_ends().lookup(None, &setup.to).cloned();
+        if setup.direction != Direction::Outbound || (far.is_none() && *plan == OutboundPlan::default()) {
+            return self.start_call(now, setup);
+        }
+        let mut setup = setup;
+        setup.account = self.account.clone();
+        let id = self.engine.start_call(now, setup)?;
+        let name = self.transcript.name(&id);
+        self.transcript.line(now, &name, LineKind::Call, "outbound call started".to_owned());
+        if let Some(digits) = plan.send_digits.clone() {
+            self.send_digits.insert(id.clone(), digits);
+        }
+        outbound::schedule(&mut self.media, now, &id, outbound::timeline(far.as_ref(), plan));
+        self.drain(now);
+        Ok(id)
+    }
+
     /// Hands `input` to a call (its transcript line first, for the caller's and the far end's
     /// inputs).
     ///
@@ -317,8 +353,12 @@ impl Runtime {
                 self.steps += 1;
                 self.transcript.input(m, &call, &input);
                 self.saw_input(m, &call, &input);
+                let answered = matches!(input, Input::Answered);
                 let _ = self.engine.handle_input(m, &call, input);
                 self.drain(m);
+                if answered && let Some(digits) = self.send_digits.remove(&call) {
+                    let _ = self.call_op(m, &call, CallOp::SendDigits { digits, b_leg: false });
+                }
             }
             (_, Some(t)) => {
                 self.steps += 1;
@@ -360,6 +400,7 @@ impl Runtime {
                 self.transcript.forget(&id);
                 self.media.forget(&id);
                 self.recordings.forget(&id);
+                self.send_digits.remove(&id);
             }
         }
         gone

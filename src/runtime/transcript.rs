@@ -591,6 +591,7 @@ pub(crate) fn describe_input(input: &Input) -> Option<String> {
         Input::Dial(DialEvent::CalleeHangup) => "dialed party hangs up".to_owned(),
         Input::Dial(DialEvent::Ringing) => "dialed party rings".to_owned(),
         Input::Transfer { url, .. } => format!("transferred to {url}"),
+        Input::End { cause, .. } => format!("ended by the network: {cause}"),
         _ => return None,
     })
 }

@@ -24,7 +24,7 @@ use super::driver::{Driver, LiveCall, StartRefused};
 use super::lists::{self, Clock, ListError, Page, Range};
 use crate::engine::{CallEnd, CallId, CallSetup, CallStatus, Direction, HangupSource, Input, Webhook};
 use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
-use crate::runtime::{OpResult, RoomOp};
+use crate::runtime::{OpResult, OutboundPlan, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
 
 /// The largest request body read (1 MiB); a larger one is answered 413.
@@ -364,6 +364,7 @@ pub(crate) fn router(app: AppState) -> Router {
         .route("/sim/Call/{uuid}/Speech", post(sim_speech))
         .route("/sim/Transcript", get(sim_transcript).delete(sim_clear_transcript))
         .route("/sim/Settled", get(sim_settled))
+        .route("/sim/FarEnd", post(super::far_end::set).get(super::far_end::list).delete(super::far_end::reset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), auth))
@@ -373,7 +374,7 @@ pub(crate) fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-pub(super) type Json = (StatusCode, axum::Json<Value>);
+pub(crate) type Json = (StatusCode, axum::Json<Value>);
 
 pub(super) fn accepted(v: Value) -> Json {
     (StatusCode::ACCEPTED, axum::Json(v))
@@ -588,10 +589,14 @@ fn setup_from(params: &Params, direction: Direction, to: &str) -> Result<CallSet
 /// `max_calls`, none starts and the answer is 429.
 async fn start_all(app: &AppState, setups: Vec<CallSetup>) -> Result<Vec<String>, ApiError> {
     let started = app.driver.start_calls(setups, app.max_calls).await.ok_or_else(unavailable)?;
-    match started {
-        Ok(ids) => Ok(ids.into_iter().map(|id| id.as_str().to_owned()).collect()),
-        Err(e @ StartRefused::TooManyCalls { .. }) => Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())),
-        Err(e @ StartRefused::Engine(_)) => Err(ApiError::new(StatusCode::CONFLICT, e.to_string())),
+    Ok(started.map_err(refused)?.into_iter().map(|id| id.as_str().to_owned()).collect())
+}
+
+/// The answer to calls that were not started: 429 over the limit, 409 for the engine's refusal.
+fn refused(e: StartRefused) -> ApiError {
+    match e {
+        StartRefused::TooManyCalls { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        StartRefused::Engine(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
     }
 }
 
@@ -613,11 +618,15 @@ async fn make_call(
     }
     // Every setup is checked before the first call starts.
     let setups = dests.iter().map(|d| setup_from(&params, Direction::Outbound, d)).collect::<Result<Vec<_>, _>>()?;
+    let plan = super::call_options::plan_from(&params)?;
     // Plivo answers a request id per call, not the call's id: the call's webhooks carry its
     // own `CallUUID` and the request id as `RequestUUID`/`ALegRequestUUID`.
-    let setups: Vec<CallSetup> = setups.into_iter().map(|s| s.with_request_uuid(&app.api_id())).collect();
-    let requests: Vec<String> = setups.iter().filter_map(|s| s.request_uuid.as_deref().map(str::to_owned)).collect();
-    start_all(&app, setups).await?;
+    let setups: Vec<(CallSetup, OutboundPlan)> =
+        setups.into_iter().map(|s| (s.with_request_uuid(&app.api_id()), plan.clone())).collect();
+    let requests: Vec<String> =
+        setups.iter().filter_map(|(s, _)| s.request_uuid.as_deref().map(str::to_owned)).collect();
+    let started = app.driver.start_planned_calls(setups, app.max_calls).await.ok_or_else(unavailable)?;
+    started.map_err(refused)?;
     let request_uuid = if requests.len() == 1 { json!(requests[0]) } else { json!(requests) };
     let mut v = json!({ "message": "call fired", "request_uuid": request_uuid, "api_id": app.api_id() });
     warn_about_plus(&params, &mut v);

@@ -17,7 +17,8 @@ use crate::engine::{
     CallEnd, CallId, CallOp, CallOpError, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest,
     Input, RecordingRef, Reply, RequestId, RoomSnapshot,
 };
-use crate::runtime::{Line, LineKind, OpResult, Recording, RoomOp, Runtime};
+use crate::media::{FarEnd, FarEndError, FarEndKey};
+use crate::runtime::{Line, LineKind, OpResult, OutboundPlan, Recording, RoomOp, Runtime};
 
 /// What a live call looks like from outside: its setup, status and the verb it runs.
 pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
@@ -43,7 +44,13 @@ pub enum StartRefused {
 #[derive(Debug)]
 enum Job {
     /// Start these calls, all or none when they would pass `max_calls` live calls.
-    StartCalls { setups: Vec<CallSetup>, max_calls: usize, done: oneshot::Sender<Result<Vec<CallId>, StartRefused>> },
+    StartCalls {
+        setups: Vec<(CallSetup, OutboundPlan)>,
+        max_calls: usize,
+        done: oneshot::Sender<Result<Vec<CallId>, StartRefused>>,
+    },
+    /// A change to, or a look at, the far-end table (`/sim/FarEnd/`); the table after it.
+    FarEnd { op: FarEndOp, done: oneshot::Sender<Result<Vec<(FarEndKey, FarEnd)>, FarEndError>> },
     /// A REST room operation.
     RoomOp { op: RoomOp, done: oneshot::Sender<Result<OpResult, ConferenceError>> },
     /// The names of the account's live conferences.
@@ -86,6 +93,19 @@ enum Job {
     /// Answer true once nothing is in flight and nothing is due; false at once when
     /// [`MAX_SETTLE_WAITERS`] wait already.
     Settled { done: oneshot::Sender<bool> },
+}
+
+/// What a `/sim/FarEnd/` request does to the far-end table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FarEndOp {
+    /// Sets (or replaces) one entry.
+    Set(FarEndKey, FarEnd),
+    /// Removes one entry (no error when there is none).
+    Remove(FarEndKey),
+    /// Removes every entry.
+    Clear,
+    /// Changes nothing.
+    List,
 }
 
 /// How many transcript lines the driver keeps for `GET /sim/Transcript`.
@@ -262,7 +282,22 @@ impl Driver {
         setups: Vec<CallSetup>,
         max_calls: usize,
     ) -> Option<Result<Vec<CallId>, StartRefused>> {
+        let setups = setups.into_iter().map(|s| (s, OutboundPlan::default())).collect();
         self.ask(|done| Job::StartCalls { setups, max_calls, done }).await
+    }
+
+    /// [`Driver::start_calls`], each outbound call under its plan (REST "Make a call" options).
+    pub async fn start_planned_calls(
+        &self,
+        setups: Vec<(CallSetup, OutboundPlan)>,
+        max_calls: usize,
+    ) -> Option<Result<Vec<CallId>, StartRefused>> {
+        self.ask(|done| Job::StartCalls { setups, max_calls, done }).await
+    }
+
+    /// Applies `op` to the far-end table; the table after it, sorted by key.
+    pub async fn far_end(&self, op: FarEndOp) -> Option<Result<Vec<(FarEndKey, FarEnd)>, FarEndError>> {
+        self.ask(|done| Job::FarEnd { op, done }).await
     }
 
     /// Runs a REST room operation.
@@ -436,6 +471,22 @@ impl Task {
                 }
                 let _ = done.send(started);
             }
+            Job::FarEnd { op, done } => {
+                let table = rt.media_mut().far_ends_mut();
+                let result = match op {
+                    FarEndOp::Set(key, far) => table.set(key, far),
+                    FarEndOp::Remove(key) => {
+                        table.remove(&key);
+                        Ok(())
+                    }
+                    FarEndOp::Clear => {
+                        table.clear();
+                        Ok(())
+                    }
+                    FarEndOp::List => Ok(()),
+                };
+                let _ = done.send(result.map(|()| table.list()));
+            }
             Job::RoomOp { op, done } => {
                 if let Some(rec) = self.recorder.as_mut() {
                     rec.room_op(now, &op);
@@ -595,7 +646,7 @@ const SETTLE_POLL: Duration = Duration::from_millis(5);
 fn start_calls(
     rt: &mut Runtime,
     now: Duration,
-    setups: Vec<CallSetup>,
+    setups: Vec<(CallSetup, OutboundPlan)>,
     max: usize,
 ) -> Result<Vec<CallId>, StartRefused> {
     let live = rt.engine().calls().count();
@@ -603,9 +654,9 @@ fn start_calls(
         return Err(StartRefused::TooManyCalls { live, max });
     }
     let mut ids = Vec::with_capacity(setups.len());
-    for mut setup in setups {
+    for (mut setup, plan) in setups {
         setup.id = CallId::from(rt.new_uuid());
-        ids.push(rt.start_call(now, setup)?);
+        ids.push(rt.start_outbound(now, setup, &plan)?);
     }
     Ok(ids)
 }

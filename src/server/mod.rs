@@ -7,8 +7,10 @@
 //! jobs. The HTTP layer (axum) only parses, authenticates and formats.
 
 mod api;
+mod call_options;
 mod calls;
 mod driver;
+mod far_end;
 mod listener;
 mod lists;
 pub mod live;
@@ -26,7 +28,7 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use driver::{CallRecord, Driver, DriverConfig, LiveCall, MAX_SETTLE_WAITERS, StartRefused};
+pub use driver::{CallRecord, Driver, DriverConfig, FarEndOp, LiveCall, MAX_SETTLE_WAITERS, StartRefused};
 
 use crate::runtime::{Runtime, RuntimeConfig};
 

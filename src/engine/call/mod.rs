@@ -371,6 +371,15 @@ impl Call {
                 };
                 self.end(now, cause, source, false);
             }
+            Input::MachineDetection { machine, notify } => {
+                let params = vec![("Machine".to_owned(), machine.to_string())];
+                let purpose = Purpose::Callback(Callback::MachineDetection);
+                self.request(notify.url(), notify.method(), purpose, Reply::Ignore, params);
+            }
+            Input::End { cause, source } => {
+                let answered = self.answered_at.is_some();
+                self.end(now, cause, source, answered);
+            }
             Input::Transfer { url, method } => {
                 self.abort_verb(now, Some(LeaveReason::Transferred));
                 self.request_document(url, method, Purpose::Transfer, Vec::new());

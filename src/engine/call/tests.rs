@@ -559,3 +559,40 @@ fn call_api_recordings_stop_at_their_limit_or_when_asked_and_call_back() {
     let file = step(&mut call, at(11), Input::RecordingFinished { media: MediaId(4), duration_ms: 1000 });
     assert!(file.iter().any(|l| l.starts_with("Callback(Recording)")), "{file:?}");
 }
+
+#[test]
+fn the_network_ends_an_unanswered_call_quietly_and_hangs_up_an_answered_one() {
+    use crate::engine::{HangupCause, HangupSource};
+    let outbound = || {
+        let setup = CallSetup::outbound("c1", "+15550001", "+15550002", super::Webhook::post(ANSWER_URL))
+            .with_hangup(super::Webhook::post("https://app.example/hangup"));
+        let mut call = Call::new(setup, CallConfig::default(), Duration::ZERO);
+        call.start(Duration::ZERO);
+        drain(&mut call);
+        call
+    };
+    let hangup_cause = |outs: &[Output]| {
+        outs.iter().find_map(|o| match o {
+            Output::Request(r) if r.url.ends_with("/hangup") => r.param("HangupCauseCode").map(str::to_owned),
+            _ => None,
+        })
+    };
+    let mut call = outbound();
+    call.handle_input(at(5), Input::End { cause: HangupCause::Busy, source: HangupSource::Callee });
+    let outs = drain(&mut call);
+    assert!(call.is_ended());
+    assert_eq!(hangup_cause(&outs).as_deref(), Some("3010"));
+    assert!(!outs.iter().any(|o| matches!(o, Output::Command(Command::Hangup { .. }))), "{outs:?}");
+    assert!(!outs.iter().any(|o| matches!(o, Output::Request(r) if r.url == ANSWER_URL)), "never answered");
+
+    let mut call = outbound();
+    call.handle_input(at(1), Input::Answered);
+    drain(&mut call);
+    call.handle_input(at(9), Input::End { cause: HangupCause::TimeLimit, source: HangupSource::Plivo });
+    let outs = drain(&mut call);
+    assert_eq!(hangup_cause(&outs).as_deref(), Some("9030"));
+    assert!(outs.iter().any(|o| matches!(o, Output::Command(Command::Hangup { .. }))), "{outs:?}");
+    // A late network end of an ended call changes nothing.
+    call.handle_input(at(10), Input::End { cause: HangupCause::Busy, source: HangupSource::Callee });
+    assert!(drain(&mut call).is_empty());
+}

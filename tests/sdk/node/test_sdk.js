@@ -458,6 +458,67 @@ async function main() {
       && !p1.map((x) => x.callUuid).includes(p2[0].callUuid), JSON.stringify({ n: p2.length, meta: p2.meta }));
     await client.calls.hangup(c);
 
+    // the far end (/sim/FarEnd/) and make-call options
+    console.log('--- far end and make-call options');
+    app.docs.set('/far-speak', '<Response><Speak>Hello</Speak></Response>');
+    app.docs.set('/far-room', '<Response><Conference>Far Room</Conference></Response>');
+    const speakUrl = `${app.base}/far-speak`;
+    const farEnd = async (data) => {
+      const r = await raw(server.base, 'POST', '/sim/FarEnd/', data);
+      check(`/sim/FarEnd/ ${JSON.stringify(data)} -> 201`, r.status === 201, JSON.stringify(r));
+    };
+    const hangupOf = async (requestUuid) => {
+      const ok = await waitFor(() => find(app, '/hangup/', { RequestUUID: requestUuid }).length > 0);
+      return ok ? find(app, '/hangup/', { RequestUUID: requestUuid })[0].params : {};
+    };
+    await farEnd({ number: '14155550911', answer: 'busy' });
+    let fr = await client.calls.create('14155550100', '14155550911', speakUrl, { hangupUrl });
+    let fh = await hangupOf(fr.requestUuid);
+    check('far end busy: hangup_url with 3010 and source Callee',
+      fh.HangupCauseCode === '3010' && fh.HangupSource === 'Callee', JSON.stringify(fh));
+    await farEnd({ number: '14155550912', answer_after: 10 });
+    fr = await client.calls.create('14155550100', '14155550912', speakUrl, { hangupUrl, ringTimeout: 5 });
+    fh = await hangupOf(fr.requestUuid);
+    check('ringTimeout 5 with the far end answering after 10 s: 9020', fh.HangupCauseCode === '9020',
+      JSON.stringify(fh));
+    fr = await client.calls.create('14155550100', '14155550913', `${app.base}/far-room`, { hangupUrl, timeLimit: 1 });
+    fh = await hangupOf(fr.requestUuid);
+    check('timeLimit 1: the answered call is hung up with 9030', fh.HangupCauseCode === '9030', JSON.stringify(fh));
+    fr = await client.calls.create('14155550100', '14155550911<14155550914', speakUrl, { hangupUrl });
+    check('bulk to: requestUuid is a list of two', Array.isArray(fr.requestUuid) && fr.requestUuid.length === 2,
+      JSON.stringify(fr));
+    if (Array.isArray(fr.requestUuid)) {
+      const codes = [];
+      for (const q of fr.requestUuid) codes.push((await hangupOf(q)).HangupCauseCode);
+      check('bulk to: the busy number ends with 3010, the other with 4010',
+        JSON.stringify(codes.sort()) === '["3010","4010"]', JSON.stringify(codes));
+    }
+    fr = await client.calls.create('14155550100', '14155550915', speakUrl,
+      { hangupUrl, sendDigits: '9w8', callerName: 'Desk' });
+    await hangupOf(fr.requestUuid);
+    const fa = find(app, '/far-speak', { RequestUUID: fr.requestUuid });
+    check('callerName is sent as CallerName', fa.length > 0 && fa[0].params.CallerName === 'Desk', JSON.stringify(fa));
+    const tr = await raw(server.base, 'GET', '/sim/Transcript/');
+    check('sendDigits are sent once answered (transcript)', String(tr.body).includes('send digits 9w8'));
+    await farEnd({ number: '14155550916', machine: true });
+    fr = await client.calls.create('14155550100', '14155550916', `${app.base}/far-room`,
+      { hangupUrl, machineDetection: 'hangup', machineDetectionTime: 2000 });
+    fh = await hangupOf(fr.requestUuid);
+    check('machineDetection hangup on a machine: 9050', fh.HangupCauseCode === '9050', JSON.stringify(fh));
+    const eSip = await rejectsWith('calls.create with sipHeaders -> 400 error', 400,
+      () => client.calls.create('14155550100', '14155550917', speakUrl, { sipHeaders: 'a=b' }));
+    check('the 400 names sip_headers', eSip && eSip.message.includes('sip_headers'), eSip && eSip.message);
+    app.docs.set('/far-dialed', '<Response><Hangup/></Response>');
+    app.docs.set('/far-dial', `<Response><Dial action="${app.base}/far-dialed"><Number>14155550911</Number></Dial></Response>`);
+    await raw(server.base, 'POST', '/sim/Call/', { from: '14155550102', to: '14155550199', answer_url: `${app.base}/far-dial` });
+    const dialAct = await waitFor(() => find(app, '/far-dialed', {}).length > 0);
+    check('<Dial> to a busy far end: action with DialStatus=busy',
+      dialAct && find(app, '/far-dialed', {})[0].params.DialStatus === 'busy');
+    const reset = await raw(server.base, 'DELETE', '/sim/FarEnd/');
+    const after = await raw(server.base, 'GET', '/sim/FarEnd/');
+    check('DELETE /sim/FarEnd/ resets the table', reset.status === 204 && Array.isArray(after.body.far_ends)
+      && after.body.far_ends.length === 0, JSON.stringify(after));
+
     // errors
     console.log('--- errors');
     const e404 = await rejectsWith('get of an unknown room -> 404 error', 404,

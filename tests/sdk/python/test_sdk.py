@@ -767,6 +767,98 @@ def test_calls_api(ctx):
 
 
 
+def test_far_end_and_call_options(ctx):
+    """/sim/FarEnd/ scripts the called party; calls.create's ring_timeout, time_limit,
+    hangup_on_ring, send_digits, caller_name, machine_detection and bulk `to` are honoured,
+    and an option plivo-flow cannot honour is refused by name."""
+    def far_end(**data):
+        status, body = raw(ctx.server, "POST", "/sim/FarEnd/", data)
+        check(f"/sim/FarEnd/ {data} -> 201", status == 201, f"{status} {body!r}")
+
+    def hangup_of(request):
+        hits = wait_for(lambda: ctx.app.find("/hangup/", RequestUUID=request))
+        return hits[0]["params"] if hits else {}
+
+    speak = ctx.app.serve("/answer/far-speak", "<Response><Speak>Hello</Speak></Response>")
+    room = ctx.answer_url("Far Room")
+    create = ctx.client.calls.create
+
+    far_end(number="14155550901", answer="busy")
+    r = create(from_="14155550100", to_="14155550901", answer_url=speak, hangup_url=ctx.hangup_url())
+    h = hangup_of(r.request_uuid)
+    check("far end busy: hangup_url with 3010 Busy Line, source Callee",
+          h.get("HangupCauseCode") == "3010" and h.get("HangupSource") == "Callee", str(h))
+    check("far end busy: the answer URL is never fetched",
+          not ctx.app.find("/answer/far-speak", RequestUUID=r.request_uuid), "")
+
+    far_end(number="14155550902", answer_after=10)
+    r = create(from_="14155550100", to_="14155550902", answer_url=speak, hangup_url=ctx.hangup_url(),
+               ring_timeout=5)
+    h = hangup_of(r.request_uuid)
+    check("ring_timeout=5 with the far end answering after 10 s: 9020 Ring Timeout Reached",
+          h.get("HangupCauseCode") == "9020", str(h))
+    r = create(from_="14155550100", to_="14155550902", answer_url=speak, hangup_url=ctx.hangup_url(),
+               hangup_on_ring=3)
+    h = hangup_of(r.request_uuid)
+    check("hangup_on_ring=3 with the far end answering after 10 s: 9040 Hangup On Ring",
+          h.get("HangupCauseCode") == "9040", str(h))
+
+    r = create(from_="14155550100", to_="14155550903", answer_url=room, hangup_url=ctx.hangup_url(),
+               time_limit=1)
+    h = hangup_of(r.request_uuid)
+    check("time_limit=1: the answered call is hung up with 9030 Time Limit Reached",
+          h.get("HangupCauseCode") == "9030" and h.get("HangupSource") == "Plivo", str(h))
+
+    r = create(from_="14155550100", to_="14155550901<14155550904", answer_url=speak, hangup_url=ctx.hangup_url())
+    requests = getattr(r, "request_uuid", None)
+    check("bulk to: request_uuid is a list of two", isinstance(requests, list) and len(requests) == 2, repr(r))
+    if isinstance(requests, list) and len(requests) == 2:
+        codes = sorted(hangup_of(q).get("HangupCauseCode", "none") for q in requests)
+        check("bulk to: the busy number ends with 3010, the other runs its document (4010)",
+              codes == ["3010", "4010"], str(codes))
+
+    r = create(from_="14155550100", to_="14155550905", answer_url=speak, hangup_url=ctx.hangup_url(),
+               send_digits="1w2", caller_name="Desk")
+    hangup_of(r.request_uuid)
+    ans = ctx.app.find("/answer/far-speak", RequestUUID=r.request_uuid)
+    check("caller_name is sent as CallerName", bool(ans) and ans[0]["params"].get("CallerName") == "Desk",
+          str(ans[:1]))
+    check("send_digits are sent once answered (transcript)", "send digits 1w2" in ctx.transcript(),
+          ctx.transcript()[-1500:])
+
+    far_end(number="14155550906", machine="true")
+    r = create(from_="14155550100", to_="14155550906", answer_url=room, hangup_url=ctx.hangup_url(),
+               machine_detection="hangup", machine_detection_time=2000)
+    h = hangup_of(r.request_uuid)
+    check("machine_detection=hangup on a machine: 9050 Machine Detected", h.get("HangupCauseCode") == "9050", str(h))
+    md = f"{ctx.app.base}/machine/"
+    r = create(from_="14155550100", to_="14155550906", answer_url=speak, hangup_url=ctx.hangup_url(),
+               machine_detection="true", machine_detection_url=md)
+    hits = wait_for(lambda: ctx.app.find("/machine/", RequestUUID=r.request_uuid))
+    check("machine_detection=true: machine_detection_url is told Machine=true",
+          bool(hits) and hits[0]["params"].get("Machine") == "true", str(hits[:1]))
+
+    e = CHECKS.raises("calls.create with sip_headers -> ValidationError naming it", plivo_exc.ValidationError,
+                      lambda: create(from_="14155550100", to_="14155550907", answer_url=speak, sip_headers="a=b"))
+    check("the 400 names sip_headers", e is not None and "sip_headers" in str(e), str(e))
+
+    # <Dial> to a number scripted busy: the action gets DialStatus=busy.
+    dialed = ctx.app.serve("/dialed/far", "<Response><Hangup/></Response>")
+    dial = ctx.app.serve("/answer/far-dial",
+                         f'<Response><Dial action="{xml_escape(dialed)}"><Number>14155550901</Number></Dial></Response>')
+    ctx.sim_call(None, caller="14155550102", answer_url=dial)
+    act = wait_for(lambda: ctx.app.find("/dialed/far"))
+    check("<Dial> to a busy far end: action with DialStatus=busy",
+          bool(act) and act[0]["params"].get("DialStatus") == "busy", str(act[:1]))
+
+    status, body = raw(ctx.server, "GET", "/sim/FarEnd/")
+    check("GET /sim/FarEnd/ lists the entries", status == 200 and len(body.get("far_ends", [])) == 3,
+          f"{status} {body!r}")
+    status, _ = raw(ctx.server, "DELETE", "/sim/FarEnd/")
+    status2, body = raw(ctx.server, "GET", "/sim/FarEnd/")
+    check("DELETE /sim/FarEnd/ resets the table", status == 204 and body.get("far_ends") == [], f"{status} {body!r}")
+
+
 def settle(ctx):
     """Waits until the server has settled (nothing in flight, nothing due now)."""
     raw(ctx.server, "GET", "/sim/Settled/?timeout_ms=10000")
@@ -1123,6 +1215,7 @@ def main():
         run("recording files and times", test_recording_files, ctx)
         run("call list filters and paging", test_call_list_paging, ctx)
         run("errors", test_errors, ctx)
+        run("far end and make-call options", test_far_end_and_call_options, ctx)
         run("delete_all", test_delete_all, ctx)
         time.sleep(0.3)  # let the last webhooks land
         run("webhook signatures", test_signatures, ctx)
