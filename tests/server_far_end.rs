@@ -2,129 +2,15 @@
 //! (`ring_timeout`, `hangup_on_ring`, `time_limit`, `send_digits`, `machine_detection`, bulk
 //! `to`, refused options), over real sockets on 127.0.0.1: a webhook application in the test
 //! serves XML and records every request.
+//! The webhook application and the server come from `tests/common/` (shared harness).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Request, State};
 use axum::http::Method;
-use plivo_flow::server::{self, ServerConfig};
+use common::{Harness, Hit, ID, TOKEN};
 use serde_json::{Value, json};
 
-const ID: &str = "MAXXXXXXXXXXXXXXXXXX";
-const TOKEN: &str = "test-token";
-
-/// One request the application received: its path and parameters.
-#[derive(Debug, Clone)]
-struct Hit {
-    path: String,
-    params: Vec<(String, String)>,
-}
-
-impl Hit {
-    fn param(&self, k: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Clone, Default)]
-struct App {
-    docs: Arc<Mutex<HashMap<String, String>>>,
-    hits: Arc<Mutex<Vec<Hit>>>,
-}
-
-async fn record(State(app): State<App>, req: Request) -> String {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_else(|_| Bytes::new());
-    let mut params: Vec<(String, String)> =
-        serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
-    if parts.method == Method::POST {
-        params = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    }
-    let path = parts.uri.path().to_owned();
-    app.hits.lock().expect("lock").push(Hit { path: path.clone(), params });
-    app.docs.lock().expect("lock").get(&path).cloned().unwrap_or_default()
-}
-
-struct Harness {
-    app: App,
-    app_base: String,
-    base: String,
-    api: String,
-    http: reqwest::Client,
-    /// Kept so that the server runs as long as the harness.
-    _server: server::Running,
-}
-
 impl Harness {
-    async fn start() -> Harness {
-        let app = App::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-        let app_base = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = Router::new().fallback(record).with_state(app.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            auth_id: ID.to_owned(),
-            auth_token: TOKEN.to_owned(),
-            speed: 0.0,
-            seed: 7,
-            ..ServerConfig::default()
-        };
-        let server = server::start(config).await.expect("server");
-        let base = format!("http://{}", server.addr);
-        let api = format!("{base}/v1/Account/{ID}");
-        Harness { app, app_base, base, api, http: reqwest::Client::new(), _server: server }
-    }
-
-    fn serve(&self, path: &str, xml: &str) {
-        self.app.docs.lock().expect("lock").insert(path.to_owned(), xml.to_owned());
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.app_base)
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.app.hits.lock().expect("lock").clone()
-    }
-
-    /// `method` on `path` under the account (a path starting with `/sim/` or `/v1/` is taken
-    /// from the server's root), with a JSON body: the status and the JSON answer.
-    async fn req(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = if path.starts_with("/sim/") || path.starts_with("/v1/") {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}{path}", self.api)
-        };
-        let mut r = self.http.request(method, url).basic_auth(ID, Some(TOKEN));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// Starts a simulated inbound call from `from` to `to` running the document at `answer`.
-    async fn sim_call(&self, answer: &str, from: &str, to: &str) -> String {
-        let body = json!({ "from": from, "to": to, "answer_url": self.url(answer) });
-        let (status, v) = self.req(Method::POST, "/sim/Call/", Some(body)).await;
-        assert_eq!(status, 201, "{v}");
-        v["call_uuid"].as_str().expect("uuid").to_owned()
-    }
-
-    /// Waits until the server has settled (no webhook in flight, nothing due now).
-    async fn settle(&self) {
-        let (status, v) = self.req(Method::GET, "/sim/Settled/", None).await;
-        assert_eq!((status, &v["settled"]), (200, &json!(true)), "the server did not settle: {v}");
-    }
-
     /// Scripts the far end: `POST /sim/FarEnd/` with `body`.
     async fn far_end(&self, body: Value) {
         let (status, v) = self.req(Method::POST, "/sim/FarEnd/", Some(body)).await;
