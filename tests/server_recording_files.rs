@@ -2,86 +2,30 @@
 //! epoch milliseconds, and a `RecordUrl` on the server itself that downloads, without
 //! credentials, a WAV file exactly `RecordingDurationMs` long — until the recording is
 //! deleted. Over real sockets on 127.0.0.1, with a webhook application in the test.
+//! The webhook application and the server come from `tests/common/` (shared harness).
+
+mod common;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use plivo_flow::server::{self, ServerConfig};
+use common::{Harness, ID, TOKEN};
 use serde_json::{Value, json};
 
-const ID: &str = "MAXXXXXXXXXXXXXXXXXX";
-const TOKEN: &str = "test-token";
-
-/// One request the application received: its path and form parameters.
-type Hit = (String, HashMap<String, String>);
-
-#[derive(Clone, Default)]
-struct App {
-    docs: Arc<Mutex<HashMap<String, String>>>,
-    hits: Arc<Mutex<Vec<Hit>>>,
-}
-
-async fn answer(State(app): State<App>, req: Request) -> String {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_else(|_| Bytes::new());
-    let params: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let path = parts.uri.path().to_owned();
-    app.hits.lock().expect("lock").push((path.clone(), params));
-    app.docs.lock().expect("lock").get(&path).cloned().unwrap_or_default()
-}
-
-struct Harness {
-    app: App,
-    app_base: String,
-    base: String,
-    http: reqwest::Client,
-    server: server::Running,
-}
-
 impl Harness {
-    async fn start(speed: f64) -> Harness {
-        let app = App::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-        let app_base = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = Router::new().fallback(answer).with_state(app.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            auth_id: ID.to_owned(),
-            auth_token: TOKEN.to_owned(),
-            speed,
-            seed: 11,
-            ..ServerConfig::default()
-        };
-        let server = server::start(config).await.expect("server");
-        let base = format!("http://{}", server.addr);
-        Harness { app, app_base, base, http: reqwest::Client::new(), server }
-    }
-
-    fn serve(&self, path: &str, xml: &str) {
-        self.app.docs.lock().expect("lock").insert(path.to_owned(), xml.to_owned());
-    }
-
-    async fn sim_call(&self, answer: &str) {
-        let body =
-            json!({ "from": "14155550100", "to": "14155550200", "answer_url": format!("{}{answer}", self.app_base) });
-        let resp =
-            self.http.post(format!("{}/sim/Call/", self.base)).basic_auth(ID, Some(TOKEN)).json(&body).send().await;
-        assert_eq!(resp.expect("send").status().as_u16(), 201);
+    /// Starts an inbound call on the simulated phone running the document at `answer`.
+    async fn call(&self, answer: &str) {
+        let body = json!({ "from": "14155550100", "to": "14155550200", "answer_url": self.url(answer) });
+        let (status, v) = self.req(axum::http::Method::POST, "/sim/Call/", Some(body)).await;
+        assert_eq!(status, 201, "{v}");
     }
 
     /// The parameters of the first request to `path`, waiting for it (at most a minute).
     async fn hit(&self, path: &str) -> HashMap<String, String> {
         for _ in 0..6000 {
-            let found = self.app.hits.lock().expect("lock").iter().find(|(p, _)| p == path).map(|(_, q)| q.clone());
-            if let Some(q) = found {
-                return q;
+            if let Some(h) = self.hits().into_iter().find(|h| h.path == path) {
+                return h.params.into_iter().collect();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -127,10 +71,10 @@ fn wav_ms(bytes: &[u8]) -> i128 {
 async fn a_record_action_gets_epoch_ms_and_a_record_url_that_downloads_its_wav() {
     // At a tenth of real time the caller talks 5 s into the recording, on the call's clock
     // (0.5 s of wall time; README "The REST server": one clock).
-    let h = Harness::start(0.1).await;
+    let h = Harness::start_with(0.1, 11).await;
     h.serve("/wav", r#"<Response><Record action="/done" fileFormat="wav" playBeep="false" timeout="1" redirect="false"/></Response>"#);
     let before = now_ms();
-    h.sim_call("/wav").await;
+    h.call("/wav").await;
     let p = h.hit("/done").await;
     let after = now_ms();
     let (start, end, duration) =
@@ -179,9 +123,9 @@ async fn a_record_action_gets_epoch_ms_and_a_record_url_that_downloads_its_wav()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mp3_recording_downloads_as_wav_bytes_of_its_duration() {
-    let h = Harness::start(0.2).await;
+    let h = Harness::start_with(0.2, 11).await;
     h.serve("/mp3", r#"<Response><Record callbackUrl="/file" playBeep="false" timeout="1"/></Response>"#);
-    h.sim_call("/mp3").await;
+    h.call("/mp3").await;
     let p = h.hit("/file").await;
     let duration = int(&p, "RecordingDurationMs");
     assert_eq!(duration, 5000, "5 s of talk on the call's clock (1 s of wall time at speed 0.2)");
@@ -205,9 +149,9 @@ async fn an_mp3_recording_downloads_as_wav_bytes_of_its_duration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conference_recording_reports_epoch_ms_and_its_file_downloads() {
-    let h = Harness::start(0.0).await;
+    let h = Harness::start_with(0.0, 11).await;
     h.serve("/room", "<Response><Conference>File Room</Conference></Response>");
-    h.sim_call("/room").await;
+    h.call("/room").await;
     // The room exists once the call has joined it.
     for _ in 0..6000 {
         if h.api(reqwest::Method::GET, "/Conference/File Room/").await.0 == 200 {

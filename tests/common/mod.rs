@@ -1,6 +1,7 @@
-//! The harness `tests/server_call_api.rs` and `tests/server_far_end.rs` share: a webhook
-//! application on 127.0.0.1 that serves XML by path and records every request, and
-//! `plivo-flow serve` in the same process at `--speed 0`, driven over HTTP. Each test file adds
+//! The harness the `tests/server_*.rs` files that include it share (`server_call_api`,
+//! `server_far_end`, `server_clock`, `server_recording_files`): a webhook application on 127.0.0.1 that serves XML by
+//! path and records every request, and `plivo-flow serve` in the same process (at `--speed 0`
+//! unless [`Harness::start_with`] says otherwise), driven over HTTP. Each test file adds
 //! its own helpers in an `impl Harness` of its own.
 #![allow(dead_code)] // each test crate uses a part of it
 
@@ -62,7 +63,13 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// The harness at `--speed 0`, seed 7.
     pub async fn start() -> Harness {
+        Harness::start_with(0.0, 7).await
+    }
+
+    /// The harness with the server at `speed` (`serve --speed`) and `seed`.
+    pub async fn start_with(speed: f64, seed: u64) -> Harness {
         let app = App::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let app_base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -74,8 +81,8 @@ impl Harness {
             listen: "127.0.0.1:0".parse().expect("addr"),
             auth_id: ID.to_owned(),
             auth_token: TOKEN.to_owned(),
-            speed: 0.0,
-            seed: 7,
+            speed,
+            seed,
             ..ServerConfig::default()
         };
         let server = server::start(config).await.expect("server");
