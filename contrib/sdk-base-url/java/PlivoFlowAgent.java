@@ -1,8 +1,8 @@
 // Points an unmodified Java app's plivo-java SDK at `plivo-flow serve`.
 //
-// Build once (JDK 8+):
-//   javac -d /tmp/pfa PlivoFlowAgent.java && printf 'Premain-Class: PlivoFlowAgent\n' > /tmp/pfa.mf
-//   jar cfm plivo-flow-agent.jar /tmp/pfa.mf -C /tmp/pfa .
+// Build once (JDK 8+), in this folder:
+//   javac -d classes PlivoFlowAgent.java && printf 'Premain-Class: PlivoFlowAgent\n' > agent.mf
+//   jar cfm plivo-flow-agent.jar agent.mf -C classes .
 // Use (any launcher: java -jar, mvn exec:java, gradle run, an IDE, since every JVM reads it):
 //   PLIVO_FLOW_URL=http://127.0.0.1:8765 JAVA_TOOL_OPTIONS=-javaagent:/path/to/plivo-flow-agent.jar java -jar app.jar
 //
