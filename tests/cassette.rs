@@ -2,6 +2,8 @@
 //! `plivo-flow test DIR` replays them with no application answering; edited cassettes fail
 //! with a readable first divergence. `serve --record DIR` writes cassettes that replay too.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,24 +75,28 @@ async fn ivr(
     }
 }
 
-/// Starts the app on its own thread; returns its state and base URL.
+/// Starts the app on a thread of its own; returns its state and base URL.
 fn start_app() -> (App, String) {
     let app = App::default();
-    let (tx, rx) = std::sync::mpsc::channel();
     let state = app.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-            let base = format!("http://{}", listener.local_addr().expect("addr"));
-            *state.base.lock().expect("lock") = base.clone();
-            let router = Router::new().fallback(any(ivr)).with_state(state);
-            tx.send(base).expect("send");
-            let _ = axum::serve(listener, router).await;
-        });
+    let base = common::spawn_app(move |base| {
+        *state.base.lock().expect("lock") = base.to_owned();
+        Router::new().fallback(any(ivr)).with_state(state)
     });
-    let base = rx.recv().expect("app address");
     (app, base)
+}
+
+/// The cassette `serve --record` writes for call `uuid` once the call has ended and its
+/// notifications were answered, waiting for it (at most 10 s).
+async fn cassette_of(tapes: &Path, uuid: &str) -> serde_json::Value {
+    let file = tapes.join(format!("{uuid}.cassette.json"));
+    for _ in 0..2000 {
+        if file.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    read_json(&file)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -342,14 +348,7 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
         settle().await;
     }
     // Written once the call has ended and its hangup notification was answered.
-    let file = tapes.join(format!("{uuid}.cassette.json"));
-    for _ in 0..2000 {
-        if file.exists() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    let v = read_json(&file);
+    let v = cassette_of(&tapes, &uuid).await;
     assert_eq!(v["source"], "serve");
     let purposes: Vec<&str> =
         v["requests"].as_array().expect("requests").iter().filter_map(|r| r["purpose"].as_str()).collect();
@@ -383,14 +382,7 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
         .expect("hang up");
     assert_eq!(r.status().as_u16(), 204);
     for uuid in &room {
-        let file = tapes.join(format!("{uuid}.cassette.json"));
-        for _ in 0..2000 {
-            if file.exists() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        let v = read_json(&file);
+        let v = cassette_of(&tapes, uuid).await;
         let kicks: Vec<&serde_json::Value> =
             v["events"].as_array().expect("events").iter().filter(|e| e["event"]["action"] == "kick").collect();
         assert_eq!(kicks.len(), 1, "both callers' cassettes hold the kick: {v}");

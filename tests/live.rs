@@ -3,6 +3,8 @@
 //! state (keyed by `CallUUID`) across three menu levels, and records the `hangup_url`
 //! notification it receives; every request must carry a valid V3 signature.
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -119,23 +121,14 @@ async fn hangup(
     "OK"
 }
 
-/// Starts the app on its own thread and runtime; returns its state and base URL.
+/// Starts the app on a thread of its own; returns its state and base URL.
 fn start_app() -> (App, String) {
     let app = App::default();
-    let (tx, rx) = std::sync::mpsc::channel();
     let state = app.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-            let base = format!("http://{}", listener.local_addr().expect("addr"));
-            *state.base.lock().expect("lock") = base.clone();
-            let router = Router::new().route("/ivr", any(ivr)).route("/hangup", any(hangup)).with_state(state);
-            tx.send(base).expect("send");
-            let _ = axum::serve(listener, router).await;
-        });
+    let base = common::spawn_app(move |base| {
+        *state.base.lock().expect("lock") = base.to_owned();
+        Router::new().route("/ivr", any(ivr)).route("/hangup", any(hangup)).with_state(state)
     });
-    let base = rx.recv().expect("app address");
     (app, base)
 }
 

@@ -1,7 +1,8 @@
 //! The harness the `tests/server_*.rs` files that include it share (`server_call_api`,
 //! `server_far_end`, `server_clock`, `server_recording_files`): a webhook application on 127.0.0.1 that serves XML by
 //! path and records every request, and `plivo-flow serve` in the same process (at `--speed 0`
-//! unless [`Harness::start_with`] says otherwise), driven over HTTP. Each test file adds
+//! unless [`Harness::start_with`] says otherwise), driven over HTTP; and [`spawn_app`], an
+//! application on a thread of its own for tests that run the CLI (`live.rs`, `cassette.rs`). Each test file adds
 //! its own helpers in an `impl Harness` of its own.
 #![allow(dead_code)] // each test crate uses a part of it
 
@@ -134,4 +135,22 @@ impl Harness {
         let (status, v) = self.req(Method::GET, "/sim/Settled/", None).await;
         assert_eq!((status, &v["settled"]), (200, &json!(true)), "the server did not settle: {v}");
     }
+}
+
+/// Serves the router `make` builds (given the application's base URL,
+/// `http://127.0.0.1:PORT`) from a thread and runtime of its own, for tests whose server is a
+/// subprocess (`plivo-flow run --live`); returns the base URL once it listens.
+pub fn spawn_app(make: impl FnOnce(&str) -> Router + Send + 'static) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+            let base = format!("http://{}", listener.local_addr().expect("addr"));
+            let router = make(&base);
+            tx.send(base).expect("send");
+            let _ = axum::serve(listener, router).await;
+        });
+    });
+    rx.recv().expect("app address")
 }
