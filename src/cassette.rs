@@ -370,7 +370,7 @@ pub fn from_simulation(
         let reply = match log.get(&(who.clone(), req.id)) {
             Some(r) => r.clone(),
             None if req.reply == Reply::Ignore => RecordedReply::default(),
-            None => RecordedReply::new(&sim.canned_reply(&req.url), None, Duration::ZERO),
+            None => RecordedReply::new(&sim.delivered_reply(who, req.id, &req.url), None, Duration::ZERO),
         };
         let i = match by_name.get(who) {
             Some(&i) => i,

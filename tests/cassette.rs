@@ -402,16 +402,22 @@ async fn serve_record_writes_a_cassette_per_call_that_replays() {
 /// Every sample recorded with `run --record` (canned documents, no app) replays from its
 /// cassettes alone: the engine is deterministic enough for cassettes, conferences included.
 #[test]
-fn every_sample_recorded_replays_from_its_cassettes() {
+fn every_sample_and_fault_scenario_recorded_replays_from_its_cassettes() {
     let dir = temp_dir("samples");
-    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&samples)
-        .expect("samples")
+    // The samples, and the faults on purpose (whose replies come after retries and redirects).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scenarios: Vec<PathBuf> = ["samples", "tests/scenarios/faults"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("scenario folder"))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        // Left out: its caller hangs up while a faulted fetch is still timing out, and replay
+        // answers every request at once (docs/scenarios.md, "Cassettes": a fault's virtual
+        // delay is not replayed), so the call ends another way.
+        .filter(|p| !p.ends_with("answer_timeout_goes_to_the_fallback_url_at_55s.toml"))
         .collect();
     scenarios.sort();
-    assert!(scenarios.len() >= 5, "{scenarios:?}");
+    assert!(scenarios.len() >= 20, "{scenarios:?}");
     for (i, s) in scenarios.iter().enumerate() {
         let tapes = dir.join(i.to_string());
         let out = flow(&["run", "--record", tapes.to_str().expect("path")], &[s]);

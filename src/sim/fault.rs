@@ -152,6 +152,7 @@ impl Simulation {
             self.schedule(now + at, Action::Reply { who: who.to_owned(), text, fetch_of: fetch_of.clone() });
         }
         if !notification && let Some(call) = call {
+            self.faulted_replies.insert((who.to_owned(), req.id), reply.clone());
             let input = Input::Fetched { request: req.id, reply };
             self.rt.media_mut().schedule_input(now + elapsed, call, input);
         }

@@ -176,6 +176,9 @@ pub struct Simulation {
     requests: Vec<(Duration, String, HttpRequest)>,
     /// The calls started, in order ([`Simulation::started`]).
     started: Vec<(Duration, String, CallSetup)>,
+    /// What document fetches of faulted URLs got (`[documents]` faults answer in virtual time,
+    /// after retries and redirects), by (name of the call, request), for cassettes.
+    faulted_replies: HashMap<(String, crate::engine::RequestId), FetchReply>,
     /// Rendered diagnostics of invalid fetched documents, for the CLI.
     diagnostics: Vec<String>,
     /// Transcript lines already looked at for diagnostics.
@@ -214,6 +217,7 @@ impl Simulation {
             scripted_dials: HashSet::new(),
             requests: Vec::new(),
             started: Vec::new(),
+            faulted_replies: HashMap::new(),
             diagnostics: Vec::new(),
             scanned: 0,
             step_limit: DEFAULT_STEP_LIMIT,
@@ -464,6 +468,19 @@ impl Simulation {
     /// What the canned documents answer at `url` (without a [`Fetcher`]): the served body or
     /// failure, else the fallback, else a failure saying nothing is served there.
     pub fn canned_reply(&self, url: &str) -> FetchReply {
+        self.canned(url)
+    }
+
+    /// What the document fetch `request` of the call named `who` got: a faulted URL's
+    /// outcome (after its retries and redirects), else the canned document of its URL.
+    pub fn delivered_reply(&self, who: &str, request: crate::engine::RequestId, url: &str) -> FetchReply {
+        match self.faulted_replies.get(&(who.to_owned(), request)) {
+            Some(reply) => reply.clone(),
+            None => self.canned(url),
+        }
+    }
+
+    fn canned(&self, url: &str) -> FetchReply {
         match self.served.get(strip_fragment(url)).or(self.fallback.as_ref()) {
             Some(Served::Body(b)) => FetchReply::Body(b.clone()),
             Some(Served::Fail(r)) => FetchReply::Failed(r.clone()),
