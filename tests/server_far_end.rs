@@ -221,6 +221,10 @@ async fn send_digits_are_sent_once_answered_and_caller_name_is_sent() {
     let (status, v) = h.create(CALLEE, json!({ "send_digits": "12x" })).await;
     assert_eq!(status, 400, "{v}");
     assert!(v["error"].as_str().is_some_and(|e| e.contains("send_digits")), "{v}");
+    // The DTMF API's bound holds here too: at most 100 tones and pauses.
+    let (status, v) = h.create(CALLEE, json!({ "send_digits": "1".repeat(101) })).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("`send_digits` holds more than 100")), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

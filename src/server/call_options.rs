@@ -56,12 +56,7 @@ pub(super) fn plan_from(params: &Params) -> Result<OutboundPlan, ApiError> {
             return Err(ApiError::bad_request(format!("`{k}=true` is not supported by plivo-flow: leave it out")));
         }
     }
-    let send_digits = params.get("send_digits").map(str::to_owned);
-    if let Some(d) = &send_digits
-        && !d.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D' | 'w' | 'W'))
-    {
-        return Err(ApiError::bad_request(format!("`send_digits` may only hold 0-9, *, #, A-D, w and W, not `{d}`")));
-    }
+    let send_digits = params.get("send_digits").map(|d| super::calls::tones("send_digits", d)).transpose()?;
     let machine_detection = match params.get("machine_detection").map(str::to_ascii_lowercase).as_deref() {
         None | Some("false") => None,
         Some(mode @ ("true" | "hangup")) => {

@@ -147,6 +147,19 @@ pub(super) async fn stop_speak(State(app): State<AppState>, P((_, uuid)): CallPa
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `value` of the parameter `key` as DTMF to send: `0-9*#A-D`, `w` (half a second's pause)
+/// and `W` (one second's), at most [`MAX_DIGITS`] of them; the 400 names `key` otherwise.
+/// `POST Call/{uuid}/DTMF/` `digits` and `POST Call/` `send_digits` alike.
+pub(super) fn tones(key: &str, value: &str) -> Result<String, ApiError> {
+    if !value.chars().all(|c| c.is_ascii_digit() || "*#ABCDwW".contains(c)) {
+        return Err(ApiError::bad_request(format!("`{key}` may only hold 0-9, *, #, A-D, w and W, not `{value}`")));
+    }
+    if value.len() > MAX_DIGITS {
+        return Err(ApiError::bad_request(format!("`{key}` holds more than {MAX_DIGITS} tones and pauses")));
+    }
+    Ok(value.to_owned())
+}
+
 /// `POST Call/{uuid}/DTMF/`: `digits` (required; `0-9*#A-D`, `w` half a second, `W` one; at
 /// most [`MAX_DIGITS`]),
 /// `leg` (`aleg` default, `bleg`) → 202 `digits sent`.
@@ -155,13 +168,7 @@ pub(super) async fn dtmf(
     P((_, uuid)): CallPath,
     params: Params,
 ) -> Result<Json, ApiError> {
-    let digits = params.required("digits")?.to_owned();
-    if !digits.chars().all(|c| c.is_ascii_digit() || "*#ABCDwW".contains(c)) {
-        return Err(ApiError::bad_request(format!("`digits` may only hold 0-9, *, #, A-D, w and W, not `{digits}`")));
-    }
-    if digits.len() > MAX_DIGITS {
-        return Err(ApiError::bad_request(format!("`digits` holds more than {MAX_DIGITS} tones and pauses")));
-    }
+    let digits = tones("digits", params.required("digits")?)?;
     let b_leg = match params.get("leg") {
         None | Some("aleg") => false,
         Some("bleg") => true,
