@@ -364,3 +364,23 @@ async fn the_far_end_table_is_listed_checked_and_reset() {
     let hangup = h.hangup_of(&request_of(&v)).await;
     assert_eq!(hangup.param("HangupCauseCode"), Some("3010"));
 }
+
+/// `DELETE Request/{request_uuid}/` of a call still ringing hangs it up at once, in the
+/// driver's one step (it cannot be answered in between): 204, `HangupSource` `API Request`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ringing_call_is_cancelled_by_its_request_uuid() {
+    // Real time: the callee would ring for the default 120 s.
+    let h = Harness::start_with(1.0, 7).await;
+    h.serve("/answer", "<Response><Speak>hi</Speak></Response>");
+    h.far_end(json!({ "number": CALLEE, "answer": "no-answer" })).await;
+    let (_, v) = h.create(CALLEE, json!({})).await;
+    let request = request_of(&v);
+    let (status, v) = h.req(Method::DELETE, &format!("/Request/{request}/"), None).await;
+    assert_eq!(status, 204, "{v}");
+    let hangup = h.hangup_within(&request).await;
+    assert_eq!(hangup.param("HangupSource"), Some("API Request"), "{hangup:?}");
+    assert!(!h.answered(&request));
+    // Gone now: a second cancel finds nothing.
+    let (status, v) = h.req(Method::DELETE, &format!("/Request/{request}/"), None).await;
+    assert_eq!(status, 404, "{v}");
+}

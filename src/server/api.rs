@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::calls;
 use super::driver::{Driver, LiveCall, StartRefused};
 use super::lists::{self, Clock, ListError, Page, Range};
-use crate::engine::{CallEnd, CallId, CallSetup, CallStatus, Direction, HangupSource, Input, Webhook};
+use crate::engine::{CallEnd, CallId, CallSetup, Direction, HangupSource, Input, Webhook};
 use crate::engine::{ConferenceError, MemberId, MemberMedia, MemberTarget, RecordSpec};
 use crate::runtime::{OpResult, OutboundPlan, RoomOp};
 use crate::xml::values::{FileFormat, FromXml, Method, Url};
@@ -648,7 +648,7 @@ fn warn_about_plus(params: &Params, answer: &mut Value) {
 /// A call as Plivo's call API shows it: a live call (`direction`, `from`, `to`, its status and
 /// current verb) or a call record of an ended one (`call_direction`, `from_number`, … and the
 /// hangup cause). Every key Plivo documents is present; those the simulation has no value for
-/// (billing, network, STIR/SHAKEN, wall-clock times) are `null`.
+/// (billing, network, STIR/SHAKEN) are `null`.
 fn call_json(app: &AppState, setup: &CallSetup, status: &str, end: Option<&CallEnd>, verb: Option<&str>) -> Value {
     let account = app.auth_id.as_str();
     let Some(e) = end else {
@@ -715,7 +715,7 @@ async fn list_calls(
     };
     let status = params.get("status");
     if let Some(which @ ("live" | "queued")) = status {
-        let queued = |(s, status, _): &LiveCall| s.direction == Direction::Outbound && *status == CallStatus::Ringing;
+        let queued = |(s, status, _): &LiveCall| super::driver::is_queued(s, *status);
         let mut live: Vec<LiveCall> = app
             .driver
             .live_call_list()

@@ -10,8 +10,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::api::{ApiError, AppState, Json, P, Params, accepted, call_input, unavailable};
-use crate::engine::{CallId, CallLegs, CallOp, CallOpError, CallStatus, Direction, HangupSource, Input, RecordingRef};
+use super::api::{ApiError, AppState, Json, P, Params, accepted, unavailable};
+use super::driver::Cancelled;
+use crate::engine::{CallId, CallLegs, CallOp, CallOpError, RecordingRef};
 use crate::xml::values::{FileFormat, FromXml, Url};
 
 /// The longest `time_limit` of a call recording: 24 hours, in seconds.
@@ -240,17 +241,11 @@ pub(super) async fn stop_record(
 /// cancel, `HangupSource` `API Request`); 204. 404 when no such call is waiting: unknown,
 /// ended, or answered already (then hang it up with `DELETE Call/{uuid}/`).
 pub(super) async fn cancel(State(app): State<AppState>, P((_, request)): CallPath) -> Result<StatusCode, ApiError> {
-    let live = app.driver.live_call_list().await.ok_or_else(unavailable)?;
-    let found = live.into_iter().find(|(s, _, _)| s.request_uuid.as_deref() == Some(request.as_str()));
-    match found {
-        Some((s, CallStatus::Ringing, _)) if s.direction == Direction::Outbound => {
-            call_input(&app, s.id.as_str().to_owned(), Input::Hangup { source: HangupSource::ApiRequest }).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Some((s, _, _)) => Err(ApiError::not_found(format!(
-            "request {request} is not queued or ringing: its call {} was answered; hang it up with DELETE Call/{}/",
-            s.id, s.id
+    match app.driver.cancel_request(request.clone()).await.ok_or_else(unavailable)? {
+        Cancelled::HungUp => Ok(StatusCode::NO_CONTENT),
+        Cancelled::Answered(id) => Err(ApiError::not_found(format!(
+            "request {request} is not queued or ringing: its call {id} was answered; hang it up with DELETE Call/{id}/"
         ))),
-        None => Err(ApiError::not_found(format!("no queued or ringing request {request}"))),
+        Cancelled::NotFound => Err(ApiError::not_found(format!("no queued or ringing request {request}"))),
     }
 }

@@ -23,6 +23,23 @@ use crate::runtime::{Line, LineKind, OpResult, OutboundPlan, Recording, RoomOp, 
 /// What a live call looks like from outside: its setup, status and the verb it runs.
 pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
 
+/// Whether a call is queued in Plivo's sense: an outbound call not answered yet (`GET
+/// Call/?status=queued`, `DELETE Request/{request_uuid}/`).
+pub(crate) fn is_queued(setup: &CallSetup, status: CallStatus) -> bool {
+    setup.direction == crate::engine::Direction::Outbound && status == CallStatus::Ringing
+}
+
+/// What `DELETE Request/{request_uuid}/` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The call was queued (not answered): it hung up.
+    HungUp,
+    /// The call of this request was answered already (its id): nothing was done.
+    Answered(CallId),
+    /// No live call has this request uuid.
+    NotFound,
+}
+
 /// Why calls were not started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StartRefused {
@@ -57,8 +74,9 @@ enum Job {
     ListRooms { done: oneshot::Sender<Vec<String>> },
     /// One conference.
     GetRoom { name: String, done: oneshot::Sender<Result<RoomSnapshot, ConferenceError>> },
-    /// The ids of the live calls.
-    LiveCalls { done: oneshot::Sender<Vec<CallId>> },
+    /// `DELETE Request/{request_uuid}/`: hang up the outbound call of this request if it is
+    /// still queued (not answered), in one step, so that it cannot be answered in between.
+    CancelRequest { request: String, done: oneshot::Sender<Cancelled> },
     /// One live call.
     LiveCall { id: CallId, done: oneshot::Sender<Option<LiveCall>> },
     /// Every live call (for `GET Call/?status=live|queued` and its filters).
@@ -315,9 +333,9 @@ impl Driver {
         self.ask(|done| Job::GetRoom { name, done }).await
     }
 
-    /// The ids of the live calls, in no order.
-    pub async fn live_calls(&self) -> Option<Vec<CallId>> {
-        self.ask(|done| Job::LiveCalls { done }).await
+    /// Cancels the queued outbound call of `request` (`DELETE Request/{request_uuid}/`).
+    pub async fn cancel_request(&self, request: String) -> Option<Cancelled> {
+        self.ask(|done| Job::CancelRequest { request, done }).await
     }
 
     /// One live call.
@@ -499,8 +517,25 @@ impl Task {
             Job::GetRoom { name, done } => {
                 let _ = done.send(rt.engine().rooms().get(now, rt.account(), &name));
             }
-            Job::LiveCalls { done } => {
-                let _ = done.send(rt.engine().calls().filter(|c| !c.is_ended()).map(|c| c.id().clone()).collect());
+            Job::CancelRequest { request, done } => {
+                let found = rt
+                    .engine()
+                    .calls()
+                    .find(|c| !c.is_ended() && c.setup().request_uuid.as_deref() == Some(request.as_str()))
+                    .map(|c| (c.id().clone(), is_queued(c.setup(), c.status())));
+                let answer = match found {
+                    Some((id, true)) => {
+                        let input = Input::Hangup { source: crate::engine::HangupSource::ApiRequest };
+                        if let Some(rec) = self.recorder.as_mut() {
+                            rec.input(now, &id, &input);
+                        }
+                        let _ = rt.handle_input(now, &id, input);
+                        Cancelled::HungUp
+                    }
+                    Some((id, false)) => Cancelled::Answered(id),
+                    None => Cancelled::NotFound,
+                };
+                let _ = done.send(answer);
             }
             Job::LiveCall { id, done } => {
                 let call = rt.engine().call(&id).filter(|c| !c.is_ended());
