@@ -20,7 +20,6 @@ use crate::engine::{
 };
 use crate::runtime::RoomOp;
 use crate::sim::{Fetcher, Simulation};
-use crate::xml::values::Method;
 
 /// The `version` this crate writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -64,7 +63,7 @@ pub struct Cassette {
     /// replay uses it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
-    /// The call; `None` for the requests of no call (`rooms.cassette.json`).
+    /// The call; `None` for the requests of no call (`room.cassette.json`).
     pub call: Option<RecordedCall>,
     /// Inputs and room operations, in order.
     #[serde(default)]
@@ -191,21 +190,13 @@ pub fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `GET` or `POST`.
-pub fn method_text(m: Method) -> &'static str {
-    match m {
-        Method::Get => "GET",
-        Method::Post => "POST",
-    }
-}
-
 impl RecordedRequest {
     /// `req` made at `at`, answered `reply`.
     pub fn new(at: Duration, req: &HttpRequest, reply: RecordedReply) -> Self {
         RecordedRequest {
             at_ms: ms(at),
             url: req.url.clone(),
-            method: method_text(req.method).to_owned(),
+            method: req.method.as_str().to_owned(),
             purpose: crate::runtime::purpose_text(req),
             params: req.params.clone(),
             reply,
@@ -217,7 +208,7 @@ impl RecordedCall {
     /// The recorded form of `setup`, named `name`, started at `at`.
     pub fn new(name: &str, index: usize, at: Duration, setup: &CallSetup) -> Self {
         let hook = |w: &Option<crate::engine::Webhook>| {
-            w.as_ref().map(|w| (w.url().to_owned(), method_text(w.method()).to_owned()))
+            w.as_ref().map(|w| (w.url().to_owned(), w.method().as_str().to_owned()))
         };
         RecordedCall {
             name: name.to_owned(),
@@ -233,7 +224,7 @@ impl RecordedCall {
             to: setup.to.clone(),
             caller_name: setup.caller_name.clone(),
             answer_url: setup.answer.url().to_owned(),
-            answer_method: method_text(setup.answer.method()).to_owned(),
+            answer_method: setup.answer.method().as_str().to_owned(),
             fallback: hook(&setup.fallback),
             hangup: hook(&setup.hangup),
             ring: hook(&setup.ring),
@@ -508,7 +499,7 @@ impl State {
     /// Compares `req` with the recorded request `r`; the first difference, if any. Learns id
     /// mappings as it goes.
     fn compare(&mut self, source: Source, r: &RecordedRequest, req: &HttpRequest) -> Option<String> {
-        let method = method_text(req.method);
+        let method = req.method.as_str();
         if r.url != req.url {
             return Some(format!("URL was \"{}\", now \"{}\"", r.url, req.url));
         }
@@ -575,7 +566,7 @@ impl State {
 pub const DIVERGED: &str = "the replay has diverged from the cassette";
 
 impl Fetcher for CassetteFetcher {
-    fn fetch(&mut self, _now: Duration, who: &str, req: &HttpRequest) -> FetchReply {
+    fn fetch(&mut self, who: &str, req: &HttpRequest) -> FetchReply {
         let Ok(mut state) = self.state.lock() else {
             return FetchReply::Failed(DIVERGED.to_owned());
         };
@@ -584,7 +575,7 @@ impl Fetcher for CassetteFetcher {
             state.strangers.entry(who.to_owned()).or_insert_with(|| {
                 format!(
                     "{who} request 1 ({} {}, {}): not in any cassette",
-                    method_text(req.method),
+                    req.method.as_str(),
                     req.url,
                     crate::runtime::purpose_text(req)
                 )
@@ -602,7 +593,7 @@ impl Fetcher for CassetteFetcher {
             let recorded = tape.requests.len();
             tape.divergence = Some(format!(
                 "{who} request {n} ({} {}, {}): not in the cassette (it recorded {recorded} request{})",
-                method_text(req.method),
+                req.method.as_str(),
                 req.url,
                 crate::runtime::purpose_text(req),
                 if recorded == 1 { "" } else { "s" }
@@ -642,7 +633,7 @@ pub fn input_event(call: &str, input: &Input) -> Option<serde_json::Value> {
         Input::Hangup { source: HangupSource::ApiRequest } => json!({"action": "api-hangup", "call": call}),
         Input::Hangup { .. } => json!({"action": "hangup", "call": call}),
         Input::Transfer { url, method } => {
-            json!({"action": "transfer", "call": call, "url": url, "method": method_text(*method)})
+            json!({"action": "transfer", "call": call, "url": url, "method": method.as_str()})
         }
         Input::MediaEvent(MediaEvent::Silence) => json!({"action": "silence", "call": call}),
         Input::MediaEvent(MediaEvent::Beep) => json!({"action": "beep-detected", "call": call}),
@@ -693,6 +684,7 @@ pub fn room_event(op: &RoomOp) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::engine::{Purpose, Webhook};
+    use crate::xml::values::Method;
 
     fn req(id: u64, url: &str, params: &[(&str, &str)]) -> HttpRequest {
         HttpRequest {
@@ -735,8 +727,8 @@ mod tests {
         let mut short = recorded(Source::Run, &[req(1, "https://a.example/x", &[])]);
         short.truncated = true;
         let mut f = CassetteFetcher::new(&[short]);
-        assert!(matches!(f.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[])), FetchReply::Body(_)));
-        assert!(matches!(f.fetch(Duration::ZERO, "alice", &req(2, "https://a.example/y", &[])), FetchReply::Failed(_)));
+        assert!(matches!(f.fetch("alice", &req(1, "https://a.example/x", &[])), FetchReply::Body(_)));
+        assert!(matches!(f.fetch("alice", &req(2, "https://a.example/y", &[])), FetchReply::Failed(_)));
         let v = f.verdicts().remove("alice").unwrap_or_default();
         assert_eq!(v, Verdict { divergence: None, truncated: true });
     }
@@ -758,10 +750,10 @@ mod tests {
         let now = "22222222-2222-4222-8222-222222222222";
         let first =
             req(1, "https://a.example/x", &[("CallUUID", now), ("RecordUrl", &format!("https://m.example/{now}.mp3"))]);
-        assert!(matches!(f.fetch(Duration::ZERO, "alice", &first), FetchReply::Body(_)));
+        assert!(matches!(f.fetch("alice", &first), FetchReply::Body(_)));
         // The same recorded id must now be the same replayed id.
         let other = req(2, "https://a.example/x", &[("CallUUID", "33333333-3333-4333-8333-333333333333")]);
-        assert!(matches!(f.fetch(Duration::ZERO, "alice", &other), FetchReply::Failed(_)));
+        assert!(matches!(f.fetch("alice", &other), FetchReply::Failed(_)));
         let d = f.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
         assert_eq!(
             d,
@@ -777,10 +769,10 @@ mod tests {
         let was = req(1, "https://a.example/h", &[("Duration", "3"), ("Digits", "1")]);
         let now = req(1, "https://a.example/h", &[("Duration", "4"), ("Digits", "1")]);
         let mut serve = CassetteFetcher::new(&[recorded(Source::Serve, std::slice::from_ref(&was))]);
-        serve.fetch(Duration::ZERO, "alice", &now);
+        serve.fetch("alice", &now);
         assert_eq!(serve.verdicts().remove("alice").unwrap_or_default().divergence, None);
         let mut run = CassetteFetcher::new(&[recorded(Source::Run, &[was])]);
-        run.fetch(Duration::ZERO, "alice", &now);
+        run.fetch("alice", &now);
         let d = run.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
         assert!(d.ends_with("parameter Duration was \"3\", now \"4\""), "{d}");
         assert!(is_wall_clock_param("RecordingDurationMs") && is_wall_clock_param("ParticipantJoinTime"));
@@ -790,8 +782,8 @@ mod tests {
     #[test]
     fn extra_and_missing_parameters_and_unknown_callers_diverge() {
         let mut f = CassetteFetcher::new(&[recorded(Source::Run, &[req(1, "https://a.example/x", &[("A", "1")])])]);
-        f.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[("A", "1"), ("B", "2")]));
-        f.fetch(Duration::ZERO, "bob", &req(1, "https://a.example/y", &[]));
+        f.fetch("alice", &req(1, "https://a.example/x", &[("A", "1"), ("B", "2")]));
+        f.fetch("bob", &req(1, "https://a.example/y", &[]));
         let v = f.verdicts();
         let alice = v.get("alice").and_then(|v| v.divergence.clone()).unwrap_or_default();
         assert!(alice.ends_with("parameter B was absent, now \"2\""), "{alice}");
@@ -799,7 +791,7 @@ mod tests {
         assert_eq!(bob, "bob request 1 (POST https://a.example/y, GetDigits action): not in any cassette");
 
         let mut g = CassetteFetcher::new(&[recorded(Source::Run, &[req(1, "https://a.example/x", &[("A", "1")])])]);
-        g.fetch(Duration::ZERO, "alice", &req(1, "https://a.example/x", &[]));
+        g.fetch("alice", &req(1, "https://a.example/x", &[]));
         let d = g.verdicts().remove("alice").and_then(|v| v.divergence).unwrap_or_default();
         assert!(d.ends_with("parameter A was \"1\", now absent"), "{d}");
     }

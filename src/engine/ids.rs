@@ -172,6 +172,12 @@ impl IdGen {
     }
 }
 
+/// The 64-bit FNV-1a hash of `s`: stable across runs and Rust versions (unlike
+/// `DefaultHasher`), for ids mixed from a seed and for coverage keys.
+pub(crate) fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

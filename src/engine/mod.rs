@@ -8,6 +8,7 @@
 mod call;
 mod cause;
 mod ids;
+pub(crate) use ids::fnv1a;
 mod io;
 mod rooms;
 mod switch;

@@ -17,8 +17,6 @@ pub struct LiveFetcher {
     rt: tokio::runtime::Runtime,
     webhooks: Webhooks,
     nonce: u64,
-    requests: u64,
-    waited: Duration,
 }
 
 impl LiveFetcher {
@@ -32,17 +30,7 @@ impl LiveFetcher {
             let _inside = rt.enter();
             Webhooks::new(auth_token)
         };
-        Ok(LiveFetcher { rt, webhooks, nonce: 0, requests: 0, waited: Duration::ZERO })
-    }
-
-    /// Requests sent so far.
-    pub fn requests(&self) -> u64 {
-        self.requests
-    }
-
-    /// Wall time spent waiting for the application so far.
-    pub fn waited(&self) -> Duration {
-        self.waited
+        Ok(LiveFetcher { rt, webhooks, nonce: 0 })
     }
 }
 
@@ -59,15 +47,13 @@ impl LiveFetcher {
             self.webhooks.send_traced(permit, req, &nonce).await
         });
         let took = started.elapsed();
-        self.requests += 1;
-        self.waited += took;
         tracing::debug!(url = %req.url, ?took, "live request answered");
         (reply, status, took)
     }
 }
 
 impl Fetcher for LiveFetcher {
-    fn fetch(&mut self, _now: Duration, _who: &str, req: &HttpRequest) -> FetchReply {
+    fn fetch(&mut self, _who: &str, req: &HttpRequest) -> FetchReply {
         self.fetch_traced(req).0
     }
 }
@@ -90,7 +76,7 @@ impl RecordingFetcher {
 }
 
 impl Fetcher for RecordingFetcher {
-    fn fetch(&mut self, _now: Duration, who: &str, req: &HttpRequest) -> FetchReply {
+    fn fetch(&mut self, who: &str, req: &HttpRequest) -> FetchReply {
         let (reply, status, took) = self.live.fetch_traced(req);
         if let Ok(mut log) = self.log.lock() {
             log.insert((who.to_owned(), req.id), RecordedReply::new(&reply, status, took));

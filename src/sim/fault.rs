@@ -176,13 +176,13 @@ impl Simulation {
             Some(Served::Fault(f)) => f.clone(),
             Some(Served::Body(b)) => return (Duration::ZERO, Outcome::Answered(FetchReply::Body(b.clone()))),
             Some(Served::Fail(r)) => return (Duration::ZERO, Outcome::Failed(None, r.clone())),
-            None => return (Duration::ZERO, self.unserved(who, base + spent, req)),
+            None => return (Duration::ZERO, self.unserved(who, req)),
         };
         let count = self.fault_attempts.entry(url.to_owned()).or_insert(0);
         let n = *count;
         *count = count.saturating_add(1);
         if fault.times.is_some_and(|k| n >= k) {
-            return (Duration::ZERO, self.answer(who, base + spent, req, fault.body));
+            return (Duration::ZERO, self.answer(who, req, fault.body));
         }
         let left = timeout.saturating_sub(spent);
         let timed_out = || {
@@ -225,25 +225,24 @@ impl Simulation {
                 };
                 (delay + took, outcome)
             }
-            None => (delay, self.answer(who, base + spent + delay, req, fault.body)),
+            None => (delay, self.answer(who, req, fault.body)),
         }
     }
 
     /// The 2xx answer of a faulted URL: its body, or what an unlisted URL gets.
-    fn answer(&mut self, who: &str, at: Duration, req: &HttpRequest, body: Option<String>) -> Outcome {
+    fn answer(&mut self, who: &str, req: &HttpRequest, body: Option<String>) -> Outcome {
         match body {
             Some(b) => Outcome::Answered(FetchReply::Body(b)),
-            None => self.unserved(who, at, req),
+            None => self.unserved(who, req),
         }
     }
 
     /// What a URL gets that nothing lists: the live application's answer (final: it retried
     /// by itself), else the fallback document, else `200 OK` for a notification and "not
-    /// served" for a document fetch. `at` is how far into the request the application is
-    /// asked (the [`Fetcher`](super::Fetcher) gets the virtual time then).
-    fn unserved(&mut self, who: &str, at: Duration, req: &HttpRequest) -> Outcome {
+    /// served" for a document fetch.
+    fn unserved(&mut self, who: &str, req: &HttpRequest) -> Outcome {
         if let Some(fetcher) = self.fetcher.as_mut() {
-            return Outcome::Answered(fetcher.fetch(self.now + at, who, req));
+            return Outcome::Answered(fetcher.fetch(who, req));
         }
         if req.reply == Reply::Ignore {
             return Outcome::Answered(FetchReply::Body(String::new()));

@@ -64,8 +64,8 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// no I/O. [`Simulation::settle`](Simulation) calls it synchronously, in order, for every
 /// request whose URL is not served (callbacks and `hangup_url` too), while virtual time stands
 /// still. Its answer to a document fetch goes to the call; its answer to a notification
-/// ([`Reply::Ignore`]) becomes a `reply` transcript line. It is told the virtual time of the
-/// request and who made it (the call's name in the transcript, or `room`).
+/// ([`Reply::Ignore`]) becomes a `reply` transcript line. It is told who made the request
+/// (the call's name in the transcript, or `room`).
 ///
 /// ```
 /// use plivo_flow::engine::{FetchReply, HttpRequest};
@@ -75,7 +75,7 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// #[derive(Debug, Default)]
 /// struct App(u32);
 /// impl Fetcher for App {
-///     fn fetch(&mut self, _now: std::time::Duration, _who: &str, req: &HttpRequest) -> FetchReply {
+///     fn fetch(&mut self, _who: &str, req: &HttpRequest) -> FetchReply {
 ///         self.0 += 1;
 ///         match req.url.as_str() {
 ///             "https://app.example/answer" => {
@@ -97,9 +97,8 @@ pub(crate) const NOT_SERVED: &str = "no document is served at this URL";
 /// assert!(text.contains("alice  https://app.example/hangup answered \"thanks\""), "{text}");
 /// ```
 pub trait Fetcher: std::fmt::Debug + Send {
-    /// The application's answer to `req`, made at virtual time `now` (since the simulation's
-    /// start) by `who` (a call's name, or `room`).
-    fn fetch(&mut self, now: Duration, who: &str, req: &HttpRequest) -> FetchReply;
+    /// The application's answer to `req`, made by `who` (a call's name, or `room`).
+    fn fetch(&mut self, who: &str, req: &HttpRequest) -> FetchReply;
 }
 
 /// A scripted happening.
@@ -489,12 +488,6 @@ impl Simulation {
         }
     }
 
-    /// Whether `url` (fragment aside) is one of the canned documents, which the [`Fetcher`]
-    /// is not asked for.
-    pub fn is_served(&self, url: &str) -> bool {
-        self.served.contains_key(strip_fragment(url))
-    }
-
     /// The calls started so far, in order: when, their name and their setup. Grows by one per
     /// call started, as [`Simulation::requests`] grows by one per request.
     pub fn started(&self) -> &[(Duration, String, CallSetup)] {
@@ -583,7 +576,7 @@ impl Simulation {
                 && let Some(fetcher) = self.fetcher.as_mut()
             {
                 // The shell answers while the clock stands still.
-                let reply = fetcher.fetch(self.now, &who, &req);
+                let reply = fetcher.fetch(&who, &req);
                 if req.reply == Reply::Ignore {
                     let text = reply_text(&req.url, &reply);
                     self.rt.transcript_mut().line(self.now, &who, LineKind::Reply, text);
@@ -718,16 +711,11 @@ impl Simulation {
 }
 
 /// The coverage key of a document a live application answered at `url`: the URL and the
-/// first 32 bits of the body's 64-bit FNV-1a hash, e.g. `https://app.example/ivr [1f0c33a2]`.
+/// first 32 bits of the body's 64-bit FNV-1a hash (`engine::fnv1a`), e.g. `https://app.example/ivr [1f0c33a2]`.
 /// Stable from run to run (and across Rust versions, unlike `DefaultHasher`), so coverage of
 /// several scenarios against one app merges document by document.
 fn live_key(url: &str, body: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in body.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{url} [{:08x}]", h >> 32)
+    format!("{url} [{:08x}]", crate::engine::fnv1a(body) >> 32)
 }
 
 /// The `reply` line of a notification a [`Fetcher`] answered: the URL and the body's first

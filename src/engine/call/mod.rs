@@ -210,10 +210,6 @@ fn secs(n: u32) -> Duration {
     Duration::from_secs(u64::from(n))
 }
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
 fn ms(d: Duration) -> String {
     d.as_millis().to_string()
 }
@@ -226,7 +222,7 @@ impl Call {
 
     /// [`Call::new`] with a configuration shared by many calls.
     pub fn with_shared_config(setup: CallSetup, config: Arc<CallConfig>, now: Duration) -> Self {
-        let ids = IdGen::new(config.seed ^ fnv(setup.id.as_str()));
+        let ids = IdGen::new(config.seed ^ crate::engine::fnv1a(setup.id.as_str()));
         Call {
             setup,
             config,

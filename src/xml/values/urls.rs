@@ -25,12 +25,19 @@ impl FromXml for Method {
     }
 }
 
-impl ToXml for Method {
-    fn to_xml(&self) -> Cow<'_, str> {
-        Cow::Borrowed(match self {
+impl Method {
+    /// `GET` or `POST`, as Plivo spells it (and HTTP does).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Method::Get => "GET",
             Method::Post => "POST",
-        })
+        }
+    }
+}
+
+impl ToXml for Method {
+    fn to_xml(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.as_str())
     }
 }
 
