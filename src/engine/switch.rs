@@ -309,24 +309,22 @@ impl Engine {
             _ => None,
         };
         if let RoomEvent::RecordingFinished { room, uuid, recording, ended_at, callback: Some((url, method)) } = &ev {
-            let duration_ms = ended_at.saturating_sub(recording.started_at).as_millis();
-            let epoch = self.call_config.clock_epoch;
-            let start_ms = epoch.saturating_add(recording.started_at).as_millis();
+            let duration_ms =
+                u64::try_from(ended_at.saturating_sub(recording.started_at).as_millis()).unwrap_or(u64::MAX);
             let id = RequestId(self.next_request);
             self.next_request += 1;
-            let params = vec![
+            let mut params = vec![
                 ("ConferenceAction".to_owned(), "record".to_owned()),
                 ("ConferenceName".to_owned(), room.to_string()),
                 ("ConferenceUUID".to_owned(), uuid.to_string()),
-                ("RecordUrl".to_owned(), recording.url.clone()),
-                ("RecordingID".to_owned(), recording.id.to_string()),
-                ("RecordingDuration".to_owned(), (duration_ms / 1000).to_string()),
-                ("RecordingDurationMs".to_owned(), duration_ms.to_string()),
-                ("RecordingStartMs".to_owned(), start_ms.to_string()),
-                // Start + duration, as `<Record>`'s parameters and the Recording API have it (the
-                // two rounded separately could differ by 1 ms).
-                ("RecordingEndMs".to_owned(), (start_ms + duration_ms).to_string()),
             ];
+            let rec = RecordingRef { id: recording.id.clone(), url: recording.url.clone() };
+            params.extend(super::call::recording_params(
+                &rec,
+                self.call_config.clock_epoch,
+                recording.started_at,
+                duration_ms,
+            ));
             let req = HttpRequest {
                 id,
                 url: url.as_str().to_owned(),

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::api::{ApiError, AppState, Json, P, Params, accepted, unavailable};
 use super::driver::Cancelled;
 use crate::engine::{CallId, CallLegs, CallOp, CallOpError, RecordingRef};
+use crate::xml::escape;
 use crate::xml::values::{FileFormat, FromXml, Url};
 
 /// The longest `time_limit` of a call recording: 24 hours, in seconds.
@@ -70,11 +71,6 @@ fn check_length(params: &Params) -> Result<(), ApiError> {
     }
 }
 
-/// Text escaped for an XML body or attribute.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// The sound document of a play or speak, parsed by the document parser (its checks apply:
 /// a voice or language it refuses is a 400 with its message).
 fn sounds(xml: &str, what: &str) -> Result<Arc<crate::xml::Document>, ApiError> {
@@ -100,7 +96,7 @@ pub(super) async fn play(
     let mut xml = String::from("<Response>");
     for u in &list {
         match (Url::from_xml(u), reqwest::Url::parse(u)) {
-            (Ok(_), Ok(p)) if p.host().is_some() => xml.push_str(&format!("<Play>{}</Play>", escape(u))),
+            (Ok(_), Ok(p)) if p.host().is_some() => xml.push_str(&format!("<Play>{}</Play>", escape(u, false))),
             _ => return Err(ApiError::bad_request(format!("`urls` must hold absolute http(s) URLs, not `{u}`"))),
         }
     }
@@ -131,9 +127,9 @@ pub(super) async fn speak(
     let language = params.get("language").unwrap_or("en-US");
     let xml = format!(
         "<Response><Speak voice=\"{}\" language=\"{}\">{}</Speak></Response>",
-        escape(voice),
-        escape(language),
-        escape(text)
+        escape(voice, true),
+        escape(language, true),
+        escape(text, false)
     );
     let (legs, looped) = (legs(&params)?, flag(&params, "loop", false)?);
     flag(&params, "mix", true)?;

@@ -20,6 +20,8 @@ mod ast;
 mod parse;
 pub mod values;
 mod write;
+#[cfg(feature = "server")]
+pub(crate) use write::escape;
 
 pub use ast::*;
 pub use parse::{ParseOptions, Parsed, decode, parse, parse_bytes, parse_with, source_text};

@@ -205,6 +205,15 @@ impl Writer {
     }
 }
 
+/// `s` escaped for XML text (`attr` false) or a double-quoted attribute value (`attr` true), as
+/// [`escape_into`] does; for documents built as text (the REST Play and Speak of a call).
+#[cfg(feature = "server")]
+pub(crate) fn escape(s: &str, attr: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s, attr);
+    out
+}
+
 /// Escapes text for XML. In attributes, quotes and whitespace other than space are escaped
 /// too, so attribute-value normalization gives the same string back.
 fn escape_into(out: &mut String, s: &str, attr: bool) {

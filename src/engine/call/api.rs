@@ -326,15 +326,4 @@ impl Call {
     pub(super) fn stop_timed_out_recordings(&mut self, now: Duration) {
         self.stop_recordings(|_| true, Some(now));
     }
-
-    /// When the next API recording reaches its time limit.
-    pub(super) fn next_recording_limit(&self) -> Option<Duration> {
-        self.background
-            .iter()
-            .filter_map(|b| match b {
-                Background::Recording { until, stopping: false, .. } => *until,
-                _ => None,
-            })
-            .min()
-    }
 }

@@ -26,6 +26,7 @@ mod dial;
 mod gather;
 mod parameters;
 mod record;
+pub(in crate::engine) use record::recording_params;
 mod setup;
 mod sounds;
 mod stream;
@@ -312,11 +313,14 @@ impl Call {
     /// When [`Call::handle_timeout`] must next be called.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Duration> {
-        let streams = self.background.iter().filter_map(|b| match b {
+        // Streams end and API recordings stop at their limits (one walk over what runs beside
+        // the verb; usually nothing).
+        let background = self.background.iter().filter_map(|b| match b {
             Background::Stream { until, .. } => Some(*until),
+            Background::Recording { until, stopping: false, .. } => *until,
             Background::Recording { .. } | Background::ApiSound { .. } => None,
         });
-        self.timers.next().into_iter().chain(streams).chain(self.next_recording_limit()).min()
+        self.timers.next().into_iter().chain(background).min()
     }
 
     /// Applies one input.

@@ -46,10 +46,16 @@ struct RecordSettings {
     transcription: Option<(Url, Method)>,
 }
 
-/// The recording parameters of a callback or action. `RecordingStartMs`/`RecordingEndMs` are
+/// The recording parameters of a callback or action (`<Record>`'s, the Call Record API's, and
+/// a room recording's `record` callback). `RecordingStartMs`/`RecordingEndMs` are
 /// `epoch` + the call's clock in milliseconds ([`super::CallConfig::clock_epoch`]: Unix epoch
 /// ms in `serve`, as Plivo reports them; virtual ms in `run`/`test`).
-fn recording_params(rec: &RecordingRef, epoch: Duration, started: Duration, duration_ms: u64) -> Params {
+pub(in crate::engine) fn recording_params(
+    rec: &RecordingRef,
+    epoch: Duration,
+    started: Duration,
+    duration_ms: u64,
+) -> Params {
     let start_ms = epoch.saturating_add(started).as_millis();
     vec![
         ("RecordUrl".to_owned(), rec.url.clone()),
