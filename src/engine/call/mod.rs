@@ -302,12 +302,19 @@ impl Call {
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
         let out = self.out.pop_front();
-        if out.is_none() && self.out.capacity() > 4 {
-            // A burst (joining a room, a hangup) grew the queue: give the memory back, since a
-            // parked call may wait for hours. The steady step loop stays within 4.
+        if out.is_none() && self.out.capacity() > 0 && (self.out.capacity() > 4 || !self.awaits_media()) {
+            // Drained. A call that waits on anything but a media completion (in a room, on a
+            // dial, for digits, for the app) may wait for minutes or hours: its queue's memory
+            // goes back (4 outputs are 352 bytes, more than a third of a parked call). The
+            // steady `<Speak>`/`<Play>` step loop keeps up to 4 and so allocates nothing.
             self.out = VecDeque::new();
         }
         out
+    }
+
+    /// Waiting for one media operation to finish (`<Speak>`, `<Play>`, a synchronous `<DTMF>`).
+    fn awaits_media(&self) -> bool {
+        matches!(self.state, State::Running(Run::Media(_)))
     }
 
     /// When [`Call::handle_timeout`] must next be called.

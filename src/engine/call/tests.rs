@@ -596,3 +596,20 @@ fn the_network_ends_an_unanswered_call_quietly_and_hangs_up_an_answered_one() {
     call.handle_input(at(10), Input::End { cause: HangupCause::Busy, source: HangupSource::Callee });
     assert!(drain(&mut call).is_empty());
 }
+
+// ---------------------------------------------------------------------- memory
+
+#[test]
+fn a_call_keeps_its_output_queue_only_while_it_waits_on_media() {
+    // Waiting on a media completion (the step loop): the drained queue keeps its capacity, so
+    // the next step allocates nothing.
+    let (mut call, outs) = call_with("<Response><Speak>Hello</Speak><Wait length=\"60\"/></Response>");
+    assert!(outs.iter().any(|l| l.starts_with("speak")), "{outs:?}");
+    assert!(call.out.capacity() > 0);
+    // Waiting on anything else (here a 60 s <Wait>; a room, a dial, the app): the drained
+    // queue's memory goes back.
+    let speak = outs.iter().find_map(|l| l.strip_prefix("speak MediaId(")?.split(')').next()?.parse().ok());
+    let outs = step(&mut call, at(1), Input::MediaFinished(MediaId(speak.unwrap_or(0))));
+    assert_eq!(outs, ["< Speak: done", "> Wait"]);
+    assert_eq!(call.out.capacity(), 0);
+}
