@@ -12,6 +12,7 @@ use crate::engine::Callback;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use thin_vec::ThinVec;
 
 use super::cause::{HangupCause, HangupSource};
 use super::ids::{CallId, IdGen, MediaId, RequestId};
@@ -107,7 +108,8 @@ pub struct Call {
     doc: Option<Arc<Document>>,
     /// The URL the running document was fetched from: the base its relative URLs resolve
     /// against (RFC 3986).
-    doc_url: Option<String>,
+    /// Shared with the webhook it came from (the answer URL, most often): no copy per call.
+    doc_url: Option<Arc<str>>,
     pc: usize,
     sub: Option<usize>,
     state: State,
@@ -116,8 +118,9 @@ pub struct Call {
     clock: Duration,
     next_id: u64,
     timers: Timers,
-    background: Vec<Background>,
-    sounds: Vec<(RequestId, SoundUse)>,
+    /// Thin (8 bytes): nearly always empty, and calls are many.
+    background: ThinVec<Background>,
+    sounds: ThinVec<(RequestId, SoundUse)>,
     /// Boxed: most of a call's life it is `None`, and calls are many.
     ended: Option<Box<CallEnd>>,
     out: VecDeque<Output>,
@@ -128,7 +131,7 @@ enum State {
     /// Created, not started (or outbound, waiting for the answer).
     Idle,
     /// Waiting for a document.
-    Fetching { request: RequestId, purpose: Purpose, url: String },
+    Fetching { request: RequestId, purpose: Purpose, url: Arc<str> },
     /// Executing the verb at (pc, sub).
     Running(Run),
     /// Over.
@@ -241,8 +244,8 @@ impl Call {
             clock: now,
             next_id: 1,
             timers: Timers::default(),
-            background: Vec::new(),
-            sounds: Vec::new(),
+            background: ThinVec::new(),
+            sounds: ThinVec::new(),
             ended: None,
             out: VecDeque::new(),
         }
@@ -389,7 +392,7 @@ impl Call {
             }
             Input::Transfer { url, method } => {
                 self.abort_verb(now, Some(LeaveReason::Transferred));
-                self.request_document(url, method, Purpose::Transfer, Vec::new());
+                self.request_document(url.into(), method, Purpose::Transfer, Vec::new());
             }
         }
     }
@@ -415,7 +418,7 @@ impl Call {
     }
 
     /// Loads a document and runs it from the top.
-    fn load(&mut self, now: Duration, doc: Arc<Document>, purpose: Purpose, url: String) {
+    fn load(&mut self, now: Duration, doc: Arc<Document>, purpose: Purpose, url: Arc<str>) {
         self.event(CallEvent::DocumentLoaded { purpose, verbs: doc.verbs.len() });
         self.doc = Some(doc);
         self.doc_url = Some(url);
@@ -508,7 +511,7 @@ impl Call {
             Some((url, method, true)) => {
                 self.timers.clear_verb();
                 self.finish_event(outcome, Some(verb));
-                self.request_document(url.as_str().to_owned(), method, Purpose::Action(verb), params);
+                self.request_document(url.as_str().into(), method, Purpose::Action(verb), params);
                 Flow::Stop
             }
             Some((url, method, false)) => {
@@ -558,7 +561,7 @@ impl Call {
             Verb::Redirect(r) => {
                 let url = r.url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default();
                 self.finish_event(Outcome::Redirected(url.clone()), Some("Redirect"));
-                self.request_document(url, r.method, Purpose::Redirect, Vec::new());
+                self.request_document(url.into(), r.method, Purpose::Redirect, Vec::new());
                 Flow::Stop
             }
             Verb::Hangup(h) => {

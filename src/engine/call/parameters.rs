@@ -5,6 +5,7 @@ use crate::engine::Callback;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
+use thin_vec::ThinVec;
 
 use super::setup::{CallConfig, CallSetup, CallStatus};
 use super::sounds::SoundUse;
@@ -35,8 +36,8 @@ pub(super) struct Ctx<'a> {
     out: &'a mut VecDeque<Output>,
     pub(super) timers: &'a mut Timers,
     next_id: &'a mut u64,
-    sounds: &'a mut Vec<(RequestId, SoundUse)>,
-    pub(super) background: &'a mut Vec<Background>,
+    sounds: &'a mut ThinVec<(RequestId, SoundUse)>,
+    pub(super) background: &'a mut ThinVec<Background>,
 }
 
 impl Call {
@@ -190,7 +191,7 @@ impl Ctx<'_> {
 impl Call {
     pub(super) fn request_document(
         &mut self,
-        url: String,
+        url: Arc<str>,
         method: Method,
         purpose: Purpose,
         extra: Vec<(String, String)>,
@@ -204,7 +205,7 @@ impl Call {
                 return;
             }
         }
-        let Some(url) = self.absolute(&url) else {
+        let Some(absolute) = self.absolute(&url) else {
             // Plivo's runtime causes for a URL that cannot be fetched at all (70x2–70x4).
             let cause = match purpose {
                 Purpose::Redirect => HangupCause::InvalidRedirectUrl,
@@ -212,12 +213,14 @@ impl Call {
                 _ => HangupCause::InvalidActionUrl,
             };
             self.event(CallEvent::FetchFailed {
-                url,
+                url: url.to_string(),
                 reason: "a relative URL with no http(s) document URL to resolve it against".to_owned(),
             });
             self.end(self.clock, cause, HangupSource::Error, true);
             return;
         };
+        // An absolute URL (the answer URL, most often) stays shared with where it came from.
+        let url = if *absolute == *url { url } else { absolute.into() };
         let request = self.request(&url, method, purpose, Reply::Execute, extra);
         self.state = State::Fetching { request, purpose, url };
     }
@@ -225,10 +228,10 @@ impl Call {
     pub(super) fn fetch_answer(&mut self, purpose: Purpose) {
         let (url, method) = match purpose {
             Purpose::Fallback => match &self.setup.fallback {
-                Some(f) => (f.url().to_owned(), f.method()),
+                Some(f) => (f.shared_url(), f.method()),
                 None => return,
             },
-            _ => (self.setup.answer.url().to_owned(), self.setup.answer.method()),
+            _ => (self.setup.answer.shared_url(), self.setup.answer.method()),
         };
         self.request_document(url, method, purpose, Vec::new());
     }
@@ -257,7 +260,11 @@ impl Call {
             FetchReply::Body(body) => {
                 let parsed = xml::parse(&body);
                 if parsed.has_errors() {
-                    self.event(CallEvent::InvalidDocument { url, diagnostics: parsed.diagnostics, body });
+                    self.event(CallEvent::InvalidDocument {
+                        url: url.to_string(),
+                        diagnostics: parsed.diagnostics,
+                        body,
+                    });
                     // Plivo: the fallback is used when the answer URL is unavailable *or its
                     // XML is invalid*.
                     if purpose == Purpose::Answer && self.setup.fallback.is_some() {
@@ -270,7 +277,7 @@ impl Call {
                 }
             }
             FetchReply::Failed(reason) => {
-                self.event(CallEvent::FetchFailed { url, reason });
+                self.event(CallEvent::FetchFailed { url: url.to_string(), reason });
                 if purpose == Purpose::Answer && self.setup.fallback.is_some() {
                     self.fetch_answer(Purpose::Fallback);
                 } else {

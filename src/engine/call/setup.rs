@@ -1,5 +1,6 @@
 //! Who a call is ([`CallSetup`]), engine settings ([`CallConfig`]), and how it ends ([`CallEnd`], [`CallStatus`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::cause::{HangupCause, HangupSource};
@@ -11,20 +12,26 @@ use crate::xml::values::Method;
 /// pairs (`answer_url`/`answer_method`, …), so neither goes without the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
-    /// Boxed: 16 bytes, so an absent `Option<Webhook>` costs a call 24 bytes.
-    url: Box<str>,
+    /// 16 bytes, so an absent `Option<Webhook>` costs a call 24 bytes; shared (not copied)
+    /// with the URL of the document it returns.
+    url: Arc<str>,
     method: Method,
 }
 
 impl Webhook {
     /// `url` requested with `method`.
     pub fn new(url: impl Into<String>, method: Method) -> Self {
-        Webhook { url: url.into().into_boxed_str(), method }
+        Webhook { url: url.into().into(), method }
     }
 
     /// The URL (absolute; a relative one is never requested).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL, shared.
+    pub(crate) fn shared_url(&self) -> Arc<str> {
+        Arc::clone(&self.url)
     }
 
     /// GET (parameters in the query string) or POST (form body).
