@@ -444,10 +444,22 @@ impl Call {
                 return;
             };
             let name = verb.name();
+            // `<Speak>`/`<Play>` (the step loop) read nothing of their element here (the media
+            // command carries a reference to it), so they skip `start_verb`'s lookup and its
+            // clone of the document (an atomic increment and decrement).
+            let media = match verb {
+                Verb::Speak(_) => Some(true),
+                Verb::Play(_) => Some(false),
+                _ => None,
+            };
             if self.config.verb_events {
                 self.event(CallEvent::VerbStarted { index: self.pc, sub: self.sub, verb: name });
             }
-            match self.start_verb(now) {
+            let flow = match media {
+                Some(speak) => self.start_media(now, speak),
+                None => self.start_verb(now),
+            };
+            match flow {
                 Flow::Next(outcome) => {
                     self.finish_event(outcome, Some(name));
                     self.advance();
