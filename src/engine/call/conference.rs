@@ -6,6 +6,7 @@ use crate::engine::{MemberId, RoomUuid};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::dial::KeyTail;
 use super::parameters::{Ctx, Params};
 use super::sounds::SoundUse;
 use super::{Action, Call, Flow, Run, State, Step, ms, secs};
@@ -56,7 +57,8 @@ enum RoomPhase {
         waiting: bool,
         /// The wait music playing (`waitSound` / `waitMusicUrl`).
         music: Option<MediaId>,
-        digits: String,
+        /// For `digitsMatch`: bounded.
+        digits: KeyTail,
         /// On hold (`<MultiPartyCall hold>` or [`RoomEvent::Held`]).
         held: bool,
         /// The hold music playing while held.
@@ -341,7 +343,7 @@ impl RoomRun {
                     joined_at: now,
                     waiting: !started,
                     music: None,
-                    digits: String::new(),
+                    digits: KeyTail::default(),
                     held: false,
                     hold_music: None,
                 };
@@ -577,8 +579,7 @@ impl RoomRun {
             cx.emit(Command::LeaveConference { reason: LeaveReason::HangupOnStar });
             return Step::Stay;
         }
-        digits.push(key);
-        if let Some(p) = digits_match.and_then(|p| super::dial::matched(digits, p.patterns())) {
+        if let Some(p) = digits.press(key, digits_match) {
             let (uuid, member) = (uuid.clone(), *member_id);
             let room = Arc::clone(&self.room);
             self.callback(

@@ -22,8 +22,8 @@ pub(super) struct DialRun {
     phase: DialPhase,
     music: Option<MediaId>,
     rang: bool,
-    caller_digits: String,
-    callee_digits: String,
+    caller_digits: KeyTail,
+    callee_digits: KeyTail,
     settings: Box<DialSettings>,
 }
 
@@ -74,8 +74,8 @@ impl Call {
             phase: DialPhase::Ringing,
             music: None,
             rang: false,
-            caller_digits: String::new(),
-            callee_digits: String::new(),
+            caller_digits: KeyTail::default(),
+            callee_digits: KeyTail::default(),
             settings,
         }));
         Flow::Wait
@@ -227,10 +227,7 @@ impl DialRun {
             cx.emit(Command::HangupCallee(self.media));
             return self.finish(cx, now, DialStatus::Completed, Some("caller pressed *"));
         }
-        self.caller_digits.push(key);
-        if let Some(p) =
-            self.settings.digits_match.as_ref().and_then(|p| matched(&mut self.caller_digits, p.patterns()))
-        {
+        if let Some(p) = self.caller_digits.press(key, self.settings.digits_match.as_ref()) {
             let extra = vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "ALeg".to_owned())];
             self.callback(cx, DialAction::Digits, extra);
         }
@@ -246,13 +243,7 @@ impl DialRun {
                 }
             }
             DialPhase::Bridged { .. } => {
-                self.callee_digits.push(key);
-                if let Some(p) = self
-                    .settings
-                    .digits_match_b_leg
-                    .as_ref()
-                    .and_then(|p| matched(&mut self.callee_digits, p.patterns()))
-                {
+                if let Some(p) = self.callee_digits.press(key, self.settings.digits_match_b_leg.as_ref()) {
                     let extra =
                         vec![("DialDigitsMatch".to_owned(), p), ("DialDigitsPressedBy".to_owned(), "BLeg".to_owned())];
                     self.callback(cx, DialAction::Digits, extra);
@@ -353,8 +344,31 @@ impl DialAction {
 
 /// Checks whether `buffer` ends with one of `patterns`, and if so clears it and returns the
 /// pattern.
-pub(super) fn matched(buffer: &mut String, patterns: &[String]) -> Option<String> {
-    let hit = patterns.iter().find(|p| buffer.ends_with(p.as_str()))?.clone();
-    buffer.clear();
-    Some(hit)
+/// The latest keys one party pressed during a bridged `<Dial>` or in a `<Conference>`, kept
+/// for `digitsMatch`: only as many as its longest pattern, since older keys can never end a
+/// match. So the buffer stays bounded however many keys the party sends, and keeps nothing
+/// when there are no patterns.
+#[derive(Debug, Default)]
+pub(super) struct KeyTail(String);
+
+impl KeyTail {
+    /// Adds `key`; returns the pattern the latest keys now end with (the first of `patterns`
+    /// in document order), and then starts over.
+    pub(super) fn press(&mut self, key: char, patterns: Option<&DigitPatterns>) -> Option<String> {
+        let patterns = patterns.map(DigitPatterns::patterns).unwrap_or_default();
+        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
+        self.0.push(key);
+        while self.0.len() > longest {
+            self.0.remove(0);
+        }
+        let hit = patterns.iter().find(|p| self.0.ends_with(p.as_str()))?.clone();
+        self.0.clear();
+        Some(hit)
+    }
+
+    /// The keys kept (for tests).
+    #[cfg(test)]
+    pub(super) fn kept(&self) -> &str {
+        &self.0
+    }
 }

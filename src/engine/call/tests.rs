@@ -613,3 +613,29 @@ fn a_call_keeps_its_output_queue_only_while_it_waits_on_media() {
     assert_eq!(outs, ["< Speak: done", "> Wait"]);
     assert_eq!(call.out.capacity(), 0);
 }
+
+#[test]
+fn digits_kept_for_digits_match_are_bounded_by_the_longest_pattern() {
+    use super::dial::KeyTail;
+    use crate::xml::values::{DigitPatterns, FromXml};
+    let patterns = DigitPatterns::from_xml("123,*9").ok();
+    let mut keys = KeyTail::default();
+    // Ten thousand keys that never match keep at most three (the longest pattern).
+    for _ in 0..10_000 {
+        assert_eq!(keys.press('5', patterns.as_ref()), None);
+    }
+    assert_eq!(keys.kept(), "555");
+    // A match is still found at the end of the noise, and the keys start over.
+    assert_eq!(keys.press('1', patterns.as_ref()), None);
+    assert_eq!(keys.press('2', patterns.as_ref()), None);
+    assert_eq!(keys.press('3', patterns.as_ref()).as_deref(), Some("123"));
+    assert_eq!(keys.kept(), "");
+    assert_eq!(keys.press('*', patterns.as_ref()), None);
+    assert_eq!(keys.press('9', patterns.as_ref()).as_deref(), Some("*9"));
+    // Without patterns nothing is kept.
+    let mut keys = KeyTail::default();
+    for _ in 0..100 {
+        assert_eq!(keys.press('7', None), None);
+    }
+    assert_eq!(keys.kept(), "");
+}
