@@ -220,9 +220,9 @@ impl RecordedCall {
                 Direction::Outbound => "outbound",
             }
             .to_owned(),
-            from: setup.from.clone(),
-            to: setup.to.clone(),
-            caller_name: setup.caller_name.clone(),
+            from: setup.from.to_string(),
+            to: setup.to.to_string(),
+            caller_name: setup.caller_name.to_string(),
             answer_url: setup.answer.url().to_owned(),
             answer_method: setup.answer.method().as_str().to_owned(),
             fallback: hook(&setup.fallback),

@@ -401,13 +401,13 @@ impl Scenario {
             };
             let mut setup = sim.setup(&c.name, &answer, direction);
             if let Some(f) = &c.from {
-                setup.from = f.clone();
+                setup.from = f.as_str().into();
             }
             if let Some(t) = &c.to {
-                setup.to = t.clone();
+                setup.to = t.as_str().into();
             }
             if let Some(n) = &c.caller_name {
-                setup.caller_name = n.clone();
+                setup.caller_name = n.as_str().into();
             }
             if let Some(m) = &c.answer_method {
                 let method = method(m).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
@@ -687,9 +687,9 @@ pub fn replay_simulation(path: &Path, cassettes: &[crate::cassette::Cassette]) -
                 .transpose()
         };
         let mut setup = sim.setup(&c.name, &c.answer_url, direction);
-        setup.from = c.from.clone();
-        setup.to = c.to.clone();
-        setup.caller_name = c.caller_name.clone();
+        setup.from = c.from.as_str().into();
+        setup.to = c.to.as_str().into();
+        setup.caller_name = c.caller_name.as_str().into();
         let m = method(&c.answer_method).map_err(|e| invalid(format!("call `{}`: {e}", c.name)))?;
         setup.answer = Webhook::new(&c.answer_url, m);
         setup.fallback = hook(&c.fallback)?;

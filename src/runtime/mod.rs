@@ -417,7 +417,8 @@ impl Runtime {
     fn saw_command(&mut self, now: Duration, call: &CallId, c: &Command) {
         let Command::StartRecording { media, format, recording, .. } = c else { return };
         let Some(setup) = self.engine.call(call).map(|c| c.setup()) else { return };
-        let source = RecordingSource::Call { call: call.clone(), from: setup.from.clone(), to: setup.to.clone() };
+        let source =
+            RecordingSource::Call { call: call.clone(), from: setup.from.to_string(), to: setup.to.to_string() };
         let rec = Recording {
             id: recording.id.clone(),
             url: recording.url.clone(),

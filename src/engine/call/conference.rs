@@ -268,9 +268,9 @@ impl Call {
     fn member_info(&self) -> MemberInfo {
         MemberInfo {
             call: self.setup.id.clone(),
-            from: self.setup.from.clone(),
-            to: self.setup.to.clone(),
-            caller_name: self.setup.caller_name.clone(),
+            from: self.setup.from.to_string(),
+            to: self.setup.to.to_string(),
+            caller_name: self.setup.caller_name.to_string(),
             direction: self.setup.direction,
         }
     }

@@ -213,7 +213,7 @@ impl DialRun {
         if let DialPhase::Bridged { b_leg, to, .. } | DialPhase::Confirming { b_leg, to } = &self.phase {
             params.push(("DialBLegUUID".to_owned(), b_leg.as_str().to_owned()));
             params.push(("DialBLegTo".to_owned(), to.clone()));
-            params.push(("DialBLegFrom".to_owned(), cx.setup.from.clone()));
+            params.push(("DialBLegFrom".to_owned(), cx.setup.from.to_string()));
         }
         params.extend(extra);
         cx.notify(url, *method, Callback::Dial, params);

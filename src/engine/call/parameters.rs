@@ -124,13 +124,13 @@ impl Ctx<'_> {
     fn std_params(&self) -> Params {
         let mut p = vec![
             ("CallUUID".to_owned(), self.setup.id.as_str().to_owned()),
-            ("From".to_owned(), self.setup.from.clone()),
-            ("To".to_owned(), self.setup.to.clone()),
+            ("From".to_owned(), self.setup.from.to_string()),
+            ("To".to_owned(), self.setup.to.to_string()),
             ("CallStatus".to_owned(), self.status.as_str().to_owned()),
             ("Direction".to_owned(), self.setup.direction.as_str().to_owned()),
         ];
         if !self.setup.caller_name.is_empty() {
-            p.push(("CallerName".to_owned(), self.setup.caller_name.clone()));
+            p.push(("CallerName".to_owned(), self.setup.caller_name.to_string()));
         }
         if self.setup.direction == Direction::Outbound {
             p.push(("ALegUUID".to_owned(), self.setup.id.as_str().to_owned()));

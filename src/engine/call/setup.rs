@@ -70,12 +70,13 @@ pub struct CallSetup {
     pub id: CallId,
     /// The account the call belongs to (rooms are per account).
     pub account: AccountId,
-    /// Caller number (`From`).
-    pub from: String,
+    /// Caller number (`From`). Shared, as `to` and `caller_name` are, with the call's room
+    /// membership ([`MemberInfo`](crate::engine::MemberInfo)): no copies per join.
+    pub from: Arc<str>,
     /// Called number (`To`).
-    pub to: String,
+    pub to: Arc<str>,
     /// Caller name (`CallerName`; may be empty).
-    pub caller_name: String,
+    pub caller_name: Arc<str>,
     /// Inbound or outbound.
     pub direction: Direction,
     /// The first document (`answer_url`, `answer_method`).
@@ -98,9 +99,9 @@ impl CallSetup {
         CallSetup {
             id: CallId::from(id.into()),
             account: AccountId::default(),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            caller_name: String::new(),
+            from: from.into(),
+            to: to.into(),
+            caller_name: "".into(),
             direction: Direction::Inbound,
             answer: Webhook::post(answer_url),
             fallback: None,
@@ -124,7 +125,7 @@ impl CallSetup {
     /// The same call, with `CallerName` `name`.
     #[must_use]
     pub fn with_caller_name(self, name: &str) -> Self {
-        CallSetup { caller_name: name.to_owned(), ..self }
+        CallSetup { caller_name: name.into(), ..self }
     }
 
     /// The same call, answered by `answer` (URL and method).
