@@ -347,6 +347,8 @@ impl RoomRun {
                     held: false,
                     hold_music: None,
                 };
+                // The registry's copy of the name, shared by every member (ours goes).
+                self.room = Arc::clone(&room);
                 let first = vec![("ConferenceFirstMember".to_owned(), joined_first.to_string())];
                 self.callback(cx, ConferenceAction::Enter, &room, &uuid, member_id, first);
                 let settings = self.element.settings();
