@@ -14,7 +14,9 @@
 //!
 //! Prints `figure: growth_<series>_<what>_<N> VALUE` lines for `benches/run.sh`, and draws the
 //! curves into `benches/growth.svg` (plotters). `cargo bench --bench growth`; set
-//! `GROWTH_MAX=10000` for a quick run.
+//! `GROWTH_MAX=10000` for a quick run, and `GROWTH_SERIES=serve` (a comma-separated list of
+//! `run`, `engine`, `serve`, `hostile`) to run only some series; the chart is drawn only when
+//! every series ran.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -239,6 +241,7 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
             set_up(&client, &sim_url, &app_addr, 0, 20).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
             let before = rss().unwrap_or(0);
+            let heap_before = LIVE.load(Ordering::Relaxed);
             let took = set_up(&client, &sim_url, &app_addr, 20, n).await;
             let mut live = 0;
             for _ in 0..600 {
@@ -250,6 +253,9 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
             }
             assert!(live >= n + 20, "{live} of {} calls in their rooms", n + 20);
             let after = rss().unwrap_or(0);
+            // The live heap beside the RSS: what the difference leaves is the allocator's.
+            let heap = LIVE.load(Ordering::Relaxed) - heap_before;
+            println!("figure: growth_serve_heap_per_call_{n} {:.0}", heap as f64 / n as f64);
             points.push(Point {
                 calls: n,
                 ns_per_call: took.as_nanos() as f64 / n as f64,
@@ -376,25 +382,42 @@ fn print(series: &str, points: &[Point]) {
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
     let max: usize = std::env::var("GROWTH_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let only = std::env::var("GROWTH_SERIES").ok();
+    let wanted = |series: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s.trim() == series));
     let sizes: Vec<usize> = [1_000, 10_000, 100_000].into_iter().filter(|&n| n <= max).collect();
-    // Warm up the code paths once.
-    let _ = run_scenario(100);
-    let _ = run_engine(100);
-    let run: Vec<Point> = sizes.iter().map(|&n| run_scenario(n)).collect();
-    print("run", &run);
-    let engine: Vec<Point> = sizes.iter().map(|&n| run_engine(n)).collect();
-    print("engine", &engine);
-    let serve_sizes: Vec<usize> = sizes.iter().copied().filter(|&n| n <= 10_000).collect();
-    let (serve, ended, rate) = run_serve(&serve_sizes);
-    print("serve", &serve);
-    if let Some(b) = ended {
-        println!("figure: growth_serve_rss_per_ended_call {b:.0}");
+    let mut run = Vec::new();
+    if wanted("run") {
+        // Warm up the code paths once.
+        let _ = run_scenario(100);
+        run = sizes.iter().map(|&n| run_scenario(n)).collect();
+        print("run", &run);
     }
-    if let Some(r) = rate {
-        println!("figure: growth_serve_setups_per_s_at_10k_live {r:.0}");
+    let mut engine = Vec::new();
+    if wanted("engine") {
+        let _ = run_engine(100);
+        engine = sizes.iter().map(|&n| run_engine(n)).collect();
+        print("engine", &engine);
     }
-    if let Some(b) = run_hostile() {
+    let mut serve = Vec::new();
+    if wanted("serve") {
+        let serve_sizes: Vec<usize> = sizes.iter().copied().filter(|&n| n <= 10_000).collect();
+        let (points, ended, rate) = run_serve(&serve_sizes);
+        serve = points;
+        print("serve", &serve);
+        if let Some(b) = ended {
+            println!("figure: growth_serve_rss_per_ended_call {b:.0}");
+        }
+        if let Some(r) = rate {
+            println!("figure: growth_serve_setups_per_s_at_10k_live {r:.0}");
+        }
+    }
+    if wanted("hostile")
+        && let Some(b) = run_hostile()
+    {
         println!("figure: serve_hostile_document_peak_rss {b}");
+    }
+    if only.is_some() {
+        return;
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/growth.svg");
     match chart(path, &[("run (scenario)", &run), ("engine", &engine), ("serve (set-up; RSS)", &serve)]) {

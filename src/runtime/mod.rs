@@ -73,6 +73,10 @@ pub struct RuntimeConfig {
     /// The Unix time of the clock's zero, added to `RecordingStartMs`/`RecordingEndMs`
     /// ([`crate::engine::CallConfig::clock_epoch`]); zero (the default) reports virtual ms.
     pub clock_epoch: std::time::Duration,
+    /// Whether [`Runtime::coverage`] is kept (the default, for `test --coverage`); `serve`,
+    /// which never reports it, turns it off and saves its per-call entry (the URL of each
+    /// call's document).
+    pub coverage: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +86,7 @@ impl Default for RuntimeConfig {
             account: AccountId::from(ACCOUNT),
             recording_url_base: None,
             clock_epoch: std::time::Duration::ZERO,
+            coverage: true,
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct Runtime {
     media: SimulatedMedia,
     transcript: Transcript,
     coverage: Coverage,
+    /// Whether `coverage` is fed ([`RuntimeConfig::coverage`]).
+    covering: bool,
     recordings: Recordings,
     outbox: VecDeque<(Option<CallId>, HttpRequest)>,
     /// Calls that ended since the last [`Runtime::forget_ended_calls`].
@@ -132,6 +139,7 @@ impl Runtime {
             media: SimulatedMedia::new(seed.wrapping_add(3)),
             transcript: Transcript::new(),
             coverage: Coverage::default(),
+            covering: config.coverage,
             recordings: Recordings::default(),
             outbox: VecDeque::new(),
             ended: Vec::new(),
@@ -164,7 +172,8 @@ impl Runtime {
         &mut self.media
     }
 
-    /// Which elements and branches ran, by document URL.
+    /// Which elements and branches ran, by document URL (nothing when
+    /// [`RuntimeConfig::coverage`] is off).
     pub fn coverage(&self) -> &Coverage {
         &self.coverage
     }
@@ -439,18 +448,24 @@ impl Runtime {
                 EngineOutput::Call { call, output } => match output {
                     Output::Command(c) => {
                         self.transcript.command(now, &call, &c);
-                        self.coverage.command(&call, &c);
+                        if self.covering {
+                            self.coverage.command(&call, &c);
+                        }
                         self.saw_command(now, &call, &c);
                         self.media.handle_command(now, &call, &c);
                     }
                     Output::Request(req) => {
                         self.transcript.request(now, Some(&call), &req);
-                        self.coverage.request(&call, &req);
+                        if self.covering {
+                            self.coverage.request(&call, &req);
+                        }
                         self.outbox.push_back((Some(call), req));
                     }
                     Output::Event(e) => {
                         self.transcript.call_event(now, &call, &e);
-                        self.coverage.event(&call, &e);
+                        if self.covering {
+                            self.coverage.event(&call, &e);
+                        }
                         if let CallEvent::Ended { .. } = e {
                             self.media.call_ended(&call);
                             self.ended.push(call);

@@ -852,7 +852,7 @@ async fn sim_transcript(State(app): State<AppState>, params: Params) -> Result<R
         if json {
             out.push_str(&entry.to_json().to_string());
         } else {
-            out.push_str(&entry.line.to_string());
+            out.push_str(&entry.line().to_string());
         }
         out.push('\n');
     }

@@ -106,6 +106,9 @@ enum Job {
     },
     /// `serve --record`: a notification's reply, for the call's cassette.
     Replied { slot: Slot, reply: RecordedReply },
+    /// A call's notification has finished or has held its queue long enough: the next one
+    /// may start.
+    NotifyNext { key: Option<CallId> },
     /// A notification failed (after its retries): a `reply` line says so.
     NotifyFailed { call: Option<CallId>, url: String, reason: String, notice: InFlightGuard },
     /// Answer true once nothing is in flight and nothing is due; false at once when
@@ -178,41 +181,123 @@ impl Clock {
 /// What is kept of an ended call.
 pub type CallRecord = (CallSetup, CallEnd);
 
-/// One line of the recent transcript (`GET /sim/Transcript/`).
+/// One line of the recent transcript (`GET /sim/Transcript/`), kept compactly: a call's name
+/// is its shared id, and the rare parts (request parameters, diagnostics) are boxed, the
+/// parameters as their JSON object text.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The line as the runtime wrote it (a request line's `params` hold all its parameters).
-    pub line: Line,
+    at_ms: u64,
     /// Milliseconds since the call's first line (its start); `None` for lines of no call.
-    pub call_ms: Option<u64>,
+    call_ms: Option<u64>,
+    who: Who,
+    kind: LineKind,
+    text: Box<str>,
+    extra: Option<Box<Extra>>,
+}
+
+/// Whom an [`Entry`] is about.
+#[derive(Debug, Clone)]
+enum Who {
+    /// A live call, named by its id (shared with the engine's).
+    Call(CallId),
+    /// `api`, `room NAME`, a named call.
+    Text(Box<str>),
+}
+
+impl Who {
+    fn as_str(&self) -> &str {
+        match self {
+            Who::Call(c) => c.as_str(),
+            Who::Text(t) => t,
+        }
+    }
+}
+
+/// The parts of an [`Entry`] most lines do not have.
+#[derive(Debug, Clone)]
+struct Extra {
+    /// A request line's parameters, all of them, as one JSON object's text (empty: none).
+    params: Box<str>,
+    /// Rendered diagnostics (for `invalid-document` lines).
+    diagnostics: Box<[String]>,
 }
 
 impl Entry {
+    fn new(line: Line, call_ms: Option<u64>, call: Option<&CallId>) -> Entry {
+        let Line { at_ms, who, kind, text, params, diagnostics } = line;
+        let who = match call {
+            Some(c) if c.as_str() == who => Who::Call(c.clone()),
+            _ => Who::Text(who.into_boxed_str()),
+        };
+        let extra = if params.is_empty() && diagnostics.is_empty() {
+            None
+        } else {
+            let params = if params.is_empty() {
+                Box::from("")
+            } else {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    params.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+                serde_json::Value::Object(map).to_string().into_boxed_str()
+            };
+            Some(Box::new(Extra { params, diagnostics: diagnostics.into_boxed_slice() }))
+        };
+        Entry { at_ms, call_ms, who, kind, text: text.into_boxed_str(), extra }
+    }
+
+    /// Whom the line is about (a call's name, `room NAME`, `api`).
+    pub fn who(&self) -> &str {
+        self.who.as_str()
+    }
+
+    /// The line as the runtime wrote it, but for its parameters (see [`Entry::to_json`]).
+    pub fn line(&self) -> Line {
+        Line {
+            at_ms: self.at_ms,
+            who: self.who().to_owned(),
+            kind: self.kind,
+            text: self.text.to_string(),
+            params: Vec::new(),
+            diagnostics: self.extra.as_ref().map(|e| e.diagnostics.to_vec()).unwrap_or_default(),
+        }
+    }
+
     /// The line as one JSON object: `at_ms`, `call_ms`, `who`, `kind`, `text`, `params` (an
     /// object, empty for lines that are not requests) and `diagnostics` when there are some.
     pub fn to_json(&self) -> serde_json::Value {
-        let params: serde_json::Map<String, serde_json::Value> =
-            self.line.params.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let params = match self.extra.as_deref() {
+            Some(e) if !e.params.is_empty() => serde_json::from_str(&e.params).unwrap_or_default(),
+            _ => serde_json::Value::Object(serde_json::Map::new()),
+        };
         let mut v = serde_json::json!({
-            "at_ms": self.line.at_ms,
+            "at_ms": self.at_ms,
             "call_ms": self.call_ms,
-            "who": self.line.who,
-            "kind": self.line.kind,
-            "text": self.line.text,
+            "who": self.who(),
+            "kind": self.kind,
+            "text": self.text,
             "params": params,
         });
-        if !self.line.diagnostics.is_empty() {
-            v["diagnostics"] = serde_json::json!(self.line.diagnostics);
+        if let Some(e) = self.extra.as_deref()
+            && !e.diagnostics.is_empty()
+        {
+            v["diagnostics"] = serde_json::json!(e.diagnostics);
         }
         v
     }
 }
 
 /// The recent transcript, and when each live call started (for `call_ms`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Recent {
     lines: VecDeque<Entry>,
-    starts: HashMap<String, u64>,
+    /// By the engine's own id (shared, not a copy of the text).
+    starts: HashMap<CallId, u64>,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        // Reserved once at its bound: grown by doubling, the ring would end at 16,384 slots.
+        Recent { lines: VecDeque::with_capacity(RECENT_LINES), starts: HashMap::new() }
+    }
 }
 
 /// A handle on the driver task.
@@ -278,6 +363,7 @@ impl Driver {
             queues: HashMap::new(),
             fetches: HashMap::new(),
             in_flight: Arc::new(InFlight::default()),
+            documents: Arc::new(Mutex::new(Documents::default())),
             waiting: Vec::new(),
             recorder,
         };
@@ -405,7 +491,7 @@ impl Driver {
     pub fn recent_transcript(&self, call: Option<&str>) -> Vec<Entry> {
         self.recent
             .lock()
-            .map(|r| r.lines.iter().filter(|e| call.is_none_or(|c| e.line.who == c)).cloned().collect())
+            .map(|r| r.lines.iter().filter(|e| call.is_none_or(|c| e.who() == c)).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -429,11 +515,18 @@ struct Task {
     clock: Clock,
     nonce: u64,
     /// Notifications (callbacks, hangup_url) of one call go out one after the other, in the
-    /// order the call made them; document fetches go out at once.
-    queues: HashMap<String, mpsc::UnboundedSender<Notice>>,
-    /// The document fetches in flight, by call: cancelled when the call is forgotten.
-    fetches: HashMap<String, Vec<AbortHandle>>,
+    /// order the call made them; document fetches go out at once. By call (`None`: the
+    /// rooms'); only calls with a notification waiting or on the wire have an entry, so a
+    /// call costs nothing here between its notifications.
+    queues: HashMap<Option<CallId>, NotifyQueue>,
+    /// The document fetches in flight, by call and request: cancelled when the call is
+    /// forgotten. A fetch's entry goes when its reply is delivered (an `AbortHandle` keeps
+    /// the finished task's memory, which a parked call would otherwise hold for its life), and
+    /// a call's entry when it has none left.
+    fetches: HashMap<CallId, Vec<(RequestId, AbortHandle)>>,
     in_flight: Arc<InFlight>,
+    /// Documents shared by the calls whose application answered the same body.
+    documents: Arc<Mutex<Documents>>,
     /// Who waits for the driver to settle (at most [`MAX_SETTLE_WAITERS`]).
     waiting: Vec<oneshot::Sender<bool>>,
     /// `serve --record`: the live calls' cassettes.
@@ -443,6 +536,14 @@ struct Task {
 /// A notification for a call's queue (the call that made it; `None`: the rooms'), counted in
 /// flight until it is sent, and where its reply goes in a cassette (`serve --record`).
 type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>, Option<Slot>);
+
+/// One call's notifications: those waiting their turn, and whether one holds the queue.
+#[derive(Debug, Default)]
+struct NotifyQueue {
+    waiting: VecDeque<Notice>,
+    /// A notification is on its way and has held the queue for less than `notify_hold`.
+    busy: bool,
+}
 
 impl Task {
     async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -576,11 +677,18 @@ impl Task {
                 {
                     record::write(done.0, done.1);
                 }
+                if let Some(list) = self.fetches.get_mut(&call) {
+                    list.retain(|(r, t)| *r != request && !t.is_finished());
+                    if list.is_empty() {
+                        self.fetches.remove(&call);
+                    }
+                }
                 rt.deliver(now, &call, request, reply);
                 // Its requests are on their way before the fetch stops counting.
                 self.send_requests();
                 drop(fetch);
             }
+            Job::NotifyNext { key } => self.notify_next(key),
             Job::NotifyFailed { call, url, reason, notice } => {
                 let who = call.map_or_else(|| "room".to_owned(), |c| rt.transcript().name(&c));
                 rt.transcript_mut().line(now, &who, LineKind::Reply, format!("{url} failed: {reason}"));
@@ -605,26 +713,23 @@ impl Task {
             let nonce = format!("{:020}", self.nonce);
             let guard = self.in_flight.start();
             if req.reply == Reply::Ignore {
-                let key = call.as_ref().map_or_else(String::new, |c| c.as_str().to_owned());
-                let (hooks, hold, back) = (&self.webhooks, self.config.notify_hold, &self.tx);
-                let queue = self.queues.entry(key).or_insert_with(|| notifier(hooks.clone(), hold, back.clone()));
-                if let Err(mpsc::error::SendError(notice)) = queue.send((req, nonce, guard, call, slot)) {
-                    // The worker stopped: start a new one.
-                    let fresh = notifier(self.webhooks.clone(), hold, self.tx.clone());
-                    let _ = fresh.send(notice);
-                    *queue = fresh;
+                let key = call.clone();
+                let queue = self.queues.entry(key.clone()).or_default();
+                queue.waiting.push_back((req, nonce, guard, call, slot));
+                if !queue.busy {
+                    self.notify_next(key);
                 }
                 continue;
             }
-            let (hooks, back) = (self.webhooks.clone(), self.tx.clone());
-            let key = call.as_ref().map(|c| c.as_str().to_owned());
+            let (hooks, back, documents) = (self.webhooks.clone(), self.tx.clone(), self.documents.clone());
+            let (key, request) = (call.clone(), req.id);
             let task = tokio::spawn(async move {
                 let permit = hooks.permit(&req).await;
                 // The application's time: from when the request may go on the wire.
                 let started = Instant::now();
                 let (raw, status) = hooks.send_traced(permit, &req, &nonce).await;
                 let trace = slot.map(|s| (s, RecordedReply::new(&raw, status, started.elapsed())));
-                let reply = checked(raw);
+                let reply = checked(raw, &documents);
                 tracing::debug!(url = %req.url, "document fetched");
                 if let Some(call) = call {
                     let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard, trace }).await;
@@ -632,15 +737,26 @@ impl Task {
             });
             if let Some(key) = key {
                 let list = self.fetches.entry(key).or_default();
-                list.retain(|t| !t.is_finished());
-                list.push(task.abort_handle());
+                list.retain(|(_, t)| !t.is_finished());
+                list.push((request, task.abort_handle()));
             }
         }
         log(&mut self.rt, &self.recent);
     }
 
-    /// Forgotten calls keep a record, their notification queues close (their workers finish
-    /// what is queued) and their document fetches stop, retries and all.
+    /// Sends the next of `key`'s notifications, if there is one; a queue left empty goes.
+    fn notify_next(&mut self, key: Option<CallId>) {
+        let Some(queue) = self.queues.get_mut(&key) else { return };
+        let Some(notice) = queue.waiting.pop_front() else {
+            self.queues.remove(&key);
+            return;
+        };
+        queue.busy = true;
+        tokio::spawn(notify(self.webhooks.clone(), self.config.notify_hold, self.tx.clone(), key, notice));
+    }
+
+    /// Forgotten calls keep a record, their queued notifications still go out, and their
+    /// document fetches stop, retries and all.
     fn forget(&mut self) {
         let gone = self.rt.forget_ended_calls();
         if gone.is_empty() {
@@ -648,15 +764,14 @@ impl Task {
         }
         if let Ok(mut r) = self.recent.lock() {
             for (setup, _) in &gone {
-                r.starts.remove(setup.id.as_str());
+                r.starts.remove(&setup.id);
             }
         }
         for (setup, _) in &gone {
             if let Some(done) = self.recorder.as_mut().and_then(|r| r.ended(setup.id.as_str())) {
                 record::write(done.0, done.1);
             }
-            self.queues.remove(setup.id.as_str());
-            for task in self.fetches.remove(setup.id.as_str()).unwrap_or_default() {
+            for (_, task) in self.fetches.remove(&setup.id).unwrap_or_default() {
                 task.abort();
             }
         }
@@ -698,49 +813,115 @@ fn start_calls(
 
 /// A fetched body parsed off the driver task: a valid document goes to the call parsed; an
 /// invalid one goes as it came, and the call reports its diagnostics and, for an answer URL,
-/// requests `fallback_url` (the engine's rule, the same in `run`/`test`).
-fn checked(reply: FetchReply) -> FetchReply {
+/// requests `fallback_url` (the engine's rule, the same in `run`/`test`). Calls whose
+/// application answered the same body share one parsed document ([`Documents`]).
+fn checked(reply: FetchReply, documents: &Mutex<Documents>) -> FetchReply {
     let FetchReply::Body(body) = reply else { return reply };
+    if let Some(doc) = documents.lock().ok().and_then(|d| d.get(&body)) {
+        return FetchReply::Document(doc);
+    }
     let parsed = crate::xml::parse(&body);
-    if parsed.has_errors() { FetchReply::Body(body) } else { FetchReply::Document(Arc::new(parsed.document)) }
+    if parsed.has_errors() {
+        return FetchReply::Body(body);
+    }
+    let mut document = parsed.document;
+    // The parser grows its lists by doubling; a parked call keeps its document for its life.
+    document.verbs.shrink_to_fit();
+    let doc = Arc::new(document);
+    if let Ok(mut d) = documents.lock() {
+        d.insert(body, &doc);
+    }
+    FetchReply::Document(doc)
 }
 
-/// A worker that sends one call's notifications in order: each starts when the one before
-/// has finished or has held the queue for `hold` (it then goes on beside the next one).
+/// Parsed documents by the body they were parsed from, so that calls whose application
+/// answered the same bytes share one (documents are immutable, and a document does not know
+/// the URL it came from: relative URLs are resolved by each call against its own). Holds
+/// them weakly: a document lives while a call runs it. Bounded: bodies of at most
+/// [`MAX_SHARED_BODY`] bytes, at most [`MAX_SHARED`] entries and [`MAX_SHARED_BYTES`] of
+/// bodies; when full, entries whose document is gone go first, then any.
+#[derive(Debug, Default)]
+struct Documents {
+    by_body: HashMap<Box<str>, std::sync::Weak<crate::xml::Document>>,
+    bytes: usize,
+}
+
+/// The longest body whose document is shared.
+const MAX_SHARED_BODY: usize = 16 * 1024;
+/// The most shared documents.
+const MAX_SHARED: usize = 4096;
+/// The most bytes of bodies kept as keys.
+const MAX_SHARED_BYTES: usize = 4 * 1024 * 1024;
+
+impl Documents {
+    /// The live document parsed from `body`, if one is known.
+    fn get(&self, body: &str) -> Option<Arc<crate::xml::Document>> {
+        self.by_body.get(body)?.upgrade()
+    }
+
+    /// Remembers `doc` as the document of `body`.
+    fn insert(&mut self, body: String, doc: &Arc<crate::xml::Document>) {
+        if body.len() > MAX_SHARED_BODY {
+            return;
+        }
+        if let Some(slot) = self.by_body.get_mut(body.as_str()) {
+            // The same body again (its document was gone, or two fetches parsed it at once).
+            *slot = Arc::downgrade(doc);
+            return;
+        }
+        if self.by_body.len() >= MAX_SHARED || self.bytes + body.len() > MAX_SHARED_BYTES {
+            self.by_body.retain(|k, d| {
+                let live = d.strong_count() > 0;
+                if !live {
+                    self.bytes -= k.len();
+                }
+                live
+            });
+        }
+        while self.by_body.len() >= MAX_SHARED || self.bytes + body.len() > MAX_SHARED_BYTES {
+            let Some(k) = self.by_body.keys().next().cloned() else { break };
+            self.by_body.remove(&k);
+            self.bytes -= k.len();
+        }
+        let body = body.into_boxed_str();
+        self.bytes += body.len();
+        self.by_body.insert(body, Arc::downgrade(doc));
+    }
+}
+
+/// Sends one of a call's notifications; once it has finished or has held the queue for
+/// `hold` (it then goes on beside the next one), the driver starts the call's next one
+/// ([`Job::NotifyNext`]), so that each call's notifications go out in order.
 ///
 /// A notification that fails (no connection, a timeout, a status other than 2xx, after the
 /// retries its URL's policy allows) is logged as a warning and written to the transcript as a
 /// `reply` line of its call, `URL failed: REASON`; it counts as in flight until that line is
 /// written.
-fn notifier(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>) -> mpsc::UnboundedSender<Notice> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
-    tokio::spawn(async move {
-        while let Some((req, nonce, guard, call, slot)) = rx.recv().await {
-            // The hold counts from the moment the request may go on the wire.
-            let permit = webhooks.permit(&req).await;
-            let (hooks, back) = (webhooks.clone(), back.clone());
-            let mut task = tokio::spawn(async move {
-                let started = Instant::now();
-                let (reply, status) = hooks.send_traced(permit, &req, &nonce).await;
-                tracing::debug!(url = %req.url, ?reply, "notification sent");
-                if let Some(slot) = slot {
-                    let reply = RecordedReply::new(&reply, status, started.elapsed());
-                    let _ = back.send(Job::Replied { slot, reply }).await;
-                }
-                if let FetchReply::Failed(reason) = reply {
-                    tracing::warn!(url = %req.url, %reason, "notification failed");
-                    let url = req.url;
-                    let _ = back.send(Job::NotifyFailed { call, url, reason, notice: guard }).await;
-                } else {
-                    drop(guard);
-                }
-            });
-            if tokio::time::timeout(hold, &mut task).await.is_err() {
-                tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
-            }
+async fn notify(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>, key: Option<CallId>, notice: Notice) {
+    let (req, nonce, guard, call, slot) = notice;
+    // The hold counts from the moment the request may go on the wire.
+    let permit = webhooks.permit(&req).await;
+    let (hooks, back2) = (webhooks.clone(), back.clone());
+    let mut task = tokio::spawn(async move {
+        let started = Instant::now();
+        let (reply, status) = hooks.send_traced(permit, &req, &nonce).await;
+        tracing::debug!(url = %req.url, ?reply, "notification sent");
+        if let Some(slot) = slot {
+            let reply = RecordedReply::new(&reply, status, started.elapsed());
+            let _ = back2.send(Job::Replied { slot, reply }).await;
+        }
+        if let FetchReply::Failed(reason) = reply {
+            tracing::warn!(url = %req.url, %reason, "notification failed");
+            let url = req.url;
+            let _ = back2.send(Job::NotifyFailed { call, url, reason, notice: guard }).await;
+        } else {
+            drop(guard);
         }
     });
-    tx
+    if tokio::time::timeout(hold, &mut task).await.is_err() {
+        tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
+    }
+    let _ = back.send(Job::NotifyNext { key }).await;
 }
 
 async fn sleep(wait: Option<Duration>) {
@@ -767,16 +948,87 @@ fn log(rt: &mut Runtime, recent: &Mutex<Recent>) {
         for d in &line.diagnostics {
             tracing::warn!("{d}");
         }
-        let is_call = rt.engine().call(&CallId::from(line.who.as_str())).is_some();
-        let call_ms = if is_call {
-            let started = *recent.starts.entry(line.who.clone()).or_insert(line.at_ms);
-            Some(line.at_ms.saturating_sub(started))
-        } else {
-            None
-        };
+        let call = rt.engine().call(&CallId::from(line.who.as_str())).map(|c| c.id());
+        let call_ms = call.map(|c| {
+            let started = *recent.starts.entry(c.clone()).or_insert(line.at_ms);
+            line.at_ms.saturating_sub(started)
+        });
         if recent.lines.len() == RECENT_LINES {
             recent.lines.pop_front();
         }
-        recent.lines.push_back(Entry { line, call_ms });
+        recent.lines.push_back(Entry::new(line, call_ms, call));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "<Response><Conference>Room</Conference></Response>";
+
+    #[test]
+    fn calls_answered_the_same_body_share_one_document() {
+        let documents = Mutex::new(Documents::default());
+        let a = checked(FetchReply::Body(DOC.to_owned()), &documents);
+        let b = checked(FetchReply::Body(DOC.to_owned()), &documents);
+        let (FetchReply::Document(a), FetchReply::Document(b)) = (a, b) else { panic!("both parse") };
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, crate::xml::parse(DOC).document);
+        // Once no call holds it, the next fetch parses afresh (and shares that one).
+        drop((a, b));
+        let c = checked(FetchReply::Body(DOC.to_owned()), &documents);
+        assert!(matches!(c, FetchReply::Document(_)));
+        assert_eq!(documents.lock().map(|d| (d.by_body.len(), d.bytes)).ok(), Some((1, DOC.len())));
+    }
+
+    #[test]
+    fn an_invalid_body_goes_as_it_came_and_is_not_kept() {
+        let documents = Mutex::new(Documents::default());
+        let body = "<Response><Foo/></Response>".to_owned();
+        assert!(matches!(checked(FetchReply::Body(body.clone()), &documents), FetchReply::Body(b) if b == body));
+        assert_eq!(documents.lock().map(|d| d.by_body.len()).ok(), Some(0));
+    }
+
+    #[test]
+    fn the_shared_documents_are_bounded() {
+        let mut documents = Documents::default();
+        let mut held = Vec::new();
+        for i in 0..MAX_SHARED + 10 {
+            let body = format!("<Response><Conference>R{i}</Conference></Response>");
+            let doc = Arc::new(crate::xml::parse(&body).document);
+            documents.insert(body, &doc);
+            held.push(doc);
+            assert!(documents.by_body.len() <= MAX_SHARED);
+        }
+        assert_eq!(documents.by_body.len(), MAX_SHARED);
+        assert_eq!(documents.bytes, documents.by_body.keys().map(|k| k.len()).sum::<usize>());
+        let long = format!("<Response><Speak>{}</Speak></Response>", "a".repeat(MAX_SHARED_BODY));
+        let doc = Arc::new(crate::xml::parse(&long).document);
+        documents.insert(long.clone(), &doc);
+        assert!(documents.get(&long).is_none());
+    }
+
+    #[test]
+    fn an_entry_gives_back_its_line_and_parameters() {
+        let line = Line {
+            at_ms: 1500,
+            who: "c1".to_owned(),
+            kind: LineKind::Request,
+            text: "POST https://app.example/answer".to_owned(),
+            params: vec![("CallUUID".to_owned(), "c1".to_owned()), ("Digits".to_owned(), "1\"#".to_owned())],
+            diagnostics: vec!["warning: W0101".to_owned()],
+        };
+        let call = CallId::from("c1");
+        let entry = Entry::new(line.clone(), Some(20), Some(&call));
+        assert_eq!(entry.who(), "c1");
+        assert_eq!(entry.line().to_string(), line.to_string());
+        let v = entry.to_json();
+        assert_eq!(v["params"], serde_json::json!({ "CallUUID": "c1", "Digits": "1\"#" }));
+        assert_eq!(v["call_ms"], 20);
+        assert_eq!(v["kind"], "request");
+        assert_eq!(v["diagnostics"], serde_json::json!(["warning: W0101"]));
+        let plain = Entry::new(Line { params: Vec::new(), diagnostics: Vec::new(), ..line }, None, None);
+        assert_eq!(plain.to_json()["params"], serde_json::json!({}));
+        assert!(plain.to_json().get("diagnostics").is_none());
     }
 }

@@ -129,6 +129,8 @@ fn app(config: &ServerConfig) -> axum::Router {
         account: config.auth_id.as_str().into(),
         recording_url_base: Some(media_files::url_base(config.listen, &config.auth_id)),
         clock_epoch: epoch,
+        // Nothing in `serve` reports coverage.
+        coverage: false,
     });
     // One clock (README "The REST server"): at a speed above 0 the driver's clock runs that
     // much faster and media keep their real lengths on it; at 0 media are instant and the
