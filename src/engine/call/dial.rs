@@ -13,6 +13,8 @@ use crate::engine::ids::{CallId, MediaId};
 use crate::engine::io::{Command, DialEvent, Listener, RecordMode};
 use crate::xml;
 use crate::xml::Document;
+use thin_vec::ThinVec;
+
 use crate::xml::values::{DialMusic, DigitPatterns, Key, Method, Url};
 
 /// A running `<Dial>`.
@@ -349,26 +351,32 @@ impl DialAction {
 /// match. So the buffer stays bounded however many keys the party sends, and keeps nothing
 /// when there are no patterns.
 #[derive(Debug, Default)]
-pub(super) struct KeyTail(String);
+pub(super) struct KeyTail(ThinVec<char>);
 
 impl KeyTail {
     /// Adds `key`; returns the pattern the latest keys now end with (the first of `patterns`
     /// in document order), and then starts over.
     pub(super) fn press(&mut self, key: char, patterns: Option<&DigitPatterns>) -> Option<String> {
         let patterns = patterns.map(DigitPatterns::patterns).unwrap_or_default();
-        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
+        let longest = patterns.iter().map(|p| p.chars().count()).max().unwrap_or(0);
         self.0.push(key);
-        while self.0.len() > longest {
-            self.0.remove(0);
+        if self.0.len() > longest {
+            let extra = self.0.len() - longest;
+            self.0.drain(..extra);
         }
-        let hit = patterns.iter().find(|p| self.0.ends_with(p.as_str()))?.clone();
+        let hit = patterns.iter().find(|p| self.ends_with(p))?.clone();
         self.0.clear();
         Some(hit)
     }
 
+    fn ends_with(&self, pattern: &str) -> bool {
+        let n = pattern.chars().count();
+        n <= self.0.len() && self.0.iter().skip(self.0.len() - n).copied().eq(pattern.chars())
+    }
+
     /// The keys kept (for tests).
     #[cfg(test)]
-    pub(super) fn kept(&self) -> &str {
-        &self.0
+    pub(super) fn kept(&self) -> String {
+        self.0.iter().collect()
     }
 }
