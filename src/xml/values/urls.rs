@@ -107,7 +107,19 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
     let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = rest.get(..host_end).unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
-    !host.is_empty() && !host.starts_with(':') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(s)
+}
+
+/// Whether `s` holds a whitespace or control character (Unicode's definitions); ASCII text,
+/// the usual case, is checked byte by byte without decoding.
+fn has_blank_or_control(s: &str) -> bool {
+    if s.is_ascii() {
+        // ASCII whitespace (space, tab, LF, VT, FF, CR) and controls are the bytes up to
+        // 0x20, and DEL.
+        s.bytes().any(|b| b <= b' ' || b == 0x7f)
+    } else {
+        s.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
 }
 
 impl FromXml for Url {
@@ -118,7 +130,7 @@ impl FromXml for Url {
         }
         // A relative reference: no blanks or control characters, and one the url crate can
         // resolve against an http base.
-        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.is_empty() || has_blank_or_control(s) {
             return Err(bad);
         }
         let base = url::Url::parse("http://relative.invalid/").map_err(|_| ValueError::BadUrl("http(s)"))?;
