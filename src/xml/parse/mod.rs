@@ -184,15 +184,6 @@ impl<'s> Parser<'s> {
         if p >= base && p <= base + self.src.len() { p - base } else { fallback }
     }
 
-    /// The offset of the first non-blank byte of the source in `from..end` (or `from`).
-    fn first_non_blank(&self, from: usize, end: usize) -> usize {
-        self.src
-            .as_bytes()
-            .get(from..end)
-            .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
-            .map_or(from, |i| from + i)
-    }
-
     /// The name of the tag that starts at byte `start`.
     fn tag_name(&self, start: usize) -> String {
         let rest = self.src.get(start + 1..).unwrap_or("");
@@ -403,11 +394,13 @@ impl<'s> Parser<'s> {
     /// Handles decoded `text` found at `span`; its raw content starts at byte `raw_start`.
     fn text(&mut self, text: Cow<'s, str>, span: Span, raw_start: usize) {
         // Positions come from the raw source: decoding changes lengths (CRLF, entities).
-        let first = self.first_non_blank(raw_start, span.end);
+        // Only text that is not blank has a first non-blank byte to point at.
+        let src = self.src;
+        let first = || first_non_blank(src, raw_start, span.end);
         let Some(frame) = self.stack.last_mut() else {
             if !is_blank(&text) {
                 let code = if self.root_seen { Code::AfterRoot } else { Code::Malformed };
-                let at = Span::new(first, span.end);
+                let at = Span::new(first(), span.end);
                 if !(code == Code::AfterRoot && self.reported_after_root) {
                     self.reported_after_root |= code == Code::AfterRoot;
                     self.report(code, at, "text outside the root element".to_owned());
@@ -422,7 +415,7 @@ impl<'s> Parser<'s> {
         match kind.body() {
             Body::Text => {
                 if frame.text_start.is_none() && !is_blank(&text) {
-                    frame.text_start = Some(first);
+                    frame.text_start = Some(first());
                 }
                 if frame.text.is_empty() {
                     frame.text = text;
@@ -441,14 +434,14 @@ impl<'s> Parser<'s> {
             Body::Ignored => {
                 if !frame.warned_text && !is_blank(&text) {
                     frame.warned_text = true;
-                    let at = Span::new(first, span.end);
+                    let at = Span::new(first(), span.end);
                     let msg = format!("text inside <{}> is ignored", kind.name());
                     self.report(Code::IgnoredText, at, msg);
                 }
             }
             Body::Forbidden => {
                 if !is_blank(&text) {
-                    let at = Span::new(first, span.end);
+                    let at = Span::new(first(), span.end);
                     self.report(Code::TextInResponse, at, "text directly inside <Response> is not allowed".to_owned());
                 }
             }
@@ -461,28 +454,39 @@ impl<'s> Parser<'s> {
             self.skip_depth -= 1;
             return;
         }
-        let Some(mut frame) = self.stack.pop() else {
+        // The frame is finished where it lies and its node moved once, into its parent: the
+        // stack is taken out of `self` meanwhile so `finish` can report.
+        let mut stack = std::mem::take(&mut self.stack);
+        self.end_in(&mut stack, span);
+        self.stack = stack;
+    }
+
+    fn end_in(&mut self, stack: &mut Vec<Frame<'s>>, span: Span) {
+        let Some(frame) = stack.last_mut() else {
             return;
         };
-        let Some(kind) = frame.kind else { return };
+        let Some(kind) = frame.kind else {
+            stack.pop();
+            return;
+        };
         let body = std::mem::take(&mut frame.text);
         let body_span = match frame.text_start {
             Some(s) => Span::new(s, span.start.max(s)),
             None => Span::new(frame.start + 1, frame.start + 1 + kind.name().len()),
         };
         self.finish(kind, &mut frame.node, trim_xml(&body), body_span, frame.start);
-
-        if !frame.attach {
-            return;
-        }
-        match self.stack.last_mut() {
-            Some(parent) => attach(&mut parent.node, frame.node),
-            None => {
-                if let Node::Response(verbs) = frame.node {
-                    self.document = Some(Document { verbs });
+        if frame.attach {
+            match stack.as_mut_slice() {
+                [.., parent, child] => attach(&mut parent.node, &mut child.node),
+                [root] => {
+                    if let Node::Response(verbs) = &mut root.node {
+                        self.document = Some(Document { verbs: std::mem::take(verbs) });
+                    }
                 }
+                [] => {}
             }
         }
+        stack.truncate(stack.len().saturating_sub(1));
     }
 }
 
@@ -500,25 +504,33 @@ impl Frame<'_> {
     }
 }
 
-/// Puts a finished child into its parent. Misplaced children never get here.
-fn attach(parent: &mut Node, child: Node) {
+/// Puts a finished child into its parent, moving it out of `child` (left a placeholder,
+/// dropped with its frame). Misplaced children never get here.
+fn attach(parent: &mut Node, child: &mut Node) {
     match (parent, child) {
-        (Node::Response(verbs), Node::Verb(v)) => verbs.push(v),
-        (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(v),
-        (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
-        (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
-        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
-        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
-        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(h),
-        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(h),
-        (Node::Verb(Verb::Dial(d)), Node::Target(t)) => d.targets.push(t),
+        (Node::Response(verbs), Node::Verb(v)) => verbs.push(take_verb(v)),
+        (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(take_verb(v)),
+        (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, take_verb(v)),
+        (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, take_verb(v)),
+        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, take_verb(v)),
+        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, take_verb(v)),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(std::mem::take(h)),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(std::mem::take(h)),
+        (Node::Verb(Verb::Dial(d)), Node::Target(t)) => {
+            d.targets.push(std::mem::replace(t, DialTarget::Number(Number::default())))
+        }
         (parent, Node::Ssml(s)) => {
             if let Some(content) = parent.speak_content() {
-                content.push(SpeakNode::Ssml(s));
+                content.push(SpeakNode::Ssml(std::mem::replace(s, Ssml::P(Paragraph::default()))));
             }
         }
         _ => {}
     }
+}
+
+/// Moves a finished verb out of its frame, leaving a cheap placeholder.
+fn take_verb(v: &mut Verb) -> Verb {
+    std::mem::replace(v, Verb::Hangup(Hangup::default()))
 }
 
 fn push_prompt(prompts: &mut Vec<Prompt>, v: Verb) {
@@ -555,7 +567,12 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 }
 
 pub(crate) fn trim_xml(s: &str) -> &str {
-    s.trim_matches(is_xml_space)
+    // XML space is ASCII, so the cuts fall on character boundaries.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or("")
 }
 
 /// `s`, cut to 60 characters with `…`, for quoting outside data in messages.
@@ -569,4 +586,12 @@ fn clip(s: &str) -> Cow<'_, str> {
 fn is_blank(s: &str) -> bool {
     // XML space is ASCII, and no byte of a multi-byte character is ASCII.
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// The offset of the first non-blank byte of `src` in `from..end` (or `from`).
+fn first_non_blank(src: &str, from: usize, end: usize) -> usize {
+    src.as_bytes()
+        .get(from..end)
+        .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
+        .map_or(from, |i| from + i)
 }
