@@ -122,6 +122,13 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
 /// Whether `s` holds a whitespace or control character (Unicode's definitions); ASCII text,
 /// the usual case, is checked byte by byte without decoding.
 fn has_blank_or_control(s: &str) -> bool {
+    // Blocks of 16 bytes that are all visible ASCII are passed without branching; a block
+    // that is not is looked at byte by byte.
+    let suspect = |b: u8| b <= b' ' || b >= 0x7f;
+    let bytes = s.as_bytes();
+    if bytes.chunks(16).all(|block| !block.iter().fold(false, |any, &b| any | suspect(b))) {
+        return false;
+    }
     for b in s.bytes() {
         if !b.is_ascii() {
             return s.chars().any(|c| c.is_whitespace() || c.is_control());
