@@ -32,7 +32,17 @@ pub trait Attrs: Default {
     /// Sets attribute `name` from its unescaped text and marks it written.
     /// `None` when the element has no such attribute; `Some(Ok(Some(code)))` when the value
     /// was accepted with a warning (see [`Noted`]).
-    fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>>;
+    fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>> {
+        Self::index(name).map(|i| self.set_attr_at(i, raw))
+    }
+
+    /// The position of attribute `name` in [`Attrs::NAMES`] (its bit in [`Written`]), or
+    /// `None` when the element has no such attribute.
+    fn index(name: &str) -> Option<usize>;
+
+    /// [`Attrs::set_attr`] for the attribute at position `i` of [`Attrs::NAMES`]; an `i` past
+    /// the table is refused as [`ValueError::Bad`] and sets nothing.
+    fn set_attr_at(&mut self, i: usize, raw: &str) -> Result<Option<crate::diagnostic::Code>, ValueError>;
 
     /// Calls `out(name, value)` for every written attribute, in declaration order.
     fn write_attrs(&self, out: &mut dyn FnMut(&'static str, &str));
@@ -177,21 +187,31 @@ macro_rules! element {
             const ELEMENT: &'static str = $xml;
             const NAMES: &'static [&'static str] = &[$($attr),*];
 
-            #[allow(unused_variables)]
-            fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>> {
+            fn index(name: &str) -> Option<usize> {
                 match name {
                     $( $attr => {
                         const I: usize = index_of(<$name as Attrs>::NAMES, $attr);
+                        Some(I)
+                    } )*
+                    _ => None,
+                }
+            }
+
+            #[allow(unused_variables)]
+            fn set_attr_at(&mut self, i: usize, raw: &str) -> Result<Option<crate::diagnostic::Code>, ValueError> {
+                $( {
+                    const I: usize = index_of(<$name as Attrs>::NAMES, $attr);
+                    if i == I {
                         let parse: fn(&str) -> Result<$ty, ValueError> = $parse;
-                        Some(parse(raw).map(|v| {
+                        return parse(raw).map(|v| {
                             let note = Noted::note(&v);
                             self.$field = v;
                             self.written.insert(I);
                             note
-                        }))
-                    } )*
-                    _ => None,
-                }
+                        });
+                    }
+                } )*
+                Err(ValueError::Bad("no such attribute"))
             }
 
             #[allow(unused_variables, non_upper_case_globals)]

@@ -18,13 +18,18 @@ impl Parser<'_> {
     pub(super) fn build(&mut self, kind: Kind, e: &BytesStart<'_>, span: Span) -> Node {
         match kind {
             K::Response => {
-                for (name, key_span, _, _) in self.raw_attrs(e, span) {
-                    self.report(
-                        Code::ResponseAttribute,
-                        key_span,
-                        format!("<Response> takes no attributes, found `{name}`"),
-                    );
-                }
+                self.each_attr(
+                    e,
+                    span,
+                    |_| None,
+                    |p, _, name, key_span, _, _| {
+                        p.report(
+                            Code::ResponseAttribute,
+                            key_span,
+                            format!("<Response> takes no attributes, found `{name}`"),
+                        );
+                    },
+                );
                 Node::Response(Vec::new())
             }
             K::Speak => Node::Verb(Verb::Speak(self.attrs(e, span))),
@@ -73,11 +78,24 @@ impl Parser<'_> {
         }
     }
 
-    /// The attributes of a tag as (name, name span, unescaped value, value span), reporting
-    /// duplicates and bad syntax on the way.
-    fn raw_attrs<'e>(&mut self, e: &'e BytesStart<'_>, span: Span) -> Vec<(&'e str, Span, Cow<'e, str>, Span)> {
-        let mut out: Vec<(&'e str, Span, Cow<'e, str>, Span)> = Vec::new();
-        let mut seen: std::collections::HashSet<&'e str> = std::collections::HashSet::new();
+    /// Calls `f(parser, index, name, name span, unescaped value, value span)` for each
+    /// attribute of a tag, in order, reporting duplicates (the later ones are skipped), bad
+    /// references and bad syntax (which ends the list) on the way. `index` is the position of
+    /// the name in the element's table, `None` for a name it does not know.
+    ///
+    /// One pass, no allocation for a tag whose names are all known: a known name is checked
+    /// for repeats by its bit, an unknown one against the unknown names seen (a list, then a
+    /// hash set past [`LINEAR_UNKNOWN`] names, so a tag of many names stays linear).
+    fn each_attr<'e>(
+        &mut self,
+        e: &'e BytesStart<'_>,
+        span: Span,
+        index: fn(&str) -> Option<usize>,
+        mut f: impl FnMut(&mut Self, Option<usize>, &'e str, Span, Cow<'e, str>, Span),
+    ) {
+        let mut seen: u64 = 0;
+        let mut unknown: Vec<&'e str> = Vec::new();
+        let mut unknown_set: Option<std::collections::HashSet<&'e str>> = None;
         let mut attrs = e.attributes();
         attrs.with_checks(false);
         for a in attrs {
@@ -103,7 +121,26 @@ impl Parser<'_> {
             let val_start = self.offset_of(&a.value, span.start);
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes;
-            if !seen.insert(name) {
+            let idx = index(name).filter(|&i| i < 64);
+            let repeated = match idx {
+                Some(i) => {
+                    let was = seen & 1 << i != 0;
+                    seen |= 1 << i;
+                    was
+                }
+                None => match &mut unknown_set {
+                    Some(set) => !set.insert(name),
+                    None if unknown.contains(&name) => true,
+                    None => {
+                        unknown.push(name);
+                        if unknown.len() > LINEAR_UNKNOWN {
+                            unknown_set = Some(unknown.drain(..).collect());
+                        }
+                        false
+                    }
+                },
+            };
+            if repeated {
                 self.report_with(Code::DuplicateAttribute, key_span, || format!("duplicate attribute `{name}`"));
                 continue;
             }
@@ -114,9 +151,8 @@ impl Parser<'_> {
                     continue;
                 }
             };
-            out.push((name, key_span, value, val_span));
+            f(self, idx, name, key_span, value, val_span);
         }
-        out
     }
 
     /// Builds element `E` from a tag's attributes, reporting every bad or unknown one.
@@ -127,45 +163,25 @@ impl Parser<'_> {
     /// [`Self::attrs`], also reporting each of `required` that is absent. An attribute that is
     /// present with a bad value is reported for its value only.
     fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
+        let empty_has_meaning: u64 = const { mask(E::NAMES, EMPTY_HAS_MEANING) };
+        let key_sets: u64 = const { mask(E::NAMES, KEY_SETS) };
         let mut el = E::default();
-        let raw = self.raw_attrs(e, span);
         let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
-        for req in required {
-            match raw.iter().find(|(name, ..)| name == req) {
-                None => self.missing_attr(name_span, E::ELEMENT, req),
+        // Bit `r` is set when `required[r]` is present.
+        let mut present: u64 = 0;
+        self.each_attr(e, span, E::index, |p, idx, name, key_span, mut value, val_span| {
+            let blank = trim_xml(&value).is_empty();
+            let req = required.iter().position(|r| *r == name);
+            if let Some(r) = req {
+                present |= 1 << r.min(63);
                 // An empty required value is no value: Plivo cannot run the element.
-                Some((_, _, value, val_span)) if trim_xml(value).is_empty() => {
-                    let msg = format!("<{}> needs the `{req}` attribute; it is empty", E::ELEMENT);
-                    self.report(Code::MissingAttribute, *val_span, msg);
+                if blank {
+                    let msg = format!("<{}> needs the `{name}` attribute; it is empty", E::ELEMENT);
+                    p.report(Code::MissingAttribute, val_span, msg);
                 }
-                Some(_) => {}
             }
-        }
-        for (name, key_span, mut value, val_span) in raw {
-            let is_known = E::NAMES.contains(&name);
-            if is_known && EMPTY_HAS_MEANING.contains(&name) && trim_xml(&value).is_empty() {
-                value = Cow::Borrowed("");
-            }
-            if is_known && trim_xml(&value).is_empty() && !EMPTY_HAS_MEANING.contains(&name) {
-                // Plivo reads an empty optional value as "not given": the default applies.
-                if !required.contains(&name) {
-                    self.report_with(Code::EmptyValue, val_span, || {
-                        format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
-                    });
-                }
-                continue;
-            }
-            if is_known && KEY_SETS.contains(&name) && !value.is_empty() && KeySet::has_separators(&value) {
-                self.report_with(Code::KeySeparators, val_span, || {
-                    format!(
-                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
-                        clip(&value),
-                        E::ELEMENT
-                    )
-                });
-            }
-            match el.set_attr(name, &value) {
-                None => self.report_with(Code::UnknownAttribute, key_span, || {
+            let Some(i) = idx else {
+                p.report_with(Code::UnknownAttribute, key_span, || {
                     let hint =
                         suggest_name(name, E::NAMES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                     format!(
@@ -174,33 +190,62 @@ impl Parser<'_> {
                         E::ELEMENT,
                         if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
                     )
-                }),
-                Some(Ok(None)) => {}
-                Some(Ok(Some(code))) => {
-                    self.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT))
+                });
+                return;
+            };
+            let bit = 1u64 << i;
+            if blank {
+                if empty_has_meaning & bit != 0 {
+                    value = Cow::Borrowed("");
+                } else {
+                    // Plivo reads an empty optional value as "not given": the default applies.
+                    if req.is_none() {
+                        p.report_with(Code::EmptyValue, val_span, || {
+                            format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
+                        });
+                    }
+                    return;
                 }
+            }
+            if key_sets & bit != 0 && !value.is_empty() && KeySet::has_separators(&value) {
+                p.report_with(Code::KeySeparators, val_span, || {
+                    format!(
+                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
+                        clip(&value),
+                        E::ELEMENT
+                    )
+                });
+            }
+            match el.set_attr_at(i, &value) {
+                Ok(None) => {}
+                Ok(Some(code)) => p.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT)),
                 // `none` is how the PHP SDK writes PHP `false`, `null`, `0` and `""` (its
                 // `convertValue` compares loosely), and the Ruby SDK `nil`. Plivo reads a
                 // boolean as true only when it is `true`, and a number it cannot read as
                 // absent: so `none` is false for a boolean and unset for a number.
-                Some(Err(ValueError::NotBoolean)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                Err(ValueError::NotBoolean) if trim_xml(&value).eq_ignore_ascii_case("none") => {
                     // `false` is a valid boolean: this cannot fail.
-                    let _ = el.set_attr(name, "false");
-                    self.report_with(Code::EmptyValue, val_span, || {
+                    let _ = el.set_attr_at(i, "false");
+                    p.report_with(Code::EmptyValue, val_span, || {
                         format!(
                             "`{name}=\"none\"` on <{}> reads as false (`none` is the SDKs' spelling of no value)",
                             E::ELEMENT
                         )
                     });
                 }
-                Some(Err(ValueError::NotInteger)) if trim_xml(&value).eq_ignore_ascii_case("none") => {
-                    self.report_with(Code::EmptyValue, val_span, || {
+                Err(ValueError::NotInteger) if trim_xml(&value).eq_ignore_ascii_case("none") => {
+                    p.report_with(Code::EmptyValue, val_span, || {
                         format!("`{name}=\"none\"` on <{}> is ignored; the default applies (`none` is the SDKs' spelling of no value)", E::ELEMENT)
                     });
                 }
-                Some(Err(err)) => self.report_with(err.code(), val_span, || {
+                Err(err) => p.report_with(err.code(), val_span, || {
                     format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
                 }),
+            }
+        });
+        for (r, req) in required.iter().enumerate() {
+            if present & 1 << r.min(63) == 0 {
+                self.missing_attr(name_span, E::ELEMENT, req);
             }
         }
         el
@@ -224,6 +269,41 @@ const EMPTY_HAS_MEANING: &[&str] = &["finishOnKey", "enterSound", "exitSound"];
 
 /// Attributes holding a set of keys, where Plivo skips separators (`validDigits="1,2,3"`).
 const KEY_SETS: &[&str] = &["validDigits", "finishOnKey"];
+
+/// Unknown attribute names of one tag checked for repeats by a linear search; past this many
+/// they go into a hash set.
+const LINEAR_UNKNOWN: usize = 8;
+
+/// The bits of `names` (an element's table) that are in `list`.
+const fn mask(names: &[&str], list: &[&str]) -> u64 {
+    let mut m = 0;
+    let mut i = 0;
+    while i < names.len() && i < 64 {
+        let mut j = 0;
+        while j < list.len() {
+            if eq(names[i].as_bytes(), list[j].as_bytes()) {
+                m |= 1 << i;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    m
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// The message of a warning a value carried ([`crate::xml::values::Noted`]).
 fn note_message(code: Code, name: &str, value: &str, element: &str) -> String {

@@ -116,7 +116,9 @@ impl Parser<'_> {
 /// Trims XML whitespace off both ends of a `<Speak>`'s content, dropping emptied text nodes.
 fn trim_speak(content: &mut Vec<SpeakNode>) {
     if let Some(SpeakNode::Text(t)) = content.first_mut() {
-        *t = t.trim_start_matches(is_xml_space).to_owned();
+        // In place: the leading blanks are drained, the text is not copied.
+        let blanks = t.len() - t.trim_start_matches(is_xml_space).len();
+        t.drain(..blanks);
         if t.is_empty() {
             content.remove(0);
         }

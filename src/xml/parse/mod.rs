@@ -107,12 +107,12 @@ impl Node {
     }
 }
 
-struct Frame {
+struct Frame<'s> {
     kind: Option<Kind>,
     start: usize,
     node: Node,
-    /// Body text of a `Body::Text` element.
-    text: String,
+    /// Body text of a `Body::Text` element: borrowed from the source while it is one piece.
+    text: Cow<'s, str>,
     /// Where the body text starts.
     text_start: Option<usize>,
     /// Whether the finished node goes into its parent (false when misplaced).
@@ -130,7 +130,7 @@ struct Parser<'s> {
     seq: usize,
     suppressed: usize,
     suppressed_errors: usize,
-    stack: Vec<Frame>,
+    stack: Vec<Frame<'s>>,
     /// Depth inside an unknown element's subtree (its children are not checked).
     skip_depth: usize,
     document: Option<Document>,
@@ -158,16 +158,22 @@ impl<'s> Parser<'s> {
     /// XML 1.0 allows no C0 control character but tab, LF and CR anywhere in a document:
     /// each one is `E0101` at its byte.
     fn check_chars(&mut self) {
-        let bad = |b: &u8| *b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r');
-        let bytes = self.src.as_bytes();
-        let mut from = 0;
-        while let Some(i) = bytes.get(from..).and_then(|rest| rest.iter().position(bad)) {
-            let at = from + i;
-            let byte = bytes.get(at).copied().unwrap_or(0);
-            self.report_with(Code::Malformed, Span::new(at, at + 1), || {
-                format!("malformed XML: control character U+{byte:04X} is not allowed in XML 1.0")
-            });
-            from = at + 1;
+        let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+        // Blocks of 64 bytes are tested without branching (so the test vectorizes); only a
+        // block holding a bad byte is searched byte by byte.
+        let src = self.src;
+        for (block, bytes) in src.as_bytes().chunks(64).enumerate() {
+            if !bytes.iter().fold(false, |any, &b| any | bad(b)) {
+                continue;
+            }
+            for (i, &byte) in bytes.iter().enumerate() {
+                if bad(byte) {
+                    let at = block * 64 + i;
+                    self.report_with(Code::Malformed, Span::new(at, at + 1), || {
+                        format!("malformed XML: control character U+{byte:04X} is not allowed in XML 1.0")
+                    });
+                }
+            }
         }
     }
 
@@ -176,15 +182,6 @@ impl<'s> Parser<'s> {
         let base = self.src.as_ptr() as usize;
         let p = bytes.as_ptr() as usize;
         if p >= base && p <= base + self.src.len() { p - base } else { fallback }
-    }
-
-    /// The offset of the first non-blank byte of the source in `from..end` (or `from`).
-    fn first_non_blank(&self, from: usize, end: usize) -> usize {
-        self.src
-            .as_bytes()
-            .get(from..end)
-            .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
-            .map_or(from, |i| from + i)
     }
 
     /// The name of the tag that starts at byte `start`.
@@ -222,17 +219,11 @@ impl<'s> Parser<'s> {
                     }
                 }
                 Event::End(_) => self.end(span),
-                Event::Text(t) => {
-                    let text = t.xml10_content();
-                    self.text(&text, span, span.start);
-                }
-                Event::CData(c) => {
-                    let text = c.xml10_content();
-                    // The content starts after `<![CDATA[`.
-                    self.text(&text, span, span.start + 9);
-                }
+                Event::Text(t) => self.text(t.xml10_content(), span, span.start),
+                // The content starts after `<![CDATA[`.
+                Event::CData(c) => self.text(c.xml10_content(), span, span.start + 9),
                 Event::GeneralRef(r) => match resolve_ref(&r) {
-                    Some(c) => self.text(c.encode_utf8(&mut [0; 4]), span, span.start),
+                    Some(c) => self.text(c, span, span.start),
                     None => {
                         let name: &str = &r;
                         self.report(
@@ -388,7 +379,7 @@ impl<'s> Parser<'s> {
             kind: Some(kind),
             start: span.start,
             node,
-            text: String::new(),
+            text: Cow::Borrowed(""),
             text_start: None,
             attach,
             warned_text: false,
@@ -401,13 +392,15 @@ impl<'s> Parser<'s> {
     }
 
     /// Handles decoded `text` found at `span`; its raw content starts at byte `raw_start`.
-    fn text(&mut self, text: &str, span: Span, raw_start: usize) {
+    fn text(&mut self, text: Cow<'s, str>, span: Span, raw_start: usize) {
         // Positions come from the raw source: decoding changes lengths (CRLF, entities).
-        let first = self.first_non_blank(raw_start, span.end);
+        // Only text that is not blank has a first non-blank byte to point at.
+        let src = self.src;
+        let first = || first_non_blank(src, raw_start, span.end);
         let Some(frame) = self.stack.last_mut() else {
-            if !is_blank(text) {
+            if !is_blank(&text) {
                 let code = if self.root_seen { Code::AfterRoot } else { Code::Malformed };
-                let at = Span::new(first, span.end);
+                let at = Span::new(first(), span.end);
                 if !(code == Code::AfterRoot && self.reported_after_root) {
                     self.reported_after_root |= code == Code::AfterRoot;
                     self.report(code, at, "text outside the root element".to_owned());
@@ -421,30 +414,34 @@ impl<'s> Parser<'s> {
         let Some(kind) = frame.kind else { return };
         match kind.body() {
             Body::Text => {
-                if frame.text_start.is_none() && !is_blank(text) {
-                    frame.text_start = Some(first);
+                if frame.text_start.is_none() && !is_blank(&text) {
+                    frame.text_start = Some(first());
                 }
-                frame.text.push_str(text);
+                if frame.text.is_empty() {
+                    frame.text = text;
+                } else {
+                    frame.text.to_mut().push_str(&text);
+                }
             }
             Body::Mixed => {
                 if let Some(content) = frame.node.speak_content() {
                     match content.last_mut() {
-                        Some(SpeakNode::Text(t)) => t.push_str(text),
-                        _ => content.push(SpeakNode::Text(text.to_owned())),
+                        Some(SpeakNode::Text(t)) => t.push_str(&text),
+                        _ => content.push(SpeakNode::Text(text.into_owned())),
                     }
                 }
             }
             Body::Ignored => {
-                if !is_blank(text) && !frame.warned_text {
+                if !frame.warned_text && !is_blank(&text) {
                     frame.warned_text = true;
-                    let at = Span::new(first, span.end);
+                    let at = Span::new(first(), span.end);
                     let msg = format!("text inside <{}> is ignored", kind.name());
                     self.report(Code::IgnoredText, at, msg);
                 }
             }
             Body::Forbidden => {
-                if !is_blank(text) {
-                    let at = Span::new(first, span.end);
+                if !is_blank(&text) {
+                    let at = Span::new(first(), span.end);
                     self.report(Code::TextInResponse, at, "text directly inside <Response> is not allowed".to_owned());
                 }
             }
@@ -452,39 +449,54 @@ impl<'s> Parser<'s> {
     }
 
     fn end(&mut self, span: Span) {
-        let Some(mut frame) = self.stack.pop() else {
-            return;
-        };
         if self.skip_depth > 0 {
+            self.stack.pop();
             self.skip_depth -= 1;
             return;
         }
-        let Some(kind) = frame.kind else { return };
+        // The frame is finished where it lies and its node moved once, into its parent: the
+        // stack is taken out of `self` meanwhile so `finish` can report.
+        let mut stack = std::mem::take(&mut self.stack);
+        self.end_in(&mut stack, span);
+        self.stack = stack;
+    }
+
+    fn end_in(&mut self, stack: &mut Vec<Frame<'s>>, span: Span) {
+        let Some(frame) = stack.last_mut() else {
+            return;
+        };
+        let Some(kind) = frame.kind else {
+            stack.pop();
+            return;
+        };
         let body = std::mem::take(&mut frame.text);
         let body_span = match frame.text_start {
             Some(s) => Span::new(s, span.start.max(s)),
             None => Span::new(frame.start + 1, frame.start + 1 + kind.name().len()),
         };
         self.finish(kind, &mut frame.node, trim_xml(&body), body_span, frame.start);
-
-        if !frame.attach {
-            return;
+        if frame.attach {
+            match stack.as_mut_slice() {
+                [.., parent, child] => attach(&mut parent.node, &mut child.node),
+                [root] => {
+                    if let Node::Response(verbs) = &mut root.node {
+                        self.document = Some(Document { verbs: std::mem::take(verbs) });
+                    }
+                }
+                [] => {}
+            }
         }
-        match (self.stack.last_mut(), frame.node) {
-            (None, Node::Response(verbs)) => self.document = Some(Document { verbs }),
-            (Some(parent), child) => attach(&mut parent.node, child),
-            (None, _) => {}
-        }
+        stack.truncate(stack.len().saturating_sub(1));
     }
 }
 
-impl Frame {
-    fn skip(start: usize) -> Frame {
+impl Frame<'_> {
+    fn skip(start: usize) -> Self {
         Frame {
             kind: None,
             start,
             node: Node::Skip,
-            text: String::new(),
+            text: Cow::Borrowed(""),
             text_start: None,
             attach: false,
             warned_text: true,
@@ -492,25 +504,33 @@ impl Frame {
     }
 }
 
-/// Puts a finished child into its parent. Misplaced children never get here.
-fn attach(parent: &mut Node, child: Node) {
+/// Puts a finished child into its parent, moving it out of `child` (left a placeholder,
+/// dropped with its frame). Misplaced children never get here.
+fn attach(parent: &mut Node, child: &mut Node) {
     match (parent, child) {
-        (Node::Response(verbs), Node::Verb(v)) => verbs.push(v),
-        (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(v),
-        (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
-        (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, v),
-        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
-        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, v),
-        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(h),
-        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(h),
-        (Node::Verb(Verb::Dial(d)), Node::Target(t)) => d.targets.push(t),
+        (Node::Response(verbs), Node::Verb(v)) => verbs.push(take_verb(v)),
+        (Node::Verb(Verb::PreAnswer(p)), Node::Verb(v)) => p.verbs.push(take_verb(v)),
+        (Node::Verb(Verb::GetDigits(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, take_verb(v)),
+        (Node::Verb(Verb::GetInput(g)), Node::Verb(v)) => push_prompt(&mut g.prompts, take_verb(v)),
+        (Node::AgentHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, take_verb(v)),
+        (Node::CustomerHold(h), Node::Verb(v)) => push_prompt(&mut h.prompts, take_verb(v)),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::AgentHold(h)) => m.agent_hold_music = Some(std::mem::take(h)),
+        (Node::Verb(Verb::MultiPartyCall(m)), Node::CustomerHold(h)) => m.customer_hold_music = Some(std::mem::take(h)),
+        (Node::Verb(Verb::Dial(d)), Node::Target(t)) => {
+            d.targets.push(std::mem::replace(t, DialTarget::Number(Number::default())))
+        }
         (parent, Node::Ssml(s)) => {
             if let Some(content) = parent.speak_content() {
-                content.push(SpeakNode::Ssml(s));
+                content.push(SpeakNode::Ssml(std::mem::replace(s, Ssml::P(Paragraph::default()))));
             }
         }
         _ => {}
     }
+}
+
+/// Moves a finished verb out of its frame, leaving a cheap placeholder.
+fn take_verb(v: &mut Verb) -> Verb {
+    std::mem::replace(v, Verb::Hangup(Hangup::default()))
 }
 
 fn push_prompt(prompts: &mut Vec<Prompt>, v: Verb) {
@@ -522,18 +542,19 @@ fn push_prompt(prompts: &mut Vec<Prompt>, v: Verb) {
     }
 }
 
-fn resolve_ref(r: &BytesRef<'_>) -> Option<char> {
+/// The text a reference stands for: a predefined entity or a character reference.
+fn resolve_ref(r: &BytesRef<'_>) -> Option<Cow<'static, str>> {
     if r.is_char_ref() {
-        return r.resolve_char_ref().ok().flatten().filter(|&c| is_xml_char(c));
+        return r.resolve_char_ref().ok().flatten().filter(|&c| is_xml_char(c)).map(|c| Cow::Owned(c.to_string()));
     }
-    match r.as_ref() {
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "amp" => Some('&'),
-        "apos" => Some('\''),
-        "quot" => Some('"'),
-        _ => None,
-    }
+    Some(Cow::Borrowed(match r.as_ref() {
+        "lt" => "<",
+        "gt" => ">",
+        "amp" => "&",
+        "apos" => "'",
+        "quot" => "\"",
+        _ => return None,
+    }))
 }
 
 /// Characters XML 1.0 allows in a document.
@@ -546,7 +567,12 @@ pub(crate) fn is_xml_space(c: char) -> bool {
 }
 
 pub(crate) fn trim_xml(s: &str) -> &str {
-    s.trim_matches(is_xml_space)
+    // XML space is ASCII, so the cuts fall on character boundaries.
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or("")
 }
 
 /// `s`, cut to 60 characters with `…`, for quoting outside data in messages.
@@ -558,5 +584,14 @@ fn clip(s: &str) -> Cow<'_, str> {
 }
 
 fn is_blank(s: &str) -> bool {
-    s.chars().all(is_xml_space)
+    // XML space is ASCII, and no byte of a multi-byte character is ASCII.
+    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// The offset of the first non-blank byte of `src` in `from..end` (or `from`).
+fn first_non_blank(src: &str, from: usize, end: usize) -> usize {
+    src.as_bytes()
+        .get(from..end)
+        .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
+        .map_or(from, |i| from + i)
 }

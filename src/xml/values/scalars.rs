@@ -6,7 +6,7 @@ use super::{FromXml, ToXml, ValueError};
 
 /// Parses a decimal integer in `min..=max`.
 pub fn int_in(s: &str, min: u32, max: Option<u32>) -> Result<u32, ValueError> {
-    let t = s.trim();
+    let t = trim(s);
     let digits = t.strip_prefix('+').unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         // A negative number is still an integer: report it as out of range.
@@ -20,6 +20,15 @@ pub fn int_in(s: &str, min: u32, max: Option<u32>) -> Result<u32, ValueError> {
     Ok(n)
 }
 
+/// `s.trim()`, without decoding characters when both ends are visible ASCII (the usual case:
+/// nothing to trim).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Parses an optional integer in `min..=max`.
 pub fn opt_int_in(s: &str, min: u32, max: Option<u32>) -> Result<Option<u32>, ValueError> {
     int_in(s, min, max).map(Some)
@@ -27,7 +36,7 @@ pub fn opt_int_in(s: &str, min: u32, max: Option<u32>) -> Result<Option<u32>, Va
 
 impl FromXml for bool {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        let t = s.trim();
+        let t = trim(s);
         if t.eq_ignore_ascii_case("true") {
             Ok(true)
         } else if t.eq_ignore_ascii_case("false") {

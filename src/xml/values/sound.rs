@@ -22,11 +22,12 @@ pub enum Sound {
 
 impl FromXml for Sound {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        match s.to_ascii_lowercase().as_str() {
+        // Spellings compared ignoring ASCII case, without a lower-cased copy.
+        match s {
             "" => Ok(Sound::Empty),
-            "none" => Ok(Sound::None),
-            "beep:1" => Ok(Sound::Beep1),
-            "beep:2" => Ok(Sound::Beep2),
+            _ if s.eq_ignore_ascii_case("none") => Ok(Sound::None),
+            _ if s.eq_ignore_ascii_case("beep:1") => Ok(Sound::Beep1),
+            _ if s.eq_ignore_ascii_case("beep:2") => Ok(Sound::Beep2),
             _ if s.contains("://") => Url::from_xml(s).map(Sound::Url),
             _ => Url::from_xml(s)
                 .map(Sound::Url)
@@ -69,9 +70,9 @@ pub enum DialMusic {
 
 impl FromXml for DialMusic {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        match s.to_ascii_lowercase().as_str() {
-            "real" => Ok(DialMusic::Real),
-            "none" => Ok(DialMusic::None),
+        match s {
+            _ if s.eq_ignore_ascii_case("real") => Ok(DialMusic::Real),
+            _ if s.eq_ignore_ascii_case("none") => Ok(DialMusic::None),
             _ => Url::from_xml(s)
                 .map(DialMusic::Url)
                 .map_err(|_| ValueError::Bad("expected `real`, `none` or an http(s) URL")),

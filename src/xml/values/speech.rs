@@ -45,12 +45,12 @@ impl ToXml for Voice {
 
 /// A language tag such as `en-US` (BCP 47 shape: letters, digits and dashes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Language(String);
+pub struct Language(Cow<'static, str>);
 
 impl Language {
-    /// `en-US`, Plivo's default.
+    /// `en-US`, Plivo's default (no allocation).
     pub fn en_us() -> Self {
-        Language("en-US".to_owned())
+        Language(Cow::Borrowed("en-US"))
     }
 
     /// The tag.
@@ -65,7 +65,7 @@ impl FromXml for Language {
         let first = parts.next().unwrap_or("");
         let ok_first = (2..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic());
         if ok_first && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
-            Ok(Language(s.to_owned()))
+            Ok(Language(Cow::Owned(s.to_owned())))
         } else {
             Err(ValueError::Bad("expected a language tag such as en-US"))
         }

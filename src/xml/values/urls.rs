@@ -90,24 +90,56 @@ pub fn resolve(reference: &str, base: &str) -> Option<String> {
 
 /// The scheme of `s` when it starts with one (`letter *(letter / digit / + / - / .) :`).
 fn scheme(s: &str) -> Option<&str> {
-    let (scheme, _) = s.split_once(':')?;
-    let mut bytes = scheme.bytes();
-    let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-    (first_ok && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))).then_some(scheme)
+    // The scheme characters run up to the first `:` (which is not one of them); the scan
+    // stops at the first byte that is neither.
+    let bytes = s.as_bytes();
+    if !bytes.first().is_some_and(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let end = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))?;
+    if bytes.get(end) == Some(&b':') { s.get(..end) } else { None }
 }
 
 /// Checks `s` is `scheme://host…` for one of `schemes`, with a non-empty host and no spaces.
 fn check_url(s: &str, schemes: &[&str]) -> bool {
-    let Some((scheme, rest)) = s.split_once("://") else {
+    // `s` starts with `scheme://` for one of `schemes` (which hold no `:`, so that `://` is
+    // the first in `s`).
+    let Some(rest) = schemes.iter().find_map(|w| {
+        let head = s.get(..w.len())?;
+        head.eq_ignore_ascii_case(w).then(|| s.get(w.len()..)?.strip_prefix("://")).flatten()
+    }) else {
         return false;
     };
-    if !schemes.iter().any(|w| scheme.eq_ignore_ascii_case(w)) {
+    let host_end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    let authority = rest.get(..host_end).unwrap_or("");
+    let host = match authority.bytes().rposition(|b| b == b'@') {
+        Some(at) => authority.get(at + 1..).unwrap_or(""),
+        None => authority,
+    };
+    !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(s)
+}
+
+/// Whether `s` holds a whitespace or control character (Unicode's definitions); ASCII text,
+/// the usual case, is checked byte by byte without decoding.
+fn has_blank_or_control(s: &str) -> bool {
+    // Blocks of 16 bytes that are all visible ASCII are passed without branching; a block
+    // that is not is looked at byte by byte.
+    let suspect = |b: u8| b <= b' ' || b >= 0x7f;
+    let bytes = s.as_bytes();
+    if bytes.chunks(16).all(|block| !block.iter().fold(false, |any, &b| any | suspect(b))) {
         return false;
     }
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..host_end).unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    !host.is_empty() && !host.starts_with(':') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    for b in s.bytes() {
+        if !b.is_ascii() {
+            return s.chars().any(|c| c.is_whitespace() || c.is_control());
+        }
+        // ASCII whitespace (space, tab, LF, VT, FF, CR) and controls are the bytes up to
+        // 0x20, and DEL.
+        if b <= b' ' || b == 0x7f {
+            return true;
+        }
+    }
+    false
 }
 
 impl FromXml for Url {
@@ -118,7 +150,7 @@ impl FromXml for Url {
         }
         // A relative reference: no blanks or control characters, and one the url crate can
         // resolve against an http base.
-        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.is_empty() || has_blank_or_control(s) {
             return Err(bad);
         }
         let base = url::Url::parse("http://relative.invalid/").map_err(|_| ValueError::BadUrl("http(s)"))?;
