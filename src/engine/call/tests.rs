@@ -476,6 +476,11 @@ fn timers_table_fires_each_slot_once() {
     assert_eq!(t.next(), Some(at(9)));
     t.clear(Timer::ScheduledHangup);
     assert_eq!(t.next(), None);
+    // Slots keep nanoseconds exactly; a deadline past 584 years is held there, not wrapped.
+    t.set(Timer::Verb, Duration::new(7, 123_456_789));
+    assert_eq!(t.next(), Some(Duration::new(7, 123_456_789)));
+    t.set(Timer::Verb, Duration::MAX);
+    assert_eq!(t.next(), Some(Duration::from_nanos(u64::MAX - 1)));
 }
 
 // ---------------------------------------------------------------------- the Call API

@@ -19,16 +19,37 @@ pub(super) enum Timer {
     ScheduledHangup,
 }
 
-/// The deadlines, one optional slot per [`Timer`].
-#[derive(Debug, Default)]
+/// The deadlines, one slot per [`Timer`], each the nanoseconds of the call's clock at which it
+/// fires or [`UNSET`]: 8 bytes a slot where an `Option<Duration>` takes 16, and calls are many.
+/// A deadline past 584 years (`u64::MAX` ns) is held at that, which no call reaches.
+#[derive(Debug)]
 pub(super) struct Timers {
-    verb: Option<Duration>,
-    dial_limit: Option<Duration>,
-    scheduled_hangup: Option<Duration>,
+    verb: u64,
+    dial_limit: u64,
+    scheduled_hangup: u64,
+}
+
+/// A disarmed slot.
+const UNSET: u64 = u64::MAX;
+
+/// `at` as a slot value (never [`UNSET`]).
+fn slot_value(at: Duration) -> u64 {
+    u64::try_from(at.as_nanos()).unwrap_or(UNSET).min(UNSET - 1)
+}
+
+/// A slot's deadline, if it is armed.
+fn deadline(slot: u64) -> Option<Duration> {
+    (slot != UNSET).then(|| Duration::from_nanos(slot))
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { verb: UNSET, dial_limit: UNSET, scheduled_hangup: UNSET }
+    }
 }
 
 impl Timers {
-    fn slot(&mut self, t: Timer) -> &mut Option<Duration> {
+    fn slot(&mut self, t: Timer) -> &mut u64 {
         match t {
             Timer::Verb => &mut self.verb,
             Timer::DialLimit => &mut self.dial_limit,
@@ -38,18 +59,18 @@ impl Timers {
 
     /// Arms `t` for `at` (replacing its previous deadline).
     pub(super) fn set(&mut self, t: Timer, at: Duration) {
-        *self.slot(t) = Some(at);
+        *self.slot(t) = slot_value(at);
     }
 
     /// Disarms `t`.
     pub(super) fn clear(&mut self, t: Timer) {
-        *self.slot(t) = None;
+        *self.slot(t) = UNSET;
     }
 
     /// Disarms the timers that belong to the running verb (all but the scheduled hangup).
     pub(super) fn clear_verb(&mut self) {
-        self.verb = None;
-        self.dial_limit = None;
+        self.verb = UNSET;
+        self.dial_limit = UNSET;
     }
 
     /// Disarms everything.
@@ -60,16 +81,16 @@ impl Timers {
     /// Whether `t` is due at `now`; a due timer is disarmed.
     fn take_due(&mut self, t: Timer, now: Duration) -> bool {
         let slot = self.slot(t);
-        let due = slot.is_some_and(|at| at <= now);
+        let due = deadline(*slot).is_some_and(|at| at <= now);
         if due {
-            *slot = None;
+            *slot = UNSET;
         }
         due
     }
 
     /// The earliest deadline.
     pub(super) fn next(&self) -> Option<Duration> {
-        [self.verb, self.dial_limit, self.scheduled_hangup].into_iter().flatten().min()
+        [self.verb, self.dial_limit, self.scheduled_hangup].into_iter().filter_map(deadline).min()
     }
 }
 
