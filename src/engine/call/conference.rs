@@ -266,9 +266,9 @@ impl Call {
     fn member_info(&self) -> MemberInfo {
         MemberInfo {
             call: self.setup.id.clone(),
-            from: self.setup.from.clone(),
-            to: self.setup.to.clone(),
-            caller_name: self.setup.caller_name.clone(),
+            from: self.setup.from.as_str().into(),
+            to: self.setup.to.as_str().into(),
+            caller_name: self.setup.caller_name.as_str().into(),
             direction: self.setup.direction,
         }
     }

@@ -29,9 +29,9 @@ fn call(c: &str) -> CallId {
 fn info(c: &str) -> MemberInfo {
     MemberInfo {
         call: call(c),
-        from: format!("from-{c}"),
-        to: format!("to-{c}"),
-        caller_name: format!("name-{c}"),
+        from: format!("from-{c}").into(),
+        to: format!("to-{c}").into(),
+        caller_name: format!("name-{c}").into(),
         direction: Direction::Inbound,
     }
 }
