@@ -415,7 +415,7 @@ impl RoomRun {
                     }
                     LeaveReason::CallHungUp => {}
                     _ => {
-                        let rec = recording.map(|r| (r.url, r.id.to_string()));
+                        let rec = recording.map(|r| (r.url.clone(), r.id.to_string()));
                         return self.leave(cx, now, outcome, &uuid, Some(member_id), rec);
                     }
                 }

@@ -221,7 +221,7 @@ pub(super) enum Flag {
 /// A running recording and who to tell when it finishes.
 #[derive(Debug)]
 pub(super) struct Recording {
-    pub(super) info: RecordingInfo,
+    pub(super) info: Arc<RecordingInfo>,
     pub(super) callback: Option<(Url, Method)>,
 }
 
@@ -261,7 +261,7 @@ fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
         run_time: now.saturating_sub(r.created_at),
         started: r.started,
         members,
-        recording: r.recording.as_ref().map(|rec| rec.info.clone()),
+        recording: r.recording.as_ref().map(|rec| RecordingInfo::clone(&rec.info)),
     }
 }
 
@@ -270,7 +270,7 @@ pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: Re
     let id = ids.uuid();
     let url = format!("{}/{}.{}", base.trim_end_matches('/'), id, spec.format.to_xml());
     Recording {
-        info: RecordingInfo { id: id.into(), url, format: spec.format, started_at: now },
+        info: Arc::new(RecordingInfo { id: id.into(), url, format: spec.format, started_at: now }),
         callback: spec.callback,
     }
 }
@@ -519,12 +519,9 @@ impl Conferences {
         // with `reason` (an `end_on_exit` leaver's consequence only touches members due to
         // leave anyway); the room ends because of the first `end_on_exit` leaver that is not
         // the last one, or else because it is empty.
-        if let Some(room) = self.rooms.get(key)
-            && room.members.len() == ids.len()
-        {
-            let end_on_exit = room.members.values().rev().skip(1).any(|m| m.end_on_exit);
-            let end = if end_on_exit { EndReason::EndOnExit } else { EndReason::Empty };
-            self.end_room(now, key, end, |_| reason);
+        if self.rooms.get(key).is_some_and(|room| room.members.len() == ids.len()) {
+            let end = |end_on_exit| if end_on_exit { EndReason::EndOnExit } else { EndReason::Empty };
+            self.end_room_as(now, key, end, |_| reason);
             return;
         }
         // One Left per member at least: grow the queue once, not by doubling.
@@ -581,6 +578,18 @@ impl Conferences {
         end: EndReason,
         reason_for: impl Fn(MemberId) -> LeaveReason,
     ) {
+        self.end_room_as(now, key, |_| end, reason_for);
+    }
+
+    /// [`Conferences::end_room`], with the end reason chosen by `end(end_on_exit)` once the
+    /// members have left: `end_on_exit` tells whether a member other than the last had it.
+    fn end_room_as(
+        &mut self,
+        now: Duration,
+        key: &RoomKey,
+        end: impl FnOnce(bool) -> EndReason,
+        reason_for: impl Fn(MemberId) -> LeaveReason,
+    ) {
         let Some(mut room) = self.rooms.remove(key) else {
             return;
         };
@@ -592,8 +601,10 @@ impl Conferences {
         let members = std::mem::take(&mut room.members);
         self.events.reserve(members.len() + 2);
         let mut remaining = members.len();
+        let mut end_on_exit = false;
         for (id, member) in members {
             remaining -= 1;
+            end_on_exit |= member.end_on_exit && remaining > 0;
             self.members.remove(&member.info.call);
             self.events.push_back(RoomEvent::Left {
                 call: member.info.call,
@@ -618,7 +629,7 @@ impl Conferences {
             account: AccountId::from(key.0.as_str()),
             room: room.name.clone(),
             uuid: room.uuid,
-            reason: end,
+            reason: end(end_on_exit),
         });
     }
 }
