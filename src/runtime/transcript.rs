@@ -534,7 +534,7 @@ impl Transcript {
             }
             RoomEvent::Media { room, members, media } => {
                 let ids: Vec<String> = members.iter().map(MemberId::to_string).collect();
-                let what = match media {
+                let what = match &**media {
                     MemberMedia::Play { url } => format!("play {url}"),
                     MemberMedia::StopPlay => "stop playing".to_owned(),
                     MemberMedia::Speak { text, .. } => format!("speak \"{}\"", one_line(text)),

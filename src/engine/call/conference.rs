@@ -268,9 +268,9 @@ impl Call {
     fn member_info(&self) -> MemberInfo {
         MemberInfo {
             call: self.setup.id.clone(),
-            from: self.setup.from.to_string(),
-            to: self.setup.to.to_string(),
-            caller_name: self.setup.caller_name.to_string(),
+            from: Arc::clone(&self.setup.from),
+            to: Arc::clone(&self.setup.to),
+            caller_name: Arc::clone(&self.setup.caller_name),
             direction: self.setup.direction,
         }
     }
@@ -419,7 +419,7 @@ impl RoomRun {
                     }
                     LeaveReason::CallHungUp => {}
                     _ => {
-                        let rec = recording.map(|r| (r.url, r.id.to_string()));
+                        let rec = recording.map(|r| (r.url.clone(), r.id.to_string()));
                         return self.leave(cx, now, outcome, &uuid, Some(member_id), rec);
                     }
                 }

@@ -252,7 +252,7 @@ impl Conferences {
         media: MemberMedia,
     ) -> Result<Vec<MemberId>, ConferenceError> {
         let (_, ids) = self.targets(account, room, target)?;
-        self.events.push_back(RoomEvent::Media { room: Arc::from(room), members: ids.clone(), media });
+        self.events.push_back(RoomEvent::Media { room: Arc::from(room), members: ids.clone(), media: Box::new(media) });
         Ok(ids)
     }
 
@@ -300,7 +300,7 @@ impl Conferences {
         let key = room_key(account, RoomKind::Conference, room);
         let r = self.rooms.get_mut(&key).ok_or_else(|| room_not_found(room))?;
         if let Some(running) = &r.recording {
-            return Ok(running.info.clone());
+            return Ok(RecordingInfo::clone(&running.info));
         }
         let recording = new_recording(&mut self.ids, &self.config.recording_url_base, now, spec);
         let info = recording.info.clone();
@@ -310,7 +310,7 @@ impl Conferences {
             recording: info.clone(),
         });
         r.recording = Some(recording);
-        Ok(info)
+        Ok(RecordingInfo::clone(&info))
     }
 
     /// REST stop recording: emits [`RoomEvent::RecordingFinished`] if one was running.
@@ -332,7 +332,7 @@ impl Conferences {
             ended_at: now,
             callback: recording.callback,
         });
-        Ok(Some(recording.info))
+        Ok(Some(RecordingInfo::clone(&recording.info)))
     }
 
     /// The live Conference room `room` of `account` and the ids `target` names there.

@@ -43,17 +43,19 @@ impl Direction {
     }
 }
 
-/// Who is joining: the call's identity as shown in member listings.
+/// Who is joining: the call's identity as shown in member listings. The texts are shared
+/// (`Arc<str>`), so a member can hold its call's own copies: joining and leaving cost
+/// reference counts, not allocations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     /// The member's call.
     pub call: CallId,
     /// Caller number.
-    pub from: String,
+    pub from: Arc<str>,
     /// Called number.
-    pub to: String,
+    pub to: Arc<str>,
     /// Caller name (may be empty).
-    pub caller_name: String,
+    pub caller_name: Arc<str>,
     /// Call direction.
     pub direction: Direction,
 }
@@ -155,6 +157,14 @@ impl Default for RoomsConfig {
 /// A room's key: (account, kind, name).
 pub(super) type RoomKey = (String, RoomKind, String);
 
+/// The registry's hash maps: foldhash, randomly seeded per map (call ids and room names come
+/// from outside, so the seed keeps collisions unpredictable), several times cheaper than
+/// SipHash on a 36-byte call UUID.
+pub(super) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Which room each member call is in, and its member id there.
+pub(super) type MemberIndex = Map<CallId, (Arc<RoomKey>, MemberId)>;
+
 /// The registry of live rooms. See the module docs for the drive contract and rules.
 #[derive(Debug)]
 pub struct Conferences {
@@ -162,9 +172,9 @@ pub struct Conferences {
     pub(super) ids: IdGen,
     pub(super) next_member_id: u32,
     /// Keys are shared with the member index and the deadlines: no copies per member.
-    pub(super) rooms: HashMap<Arc<RoomKey>, Room>,
+    pub(super) rooms: Map<Arc<RoomKey>, Room>,
     /// Which room each member call is in, and its member id there.
-    pub(super) members: HashMap<CallId, (Arc<RoomKey>, MemberId)>,
+    pub(super) members: MemberIndex,
     /// Time limits, ordered: (deadline, room serial) → room.
     pub(super) deadlines: BTreeMap<(Duration, u64), Arc<RoomKey>>,
     /// Serial of the next room created (orders rooms whose deadlines are equal).
@@ -211,7 +221,7 @@ pub(super) enum Flag {
 /// A running recording and who to tell when it finishes.
 #[derive(Debug)]
 pub(super) struct Recording {
-    pub(super) info: RecordingInfo,
+    pub(super) info: Arc<RecordingInfo>,
     pub(super) callback: Option<(Url, Method)>,
 }
 
@@ -238,9 +248,9 @@ fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
             muted: m.muted || m.held,
             deaf: m.deaf || m.held,
             held: m.held,
-            from: m.info.from.clone(),
-            to: m.info.to.clone(),
-            caller_name: m.info.caller_name.clone(),
+            from: m.info.from.to_string(),
+            to: m.info.to.to_string(),
+            caller_name: m.info.caller_name.to_string(),
             direction: m.info.direction,
             joined_for: now.saturating_sub(m.joined_at),
         })
@@ -251,7 +261,7 @@ fn snapshot(now: Duration, name: &str, r: &Room) -> RoomSnapshot {
         run_time: now.saturating_sub(r.created_at),
         started: r.started,
         members,
-        recording: r.recording.as_ref().map(|rec| rec.info.clone()),
+        recording: r.recording.as_ref().map(|rec| RecordingInfo::clone(&rec.info)),
     }
 }
 
@@ -260,7 +270,7 @@ pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: Re
     let id = ids.uuid();
     let url = format!("{}/{}.{}", base.trim_end_matches('/'), id, spec.format.to_xml());
     Recording {
-        info: RecordingInfo { id: id.into(), url, format: spec.format, started_at: now },
+        info: Arc::new(RecordingInfo { id: id.into(), url, format: spec.format, started_at: now }),
         callback: spec.callback,
     }
 }
@@ -268,7 +278,7 @@ pub(super) fn new_recording(ids: &mut IdGen, base: &str, now: Duration, spec: Re
 /// Removes member `id` from `room` and from the call index, and emits its `Left`.
 pub(super) fn depart(
     room: &mut Room,
-    index: &mut HashMap<CallId, (Arc<RoomKey>, MemberId)>,
+    index: &mut MemberIndex,
     events: &mut VecDeque<RoomEvent>,
     id: MemberId,
     reason: LeaveReason,
@@ -316,8 +326,8 @@ impl Conferences {
             config,
             ids,
             next_member_id: 1,
-            rooms: HashMap::new(),
-            members: HashMap::new(),
+            rooms: Map::default(),
+            members: Map::default(),
             deadlines: BTreeMap::new(),
             next_serial: 0,
             events: VecDeque::new(),
@@ -504,6 +514,16 @@ impl Conferences {
             Empty,
             StayAlone,
         }
+        // Every member leaves (`ids` are members, ascending and distinct, so as many ids as
+        // members are all of them): the same events as one by one, in one walk. Each leaves
+        // with `reason` (an `end_on_exit` leaver's consequence only touches members due to
+        // leave anyway); the room ends because of the first `end_on_exit` leaver that is not
+        // the last one, or else because it is empty.
+        if self.rooms.get(key).is_some_and(|room| room.members.len() == ids.len()) {
+            let end = |end_on_exit| if end_on_exit { EndReason::EndOnExit } else { EndReason::Empty };
+            self.end_room_as(now, key, end, |_| reason);
+            return;
+        }
         // One Left per member at least: grow the queue once, not by doubling.
         self.events.reserve(ids.len() + 1);
         let mut i = 0;
@@ -558,15 +578,43 @@ impl Conferences {
         end: EndReason,
         reason_for: impl Fn(MemberId) -> LeaveReason,
     ) {
+        self.end_room_as(now, key, |_| end, reason_for);
+    }
+
+    /// [`Conferences::end_room`], with the end reason chosen by `end(end_on_exit)` once the
+    /// members have left: `end_on_exit` tells whether a member other than the last had it.
+    fn end_room_as(
+        &mut self,
+        now: Duration,
+        key: &RoomKey,
+        end: impl FnOnce(bool) -> EndReason,
+        reason_for: impl Fn(MemberId) -> LeaveReason,
+    ) {
         let Some(mut room) = self.rooms.remove(key) else {
             return;
         };
         if let Some(slot) = room.deadline {
             self.deadlines.remove(&slot);
         }
-        let ids: Vec<MemberId> = room.members.keys().copied().collect();
-        for id in ids {
-            depart(&mut room, &mut self.members, &mut self.events, id, reason_for(id));
+        // The whole member map is taken at once and walked in order (ascending id): no
+        // per-member removal from the tree, no shifting of the members after it.
+        let members = std::mem::take(&mut room.members);
+        self.events.reserve(members.len() + 2);
+        let mut remaining = members.len();
+        let mut end_on_exit = false;
+        for (id, member) in members {
+            remaining -= 1;
+            end_on_exit |= member.end_on_exit && remaining > 0;
+            self.members.remove(&member.info.call);
+            self.events.push_back(RoomEvent::Left {
+                call: member.info.call,
+                room: room.name.clone(),
+                uuid: room.uuid.clone(),
+                member_id: id,
+                reason: reason_for(id),
+                last: remaining == 0,
+                recording: room.recording.as_ref().map(|r| r.info.clone()),
+            });
         }
         if let Some(recording) = room.recording.take() {
             self.events.push_back(RoomEvent::RecordingFinished {
@@ -581,7 +629,7 @@ impl Conferences {
             account: AccountId::from(key.0.as_str()),
             room: room.name.clone(),
             uuid: room.uuid,
-            reason: end,
+            reason: end(end_on_exit),
         });
     }
 }

@@ -1,5 +1,6 @@
 //! Every room rule as exact event sequences.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::registry::room_not_found;
@@ -29,9 +30,9 @@ fn call(c: &str) -> CallId {
 fn info(c: &str) -> MemberInfo {
     MemberInfo {
         call: call(c),
-        from: format!("from-{c}"),
-        to: format!("to-{c}"),
-        caller_name: format!("name-{c}"),
+        from: format!("from-{c}").into(),
+        to: format!("to-{c}").into(),
+        caller_name: format!("name-{c}").into(),
         direction: Direction::Inbound,
     }
 }
@@ -531,6 +532,37 @@ fn hanging_up_all_with_an_end_on_exit_member_hangs_up_every_call() {
     assert_no_state(&c);
 }
 
+#[test]
+fn kick_all_whose_end_on_exit_member_leaves_last_ends_empty() {
+    let mut c = reg();
+    join(&mut c, 0, req("r"), "c1");
+    join(&mut c, 0, req("r"), "c2");
+    let mut host = req("r");
+    host.end_on_exit = true;
+    join(&mut c, 0, host, "c3");
+    drain(&mut c);
+    // The host leaves last, into an empty room: nobody is left for end_on_exit to remove.
+    assert_eq!(c.kick(secs(1), ACCT, "r", &MemberTarget::All), Ok(mids(&[1, 2, 3])));
+    let events = drain(&mut c);
+    assert!(matches!(events.last(), Some(RoomEvent::Ended { reason: EndReason::Empty, .. })));
+    let lasts: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            RoomEvent::Left { last, .. } => Some(*last),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lasts, [false, false, true]);
+    join(&mut c, 2, req("r"), "c1");
+    let mut host = req("r");
+    host.end_on_exit = true;
+    join(&mut c, 2, host, "c3");
+    drain(&mut c);
+    assert_eq!(c.kick(secs(3), ACCT, "r", &ids(&[4, 5])), Ok(mids(&[4, 5])));
+    assert_eq!(shown(&mut c), ["left c1 #4 Kicked", "left c3 #5 Kicked", "ended r Empty"]);
+    assert_no_state(&c);
+}
+
 // ---- stay_alone ----
 
 #[test]
@@ -709,7 +741,10 @@ fn member_media_and_floor() {
     drain(&mut c);
     let play = MemberMedia::Play { url: "https://a.example/x.mp3".into() };
     assert_eq!(c.member_media(ACCT, "r", &ids(&[3, 1]), play.clone()), Ok(mids(&[1, 3])));
-    assert_eq!(drain(&mut c), vec![RoomEvent::Media { room: "r".into(), members: mids(&[1, 3]), media: play }]);
+    assert_eq!(
+        drain(&mut c),
+        vec![RoomEvent::Media { room: "r".into(), members: mids(&[1, 3]), media: Box::new(play) }]
+    );
     assert_eq!(c.member_media(ACCT, "r", &MemberTarget::All, MemberMedia::StopSpeak), Ok(mids(&[1, 2, 3])));
     assert_eq!(shown(&mut c), ["media [1, 2, 3]"]);
     assert_eq!(
@@ -869,7 +904,11 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 started: true,
                 first: true
             },
-            RoomEvent::RecordingStarted { room: "r".into(), uuid: room_uuid.clone().into(), recording: info.clone() },
+            RoomEvent::RecordingStarted {
+                room: "r".into(),
+                uuid: room_uuid.clone().into(),
+                recording: Arc::new(info.clone())
+            },
         ]
     );
     // A second recording member does not start another recording.
@@ -889,7 +928,7 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 member_id: MemberId(1),
                 reason: LeaveReason::CallHungUp,
                 last: false,
-                recording: Some(info.clone())
+                recording: Some(Arc::new(info.clone()))
             },
             RoomEvent::Left {
                 call: call("c2"),
@@ -898,12 +937,12 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 member_id: MemberId(2),
                 reason: LeaveReason::CallHungUp,
                 last: true,
-                recording: Some(info.clone())
+                recording: Some(Arc::new(info.clone()))
             },
             RoomEvent::RecordingFinished {
                 room: "r".into(),
                 uuid: room_uuid.clone().into(),
-                recording: info,
+                recording: Arc::new(info),
                 ended_at: secs(8),
                 callback: rec_spec(FileFormat::Wav).callback,
             },
@@ -951,7 +990,7 @@ fn rest_start_and_stop_recording() {
         vec![RoomEvent::RecordingFinished {
             room: "r".into(),
             uuid,
-            recording: info.clone(),
+            recording: Arc::new(info.clone()),
             ended_at: secs(4),
             callback: None
         }]
