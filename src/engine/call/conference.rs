@@ -312,8 +312,7 @@ impl Call {
             },
             _ => return Flow::Stop,
         };
-        let position = (u32::try_from(self.pc), self.sub.map(u32::try_from).transpose());
-        let (Some(doc), (Ok(index), Ok(sub))) = (self.doc.clone(), position) else { return Flow::Stop };
+        let (Some(doc), index, sub) = (self.doc.clone(), self.pc, self.sub) else { return Flow::Stop };
         let element = Element { doc, index, sub };
         let run = RoomRun { room: Arc::from(request.room.as_str()), phase: RoomPhase::Joining, element };
         self.state = State::Running(Run::Room(run));

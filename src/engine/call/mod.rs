@@ -110,8 +110,11 @@ pub struct Call {
     /// against (RFC 3986).
     /// Shared with the webhook it came from (the answer URL, most often): no copy per call.
     doc_url: Option<Arc<str>>,
-    pc: usize,
-    sub: Option<usize>,
+    /// The position `(pc, sub)`: verb index and index inside `<PreAnswer>`. `u32` (a document
+    /// is at most 100 KiB, so far fewer verbs), read as `usize` through [`Call::pc`] and
+    /// [`Call::sub`].
+    pc: u32,
+    sub: Option<u32>,
     state: State,
     redirects: u32,
     /// The time of the input being handled (for paths that end the call deep inside).
@@ -410,11 +413,19 @@ impl Call {
     // ------------------------------------------------------------------ positions
 
     fn verb_here(&self) -> Option<&Verb> {
-        crate::engine::io::verb_at(self.doc.as_deref()?, self.pc, self.sub)
+        crate::engine::io::verb_at(self.doc.as_deref()?, self.pc(), self.sub())
+    }
+
+    fn pc(&self) -> usize {
+        self.pc as usize
+    }
+
+    fn sub(&self) -> Option<usize> {
+        self.sub.map(|s| s as usize)
     }
 
     fn verb_ref(&self, prompt: Option<usize>) -> Option<VerbRef> {
-        Some(VerbRef { doc: self.doc.clone()?, index: self.pc, sub: self.sub, prompt })
+        Some(VerbRef { doc: self.doc.clone()?, index: self.pc(), sub: self.sub(), prompt })
     }
 
     /// Loads a document and runs it from the top.
@@ -453,7 +464,7 @@ impl Call {
                 _ => None,
             };
             if self.config.verb_events {
-                self.event(CallEvent::VerbStarted { index: self.pc, sub: self.sub, verb: name });
+                self.event(CallEvent::VerbStarted { index: self.pc(), sub: self.sub(), verb: name });
             }
             let flow = match media {
                 Some(speak) => self.start_media(now, speak),
@@ -473,7 +484,7 @@ impl Call {
         if !self.config.verb_events {
             return;
         }
-        let (index, sub) = (self.pc, if name.is_some() { self.sub } else { None });
+        let (index, sub) = (self.pc(), if name.is_some() { self.sub() } else { None });
         let verb = name.unwrap_or("PreAnswer");
         self.event(CallEvent::VerbFinished { index, sub, verb, outcome });
     }
@@ -556,7 +567,7 @@ impl Call {
         let Some(doc) = self.doc.clone() else {
             return Flow::Stop;
         };
-        let Some(verb) = doc.verbs.get(self.pc).and_then(|v| match (self.sub, v) {
+        let Some(verb) = doc.verbs.get(self.pc()).and_then(|v| match (self.sub(), v) {
             (Some(i), Verb::PreAnswer(p)) => p.verbs.get(i),
             (_, v) => Some(v),
         }) else {
