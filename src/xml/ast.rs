@@ -188,6 +188,9 @@ macro_rules! element {
             const NAMES: &'static [&'static str] = &[$($attr),*];
 
             fn index(name: &str) -> Option<usize> {
+                // The parser tracks attributes by their bit in a u64 (`Written`, repeats):
+                // an element with more than 64 would be misread, so it does not compile.
+                const _: () = assert!(<$name as Attrs>::NAMES.len() <= 64);
                 match name {
                     $( $attr => {
                         const I: usize = index_of(<$name as Attrs>::NAMES, $attr);
