@@ -154,6 +154,9 @@ impl Default for RoomsConfig {
     }
 }
 
+/// The smallest room whose end clears the member index in one pass ([`Conferences::end_room`]).
+const SWEEP_MIN: usize = 64;
+
 /// A room's key: (account, kind, name).
 pub(super) type RoomKey = (String, RoomKind, String);
 
@@ -590,7 +593,7 @@ impl Conferences {
         end: impl FnOnce(bool) -> EndReason,
         reason_for: impl Fn(MemberId) -> LeaveReason,
     ) {
-        let Some(mut room) = self.rooms.remove(key) else {
+        let Some((room_key, mut room)) = self.rooms.remove_entry(key) else {
             return;
         };
         if let Some(slot) = room.deadline {
@@ -599,13 +602,23 @@ impl Conferences {
         // The whole member map is taken at once and walked in order (ascending id): no
         // per-member removal from the tree, no shifting of the members after it.
         let members = std::mem::take(&mut room.members);
+        // A room holding at least a quarter of all members leaves the member index in one
+        // sequential pass (its entries point at this room's key: compared by address, no
+        // hashing of call ids, no key reads), at most 4× the room's size; a smaller room
+        // removes its members one by one.
+        let sweep = members.len() >= SWEEP_MIN && members.len().saturating_mul(4) >= self.members.len();
+        if sweep {
+            self.members.retain(|_, (k, _)| !Arc::ptr_eq(k, &room_key));
+        }
         self.events.reserve(members.len() + 2);
         let mut remaining = members.len();
         let mut end_on_exit = false;
         for (id, member) in members {
             remaining -= 1;
             end_on_exit |= member.end_on_exit && remaining > 0;
-            self.members.remove(&member.info.call);
+            if !sweep {
+                self.members.remove(&member.info.call);
+            }
             self.events.push_back(RoomEvent::Left {
                 call: member.info.call,
                 room: room.name.clone(),

@@ -1202,3 +1202,38 @@ fn mpc_hold_marks_participants_held_muted_and_deaf_and_unhold_restores_their_own
     assert!(c.leave(secs(1), &call("c1"), LeaveReason::CallHungUp));
     assert_eq!(shown(&mut c), ["left c1 #1 CallHungUp"]);
 }
+
+#[test]
+fn a_large_room_ending_leaves_the_other_rooms_members_indexed() {
+    // 100 members in "big": at least a quarter of all members, so its end sweeps the member
+    // index in one pass, which must keep the other rooms' members. "small" (49 members when it
+    // ends, under the sweep's minimum) then leaves the index one member at a time.
+    let mut c = reg();
+    let big = JoinRequest { max_members: u32::MAX, ..req("big") };
+    for i in 0..100 {
+        join(&mut c, 0, big.clone(), &format!("b{i}"));
+    }
+    let small = JoinRequest { max_members: u32::MAX, ..req("small") };
+    for i in 0..50 {
+        join(&mut c, 0, small.clone(), &format!("s{i}"));
+    }
+    join(&mut c, 0, req("third"), "t0");
+    drain(&mut c);
+    assert_eq!(c.kick(secs(1), ACCT, "big", &MemberTarget::All).map(|k| k.len()), Ok(100));
+    let ev = drain(&mut c);
+    assert_eq!(ev.iter().filter(|e| matches!(e, RoomEvent::Left { .. })).count(), 100);
+    for i in 0..100 {
+        assert_eq!(c.room_of(&call(&format!("b{i}"))), None);
+    }
+    for i in 0..50 {
+        let who = call(&format!("s{i}"));
+        assert_eq!(c.room_of(&who).map(|(_, room, _)| room.to_owned()), Some("small".to_owned()));
+    }
+    assert!(c.leave(secs(2), &call("s0"), LeaveReason::CallHungUp));
+    assert_eq!(c.kick(secs(3), ACCT, "small", &MemberTarget::All).map(|k| k.len()), Ok(49));
+    drain(&mut c);
+    assert_eq!(c.room_of(&call("t0")).map(|(_, room, _)| room.to_owned()), Some("third".to_owned()));
+    assert!(c.leave(secs(4), &call("t0"), LeaveReason::CallHungUp));
+    drain(&mut c);
+    assert_no_state(&c);
+}
