@@ -74,11 +74,11 @@ fn assert_flat(small: (u64, Work), large: (u64, Work)) {
 }
 
 #[test]
-fn offline_work_per_call_is_flat_from_1000_to_20000_calls() {
-    assert_flat((1000, offline(1000)), (20_000, offline(20_000)));
+fn offline_work_per_call_is_flat_from_1000_to_100000_calls() {
+    assert_flat((1000, offline(1000)), (100_000, offline(100_000)));
 }
 
 #[test]
-fn live_work_per_call_is_flat_from_1000_to_20000_calls() {
-    assert_flat((1000, live(1000)), (20_000, live(20_000)));
+fn live_work_per_call_is_flat_from_1000_to_100000_calls() {
+    assert_flat((1000, live(1000)), (100_000, live(100_000)));
 }
