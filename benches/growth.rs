@@ -8,7 +8,8 @@
 //!   then each one's speech finished (it hangs up, 4010) and the call removed; time per call,
 //!   and heap per live call at the peak.
 //! - `serve`: `plivo-flow serve --speed 0` in process; N calls set up through `POST /sim/Call/`
-//!   (8 concurrent clients) and parked in rooms of 20; call set-ups per second, and resident
+//!   (8 concurrent clients) and parked in rooms of 20 (a room's 20 calls are answered the same body, so they share one
+//!   parsed document); call set-ups per second, and resident
 //!   memory (RSS) per live call. Then the calls are ended through the API
 //!   (`DELETE Conference/`) and the RSS per ended call (the server's history) is printed.
 //!
