@@ -8,9 +8,9 @@
 //!   then each one's speech finished (it hangs up, 4010) and the call removed; time per call,
 //!   and heap per live call at the peak.
 //! - `serve`: `plivo-flow serve --speed 0` in process; N calls set up through `POST /sim/Call/`
-//!   (8 concurrent clients) and parked in rooms of 20 (a room's 20 calls are answered the same body, so they share one
-//!   parsed document); call set-ups per second, and resident
-//!   memory (RSS) per live call. Then the calls are ended through the API
+//!   (8 concurrent clients) and parked in rooms of 20 (a room's 20 calls are answered the same
+//!   body, so they share one parsed document); call set-ups per second, and resident memory
+//!   (RSS) per live call. Then the calls are ended through the API
 //!   (`DELETE Conference/`) and the RSS per ended call (the server's history) is printed.
 //!
 //! Prints `figure: growth_<series>_<what>_<N> VALUE` lines for `benches/run.sh`, and draws the
