@@ -8,15 +8,16 @@
 //!   then each one's speech finished (it hangs up, 4010) and the call removed; time per call,
 //!   and heap per live call at the peak.
 //! - `serve`: `plivo-flow serve --speed 0` in process; N calls set up through `POST /sim/Call/`
-//!   (8 concurrent clients) and parked in rooms of 20; call set-ups per second, and resident
-//!   memory (RSS) per live call. Then the calls are ended through the API
+//!   (8 concurrent clients) and parked in rooms of 20 (a room's 20 calls are answered the same
+//!   body, so they share one parsed document); call set-ups per second, and resident memory
+//!   (RSS) per live call. Then the calls are ended through the API
 //!   (`DELETE Conference/`) and the RSS per ended call (the server's history) is printed.
 //!
 //! Prints `figure: growth_<series>_<what>_<N> VALUE` lines for `benches/run.sh`, and draws the
 //! curves into `benches/growth.svg` (plotters). `cargo bench --bench growth`; set
 //! `GROWTH_MAX=10000` for a quick run, and `GROWTH_SERIES=serve` (a comma-separated list of
-//! `run`, `engine`, `serve`, `hostile`) to run only some series; the chart is drawn only when
-//! every series ran.
+//! `run`, `engine`, `serve`, `hostile`; an unknown name is an error) to run only some series; the
+//! chart is drawn only when `run`, `engine` and `serve` all ran (`hostile` is not charted).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -253,8 +254,9 @@ fn run_serve(sizes: &[usize]) -> (Vec<Point>, Option<f64>, Option<f64>) {
             }
             assert!(live >= n + 20, "{live} of {} calls in their rooms", n + 20);
             let after = rss().unwrap_or(0);
-            // The live heap beside the RSS: what the difference leaves is the allocator's.
-            let heap = LIVE.load(Ordering::Relaxed) - heap_before;
+            // The live heap beside the RSS: what the difference leaves is the allocator's. Signed
+            // (`isize`), so a heap that shrank shows as negative rather than wrapping.
+            let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before);
             println!("figure: growth_serve_heap_per_call_{n} {:.0}", heap as f64 / n as f64);
             points.push(Point {
                 calls: n,
@@ -379,10 +381,19 @@ fn print(series: &str, points: &[Point]) {
     }
 }
 
+/// The series `GROWTH_SERIES` may name.
+const SERIES: [&str; 4] = ["run", "engine", "serve", "hostile"];
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is read from the command line.
     let max: usize = std::env::var("GROWTH_MAX").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let only = std::env::var("GROWTH_SERIES").ok();
+    if let Some(o) = only.as_deref()
+        && let Some(bad) = o.split(',').map(str::trim).find(|s| !SERIES.contains(s))
+    {
+        eprintln!("GROWTH_SERIES: unknown series {bad:?}; the series are {}", SERIES.join(", "));
+        std::process::exit(2);
+    }
     let wanted = |series: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s.trim() == series));
     let sizes: Vec<usize> = [1_000, 10_000, 100_000].into_iter().filter(|&n| n <= max).collect();
     let mut run = Vec::new();
@@ -416,7 +427,7 @@ fn main() {
     {
         println!("figure: serve_hostile_document_peak_rss {b}");
     }
-    if only.is_some() {
+    if !["run", "engine", "serve"].into_iter().all(wanted) {
         return;
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/growth.svg");

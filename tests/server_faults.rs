@@ -31,6 +31,9 @@ struct App {
     gate: tokio::sync::watch::Sender<bool>,
     /// `/stuck` requests the server gave up (the handler was dropped before answering).
     dropped: Arc<AtomicUsize>,
+    /// `/slow` requests' starts and ends, in the order they happened: `start KIND`,
+    /// `end KIND` (KIND: the `ConferenceAction`, else the `kind` query parameter).
+    events: Arc<Mutex<Vec<String>>>,
 }
 
 /// Counts a `/stuck` request that never got its answer out.
@@ -53,6 +56,7 @@ async fn app(State(app): State<App>, req: Request) -> Result<String, axum::http:
         params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
     }
     let path = parts.uri.path().to_owned();
+    let kind = params.get("ConferenceAction").or(params.get("kind")).cloned().unwrap_or_default();
     app.hits.lock().expect("lock").push((path.clone(), params));
     let base = app.base.lock().expect("lock").clone();
     Ok(match path.as_str() {
@@ -63,6 +67,13 @@ async fn app(State(app): State<App>, req: Request) -> Result<String, axum::http:
             guard.1 = false;
             String::new()
         }
+        "/slow" => {
+            app.events.lock().expect("lock").push(format!("start {kind}"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            app.events.lock().expect("lock").push(format!("end {kind}"));
+            String::new()
+        }
+        "/slowroom" => format!(r#"<Response><Conference callbackUrl="{base}/slow">r</Conference></Response>"#),
         "/html" => "<html><body>Hello</body></html>".to_owned(),
         "/json" => r#"{"Response": "Speak"}"#.to_owned(),
         "/text" => "OK".to_owned(),
@@ -86,7 +97,13 @@ struct H {
 impl H {
     async fn start(config: ServerConfig) -> H {
         let (gate, _) = tokio::sync::watch::channel(false);
-        let app = App { base: Arc::default(), hits: Arc::default(), gate, dropped: Arc::new(AtomicUsize::new(0)) };
+        let app = App {
+            base: Arc::default(),
+            hits: Arc::default(),
+            gate,
+            dropped: Arc::new(AtomicUsize::new(0)),
+            events: Arc::default(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         *app.base.lock().expect("lock") = base.clone();
@@ -190,6 +207,49 @@ async fn a_stuck_callback_holds_the_hangup_url_back_only_for_the_hold() {
     assert_eq!(calls, ["/stuck", "/stuck", "/hangup"]);
     assert_eq!(h.hits("/stuck")[0].get("ConferenceAction").map(String::as_str), Some("enter"));
     assert_eq!(h.hits("/stuck")[1].get("ConferenceAction").map(String::as_str), Some("exit"));
+    h.stop().await;
+}
+
+/// While a call's `hangup_url` waits behind a callback that never answers (the hold is long),
+/// the server is not settled; once the callback answers, the hangup goes out and it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_waiting_behind_a_stuck_one_keeps_the_server_unsettled() {
+    let h = H::start(ServerConfig { notify_hold: Duration::from_secs(30), ..ServerConfig::default() }).await;
+    let uuid = h
+        .sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/room"), "hangup_url": h.url("/hangup")}))
+        .await;
+    h.until("the enter callback", |h| h.hits("/stuck").len() == 1).await;
+    h.sim_hangup(&uuid).await;
+    let settled = |h: &H, ms: u64| {
+        let url = format!("{}/sim/Settled/?timeout_ms={ms}", h.root);
+        let resp = h.http.get(url).basic_auth(ID, Some(TOKEN)).send();
+        async move { resp.await.expect("send").json::<Value>().await.expect("json")["settled"].clone() }
+    };
+    assert_eq!(settled(&h, 300).await, json!(false), "the exit callback and the hangup_url wait");
+    assert!(h.hits("/hangup").is_empty(), "the hangup_url waits behind the stuck callback");
+    h.app.gate.send_replace(true);
+    assert_eq!(settled(&h, 10_000).await, json!(true));
+    assert_eq!(h.hits("/hangup").len(), 1);
+    assert_eq!(h.hits("/stuck").len(), 2, "enter and exit callbacks were sent");
+    h.stop().await;
+}
+
+/// A call's notifications made while one of them is on the wire (enter callback; then, at the
+/// hangup, exit callback and `hangup_url`) arrive in the order the call made them, each once
+/// the one before it has been answered (they take 100 ms each, well within the hold).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_s_notifications_arrive_in_order_one_after_the_other() {
+    let h = H::start(ServerConfig::default()).await;
+    let uuid = h
+        .sim_call(
+            json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/slowroom"), "hangup_url": h.url("/slow?kind=hangup")}),
+        )
+        .await;
+    h.until("the enter callback", |h| h.hits("/slow").len() == 1).await;
+    h.sim_hangup(&uuid).await;
+    h.until("three notifications answered", |h| h.app.events.lock().expect("lock").len() == 6).await;
+    let events = h.app.events.lock().expect("lock").clone();
+    assert_eq!(events, ["start enter", "end enter", "start exit", "end exit", "start hangup", "end hangup"]);
     h.stop().await;
 }
 

@@ -516,8 +516,11 @@ struct Task {
     nonce: u64,
     /// Notifications (callbacks, hangup_url) of one call go out one after the other, in the
     /// order the call made them; document fetches go out at once. By call (`None`: the
-    /// rooms'); only calls with a notification waiting or on the wire have an entry, so a
-    /// call costs nothing here between its notifications.
+    /// rooms'). A call has an entry from when a notification of it is queued until a
+    /// [`Job::NotifyNext`] finds none of its notifications waiting: while one holds the queue
+    /// (on the wire for less than `notify_hold`) or waits its turn. A notification still on
+    /// the wire after its hold, with none waiting behind it, keeps no entry; so a call costs
+    /// nothing here between its notifications.
     queues: HashMap<Option<CallId>, NotifyQueue>,
     /// The document fetches in flight, by call and request: cancelled when the call is
     /// forgotten. A fetch's entry goes when its reply is delivered (an `AbortHandle` keeps
@@ -541,7 +544,10 @@ type Notice = (HttpRequest, String, InFlightGuard, Option<CallId>, Option<Slot>)
 #[derive(Debug, Default)]
 struct NotifyQueue {
     waiting: VecDeque<Notice>,
-    /// A notification is on its way and has held the queue for less than `notify_hold`.
+    /// True from when the queue's first notification starts: one of its notifications holds
+    /// the queue (it is on its way and has held it for less than `notify_hold`), and the
+    /// others wait for its [`Job::NotifyNext`]. Never set back to false: the queue is removed
+    /// instead when a `NotifyNext` finds nothing waiting.
     busy: bool,
 }
 
@@ -817,7 +823,10 @@ fn start_calls(
 /// application answered the same body share one parsed document ([`Documents`]).
 fn checked(reply: FetchReply, documents: &Mutex<Documents>) -> FetchReply {
     let FetchReply::Body(body) = reply else { return reply };
-    if let Some(doc) = documents.lock().ok().and_then(|d| d.get(&body)) {
+    // A body too long to be shared is not looked up (nor hashed under the lock).
+    if body.len() <= MAX_SHARED_BODY
+        && let Some(doc) = documents.lock().ok().and_then(|d| d.get(&body))
+    {
         return FetchReply::Document(doc);
     }
     let parsed = crate::xml::parse(&body);
@@ -839,11 +848,19 @@ fn checked(reply: FetchReply, documents: &Mutex<Documents>) -> FetchReply {
 /// the URL it came from: relative URLs are resolved by each call against its own). Holds
 /// them weakly: a document lives while a call runs it. Bounded: bodies of at most
 /// [`MAX_SHARED_BODY`] bytes, at most [`MAX_SHARED`] entries and [`MAX_SHARED_BYTES`] of
-/// bodies; when full, entries whose document is gone go first, then any.
+/// bodies. When a new body would pass a bound, one sweep drops the entries whose document is
+/// gone; if that frees less than an eighth of either bound, live entries go too (in the map's
+/// order, which is arbitrary, not by age) until the table is at three quarters of both. An
+/// evicted live document stays with its calls; the next call answered that body parses it
+/// afresh. So a sweep (O([`MAX_SHARED`])) comes at most once per [`MAX_SHARED`]` / 8` new
+/// entries or [`MAX_SHARED_BYTES`]` / 8` new bytes, and an insert costs amortised O(1).
 #[derive(Debug, Default)]
 struct Documents {
     by_body: HashMap<Box<str>, std::sync::Weak<crate::xml::Document>>,
+    /// The bytes of the keys in `by_body`.
     bytes: usize,
+    /// How many sweeps ran (for the debug log and the tests).
+    sweeps: u64,
 }
 
 /// The longest body whose document is shared.
@@ -859,7 +876,13 @@ impl Documents {
         self.by_body.get(body)?.upgrade()
     }
 
-    /// Remembers `doc` as the document of `body`.
+    /// Whether `entries` entries and `bytes` bytes of bodies fit in `num / den` of the bounds.
+    fn within(entries: usize, bytes: usize, num: usize, den: usize) -> bool {
+        entries <= MAX_SHARED / den * num && bytes <= MAX_SHARED_BYTES / den * num
+    }
+
+    /// Remembers `doc` as the document of `body` (a body longer than [`MAX_SHARED_BODY`] is
+    /// not kept).
     fn insert(&mut self, body: String, doc: &Arc<crate::xml::Document>) {
         if body.len() > MAX_SHARED_BODY {
             return;
@@ -869,19 +892,30 @@ impl Documents {
             *slot = Arc::downgrade(doc);
             return;
         }
-        if self.by_body.len() >= MAX_SHARED || self.bytes + body.len() > MAX_SHARED_BYTES {
+        let new = body.len();
+        if !Self::within(self.by_body.len() + 1, self.bytes + new, 1, 1) {
+            self.sweeps += 1;
+            let bytes = &mut self.bytes;
             self.by_body.retain(|k, d| {
                 let live = d.strong_count() > 0;
                 if !live {
-                    self.bytes -= k.len();
+                    *bytes -= k.len();
                 }
                 live
             });
-        }
-        while self.by_body.len() >= MAX_SHARED || self.bytes + body.len() > MAX_SHARED_BYTES {
-            let Some(k) = self.by_body.keys().next().cloned() else { break };
-            self.by_body.remove(&k);
-            self.bytes -= k.len();
+            // Less than an eighth free in either bound: make a quarter free in both.
+            if !Self::within(self.by_body.len() + 1, self.bytes + new, 7, 8) {
+                let (mut entries, bytes) = (self.by_body.len(), &mut self.bytes);
+                self.by_body.retain(|k, _| {
+                    if Self::within(entries + 1, *bytes + new, 3, 4) {
+                        return true;
+                    }
+                    entries -= 1;
+                    *bytes -= k.len();
+                    false
+                });
+            }
+            tracing::debug!(sweeps = self.sweeps, kept = self.by_body.len(), "shared documents swept");
         }
         let body = body.into_boxed_str();
         self.bytes += body.len();
@@ -899,6 +933,8 @@ impl Documents {
 /// written.
 async fn notify(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>, key: Option<CallId>, notice: Notice) {
     let (req, nonce, guard, call, slot) = notice;
+    // Whatever happens to this task (it panics, or is dropped), the queue is handed on.
+    let next = NotifyNext { back: back.clone(), key: Some(key) };
     // The hold counts from the moment the request may go on the wire.
     let permit = webhooks.permit(&req).await;
     let (hooks, back2) = (webhooks.clone(), back.clone());
@@ -921,7 +957,44 @@ async fn notify(webhooks: Webhooks, hold: Duration, back: mpsc::Sender<Job>, key
     if tokio::time::timeout(hold, &mut task).await.is_err() {
         tracing::debug!(?hold, "a notification is slow; the next one starts beside it");
     }
-    let _ = back.send(Job::NotifyNext { key }).await;
+    next.send().await;
+}
+
+/// Sends [`Job::NotifyNext`] for a call's queue once: with [`NotifyNext::send`], or when
+/// dropped unsent (the notification's task panicked or was cancelled), so that the queue is
+/// never left busy.
+struct NotifyNext {
+    back: mpsc::Sender<Job>,
+    /// `None` once sent.
+    key: Option<Option<CallId>>,
+}
+
+impl NotifyNext {
+    /// Sends it, waiting for room in the driver's channel.
+    async fn send(mut self) {
+        if let Some(key) = self.key.take() {
+            let _ = self.back.send(Job::NotifyNext { key }).await;
+        }
+    }
+}
+
+impl Drop for NotifyNext {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        match self.back.try_send(Job::NotifyNext { key }) {
+            // The channel is full: wait for room in a task of its own.
+            Err(mpsc::error::TrySendError::Full(job)) => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let back = self.back.clone();
+                    rt.spawn(async move {
+                        let _ = back.send(job).await;
+                    });
+                }
+            }
+            // Sent, or the driver is gone.
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
 }
 
 async fn sleep(wait: Option<Duration>) {
@@ -989,23 +1062,93 @@ mod tests {
         assert_eq!(documents.lock().map(|d| d.by_body.len()).ok(), Some(0));
     }
 
+    /// `n` distinct bodies of `len` bytes or more, numbered from `from`.
+    fn bodies(from: usize, n: usize, len: usize) -> impl Iterator<Item = String> {
+        (from..from + n).map(move |i| format!("<Response><Speak>{i:0len$}</Speak></Response>"))
+    }
+
+    fn keys_add_up(documents: &Documents) -> bool {
+        documents.bytes == documents.by_body.keys().map(|k| k.len()).sum::<usize>()
+    }
+
     #[test]
-    fn the_shared_documents_are_bounded() {
+    fn the_shared_documents_are_bounded_and_swept_rarely() {
         let mut documents = Documents::default();
-        let mut held = Vec::new();
-        for i in 0..MAX_SHARED + 10 {
-            let body = format!("<Response><Conference>R{i}</Conference></Response>");
-            let doc = Arc::new(crate::xml::parse(&body).document);
-            documents.insert(body, &doc);
-            held.push(doc);
+        // Every entry live (held by a call): the table fills and then evicts live entries.
+        let live = Arc::new(crate::xml::parse(DOC).document);
+        let n = 4 * MAX_SHARED;
+        for body in bodies(0, n, 8) {
+            documents.insert(body, &live);
             assert!(documents.by_body.len() <= MAX_SHARED);
+            assert!(documents.bytes <= MAX_SHARED_BYTES);
         }
-        assert_eq!(documents.by_body.len(), MAX_SHARED);
-        assert_eq!(documents.bytes, documents.by_body.keys().map(|k| k.len()).sum::<usize>());
+        assert!(keys_add_up(&documents));
+        // The first sweep comes when the table is full, then at most one per eighth of it.
+        let most = ((n - MAX_SHARED) / (MAX_SHARED / 8) + 1) as u64;
+        assert!(documents.sweeps >= 1 && documents.sweeps <= most, "{} sweeps", documents.sweeps);
+        // The newest body is always kept.
+        let last = bodies(n - 1, 1, 8).next().unwrap_or_default();
+        assert!(documents.get(&last).is_some());
+        // A body too long to share is not kept.
         let long = format!("<Response><Speak>{}</Speak></Response>", "a".repeat(MAX_SHARED_BODY));
-        let doc = Arc::new(crate::xml::parse(&long).document);
-        documents.insert(long.clone(), &doc);
+        documents.insert(long.clone(), &live);
         assert!(documents.get(&long).is_none());
+    }
+
+    #[test]
+    fn the_bytes_bound_holds_with_long_bodies() {
+        let mut documents = Documents::default();
+        let live = Arc::new(crate::xml::parse(DOC).document);
+        // Bodies of about 12 KiB: the bytes bound (4 MiB, ~340 bodies) comes first.
+        let n = 4 * MAX_SHARED_BYTES / (12 * 1024);
+        for body in bodies(0, n, 12 * 1024) {
+            documents.insert(body, &live);
+            assert!(documents.bytes <= MAX_SHARED_BYTES);
+        }
+        assert!(keys_add_up(&documents));
+        assert!(documents.sweeps >= 1 && documents.sweeps <= ((n / (n / 4 / 8)) + 1) as u64);
+    }
+
+    #[test]
+    fn gone_documents_go_before_live_ones() {
+        let mut documents = Documents::default();
+        let live = Arc::new(crate::xml::parse(DOC).document);
+        let gone = Arc::new(crate::xml::parse(DOC).document);
+        // Full, a quarter of it gone (every fourth entry's document has no call left).
+        for (i, body) in bodies(0, MAX_SHARED, 8).enumerate() {
+            documents.insert(body, if i % 4 == 0 { &gone } else { &live });
+        }
+        drop(gone);
+        assert_eq!((documents.by_body.len(), documents.sweeps), (MAX_SHARED, 0));
+        let new = bodies(MAX_SHARED, 1, 8).next().unwrap_or_default();
+        documents.insert(new.clone(), &live);
+        assert_eq!(documents.sweeps, 1);
+        // Only the gone ones went: every live one is still shared.
+        assert_eq!(documents.by_body.len(), MAX_SHARED - MAX_SHARED / 4 + 1);
+        assert!(bodies(0, MAX_SHARED, 8).enumerate().all(|(i, b)| (i % 4 == 0) != documents.get(&b).is_some()));
+        assert!(documents.get(&new).is_some());
+        assert!(keys_add_up(&documents));
+    }
+
+    #[tokio::test]
+    async fn a_notification_that_panics_still_hands_its_queue_on() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let key = Some(CallId::from("c1"));
+        // The channel is full: the guard's send waits in a task of its own.
+        tx.try_send(Job::NotifyNext { key: None }).ok();
+        let next = NotifyNext { back: tx.clone(), key: Some(key.clone()) };
+        let task = tokio::spawn(async move {
+            let _next = next;
+            panic!("as if in `permit`");
+        });
+        assert!(task.await.is_err_and(|e| e.is_panic()));
+        assert!(matches!(rx.recv().await, Some(Job::NotifyNext { key: None })));
+        assert!(matches!(rx.recv().await, Some(Job::NotifyNext { key: k }) if k == key));
+        // Sent once only: sending it does not send it again when it drops.
+        NotifyNext { back: tx.clone(), key: Some(None) }.send().await;
+        drop(tx);
+        assert!(matches!(rx.recv().await, Some(Job::NotifyNext { key: None })));
+        assert!(rx.recv().await.is_none());
     }
 
     #[test]
