@@ -1,10 +1,10 @@
 //! REST kicks per second through the real server on loopback, beside a bare axum endpoint that
 //! only answers 202 (the ceiling), with the same client and concurrency in the same run.
 //!
-//! There are 256 rooms with one member each; a member's document is 3,000 `<Conference>` verbs
+//! There are 128 rooms with one member each; a member's document is 3,000 `<Conference>` verbs
 //! naming its room, so a kicked member rejoins at once and every kick is a real one (202).
-//! Kick j targets room `Bench-(j mod 256)`, member `all`. Requests go over keep-alive
-//! connections from 8 concurrent clients; capacity is 768,000 kicks, and the bench fails if a
+//! Kick j targets room `Bench-(j mod 128)`, member `all`. Requests go over keep-alive
+//! connections from 8 concurrent clients; capacity is 384,000 kicks, and the bench fails if a
 //! kick was not answered 202 (a member had run out of verbs: the figure would count 404s).
 
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use plivo_flow::server::{self, ServerConfig};
 
 const ID: &str = "MAXXXXXXXXXXXXXXXXXX";
 const TOKEN: &str = "bench-token";
-const ROOMS: u32 = 256;
+const ROOMS: u32 = 128;
 const VERBS: usize = 3000;
 const CONCURRENCY: usize = 8;
 const BATCH: u32 = 1000;
