@@ -44,30 +44,28 @@ fn bench_steps(c: &mut Criterion) {
 }
 
 /// What the members' calls hold, as in an `Engine`: their ids (a kicked call lives on, at
-/// its next element, so a kick never frees them) and the texts of their listings, shared with
-/// the members (`Arc<str>`), as a call's own from/to/caller name are.
+/// its next element, so a kick never frees them) and their own from/to/caller name, shared
+/// with their members (`Arc<str>`), so a departure drops reference counts, one call's each.
 struct Calls {
     ids: Vec<CallId>,
-    from: Arc<str>,
-    to: Arc<str>,
-    caller_name: Arc<str>,
+    texts: Vec<(Arc<str>, Arc<str>, Arc<str>)>,
 }
 
 fn calls(n: usize) -> Calls {
+    // An empty caller name is one text shared by every call, as `CallSetup` shares it.
+    let none: Arc<str> = Arc::from("");
     Calls {
         ids: (0..n).map(|i| CallId::from(format!("call-{i:08}"))).collect(),
-        from: Arc::from("+15550001"),
-        to: Arc::from("+15550002"),
-        caller_name: Arc::from(""),
+        texts: (0..n).map(|i| (Arc::from(format!("+1555{i:07}")), Arc::from("+15550002"), none.clone())).collect(),
     }
 }
 
-fn member(call: &CallId, texts: &Calls) -> MemberInfo {
+fn member(call: &CallId, (from, to, caller_name): &(Arc<str>, Arc<str>, Arc<str>)) -> MemberInfo {
     MemberInfo {
         call: call.clone(),
-        from: texts.from.clone(),
-        to: texts.to.clone(),
-        caller_name: texts.caller_name.clone(),
+        from: from.clone(),
+        to: to.clone(),
+        caller_name: caller_name.clone(),
         direction: Direction::Inbound,
     }
 }
@@ -97,8 +95,8 @@ fn bench_kick(c: &mut Criterion) {
                 || {
                     let mut rooms = Conferences::new(Default::default());
                     let texts = calls(n);
-                    for call in &texts.ids {
-                        rooms.join(Duration::ZERO, join("Bench"), member(call, &texts)).expect("join");
+                    for (call, texts) in texts.ids.iter().zip(&texts.texts) {
+                        rooms.join(Duration::ZERO, join("Bench"), member(call, texts)).expect("join");
                     }
                     while rooms.poll_event().is_some() {}
                     (rooms, texts)

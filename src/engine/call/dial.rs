@@ -359,6 +359,10 @@ impl KeyTail {
     pub(super) fn press(&mut self, key: char, patterns: Option<&DigitPatterns>) -> Option<String> {
         let patterns = patterns.map(DigitPatterns::patterns).unwrap_or_default();
         let longest = patterns.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+        if longest == 0 {
+            // No patterns: nothing to keep, and no buffer allocated.
+            return None;
+        }
         self.0.push(key);
         if self.0.len() > longest {
             let extra = self.0.len() - longest;
@@ -378,5 +382,11 @@ impl KeyTail {
     #[cfg(test)]
     pub(super) fn kept(&self) -> String {
         self.0.iter().collect()
+    }
+
+    /// Whether a buffer is allocated (for tests).
+    #[cfg(test)]
+    pub(super) fn allocated(&self) -> bool {
+        self.0.capacity() > 0
     }
 }

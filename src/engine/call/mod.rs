@@ -110,9 +110,10 @@ pub struct Call {
     /// against (RFC 3986).
     /// Shared with the webhook it came from (the answer URL, most often): no copy per call.
     doc_url: Option<Arc<str>>,
-    /// The position `(pc, sub)`: verb index and index inside `<PreAnswer>`. `u32` (a document
-    /// is at most 100 KiB, so far fewer verbs), read as `usize` through [`Call::pc`] and
-    /// [`Call::sub`].
+    /// The position `(pc, sub)`: verb index and index inside `<PreAnswer>`, read as `usize`
+    /// through [`Call::pc`] and [`Call::sub`]. `u32`: a parsed document (at most 100 KiB) has far
+    /// fewer verbs, and one built through the AST would need hundreds of GB to pass 4 billion;
+    /// the position saturates there, past the end, where the call hangs up with 4010.
     pc: u32,
     sub: Option<u32>,
     state: State,
@@ -448,7 +449,7 @@ impl Call {
                 // Past the end of a <PreAnswer>'s children or of the document.
                 if self.sub.take().is_some() {
                     self.finish_event(Outcome::Done, None);
-                    self.pc += 1;
+                    self.pc = self.pc.saturating_add(1);
                     continue;
                 }
                 self.end(now, HangupCause::EndOfXml, HangupSource::Plivo, true);
@@ -491,8 +492,8 @@ impl Call {
 
     fn advance(&mut self) {
         match self.sub {
-            Some(i) => self.sub = Some(i + 1),
-            None => self.pc += 1,
+            Some(i) => self.sub = Some(i.saturating_add(1)),
+            None => self.pc = self.pc.saturating_add(1),
         }
     }
 

@@ -132,7 +132,7 @@ impl CallSetup {
     /// The same call, with `CallerName` `name`.
     #[must_use]
     pub fn with_caller_name(self, name: &str) -> Self {
-        CallSetup { caller_name: name.into(), ..self }
+        CallSetup { caller_name: if name.is_empty() { no_text() } else { name.into() }, ..self }
     }
 
     /// The same call, answered by `answer` (URL and method).

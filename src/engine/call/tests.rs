@@ -643,4 +643,5 @@ fn digits_kept_for_digits_match_are_bounded_by_the_longest_pattern() {
         assert_eq!(keys.press('7', None), None);
     }
     assert_eq!(keys.kept(), "");
+    assert!(!keys.allocated(), "no buffer without patterns");
 }

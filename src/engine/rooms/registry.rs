@@ -602,11 +602,11 @@ impl Conferences {
         // The whole member map is taken at once and walked in order (ascending id): no
         // per-member removal from the tree, no shifting of the members after it.
         let members = std::mem::take(&mut room.members);
-        // A room holding at least a quarter of all members leaves the member index in one
-        // sequential pass (its entries point at this room's key: compared by address, no
-        // hashing of call ids, no key reads), at most 4× the room's size; a smaller room
-        // removes its members one by one.
-        let sweep = members.len() >= SWEEP_MIN && members.len().saturating_mul(4) >= self.members.len();
+        // A room holding at least a quarter of the member index's capacity (what `retain`
+        // walks) leaves the index in one sequential pass (its entries point at this room's
+        // key: compared by address, no hashing of call ids, no key reads), at most 4× the
+        // room's size; a smaller room removes its members one by one.
+        let sweep = members.len() >= SWEEP_MIN && members.len().saturating_mul(4) >= self.members.capacity();
         if sweep {
             self.members.retain(|_, (k, _)| !Arc::ptr_eq(k, &room_key));
         }

@@ -1205,9 +1205,9 @@ fn mpc_hold_marks_participants_held_muted_and_deaf_and_unhold_restores_their_own
 
 #[test]
 fn a_large_room_ending_leaves_the_other_rooms_members_indexed() {
-    // 100 members in "big": at least a quarter of all members, so its end sweeps the member
-    // index in one pass, which must keep the other rooms' members. "small" (49 members when it
-    // ends, under the sweep's minimum) then leaves the index one member at a time.
+    // 100 members in "big": at least a quarter of the member index's capacity, so its end
+    // sweeps the index in one pass, which must keep the other rooms' members. "small" (49
+    // members when it ends, under the sweep's minimum) then leaves it one member at a time.
     let mut c = reg();
     let big = JoinRequest { max_members: u32::MAX, ..req("big") };
     for i in 0..100 {
