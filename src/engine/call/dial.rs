@@ -13,9 +13,8 @@ use crate::engine::ids::{CallId, MediaId};
 use crate::engine::io::{Command, DialEvent, Listener, RecordMode};
 use crate::xml;
 use crate::xml::Document;
-use thin_vec::ThinVec;
-
 use crate::xml::values::{DialMusic, DigitPatterns, Key, Method, Url};
+use thin_vec::ThinVec;
 
 /// A running `<Dial>`.
 #[derive(Debug)]
@@ -344,8 +343,6 @@ impl DialAction {
     }
 }
 
-/// Checks whether `buffer` ends with one of `patterns`, and if so clears it and returns the
-/// pattern.
 /// The latest keys one party pressed during a bridged `<Dial>` or in a `<Conference>`, kept
 /// for `digitsMatch`: only as many as its longest pattern, since older keys can never end a
 /// match. So the buffer stays bounded however many keys the party sends, and keeps nothing
@@ -358,7 +355,8 @@ impl KeyTail {
     /// in document order), and then starts over.
     pub(super) fn press(&mut self, key: char, patterns: Option<&DigitPatterns>) -> Option<String> {
         let patterns = patterns.map(DigitPatterns::patterns).unwrap_or_default();
-        let longest = patterns.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+        // Patterns are ASCII keys (`DigitPatterns` accepts 0-9, * and #): bytes are keys.
+        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
         if longest == 0 {
             // No patterns: nothing to keep, and no buffer allocated.
             return None;
@@ -374,8 +372,8 @@ impl KeyTail {
     }
 
     fn ends_with(&self, pattern: &str) -> bool {
-        let n = pattern.chars().count();
-        n <= self.0.len() && self.0.iter().skip(self.0.len() - n).copied().eq(pattern.chars())
+        pattern.len() <= self.0.len()
+            && self.0.iter().rev().zip(pattern.bytes().rev()).all(|(&k, b)| k == char::from(b))
     }
 
     /// The keys kept (for tests).

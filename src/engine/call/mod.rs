@@ -575,6 +575,7 @@ impl Call {
             return Flow::Stop;
         };
         match verb {
+            // `proceed` starts these itself, without this lookup; here for a total match.
             Verb::Speak(_) => self.start_media(now, true),
             Verb::Play(_) => self.start_media(now, false),
             Verb::Wait(w) => self.start_wait(now, w),

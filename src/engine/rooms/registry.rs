@@ -288,16 +288,21 @@ pub(super) fn depart(
 ) -> Option<Member> {
     let member = room.members.remove(&id)?;
     index.remove(&member.info.call);
-    events.push_back(RoomEvent::Left {
-        call: member.info.call.clone(),
+    events.push_back(left(room, member.info.call.clone(), id, reason, room.members.is_empty()));
+    Some(member)
+}
+
+/// The `Left` of member `member_id` (call `call`) of `room`; `last`: the room is empty now.
+fn left(room: &Room, call: CallId, member_id: MemberId, reason: LeaveReason, last: bool) -> RoomEvent {
+    RoomEvent::Left {
+        call,
         room: room.name.clone(),
         uuid: room.uuid.clone(),
-        member_id: id,
+        member_id,
         reason,
-        last: room.members.is_empty(),
+        last,
         recording: room.recording.as_ref().map(|r| r.info.clone()),
-    });
-    Some(member)
+    }
 }
 
 /// The member ids `target` names in `room`, ascending, or the error naming the unknown ones.
@@ -619,15 +624,7 @@ impl Conferences {
             if !sweep {
                 self.members.remove(&member.info.call);
             }
-            self.events.push_back(RoomEvent::Left {
-                call: member.info.call,
-                room: room.name.clone(),
-                uuid: room.uuid.clone(),
-                member_id: id,
-                reason: reason_for(id),
-                last: remaining == 0,
-                recording: room.recording.as_ref().map(|r| r.info.clone()),
-            });
+            self.events.push_back(left(&room, member.info.call, id, reason_for(id), remaining == 0));
         }
         if let Some(recording) = room.recording.take() {
             self.events.push_back(RoomEvent::RecordingFinished {
