@@ -176,6 +176,16 @@ impl H {
         v["calls"].clone()
     }
 
+    /// A call joins `/room` (whose enter callback, `/stuck`, never answers until the gate
+    /// opens) with a `hangup_url`, and hangs up once that callback went out.
+    async fn hang_up_behind_the_stuck_enter_callback(&self) {
+        let uuid = self
+            .sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": self.url("/room"), "hangup_url": self.url("/hangup")}))
+            .await;
+        self.until("the enter callback", |h| h.hits("/stuck").len() == 1).await;
+        self.sim_hangup(&uuid).await;
+    }
+
     async fn stop(self) {
         self.app.gate.send_replace(true);
         self.server.stop().await.expect("stop");
@@ -191,11 +201,7 @@ fn is_api_error(v: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_callback_holds_the_hangup_url_back_only_for_the_hold() {
     let h = H::start(ServerConfig { notify_hold: Duration::from_millis(200), ..ServerConfig::default() }).await;
-    let uuid = h
-        .sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/room"), "hangup_url": h.url("/hangup")}))
-        .await;
-    h.until("the enter callback", |h| h.hits("/stuck").len() == 1).await;
-    h.sim_hangup(&uuid).await;
+    h.hang_up_behind_the_stuck_enter_callback().await;
     h.until("the hangup_url", |h| h.hits("/hangup").len() == 1).await;
     // Both callbacks are still waiting for the gate: the hangup did not wait for them.
     assert!(!*h.app.gate.borrow());
@@ -215,11 +221,7 @@ async fn a_stuck_callback_holds_the_hangup_url_back_only_for_the_hold() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_waiting_behind_a_stuck_one_keeps_the_server_unsettled() {
     let h = H::start(ServerConfig { notify_hold: Duration::from_secs(30), ..ServerConfig::default() }).await;
-    let uuid = h
-        .sim_call(json!({"from": "+1555", "to": "+1666", "answer_url": h.url("/room"), "hangup_url": h.url("/hangup")}))
-        .await;
-    h.until("the enter callback", |h| h.hits("/stuck").len() == 1).await;
-    h.sim_hangup(&uuid).await;
+    h.hang_up_behind_the_stuck_enter_callback().await;
     let settled = |h: &H, ms: u64| {
         let url = format!("{}/sim/Settled/?timeout_ms={ms}", h.root);
         let resp = h.http.get(url).basic_auth(ID, Some(TOKEN)).send();
