@@ -121,7 +121,8 @@ impl Parser<'_> {
             let val_start = self.offset_of(&a.value, span.start);
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes;
-            let idx = index(name).filter(|&i| i < 64);
+            // Below 64: `element!` refuses to compile an element with more attributes.
+            let idx = index(name);
             let repeated = match idx {
                 Some(i) => {
                     let was = seen & 1 << i != 0;
