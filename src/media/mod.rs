@@ -25,6 +25,8 @@
 //! keeps the same contract.
 
 mod far_end;
+#[cfg(feature = "rtp")]
+pub mod rtp;
 mod simulated;
 
 pub use far_end::{FarEnd, FarEndAnswer, FarEndError, FarEndKey, FarEnds, MAX_FAR_ENDS};
