@@ -125,19 +125,19 @@ impl DtmfReceiver {
     /// key it completes, if any. Event codes that are not keys (above 15) are tracked like
     /// keys but never reported.
     pub fn receive(&mut self, header: &RtpHeader, ev: &TelephoneEvent) -> Option<char> {
-        if let Some(cur) = self.current.as_mut() {
-            if cur.ssrc == header.ssrc {
-                let age = header.timestamp.wrapping_sub(cur.timestamp) as i32;
-                if age < 0 {
-                    return None; // a late packet of an earlier event
+        if let Some(cur) = self.current.as_mut()
+            && cur.ssrc == header.ssrc
+        {
+            let age = header.timestamp.wrapping_sub(cur.timestamp) as i32;
+            if age < 0 {
+                return None; // a late packet of an earlier event
+            }
+            if age == 0 {
+                if ev.end && !cur.reported {
+                    cur.reported = true;
+                    return cur.key;
                 }
-                if age == 0 {
-                    if ev.end && !cur.reported {
-                        cur.reported = true;
-                        return cur.key;
-                    }
-                    return None;
-                }
+                return None;
             }
         }
         // A new event (or the first, or a new stream): the one before it is done.
@@ -153,10 +153,10 @@ impl DtmfReceiver {
                 // Two keys at once (the previous one lost its end packets and this packet is
                 // an end packet itself): report the earlier now, this one on its next end
                 // packet, its successor, or `flush`.
-                if ev.end {
-                    if let Some(cur) = self.current.as_mut() {
-                        cur.reported = false;
-                    }
+                if ev.end
+                    && let Some(cur) = self.current.as_mut()
+                {
+                    cur.reported = false;
                 }
                 Some(key)
             }
