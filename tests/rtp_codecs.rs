@@ -166,6 +166,39 @@ fn dtmf_packets(keys: &[(char, u32)], start: u32, ssrc: u32) -> Vec<(RtpHeader, 
     out
 }
 
+/// The packets of one of SIPp's `dtmf_2833_<key>.pcap` files (SIPp 3.6.1, as read from them):
+/// one SSRC for all, the capture's timestamp, durations 0, 320, … 1920, then 2240 with the
+/// end bit three times; the first packet has the marker.
+fn sipp_dtmf_pcap(key: char, timestamp: u32) -> Vec<(RtpHeader, TelephoneEvent)> {
+    let event = plivo_flow::media::rtp::key_event(key).expect("a key");
+    let durations = (0..7).map(|i| (i * 320, false)).chain([(2240, true); 3]);
+    durations
+        .enumerate()
+        .map(|(i, (duration, end))| {
+            let header =
+                RtpHeader { marker: i == 0, payload_type: 101, sequence: i as u16, timestamp, ssrc: 235_223_118 };
+            (header, TelephoneEvent { event, end, volume: 10, duration })
+        })
+        .collect()
+}
+
+#[test]
+fn sipps_dtmf_pcaps_give_each_key_once_in_any_order() {
+    // Their timestamps: 1 → 13280, 9 → 67840, # → 92640. Step 6 plays 1 then #; 9 then 1
+    // goes backwards in time and is still two keys.
+    for (keys, expected) in [([('1', 13_280), ('#', 92_640)], "1#"), ([('9', 67_840), ('1', 13_280)], "91")] {
+        let mut rx = DtmfReceiver::new();
+        let mut heard = String::new();
+        for (key, timestamp) in keys {
+            for (h, e) in sipp_dtmf_pcap(key, timestamp) {
+                heard.extend(rx.receive(&h, &e));
+            }
+        }
+        heard.extend(rx.flush());
+        assert_eq!(heard, expected);
+    }
+}
+
 fn key() -> impl Strategy<Value = char> {
     prop::sample::select("0123456789*#ABCD".chars().collect::<Vec<_>>())
 }

@@ -106,16 +106,26 @@ struct Current {
 /// An event is one RTP timestamp (RFC 4733 §2.5.1.2: every packet of an event carries its
 /// start timestamp). Its key is reported on its first end packet, and the two retransmitted
 /// end packets (§2.5.1.4) are then ignored; if no end packet comes, the key is reported when
-/// a packet of a newer event arrives (§2.5.2.2), or by [`DtmfReceiver::flush`]. A packet
-/// whose timestamp is older than the current event's (serial-number order, RFC 1982) is a
-/// late one and ignored, so reordering cannot report a key twice. A new SSRC starts over.
-/// Holds one event, whatever the input: no buffer grows.
+/// a packet of another event arrives (§2.5.2.2), or by [`DtmfReceiver::flush`]. A packet
+/// with the timestamp of one of the [`DtmfReceiver::RECENT_EVENTS`] events before the current
+/// one is a late one and ignored, so reordering cannot report a key twice. Any other
+/// timestamp, older or newer, starts an event: senders that replay canned packets (SIPp's
+/// `dtmf_2833_*.pcap`, whose timestamps are those of their capture) may go backwards. The
+/// same key replayed with the same timestamp is one event. A new SSRC starts over. Holds one
+/// event and the timestamps of the recent ones, whatever the input: nothing grows.
 #[derive(Debug, Clone, Default)]
 pub struct DtmfReceiver {
     current: Option<Current>,
+    /// Timestamps of the events before the current one (same SSRC), a ring.
+    recent: [Option<u32>; DtmfReceiver::RECENT_EVENTS],
+    /// Where the next timestamp goes in `recent`.
+    next_recent: usize,
 }
 
 impl DtmfReceiver {
+    /// How many earlier events' timestamps are remembered to recognise their late packets.
+    pub const RECENT_EVENTS: usize = 8;
+
     /// A receiver that has seen nothing.
     pub fn new() -> Self {
         Self::default()
@@ -125,23 +135,33 @@ impl DtmfReceiver {
     /// key it completes, if any. Event codes that are not keys (above 15) are tracked like
     /// keys but never reported.
     pub fn receive(&mut self, header: &RtpHeader, ev: &TelephoneEvent) -> Option<char> {
+        let mut same_stream = false;
         if let Some(cur) = self.current.as_mut()
             && cur.ssrc == header.ssrc
         {
-            let age = header.timestamp.wrapping_sub(cur.timestamp) as i32;
-            if age < 0 {
-                return None; // a late packet of an earlier event
-            }
-            if age == 0 {
+            if header.timestamp == cur.timestamp {
                 if ev.end && !cur.reported {
                     cur.reported = true;
                     return cur.key;
                 }
                 return None;
             }
+            if self.recent.contains(&Some(header.timestamp)) {
+                return None; // a late packet of an earlier event
+            }
+            same_stream = true;
         }
         // A new event (or the first, or a new stream): the one before it is done.
         let unreported = self.flush();
+        if !same_stream {
+            self.recent = [None; Self::RECENT_EVENTS];
+        }
+        if let Some(cur) = self.current {
+            if let Some(slot) = self.recent.get_mut(self.next_recent) {
+                *slot = Some(cur.timestamp);
+            }
+            self.next_recent = (self.next_recent + 1) % Self::RECENT_EVENTS;
+        }
         self.current = Some(Current {
             ssrc: header.ssrc,
             timestamp: header.timestamp,
@@ -307,6 +327,30 @@ mod tests {
         // Another SSRC starts over, even with an older timestamp.
         let other = RtpHeader { ssrc: 8, ..header(1) };
         assert_eq!(rx.receive(&other, &ev(9, true)), Some('9'));
+    }
+
+    #[test]
+    fn a_timestamp_going_back_to_an_unseen_value_is_a_new_key() {
+        // SIPp's dtmf_2833_9.pcap (timestamp 67840) then dtmf_2833_1.pcap (13280).
+        let mut rx = DtmfReceiver::new();
+        assert_eq!(rx.receive(&header(67840), &ev(9, false)), None);
+        assert_eq!(rx.receive(&header(67840), &ev(9, true)), Some('9'));
+        assert_eq!(rx.receive(&header(13280), &ev(1, false)), None);
+        assert_eq!(rx.receive(&header(67840), &ev(9, true)), None, "late, still known");
+        assert_eq!(rx.receive(&header(13280), &ev(1, true)), Some('1'));
+    }
+
+    #[test]
+    fn remembers_only_the_recent_events() {
+        let mut rx = DtmfReceiver::new();
+        let events = DtmfReceiver::RECENT_EVENTS as u32 + 1;
+        for i in 0..=events {
+            assert_eq!(rx.receive(&header(i * 1000), &ev(1, true)), Some('1'));
+        }
+        // The first event's timestamp has left the ring: its packet now starts an event.
+        assert_eq!(rx.receive(&header(0), &ev(2, true)), Some('2'));
+        // The one right before the current is still known.
+        assert_eq!(rx.receive(&header(events * 1000), &ev(3, true)), None);
     }
 
     #[test]
