@@ -11,7 +11,7 @@
 //! - `framer`: [`Framer`], any packet size re-sliced into 20 ms frames.
 //!
 //! Every buffer that a peer's input can grow has a bound: [`MAX_SDP_LEN`], [`MAX_SDP_LINES`],
-//! [`MAX_FORMATS`], [`MAX_MEDIA`], [`Framer::MAX_BUFFERED`]. The plan they serve is
+//! [`MAX_FORMATS`], [`MAX_MEDIA`], [`Framer::MAX_BUFFERED`], [`DtmfReceiver::RECENT_EVENTS`]. The plan they serve is
 //! `docs/sip-plan.md`.
 
 mod dtmf;

@@ -49,7 +49,8 @@ pub enum RtpError {
 
 impl<'a> RtpPacket<'a> {
     /// Reads one datagram as an RTP packet: version 2, CSRCs, extension and padding checked
-    /// and skipped (RFC 3550 §5.1, §5.3.1).
+    /// and skipped (RFC 3550 §5.1, §5.3.1). RTCP multiplexed on the same port (RFC 5761 §4:
+    /// second byte 192–223) parses too: tell the two apart before calling this.
     ///
     /// # Errors
     /// [`RtpError`]: the first of the checks above that fails.
