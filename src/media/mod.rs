@@ -24,6 +24,7 @@
 //! do as the far-end table ([`FarEnds`], `/sim/FarEnd/`) says, else as [`DialDefault`] says. A media layer on real audio (RTP, see `docs/sip-plan.md`)
 //! keeps the same contract.
 
+pub mod mix;
 mod far_end;
 mod simulated;
 
