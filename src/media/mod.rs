@@ -25,8 +25,9 @@
 //! do as the far-end table ([`FarEnds`], `/sim/FarEnd/`) says, else as [`DialDefault`] says. A media layer on real audio (RTP, see `docs/sip-plan.md`)
 //! keeps the same contract.
 
-pub mod mix;
+mod audio;
 mod far_end;
+pub mod mix;
 mod simulated;
 
 use std::fmt;
@@ -34,6 +35,9 @@ use std::time::Duration;
 
 use crate::engine::{CallId, Command, Input, RoomEvent};
 
+pub use audio::{
+    AudioMedia, AudioRequest, MAX_CATCH_UP_TICKS, MAX_HEARD, MAX_RECORDED_SAMPLES, MAX_RECORDINGS_PER_CALL, TICK, Work,
+};
 pub use far_end::{FarEnd, FarEndAnswer, FarEndError, FarEndKey, FarEnds, MAX_FAR_ENDS};
 pub use simulated::{DialDefault, MediaTiming, SimulatedMedia};
 

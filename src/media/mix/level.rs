@@ -36,9 +36,7 @@ mod tests {
     use super::*;
 
     fn sine(freq: f64, amplitude: f64, n: usize) -> Vec<i16> {
-        (0..n)
-            .map(|i| (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin()) as i16)
-            .collect()
+        (0..n).map(|i| (amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / 8000.0).sin()) as i16).collect()
     }
 
     #[test]

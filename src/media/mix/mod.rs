@@ -22,7 +22,7 @@ mod recorder;
 mod source;
 
 pub use level::{goertzel_power, rms_dbfs};
-pub use mixer::{MAX_MEMBERS, MemberAudio, Mixer, MixerError};
+pub use mixer::{MAX_MEMBERS, MemberAudio, MemberKey, Mixer, MixerError};
 pub use queue::{MAX_QUEUED, PlayQueue, QueueError};
 pub use recorder::{RecordEnd, Recorder, SILENCE_THRESHOLD_DBFS};
 pub use source::{BEEP, Source, Tone};

@@ -13,6 +13,8 @@ pub enum RecordEnd {
     /// before considering the recording complete", counted from the start too, so a caller
     /// who never speaks is recorded for `timeout`).
     Silence,
+    /// It was stopped ([`Recorder::stop`]: `StopRecording`, a key, the call's end).
+    Stopped,
 }
 
 /// The level below which a frame counts as silence: −45 dBFS RMS, about the noise floor of a
@@ -68,7 +70,12 @@ impl Recorder {
         end
     }
 
-    /// Whether it has ended by itself.
+    /// Ends it now (if it has not ended); frames pushed after this are ignored.
+    pub fn stop(&mut self) {
+        self.ended.get_or_insert(RecordEnd::Stopped);
+    }
+
+    /// Whether it has ended, and why.
     pub fn ended(&self) -> Option<RecordEnd> {
         self.ended
     }
@@ -94,7 +101,11 @@ mod tests {
         f
     };
 
-    fn frames_until_end(r: &mut Recorder, pattern: impl Fn(usize) -> Frame, limit: usize) -> Option<(usize, RecordEnd)> {
+    fn frames_until_end(
+        r: &mut Recorder,
+        pattern: impl Fn(usize) -> Frame,
+        limit: usize,
+    ) -> Option<(usize, RecordEnd)> {
         (0..limit).find_map(|i| r.push(&pattern(i)).map(|e| (i + 1, e)))
     }
 
@@ -107,6 +118,12 @@ mod tests {
         assert_eq!(r.duration_ms(), 3000);
         assert_eq!(r.push(&SPEECH), None, "an ended recording takes nothing more");
         assert_eq!(r.duration_ms(), 3000);
+        r.stop();
+        assert_eq!(r.ended(), Some(RecordEnd::Silence), "stopping an ended one keeps why it ended");
+        let mut r = Recorder::new(None, None);
+        r.push(&SPEECH);
+        r.stop();
+        assert_eq!((r.ended(), r.push(&SPEECH), r.duration_ms()), (Some(RecordEnd::Stopped), None, 20));
     }
 
     #[test]
