@@ -10,6 +10,7 @@ quick=(--warm-up-time 1 --measurement-time 3)
 cargo bench --locked --bench parse -- "${quick[@]}"
 cargo bench --locked --bench engine -- "${quick[@]}"
 cargo bench --locked --bench rest -- "${quick[@]}"
+cargo bench --locked --bench media -- "${quick[@]}"
 cargo bench --locked --bench memory | tee target/bench-figures.txt
 # Growth curves (also draws benches/growth.svg).
 cargo bench --locked --bench growth | tee -a target/bench-figures.txt
@@ -80,6 +81,12 @@ app = figures.get("live_hour_app_s", float("nan"))
 n = figures.get("live_hour_requests", float("nan"))
 row(f"run --live, 1 h of call time, {n:.0f} requests to a local app (wall; baseline: canned)",
     f"{live*1000:.1f} ms", f"{canned*1000:.1f} ms", f"{live/canned:.1f}×", "< 1 s + app time", live < 1 + app)
+
+# Real-audio media (issue 13): work per 20 ms tick, before codecs and sockets.
+mix = mean("mix", "50 members, one tick")
+row("room mix, 50 members: per member per 20 ms tick", f"{mix/50:.0f} ns", "", "", "", True)
+tick = mean("audio media", "500 calls speaking, one tick") / 500
+row("AudioMedia, 500 calls speaking: per call per 20 ms tick", f"{tick:.0f} ns", "", "", "", True)
 
 head = ("figure", "ours", "baseline", "ratio", "target", "met")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]

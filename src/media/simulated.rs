@@ -544,3 +544,29 @@ fn pauses(nodes: &[SpeakNode]) -> Duration {
         })
         .fold(Duration::ZERO, Duration::saturating_add)
 }
+
+impl super::Media for SimulatedMedia {
+    fn handle_command(&mut self, now: Duration, call: &CallId, command: &Command) {
+        SimulatedMedia::handle_command(self, now, call, command);
+    }
+
+    fn call_ended(&mut self, call: &CallId) {
+        SimulatedMedia::call_ended(self, call);
+    }
+
+    fn has_pending(&self, call: &CallId) -> bool {
+        SimulatedMedia::has_pending(self, call)
+    }
+
+    fn forget(&mut self, call: &CallId) {
+        SimulatedMedia::forget(self, call);
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        SimulatedMedia::poll_timeout(self)
+    }
+
+    fn poll_input(&mut self, now: Duration) -> Option<(CallId, Input)> {
+        SimulatedMedia::poll_input(self, now)
+    }
+}

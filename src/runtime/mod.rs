@@ -50,7 +50,7 @@ use crate::engine::{
     EngineOutput, FetchReply, HttpRequest, IdGen, Input, Output, RequestId, RoomEvent,
 };
 use crate::engine::{CallOp, CallOpError, Command, RecordingRef};
-use crate::media::SimulatedMedia;
+use crate::media::{Media, SimulatedMedia};
 
 /// The account calls and rooms belong to unless told otherwise.
 pub const ACCOUNT: &str = "MAXXXXXXXXXXXXXXXXXX";
@@ -101,10 +101,13 @@ impl Default for RuntimeConfig {
 /// [`Runtime::poll_request`] (a document fetch's reply comes back through
 /// [`Runtime::deliver`]), take the transcript lines if wanted ([`Runtime::take_transcript`];
 /// they are kept until taken), and sleep until [`Runtime::poll_timeout`].
+///
+/// The media is any [`Media`]; the default, and the one of `run`, `test` and `serve`, is
+/// [`SimulatedMedia`] ([`Runtime::new`]). [`Runtime::with_media`] takes another.
 #[derive(Debug)]
-pub struct Runtime {
+pub struct Runtime<M: Media = SimulatedMedia> {
     engine: Engine,
-    media: SimulatedMedia,
+    media: M,
     transcript: Transcript,
     coverage: Coverage,
     /// Whether `coverage` is fed ([`RuntimeConfig::coverage`]).
@@ -122,9 +125,47 @@ pub struct Runtime {
     send_digits: HashMap<CallId, String>,
 }
 
-impl Runtime {
-    /// A runtime with no calls.
+impl Runtime<SimulatedMedia> {
+    /// A runtime with no calls, on [`SimulatedMedia`] seeded from `config.seed`.
     pub fn new(config: RuntimeConfig) -> Self {
+        let media = SimulatedMedia::new(config.seed.wrapping_add(3));
+        Runtime::with_media(config, media)
+    }
+
+    /// Starts an outbound call under `plan` (REST "Make a call" options): the far end of
+    /// `setup.to` ([`SimulatedMedia::far_ends`]) answers, is busy, fails or rings on, and the
+    /// plan's limits apply ([`OutboundPlan`]). With no far-end entry and the default plan, it
+    /// is [`Runtime::start_call`] (answered at once). An inbound `setup` ignores the plan.
+    ///
+    /// # Errors
+    /// As [`Runtime::start_call`].
+    pub fn start_outbound(
+        &mut self,
+        now: Duration,
+        setup: CallSetup,
+        plan: &OutboundPlan,
+    ) -> Result<CallId, EngineError> {
+        let far = self.media.far_ends().lookup(None, &setup.to).cloned();
+        if setup.direction != Direction::Outbound || (far.is_none() && *plan == OutboundPlan::default()) {
+            return self.start_call(now, setup);
+        }
+        let mut setup = setup;
+        setup.account = self.account.clone();
+        let id = self.engine.start_call(now, setup)?;
+        let name = self.transcript.name(&id);
+        self.transcript.line(now, &name, LineKind::Call, "outbound call started".to_owned());
+        if let Some(digits) = plan.send_digits.clone() {
+            self.send_digits.insert(id.clone(), digits);
+        }
+        outbound::schedule(&mut self.media, now, &id, outbound::timeline(far.as_ref(), plan));
+        self.drain(now);
+        Ok(id)
+    }
+}
+
+impl<M: Media> Runtime<M> {
+    /// A runtime with no calls, on `media`.
+    pub fn with_media(config: RuntimeConfig, media: M) -> Self {
         let seed = config.seed;
         let mut engine = EngineConfig::default();
         engine.call.seed = seed;
@@ -136,7 +177,7 @@ impl Runtime {
         }
         Runtime {
             engine: Engine::new(engine),
-            media: SimulatedMedia::new(seed.wrapping_add(3)),
+            media,
             transcript: Transcript::new(),
             coverage: Coverage::default(),
             covering: config.coverage,
@@ -163,12 +204,12 @@ impl Runtime {
     }
 
     /// The media, for reading.
-    pub fn media(&self) -> &SimulatedMedia {
+    pub fn media(&self) -> &M {
         &self.media
     }
 
     /// The media.
-    pub fn media_mut(&mut self) -> &mut SimulatedMedia {
+    pub fn media_mut(&mut self) -> &mut M {
         &mut self.media
     }
 
@@ -239,36 +280,6 @@ impl Runtime {
         if direction == Direction::Outbound {
             let _ = self.engine.handle_input(now, &id, Input::Answered);
         }
-        self.drain(now);
-        Ok(id)
-    }
-
-    /// Starts an outbound call under `plan` (REST "Make a call" options): the far end of
-    /// `setup.to` ([`SimulatedMedia::far_ends`]) answers, is busy, fails or rings on, and the
-    /// plan's limits apply ([`OutboundPlan`]). With no far-end entry and the default plan, it
-    /// is [`Runtime::start_call`] (answered at once). An inbound `setup` ignores the plan.
-    ///
-    /// # Errors
-    /// As [`Runtime::start_call`].
-    pub fn start_outbound(
-        &mut self,
-        now: Duration,
-        setup: CallSetup,
-        plan: &OutboundPlan,
-    ) -> Result<CallId, EngineError> {
-        let far = self.media.far_ends().lookup(None, &setup.to).cloned();
-        if setup.direction != Direction::Outbound || (far.is_none() && *plan == OutboundPlan::default()) {
-            return self.start_call(now, setup);
-        }
-        let mut setup = setup;
-        setup.account = self.account.clone();
-        let id = self.engine.start_call(now, setup)?;
-        let name = self.transcript.name(&id);
-        self.transcript.line(now, &name, LineKind::Call, "outbound call started".to_owned());
-        if let Some(digits) = plan.send_digits.clone() {
-            self.send_digits.insert(id.clone(), digits);
-        }
-        outbound::schedule(&mut self.media, now, &id, outbound::timeline(far.as_ref(), plan));
         self.drain(now);
         Ok(id)
     }
@@ -485,6 +496,7 @@ impl Runtime {
                             duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
                         });
                     }
+                    self.media.handle_room_event(now, &ev);
                     self.transcript.room_event(now, &ev);
                 }
                 EngineOutput::Request(req) => {

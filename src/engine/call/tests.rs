@@ -366,6 +366,8 @@ fn conference_enter_kick_exit_then_next_element() {
         member_id: crate::engine::MemberId(7),
         started: true,
         first: true,
+        muted: false,
+        held: false,
     };
     assert_eq!(
         step(&mut call, at(1), Input::Conference(joined)),
@@ -404,6 +406,8 @@ fn conference_hangup_fires_the_exit_callback_once() {
         member_id: crate::engine::MemberId(1),
         started: true,
         first: true,
+        muted: false,
+        held: false,
     };
     step(&mut call, at(1), Input::Conference(joined));
     let outs = step(&mut call, at(2), Input::Hangup { source: crate::engine::HangupSource::Caller });

@@ -105,6 +105,10 @@ pub enum RoomEvent {
         started: bool,
         /// Whether this member created the room.
         first: bool,
+        /// It joined muted (`<Conference muted>`): the others do not hear it.
+        muted: bool,
+        /// It joined on hold (`<MultiPartyCall hold>`): it neither hears nor is heard.
+        held: bool,
     },
     /// `call` could not join: the room is full.
     Refused {

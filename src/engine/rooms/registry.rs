@@ -403,6 +403,8 @@ impl Conferences {
             member_id: id,
             started: room.started,
             first,
+            muted: req.muted,
+            held: req.hold,
         });
         room.members.insert(
             id,

@@ -153,7 +153,9 @@ fn first_join_creates_room_with_fresh_uuid() {
             uuid: uuid.clone().into(),
             member_id: MemberId(1),
             started: true,
-            first: true
+            first: true,
+            muted: false,
+            held: false
         }]
     );
     assert_eq!(c.len(), 1);
@@ -170,7 +172,9 @@ fn first_join_creates_room_with_fresh_uuid() {
             uuid: uuid.into(),
             member_id: MemberId(2),
             started: true,
-            first: false
+            first: false,
+            muted: false,
+            held: false
         }]
     );
     assert_eq!(c.len(), 1);
@@ -902,7 +906,9 @@ fn recording_starts_with_a_join_and_finishes_when_the_room_empties() {
                 uuid: room_uuid.clone().into(),
                 member_id: MemberId(1),
                 started: true,
-                first: true
+                first: true,
+                muted: false,
+                held: false
             },
             RoomEvent::RecordingStarted {
                 room: "r".into(),

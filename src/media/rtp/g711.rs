@@ -3,16 +3,10 @@
 //! The sample arithmetic is `audio-codec-algorithms`' (its decode tables come from the ITU-T
 //! G.191 software tools); this file names the laws as SDP and RTP do.
 
-/// Sample rate of G.711 audio and of the RTP clock for its payload types, in Hz
-/// (RFC 3551 §4.5.14, table 4).
-pub const SAMPLE_RATE: u32 = 8_000;
-
-/// Samples in one 20 ms frame at [`SAMPLE_RATE`]: the packet size this crate sends and the
-/// unit the mixer works in (RFC 3551 §4.5: 20 ms is the default packetization).
-pub const FRAME_SAMPLES: usize = 160;
-
-/// One 20 ms frame of 16-bit linear PCM at 8 kHz, mono.
-pub type Frame = [i16; FRAME_SAMPLES];
+/// The sample rate of G.711 audio (and of the RTP clock for its payload types, RFC 3551
+/// §4.5.14), the 20 ms frame the packets carry and the mixer works in: one definition, in
+/// [`media::mix`](crate::media::mix).
+pub use crate::media::mix::{FRAME_SAMPLES, Frame, SAMPLE_RATE};
 
 /// A G.711 companding law, with its RTP static payload type (RFC 3551 §6, table 4) and its SDP
 /// encoding name (`a=rtpmap`, RFC 8866 §6.6).

@@ -1,0 +1,712 @@
+//! [`AudioMedia`]: the media contract on real audio frames, sans-IO.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Media;
+use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, Mixer, PlayQueue, Recorder, SILENCE, Source};
+use crate::engine::{CallId, Command, DialEvent, Input, MediaId, RecordMode, RoomEvent};
+use crate::xml::values::{Language, Voice};
+use crate::xml::{Document, Verb};
+
+/// One tick: the 20 ms of a frame.
+pub const TICK: Duration = Duration::from_millis(20);
+
+/// Most frames a call's [`AudioMedia::poll_heard`] queue holds (200 ms): a shell that does not
+/// take them loses the oldest ones, counted in [`AudioMedia::frames_dropped`].
+pub const MAX_HEARD: usize = 10;
+
+/// Most samples a running recording holds until [`AudioMedia::take_recorded`] takes them
+/// (60 s): beyond, the oldest are dropped and counted in [`AudioMedia::frames_dropped`].
+pub const MAX_RECORDED_SAMPLES: usize = 60 * 8_000;
+
+/// Most recordings one call holds (a `<Record>`, `recordSession`, the Record API and a
+/// bridge's, running or ended with samples not yet taken). A further `StartRecording` drops
+/// the oldest ended one (its samples counted in [`AudioMedia::frames_dropped`]) or, when all
+/// are running, finishes at once, empty.
+pub const MAX_RECORDINGS_PER_CALL: usize = 4;
+
+/// Most ticks [`Media::poll_input`] catches up on when the shell calls it late (1 s); older
+/// ones are skipped (nothing plays in them) and counted in [`AudioMedia::ticks_skipped`].
+pub const MAX_CATCH_UP_TICKS: u32 = 50;
+
+/// Sound a shell renders for the media: synthesised speech or a fetched, decoded file, as
+/// 8 kHz mono 16-bit PCM, handed back with [`AudioMedia::provide_audio`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioRequest {
+    /// `<Speak>` text (SSML markup dropped) in `voice` and `language`.
+    Speak {
+        /// The text.
+        text: String,
+        /// `WOMAN`, `MAN` or `Polly.<Name>`.
+        voice: Voice,
+        /// Language tag.
+        language: Language,
+    },
+    /// `<Play>` of this URL (WAV or MP3).
+    Play {
+        /// The audio URL.
+        url: String,
+    },
+}
+
+/// What only the shell can do: signalling and rendering. Taken with [`AudioMedia::poll_work`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Answer the call (SIP 200 OK).
+    Answer(CallId),
+    /// Open early media (SIP 183).
+    PreAnswer(CallId),
+    /// Hang the call up (SIP BYE).
+    Hangup(CallId),
+    /// Render `request` and hand it back with [`AudioMedia::provide_audio`]`(call, media,
+    /// part, …)`; the operation plays once every part of it is in.
+    Render {
+        /// The call.
+        call: CallId,
+        /// The media operation.
+        media: MediaId,
+        /// Which of its sounds.
+        part: u32,
+        /// What to render.
+        request: AudioRequest,
+    },
+    /// Send these keys to the far end as RFC 4733 telephone-events (`w`: 0.5 s pause, `W`: 1 s).
+    SendDigits {
+        /// The call.
+        call: CallId,
+        /// The keys.
+        digits: String,
+    },
+    /// A recording ended: take its last samples ([`AudioMedia::take_recorded`]) and write the
+    /// file.
+    RecordingDone {
+        /// The call.
+        call: CallId,
+        /// The recording's media id.
+        media: MediaId,
+        /// Its length, ms.
+        duration_ms: u64,
+    },
+}
+
+/// A media operation waiting for its rendered parts before it plays.
+#[derive(Debug)]
+struct Waiting {
+    media: MediaId,
+    parts: Vec<Option<Source>>,
+    plays: Option<u32>,
+}
+
+#[derive(Debug)]
+struct Running {
+    media: MediaId,
+    foreground: bool,
+    recorder: Recorder,
+    samples: VecDeque<i16>,
+}
+
+#[derive(Debug, Default)]
+struct CallAudio {
+    queue: PlayQueue,
+    /// Operations waiting to be rendered, in command order: the head goes to `queue` when
+    /// complete, so nothing overtakes a `<Speak>` that is still being synthesised.
+    waiting: VecDeque<Waiting>,
+    said: Option<Box<Frame>>,
+    heard: VecDeque<Frame>,
+    recordings: Vec<Running>,
+    room: Option<(Arc<str>, MemberKey)>,
+    /// Inputs of this call still in `AudioMedia::inputs`.
+    pending: u32,
+    ended: bool,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    mixer: Mixer,
+    members: BTreeMap<CallId, MemberKey>,
+}
+
+/// The media contract on real audio: 20 ms frames of 8 kHz PCM in and out of every call, the
+/// rooms mixed N−1, sans-IO.
+///
+/// # Drive contract
+/// The shell owns the legs (RTP sockets, codecs) and the renderers (TTS, HTTP):
+/// - each 20 ms it hands in what a caller said ([`handle_frame`](Self::handle_frame)) and the
+///   keys it pressed ([`handle_key`](Self::handle_key), from RFC 4733 events);
+/// - after every runtime step it sends what each call hears ([`poll_heard`](Self::poll_heard))
+///   and does the work asked of it ([`poll_work`](Self::poll_work): answer, hang up, render a
+///   sound and [`provide_audio`](Self::provide_audio) it, send keys, write a recording's
+///   samples from [`take_recorded`](Self::take_recorded)).
+///
+/// Time advances in ticks of [`TICK`] while any call is known: [`Media::poll_timeout`] is the
+/// next tick, and [`Media::poll_input`] plays the ticks due by `now`, reporting what ended in
+/// them (speech, playback, recordings) at the tick's time.
+///
+/// Not yet on real audio: `<Dial>` (it fails at once: bridging needs the SIP shell's second
+/// leg), sounds for the dialed party (they play to the caller), `<Stream>`, speech
+/// recognition, REST play/speak to room members, and room sounds that need rendering (an
+/// `enterSound` URL's `<Speak>`/`<Play>`; its `<Wait>`s and `beep:N` do play).
+#[derive(Debug, Default)]
+pub struct AudioMedia {
+    calls: BTreeMap<CallId, CallAudio>,
+    rooms: HashMap<Arc<str>, Room>,
+    inputs: VecDeque<(Duration, CallId, Input)>,
+    work: VecDeque<Work>,
+    next_tick: Option<Duration>,
+    last_tick: Duration,
+    room_sounds: u64,
+    frames_dropped: u64,
+    ticks_skipped: u64,
+}
+
+impl AudioMedia {
+    /// Media with no calls.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What `call` said in the 20 ms before `now` (decoded from its leg's RTP). A frame not
+    /// handed in for a tick counts as silence.
+    pub fn handle_frame(&mut self, now: Duration, call: &CallId, frame: &Frame) {
+        self.start_ticking(now);
+        let audio = self.calls.entry(call.clone()).or_default();
+        audio.said = Some(Box::new(*frame));
+    }
+
+    /// `call` pressed `key` (`0-9*#A-D`, from an RFC 4733 event): reported to the call at once.
+    pub fn handle_key(&mut self, now: Duration, call: &CallId, key: char) {
+        self.report(now, call, Input::Digits(key.to_string()));
+    }
+
+    /// The next frame `call` hears (up to [`MAX_HEARD`] wait), oldest first.
+    pub fn poll_heard(&mut self, call: &CallId) -> Option<Frame> {
+        self.calls.get_mut(call)?.heard.pop_front()
+    }
+
+    /// The next thing only the shell can do.
+    pub fn poll_work(&mut self) -> Option<Work> {
+        self.work.pop_front()
+    }
+
+    /// Hands in a rendered part of `media` ([`Work::Render`]): 8 kHz mono PCM, or `None` when
+    /// it could not be rendered (it then plays as nothing, as Plivo skips a `<Play>` it cannot
+    /// fetch). Returns false when no such operation waits (it was stopped, or the call ended).
+    pub fn provide_audio(&mut self, call: &CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>>) -> bool {
+        let Some(audio) = self.calls.get_mut(call) else { return false };
+        let Some(slot) =
+            audio.waiting.iter_mut().find(|w| w.media == media).and_then(|w| w.parts.get_mut(part as usize))
+        else {
+            return false;
+        };
+        *slot = Some(pcm.map_or(Source::Silence(0), Source::Pcm));
+        audio.flush();
+        true
+    }
+
+    /// Takes the samples a running (or just ended) recording of `call` holds.
+    pub fn take_recorded(&mut self, call: &CallId, media: MediaId) -> Vec<i16> {
+        let Some(audio) = self.calls.get_mut(call) else { return Vec::new() };
+        let Some(i) = audio.recordings.iter().position(|r| r.media == media) else { return Vec::new() };
+        let Some(r) = audio.recordings.get_mut(i) else { return Vec::new() };
+        let samples = r.samples.drain(..).collect();
+        if r.recorder.ended().is_some() || audio.ended {
+            audio.recordings.remove(i);
+        }
+        samples
+    }
+
+    /// Frames lost because the shell did not take them in time (heard frames and recorded
+    /// samples, in frames).
+    pub fn frames_dropped(&self) -> u64 {
+        self.frames_dropped
+    }
+
+    /// Ticks skipped because the shell called more than [`MAX_CATCH_UP_TICKS`] late.
+    pub fn ticks_skipped(&self) -> u64 {
+        self.ticks_skipped
+    }
+
+    fn start_ticking(&mut self, now: Duration) {
+        if self.next_tick.is_none() {
+            self.next_tick = Some(now + TICK);
+        }
+    }
+
+    fn report(&mut self, at: Duration, call: &CallId, input: Input) {
+        if let Some(audio) = self.calls.get_mut(call) {
+            audio.pending += 1;
+        }
+        self.inputs.push_back((at, call.clone(), input));
+    }
+
+    fn enqueue(&mut self, now: Duration, call: &CallId, media: MediaId, parts: Vec<Part>, plays: Option<u32>) {
+        self.start_ticking(now);
+        let audio = self.calls.entry(call.clone()).or_default();
+        let mut sources = Vec::with_capacity(parts.len());
+        for (i, part) in parts.into_iter().enumerate() {
+            match part {
+                Part::Ready(s) => sources.push(Some(s)),
+                Part::Render(request) => {
+                    sources.push(None);
+                    let part = u32::try_from(i).unwrap_or(u32::MAX);
+                    self.work.push_back(Work::Render { call: call.clone(), media, part, request });
+                }
+            }
+        }
+        audio.waiting.push_back(Waiting { media, parts: sources, plays });
+        audio.flush();
+    }
+
+    fn start_recording(&mut self, now: Duration, call: &CallId, media: MediaId, command: &Command) {
+        let Command::StartRecording { mode, max_length, silence_timeout, .. } = command else { return };
+        self.start_ticking(now);
+        let audio = self.calls.entry(call.clone()).or_default();
+        if audio.recordings.len() >= MAX_RECORDINGS_PER_CALL {
+            // Make room by dropping the oldest ended recording whose samples were not taken.
+            match audio.recordings.iter().position(|r| r.recorder.ended().is_some()) {
+                Some(i) => {
+                    let gone = audio.recordings.remove(i);
+                    self.frames_dropped += (gone.samples.len() / FRAME_SAMPLES) as u64;
+                }
+                None => {
+                    self.finish_recording(now, call, media);
+                    return;
+                }
+            }
+        }
+        let foreground = *mode == RecordMode::Foreground;
+        let silence = if foreground { *silence_timeout } else { None };
+        audio.recordings.push(Running {
+            media,
+            foreground,
+            recorder: Recorder::new(*max_length, silence),
+            samples: VecDeque::new(),
+        });
+    }
+
+    /// Reports the end of `media`'s recording (which may have no entry: refused at the bound).
+    fn finish_recording(&mut self, now: Duration, call: &CallId, media: MediaId) {
+        let duration_ms = self
+            .calls
+            .get(call)
+            .and_then(|a| a.recordings.iter().find(|r| r.media == media))
+            .map_or(0, |r| r.recorder.duration_ms());
+        self.work.push_back(Work::RecordingDone { call: call.clone(), media, duration_ms });
+        self.report(now, call, Input::RecordingFinished { media, duration_ms });
+    }
+
+    fn room_event(&mut self, event: &RoomEvent) {
+        match event {
+            RoomEvent::Joined { call, room, muted, held, .. } => {
+                let audio = self.calls.entry(call.clone()).or_default();
+                let r = self.rooms.entry(room.clone()).or_default();
+                if let Ok(key) = r.mixer.add(MemberAudio { muted: *muted || *held, deaf: *held }) {
+                    r.members.insert(call.clone(), key);
+                    audio.room = Some((room.clone(), key));
+                }
+            }
+            RoomEvent::Left { call, .. } => self.leave_room(call),
+            RoomEvent::Muted { call, muted, .. } => self.set_member(call, |a| a.muted = *muted),
+            RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |a| a.deaf = *deaf),
+            RoomEvent::Held { call, held, .. } => self.set_member(call, |a| {
+                a.muted = *held;
+                a.deaf = *held;
+            }),
+            _ => {}
+        }
+    }
+
+    fn leave_room(&mut self, call: &CallId) {
+        let Some((name, key)) = self.calls.get_mut(call).and_then(|a| a.room.take()) else { return };
+        if let Some(room) = self.rooms.get_mut(&name) {
+            let _ = room.mixer.remove(key);
+            room.members.remove(call);
+            if room.members.is_empty() {
+                self.rooms.remove(&name);
+            }
+        }
+    }
+
+    fn set_member(&mut self, call: &CallId, change: impl FnOnce(&mut MemberAudio)) {
+        let Some((name, key)) = self.calls.get(call).and_then(|a| a.room.clone()) else { return };
+        if let Some(mixer) = self.rooms.get_mut(&name).map(|r| &mut r.mixer)
+            && let Ok(mut audio) = mixer.audio(key)
+        {
+            change(&mut audio);
+            let _ = mixer.set_audio(key, audio);
+        }
+    }
+
+    /// Plays one tick ending at `at`.
+    fn tick(&mut self, at: Duration) {
+        self.last_tick = at;
+        // What each member said goes into its room's mix first.
+        for room in self.rooms.values_mut() {
+            for (call, key) in &room.members {
+                let said = self.calls.get(call).and_then(|a| a.said.as_deref()).unwrap_or(&SILENCE);
+                if let Ok(input) = room.mixer.input_mut(*key) {
+                    *input = *said;
+                }
+            }
+            let mut done = Vec::new();
+            room.mixer.mix(&mut done);
+        }
+        let mut finished = Vec::new();
+        let mut recorded = Vec::new();
+        for (call, audio) in self.calls.iter_mut().filter(|(_, a)| !a.ended) {
+            let mut frame = SILENCE;
+            let mut done = Vec::new();
+            audio.queue.next_frame(&mut frame, &mut done);
+            if let Some((name, key)) = &audio.room
+                && let Some(mix) = self.rooms.get(name).and_then(|r| r.mixer.output(*key).ok())
+            {
+                for (s, &m) in frame.iter_mut().zip(mix.iter()) {
+                    *s = s.saturating_add(m);
+                }
+            }
+            let said = audio.said.take().map_or(SILENCE, |f| *f);
+            for r in audio.recordings.iter_mut().filter(|r| r.recorder.ended().is_none()) {
+                // A `<Record>` takes the caller's voice; the background ones the whole call.
+                let mut take = said;
+                if !r.foreground {
+                    for (t, &h) in take.iter_mut().zip(frame.iter()) {
+                        *t = t.saturating_add(h);
+                    }
+                }
+                if r.samples.len() + FRAME_SAMPLES > MAX_RECORDED_SAMPLES {
+                    r.samples.drain(..FRAME_SAMPLES);
+                    self.frames_dropped += 1;
+                }
+                r.samples.extend(take);
+                if r.recorder.push(&take).is_some() {
+                    recorded.push((call.clone(), r.media));
+                }
+            }
+            if audio.heard.len() >= MAX_HEARD {
+                audio.heard.pop_front();
+                self.frames_dropped += 1;
+            }
+            audio.heard.push_back(frame);
+            finished.extend(done.into_iter().map(|m| (call.clone(), m)));
+        }
+        for (call, media) in finished {
+            self.report(at, &call, Input::MediaFinished(media));
+        }
+        for (call, media) in recorded {
+            self.finish_recording(at, &call, media);
+        }
+    }
+
+    /// The sounds of a sound document (`waitSound`, `enterSound`, `dialMusic`, …).
+    fn sound_parts(doc: &Document) -> Vec<Part> {
+        let mut parts = Vec::new();
+        for verb in &doc.verbs {
+            match verb {
+                Verb::Speak(s) => {
+                    let request = speak_request(s);
+                    parts.extend(std::iter::repeat_with(|| Part::Render(request.clone())).take(plays_of(s.loop_)));
+                }
+                Verb::Play(p) => {
+                    let url = p.url.as_ref().map_or(String::new(), |u| u.as_str().to_owned());
+                    let request = AudioRequest::Play { url };
+                    parts.extend(std::iter::repeat_with(|| Part::Render(request.clone())).take(plays_of(p.loop_)));
+                }
+                Verb::Wait(w) => parts.push(Part::Ready(Source::silence_ms(u64::from(w.length) * 1000))),
+                _ => {}
+            }
+        }
+        parts
+    }
+}
+
+/// A sound document plays each `<Speak>`/`<Play>` `loop` times, at least once (`loop="0"` in
+/// a sound list plays once) and at most 10 times.
+fn plays_of(loop_: u32) -> usize {
+    loop_.clamp(1, 10) as usize
+}
+
+fn speak_request(s: &crate::xml::Speak) -> AudioRequest {
+    AudioRequest::Speak { text: s.text(), voice: s.voice.clone(), language: s.language.clone() }
+}
+
+/// `loop` as the play count of a [`PlayQueue`]: 0 is forever.
+fn plays(loop_: u32) -> Option<u32> {
+    (loop_ != 0).then_some(loop_)
+}
+
+enum Part {
+    Ready(Source),
+    Render(AudioRequest),
+}
+
+impl CallAudio {
+    /// Moves the complete operations at the head of `waiting` into the play queue.
+    fn flush(&mut self) {
+        while self.waiting.front().is_some_and(|w| w.parts.iter().all(Option::is_some)) {
+            let Some(w) = self.waiting.pop_front() else { break };
+            let sources = w.parts.into_iter().flatten().collect();
+            if self.queue.push(w.media, sources, w.plays).is_err() {
+                // The queue is full (a flood of REST Play/Speak): the operation plays as
+                // nothing, and ends at once with the next frame.
+                let _ = self.queue.stop(w.media);
+            }
+        }
+    }
+}
+
+impl Media for AudioMedia {
+    fn handle_command(&mut self, now: Duration, call: &CallId, command: &Command) {
+        match command {
+            Command::Answer => self.work.push_back(Work::Answer(call.clone())),
+            Command::PreAnswer => self.work.push_back(Work::PreAnswer(call.clone())),
+            Command::Hangup { .. } => self.work.push_back(Work::Hangup(call.clone())),
+            Command::Speak { media, speak } => {
+                let (parts, loop_) = match speak.speak() {
+                    Some(s) => (vec![Part::Render(speak_request(s))], s.loop_),
+                    None => (Vec::new(), 1),
+                };
+                self.enqueue(now, call, *media, parts, plays(loop_));
+            }
+            Command::Play { media, play } => {
+                let (parts, loop_) = match play.play() {
+                    Some(p) => {
+                        let url = p.url.as_ref().map_or(String::new(), |u| u.as_str().to_owned());
+                        (vec![Part::Render(AudioRequest::Play { url })], p.loop_)
+                    }
+                    None => (Vec::new(), 1),
+                };
+                self.enqueue(now, call, *media, parts, plays(loop_));
+            }
+            Command::Beep { media, count } => {
+                self.enqueue(now, call, *media, vec![Part::Ready(Source::beeps(*count))], Some(1));
+            }
+            Command::PlaySounds { media, sounds, looped, .. } => {
+                let parts = Self::sound_parts(sounds);
+                self.enqueue(now, call, *media, parts, if *looped { None } else { Some(1) });
+            }
+            Command::SendDigits { media, digits } => {
+                let ms: u64 = digits
+                    .chars()
+                    .map(|c| match c {
+                        'w' => 500,
+                        'W' => 1000,
+                        _ => 250,
+                    })
+                    .sum();
+                self.work.push_back(Work::SendDigits { call: call.clone(), digits: digits.clone() });
+                self.enqueue(now, call, *media, vec![Part::Ready(Source::silence_ms(ms))], Some(1));
+            }
+            Command::StopMedia(media) => {
+                if let Some(audio) = self.calls.get_mut(call) {
+                    audio.waiting.retain(|w| w.media != *media);
+                    audio.queue.stop(*media);
+                    audio.flush();
+                }
+            }
+            Command::StartRecording { media, .. } => self.start_recording(now, call, *media, command),
+            Command::StopRecording(media) => {
+                let running = self
+                    .calls
+                    .get(call)
+                    .is_some_and(|a| a.recordings.iter().any(|r| r.media == *media && r.recorder.ended().is_none()));
+                if running {
+                    self.finish_recording(now, call, *media);
+                    if let Some(r) =
+                        self.calls.get_mut(call).and_then(|a| a.recordings.iter_mut().find(|r| r.media == *media))
+                    {
+                        // Ended: it takes no more frames, and goes with its last samples.
+                        r.recorder.stop();
+                    }
+                }
+            }
+            Command::Dial { .. } => self.report(now, call, Input::Dial(DialEvent::Failed)),
+            Command::RoomSound { room, sound, .. } => {
+                let parts = match sound {
+                    crate::engine::RoomSound::Beeps(n) => vec![Part::Ready(Source::beeps(*n))],
+                    crate::engine::RoomSound::Sounds(doc) => Self::sound_parts(doc),
+                };
+                // A room sound needing rendering is not played yet on real audio: the room's
+                // queue takes only sounds at hand.
+                let sources: Vec<Source> = parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        Part::Ready(s) => Some(s),
+                        Part::Render(_) => None,
+                    })
+                    .collect();
+                self.room_sounds += 1;
+                let id = MediaId(u64::MAX - self.room_sounds);
+                if let Some(r) = self.rooms.get_mut(room.as_str()) {
+                    let _ = r.mixer.room_mut().push(id, sources, Some(1));
+                }
+            }
+            Command::CancelDial(_)
+            | Command::HangupCallee(_)
+            | Command::StartCollect { .. }
+            | Command::StopCollect(_)
+            | Command::JoinConference { .. }
+            | Command::LeaveConference { .. }
+            | Command::StartStream { .. }
+            | Command::StopStream(_)
+            | Command::SendMessage { .. } => {}
+        }
+    }
+
+    fn handle_room_event(&mut self, _now: Duration, event: &RoomEvent) {
+        self.room_event(event);
+    }
+
+    fn call_ended(&mut self, call: &CallId) {
+        self.leave_room(call);
+        let now = self.last_tick;
+        let Some(audio) = self.calls.get_mut(call) else { return };
+        audio.ended = true;
+        audio.queue.clear();
+        audio.waiting.clear();
+        audio.heard.clear();
+        let running: Vec<MediaId> =
+            audio.recordings.iter().filter(|r| r.recorder.ended().is_none()).map(|r| r.media).collect();
+        for r in audio.recordings.iter_mut() {
+            r.recorder.stop();
+        }
+        for media in running {
+            self.finish_recording(now, call, media);
+        }
+    }
+
+    fn has_pending(&self, call: &CallId) -> bool {
+        self.calls.get(call).is_some_and(|a| a.pending > 0)
+    }
+
+    fn forget(&mut self, call: &CallId) {
+        self.leave_room(call);
+        self.calls.remove(call);
+        if self.calls.is_empty() {
+            self.next_tick = None;
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        match (self.inputs.front().map(|(t, ..)| *t), self.next_tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_input(&mut self, now: Duration) -> Option<(CallId, Input)> {
+        // A shell that stalled does not make up for more than the last second.
+        if let Some(tick) = self.next_tick {
+            let behind = now.saturating_sub(tick).as_nanos() / TICK.as_nanos();
+            let skip = behind.saturating_sub(u128::from(MAX_CATCH_UP_TICKS));
+            if skip > 0 {
+                let skip = u32::try_from(skip).unwrap_or(u32::MAX);
+                self.ticks_skipped += u64::from(skip);
+                self.next_tick = Some(tick.saturating_add(TICK.saturating_mul(skip)));
+            }
+        }
+        loop {
+            if let Some((t, ..)) = self.inputs.front()
+                && *t <= now
+            {
+                let (_, call, input) = self.inputs.pop_front()?;
+                if let Some(a) = self.calls.get_mut(&call) {
+                    a.pending = a.pending.saturating_sub(1);
+                }
+                return Some((call, input));
+            }
+            let tick = self.next_tick.filter(|t| *t <= now)?;
+            self.tick(tick);
+            self.next_tick = Some(tick + TICK);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RecordingId, RecordingRef};
+    use crate::xml::values::FileFormat;
+
+    fn call() -> CallId {
+        CallId::from("c".to_owned())
+    }
+
+    fn record(media: u64) -> Command {
+        Command::StartRecording {
+            media: MediaId(media),
+            mode: RecordMode::Session,
+            format: FileFormat::Wav,
+            max_length: None,
+            silence_timeout: None,
+            recording: Box::new(RecordingRef { id: RecordingId::default(), url: String::new() }),
+        }
+    }
+
+    fn run_ticks(m: &mut AudioMedia, ticks: u32) -> Vec<Input> {
+        let mut inputs = Vec::new();
+        for _ in 0..ticks {
+            let Some(t) = m.poll_timeout() else { break };
+            while let Some((_, i)) = m.poll_input(t) {
+                inputs.push(i);
+            }
+        }
+        inputs
+    }
+
+    #[test]
+    fn heard_frames_not_taken_are_bounded_and_counted() {
+        let mut m = AudioMedia::new();
+        m.handle_frame(Duration::ZERO, &call(), &SILENCE);
+        run_ticks(&mut m, 25);
+        assert_eq!(m.frames_dropped(), 15);
+        let mut n = 0;
+        while m.poll_heard(&call()).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_HEARD);
+    }
+
+    #[test]
+    fn a_late_shell_skips_ticks_beyond_a_second() {
+        let mut m = AudioMedia::new();
+        m.handle_frame(Duration::ZERO, &call(), &SILENCE);
+        let late = Duration::from_secs(10);
+        assert!(m.poll_input(late).is_none());
+        // Ticks were due at 20 ms, 40 ms, …, 10 s: 500 of them; the last 51 (9 s to 10 s) ran.
+        assert_eq!(m.ticks_skipped(), 500 - 1 - u64::from(MAX_CATCH_UP_TICKS));
+        assert_eq!(m.poll_timeout(), Some(late + TICK));
+    }
+
+    #[test]
+    fn recordings_per_call_are_bounded_and_stop_reports_once() {
+        let mut m = AudioMedia::new();
+        for i in 0..MAX_RECORDINGS_PER_CALL as u64 {
+            m.handle_command(Duration::ZERO, &call(), &record(i));
+        }
+        m.handle_command(Duration::ZERO, &call(), &record(99));
+        // The refused one's end is reported first (at 0), then 4 ticks play.
+        let inputs = run_ticks(&mut m, 5);
+        assert!(
+            matches!(inputs.as_slice(), [Input::RecordingFinished { media: MediaId(99), duration_ms: 0 }]),
+            "{inputs:?}"
+        );
+        m.handle_command(Duration::ZERO, &call(), &Command::StopRecording(MediaId(0)));
+        m.handle_command(Duration::ZERO, &call(), &Command::StopRecording(MediaId(0)));
+        let inputs = run_ticks(&mut m, 1);
+        assert!(
+            matches!(inputs.as_slice(), [Input::RecordingFinished { media: MediaId(0), duration_ms: 80 }]),
+            "{inputs:?}"
+        );
+        // The stopped one makes room for a new recording; its samples are dropped, counted.
+        m.handle_command(Duration::ZERO, &call(), &record(100));
+        assert_eq!(m.frames_dropped(), 4);
+        assert_eq!(m.take_recorded(&call(), MediaId(0)), Vec::<i16>::new());
+        assert_eq!(
+            m.take_recorded(&call(), MediaId(1)).len(),
+            4 * FRAME_SAMPLES,
+            "the 1-tick run took the report, not a tick"
+        );
+    }
+}
