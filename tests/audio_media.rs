@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use plivo_flow::engine::{CallId, CallSetup, FetchReply, HttpRequest, MemberId, MemberTarget, Reply};
 use plivo_flow::media::mix::{FRAME_SAMPLES, Frame, SILENCE, goertzel_power, rms_dbfs};
+use plivo_flow::media::rtp::{Leg, LegConfig, SdpOffer, answer};
 use plivo_flow::media::{AudioMedia, AudioRequest, TICK, Work};
 use plivo_flow::runtime::{RoomOp, Runtime, RuntimeConfig};
 
@@ -41,6 +42,9 @@ struct Rig {
     /// What each caller says, by tick: its tone, if any.
     says: HashMap<CallId, f64>,
     ticks: u64,
+    /// Calls carried over RTP: the caller's leg and ours. Without one, frames are handed over
+    /// as they are.
+    legs: HashMap<CallId, (Leg, Leg)>,
 }
 
 impl Rig {
@@ -55,6 +59,7 @@ impl Rig {
             work: Vec::new(),
             says: HashMap::new(),
             ticks: 0,
+            legs: HashMap::new(),
         }
     }
 
@@ -93,14 +98,25 @@ impl Rig {
                     };
                     assert!(self.rt.media_mut().provide_audio(call, *media, *part, pcm));
                 }
+                if let Work::SendDigits { call, digits } = &w
+                    && let Some((_, ours)) = self.legs.get_mut(call)
+                {
+                    ours.send_digits(digits);
+                }
                 self.work.push(w);
             }
             if !busy {
                 break;
             }
         }
+        let mut datagram = Vec::new();
         for call in &self.calls {
-            while let Some(f) = self.rt.media_mut().poll_heard(call) {
+            while let Some(mut f) = self.rt.media_mut().poll_heard(call) {
+                if let Some((far, ours)) = self.legs.get_mut(call) {
+                    ours.transmit(&f, &mut datagram);
+                    far.receive(&datagram).expect("our RTP parses");
+                    f = far.pop_frame().expect("a 20 ms packet is a frame");
+                }
                 self.heard.entry(call.clone()).or_default().extend_from_slice(&f);
             }
         }
@@ -117,6 +133,16 @@ impl Rig {
                 if let Some(f) = self.says.get(&call) {
                     let pcm = tone(*f, 20, self.ticks * FRAME_SAMPLES as u64);
                     frame.copy_from_slice(&pcm);
+                }
+                if let Some((far, ours)) = self.legs.get_mut(&call) {
+                    let mut datagram = Vec::new();
+                    far.transmit(&frame, &mut datagram);
+                    ours.receive(&datagram).expect("the caller's RTP parses");
+                    while let Some(key) = ours.poll_key() {
+                        self.rt.media_mut().handle_key(self.now, &call, key);
+                    }
+                    let Some(f) = ours.pop_frame() else { continue };
+                    frame = f;
                 }
                 self.rt.media_mut().handle_frame(self.now, &call, &frame);
             }
@@ -261,4 +287,43 @@ fn a_muted_member_is_not_heard_and_the_enter_beep_reaches_the_room() {
     assert!(hears(ha, 880.0), "a muted member still hears");
     let hb = rig.heard(&b, 0, 1000);
     assert!(!hears(hb, 440.0), "nobody hears a muted member");
+}
+
+/// A baresip-like offer: Opus, G.722, PCMU, PCMA and telephone-events.
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+    m=audio 10000 RTP/AVP 96 9 0 8 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:9 G722/8000\r\n\
+    a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+    a=fmtp:101 0-15\r\na=sendrecv\r\na=ptime:20\r\n";
+
+#[test]
+fn over_rtp_the_callers_keys_arrive_as_rfc_4733_and_speech_crosses_g711() {
+    let mut rig = Rig::new(&[
+        (
+            "https://app.example/answer",
+            r#"<Response><GetDigits action="https://app.example/digits" numDigits="2"><Speak>Press two keys</Speak></GetDigits></Response>"#,
+        ),
+        ("https://app.example/digits", r#"<Response><Speak>Good bye</Speak><Wait length="1"/></Response>"#),
+    ]);
+    let offer = SdpOffer::parse(OFFER).expect("the offer parses");
+    let negotiated = LegConfig::from(&answer(&offer).expect("G.711 is offered"));
+    assert_eq!(
+        negotiated,
+        LegConfig { law: plivo_flow::media::rtp::Law::Pcmu, payload_type: 0, telephone_event: Some(101) }
+    );
+    let call = rig.call("c1");
+    rig.legs.insert(call.clone(), (Leg::new(negotiated, 7, 1, 10), Leg::new(negotiated, 8, 60_000, 99)));
+    rig.run(300);
+    assert!(hears(rig.heard(&call, 0, 300), 660.0), "the prompt reaches the caller through μ-law");
+    rig.legs.get_mut(&call).expect("legs").0.send_digits("42");
+    rig.run(700);
+    let digits = rig.request("https://app.example/digits").expect("the action is fetched");
+    assert_eq!(digits.param("Digits"), Some("42"), "each key once, from telephone-events");
+    rig.run(1500);
+    let heard = rig.heard.get(&call).map_or(0, |h| h.len() / 8) as u64;
+    // The action's document: half a second of speech, then a second of silence.
+    let spoke = (600..heard).step_by(20).find(|ms| hears(rig.heard(&call, *ms, ms + 100), 1320.0));
+    let spoke = spoke.expect("the action's speech is heard");
+    assert!(silent(rig.heard(&call, spoke + 600, spoke + 1400)), "the wait is silence");
+    let stats = rig.legs.get(&call).expect("legs").1.stats();
+    assert_eq!((stats.late, stats.ignored, stats.keys_dropped), (0, 0, 0));
 }
