@@ -20,6 +20,8 @@ pub mod scenario;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod sim;
+#[cfg(feature = "sip")]
+pub mod sip;
 pub mod xml;
 
 /// The README's Rust examples compile and run as doc tests.

@@ -108,6 +108,17 @@ enum Command {
         /// replay with no application running. DIR is created if need be.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
+        /// Answer SIP calls (UDP) on this address instead of serving the REST API, and run
+        /// each call's XML from --answer-url on real audio (RTP, G.711, RFC 4733).
+        #[arg(long, value_name = "ADDR", requires = "answer_url")]
+        sip: Option<std::net::SocketAddr>,
+        /// With --sip: the answer URL of every inbound call.
+        #[arg(long, value_name = "URL", requires = "sip")]
+        answer_url: Option<String>,
+        /// With --sip: the speech synthesiser for <Speak> (espeak-ng, or a program that takes
+        /// the same `--stdout -v VOICE -- TEXT` arguments).
+        #[arg(long, value_name = "PROGRAM", default_value = "espeak-ng")]
+        espeak: PathBuf,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it, and replay every cassette (`*.cassette.json`) with no application
@@ -218,7 +229,14 @@ fn main() -> ExitCode {
             notify_hold_ms,
             max_calls,
             record,
+            sip,
+            answer_url,
+            espeak,
         } => {
+            if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
+                let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
+                return ExitCode::from(serve_sip(listen, answer_url, espeak, seed, given));
+            }
             if let Some(dir) = &record
                 && let Err(e) = std::fs::create_dir_all(dir)
             {
@@ -1090,18 +1108,69 @@ fn resolve_credentials(
     }
 }
 
-fn serve(config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
-    use std::io::IsTerminal;
+/// `serve --sip`: real calls (feature `sip`).
+fn serve_sip(listen: std::net::SocketAddr, answer_url: String, espeak: PathBuf, seed: u64, given: Credentials) -> u8 {
+    init_logs();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (_, auth_token, source, note) = match resolve_credentials(given, env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return UNREADABLE;
+        }
+    };
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    let seed = if seed == 0 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    } else {
+        seed
+    };
+    let config = plivo_flow::sip::SipConfig { listen, answer_url, auth_token, espeak, seed };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return UNREADABLE;
+        }
+    };
+    runtime.block_on(async move {
+        let running = match plivo_flow::sip::start(config.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cannot listen on {listen}: {e}");
+                return UNREADABLE;
+            }
+        };
+        println!(
+            "plivo-flow serve: SIP on udp:{} answering with {} (plivo-flow {}; webhooks signed with the token from {source})",
+            running.addr,
+            config.answer_url,
+            env!("CARGO_PKG_VERSION"),
+        );
+        let _ = io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        running.stop().await;
+        OK
+    })
+}
 
-    use plivo_flow::server::{self, ServerConfig};
+fn init_logs() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,rsipstack=warn"));
     // Colour only on a terminal: logs sent to a file or a pipe carry no escape codes.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .init();
+}
+
+fn serve(config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
+    use plivo_flow::server::{self, ServerConfig};
+    init_logs();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let (auth_id, auth_token, source, note) = match resolve_credentials(given, env) {
         Ok(c) => c,

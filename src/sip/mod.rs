@@ -1,0 +1,484 @@
+//! Real calls: `plivo-flow serve --sip ADDR --answer-url URL` answers SIP INVITEs over UDP and
+//! runs each call's Plivo XML on real audio (feature `sip`).
+//!
+//! The shell around the sans-IO core: rsipstack does SIP (transactions, dialogs, RFC 3261);
+//! each call gets an RTP socket and a [`Leg`] (G.711, RFC 4733); one driver task owns a
+//! [`Runtime`]`<`[`AudioMedia`]`>` on the wall clock and moves its 20 ms frames, webhooks
+//! ([`Webhooks`], signed as `serve`'s) and rendering work (espeak-ng for `<Speak>`, WAV
+//! `<Play>`).
+//!
+//! The call: From and To are the INVITE's user parts, `CallUUID` a fresh UUID; the answer
+//! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
+//! document's first verb answers, and the call ends with BYE both ways. Not yet: REST control
+//! of these calls, `<Dial>`, MP3 `<Play>`, recording files (see `docs/sip-plan.md`).
+
+mod speech;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rsipstack::dialog::DialogId;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transport::TransportLayer;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::{EndpointBuilder, platform::CancellationToken};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+pub use speech::{MAX_TEXT_BYTES, MAX_WAV_BYTES, SpeechError, espeak_voice, speak};
+
+use crate::engine::{CallId, CallSetup, FetchReply, HangupSource, Input, MediaId, Reply, RequestId};
+use crate::media::mix::Frame;
+use crate::media::rtp::{Leg, LegConfig, SdpOffer, answer, write_answer};
+use crate::media::{AudioMedia, AudioRequest, Work};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::server::webhook::Webhooks;
+
+/// Most events waiting for the driver (RTP datagrams, webhook replies, SIP events); an RTP
+/// datagram that finds the queue full is dropped (counted as late audio would be), the others
+/// wait for room.
+pub const MAX_EVENTS: usize = 16_384;
+
+/// Most live SIP calls; an INVITE beyond is answered 486 Busy Here.
+pub const MAX_CALLS: usize = 1_000;
+
+/// Largest RTP datagram read (a 20 ms G.711 packet is 172 bytes).
+const MAX_DATAGRAM: usize = 2_048;
+
+/// How `serve --sip` runs.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// Where SIP listens (UDP); its address is also the one advertised in SDP.
+    pub listen: SocketAddr,
+    /// The answer URL of every inbound call.
+    pub answer_url: String,
+    /// The auth token that signs webhooks (`X-Plivo-Signature-V2`/`V3`).
+    pub auth_token: String,
+    /// The synthesiser program (espeak-ng).
+    pub espeak: PathBuf,
+    /// Seed for CallUUIDs.
+    pub seed: u64,
+}
+
+/// Why `serve --sip` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    /// The SIP stack could not bind or start.
+    #[error("SIP: {0}")]
+    Stack(String),
+}
+
+/// A running SIP shell.
+#[derive(Debug)]
+pub struct RunningSip {
+    /// Where SIP listens.
+    pub addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningSip {
+    /// Stops listening and ends every task (live calls are dropped without BYE).
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+enum Event {
+    Invite(Box<NewCall>),
+    Terminated(DialogId),
+    Rtp { call: CallId, datagram: Vec<u8> },
+    Fetched { call: CallId, request: RequestId, reply: FetchReply },
+    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>> },
+}
+
+struct NewCall {
+    dialog: InviteDialog,
+    from: String,
+    to: String,
+    leg: LegConfig,
+    answer_sdp: String,
+    socket: Arc<UdpSocket>,
+    remote: SocketAddr,
+}
+
+struct LiveCall {
+    dialog: InviteDialog,
+    dialog_id: DialogId,
+    leg: Leg,
+    socket: Arc<UdpSocket>,
+    remote: SocketAddr,
+    answer_sdp: String,
+    answered: bool,
+    receiver: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the SIP shell: binds `config.listen` (UDP) and answers calls until stopped.
+///
+/// # Errors
+/// [`SipError::Stack`] when the address cannot be bound.
+pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
+    let cancel = CancellationToken::new();
+    let transport = TransportLayer::new(cancel.clone());
+    let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
+        .await
+        .map_err(|e| SipError::Stack(e.to_string()))?;
+    transport.add_transport(udp.into());
+    let endpoint = EndpointBuilder::new()
+        .with_cancel_token(cancel.clone())
+        .with_transport_layer(transport)
+        .with_user_agent("plivo-flow")
+        .build();
+    let addr = endpoint
+        .get_addrs()
+        .first()
+        .and_then(|a| a.get_socketaddr().ok())
+        .ok_or_else(|| SipError::Stack("no SIP address".into()))?;
+    let incoming = endpoint.incoming_transactions().map_err(|e| SipError::Stack(e.to_string()))?;
+    let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+    let (state_tx, state_rx) = dialogs.new_dialog_state_channel();
+    let contact = dialogs.build_local_contact(None, None).map_err(|e| SipError::Stack(e.to_string()))?;
+    let (events, rx) = mpsc::channel(MAX_EVENTS);
+
+    let mut tasks = Vec::new();
+    let inner = endpoint.inner.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = inner.serve().await {
+            tracing::warn!("SIP endpoint stopped: {e}");
+        }
+    }));
+    tasks.push(tokio::spawn(states(state_rx, events.clone())));
+    let ip = addr.ip();
+    let ds = dialogs.clone();
+    let ev = events.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut incoming = incoming;
+        while let Some(mut tx) = incoming.recv().await {
+            if let Some(mut dialog) = ds.match_dialog(&tx) {
+                tokio::spawn(async move {
+                    let _ = dialog.handle(&mut tx).await;
+                });
+                continue;
+            }
+            match tx.original.method {
+                Method::Invite => {
+                    let Ok(dialog) = ds.get_or_create_server_invite(&tx, state_tx.clone(), None, Some(contact.clone()))
+                    else {
+                        let _ = tx.reply(StatusCode::ServerInternalError).await;
+                        continue;
+                    };
+                    match new_call(&tx.original, dialog.clone(), ip).await {
+                        Ok(call) => {
+                            if ev.send(Event::Invite(Box::new(call))).await.is_err() {
+                                break;
+                            }
+                            let mut dialog = dialog;
+                            tokio::spawn(async move {
+                                let _ = dialog.handle(&mut tx).await;
+                            });
+                        }
+                        Err(status) => {
+                            let _ = tx.reply(status).await;
+                        }
+                    }
+                }
+                Method::Options => {
+                    let _ = tx.reply(StatusCode::OK).await;
+                }
+                Method::Ack => {}
+                _ => {
+                    let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                }
+            }
+        }
+    }));
+    let driver = Driver {
+        rt: Runtime::with_media(RuntimeConfig { seed: config.seed, ..RuntimeConfig::default() }, AudioMedia::new()),
+        start: Instant::now(),
+        calls: HashMap::new(),
+        by_dialog: HashMap::new(),
+        webhooks: Webhooks::new(&config.auth_token),
+        events,
+        espeak: config.espeak.clone(),
+        answer_url: config.answer_url.clone(),
+        buf: Vec::with_capacity(MAX_DATAGRAM),
+    };
+    tasks.push(tokio::spawn(driver.run(rx)));
+    Ok(RunningSip { addr, cancel, tasks })
+}
+
+/// Reads an INVITE: the offer answered, an RTP socket bound beside the SIP address.
+async fn new_call(
+    req: &rsipstack::sip::Request,
+    dialog: InviteDialog,
+    ip: std::net::IpAddr,
+) -> Result<NewCall, StatusCode> {
+    let user = |uri: Option<rsipstack::sip::Uri>| uri.and_then(|u| u.auth.map(|a| a.user)).unwrap_or_default();
+    let from = user(req.from_header().ok().and_then(|h| h.uri().ok()));
+    let to = user(req.to_header().ok().and_then(|h| h.uri().ok()));
+    let body = std::str::from_utf8(&req.body).map_err(|_| StatusCode::NotAcceptableHere)?;
+    let offer = SdpOffer::parse(body).map_err(|_| StatusCode::NotAcceptableHere)?;
+    let negotiated = answer(&offer).map_err(|_| StatusCode::NotAcceptableHere)?;
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await.map_err(|_| StatusCode::ServiceUnavailable)?;
+    let local = socket.local_addr().map_err(|_| StatusCode::ServiceUnavailable)?;
+    let mut answer_sdp = String::new();
+    write_answer(&negotiated, local, u64::from(local.port()), &mut answer_sdp);
+    Ok(NewCall {
+        dialog,
+        from,
+        to,
+        leg: LegConfig::from(&negotiated),
+        answer_sdp,
+        socket: Arc::new(socket),
+        remote: negotiated.remote,
+    })
+}
+
+/// Dialog states: a dialog that terminated (BYE from the caller, CANCEL, timeout) ends its call.
+async fn states(mut rx: DialogStateReceiver, events: mpsc::Sender<Event>) {
+    while let Some(state) = rx.recv().await {
+        if let DialogState::Terminated(id, _) = state
+            && events.send(Event::Terminated(id)).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+struct Driver {
+    rt: Runtime<AudioMedia>,
+    start: Instant,
+    calls: HashMap<CallId, LiveCall>,
+    by_dialog: HashMap<DialogId, CallId>,
+    webhooks: Webhooks,
+    events: mpsc::Sender<Event>,
+    espeak: PathBuf,
+    answer_url: String,
+    buf: Vec<u8>,
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
+        loop {
+            let deadline = self.rt.poll_timeout().map(|t| tokio::time::Instant::from_std(self.start + t));
+            let event = match deadline {
+                Some(at) => tokio::select! {
+                    e = rx.recv() => Some(e),
+                    () = tokio::time::sleep_until(at) => None,
+                },
+                None => Some(rx.recv().await),
+            };
+            match event {
+                Some(None) => return,
+                Some(Some(e)) => self.handle(e),
+                None => {}
+            }
+            let now = self.now();
+            self.rt.handle_timeout(now);
+            self.service();
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = self.now();
+        match event {
+            Event::Invite(call) => self.invite(now, *call),
+            Event::Terminated(id) => {
+                if let Some(call) = self.by_dialog.remove(&id)
+                    && self.rt.engine().call(&call).is_some_and(|c| !c.is_ended())
+                {
+                    let _ = self.rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
+                }
+            }
+            Event::Rtp { call, datagram } => {
+                let Some(live) = self.calls.get_mut(&call) else { return };
+                if live.leg.receive(&datagram).is_err() {
+                    return;
+                }
+                let mut frames: Vec<Frame> = Vec::new();
+                while let Some(f) = live.leg.pop_frame() {
+                    frames.push(f);
+                }
+                let mut keys = Vec::new();
+                while let Some(k) = live.leg.poll_key() {
+                    keys.push(k);
+                }
+                for f in &frames {
+                    self.rt.media_mut().handle_frame(now, &call, f);
+                }
+                for k in keys {
+                    self.rt.media_mut().handle_key(now, &call, k);
+                }
+            }
+            Event::Fetched { call, request, reply } => self.rt.deliver(now, &call, request, reply),
+            Event::Rendered { call, media, part, pcm } => {
+                self.rt.media_mut().provide_audio(&call, media, part, pcm);
+            }
+        }
+    }
+
+    fn invite(&mut self, now: Duration, call: NewCall) {
+        let dialog_id = call.dialog.id();
+        if self.calls.len() >= MAX_CALLS {
+            let _ = call.dialog.reject(Some(StatusCode::BusyHere), None);
+            return;
+        }
+        let id = self.rt.new_uuid();
+        let setup = CallSetup::inbound(id, &call.from, &call.to, &self.answer_url);
+        let Ok(id) = self.rt.start_call(now, setup) else {
+            let _ = call.dialog.reject(Some(StatusCode::ServerInternalError), None);
+            return;
+        };
+        let receiver = tokio::spawn(receive_rtp(call.socket.clone(), id.clone(), self.events.clone()));
+        let seed = u32::from(call.socket.local_addr().map_or(0, |a| a.port()));
+        let leg = Leg::new(call.leg, seed.wrapping_mul(2_654_435_761), seed as u16, seed.wrapping_mul(40_503));
+        self.by_dialog.insert(dialog_id.clone(), id.clone());
+        self.calls.insert(
+            id,
+            LiveCall {
+                dialog: call.dialog,
+                dialog_id,
+                leg,
+                socket: call.socket,
+                remote: call.remote,
+                answer_sdp: call.answer_sdp,
+                answered: false,
+                receiver,
+            },
+        );
+    }
+
+    /// What the runtime asked for: webhooks, SIP, rendering, and the frames each call hears.
+    fn service(&mut self) {
+        loop {
+            let mut busy = false;
+            while let Some((call, req)) = self.rt.poll_request() {
+                busy = true;
+                let webhooks = self.webhooks.clone();
+                let events = self.events.clone();
+                let nonce = self.rt.new_uuid();
+                tokio::spawn(async move {
+                    let reply = webhooks.send(&req, &nonce).await;
+                    if req.reply != Reply::Ignore
+                        && let Some(call) = call
+                    {
+                        let _ = events.send(Event::Fetched { call, request: req.id, reply }).await;
+                    }
+                });
+            }
+            while let Some(work) = self.rt.media_mut().poll_work() {
+                busy = true;
+                self.work(work);
+            }
+            if !busy {
+                break;
+            }
+        }
+        for (id, live) in &mut self.calls {
+            while let Some(frame) = self.rt.media_mut().poll_heard(id) {
+                if live.answered {
+                    live.leg.transmit(&frame, &mut self.buf);
+                    let _ = live.socket.try_send_to(&self.buf, live.remote);
+                }
+            }
+        }
+        for (setup, _) in self.rt.forget_ended_calls() {
+            if let Some(live) = self.calls.remove(&setup.id) {
+                live.receiver.abort();
+                self.by_dialog.remove(&live.dialog_id);
+            }
+        }
+    }
+
+    fn work(&mut self, work: Work) {
+        match work {
+            Work::Answer(call) => {
+                if let Some(live) = self.calls.get_mut(&call)
+                    && !live.answered
+                {
+                    live.answered = true;
+                    let headers = vec![Header::ContentType("application/sdp".into())];
+                    let _ = live.dialog.accept(Some(headers), Some(live.answer_sdp.clone().into_bytes()));
+                }
+            }
+            Work::PreAnswer(_) => {}
+            Work::Hangup(call) => {
+                if let Some(live) = self.calls.get(&call) {
+                    let dialog = live.dialog.clone();
+                    if live.answered {
+                        tokio::spawn(async move {
+                            let _ = dialog.hangup().await;
+                        });
+                    } else {
+                        let _ = dialog.reject(Some(StatusCode::Decline), None);
+                    }
+                }
+            }
+            Work::Render { call, media, part, request } => {
+                let events = self.events.clone();
+                let espeak = self.espeak.clone();
+                tokio::spawn(async move {
+                    let pcm = match request {
+                        AudioRequest::Speak { text, voice, language } => {
+                            match speak(&espeak, &text, &voice, &language).await {
+                                Ok(pcm) => Some(pcm),
+                                Err(e) => {
+                                    tracing::warn!("<Speak> not synthesised: {e}");
+                                    None
+                                }
+                            }
+                        }
+                        AudioRequest::Play { url } => fetch_wav(&url).await,
+                    };
+                    let pcm = pcm.map(Arc::from);
+                    let _ = events.send(Event::Rendered { call, media, part, pcm }).await;
+                });
+            }
+            Work::SendDigits { call, digits } => {
+                if let Some(live) = self.calls.get_mut(&call) {
+                    live.leg.send_digits(&digits);
+                }
+            }
+            Work::RecordingDone { call, media, .. } => {
+                // Recording files come with the next step: the samples are let go.
+                let _ = self.rt.media_mut().take_recorded(&call, media);
+            }
+        }
+    }
+}
+
+/// A `<Play>` URL's audio, if it is a 16-bit mono PCM WAV (MP3 comes with symphonia).
+async fn fetch_wav(url: &str) -> Option<Vec<i16>> {
+    let bytes = reqwest::get(url).await.ok()?.error_for_status().ok()?.bytes().await.ok()?;
+    if bytes.len() > MAX_WAV_BYTES {
+        return None;
+    }
+    speech::wav_to_8k(&bytes).ok()
+}
+
+async fn receive_rtp(socket: Arc<UdpSocket>, call: CallId, events: mpsc::Sender<Event>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let Ok((n, _)) = socket.recv_from(&mut buf).await else { return };
+        let datagram = buf.get(..n).unwrap_or(&[]).to_vec();
+        if let Err(mpsc::error::TrySendError::Closed(_)) = events.try_send(Event::Rtp { call: call.clone(), datagram })
+        {
+            return;
+        }
+    }
+}

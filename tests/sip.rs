@@ -1,0 +1,142 @@
+//! Real calls against a real SIP peer: SIPp (Debian's `sip-tester`) calls `plivo-flow`'s SIP
+//! shell, which runs the app's XML on real audio (espeak-ng speech, G.711, RFC 4733). The
+//! test owns the app and the RTP sink where plivo-flow's audio arrives, and measures its
+//! energy per window. Loopback only, bounded in time. `.ci/run` installs SIPp and espeak-ng;
+//! where either is missing the test says so and passes without running.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use common::{App, record};
+use plivo_flow::media::mix::rms_dbfs;
+use plivo_flow::media::rtp::{Law, RtpPacket};
+use plivo_flow::sip::{SipConfig, start};
+
+const PCAPS: &str = "/usr/share/sip-tester";
+
+fn have(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// What the RTP sink heard: (arrival, decoded samples) per packet.
+type Heard = Arc<Mutex<Vec<(Instant, Vec<i16>)>>>;
+
+async fn sink() -> (SocketAddr, Heard) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind sink");
+    let addr = socket.local_addr().expect("addr");
+    let heard: Heard = Arc::default();
+    let h = heard.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        while let Ok((n, _)) = socket.recv_from(&mut buf).await {
+            let Some(p) = buf.get(..n).and_then(|d| RtpPacket::parse(d).ok()) else { continue };
+            if p.header.payload_type == 0 {
+                let mut pcm = Vec::new();
+                Law::Pcmu.decode(p.payload, &mut pcm);
+                h.lock().expect("lock").push((Instant::now(), pcm));
+            }
+        }
+    });
+    (addr, heard)
+}
+
+/// The level of what arrived between `from` and `to`.
+fn level(heard: &Heard, from: Instant, to: Instant) -> f64 {
+    let h = heard.lock().expect("lock");
+    let pcm: Vec<i16> = h.iter().filter(|(t, _)| *t >= from && *t < to).flat_map(|(_, p)| p.clone()).collect();
+    rms_dbfs(&pcm)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_bye() {
+    if !have("sipp") || !have("espeak-ng") || !Path::new(PCAPS).join("dtmf_2833_1.pcap").exists() {
+        eprintln!("skipped: needs sipp (sip-tester), its pcaps in {PCAPS}, and espeak-ng; .ci/run installs them");
+        return;
+    }
+    let app = App::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = Router::new().fallback(record).with_state(app.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let docs = [
+        (
+            "/answer",
+            format!(
+                r#"<Response><GetDigits action="{base}/digits" numDigits="1" timeout="10"><Speak>Please press one now.</Speak></GetDigits></Response>"#
+            ),
+        ),
+        (
+            "/digits",
+            r#"<Response><Wait length="2"/><Speak>Thank you. Good bye.</Speak><Hangup/></Response>"#.to_owned(),
+        ),
+    ];
+    for (path, xml) in docs {
+        app.docs.lock().expect("lock").insert(path.to_owned(), xml);
+    }
+    let sip = start(SipConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        answer_url: format!("{base}/answer"),
+        auth_token: "test-token".into(),
+        espeak: "espeak-ng".into(),
+        seed: 7,
+    })
+    .await
+    .expect("SIP starts");
+    let (sink_addr, heard) = sink().await;
+
+    let dir = std::env::temp_dir().join(format!("plivo-flow-sip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scenario dir");
+    let scenario = include_str!("sip/caller_presses_1.xml")
+        .replace("SINK_PORT", &sink_addr.port().to_string())
+        .replace("PCAP_DIR", PCAPS);
+    let file = dir.join("caller.xml");
+    std::fs::write(&file, scenario).expect("write scenario");
+    let started = Instant::now();
+    let sipp = tokio::process::Command::new("sipp")
+        .args(["-nostdin", "-m", "1", "-timeout", "30s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .arg("-sf")
+        .arg(&file)
+        .arg(sip.addr.to_string())
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output();
+    let out =
+        tokio::time::timeout(Duration::from_secs(40), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "SIPp's call failed: {}", String::from_utf8_lossy(&out.stdout));
+
+    // The app: the answer URL with the INVITE's user parts, then the key, exactly as pressed.
+    let hits = app.hits.lock().expect("lock").clone();
+    let answer = hits.iter().find(|h| h.path == "/answer").expect("the answer URL is fetched");
+    assert_eq!((answer.param("From"), answer.param("To")), (Some("sipp"), Some("service")));
+    assert!(answer.param("CallUUID").is_some_and(|u| u.len() == 36));
+    let digits: Vec<_> = hits.iter().filter(|h| h.path == "/digits").collect();
+    assert_eq!(digits.len(), 1, "{hits:?}");
+    assert_eq!(digits[0].param("Digits"), Some("1"));
+
+    // The audio: speech where the flow speaks, silence where it waits. The key came at about
+    // 3 s (SIPp's pause); the wait runs 2 s after it, then "Thank you. Good bye.".
+    let first = heard.lock().expect("lock").first().map(|(t, _)| *t).expect("plivo-flow sent RTP");
+    let prompt = level(&heard, first, first + Duration::from_millis(1500));
+    assert!(prompt > -35.0, "the prompt is speech: {prompt:.1} dBFS");
+    let key = started + Duration::from_millis(3000);
+    let wait = level(&heard, key + Duration::from_millis(600), key + Duration::from_millis(1800));
+    assert!(wait < -60.0, "the wait is silence: {wait:.1} dBFS");
+    let bye = level(&heard, key + Duration::from_millis(2100), key + Duration::from_millis(3300));
+    let packets = heard.lock().expect("lock").len();
+    eprintln!("{packets} RTP packets; prompt {prompt:.1} dBFS, wait {wait:.1} dBFS, goodbye {bye:.1} dBFS");
+    assert!(bye > -35.0, "the goodbye is speech: {bye:.1} dBFS");
+    sip.stop().await;
+}
