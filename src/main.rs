@@ -115,6 +115,10 @@ enum Command {
         /// With --sip: the answer URL of every inbound call.
         #[arg(long, value_name = "URL", requires = "sip")]
         answer_url: Option<String>,
+        /// With --sip: where every call's end is told (POST), as a Plivo application's
+        /// hangup URL.
+        #[arg(long, value_name = "URL", requires = "sip")]
+        hangup_url: Option<String>,
         /// With --sip: the speech synthesiser for <Speak> (espeak-ng, or a program that takes
         /// the same `--stdout -v VOICE -- TEXT` arguments).
         #[arg(long, value_name = "PROGRAM", default_value = "espeak-ng")]
@@ -231,11 +235,20 @@ fn main() -> ExitCode {
             record,
             sip,
             answer_url,
+            hangup_url,
             espeak,
         } => {
             if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
                 let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
-                return ExitCode::from(serve_sip(listen, answer_url, espeak, seed, given));
+                let sip = plivo_flow::sip::SipConfig {
+                    listen,
+                    answer_url,
+                    hangup_url,
+                    auth_token: String::new(),
+                    espeak,
+                    seed,
+                };
+                return ExitCode::from(serve_sip(sip, given));
             }
             if let Some(dir) = &record
                 && let Err(e) = std::fs::create_dir_all(dir)
@@ -1109,7 +1122,7 @@ fn resolve_credentials(
 }
 
 /// `serve --sip`: real calls (feature `sip`).
-fn serve_sip(listen: std::net::SocketAddr, answer_url: String, espeak: PathBuf, seed: u64, given: Credentials) -> u8 {
+fn serve_sip(config: plivo_flow::sip::SipConfig, given: Credentials) -> u8 {
     init_logs();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let (_, auth_token, source, note) = match resolve_credentials(given, env) {
@@ -1122,12 +1135,13 @@ fn serve_sip(listen: std::net::SocketAddr, answer_url: String, espeak: PathBuf, 
     if let Some(note) = note {
         eprintln!("{note}");
     }
-    let seed = if seed == 0 {
+    let seed = if config.seed == 0 {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
     } else {
-        seed
+        config.seed
     };
-    let config = plivo_flow::sip::SipConfig { listen, answer_url, auth_token, espeak, seed };
+    let listen = config.listen;
+    let config = plivo_flow::sip::SipConfig { auth_token, seed, ..config };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

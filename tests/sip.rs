@@ -57,12 +57,16 @@ fn level(heard: &Heard, from: Instant, to: Instant) -> f64 {
     rms_dbfs(&pcm)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_bye() {
-    if !have("sipp") || !have("espeak-ng") || !Path::new(PCAPS).join("dtmf_2833_1.pcap").exists() {
+fn missing_peers() -> bool {
+    let missing = !have("sipp") || !have("espeak-ng") || !Path::new(PCAPS).join("dtmf_2833_1.pcap").exists();
+    if missing {
         eprintln!("skipped: needs sipp (sip-tester), its pcaps in {PCAPS}, and espeak-ng; .ci/run installs them");
-        return;
     }
+    missing
+}
+
+/// The app (recording every hit) and its base URL.
+async fn app() -> (App, String) {
     let app = App::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -70,6 +74,54 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
+    (app, base)
+}
+
+async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
+    start(SipConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        answer_url: format!("{base}/answer"),
+        hangup_url: Some(format!("{base}/hangup")),
+        auth_token: "test-token".into(),
+        espeak: "espeak-ng".into(),
+        seed: 7,
+    })
+    .await
+    .expect("SIP starts")
+}
+
+/// Runs SIPp once with `scenario` (its RTP sink port filled in) against `target`; panics
+/// unless the scenario passed.
+async fn sipp(scenario: &str, sink: SocketAddr, target: SocketAddr) {
+    let dir = std::env::temp_dir().join(format!("plivo-flow-sip-{}-{}", std::process::id(), sink.port()));
+    std::fs::create_dir_all(&dir).expect("scenario dir");
+    let scenario = scenario.replace("SINK_PORT", &sink.port().to_string()).replace("PCAP_DIR", PCAPS);
+    let file = dir.join("caller.xml");
+    std::fs::write(&file, scenario).expect("write scenario");
+    // Ports of its own for SIP and media, so that tests running at once do not meet.
+    let free = || std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port().to_string());
+    let (port, media_port) = (free().expect("a free port"), free().expect("a free port"));
+    let sipp = tokio::process::Command::new("sipp")
+        .args(["-nostdin", "-m", "1", "-timeout", "30s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port, "-mp", &media_port])
+        .arg("-sf")
+        .arg(&file)
+        .arg(target.to_string())
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output();
+    let out =
+        tokio::time::timeout(Duration::from_secs(40), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "SIPp's call failed: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_bye() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = app().await;
     let docs = [
         (
             "/answer",
@@ -85,37 +137,10 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     for (path, xml) in docs {
         app.docs.lock().expect("lock").insert(path.to_owned(), xml);
     }
-    let sip = start(SipConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        answer_url: format!("{base}/answer"),
-        auth_token: "test-token".into(),
-        espeak: "espeak-ng".into(),
-        seed: 7,
-    })
-    .await
-    .expect("SIP starts");
+    let sip = sip_shell(&base).await;
     let (sink_addr, heard) = sink().await;
-
-    let dir = std::env::temp_dir().join(format!("plivo-flow-sip-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scenario dir");
-    let scenario = include_str!("sip/caller_presses_1.xml")
-        .replace("SINK_PORT", &sink_addr.port().to_string())
-        .replace("PCAP_DIR", PCAPS);
-    let file = dir.join("caller.xml");
-    std::fs::write(&file, scenario).expect("write scenario");
     let started = Instant::now();
-    let sipp = tokio::process::Command::new("sipp")
-        .args(["-nostdin", "-m", "1", "-timeout", "30s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
-        .arg("-sf")
-        .arg(&file)
-        .arg(sip.addr.to_string())
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let out =
-        tokio::time::timeout(Duration::from_secs(40), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "SIPp's call failed: {}", String::from_utf8_lossy(&out.stdout));
+    sipp(include_str!("sip/caller_presses_1.xml"), sink_addr, sip.addr).await;
 
     // The app: the answer URL with the INVITE's user parts, then the key, exactly as pressed.
     let hits = app.hits.lock().expect("lock").clone();
@@ -138,5 +163,34 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     let packets = heard.lock().expect("lock").len();
     eprintln!("{packets} RTP packets; prompt {prompt:.1} dBFS, wait {wait:.1} dBFS, goodbye {bye:.1} dBFS");
     assert!(bye > -35.0, "the goodbye is speech: {bye:.1} dBFS");
+    sip.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = app().await;
+    let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
+    app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
+    let sip = sip_shell(&base).await;
+    let (sink_addr, heard) = sink().await;
+    sipp(include_str!("sip/caller_hangs_up.xml"), sink_addr, sip.addr).await;
+    // The hangup webhook may trail SIPp's exit by the time of one request.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !app.hits.lock().expect("lock").iter().any(|h| h.path == "/hangup") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hits = app.hits.lock().expect("lock").clone();
+    let hangups: Vec<_> = hits.iter().filter(|h| h.path == "/hangup").collect();
+    assert_eq!(hangups.len(), 1, "exactly one hangup webhook: {hits:?}");
+    assert_eq!(hangups[0].param("HangupSource"), Some("Caller"));
+    assert_eq!(hangups[0].param("HangupCause"), Some("NORMAL_CLEARING"));
+    assert_eq!(hangups[0].param("CallStatus"), Some("completed"));
+    let first = heard.lock().expect("lock").first().map(|(t, _)| *t).expect("plivo-flow sent RTP");
+    let speech = level(&heard, first, first + Duration::from_millis(1500));
+    assert!(speech > -35.0, "it was speaking: {speech:.1} dBFS");
     sip.stop().await;
 }

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 
 pub use speech::{MAX_TEXT_BYTES, MAX_WAV_BYTES, SpeechError, espeak_voice, speak};
 
-use crate::engine::{CallId, CallSetup, FetchReply, HangupSource, Input, MediaId, Reply, RequestId};
+use crate::engine::{CallId, CallSetup, FetchReply, HangupSource, Input, MediaId, Reply, RequestId, Webhook};
 use crate::media::mix::Frame;
 use crate::media::rtp::{Leg, LegConfig, SdpOffer, answer, write_answer};
 use crate::media::{AudioMedia, AudioRequest, Work};
@@ -59,6 +59,8 @@ pub struct SipConfig {
     pub listen: SocketAddr,
     /// The answer URL of every inbound call.
     pub answer_url: String,
+    /// Where every call's end is told (Plivo's application `hangup_url`, POST).
+    pub hangup_url: Option<String>,
     /// The auth token that signs webhooks (`X-Plivo-Signature-V2`/`V3`).
     pub auth_token: String,
     /// The synthesiser program (espeak-ng).
@@ -212,6 +214,7 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
         events,
         espeak: config.espeak.clone(),
         answer_url: config.answer_url.clone(),
+        hangup_url: config.hangup_url.clone(),
         buf: Vec::with_capacity(MAX_DATAGRAM),
     };
     tasks.push(tokio::spawn(driver.run(rx)));
@@ -265,6 +268,7 @@ struct Driver {
     events: mpsc::Sender<Event>,
     espeak: PathBuf,
     answer_url: String,
+    hangup_url: Option<String>,
     buf: Vec<u8>,
 }
 
@@ -339,7 +343,10 @@ impl Driver {
             return;
         }
         let id = self.rt.new_uuid();
-        let setup = CallSetup::inbound(id, &call.from, &call.to, &self.answer_url);
+        let mut setup = CallSetup::inbound(id, &call.from, &call.to, &self.answer_url);
+        if let Some(url) = &self.hangup_url {
+            setup = setup.with_hangup(Webhook::new(url.as_str(), crate::xml::values::Method::Post));
+        }
         let Ok(id) = self.rt.start_call(now, setup) else {
             let _ = call.dialog.reject(Some(StatusCode::ServerInternalError), None);
             return;
