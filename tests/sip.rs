@@ -40,9 +40,9 @@ async fn sink() -> (SocketAddr, Heard) {
         let mut buf = vec![0u8; 2048];
         while let Ok((n, _)) = socket.recv_from(&mut buf).await {
             let Some(p) = buf.get(..n).and_then(|d| RtpPacket::parse(d).ok()) else { continue };
-            if p.header.payload_type == 0 {
+            if let Some(law) = Law::from_payload_type(p.header.payload_type) {
                 let mut pcm = Vec::new();
-                Law::Pcmu.decode(p.payload, &mut pcm);
+                law.decode(p.payload, &mut pcm);
                 h.lock().expect("lock").push((Instant::now(), pcm));
             }
         }
@@ -192,5 +192,42 @@ async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     let first = heard.lock().expect("lock").first().map(|(t, _)| *t).expect("plivo-flow sent RTP");
     let speech = level(&heard, first, first + Duration::from_millis(1500));
     assert!(speech > -35.0, "it was speaking: {speech:.1} dBFS");
+    sip.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_audibly() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = app().await;
+    let room = r#"<Response><Conference hangupOnStar="true">MyConference</Conference><Speak>Good bye. You have been kicked out of the conference</Speak></Response>"#;
+    app.docs.lock().expect("lock").insert("/answer".into(), room.into());
+    let sip = sip_shell(&base).await;
+    let (talker_sink, talker_heard) = sink().await;
+    let (listener_sink, listener_heard) = sink().await;
+    let started = Instant::now();
+    let talker = sipp(include_str!("sip/member_talks_then_leaves.xml"), talker_sink, sip.addr);
+    let listener = sipp(include_str!("sip/member_listens_and_stays.xml"), listener_sink, sip.addr);
+    // Both scenarios pass: member 1 got its BYE after leaving, member 2 none before its own.
+    tokio::join!(talker, listener);
+
+    let at = |ms: u64| started + Duration::from_millis(ms);
+    let heard_talk = level(&listener_heard, at(2500), at(8000));
+    let own_echo = level(&talker_heard, at(2500), at(8000));
+    let goodbye = level(&talker_heard, at(10_000), at(12_000));
+    let after = level(&listener_heard, at(11_000), at(13_500));
+    let timeline: Vec<String> =
+        (0..30).map(|i| format!("{:.0}", level(&talker_heard, at(i * 500), at(i * 500 + 500)))).collect();
+    eprintln!("member 1 per 500 ms: {}", timeline.join(" "));
+    eprintln!(
+        "member 2 hears member 1: {heard_talk:.1} dBFS; member 1 hears itself: {own_echo:.1}; goodbye {goodbye:.1}; member 2 after: {after:.1}"
+    );
+    assert!(heard_talk > -35.0, "member 2 hears member 1");
+    assert!(own_echo < -60.0, "member 1 does not hear itself (N-1)");
+    assert!(goodbye > -35.0, "member 1, out of the room, hears the next element");
+    assert!(after < -60.0, "member 2, alone, hears nobody");
+    let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
+    assert_eq!(hangups, 2, "each call told its end once");
     sip.stop().await;
 }

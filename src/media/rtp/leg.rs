@@ -46,8 +46,10 @@ pub struct LegStats {
     /// Audio packets that came after a later one (by sequence number): dropped, there is no
     /// jitter buffer.
     pub late: u64,
-    /// Datagrams that were not RTP, or of another payload type or source.
+    /// Datagrams that were not RTP, or of another payload type.
     pub ignored: u64,
+    /// Times the peer's SSRC changed (each new source is followed).
+    pub ssrc_changes: u64,
     /// Keys dropped: the send or receive queue was full, or the peer takes no telephone-events.
     pub keys_dropped: u64,
 }
@@ -57,8 +59,9 @@ pub struct LegStats {
 /// [`transmit`](Self::transmit) turns the frame the call hears into one datagram, or into a
 /// telephone-event packet while keys are being sent (RFC 4733 §2.5.1: events replace the audio).
 ///
-/// The first source heard is the peer (a datagram of another SSRC is ignored, counted); audio
-/// older than the newest packet is dropped as late (RFC 3550 sequence order, modulo 2^16).
+/// The peer's latest source is followed (a new SSRC is counted and restarts the sequence
+/// order); audio older than the newest packet of its source is dropped as late (RFC 3550
+/// sequence order, modulo 2^16).
 #[derive(Debug)]
 pub struct Leg {
     config: LegConfig,
@@ -128,9 +131,11 @@ impl Leg {
             }
         };
         let h = packet.header;
-        if *self.peer.get_or_insert(h.ssrc) != h.ssrc {
-            self.stats.ignored += 1;
-            return Ok(());
+        if self.peer.replace(h.ssrc).is_some_and(|old| old != h.ssrc) {
+            // The peer started another source (a restarted stream, a media server switching
+            // what it plays): follow it, its sequence numbers afresh (RFC 3550 §8.2).
+            self.stats.ssrc_changes += 1;
+            self.newest = None;
         }
         if Some(h.payload_type) == self.config.telephone_event {
             let Ok(ev) = TelephoneEvent::parse(packet.payload) else {
@@ -330,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn without_telephone_event_keys_are_dropped_and_another_source_is_ignored() {
+    fn without_telephone_event_keys_are_dropped_and_a_new_source_is_followed() {
         let mut a = Leg::new(LegConfig { telephone_event: None, ..PCMU }, 1, 0, 0);
         a.send_digits("123");
         assert!(!a.is_sending_keys());
@@ -338,11 +343,13 @@ mod tests {
         let (mut b, mut c) = (Leg::new(PCMU, 2, 0, 0), Leg::new(PCMU, 3, 0, 0));
         let mut d = Vec::new();
         b.transmit(&SILENCE, &mut d);
+        b.transmit(&SILENCE, &mut d);
         a.receive(&d).unwrap();
+        // c's sequence starts below b's: as a new source it is not late.
         c.transmit(&SILENCE, &mut d);
         a.receive(&d).unwrap();
-        assert_eq!((a.stats().packets_in, a.stats().ignored), (1, 1));
+        assert_eq!((a.stats().packets_in, a.stats().late, a.stats().ssrc_changes), (2, 0, 1));
         assert!(a.receive(&[0x80]).is_err());
-        assert_eq!(a.stats().ignored, 2);
+        assert_eq!(a.stats().ignored, 1);
     }
 }
