@@ -102,7 +102,7 @@ enum Event {
     Terminated(DialogId),
     Rtp { call: CallId, datagram: Vec<u8> },
     Fetched { call: CallId, request: RequestId, reply: FetchReply },
-    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>> },
+    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>>, key: Option<String> },
 }
 
 struct NewCall {
@@ -215,6 +215,7 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
         espeak: config.espeak.clone(),
         answer_url: config.answer_url.clone(),
         hangup_url: config.hangup_url.clone(),
+        speech: SpeechCache::default(),
         buf: Vec::with_capacity(MAX_DATAGRAM),
     };
     tasks.push(tokio::spawn(driver.run(rx)));
@@ -269,7 +270,52 @@ struct Driver {
     espeak: PathBuf,
     answer_url: String,
     hangup_url: Option<String>,
+    speech: SpeechCache,
     buf: Vec<u8>,
+}
+
+/// Most texts whose speech is kept, and most samples kept in all (10 minutes at 8 kHz, 9.6 MB):
+/// a flow says the same prompts to every caller, and espeak-ng costs tens of milliseconds of
+/// CPU a prompt. Beyond either, the oldest go.
+pub const MAX_CACHED_SPEECH: usize = 256;
+/// See [`MAX_CACHED_SPEECH`].
+pub const MAX_CACHED_SAMPLES: usize = 10 * 60 * 8_000;
+
+/// Synthesised speech by voice, language and text, oldest first out.
+#[derive(Default)]
+struct SpeechCache {
+    pcm: HashMap<String, Arc<[i16]>>,
+    order: std::collections::VecDeque<String>,
+    samples: usize,
+}
+
+impl SpeechCache {
+    fn get(&self, key: &str) -> Option<Arc<[i16]>> {
+        self.pcm.get(key).cloned()
+    }
+
+    fn insert(&mut self, key: String, pcm: Arc<[i16]>) {
+        if pcm.len() > MAX_CACHED_SAMPLES || self.pcm.contains_key(&key) {
+            return;
+        }
+        self.samples += pcm.len();
+        self.order.push_back(key.clone());
+        self.pcm.insert(key, pcm);
+        while self.pcm.len() > MAX_CACHED_SPEECH || self.samples > MAX_CACHED_SAMPLES {
+            let Some(old) = self.order.pop_front() else { break };
+            if let Some(p) = self.pcm.remove(&old) {
+                self.samples -= p.len();
+            }
+        }
+    }
+}
+
+/// The cache key of a `<Speak>` (a `<Play>`'s file may change at its URL: not cached).
+fn speech_key(request: &AudioRequest) -> Option<String> {
+    match request {
+        AudioRequest::Speak { text, voice, language } => Some(format!("{voice:?}\u{0}{}\u{0}{text}", language.as_str())),
+        AudioRequest::Play { .. } => None,
+    }
 }
 
 impl Driver {
@@ -330,7 +376,10 @@ impl Driver {
                 }
             }
             Event::Fetched { call, request, reply } => self.rt.deliver(now, &call, request, reply),
-            Event::Rendered { call, media, part, pcm } => {
+            Event::Rendered { call, media, part, pcm, key } => {
+                if let (Some(key), Some(pcm)) = (key, &pcm) {
+                    self.speech.insert(key, pcm.clone());
+                }
                 self.rt.media_mut().provide_audio(&call, media, part, pcm);
             }
         }
@@ -437,6 +486,11 @@ impl Driver {
                 }
             }
             Work::Render { call, media, part, request } => {
+                let key = speech_key(&request);
+                if let Some(pcm) = key.as_deref().and_then(|k| self.speech.get(k)) {
+                    self.rt.media_mut().provide_audio(&call, media, part, Some(pcm));
+                    return;
+                }
                 let events = self.events.clone();
                 let espeak = self.espeak.clone();
                 tokio::spawn(async move {
@@ -453,7 +507,7 @@ impl Driver {
                         AudioRequest::Play { url } => fetch_wav(&url).await,
                     };
                     let pcm = pcm.map(Arc::from);
-                    let _ = events.send(Event::Rendered { call, media, part, pcm }).await;
+                    let _ = events.send(Event::Rendered { call, media, part, pcm, key }).await;
                 });
             }
             Work::SendDigits { call, digits } => {
