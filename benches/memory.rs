@@ -75,7 +75,7 @@ fn memory_per_call() {
                 .map(|v| match v {
                     xml::Verb::Conference(c) => {
                         let mut c = c.clone();
-                        c.room = format!("Room {r}");
+                        c.room = format!("Room {r}").into();
                         xml::Verb::Conference(c)
                     }
                     v => v.clone(),

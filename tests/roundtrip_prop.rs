@@ -255,11 +255,11 @@ fn ssml(tag: Tag, depth: u32) -> BoxedStrategy<Ssml> {
 fn content(parent: Option<Tag>, depth: u32) -> BoxedStrategy<Vec<SpeakNode>> {
     let kids = children(parent);
     let node: BoxedStrategy<SpeakNode> = if depth == 0 || kids.is_empty() {
-        text().prop_map(SpeakNode::Text).boxed()
+        text().prop_map(|t| SpeakNode::Text(t.into())).boxed()
     } else {
         let ssml_node =
             prop::sample::select(kids.to_vec()).prop_flat_map(move |t| ssml(t, depth - 1)).prop_map(SpeakNode::Ssml);
-        prop_oneof![2 => text().prop_map(SpeakNode::Text), 1 => ssml_node].boxed()
+        prop_oneof![2 => text().prop_map(|t| SpeakNode::Text(t.into())), 1 => ssml_node].boxed()
     };
     prop::collection::vec(node, 0..4).prop_map(normalize).boxed()
 }
@@ -269,7 +269,7 @@ fn normalize(nodes: Vec<SpeakNode>) -> Vec<SpeakNode> {
     for n in nodes {
         match (out.last_mut(), n) {
             (_, SpeakNode::Text(t)) if t.is_empty() => {}
-            (Some(SpeakNode::Text(prev)), SpeakNode::Text(t)) => prev.push_str(&t),
+            (Some(SpeakNode::Text(prev)), SpeakNode::Text(t)) => *prev = format!("{prev}{t}").into(),
             (_, n) => out.push(n),
         }
     }
@@ -281,12 +281,12 @@ fn speak() -> impl Strategy<Value = Speak> {
         let mut c = c;
         // <Speak> content is trimmed at both ends.
         if let Some(SpeakNode::Text(t)) = c.first_mut() {
-            *t = t.trim_start_matches([' ', '\t', '\n', '\r']).to_owned();
+            *t = t.trim_start_matches([' ', '\t', '\n', '\r']).into();
         }
         if let Some(SpeakNode::Text(t)) = c.last_mut() {
-            *t = t.trim_end_matches([' ', '\t', '\n', '\r']).to_owned();
+            *t = t.trim_end_matches([' ', '\t', '\n', '\r']).into();
         }
-        s.content = normalize(c);
+        s.content = normalize(c).into();
         s
     })
 }
@@ -347,7 +347,7 @@ fn simple_verb() -> impl Strategy<Value = Verb> {
             Verb::Redirect(r)
         }),
         (attrs::<Message>(), body()).prop_map(|(mut m, t)| {
-            m.text = t;
+            m.text = t.into();
             Verb::Message(m)
         }),
     ]
@@ -363,12 +363,12 @@ fn verb() -> impl Strategy<Value = Verb> {
             if !g.written.contains("inputType") {
                 g.set_attr("inputType", "speech");
             }
-            Verb::GetInput(g)
+            Verb::GetInput(Box::new(g))
         }),
         attrs::<Record>().prop_map(Verb::Record),
         (attrs::<Dial>(), prop::collection::vec(target(), 1..4)).prop_map(|(mut d, t)| {
             d.targets = t;
-            Verb::Dial(d)
+            Verb::Dial(Box::new(d))
         }),
         attrs::<Hangup>().prop_map(Verb::Hangup),
         (attrs::<PreAnswer>(), prop::collection::vec(simple_verb(), 0..4)).prop_map(|(mut p, v)| {
@@ -376,8 +376,8 @@ fn verb() -> impl Strategy<Value = Verb> {
             Verb::PreAnswer(p)
         }),
         (attrs::<Conference>(), body()).prop_map(|(mut c, room)| {
-            c.room = room;
-            Verb::Conference(c)
+            c.room = room.into();
+            Verb::Conference(Box::new(c))
         }),
         (
             attrs::<MultiPartyCall>(),
@@ -386,7 +386,7 @@ fn verb() -> impl Strategy<Value = Verb> {
             prop::option::of(prop::collection::vec(prompt(), 0..3)),
         )
             .prop_map(|(mut m, name, agent, customer)| {
-                m.name = name;
+                m.name = name.into();
                 // The Go SDK's hold-music children.
                 m.agent_hold_music = agent.map(|prompts| AgentHoldMusic { prompts, ..AgentHoldMusic::default() });
                 m.customer_hold_music =
@@ -394,7 +394,7 @@ fn verb() -> impl Strategy<Value = Verb> {
                 if m.role.is_none() {
                     m.set_attr("role", "agent");
                 }
-                Verb::MultiPartyCall(m)
+                Verb::MultiPartyCall(Box::new(m))
             }),
         (attrs::<Stream>(), prop::sample::select(vec!["wss://s.example/a?x=1&y=2", "ws://h:1/"])).prop_map(
             |(mut s, u)| {

@@ -33,7 +33,7 @@ pub trait Attrs: Default {
     /// `None` when the element has no such attribute; `Some(Ok(Some(code)))` when the value
     /// was accepted with a warning (see [`Noted`]).
     fn set_attr(&mut self, name: &str, raw: &str) -> Option<Result<Option<crate::diagnostic::Code>, ValueError>> {
-        Self::index(name).map(|i| self.set_attr_at(i, raw))
+        Self::index(name).map(|i| self.set_attr_at(i, raw, &Source::default()))
     }
 
     /// The position of attribute `name` in [`Attrs::NAMES`] (its bit in [`Written`]), or
@@ -41,8 +41,10 @@ pub trait Attrs: Default {
     fn index(name: &str) -> Option<usize>;
 
     /// [`Attrs::set_attr`] for the attribute at position `i` of [`Attrs::NAMES`]; an `i` past
-    /// the table is refused as [`ValueError::Bad`] and sets nothing.
-    fn set_attr_at(&mut self, i: usize, raw: &str) -> Result<Option<crate::diagnostic::Code>, ValueError>;
+    /// the table is refused as [`ValueError::Bad`] and sets nothing. Text kept from `raw` is
+    /// a view of `src` when `raw` lies inside it ([`Source::text`]).
+    fn set_attr_at(&mut self, i: usize, raw: &str, src: &Source)
+    -> Result<Option<crate::diagnostic::Code>, ValueError>;
 
     /// Calls `out(name, value)` for every written attribute, in declaration order.
     fn write_attrs(&self, out: &mut dyn FnMut(&'static str, &str));
@@ -201,12 +203,12 @@ macro_rules! element {
             }
 
             #[allow(unused_variables)]
-            fn set_attr_at(&mut self, i: usize, raw: &str) -> Result<Option<crate::diagnostic::Code>, ValueError> {
+            fn set_attr_at(&mut self, i: usize, raw: &str, src: &Source) -> Result<Option<crate::diagnostic::Code>, ValueError> {
                 $( {
                     const I: usize = index_of(<$name as Attrs>::NAMES, $attr);
                     if i == I {
-                        let parse: fn(&str) -> Result<$ty, ValueError> = $parse;
-                        return parse(raw).map(|v| {
+                        let parse: fn(&str, &Source) -> Result<$ty, ValueError> = $parse;
+                        return parse(raw, src).map(|v| {
                             let note = Noted::note(&v);
                             self.$field = v;
                             self.written.insert(I);
@@ -234,11 +236,11 @@ macro_rules! element {
     };
 }
 
-fn int<const MIN: u32>(s: &str) -> Result<u32, ValueError> {
+fn int<const MIN: u32>(s: &str, _: &Source) -> Result<u32, ValueError> {
     int_in(s, MIN, None)
 }
 
-fn method(s: &str) -> Result<Method, ValueError> {
+fn method(s: &str, _: &Source) -> Result<Method, ValueError> {
     Method::from_xml(s)
 }
 
@@ -251,6 +253,10 @@ pub struct Document {
 }
 
 /// A child of `<Response>`.
+///
+/// The four largest elements (`<GetInput>`, `<Dial>`, `<Conference>`, `<MultiPartyCall>`,
+/// 144 to 352 bytes) are boxed, so a `Verb` is about the size of a `<GetDigits>` (104 bytes)
+/// and cheap to move while a document is built. Serialized and printed as the element itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verb")]
 #[allow(missing_docs)]
@@ -261,14 +267,14 @@ pub enum Verb {
     #[serde(rename = "DTMF")]
     Dtmf(Dtmf),
     GetDigits(GetDigits),
-    GetInput(GetInput),
+    GetInput(Box<GetInput>),
     Record(Record),
-    Dial(Dial),
+    Dial(Box<Dial>),
     Redirect(Redirect),
     Hangup(Hangup),
     PreAnswer(PreAnswer),
-    Conference(Conference),
-    MultiPartyCall(MultiPartyCall),
+    Conference(Box<Conference>),
+    MultiPartyCall(Box<MultiPartyCall>),
     Message(Message),
     Stream(Stream),
 }
@@ -315,12 +321,15 @@ pub enum DialTarget {
     User(User),
 }
 
+/// The content of a `<Speak>`: its nodes in order, the first one inline.
+pub type SpeakContent = smallvec::SmallVec<[SpeakNode; 1]>;
+
 /// A piece of `<Speak>` content: text or an SSML element.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpeakNode {
     /// Text, with entities decoded.
-    Text(String),
+    Text(Text),
     /// An SSML element.
     Ssml(Ssml),
 }
@@ -423,15 +432,16 @@ element! {
     /// `<Speak>`: text to speech. Mixed content: text and SSML.
     Speak = "Speak" {
         /// `WOMAN`, `MAN` or `Polly.<Name>`.
-        voice: Voice = Voice::Woman; "voice" => Voice::from_xml;
+        voice: Voice = Voice::Woman; "voice" => Voice::from_xml_in;
         /// Language tag.
-        language: Language = Language::en_us(); "language" => Language::from_xml;
+        language: Language = Language::en_us(); "language" => Language::from_xml_in;
         /// Repetitions; 0 repeats until the call ends.
         loop_: u32 = 1; "loop" => int::<0>;
     }
     extra {
-        /// Text and SSML, ends trimmed, inner spacing as written.
-        content: Vec<SpeakNode>,
+        /// Text and SSML, ends trimmed, inner spacing as written. Most `<Speak>`s hold one
+        /// text, kept inline (no allocation); serialized as a list.
+        content: SpeakContent,
     }
 }
 
@@ -469,11 +479,11 @@ element! {
         /// Seconds to wait.
         length: u32 = 1; "length" => int::<1>;
         /// End early on `minSilence` ms of silence.
-        silence: bool = false; "silence" => bool::from_xml;
+        silence: bool = false; "silence" => bool::from_xml_in;
         /// Milliseconds of silence that end the wait when `silence` is on.
         min_silence: u32 = 2000; "minSilence" => int::<1>;
         /// Wait for an answering-machine beep.
-        beep: WaitBeep = WaitBeep::Bool(false); "beep" => WaitBeep::from_xml;
+        beep: WaitBeep = WaitBeep::Bool(false); "beep" => WaitBeep::from_xml_in;
     }
 }
 
@@ -481,7 +491,7 @@ element! {
     /// `<DTMF>`: send tones on the call.
     Dtmf = "DTMF" {
         /// Continue at once while the tones are sent.
-        async_: bool = true; "async" => bool::from_xml;
+        async_: bool = true; "async" => bool::from_xml_in;
     }
     extra {
         /// The tones (the body).
@@ -501,21 +511,21 @@ element! {
         /// Seconds allowed between digits.
         digit_timeout: u32 = 2; "digitTimeout" => int::<1>;
         /// Key that submits.
-        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => FinishOnKey::one;
+        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => |s, _| FinishOnKey::one(s);
         /// Digits that submit when reached.
         num_digits: u32 = 99; "numDigits" => int::<1>;
         /// Attempts when nothing is entered.
         retries: u32 = 1; "retries" => int::<1>;
         /// Replace the document with the action's reply.
-        redirect: bool = true; "redirect" => bool::from_xml;
+        redirect: bool = true; "redirect" => bool::from_xml_in;
         /// Beep after the prompts.
-        play_beep: bool = false; "playBeep" => bool::from_xml;
+        play_beep: bool = false; "playBeep" => bool::from_xml_in;
         /// Keys accepted.
-        valid_digits: KeySet = KeySet::ALL; "validDigits" => KeySet::from_xml;
+        valid_digits: KeySet = KeySet::ALL; "validDigits" => KeySet::from_xml_in;
         /// Played on an invalid key.
         invalid_digits_sound: Option<Url> = None; "invalidDigitsSound" => opt::<Url>;
         /// Log the digits.
-        log: bool = true; "log" => bool::from_xml;
+        log: bool = true; "log" => bool::from_xml_in;
     }
     extra {
         /// Prompts played while listening.
@@ -534,33 +544,33 @@ element! {
         /// Plivo's docs mark only `action` required. Always `Some` after parsing.
         input_type: Option<InputType> = Some(InputType::DtmfSpeech); "inputType" => opt::<InputType>;
         /// Seconds of detection after the prompts (5–60).
-        execution_timeout: u32 = 15; "executionTimeout" => |s| int_in(s, 5, Some(60));
+        execution_timeout: u32 = 15; "executionTimeout" => |s, _| int_in(s, 5, Some(60));
         /// Gap between digits.
-        digit_end_timeout: EndTimeout = EndTimeout::Auto; "digitEndTimeout" => EndTimeout::from_xml;
+        digit_end_timeout: EndTimeout = EndTimeout::Auto; "digitEndTimeout" => EndTimeout::from_xml_in;
         /// Silence that ends speech.
-        speech_end_timeout: EndTimeout = EndTimeout::Auto; "speechEndTimeout" => EndTimeout::from_xml;
+        speech_end_timeout: EndTimeout = EndTimeout::Auto; "speechEndTimeout" => EndTimeout::from_xml_in;
         /// Key that submits.
-        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => FinishOnKey::one;
+        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => |s, _| FinishOnKey::one(s);
         /// Maximum digits (1–32).
-        num_digits: u32 = 32; "numDigits" => |s| int_in(s, 1, Some(32));
+        num_digits: u32 = 32; "numDigits" => |s, _| int_in(s, 1, Some(32));
         /// Recognition model.
-        speech_model: SpeechModel = SpeechModel::Default; "speechModel" => SpeechModel::from_xml;
+        speech_model: SpeechModel = SpeechModel::Default; "speechModel" => SpeechModel::from_xml_in;
         /// Comma list of hint phrases.
-        hints: Option<String> = None; "hints" => |s| max_chars(s, 10_000, "hints are limited to 10000 characters").map(Some);
+        hints: Option<Text> = None; "hints" => |s, src| max_chars(s, src, 10_000, "hints are limited to 10000 characters").map(Some);
         /// Recognition language.
-        language: Language = Language::en_us(); "language" => Language::from_xml;
+        language: Language = Language::en_us(); "language" => Language::from_xml_in;
         /// Receives partial results.
         interim_speech_results_callback: Option<Url> = None; "interimSpeechResultsCallback" => opt::<Url>;
         /// Method for the interim callback.
         interim_speech_results_callback_method: Method = Method::Post; "interimSpeechResultsCallbackMethod" => method;
         /// Log the input.
-        log: bool = true; "log" => bool::from_xml;
+        log: bool = true; "log" => bool::from_xml_in;
         /// Replace the document with the action's reply.
-        redirect: bool = true; "redirect" => bool::from_xml;
+        redirect: bool = true; "redirect" => bool::from_xml_in;
         /// Mask profanity in the transcript.
-        profanity_filter: bool = false; "profanityFilter" => bool::from_xml;
+        profanity_filter: bool = false; "profanityFilter" => bool::from_xml_in;
         /// Seconds to wait for input to start.
-        start_input_timeout: Option<u32> = None; "startInputTimeout" => |s| opt_int_in(s, 1, None);
+        start_input_timeout: Option<u32> = None; "startInputTimeout" => |s, _| opt_int_in(s, 1, None);
         /// Attempts when nothing is detected.
         retries: u32 = 1; "retries" => int::<1>;
     }
@@ -578,23 +588,23 @@ element! {
         /// Method for `action`.
         method: Method = Method::Post; "method" => method;
         /// mp3 or wav.
-        file_format: FileFormat = FileFormat::Mp3; "fileFormat" => FileFormat::from_xml;
+        file_format: FileFormat = FileFormat::Mp3; "fileFormat" => FileFormat::from_xml_in;
         /// Replace the document with the action's reply.
-        redirect: bool = true; "redirect" => bool::from_xml;
+        redirect: bool = true; "redirect" => bool::from_xml_in;
         /// Seconds of silence that stop recording.
         timeout: u32 = 15; "timeout" => int::<1>;
         /// Longest recording in seconds.
         max_length: u32 = 60; "maxLength" => int::<2>;
         /// Beep before recording.
-        play_beep: bool = true; "playBeep" => bool::from_xml;
+        play_beep: bool = true; "playBeep" => bool::from_xml_in;
         /// Keys that stop recording.
-        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => FinishOnKey::from_xml;
+        finish_on_key: FinishOnKey = FinishOnKey::HASH; "finishOnKey" => FinishOnKey::from_xml_in;
         /// Record the whole call in the background.
-        record_session: bool = false; "recordSession" => bool::from_xml;
+        record_session: bool = false; "recordSession" => bool::from_xml_in;
         /// Record in the background once a later `<Dial>` is answered.
-        start_on_dial_answer: bool = false; "startOnDialAnswer" => bool::from_xml;
+        start_on_dial_answer: bool = false; "startOnDialAnswer" => bool::from_xml_in;
         /// mono or stereo.
-        record_channel_type: ChannelType = ChannelType::Stereo; "recordChannelType" => ChannelType::from_xml;
+        record_channel_type: ChannelType = ChannelType::Stereo; "recordChannelType" => ChannelType::from_xml_in;
         /// Transcription kind.
         transcription_type: Option<TranscriptionType> = None; "transcriptionType" => opt::<TranscriptionType>;
         /// Receives the transcription.
@@ -603,7 +613,7 @@ element! {
         transcription_method: Method = Method::Post; "transcriptionMethod" => method;
         /// Transcript format. The docs list `full` and `compact` (default compact) but the
         /// Python SDK writes other values such as `json`, so any value is accepted.
-        transcription_report_type: Option<String> = None; "transcriptionReportType" => opt::<String>;
+        transcription_report_type: Option<Text> = None; "transcriptionReportType" => opt::<Text>;
         /// Notified when the file is ready.
         callback_url: Option<Url> = None; "callbackUrl" => opt::<Url>;
         /// Method for `callbackUrl`.
@@ -619,15 +629,15 @@ element! {
         /// Method for `action`.
         method: Method = Method::Post; "method" => method;
         /// Seconds to ring.
-        timeout: Option<u32> = None; "timeout" => |s| opt_int_in(s, 1, None);
+        timeout: Option<u32> = None; "timeout" => |s, _| opt_int_in(s, 1, None);
         /// Longest bridge in seconds.
         time_limit: u32 = 14400; "timeLimit" => int::<1>;
         /// Caller id shown to the callee.
         caller_id: Option<PhoneNumber> = None; "callerId" => opt::<PhoneNumber>;
         /// Caller name shown to the callee (≤ 50 characters).
-        caller_name: Option<String> = None; "callerName" => |s| max_chars(s, 50, "callerName is limited to 50 characters").map(Some);
+        caller_name: Option<Text> = None; "callerName" => |s, src| max_chars(s, src, 50, "callerName is limited to 50 characters").map(Some);
         /// `*` from the caller hangs up the callee.
-        hangup_on_star: bool = false; "hangupOnStar" => bool::from_xml;
+        hangup_on_star: bool = false; "hangupOnStar" => bool::from_xml_in;
         /// XML played to the callee on answer.
         confirm_sound: Option<Url> = None; "confirmSound" => opt::<Url>;
         /// Key the callee presses to accept.
@@ -637,7 +647,7 @@ element! {
         /// Ringback for the caller.
         dial_music: Option<DialMusic> = None; "dialMusic" => opt::<DialMusic>;
         /// Replace the document with the action's reply.
-        redirect: bool = true; "redirect" => bool::from_xml;
+        redirect: bool = true; "redirect" => bool::from_xml_in;
         /// Receives live dial events.
         callback_url: Option<Url> = None; "callbackUrl" => opt::<Url>;
         /// Method for `callbackUrl`.
@@ -649,9 +659,9 @@ element! {
         /// SIP headers for the callee.
         sip_headers: Option<Headers> = None; "sipHeaders" => opt::<Headers>;
         /// voice or whatsapp.
-        call_type: CallType = CallType::Voice; "callType" => CallType::from_xml;
+        call_type: CallType = CallType::Voice; "callType" => CallType::from_xml_in;
         /// Answering-machine detection mode.
-        machine_detection: Option<String> = None; "machineDetection" => opt::<String>;
+        machine_detection: Option<Text> = None; "machineDetection" => opt::<Text>;
     }
     extra {
         /// The parties to ring at once (at least one).
@@ -665,15 +675,15 @@ element! {
         /// Tones to send on answer.
         send_digits: Option<Tones> = None; "sendDigits" => opt::<Tones>;
         /// Send them during early media.
-        send_on_preanswer: bool = false; "sendOnPreanswer" => bool::from_xml;
+        send_on_preanswer: bool = false; "sendOnPreanswer" => bool::from_xml_in;
         /// How the tones are sent.
-        send_digits_mode: Option<String> = None; "sendDigitsMode" => opt::<String>;
+        send_digits_mode: Option<Text> = None; "sendDigitsMode" => opt::<Text>;
         /// SIP headers for this number.
         sip_headers: Option<Headers> = None; "sipHeaders" => opt::<Headers>;
         /// Per-number caller id.
         caller_id: Option<PhoneNumber> = None; "callerId" => opt::<PhoneNumber>;
         /// Per-number caller name.
-        caller_name: Option<String> = None; "callerName" => |s| max_chars(s, 50, "callerName is limited to 50 characters").map(Some);
+        caller_name: Option<Text> = None; "callerName" => |s, src| max_chars(s, src, 50, "callerName is limited to 50 characters").map(Some);
     }
     extra {
         /// The number to ring (the body).
@@ -687,20 +697,20 @@ element! {
         /// Tones to send on answer.
         send_digits: Option<Tones> = None; "sendDigits" => opt::<Tones>;
         /// Send them during early media.
-        send_on_preanswer: bool = false; "sendOnPreanswer" => bool::from_xml;
+        send_on_preanswer: bool = false; "sendOnPreanswer" => bool::from_xml_in;
         /// SIP headers for this endpoint.
         sip_headers: Option<Headers> = None; "sipHeaders" => opt::<Headers>;
         /// Digest user name toward the endpoint.
-        sip_auth_username: Option<String> = None; "sipAuthUsername" => opt::<String>;
+        sip_auth_username: Option<Text> = None; "sipAuthUsername" => opt::<Text>;
         /// Digest password (8–128 characters).
-        sip_auth_password: Option<String> = None; "sipAuthPassword" => |s| {
+        sip_auth_password: Option<Text> = None; "sipAuthPassword" => |s, src| {
             let n = s.chars().count();
-            if (8..=128).contains(&n) { Ok(Some(s.to_owned())) } else { Err(ValueError::Bad("sipAuthPassword must have 8 to 128 characters")) }
+            if (8..=128).contains(&n) { Ok(Some(src.text(s))) } else { Err(ValueError::Bad("sipAuthPassword must have 8 to 128 characters")) }
         };
         /// Per-endpoint caller id.
         caller_id: Option<PhoneNumber> = None; "callerId" => opt::<PhoneNumber>;
         /// Per-endpoint caller name.
-        caller_name: Option<String> = None; "callerName" => |s| max_chars(s, 50, "callerName is limited to 50 characters").map(Some);
+        caller_name: Option<Text> = None; "callerName" => |s, src| max_chars(s, src, 50, "callerName is limited to 50 characters").map(Some);
     }
     extra {
         /// The SIP URI to ring (the body).
@@ -743,29 +753,29 @@ element! {
     /// `<Conference>`: join a named room.
     Conference = "Conference" {
         /// Join unable to speak.
-        muted: bool = false; "muted" => bool::from_xml;
+        muted: bool = false; "muted" => bool::from_xml_in;
         /// Played to the room when this member joins.
-        enter_sound: Sound = Sound::Empty; "enterSound" => Sound::from_xml;
+        enter_sound: Sound = Sound::Empty; "enterSound" => Sound::from_xml_in;
         /// Played to the room when this member leaves.
-        exit_sound: Sound = Sound::Empty; "exitSound" => Sound::from_xml;
+        exit_sound: Sound = Sound::Empty; "exitSound" => Sound::from_xml_in;
         /// Joining starts the room.
-        start_conference_on_enter: bool = true; "startConferenceOnEnter" => bool::from_xml;
+        start_conference_on_enter: bool = true; "startConferenceOnEnter" => bool::from_xml_in;
         /// Leaving ends the room for everyone.
-        end_conference_on_exit: bool = false; "endConferenceOnExit" => bool::from_xml;
+        end_conference_on_exit: bool = false; "endConferenceOnExit" => bool::from_xml_in;
         /// false: the room ends when fewer than two members remain.
-        stay_alone: bool = true; "stayAlone" => bool::from_xml;
+        stay_alone: bool = true; "stayAlone" => bool::from_xml_in;
         /// XML of Play/Speak/Wait looped while waiting for the room to start.
         wait_sound: Option<Url> = None; "waitSound" => opt::<Url>;
         /// Room capacity (1–20), fixed by the first member.
-        max_members: u32 = 20; "maxMembers" => |s| int_in(s, 1, Some(20));
+        max_members: u32 = 20; "maxMembers" => |s, _| int_in(s, 1, Some(20));
         /// Longest room life in seconds.
         time_limit: u32 = 86400; "timeLimit" => int::<1>;
         /// `*` makes this member leave the room.
-        hangup_on_star: bool = false; "hangupOnStar" => bool::from_xml;
+        hangup_on_star: bool = false; "hangupOnStar" => bool::from_xml_in;
         /// Record the room.
-        record: bool = false; "record" => bool::from_xml;
+        record: bool = false; "record" => bool::from_xml_in;
         /// Recording format.
-        record_file_format: FileFormat = FileFormat::Mp3; "recordFileFormat" => FileFormat::from_xml;
+        record_file_format: FileFormat = FileFormat::Mp3; "recordFileFormat" => FileFormat::from_xml_in;
         /// Keep recording while one member is alone (SDK-only attribute).
         record_when_alone: Option<bool> = None; "recordWhenAlone" => opt::<bool>;
         /// Transcription kind.
@@ -779,7 +789,7 @@ element! {
         /// Method for `action`.
         method: Method = Method::Post; "method" => method;
         /// Replace the document with the action's reply.
-        redirect: bool = true; "redirect" => bool::from_xml;
+        redirect: bool = true; "redirect" => bool::from_xml_in;
         /// Receives room events.
         callback_url: Option<Url> = None; "callbackUrl" => opt::<Url>;
         /// Method for `callbackUrl`.
@@ -787,17 +797,17 @@ element! {
         /// Digit patterns reported to `callbackUrl`.
         digits_match: Option<DigitPatterns> = None; "digitsMatch" => opt::<DigitPatterns>;
         /// Report when this member gets the floor.
-        floor_event: bool = false; "floorEvent" => bool::from_xml;
+        floor_event: bool = false; "floorEvent" => bool::from_xml_in;
         /// Pass this member's DTMF to the others.
-        relay_dtmf: bool = true; "relayDTMF" => bool::from_xml;
+        relay_dtmf: bool = true; "relayDTMF" => bool::from_xml_in;
         /// Tones sent on joining (SDK-only attribute).
         send_digits: Option<Tones> = None; "sendDigits" => opt::<Tones>;
         /// Legacy beep setting (Node SDK whitelist).
-        beep: Option<String> = None; "beep" => opt::<String>;
+        beep: Option<Text> = None; "beep" => opt::<Text>;
     }
     extra {
         /// The room name (the body).
-        room: String,
+        room: Text,
     }
 }
 
@@ -807,11 +817,11 @@ element! {
         /// agent, supervisor, customer or ai-agent (required).
         role: Option<Role> = None; "role" => opt::<Role>;
         /// Longest call in seconds (300–28800).
-        max_duration: u32 = 14400; "maxDuration" => |s| int_in(s, 300, Some(28800));
+        max_duration: u32 = 14400; "maxDuration" => |s, _| int_in(s, 300, Some(28800));
         /// Capacity (2–10).
-        max_participants: u32 = 10; "maxParticipants" => |s| int_in(s, 2, Some(10));
+        max_participants: u32 = 10; "maxParticipants" => |s, _| int_in(s, 2, Some(10));
         /// Members needed to record (1–2).
-        record_min_member_count: u32 = 1; "recordMinMemberCount" => |s| int_in(s, 1, Some(2));
+        record_min_member_count: u32 = 1; "recordMinMemberCount" => |s, _| int_in(s, 1, Some(2));
         /// Music while waiting.
         wait_music_url: Option<Url> = None; "waitMusicUrl" => opt::<Url>;
         /// Method for `waitMusicUrl`.
@@ -825,41 +835,41 @@ element! {
         /// Method for `customerHoldMusicUrl`.
         customer_hold_music_method: Method = Method::Get; "customerHoldMusicMethod" => method;
         /// Seconds to wait for others (0–1800).
-        wait_time: Option<u32> = None; "waitTime" => |s| opt_int_in(s, 0, Some(1800));
+        wait_time: Option<u32> = None; "waitTime" => |s, _| opt_int_in(s, 0, Some(1800));
         /// Record the call.
-        record: bool = false; "record" => bool::from_xml;
+        record: bool = false; "record" => bool::from_xml_in;
         /// Record each participant's track.
-        record_participant_track: bool = false; "recordParticipantTrack" => bool::from_xml;
+        record_participant_track: bool = false; "recordParticipantTrack" => bool::from_xml_in;
         /// Recording format.
-        record_file_format: FileFormat = FileFormat::Mp3; "recordFileFormat" => FileFormat::from_xml;
+        record_file_format: FileFormat = FileFormat::Mp3; "recordFileFormat" => FileFormat::from_xml_in;
         /// Notified of recordings.
         recording_callback_url: Option<Url> = None; "recordingCallbackUrl" => opt::<Url>;
         /// Method for `recordingCallbackUrl`.
         recording_callback_method: Method = Method::Post; "recordingCallbackMethod" => method;
         /// Events sent to `statusCallbackUrl`.
-        status_callback_events: MpcEvents = MpcEvents::default_events(); "statusCallbackEvents" => MpcEvents::from_xml;
+        status_callback_events: MpcEvents = MpcEvents::default_events(); "statusCallbackEvents" => MpcEvents::from_xml_in;
         /// Receives status events.
         status_callback_url: Option<Url> = None; "statusCallbackUrl" => opt::<Url>;
         /// Method for `statusCallbackUrl`.
         status_callback_method: Method = Method::Post; "statusCallbackMethod" => method;
         /// Keep the call when alone.
-        stay_alone: bool = false; "stayAlone" => bool::from_xml;
+        stay_alone: bool = false; "stayAlone" => bool::from_xml_in;
         /// Supervisor speaks to agents only.
-        coach_mode: bool = true; "coachMode" => bool::from_xml;
+        coach_mode: bool = true; "coachMode" => bool::from_xml_in;
         /// Join muted.
-        mute: bool = false; "mute" => bool::from_xml;
+        mute: bool = false; "mute" => bool::from_xml_in;
         /// Join on hold.
-        hold: bool = false; "hold" => bool::from_xml;
+        hold: bool = false; "hold" => bool::from_xml_in;
         /// Joining starts the call.
-        start_mpc_on_enter: bool = true; "startMpcOnEnter" => bool::from_xml;
+        start_mpc_on_enter: bool = true; "startMpcOnEnter" => bool::from_xml_in;
         /// Leaving ends the call.
-        end_mpc_on_exit: bool = false; "endMpcOnExit" => bool::from_xml;
+        end_mpc_on_exit: bool = false; "endMpcOnExit" => bool::from_xml_in;
         /// Sound when joining.
-        enter_sound: Sound = Sound::Beep1; "enterSound" => Sound::from_xml;
+        enter_sound: Sound = Sound::Beep1; "enterSound" => Sound::from_xml_in;
         /// Method for an `enterSound` URL.
         enter_sound_method: Method = Method::Get; "enterSoundMethod" => method;
         /// Sound when leaving.
-        exit_sound: Sound = Sound::Beep2; "exitSound" => Sound::from_xml;
+        exit_sound: Sound = Sound::Beep2; "exitSound" => Sound::from_xml_in;
         /// Method for an `exitSound` URL.
         exit_sound_method: Method = Method::Get; "exitSoundMethod" => method;
         /// Requested when this participant leaves.
@@ -867,7 +877,7 @@ element! {
         /// Method for `onExitActionUrl`.
         on_exit_action_method: Method = Method::Post; "onExitActionMethod" => method;
         /// Relay DTMF to the others.
-        relay_dtmf_inputs: bool = false; "relayDTMFInputs" => bool::from_xml;
+        relay_dtmf_inputs: bool = false; "relayDTMFInputs" => bool::from_xml_in;
         /// Requested when recording starts.
         start_recording_audio: Option<Url> = None; "startRecordingAudio" => opt::<Url>;
         /// Method for `startRecordingAudio`.
@@ -877,7 +887,7 @@ element! {
         /// Method for `stopRecordingAudio`.
         stop_recording_audio_method: Method = Method::Get; "stopRecordingAudioMethod" => method;
         /// Transcribe the call.
-        transcript: bool = false; "transcript" => bool::from_xml;
+        transcript: bool = false; "transcript" => bool::from_xml_in;
         /// Receives the transcript.
         transcription_url: Option<Url> = None; "transcriptionUrl" => opt::<Url>;
         /// Wait for an agent before starting.
@@ -887,7 +897,7 @@ element! {
     }
     extra {
         /// The call's friendly name (the body text).
-        name: String,
+        name: Text,
         /// `<AgentHoldMusic>` child (Go SDK 7.20+): what an agent on hold hears, looped.
         agent_hold_music: Option<AgentHoldMusic>,
         /// `<CustomerHoldMusic>` child (Go SDK 7.20+): what a customer on hold hears, looped.
@@ -945,9 +955,9 @@ element! {
         /// Sender number.
         src: Option<PhoneNumber> = None; "src" => opt::<PhoneNumber>;
         /// Destination(s), several separated by `<`.
-        dst: Option<String> = None; "dst" => opt::<String>;
+        dst: Option<Text> = None; "dst" => opt::<Text>;
         /// Message type.
-        type_: MessageType = MessageType::Sms; "type" => MessageType::from_xml;
+        type_: MessageType = MessageType::Sms; "type" => MessageType::from_xml_in;
         /// Receives delivery reports.
         callback_url: Option<Url> = None; "callbackUrl" => opt::<Url>;
         /// Method for `callbackUrl`.
@@ -955,7 +965,7 @@ element! {
     }
     extra {
         /// The message text (the body).
-        text: String,
+        text: Text,
     }
 }
 
@@ -963,9 +973,9 @@ element! {
     /// `<Stream>`: fork the call's audio to a WebSocket.
     Stream = "Stream" {
         /// The service may send audio back.
-        bidirectional: bool = false; "bidirectional" => bool::from_xml;
+        bidirectional: bool = false; "bidirectional" => bool::from_xml_in;
         /// Which leg is streamed.
-        audio_track: AudioTrack = AudioTrack::Inbound; "audioTrack" => AudioTrack::from_xml;
+        audio_track: AudioTrack = AudioTrack::Inbound; "audioTrack" => AudioTrack::from_xml_in;
         /// Longest stream in seconds.
         stream_timeout: u32 = 86400; "streamTimeout" => int::<1>;
         /// Receives stream events.
@@ -973,17 +983,17 @@ element! {
         /// Method for `statusCallbackUrl`.
         status_callback_method: Method = Method::Post; "statusCallbackMethod" => method;
         /// Audio encoding.
-        content_type: StreamContentType = StreamContentType::L16At8k; "contentType" => StreamContentType::from_xml;
+        content_type: StreamContentType = StreamContentType::L16At8k; "contentType" => StreamContentType::from_xml_in;
         /// Headers sent to the service (≤ 512 bytes).
-        extra_headers: Option<Headers> = None; "extraHeaders" => |s| {
-            if s.len() > 512 { Err(ValueError::Bad("extraHeaders is limited to 512 bytes")) } else { opt::<Headers>(s) }
+        extra_headers: Option<Headers> = None; "extraHeaders" => |s, src| {
+            if s.len() > 512 { Err(ValueError::Bad("extraHeaders is limited to 512 bytes")) } else { opt::<Headers>(s, src) }
         };
         /// Block the next verbs until the stream ends.
-        keep_call_alive: bool = false; "keepCallAlive" => bool::from_xml;
+        keep_call_alive: bool = false; "keepCallAlive" => bool::from_xml_in;
         /// Reduce noise on the stream.
-        noise_cancellation: bool = false; "noiseCancellation" => bool::from_xml;
+        noise_cancellation: bool = false; "noiseCancellation" => bool::from_xml_in;
         /// Noise reduction strength (60–100).
-        noise_cancellation_level: u32 = 85; "noiseCancellationLevel" => |s| int_in(s, 60, Some(100));
+        noise_cancellation_level: u32 = 85; "noiseCancellationLevel" => |s, _| int_in(s, 60, Some(100));
     }
     extra {
         /// The WebSocket URL (the body).
@@ -997,7 +1007,7 @@ element! {
         /// Pause strength.
         strength: Option<BreakStrength> = None; "strength" => opt::<BreakStrength>;
         /// Pause length, e.g. `500ms`.
-        time: Option<SsmlValue> = None; "time" => SsmlValue::time;
+        time: Option<SsmlValue> = None; "time" => SsmlValue::time_in;
     }
 }
 
@@ -1040,7 +1050,7 @@ element! {
         /// ipa or x-sampa.
         alphabet: Option<PhoneticAlphabet> = None; "alphabet" => opt::<PhoneticAlphabet>;
         /// The phonetic string.
-        ph: Option<String> = None; "ph" => opt::<String>;
+        ph: Option<Text> = None; "ph" => opt::<Text>;
     }
     extra {
         /// Content.
@@ -1052,11 +1062,11 @@ element! {
     /// `<prosody>`: volume, rate and pitch.
     Prosody = "prosody" {
         /// Volume.
-        volume: Option<SsmlValue> = None; "volume" => SsmlValue::volume;
+        volume: Option<SsmlValue> = None; "volume" => SsmlValue::volume_in;
         /// Rate.
-        rate: Option<SsmlValue> = None; "rate" => SsmlValue::rate;
+        rate: Option<SsmlValue> = None; "rate" => SsmlValue::rate_in;
         /// Pitch.
-        pitch: Option<SsmlValue> = None; "pitch" => SsmlValue::pitch;
+        pitch: Option<SsmlValue> = None; "pitch" => SsmlValue::pitch_in;
     }
     extra {
         /// Content.
@@ -1077,9 +1087,9 @@ element! {
     /// `<say-as>`: how to read the content.
     SayAs = "say-as" {
         /// characters, cardinal, date, telephone, …
-        interpret_as: Option<String> = None; "interpret-as" => opt::<String>;
+        interpret_as: Option<Text> = None; "interpret-as" => opt::<Text>;
         /// Date format such as `mdy`.
-        format: Option<String> = None; "format" => opt::<String>;
+        format: Option<Text> = None; "format" => opt::<Text>;
     }
     extra {
         /// Content.
@@ -1091,7 +1101,7 @@ element! {
     /// `<sub>`: say `alias` instead of the content.
     Sub = "sub" {
         /// What to say.
-        alias: Option<String> = None; "alias" => opt::<String>;
+        alias: Option<Text> = None; "alias" => opt::<Text>;
     }
     extra {
         /// Content.
@@ -1103,7 +1113,7 @@ element! {
     /// `<w>`: a word with a part of speech.
     Word = "w" {
         /// Polly role such as `amazon:VB`.
-        role: Option<String> = None; "role" => opt::<String>;
+        role: Option<Text> = None; "role" => opt::<Text>;
     }
     extra {
         /// Content.

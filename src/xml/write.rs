@@ -93,13 +93,13 @@ impl Writer {
                     w.prompt(p, depth + 1);
                 }
             }),
-            Verb::GetInput(g) => self.parent(g, depth, g.prompts.len(), |w, i| {
+            Verb::GetInput(g) => self.parent(&**g, depth, g.prompts.len(), |w, i| {
                 if let Some(p) = g.prompts.get(i) {
                     w.prompt(p, depth + 1);
                 }
             }),
             Verb::Record(r) => self.leaf(r, "", depth),
-            Verb::Dial(d) => self.parent(d, depth, d.targets.len(), |w, i| match d.targets.get(i) {
+            Verb::Dial(d) => self.parent(&**d, depth, d.targets.len(), |w, i| match d.targets.get(i) {
                 Some(DialTarget::Number(n)) => w.leaf(n, n.number.as_ref().map_or("", |x| x.as_str()), depth + 1),
                 Some(DialTarget::User(u)) => w.leaf(u, u.uri.as_ref().map_or("", |x| x.as_str()), depth + 1),
                 None => {}
@@ -111,14 +111,14 @@ impl Writer {
                     w.verb(v, depth + 1);
                 }
             }),
-            Verb::Conference(c) => self.leaf(c, &c.room, depth),
+            Verb::Conference(c) => self.leaf(&**c, &c.room, depth),
             Verb::MultiPartyCall(m) if m.agent_hold_music.is_none() && m.customer_hold_music.is_none() => {
-                self.leaf(m, &m.name, depth)
+                self.leaf(&**m, &m.name, depth)
             }
             Verb::MultiPartyCall(m) => {
                 // The name, then the hold-music children, as the Go SDK writes them.
                 self.indent(depth);
-                self.open(m);
+                self.open(&**m);
                 self.out.push('>');
                 escape_into(&mut self.out, &m.name, false);
                 self.out.push('\n');

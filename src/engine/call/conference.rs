@@ -280,7 +280,7 @@ impl Call {
         let request = match verb {
             Verb::Conference(c) => JoinRequest {
                 account: self.setup.account.clone(),
-                room: c.room.clone(),
+                room: c.room.to_string(),
                 kind: RoomKind::Conference,
                 muted: c.muted,
                 hold: false,
@@ -296,7 +296,7 @@ impl Call {
             },
             Verb::MultiPartyCall(m) => JoinRequest {
                 account: self.setup.account.clone(),
-                room: m.name.clone(),
+                room: m.name.to_string(),
                 kind: RoomKind::MultiParty,
                 muted: m.mute,
                 hold: m.hold,

@@ -356,7 +356,7 @@ impl KeyTail {
     pub(super) fn press(&mut self, key: char, patterns: Option<&DigitPatterns>) -> Option<String> {
         let patterns = patterns.map(DigitPatterns::patterns).unwrap_or_default();
         // Patterns are ASCII keys (`DigitPatterns` accepts 0-9, * and #): bytes are keys.
-        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
+        let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
         if longest == 0 {
             // No patterns: nothing to keep, and no buffer allocated.
             return None;
@@ -366,7 +366,7 @@ impl KeyTail {
             let extra = self.0.len() - longest;
             self.0.drain(..extra);
         }
-        let hit = patterns.iter().find(|p| self.ends_with(p))?.clone();
+        let hit = patterns.iter().find(|p| self.ends_with(p))?.to_string();
         self.0.clear();
         Some(hit)
     }

@@ -84,7 +84,7 @@ impl GatherSettings {
                     dtmf: matches!(v.input_type, Some(InputType::Dtmf | InputType::DtmfSpeech)),
                     speech: matches!(v.input_type, Some(InputType::Speech | InputType::DtmfSpeech)),
                     language: v.language.as_str().to_owned(),
-                    hints: v.hints.clone(),
+                    hints: v.hints.as_ref().map(|h| h.to_string()),
                     max_digits: v.num_digits,
                     finish_on_key: v.finish_on_key,
                     valid_digits: None,

@@ -621,8 +621,8 @@ impl Call {
             Verb::Message(m) => {
                 self.emit(Command::SendMessage {
                     src: m.src.as_ref().map(|s| s.as_str().to_owned()),
-                    dst: m.dst.clone(),
-                    text: m.text.clone(),
+                    dst: m.dst.as_ref().map(|d| d.to_string()),
+                    text: m.text.to_string(),
                 });
                 Flow::Next(Outcome::Sent)
             }

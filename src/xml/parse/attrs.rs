@@ -47,17 +47,17 @@ impl Parser<'_> {
                         "<GetInput> without `inputType` collects both digits and speech (`dtmf speech`)".to_owned(),
                     );
                 }
-                Node::Verb(Verb::GetInput(el))
+                Node::Verb(Verb::GetInput(Box::new(el)))
             }
             K::Record => Node::Verb(Verb::Record(self.attrs(e, span))),
-            K::Dial => Node::Verb(Verb::Dial(self.attrs(e, span))),
+            K::Dial => Node::Verb(Verb::Dial(Box::new(self.attrs(e, span)))),
             K::Redirect => Node::Verb(Verb::Redirect(self.attrs(e, span))),
             K::Hangup => Node::Verb(Verb::Hangup(self.attrs(e, span))),
             K::PreAnswer => Node::Verb(Verb::PreAnswer(self.attrs(e, span))),
-            K::Conference => Node::Verb(Verb::Conference(self.attrs(e, span))),
+            K::Conference => Node::Verb(Verb::Conference(Box::new(self.attrs(e, span)))),
             K::MultiPartyCall => {
                 let el = self.attrs_required(e, span, &["role"]);
-                Node::Verb(Verb::MultiPartyCall(el))
+                Node::Verb(Verb::MultiPartyCall(Box::new(el)))
             }
             K::Message => Node::Verb(Verb::Message(self.attrs(e, span))),
             K::Stream => Node::Verb(Verb::Stream(self.attrs(e, span))),
@@ -145,12 +145,18 @@ impl Parser<'_> {
                 self.report_with(Code::DuplicateAttribute, key_span, || format!("duplicate attribute `{name}`"));
                 continue;
             }
-            let value = match a.normalized_value(XmlVersion::Implicit1_0) {
-                Ok(v) => v,
-                Err(err) => {
-                    self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
-                    continue;
+            // XML 1.0 §3.3.3 normalization changes only values holding a reference or a tab,
+            // CR or LF (quick-xml returns those unchanged too); the rest are taken as they are.
+            let value = if needs_normalizing(&a.value) {
+                match a.normalized_value(XmlVersion::Implicit1_0) {
+                    Ok(v) => v,
+                    Err(err) => {
+                        self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
+                        continue;
+                    }
                 }
+            } else {
+                a.value.clone()
             };
             f(self, idx, name, key_span, value, val_span);
         }
@@ -217,7 +223,7 @@ impl Parser<'_> {
                     )
                 });
             }
-            match el.set_attr_at(i, &value) {
+            match el.set_attr_at(i, &value, p.shared) {
                 Ok(None) => {}
                 Ok(Some(code)) => p.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT)),
                 // `none` is how the PHP SDK writes PHP `false`, `null`, `0` and `""` (its
@@ -226,7 +232,7 @@ impl Parser<'_> {
                 // absent: so `none` is false for a boolean and unset for a number.
                 Err(ValueError::NotBoolean) if trim_xml(&value).eq_ignore_ascii_case("none") => {
                     // `false` is a valid boolean: this cannot fail.
-                    let _ = el.set_attr_at(i, "false");
+                    let _ = el.set_attr_at(i, "false", p.shared);
                     p.report_with(Code::EmptyValue, val_span, || {
                         format!(
                             "`{name}=\"none\"` on <{}> reads as false (`none` is the SDKs' spelling of no value)",
@@ -262,6 +268,12 @@ impl Parser<'_> {
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
         self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
     }
+}
+
+/// Whether attribute-value normalization can change `value`: it holds `&`, a tab, CR or LF.
+/// Checked without branching per byte (values are short; most need nothing).
+fn needs_normalizing(value: &str) -> bool {
+    value.bytes().fold(false, |any, b| any | matches!(b, b'&' | b'\t' | b'\r' | b'\n'))
 }
 
 /// Attributes whose empty value is a documented setting, not "unset": `finishOnKey=""`

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use super::{ParseOptions, Parsed, Parser, parse_with, too_large};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::xml::ast::Document;
+use crate::xml::values::Source;
 
 /// Parses raw bytes: UTF-8, or the single-byte encoding the XML declaration names
 /// (`encoding="ISO-8859-1"`, `windows-1252`, … as `encoding_rs` labels them).
@@ -30,7 +31,8 @@ pub fn parse_bytes(bytes: &[u8], opts: &ParseOptions) -> Parsed {
         Ok(s) => parse_with(s, opts),
         Err(e) => {
             let valid = bytes.get(..e.valid_up_to()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
-            let mut p = Parser::new(valid, opts);
+            let shared = Source::new(valid);
+            let mut p = Parser::new(&shared, opts);
             p.report(Code::Malformed, Span::at(valid.len()), "the document is not valid UTF-8".to_owned());
             p.into_parsed(Document::default())
         }

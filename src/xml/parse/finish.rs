@@ -5,7 +5,9 @@ use super::kind::Kind;
 use super::{Node, Parser, clip, is_xml_space};
 use crate::diagnostic::{Code, Span};
 use crate::xml::ast::*;
-use crate::xml::values::{AudioTrack, FromXml, Noted, PhoneNumber, SipUri, Tones, Url, ValueError, WaitBeep, WsUrl};
+use crate::xml::values::{
+    AudioTrack, FromXml, Noted, PhoneNumber, SipUri, Source, Text, Tones, Url, ValueError, WaitBeep, WsUrl,
+};
 
 impl Parser<'_> {
     /// Checks the body, required attributes and conflicts of a finished element.
@@ -14,11 +16,13 @@ impl Parser<'_> {
         match node {
             Node::Verb(v) => match v {
                 Verb::Speak(s) => trim_speak(&mut s.content),
-                Verb::Play(p) => p.url = self.body_value(kind, body, body_span, "an audio URL", Url::from_xml),
-                Verb::Dtmf(d) => d.digits = self.body_value(kind, body, body_span, "digits to send", Tones::from_xml),
-                Verb::Redirect(r) => r.url = self.body_value(kind, body, body_span, "a URL", Url::from_xml),
+                Verb::Play(p) => p.url = self.body_value(kind, body, body_span, "an audio URL", Url::from_xml_in),
+                Verb::Dtmf(d) => {
+                    d.digits = self.body_value(kind, body, body_span, "digits to send", Tones::from_xml_in)
+                }
+                Verb::Redirect(r) => r.url = self.body_value(kind, body, body_span, "a URL", Url::from_xml_in),
                 Verb::Stream(s) => {
-                    s.url = self.body_value(kind, body, body_span, "a wss:// URL", WsUrl::from_xml);
+                    s.url = self.body_value(kind, body, body_span, "a wss:// URL", WsUrl::from_xml_in);
                     if s.bidirectional && s.audio_track != AudioTrack::Inbound {
                         self.report(
                             Code::Conflict,
@@ -63,20 +67,20 @@ impl Parser<'_> {
                 Verb::GetDigits(_) | Verb::GetInput(_) | Verb::Record(_) | Verb::Hangup(_) | Verb::PreAnswer(_) => {}
             },
             Node::Target(DialTarget::Number(n)) => {
-                n.number = self.body_value(kind, body, body_span, "a phone number", PhoneNumber::from_xml);
+                n.number = self.body_value(kind, body, body_span, "a phone number", PhoneNumber::from_xml_in);
             }
             Node::Target(DialTarget::User(u)) => {
-                u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml);
+                u.uri = self.body_value(kind, body, body_span, "a sip: URI", SipUri::from_xml_in);
             }
             Node::Ssml(_) | Node::Response(_) | Node::Skip | Node::AgentHold(_) | Node::CustomerHold(_) => {}
         }
     }
 
-    fn body_text(&mut self, kind: Kind, body: &str, span: Span, what: &str) -> String {
+    fn body_text(&mut self, kind: Kind, body: &str, span: Span, what: &str) -> Text {
         if body.is_empty() {
             self.report(Code::MissingBody, span, format!("<{}> needs {what} as its body", kind.name()));
         }
-        body.to_owned()
+        self.shared.text(body)
     }
 
     fn body_value<T: Noted>(
@@ -85,13 +89,13 @@ impl Parser<'_> {
         body: &str,
         span: Span,
         what: &str,
-        parse: fn(&str) -> Result<T, ValueError>,
+        parse: fn(&str, &Source) -> Result<T, ValueError>,
     ) -> Option<T> {
         if body.is_empty() {
             self.report(Code::MissingBody, span, format!("<{}> needs {what} as its body", kind.name()));
             return None;
         }
-        match parse(body) {
+        match parse(body, self.shared) {
             Ok(v) => {
                 if let Some(code) = v.note() {
                     self.report_with(code, span, || match code {
@@ -114,18 +118,23 @@ impl Parser<'_> {
 }
 
 /// Trims XML whitespace off both ends of a `<Speak>`'s content, dropping emptied text nodes.
-fn trim_speak(content: &mut Vec<SpeakNode>) {
+fn trim_speak(content: &mut SpeakContent) {
+    // The texts are cut where they lie (XML space is ASCII, so on character boundaries),
+    // not copied.
     if let Some(SpeakNode::Text(t)) = content.first_mut() {
-        // In place: the leading blanks are drained, the text is not copied.
         let blanks = t.len() - t.trim_start_matches(is_xml_space).len();
-        t.drain(..blanks);
+        if blanks > 0 {
+            *t = t.slice(blanks..).unwrap_or_default();
+        }
         if t.is_empty() {
             content.remove(0);
         }
     }
     if let Some(SpeakNode::Text(t)) = content.last_mut() {
         let end = t.trim_end_matches(is_xml_space).len();
-        t.truncate(end);
+        if end < t.len() {
+            *t = t.slice(..end).unwrap_or_default();
+        }
         if t.is_empty() {
             content.pop();
         }

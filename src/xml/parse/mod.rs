@@ -20,6 +20,7 @@ use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use super::ast::*;
+use super::values::Source;
 use crate::diagnostic::{Code, Diagnostic, Span};
 
 mod attrs;
@@ -78,7 +79,9 @@ pub fn parse_with(src: &str, opts: &ParseOptions) -> Parsed {
     if src.len() > opts.max_bytes {
         return too_large(src.len(), opts);
     }
-    let mut p = Parser::new(src, opts);
+    // The source is copied once into a shared buffer: the document's texts are views of it.
+    let shared = Source::new(src);
+    let mut p = Parser::new(&shared, opts);
     p.check_chars();
     let document = p.run();
     p.into_parsed(document)
@@ -98,11 +101,21 @@ enum Node {
 }
 
 impl Node {
-    fn speak_content(&mut self) -> Option<&mut Vec<SpeakNode>> {
+    /// Whether the node takes `<Speak>` content (text and SSML).
+    fn takes_content(&self) -> bool {
+        matches!(self, Node::Verb(Verb::Speak(_))) || matches!(self, Node::Ssml(s) if !matches!(s, Ssml::Break(_)))
+    }
+
+    /// Appends `n` to the node's `<Speak>` content (nothing when it takes none).
+    fn push_content(&mut self, n: SpeakNode) {
         match self {
-            Node::Verb(Verb::Speak(s)) => Some(&mut s.content),
-            Node::Ssml(s) => s.content_mut(),
-            _ => None,
+            Node::Verb(Verb::Speak(s)) => s.content.push(n),
+            Node::Ssml(s) => {
+                if let Some(c) = s.content_mut() {
+                    c.push(n)
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -111,8 +124,11 @@ struct Frame<'s> {
     kind: Option<Kind>,
     start: usize,
     node: Node,
-    /// Body text of a `Body::Text` element: borrowed from the source while it is one piece.
+    /// Body text of a `Body::Text` element, or the text of a `Body::Mixed` element not yet
+    /// made a [`SpeakNode::Text`]: borrowed from the source while it is one piece.
     text: Cow<'s, str>,
+    /// Whether a `Body::Mixed` element has text pending in `text` (possibly empty).
+    pending: bool,
     /// Where the body text starts.
     text_start: Option<usize>,
     /// Whether the finished node goes into its parent (false when misplaced).
@@ -123,6 +139,8 @@ struct Frame<'s> {
 
 struct Parser<'s> {
     src: &'s str,
+    /// `src` shared: what the AST's texts are views of.
+    shared: &'s Source,
     opts: &'s ParseOptions,
     /// The first `max_diagnostics` diagnostics by position: a max-heap, so the last one
     /// is dropped when an earlier one comes.
@@ -139,9 +157,10 @@ struct Parser<'s> {
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str, opts: &'s ParseOptions) -> Self {
+    fn new(shared: &'s Source, opts: &'s ParseOptions) -> Self {
         Parser {
-            src,
+            src: shared.as_str(),
+            shared,
             opts,
             diags: std::collections::BinaryHeap::new(),
             seq: 0,
@@ -159,16 +178,16 @@ impl<'s> Parser<'s> {
     /// each one is `E0101` at its byte.
     fn check_chars(&mut self) {
         let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
-        // Blocks of 64 bytes are tested without branching (so the test vectorizes); only a
+        // Blocks of 256 bytes are tested without branching (so the test vectorizes); only a
         // block holding a bad byte is searched byte by byte.
         let src = self.src;
-        for (block, bytes) in src.as_bytes().chunks(64).enumerate() {
+        for (block, bytes) in src.as_bytes().chunks(256).enumerate() {
             if !bytes.iter().fold(false, |any, &b| any | bad(b)) {
                 continue;
             }
             for (i, &byte) in bytes.iter().enumerate() {
                 if bad(byte) {
-                    let at = block * 64 + i;
+                    let at = block * 256 + i;
                     self.report_with(Code::Malformed, Span::new(at, at + 1), || {
                         format!("malformed XML: control character U+{byte:04X} is not allowed in XML 1.0")
                     });
@@ -219,9 +238,17 @@ impl<'s> Parser<'s> {
                     }
                 }
                 Event::End(_) => self.end(span),
-                Event::Text(t) => self.text(t.xml10_content(), span, span.start),
+                // XML 1.0 §2.11: CR LF and CR read as LF (`xml10_content`); a piece without a
+                // CR, the usual case, is taken as it is.
+                Event::Text(t) => {
+                    let text = if has_cr(&t) { t.xml10_content() } else { t.into_inner() };
+                    self.text(text, span, span.start)
+                }
                 // The content starts after `<![CDATA[`.
-                Event::CData(c) => self.text(c.xml10_content(), span, span.start + 9),
+                Event::CData(c) => {
+                    let text = if has_cr(&c) { c.xml10_content() } else { c.into_inner() };
+                    self.text(text, span, span.start + 9)
+                }
                 Event::GeneralRef(r) => match resolve_ref(&r) {
                     Some(c) => self.text(c, span, span.start),
                     None => {
@@ -380,6 +407,7 @@ impl<'s> Parser<'s> {
             start: span.start,
             node,
             text: Cow::Borrowed(""),
+            pending: false,
             text_start: None,
             attach,
             warned_text: false,
@@ -424,11 +452,15 @@ impl<'s> Parser<'s> {
                 }
             }
             Body::Mixed => {
-                if let Some(content) = frame.node.speak_content() {
-                    match content.last_mut() {
-                        Some(SpeakNode::Text(t)) => t.push_str(&text),
-                        _ => content.push(SpeakNode::Text(text.into_owned())),
+                // Consecutive pieces make one text node, pushed when an SSML child is attached
+                // or the element ends (`flush_text`).
+                if frame.node.takes_content() {
+                    if frame.pending && !frame.text.is_empty() {
+                        frame.text.to_mut().push_str(&text);
+                    } else {
+                        frame.text = text;
                     }
+                    frame.pending = true;
                 }
             }
             Body::Ignored => {
@@ -469,6 +501,7 @@ impl<'s> Parser<'s> {
             stack.pop();
             return;
         };
+        flush_text(frame, self.shared);
         let body = std::mem::take(&mut frame.text);
         let body_span = match frame.text_start {
             Some(s) => Span::new(s, span.start.max(s)),
@@ -477,7 +510,12 @@ impl<'s> Parser<'s> {
         self.finish(kind, &mut frame.node, trim_xml(&body), body_span, frame.start);
         if frame.attach {
             match stack.as_mut_slice() {
-                [.., parent, child] => attach(&mut parent.node, &mut child.node),
+                [.., parent, child] => {
+                    if matches!(child.node, Node::Ssml(_)) {
+                        flush_text(parent, self.shared);
+                    }
+                    attach(&mut parent.node, &mut child.node)
+                }
                 [root] => {
                     if let Node::Response(verbs) = &mut root.node {
                         self.document = Some(Document { verbs: std::mem::take(verbs) });
@@ -497,10 +535,22 @@ impl Frame<'_> {
             start,
             node: Node::Skip,
             text: Cow::Borrowed(""),
+            pending: false,
             text_start: None,
             attach: false,
             warned_text: true,
         }
+    }
+}
+
+/// Makes a `Body::Mixed` frame's pending text its content's next text node.
+fn flush_text(frame: &mut Frame<'_>, shared: &Source) {
+    if !std::mem::take(&mut frame.pending) {
+        return;
+    }
+    let text = std::mem::take(&mut frame.text);
+    if frame.node.takes_content() {
+        frame.node.push_content(SpeakNode::Text(shared.text_cow(text)));
     }
 }
 
@@ -519,10 +569,9 @@ fn attach(parent: &mut Node, child: &mut Node) {
         (Node::Verb(Verb::Dial(d)), Node::Target(t)) => {
             d.targets.push(std::mem::replace(t, DialTarget::Number(Number::default())))
         }
+        // A parent that takes no content drops it (as the child's frame would).
         (parent, Node::Ssml(s)) => {
-            if let Some(content) = parent.speak_content() {
-                content.push(SpeakNode::Ssml(std::mem::replace(s, Ssml::P(Paragraph::default()))));
-            }
+            parent.push_content(SpeakNode::Ssml(std::mem::replace(s, Ssml::P(Paragraph::default()))))
         }
         _ => {}
     }
@@ -581,6 +630,11 @@ fn clip(s: &str) -> Cow<'_, str> {
         Some((i, _)) => Cow::Owned(format!("{}…", s.get(..i).unwrap_or(""))),
         None => Cow::Borrowed(s),
     }
+}
+
+/// Whether `s` holds a CR, checked without branching per byte.
+fn has_cr(s: &str) -> bool {
+    s.bytes().fold(false, |any, b| any | (b == b'\r'))
 }
 
 fn is_blank(s: &str) -> bool {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, ToXml, ValueError};
+use super::{FromXml, Source, Text, ToXml, ValueError};
 
 const KEYS: &str = "1234567890*#";
 
@@ -154,7 +154,7 @@ impl ToXml for Key {
 
 /// Digits to send as tones: `0-9`, `*`, `#`, `A-D`, and `w`/`W` pauses (0.5 s / 1 s).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Tones(String);
+pub struct Tones(Text);
 
 impl Tones {
     /// The tone string.
@@ -165,11 +165,15 @@ impl Tones {
 
 impl FromXml for Tones {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         if s.is_empty() {
             return Err(ValueError::Bad("expected at least one digit"));
         }
         if s.chars().all(|c| KEYS.contains(c) || matches!(c, 'w' | 'W' | 'A'..='D')) {
-            Ok(Tones(s.to_owned()))
+            Ok(Tones(src.text(s)))
         } else {
             Err(ValueError::Bad("digits must be from 0-9, *, #, A-D, w and W"))
         }
@@ -184,24 +188,28 @@ impl ToXml for Tones {
 
 /// A comma list of DTMF patterns (`digitsMatch`), e.g. `1,23,#9`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DigitPatterns(Vec<String>);
+pub struct DigitPatterns(Vec<Text>);
 
 impl DigitPatterns {
     /// The patterns in document order.
-    pub fn patterns(&self) -> &[String] {
+    pub fn patterns(&self) -> &[Text] {
         &self.0
     }
 }
 
 impl FromXml for DigitPatterns {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let mut out = Vec::new();
         for p in s.split(',') {
             let p = p.trim();
             if p.is_empty() || !p.chars().all(|c| KEYS.contains(c)) {
                 return Err(ValueError::Bad("expected a comma list of patterns of 0-9, * and #"));
             }
-            out.push(p.to_owned());
+            out.push(src.text(p));
         }
         Ok(DigitPatterns(out))
     }
@@ -209,6 +217,13 @@ impl FromXml for DigitPatterns {
 
 impl ToXml for DigitPatterns {
     fn to_xml(&self) -> Cow<'_, str> {
-        Cow::Owned(self.0.join(","))
+        let mut out = String::new();
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(p);
+        }
+        Cow::Owned(out)
     }
 }

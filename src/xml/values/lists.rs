@@ -2,21 +2,25 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, MpcEvent, ToXml, ValueError};
+use super::{FromXml, MpcEvent, Source, Text, ToXml, ValueError};
 
 /// A `k=v,k2=v2` list of alphanumeric names and values (`sipHeaders`, `extraHeaders`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Headers(Vec<(String, String)>);
+pub struct Headers(Vec<(Text, Text)>);
 
 impl Headers {
     /// The pairs in document order.
-    pub fn pairs(&self) -> &[(String, String)] {
+    pub fn pairs(&self) -> &[(Text, Text)] {
         &self.0
     }
 }
 
 impl FromXml for Headers {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         const MSG: &str = "expected a comma list of name=value pairs of letters and digits";
         let ok = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let mut out = Vec::new();
@@ -25,7 +29,7 @@ impl FromXml for Headers {
             if !ok(k) || !(v.is_empty() || ok(v)) {
                 return Err(ValueError::Bad(MSG));
             }
-            out.push((k.to_owned(), v.to_owned()));
+            out.push((src.text(k), src.text(v)));
         }
         Ok(Headers(out))
     }
@@ -49,7 +53,15 @@ pub enum WaitBeep {
 
 impl FromXml for WaitBeep {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if s.contains('=') { Headers::from_xml(s).map(WaitBeep::Params) } else { bool::from_xml(s).map(WaitBeep::Bool) }
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
+        if s.contains('=') {
+            Headers::from_xml_in(s, src).map(WaitBeep::Params)
+        } else {
+            bool::from_xml(s).map(WaitBeep::Bool)
+        }
     }
 }
 

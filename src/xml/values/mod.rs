@@ -73,6 +73,13 @@ impl ValueError {
 pub trait FromXml: Sized {
     /// Parses the (already unescaped) attribute or body text.
     fn from_xml(s: &str) -> Result<Self, ValueError>;
+
+    /// [`FromXml::from_xml`] for text read from a document: a value holding text keeps it as
+    /// a view of `src` when `s` lies inside it ([`Source::text`]) instead of copying it.
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
+        let _ = src;
+        Self::from_xml(s)
+    }
 }
 
 /// A value that can be written in its XML spelling (unescaped).
@@ -105,6 +112,7 @@ not_noted!(
     u32,
     bool,
     String,
+    Text,
     Method,
     WsUrl,
     KeySet,
@@ -124,8 +132,8 @@ not_noted!(
 );
 
 /// Parses an optional value; used for attributes without a default.
-pub fn opt<T: FromXml>(s: &str) -> Result<Option<T>, ValueError> {
-    T::from_xml(s).map(Some)
+pub fn opt<T: FromXml>(s: &str, src: &Source) -> Result<Option<T>, ValueError> {
+    T::from_xml_in(s, src).map(Some)
 }
 
 impl<T: ToXml> ToXml for Option<T> {
@@ -198,6 +206,7 @@ mod lists;
 mod scalars;
 mod sound;
 mod speech;
+mod text;
 mod urls;
 
 pub use enums::{
@@ -209,6 +218,7 @@ pub use lists::{Headers, MpcEvents, WaitBeep};
 pub use scalars::{EndTimeout, int_in, max_chars, opt_int_in};
 pub use sound::{DialMusic, Sound};
 pub use speech::{Language, SsmlValue, Voice};
+pub use text::{Source, Text};
 pub use urls::{Method, PhoneNumber, SipUri, Url, WsUrl, resolve};
 
 serde_as_xml!(

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, ToXml, ValueError};
+use super::{FromXml, Source, Text, ToXml, ValueError};
 
 /// Parses a decimal integer in `min..=max`.
 pub fn int_in(s: &str, min: u32, max: Option<u32>) -> Result<u32, ValueError> {
@@ -71,9 +71,9 @@ impl ToXml for String {
     }
 }
 
-/// A bounded-length free string (e.g. `callerName` ≤ 50 characters).
-pub fn max_chars(s: &str, max: usize, why: &'static str) -> Result<String, ValueError> {
-    if s.chars().count() <= max { Ok(s.to_owned()) } else { Err(ValueError::Bad(why)) }
+/// A bounded-length free string (e.g. `callerName` ≤ 50 characters), a view of `src`.
+pub fn max_chars(s: &str, src: &Source, max: usize, why: &'static str) -> Result<Text, ValueError> {
+    if s.chars().count() <= max { Ok(src.text(s)) } else { Err(ValueError::Bad(why)) }
 }
 
 /// `digitEndTimeout` / `speechEndTimeout` of `<GetInput>`: `auto` or 2–10 seconds.

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, Noted, ToXml, Url, ValueError};
+use super::{FromXml, Noted, Source, ToXml, Url, ValueError};
 use crate::diagnostic::Code;
 
 /// A sound played on entering or leaving a room.
@@ -22,14 +22,18 @@ pub enum Sound {
 
 impl FromXml for Sound {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         // Spellings compared ignoring ASCII case, without a lower-cased copy.
         match s {
             "" => Ok(Sound::Empty),
             _ if s.eq_ignore_ascii_case("none") => Ok(Sound::None),
             _ if s.eq_ignore_ascii_case("beep:1") => Ok(Sound::Beep1),
             _ if s.eq_ignore_ascii_case("beep:2") => Ok(Sound::Beep2),
-            _ if s.contains("://") => Url::from_xml(s).map(Sound::Url),
-            _ => Url::from_xml(s)
+            _ if s.contains("://") => Url::from_xml_in(s, src).map(Sound::Url),
+            _ => Url::from_xml_in(s, src)
                 .map(Sound::Url)
                 .map_err(|_| ValueError::Bad("expected beep:1, beep:2, none, an empty value or a URL")),
         }
@@ -70,10 +74,14 @@ pub enum DialMusic {
 
 impl FromXml for DialMusic {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         match s {
             _ if s.eq_ignore_ascii_case("real") => Ok(DialMusic::Real),
             _ if s.eq_ignore_ascii_case("none") => Ok(DialMusic::None),
-            _ => Url::from_xml(s)
+            _ => Url::from_xml_in(s, src)
                 .map(DialMusic::Url)
                 .map_err(|_| ValueError::Bad("expected `real`, `none` or an http(s) URL")),
         }

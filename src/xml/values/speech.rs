@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, ToXml, ValueError};
+use super::{FromXml, Source, Text, ToXml, ValueError};
 
 /// A `<Speak>` voice: `WOMAN`, `MAN` or an Amazon Polly voice `Polly.<Name>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -12,11 +12,15 @@ pub enum Voice {
     /// `MAN`.
     Man,
     /// `Polly.<Name>`; holds the whole spelling, e.g. `Polly.Joey`.
-    Polly(String),
+    Polly(Text),
 }
 
 impl FromXml for Voice {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         match s {
             "WOMAN" => Ok(Voice::Woman),
             "MAN" => Ok(Voice::Man),
@@ -25,7 +29,7 @@ impl FromXml for Voice {
                     if !name.is_empty()
                         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
                 {
-                    Ok(Voice::Polly(s.to_owned()))
+                    Ok(Voice::Polly(src.text(s)))
                 }
                 _ => Err(ValueError::Bad("expected WOMAN, MAN or Polly.<Name>")),
             },
@@ -45,12 +49,12 @@ impl ToXml for Voice {
 
 /// A language tag such as `en-US` (BCP 47 shape: letters, digits and dashes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Language(Cow<'static, str>);
+pub struct Language(Text);
 
 impl Language {
     /// `en-US`, Plivo's default (no allocation).
     pub fn en_us() -> Self {
-        Language(Cow::Borrowed("en-US"))
+        Language(Text::literal(arcstr::literal!("en-US")))
     }
 
     /// The tag.
@@ -61,11 +65,15 @@ impl Language {
 
 impl FromXml for Language {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let mut parts = s.split(['-', '_']);
         let first = parts.next().unwrap_or("");
         let ok_first = (2..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic());
         if ok_first && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
-            Ok(Language(Cow::Owned(s.to_owned())))
+            Ok(Language(src.text(s)))
         } else {
             Err(ValueError::Bad("expected a language tag such as en-US"))
         }
@@ -80,7 +88,7 @@ impl ToXml for Language {
 
 /// A free SSML value checked against a word list or a numeric form (`+2dB`, `80%`, `500ms`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SsmlValue(String);
+pub struct SsmlValue(Text);
 
 impl SsmlValue {
     /// The value as written.
@@ -88,9 +96,18 @@ impl SsmlValue {
         &self.0
     }
 
-    fn check(s: &str, words: &[&str], units: &[&str], signed: bool, why: &'static str) -> Result<Self, ValueError> {
+    /// `s` checked against `words` (kept in their listed spelling) and numbers with `units`;
+    /// text as written is a view of `src`.
+    fn check(
+        s: &str,
+        src: &Source,
+        words: &[&str],
+        units: &[&str],
+        signed: bool,
+        why: &'static str,
+    ) -> Result<Self, ValueError> {
         if let Some(w) = words.iter().find(|w| w.eq_ignore_ascii_case(s)) {
-            return Ok(SsmlValue((*w).to_owned()));
+            return Ok(SsmlValue(if *w == s { src.text(s) } else { Text::new(w) }));
         }
         for unit in units {
             if let Some(num) = s.strip_suffix(unit) {
@@ -99,7 +116,7 @@ impl SsmlValue {
                 let int_ok = halves.next().is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
                 let frac_ok = halves.next().is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
                 if int_ok && frac_ok {
-                    return Ok(SsmlValue(s.to_owned()));
+                    return Ok(SsmlValue(src.text(s)));
                 }
             }
         }
@@ -108,32 +125,56 @@ impl SsmlValue {
 
     /// `<break time>`: `500ms`, `2s`.
     pub fn time(s: &str) -> Result<Option<Self>, ValueError> {
-        Self::check(s, &[], &["ms", "s"], false, "expected a duration such as 500ms or 2s").map(Some)
+        Self::time_in(s, &Source::default())
+    }
+
+    /// [`SsmlValue::time`] of document text (a view of `src`).
+    pub fn time_in(s: &str, src: &Source) -> Result<Option<Self>, ValueError> {
+        Self::check(s, src, &[], &["ms", "s"], false, "expected a duration such as 500ms or 2s").map(Some)
     }
 
     /// `<prosody volume>`: silent … x-loud or ±NdB.
     pub fn volume(s: &str) -> Result<Option<Self>, ValueError> {
+        Self::volume_in(s, &Source::default())
+    }
+
+    /// [`SsmlValue::volume`] of document text (a view of `src`).
+    pub fn volume_in(s: &str, src: &Source) -> Result<Option<Self>, ValueError> {
         const W: &[&str] = &["default", "silent", "x-soft", "soft", "medium", "loud", "x-loud"];
-        Self::check(s, W, &["dB"], true, "expected silent, x-soft, soft, medium, loud, x-loud or ±NdB").map(Some)
+        Self::check(s, src, W, &["dB"], true, "expected silent, x-soft, soft, medium, loud, x-loud or ±NdB").map(Some)
     }
 
     /// `<prosody rate>`: x-slow … x-fast or N%.
     pub fn rate(s: &str) -> Result<Option<Self>, ValueError> {
+        Self::rate_in(s, &Source::default())
+    }
+
+    /// [`SsmlValue::rate`] of document text (a view of `src`).
+    pub fn rate_in(s: &str, src: &Source) -> Result<Option<Self>, ValueError> {
         const W: &[&str] = &["default", "x-slow", "slow", "medium", "fast", "x-fast"];
-        Self::check(s, W, &["%"], false, "expected x-slow, slow, medium, fast, x-fast or N%").map(Some)
+        Self::check(s, src, W, &["%"], false, "expected x-slow, slow, medium, fast, x-fast or N%").map(Some)
     }
 
     /// `<prosody pitch>`: x-low … x-high or ±N%.
     pub fn pitch(s: &str) -> Result<Option<Self>, ValueError> {
+        Self::pitch_in(s, &Source::default())
+    }
+
+    /// [`SsmlValue::pitch`] of document text (a view of `src`).
+    pub fn pitch_in(s: &str, src: &Source) -> Result<Option<Self>, ValueError> {
         const W: &[&str] = &["default", "x-low", "low", "medium", "high", "x-high"];
-        Self::check(s, W, &["%"], true, "expected x-low, low, medium, high, x-high or ±N%").map(Some)
+        Self::check(s, src, W, &["%"], true, "expected x-low, low, medium, high, x-high or ±N%").map(Some)
     }
 }
 
 /// Accepts any spelling: the attribute parsers above check the grammar of each use.
 impl FromXml for SsmlValue {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        Ok(SsmlValue(s.to_owned()))
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
+        Ok(SsmlValue(src.text(s)))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::{FromXml, Noted, ToXml, ValueError};
+use super::{FromXml, Noted, Source, Text, ToXml, ValueError};
 use crate::diagnostic::Code;
 
 /// An HTTP method for a webhook.
@@ -49,7 +49,7 @@ impl ToXml for Method {
 /// Kept exactly as written; [`Url::resolve`] gives the absolute URL to request.
 /// Source: plivo.com/docs/voice/xml (URL attributes); spec corrections of 2026-11-29.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Url(String);
+pub struct Url(Text);
 
 impl Url {
     /// The URL text as written.
@@ -102,20 +102,31 @@ fn scheme(s: &str) -> Option<&str> {
 
 /// Checks `s` is `scheme://host…` for one of `schemes`, with a non-empty host and no spaces.
 fn check_url(s: &str, schemes: &[&str]) -> bool {
-    // `s` starts with `scheme://` for one of `schemes` (which hold no `:`, so that `://` is
-    // the first in `s`).
-    let Some(rest) = schemes.iter().find_map(|w| {
-        let head = s.get(..w.len())?;
-        head.eq_ignore_ascii_case(w).then(|| s.get(w.len()..)?.strip_prefix("://")).flatten()
-    }) else {
+    // `s` starts with `scheme://` for one of `schemes` (which hold no `:`, so that scheme is
+    // the one `scheme` finds).
+    let Some(name) = scheme(s) else {
         return false;
     };
-    let host_end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
-    let authority = rest.get(..host_end).unwrap_or("");
-    let host = match authority.bytes().rposition(|b| b == b'@') {
-        Some(at) => authority.get(at + 1..).unwrap_or(""),
-        None => authority,
+    if !schemes.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+        return false;
+    }
+    let Some(rest) = s.get(name.len()..).and_then(|r| r.strip_prefix("://")) else {
+        return false;
     };
+    // One pass over the authority (up to `/`, `?` or `#`): the host follows its last `@`.
+    let mut host_start = 0;
+    let mut host_end = rest.len();
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'/' | b'?' | b'#' => {
+                host_end = i;
+                break;
+            }
+            b'@' => host_start = i + 1,
+            _ => {}
+        }
+    }
+    let host = rest.get(host_start..host_end).unwrap_or("");
     !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(s)
 }
 
@@ -144,9 +155,13 @@ fn has_blank_or_control(s: &str) -> bool {
 
 impl FromXml for Url {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let bad = ValueError::BadUrl("http(s)");
         if scheme(s).is_some() {
-            return if check_url(s, &["http", "https"]) { Ok(Url(s.to_owned())) } else { Err(bad) };
+            return if check_url(s, &["http", "https"]) { Ok(Url(src.text(s))) } else { Err(bad) };
         }
         // A relative reference: no blanks or control characters, and one the url crate can
         // resolve against an http base.
@@ -155,7 +170,7 @@ impl FromXml for Url {
         }
         let base = url::Url::parse("http://relative.invalid/").map_err(|_| ValueError::BadUrl("http(s)"))?;
         match base.join(s) {
-            Ok(_) => Ok(Url(s.to_owned())),
+            Ok(_) => Ok(Url(src.text(s))),
             Err(_) => Err(bad),
         }
     }
@@ -175,7 +190,7 @@ impl Noted for Url {
 
 /// An absolute `wss://` (or `ws://`) URL, the body of `<Stream>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WsUrl(String);
+pub struct WsUrl(Text);
 
 impl WsUrl {
     /// The URL text.
@@ -186,7 +201,11 @@ impl WsUrl {
 
 impl FromXml for WsUrl {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
-        if check_url(s, &["wss", "ws"]) { Ok(WsUrl(s.to_owned())) } else { Err(ValueError::BadUrl("wss")) }
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
+        if check_url(s, &["wss", "ws"]) { Ok(WsUrl(src.text(s))) } else { Err(ValueError::BadUrl("wss")) }
     }
 }
 
@@ -198,7 +217,7 @@ impl ToXml for WsUrl {
 
 /// A phone number or caller id: digits with an optional leading `+` (Plivo strips it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PhoneNumber(String);
+pub struct PhoneNumber(Text);
 
 impl PhoneNumber {
     /// The number as written.
@@ -209,9 +228,13 @@ impl PhoneNumber {
 
 impl FromXml for PhoneNumber {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let digits = s.strip_prefix('+').unwrap_or(s);
         if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            Ok(PhoneNumber(s.to_owned()))
+            Ok(PhoneNumber(src.text(s)))
         } else {
             Err(ValueError::Bad("expected a phone number (digits, optional leading +)"))
         }
@@ -226,7 +249,7 @@ impl ToXml for PhoneNumber {
 
 /// A SIP URI, the body of `<User>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SipUri(String);
+pub struct SipUri(Text);
 
 impl SipUri {
     /// The URI as written.
@@ -237,9 +260,13 @@ impl SipUri {
 
 impl FromXml for SipUri {
     fn from_xml(s: &str) -> Result<Self, ValueError> {
+        Self::from_xml_in(s, &Source::default())
+    }
+
+    fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let rest = s.strip_prefix("sip:").or_else(|| s.strip_prefix("sips:"));
         match rest {
-            Some(r) if !r.is_empty() && !r.chars().any(char::is_whitespace) => Ok(SipUri(s.to_owned())),
+            Some(r) if !r.is_empty() && !r.chars().any(char::is_whitespace) => Ok(SipUri(src.text(s))),
             _ => Err(ValueError::Bad("expected a sip: URI")),
         }
     }
