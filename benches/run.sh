@@ -14,6 +14,8 @@ cargo bench --locked --bench media -- "${quick[@]}"
 cargo bench --locked --bench memory | tee target/bench-figures.txt
 # Growth curves (also draws benches/growth.svg).
 cargo bench --locked --bench growth | tee -a target/bench-figures.txt
+# Real calls: SIPp places 500 concurrent G.711 calls on `serve --sip` (release binary).
+cargo bench --locked --bench sip_load | tee -a target/bench-figures.txt
 # A live scenario spanning an hour of call time against a trivial local app (release binary).
 cargo build --locked --release
 python3 benches/live_hour.py target/release/plivo-flow | tee -a target/bench-figures.txt
@@ -87,6 +89,17 @@ mix = mean("mix", "50 members, one tick")
 row("room mix, 50 members: per member per 20 ms tick", f"{mix/50:.0f} ns", "", "", "", True)
 tick = mean("audio media", "500 calls speaking, one tick") / 500
 row("AudioMedia, 500 calls speaking: per call per 20 ms tick", f"{tick:.0f} ns", "", "", "", True)
+calls = figures.get("sip_calls", float("nan"))
+late = figures.get("sip_late_pct", float("nan"))
+cores = figures.get("sip_cpu_cores", float("nan"))
+row(f"serve --sip, {calls:.0f} concurrent G.711 calls speaking (SIPp): late RTP packets", f"{late:.3f} %", "", "", "< 1 %", late < 1)
+lost = figures.get("sip_lost_pct", float("nan"))
+row(f"serve --sip, {calls:.0f} calls: packets sent but not received (sequence gaps)", f"{lost:.3f} %", "", "", "", True)
+row(f"serve --sip, {calls:.0f} calls: CPU (cores) / per call", f"{cores:.2f} / {cores*100/calls:.3f} %", "", "", "≤ 1 core", cores <= 1)
+got, want = figures.get("sip_packets", float("nan")), figures.get("sip_packets_expected", float("nan"))
+row("serve --sip: RTP packets received in the window / sent at 50 per call per second", f"{got:,.0f}", f"{want:,.0f}", f"{got/want:.3f}", "", True)
+med, p99 = figures.get("sip_setup_ms_median", float("nan")), figures.get("sip_setup_ms_p99", float("nan"))
+row("serve --sip: INVITE → 200 OK, median / p99 (SIPp rtd, whole ms; includes the answer-URL fetch from a local app)", f"{med:.0f} / {p99:.0f} ms", "", "", "", True)
 
 head = ("figure", "ours", "baseline", "ratio", "target", "met")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]

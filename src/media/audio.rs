@@ -17,6 +17,11 @@ pub const TICK: Duration = Duration::from_millis(20);
 /// take them loses the oldest ones, counted in [`AudioMedia::frames_dropped`].
 pub const MAX_HEARD: usize = 10;
 
+/// Most frames of what a caller said that wait for their ticks (160 ms: a burst of packets
+/// after jitter, or two frames out of one 30 ms packet): each tick takes one; beyond, the
+/// oldest are dropped, counted in [`AudioMedia::frames_dropped`].
+pub const MAX_SAID: usize = 8;
+
 /// Most samples a running recording holds until [`AudioMedia::take_recorded`] takes them
 /// (60 s): beyond, the oldest are dropped and counted in [`AudioMedia::frames_dropped`].
 pub const MAX_RECORDED_SAMPLES: usize = 60 * 8_000;
@@ -113,13 +118,29 @@ struct CallAudio {
     /// Operations waiting to be rendered, in command order: the head goes to `queue` when
     /// complete, so nothing overtakes a `<Speak>` that is still being synthesised.
     waiting: VecDeque<Waiting>,
-    said: Option<Box<Frame>>,
+    said: VecDeque<Frame>,
     heard: VecDeque<Frame>,
+    /// How it takes part in its room: its own flags, kept apart so that unholding restores
+    /// what it was (the mixer gets muted = muted or held, deaf = deaf or held).
+    flags: MemberFlags,
     recordings: Vec<Running>,
     room: Option<(Arc<str>, MemberKey)>,
     /// Inputs of this call still in `AudioMedia::inputs`.
     pending: u32,
     ended: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct MemberFlags {
+    muted: bool,
+    deaf: bool,
+    held: bool,
+}
+
+impl MemberFlags {
+    fn audio(self) -> MemberAudio {
+        MemberAudio { muted: self.muted || self.held, deaf: self.deaf || self.held }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -155,10 +176,13 @@ pub struct AudioMedia {
     inputs: VecDeque<(Duration, CallId, Input)>,
     work: VecDeque<Work>,
     next_tick: Option<Duration>,
-    last_tick: Duration,
+    /// The latest time the media has been told or has reached: inputs are stamped no
+    /// earlier, so they leave in time order and never go back before what the engine saw.
+    latest: Duration,
     room_sounds: u64,
     frames_dropped: u64,
     ticks_skipped: u64,
+    ticks: u64,
 }
 
 impl AudioMedia {
@@ -167,16 +191,22 @@ impl AudioMedia {
         Self::default()
     }
 
-    /// What `call` said in the 20 ms before `now` (decoded from its leg's RTP). A frame not
-    /// handed in for a tick counts as silence.
+    /// 20 ms that `call` said (decoded from its leg's RTP), in order: each tick takes the
+    /// oldest waiting (at most [`MAX_SAID`] wait); a tick with none counts as silence.
     pub fn handle_frame(&mut self, now: Duration, call: &CallId, frame: &Frame) {
+        self.saw(now);
         self.start_ticking(now);
         let audio = self.calls.entry(call.clone()).or_default();
-        audio.said = Some(Box::new(*frame));
+        if audio.said.len() >= MAX_SAID {
+            audio.said.pop_front();
+            self.frames_dropped += 1;
+        }
+        audio.said.push_back(*frame);
     }
 
     /// `call` pressed `key` (`0-9*#A-D`, from an RFC 4733 event): reported to the call at once.
     pub fn handle_key(&mut self, now: Duration, call: &CallId, key: char) {
+        self.saw(now);
         self.report(now, call, Input::Digits(key.to_string()));
     }
 
@@ -217,8 +247,13 @@ impl AudioMedia {
         samples
     }
 
+    /// Ticks played so far: a shell moves heard frames only when this changed.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
     /// Frames lost because the shell did not take them in time (heard frames and recorded
-    /// samples, in frames).
+    /// samples, in frames), or because more than [`MAX_SAID`] waited.
     pub fn frames_dropped(&self) -> u64 {
         self.frames_dropped
     }
@@ -234,7 +269,15 @@ impl AudioMedia {
         }
     }
 
+    fn saw(&mut self, now: Duration) {
+        self.latest = self.latest.max(now);
+    }
+
+    /// Queues `input` for `call` at `at`, or at the latest time already seen if that is
+    /// later: the queue stays in time order.
     fn report(&mut self, at: Duration, call: &CallId, input: Input) {
+        let at = at.max(self.latest);
+        self.latest = at;
         if let Some(audio) = self.calls.get_mut(call) {
             audio.pending += 1;
         }
@@ -302,18 +345,16 @@ impl AudioMedia {
             RoomEvent::Joined { call, room, muted, held, .. } => {
                 let audio = self.calls.entry(call.clone()).or_default();
                 let r = self.rooms.entry(room.clone()).or_default();
-                if let Ok(key) = r.mixer.add(MemberAudio { muted: *muted || *held, deaf: *held }) {
+                audio.flags = MemberFlags { muted: *muted, deaf: false, held: *held };
+                if let Ok(key) = r.mixer.add(audio.flags.audio()) {
                     r.members.insert(call.clone(), key);
                     audio.room = Some((room.clone(), key));
                 }
             }
             RoomEvent::Left { call, .. } => self.leave_room(call),
-            RoomEvent::Muted { call, muted, .. } => self.set_member(call, |a| a.muted = *muted),
-            RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |a| a.deaf = *deaf),
-            RoomEvent::Held { call, held, .. } => self.set_member(call, |a| {
-                a.muted = *held;
-                a.deaf = *held;
-            }),
+            RoomEvent::Muted { call, muted, .. } => self.set_member(call, |f| f.muted = *muted),
+            RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |f| f.deaf = *deaf),
+            RoomEvent::Held { call, held, .. } => self.set_member(call, |f| f.held = *held),
             _ => {}
         }
     }
@@ -329,23 +370,23 @@ impl AudioMedia {
         }
     }
 
-    fn set_member(&mut self, call: &CallId, change: impl FnOnce(&mut MemberAudio)) {
-        let Some((name, key)) = self.calls.get(call).and_then(|a| a.room.clone()) else { return };
-        if let Some(mixer) = self.rooms.get_mut(&name).map(|r| &mut r.mixer)
-            && let Ok(mut audio) = mixer.audio(key)
-        {
-            change(&mut audio);
-            let _ = mixer.set_audio(key, audio);
+    fn set_member(&mut self, call: &CallId, change: impl FnOnce(&mut MemberFlags)) {
+        let Some(audio) = self.calls.get_mut(call) else { return };
+        change(&mut audio.flags);
+        let Some((name, key)) = audio.room.clone() else { return };
+        if let Some(room) = self.rooms.get_mut(&name) {
+            let _ = room.mixer.set_audio(key, audio.flags.audio());
         }
     }
 
     /// Plays one tick ending at `at`.
     fn tick(&mut self, at: Duration) {
-        self.last_tick = at;
+        self.saw(at);
+        self.ticks += 1;
         // What each member said goes into its room's mix first.
         for room in self.rooms.values_mut() {
             for (call, key) in &room.members {
-                let said = self.calls.get(call).and_then(|a| a.said.as_deref()).unwrap_or(&SILENCE);
+                let said = self.calls.get(call).and_then(|a| a.said.front()).unwrap_or(&SILENCE);
                 if let Ok(input) = room.mixer.input_mut(*key) {
                     *input = *said;
                 }
@@ -366,7 +407,7 @@ impl AudioMedia {
                     *s = s.saturating_add(m);
                 }
             }
-            let said = audio.said.take().map_or(SILENCE, |f| *f);
+            let said = audio.said.pop_front().unwrap_or(SILENCE);
             for r in audio.recordings.iter_mut().filter(|r| r.recorder.ended().is_none()) {
                 // A `<Record>` takes the caller's voice; the background ones the whole call.
                 let mut take = said;
@@ -458,8 +499,14 @@ impl CallAudio {
 
 impl Media for AudioMedia {
     fn handle_command(&mut self, now: Duration, call: &CallId, command: &Command) {
+        self.saw(now);
         match command {
-            Command::Answer => self.work.push_back(Work::Answer(call.clone())),
+            Command::Answer => {
+                // From the answer on the call hears a frame every tick, silence or not.
+                self.start_ticking(now);
+                self.calls.entry(call.clone()).or_default();
+                self.work.push_back(Work::Answer(call.clone()));
+            }
             Command::PreAnswer => self.work.push_back(Work::PreAnswer(call.clone())),
             Command::Hangup { .. } => self.work.push_back(Work::Hangup(call.clone())),
             Command::Speak { media, speak } => {
@@ -554,13 +601,17 @@ impl Media for AudioMedia {
         }
     }
 
-    fn handle_room_event(&mut self, _now: Duration, event: &RoomEvent) {
+    fn handle_room_event(&mut self, now: Duration, event: &RoomEvent) {
+        self.saw(now);
+        if matches!(event, RoomEvent::Joined { .. }) {
+            self.start_ticking(now);
+        }
         self.room_event(event);
     }
 
     fn call_ended(&mut self, call: &CallId) {
         self.leave_room(call);
-        let now = self.last_tick;
+        let now = self.latest;
         let Some(audio) = self.calls.get_mut(call) else { return };
         audio.ended = true;
         audio.queue.clear();
@@ -656,6 +707,17 @@ mod tests {
     }
 
     #[test]
+    fn an_answered_call_hears_a_frame_every_tick_though_nothing_plays() {
+        let mut m = AudioMedia::new();
+        m.handle_command(Duration::ZERO, &call(), &Command::Answer);
+        assert_eq!(m.poll_work(), Some(Work::Answer(call())));
+        assert_eq!(m.poll_timeout(), Some(TICK));
+        run_ticks(&mut m, 3);
+        let frames = std::iter::from_fn(|| m.poll_heard(&call())).count();
+        assert_eq!((frames, m.ticks()), (3, 3));
+    }
+
+    #[test]
     fn heard_frames_not_taken_are_bounded_and_counted() {
         let mut m = AudioMedia::new();
         m.handle_frame(Duration::ZERO, &call(), &SILENCE);
@@ -666,6 +728,71 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, MAX_HEARD);
+    }
+
+    #[test]
+    fn inputs_leave_in_time_order_and_never_before_what_was_seen() {
+        let mut m = AudioMedia::new();
+        m.handle_command(Duration::ZERO, &call(), &record(1));
+        m.handle_command(Duration::ZERO, &call(), &Command::Beep { media: MediaId(2), count: 1 });
+        // A key comes between ticks, before the 20 ms tick has run.
+        m.handle_key(Duration::from_millis(25), &call(), '5');
+        // The call ends (the caller's BYE) at 27 ms: its running recording is reported then.
+        m.handle_key(Duration::from_millis(27), &call(), '6');
+        m.call_ended(&call());
+        let mut last = Duration::ZERO;
+        while let Some(t) = m.poll_timeout().filter(|t| *t < Duration::from_millis(100)) {
+            let Some(_) = m.poll_input(t) else { continue };
+            assert!(t >= last, "{t:?} after {last:?}");
+            last = t;
+        }
+        assert!(last >= Duration::from_millis(27), "nothing was stamped before what the media saw");
+    }
+
+    #[test]
+    fn said_frames_wait_their_ticks_one_each() {
+        let mut m = AudioMedia::new();
+        let mut loud = SILENCE;
+        loud[0] = 1000;
+        m.handle_command(Duration::ZERO, &call(), &record(1));
+        // Two frames out of one 30 ms packet, then nothing.
+        m.handle_frame(Duration::ZERO, &call(), &loud);
+        m.handle_frame(Duration::ZERO, &call(), &loud);
+        run_ticks(&mut m, 3);
+        let samples = m.take_recorded(&call(), MediaId(1));
+        let loud_frames = samples.chunks(FRAME_SAMPLES).filter(|f| f[0] == 1000).count();
+        assert_eq!((samples.len() / FRAME_SAMPLES, loud_frames), (3, 2), "both frames recorded, one a tick");
+        for _ in 0..MAX_SAID + 3 {
+            m.handle_frame(Duration::ZERO, &call(), &loud);
+        }
+        assert_eq!(m.frames_dropped(), 3);
+    }
+
+    #[test]
+    fn unholding_restores_a_members_own_mute() {
+        let mut m = AudioMedia::new();
+        let room: Arc<str> = Arc::from("r");
+        let joined = RoomEvent::Joined {
+            call: call(),
+            room: room.clone(),
+            uuid: "u".into(),
+            member_id: crate::engine::MemberId(1),
+            started: true,
+            first: true,
+            muted: true,
+            held: false,
+        };
+        m.handle_room_event(Duration::ZERO, &joined);
+        let held =
+            |held| RoomEvent::Held { call: call(), room: room.clone(), member_id: crate::engine::MemberId(1), held };
+        let audio = |m: &AudioMedia| {
+            let (name, key) = m.calls.get(&call()).and_then(|a| a.room.clone()).expect("in the room");
+            m.rooms.get(&name).and_then(|r| r.mixer.audio(key).ok()).expect("in the mix")
+        };
+        m.handle_room_event(Duration::ZERO, &held(true));
+        assert_eq!(audio(&m), MemberAudio { muted: true, deaf: true });
+        m.handle_room_event(Duration::ZERO, &held(false));
+        assert_eq!(audio(&m), MemberAudio { muted: true, deaf: false }, "still muted, as it joined");
     }
 
     #[test]

@@ -32,22 +32,27 @@ use rsipstack::{EndpointBuilder, platform::CancellationToken};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-pub use speech::{MAX_TEXT_BYTES, MAX_WAV_BYTES, SpeechError, espeak_voice, speak};
+pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, WAV_RATES, espeak_voice, speak};
 
 use crate::engine::{CallId, CallSetup, FetchReply, HangupSource, Input, MediaId, Reply, RequestId, Webhook};
-use crate::media::mix::Frame;
 use crate::media::rtp::{Leg, LegConfig, SdpOffer, answer, write_answer};
 use crate::media::{AudioMedia, AudioRequest, Work};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::server::webhook::Webhooks;
 
 /// Most events waiting for the driver (RTP datagrams, webhook replies, SIP events); an RTP
-/// datagram that finds the queue full is dropped (counted as late audio would be), the others
-/// wait for room.
+/// datagram that finds the queue full is dropped, the others wait for room.
 pub const MAX_EVENTS: usize = 16_384;
 
 /// Most live SIP calls; an INVITE beyond is answered 486 Busy Here.
 pub const MAX_CALLS: usize = 1_000;
+
+/// Most `<Speak>`/`<Play>` renderings at once (espeak-ng processes, WAV fetches); the others
+/// wait their turn, and a text synthesised meanwhile is taken from the cache.
+pub const MAX_RENDERS: usize = 4;
+
+/// Longest a `<Play>` URL's fetch may take.
+pub const PLAY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest RTP datagram read (a 20 ms G.711 packet is 172 bytes).
 const MAX_DATAGRAM: usize = 2_048;
@@ -102,7 +107,7 @@ enum Event {
     Terminated(DialogId),
     Rtp { call: CallId, datagram: Vec<u8> },
     Fetched { call: CallId, request: RequestId, reply: FetchReply },
-    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>>, key: Option<String> },
+    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>> },
 }
 
 struct NewCall {
@@ -115,6 +120,7 @@ struct NewCall {
     remote: SocketAddr,
 }
 
+/// A live call's SIP dialog and RTP leg; its socket's reader ends with it.
 struct LiveCall {
     dialog: InviteDialog,
     dialog_id: DialogId,
@@ -124,6 +130,12 @@ struct LiveCall {
     answer_sdp: String,
     answered: bool,
     receiver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        self.receiver.abort();
+    }
 }
 
 /// Starts the SIP shell: binds `config.listen` (UDP) and answers calls until stopped.
@@ -215,7 +227,10 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
         espeak: config.espeak.clone(),
         answer_url: config.answer_url.clone(),
         hangup_url: config.hangup_url.clone(),
-        speech: SpeechCache::default(),
+        speech: Arc::default(),
+        renders: Arc::new(tokio::sync::Semaphore::new(MAX_RENDERS)),
+        http: reqwest::Client::builder().timeout(PLAY_TIMEOUT).build().unwrap_or_default(),
+        ticks: 0,
         buf: Vec::with_capacity(MAX_DATAGRAM),
     };
     tasks.push(tokio::spawn(driver.run(rx)));
@@ -270,7 +285,10 @@ struct Driver {
     espeak: PathBuf,
     answer_url: String,
     hangup_url: Option<String>,
-    speech: SpeechCache,
+    speech: Arc<std::sync::Mutex<SpeechCache>>,
+    renders: Arc<tokio::sync::Semaphore>,
+    http: reqwest::Client,
+    ticks: u64,
     buf: Vec<u8>,
 }
 
@@ -313,7 +331,9 @@ impl SpeechCache {
 /// The cache key of a `<Speak>` (a `<Play>`'s file may change at its URL: not cached).
 fn speech_key(request: &AudioRequest) -> Option<String> {
     match request {
-        AudioRequest::Speak { text, voice, language } => Some(format!("{voice:?}\u{0}{}\u{0}{text}", language.as_str())),
+        AudioRequest::Speak { text, voice, language } => {
+            Some(format!("{voice:?}\u{0}{}\u{0}{text}", language.as_str()))
+        }
         AudioRequest::Play { .. } => None,
     }
 }
@@ -360,26 +380,16 @@ impl Driver {
                 if live.leg.receive(&datagram).is_err() {
                     return;
                 }
-                let mut frames: Vec<Frame> = Vec::new();
+                let media = self.rt.media_mut();
                 while let Some(f) = live.leg.pop_frame() {
-                    frames.push(f);
+                    media.handle_frame(now, &call, &f);
                 }
-                let mut keys = Vec::new();
                 while let Some(k) = live.leg.poll_key() {
-                    keys.push(k);
-                }
-                for f in &frames {
-                    self.rt.media_mut().handle_frame(now, &call, f);
-                }
-                for k in keys {
-                    self.rt.media_mut().handle_key(now, &call, k);
+                    media.handle_key(now, &call, k);
                 }
             }
             Event::Fetched { call, request, reply } => self.rt.deliver(now, &call, request, reply),
-            Event::Rendered { call, media, part, pcm, key } => {
-                if let (Some(key), Some(pcm)) = (key, &pcm) {
-                    self.speech.insert(key, pcm.clone());
-                }
+            Event::Rendered { call, media, part, pcm } => {
                 self.rt.media_mut().provide_audio(&call, media, part, pcm);
             }
         }
@@ -400,7 +410,7 @@ impl Driver {
             let _ = call.dialog.reject(Some(StatusCode::ServerInternalError), None);
             return;
         };
-        let receiver = tokio::spawn(receive_rtp(call.socket.clone(), id.clone(), self.events.clone()));
+        let receiver = tokio::spawn(receive_rtp(call.socket.clone(), call.remote, id.clone(), self.events.clone()));
         let seed = u32::from(call.socket.local_addr().map_or(0, |a| a.port()));
         let leg = Leg::new(call.leg, seed.wrapping_mul(2_654_435_761), seed as u16, seed.wrapping_mul(40_503));
         self.by_dialog.insert(dialog_id.clone(), id.clone());
@@ -445,6 +455,13 @@ impl Driver {
                 break;
             }
         }
+        // Every call hears a frame a tick: they are moved once a tick, not per datagram.
+        let ticks = self.rt.media().ticks();
+        if ticks == self.ticks {
+            self.forget();
+            return;
+        }
+        self.ticks = ticks;
         for (id, live) in &mut self.calls {
             while let Some(frame) = self.rt.media_mut().poll_heard(id) {
                 if live.answered {
@@ -453,9 +470,12 @@ impl Driver {
                 }
             }
         }
+        self.forget();
+    }
+
+    fn forget(&mut self) {
         for (setup, _) in self.rt.forget_ended_calls() {
             if let Some(live) = self.calls.remove(&setup.id) {
-                live.receiver.abort();
                 self.by_dialog.remove(&live.dialog_id);
             }
         }
@@ -487,27 +507,40 @@ impl Driver {
             }
             Work::Render { call, media, part, request } => {
                 let key = speech_key(&request);
-                if let Some(pcm) = key.as_deref().and_then(|k| self.speech.get(k)) {
+                let cached = key.as_deref().and_then(|k| self.speech.lock().ok().and_then(|c| c.get(k)));
+                if let Some(pcm) = cached {
                     self.rt.media_mut().provide_audio(&call, media, part, Some(pcm));
                     return;
                 }
                 let events = self.events.clone();
                 let espeak = self.espeak.clone();
+                let cache = self.speech.clone();
+                let renders = self.renders.clone();
+                let http = self.http.clone();
                 tokio::spawn(async move {
-                    let pcm = match request {
-                        AudioRequest::Speak { text, voice, language } => {
+                    let Ok(_turn) = renders.acquire_owned().await else { return };
+                    // The same text may have been synthesised while this one waited.
+                    let cached = key.as_deref().and_then(|k| cache.lock().ok().and_then(|c| c.get(k)));
+                    let pcm = match (cached, request) {
+                        (Some(pcm), _) => Some(pcm),
+                        (None, AudioRequest::Speak { text, voice, language }) => {
                             match speak(&espeak, &text, &voice, &language).await {
-                                Ok(pcm) => Some(pcm),
+                                Ok(pcm) => {
+                                    let pcm: Arc<[i16]> = pcm.into();
+                                    if let (Some(k), Ok(mut c)) = (key, cache.lock()) {
+                                        c.insert(k, pcm.clone());
+                                    }
+                                    Some(pcm)
+                                }
                                 Err(e) => {
                                     tracing::warn!("<Speak> not synthesised: {e}");
                                     None
                                 }
                             }
                         }
-                        AudioRequest::Play { url } => fetch_wav(&url).await,
+                        (None, AudioRequest::Play { url }) => fetch_wav(&http, &url).await.map(Arc::from),
                     };
-                    let pcm = pcm.map(Arc::from);
-                    let _ = events.send(Event::Rendered { call, media, part, pcm, key }).await;
+                    let _ = events.send(Event::Rendered { call, media, part, pcm }).await;
                 });
             }
             Work::SendDigits { call, digits } => {
@@ -523,19 +556,33 @@ impl Driver {
     }
 }
 
-/// A `<Play>` URL's audio, if it is a 16-bit mono PCM WAV (MP3 comes with symphonia).
-async fn fetch_wav(url: &str) -> Option<Vec<i16>> {
-    let bytes = reqwest::get(url).await.ok()?.error_for_status().ok()?.bytes().await.ok()?;
-    if bytes.len() > MAX_WAV_BYTES {
+/// A `<Play>` URL's audio, if it is a 16-bit mono PCM WAV of at most [`MAX_WAV_BYTES`]
+/// fetched within [`PLAY_TIMEOUT`] (MP3 comes with symphonia).
+async fn fetch_wav(http: &reqwest::Client, url: &str) -> Option<Vec<i16>> {
+    let mut resp = http.get(url).send().await.ok()?.error_for_status().ok()?;
+    if resp.content_length().is_some_and(|n| n > MAX_WAV_BYTES as u64) {
         return None;
     }
-    speech::wav_to_8k(&bytes).ok()
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_WAV_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    tokio::task::spawn_blocking(move || speech::wav_to_8k(&body).ok()).await.ok()?
 }
 
-async fn receive_rtp(socket: Arc<UdpSocket>, call: CallId, events: mpsc::Sender<Event>) {
+/// Reads a call's RTP socket into the driver's queue: only datagrams from the SDP's address
+/// (any port: a peer may send from another than it receives on), so that nobody else can
+/// speak or press keys into the call.
+async fn receive_rtp(socket: Arc<UdpSocket>, remote: SocketAddr, call: CallId, events: mpsc::Sender<Event>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let Ok((n, _)) = socket.recv_from(&mut buf).await else { return };
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else { return };
+        if from.ip() != remote.ip() {
+            continue;
+        }
         let datagram = buf.get(..n).unwrap_or(&[]).to_vec();
         if let Err(mpsc::error::TrySendError::Closed(_)) = events.try_send(Event::Rtp { call: call.clone(), datagram })
         {

@@ -13,13 +13,20 @@ use rubato::{Fft, FixedSync, Resampler};
 use crate::media::mix::SAMPLE_RATE;
 use crate::xml::values::{Language, Voice};
 
-/// Longest text handed to the synthesiser, in bytes (Plivo caps `<Speak>` at 3,000
-/// characters; the rest is cut at a character boundary).
-pub const MAX_TEXT_BYTES: usize = 12_000;
+/// Longest text handed to the synthesiser, in characters: Plivo's cap on `<Speak>` (3,000);
+/// the rest is cut.
+pub const MAX_TEXT_CHARS: usize = 3_000;
 
-/// Largest WAV read back from the synthesiser (about 4.5 minutes at 22,050 Hz): beyond, the
-/// speech is cut.
+/// Largest WAV read back from the synthesiser or a `<Play>` URL (about 4.5 minutes at
+/// 22,050 Hz; 3,000 characters of speech take about 3.5): beyond, it is cut (speech) or
+/// refused (`<Play>`).
 pub const MAX_WAV_BYTES: usize = 12 * 1024 * 1024;
+
+/// Longest a synthesiser run may take before it is killed.
+pub const SPEECH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The sample rates accepted in a WAV (a rate outside is refused, not resampled).
+pub const WAV_RATES: std::ops::RangeInclusive<u32> = 8_000..=96_000;
 
 /// Why speech could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +47,8 @@ pub enum SpeechError {
         /// What it said.
         stderr: String,
     },
-    /// Its output is not a PCM WAV file.
-    #[error("the synthesiser's output is not 16-bit PCM WAV")]
+    /// Its output is not a 16-bit mono PCM WAV file at a rate of [`WAV_RATES`].
+    #[error("not a 16-bit mono PCM WAV at 8 to 96 kHz")]
     NotWav,
     /// Resampling failed.
     #[error("resampling failed: {0}")]
@@ -65,10 +72,7 @@ pub fn espeak_voice(voice: &Voice, language: &Language) -> String {
 /// # Errors
 /// [`SpeechError`] when the program cannot run or gives no WAV.
 pub async fn speak(program: &Path, text: &str, voice: &Voice, language: &Language) -> Result<Vec<i16>, SpeechError> {
-    let mut cut = text.len().min(MAX_TEXT_BYTES);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = text.char_indices().nth(MAX_TEXT_CHARS).map_or(text.len(), |(i, _)| i);
     let text = text.get(..cut).unwrap_or("");
     let full = espeak_voice(voice, language);
     let variant = full.split_once('+').map(|(_, v)| format!("+{v}")).unwrap_or_default();
@@ -76,7 +80,12 @@ pub async fn speak(program: &Path, text: &str, voice: &Voice, language: &Languag
     let mut last = None;
     for v in [full.clone(), format!("{primary}{variant}"), format!("en-us{variant}")] {
         match run(program, text, &v).await {
-            Ok(wav) => return wav_to_8k(&wav),
+            Ok(wav) => {
+                // Resampling is CPU work: off the runtime's worker threads.
+                return tokio::task::spawn_blocking(move || wav_to_8k(&wav))
+                    .await
+                    .map_err(|e| SpeechError::Resample(e.to_string()))?;
+            }
             Err(e @ SpeechError::Spawn { .. }) => return Err(e),
             Err(e) => last = Some(e),
         }
@@ -86,14 +95,16 @@ pub async fn speak(program: &Path, text: &str, voice: &Voice, language: &Languag
 
 async fn run(program: &Path, text: &str, voice: &str) -> Result<Vec<u8>, SpeechError> {
     let name = program.display().to_string();
-    let out = tokio::process::Command::new(program)
+    let run = tokio::process::Command::new(program)
         .args(["--stdout", "-v", voice, "--", text])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output()
+        .output();
+    let out = tokio::time::timeout(SPEECH_TIMEOUT, run)
         .await
+        .map_err(|_| SpeechError::Failed { program: name.clone(), stderr: "timed out".into() })?
         .map_err(|source| SpeechError::Spawn { program: name.clone(), source })?;
     if !out.status.success() || out.stdout.len() <= 44 {
         let stderr = String::from_utf8_lossy(&out.stderr).chars().take(300).collect();
@@ -124,7 +135,11 @@ fn pcm_of_wav(wav: &[u8]) -> Result<(u32, Vec<i16>), SpeechError> {
             if format != 1 || channels != 1 || bits != 16 {
                 return Err(SpeechError::NotWav);
             }
-            rate = Some(u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]));
+            let r = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+            if !WAV_RATES.contains(&r) {
+                return Err(SpeechError::NotWav);
+            }
+            rate = Some(r);
         } else if id == b"data" {
             let rate = rate.ok_or(SpeechError::NotWav)?;
             let data = wav.get(body..).unwrap_or(&[]);
@@ -184,6 +199,8 @@ mod tests {
             SpeechError::NotWav.to_string()
         );
         assert!(pcm_of_wav(&wav(8000, &[1, 2], 4)[..30]).is_err());
+        assert!(pcm_of_wav(&wav(0, &[1, 2], 4)).is_err(), "a rate of 0 is refused");
+        assert!(pcm_of_wav(&wav(4_000_000, &[1, 2], 4)).is_err());
     }
 
     #[test]

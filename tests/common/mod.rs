@@ -24,6 +24,8 @@ pub const TOKEN: &str = "test-token";
 pub struct Hit {
     pub path: String,
     pub params: Vec<(String, String)>,
+    /// When the app got it.
+    pub at: std::time::Instant,
 }
 
 impl Hit {
@@ -47,7 +49,7 @@ pub async fn record(State(app): State<App>, req: Request) -> String {
         params = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     }
     let path = parts.uri.path().to_owned();
-    app.hits.lock().expect("lock").push(Hit { path: path.clone(), params });
+    app.hits.lock().expect("lock").push(Hit { path: path.clone(), params, at: std::time::Instant::now() });
     app.docs.lock().expect("lock").get(&path).cloned().unwrap_or_default()
 }
 

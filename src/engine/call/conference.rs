@@ -291,7 +291,8 @@ impl Call {
                 time_limit: Some(secs(c.time_limit)),
                 record: c.record.then(|| RecordSpec {
                     format: c.record_file_format,
-                    callback: c.callback_url.clone().map(|u| (u, c.callback_method)),
+                    // The room keeps it past this document: its own copy, not a view of the source.
+                    callback: c.callback_url.as_ref().map(|u| (u.detached(), c.callback_method)),
                 }),
             },
             Verb::MultiPartyCall(m) => JoinRequest {

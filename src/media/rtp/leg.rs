@@ -131,13 +131,20 @@ impl Leg {
             }
         };
         let h = packet.header;
+        // RTCP sharing the port (RFC 5761 §4: packet types 200–207 read as payload types
+        // 72–79) and payload types not negotiated are not the stream.
+        let is_event = Some(h.payload_type) == self.config.telephone_event;
+        if !is_event && h.payload_type != self.config.payload_type {
+            self.stats.ignored += 1;
+            return Ok(());
+        }
         if self.peer.replace(h.ssrc).is_some_and(|old| old != h.ssrc) {
             // The peer started another source (a restarted stream, a media server switching
             // what it plays): follow it, its sequence numbers afresh (RFC 3550 §8.2).
             self.stats.ssrc_changes += 1;
             self.newest = None;
         }
-        if Some(h.payload_type) == self.config.telephone_event {
+        if is_event {
             let Ok(ev) = TelephoneEvent::parse(packet.payload) else {
                 self.stats.ignored += 1;
                 return Ok(());
@@ -146,10 +153,6 @@ impl Leg {
             if let Some(key) = self.dtmf.receive(&h, &ev) {
                 self.push_key(key);
             }
-            return Ok(());
-        }
-        if h.payload_type != self.config.payload_type {
-            self.stats.ignored += 1;
             return Ok(());
         }
         if let Some(newest) = self.newest
@@ -351,5 +354,10 @@ mod tests {
         assert_eq!((a.stats().packets_in, a.stats().late, a.stats().ssrc_changes), (2, 0, 1));
         assert!(a.receive(&[0x80]).is_err());
         assert_eq!(a.stats().ignored, 1);
+        // An RTCP receiver report on the same port (PT byte 201): ignored, the source kept.
+        let rtcp =
+            [0x81, 201, 0, 7, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        a.receive(&rtcp).unwrap();
+        assert_eq!((a.stats().ignored, a.stats().ssrc_changes), (2, 1));
     }
 }

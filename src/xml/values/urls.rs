@@ -57,6 +57,12 @@ impl Url {
         &self.0
     }
 
+    /// The same URL owning its text: for keeping beyond its document (a `Text` keeps the
+    /// whole source it views alive).
+    pub fn detached(&self) -> Url {
+        Url(Text::new(self.as_str()))
+    }
+
     /// Whether the URL is absolute (`http://…` or `https://…`).
     pub fn is_absolute(&self) -> bool {
         scheme(&self.0).is_some()
