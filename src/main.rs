@@ -1124,31 +1124,10 @@ fn resolve_credentials(
 /// `serve --sip`: real calls (feature `sip`).
 fn serve_sip(config: plivo_flow::sip::SipConfig, given: Credentials) -> u8 {
     init_logs();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (_, auth_token, source, note) = match resolve_credentials(given, env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return UNREADABLE;
-        }
-    };
-    if let Some(note) = note {
-        eprintln!("{note}");
-    }
-    let seed = if config.seed == 0 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-    } else {
-        config.seed
-    };
+    let Ok((_, auth_token, source)) = credentials(given) else { return UNREADABLE };
     let listen = config.listen;
-    let config = plivo_flow::sip::SipConfig { auth_token, seed, ..config };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return UNREADABLE;
-        }
-    };
+    let config = plivo_flow::sip::SipConfig { auth_token, ..config };
+    let Ok(runtime) = tokio_runtime() else { return UNREADABLE };
     runtime.block_on(async move {
         let running = match plivo_flow::sip::start(config.clone()).await {
             Ok(r) => r,
@@ -1170,6 +1149,22 @@ fn serve_sip(config: plivo_flow::sip::SipConfig, given: Credentials) -> u8 {
     })
 }
 
+/// The credentials `serve` runs with (id, token, where they came from), its note printed;
+/// `Err` once the reason is printed.
+fn credentials(given: Credentials) -> Result<(String, String, String), ()> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let (id, token, source, note) = resolve_credentials(given, env).map_err(|e| eprintln!("{e}"))?;
+    if let Some(note) = note {
+        eprintln!("{note}");
+    }
+    Ok((id, token, source))
+}
+
+/// A multi-threaded tokio runtime; `Err` once the reason is printed.
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, ()> {
+    tokio::runtime::Runtime::new().map_err(|e| eprintln!("cannot start the runtime: {e}"))
+}
+
 fn init_logs() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -1185,29 +1180,13 @@ fn init_logs() {
 fn serve(config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
     use plivo_flow::server::{self, ServerConfig};
     init_logs();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let (auth_id, auth_token, source, note) = match resolve_credentials(given, env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return UNREADABLE;
-        }
-    };
-    if let Some(note) = note {
-        eprintln!("{note}");
-    }
+    let Ok((auth_id, auth_token, source)) = credentials(given) else { return UNREADABLE };
     if !(config.speed.is_finite() && config.speed >= 0.0) {
         eprintln!("--speed must be a number of at least 0");
         return UNREADABLE;
     }
     let config = ServerConfig { auth_id, auth_token, ..config };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return UNREADABLE;
-        }
-    };
+    let Ok(runtime) = tokio_runtime() else { return UNREADABLE };
     runtime.block_on(async move {
         let running = match server::start(config.clone()).await {
             Ok(r) => r,

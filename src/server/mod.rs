@@ -113,12 +113,16 @@ impl Running {
     }
 }
 
+/// `seed`, or when it is 0 one from the wall clock (`--seed 0`: ids differ run to run).
+pub(crate) fn seed_or_clock(seed: u64) -> u64 {
+    if seed != 0 {
+        return seed;
+    }
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+}
+
 fn app(config: &ServerConfig) -> axum::Router {
-    let seed = if config.seed == 0 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
-    } else {
-        config.seed
-    };
+    let seed = seed_or_clock(config.seed);
     // The driver's clock starts now: its time zero on the wall clock, in whole milliseconds so
     // that `RecordingStartMs` and the Recording API's `recording_start_ms` agree to the ms.
     let epoch = std::time::SystemTime::now()

@@ -70,7 +70,7 @@ pub struct SipConfig {
     pub auth_token: String,
     /// The synthesiser program (espeak-ng).
     pub espeak: PathBuf,
-    /// Seed for CallUUIDs.
+    /// Seed for CallUUIDs (0: from the clock, as `serve --seed 0`).
     pub seed: u64,
 }
 
@@ -218,7 +218,10 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
         }
     }));
     let driver = Driver {
-        rt: Runtime::with_media(RuntimeConfig { seed: config.seed, ..RuntimeConfig::default() }, AudioMedia::new()),
+        rt: Runtime::with_media(
+            RuntimeConfig { seed: crate::server::seed_or_clock(config.seed), ..RuntimeConfig::default() },
+            AudioMedia::new(),
+        ),
         start: Instant::now(),
         calls: HashMap::new(),
         by_dialog: HashMap::new(),
