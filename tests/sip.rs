@@ -11,8 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use common::{App, record};
+use common::App;
 use plivo_flow::media::mix::rms_dbfs;
 use plivo_flow::media::rtp::{Law, RtpPacket};
 use plivo_flow::sip::{SipConfig, start};
@@ -74,18 +73,6 @@ fn first_packet(heard: &Heard) -> Instant {
     heard.lock().expect("lock").first().map(|(t, _)| *t).expect("plivo-flow sent RTP")
 }
 
-/// The app (recording every hit) and its base URL.
-async fn app() -> (App, String) {
-    let app = App::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = Router::new().fallback(record).with_state(app.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (app, base)
-}
-
 async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
     start(SipConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -130,7 +117,7 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     if missing_peers() {
         return;
     }
-    let (app, base) = app().await;
+    let (app, base) = App::spawn().await;
     let docs = [
         (
             "/answer",
@@ -179,7 +166,7 @@ async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     if missing_peers() {
         return;
     }
-    let (app, base) = app().await;
+    let (app, base) = App::spawn().await;
     let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
     app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
     let sip = sip_shell(&base).await;
@@ -208,7 +195,7 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
     if missing_peers() {
         return;
     }
-    let (app, base) = app().await;
+    let (app, base) = App::spawn().await;
     let room = r#"<Response><Conference hangupOnStar="true">MyConference</Conference><Speak>Good bye. You have been kicked out of the conference</Speak></Response>"#;
     app.docs.lock().expect("lock").insert("/answer".into(), room.into());
     let sip = sip_shell(&base).await;

@@ -40,6 +40,21 @@ pub struct App {
     pub hits: Arc<Mutex<Vec<Hit>>>,
 }
 
+impl App {
+    /// An app on a free port of the current runtime, recording every hit and answering the
+    /// documents put in `docs` by path; with its base URL.
+    pub async fn spawn() -> (App, String) {
+        let app = App::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = Router::new().fallback(record).with_state(app.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        (app, base)
+    }
+}
+
 pub async fn record(State(app): State<App>, req: Request) -> String {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_else(|_| Bytes::new());
@@ -73,13 +88,7 @@ impl Harness {
 
     /// The harness with the server at `speed` (`serve --speed`) and `seed`.
     pub async fn start_with(speed: f64, seed: u64) -> Harness {
-        let app = App::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-        let app_base = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = Router::new().fallback(record).with_state(app.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (app, app_base) = App::spawn().await;
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             auth_id: ID.to_owned(),
