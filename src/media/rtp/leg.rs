@@ -212,44 +212,31 @@ impl Leg {
         self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
         self.sequence = self.sequence.wrapping_add(1);
         self.stats.packets_out += 1;
-        if let Some((marker, ev)) = self.next_event(now) {
-            let (sender_start, te) = match (&self.sending, self.config.telephone_event) {
-                (Some((_, start)), Some(te)) => (*start, te),
-                _ => (now, 0),
-            };
-            let header = RtpHeader {
-                marker,
-                payload_type: te,
-                sequence: self.sequence,
-                timestamp: sender_start,
-                ssrc: self.ssrc,
-            };
-            self.payload.clear();
-            ev.write(&mut self.payload);
-            header.write(&self.payload, out);
-            return;
-        }
-        let marker = !self.started;
-        self.started = true;
-        let header = RtpHeader {
-            marker,
-            payload_type: self.config.payload_type,
-            sequence: self.sequence,
-            timestamp: now,
-            ssrc: self.ssrc,
-        };
         self.payload.clear();
-        self.config.law.encode(frame, &mut self.payload);
-        header.write(&self.payload, out);
+        let (marker, payload_type, timestamp) = match self.next_event(now) {
+            Some((marker, ev, start, te)) => {
+                ev.write(&mut self.payload);
+                (marker, te, start)
+            }
+            None => {
+                self.config.law.encode(frame, &mut self.payload);
+                (!std::mem::replace(&mut self.started, true), self.config.payload_type, now)
+            }
+        };
+        RtpHeader { marker, payload_type, sequence: self.sequence, timestamp, ssrc: self.ssrc }
+            .write(&self.payload, out);
     }
 
-    /// The telephone-event to send this tick, if a key is being sent; starts the next key
+    /// The telephone-event to send this tick, if a key is being sent: its marker bit, payload,
+    /// the event's start timestamp and the telephone-event payload type. Starts the next key
     /// (or pause) when the last is done.
-    fn next_event(&mut self, now: u32) -> Option<(bool, TelephoneEvent)> {
+    fn next_event(&mut self, now: u32) -> Option<(bool, TelephoneEvent, u32, u8)> {
+        // Keys are queued only when telephone-events were negotiated.
+        let te = self.config.telephone_event?;
         loop {
-            if let Some((sender, _)) = &mut self.sending {
-                if let Some(next) = sender.next_payload() {
-                    return Some(next);
+            if let Some((sender, start)) = &mut self.sending {
+                if let Some((marker, ev)) = sender.next_payload() {
+                    return Some((marker, ev, *start, te));
                 }
                 self.sending = None;
                 self.gap = KEY_GAP_TICKS;
