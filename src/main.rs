@@ -108,8 +108,8 @@ enum Command {
         /// replay with no application running. DIR is created if need be.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
-        /// Answer SIP calls (UDP) on this address instead of serving the REST API, and run
-        /// each call's XML from --answer-url on real audio (RTP, G.711, RFC 4733).
+        /// Answer SIP calls (UDP) on this address and run each call's XML from --answer-url on
+        /// real audio (RTP, G.711, RFC 4733); the REST API (on --listen) controls them.
         #[arg(long, value_name = "ADDR", requires = "answer_url")]
         sip: Option<std::net::SocketAddr>,
         /// With --sip: the answer URL of every inbound call.
@@ -238,18 +238,6 @@ fn main() -> ExitCode {
             hangup_url,
             espeak,
         } => {
-            if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
-                let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
-                let sip = plivo_flow::sip::SipConfig {
-                    listen,
-                    answer_url,
-                    hangup_url,
-                    auth_token: String::new(),
-                    espeak,
-                    seed,
-                };
-                return ExitCode::from(serve_sip(sip, given));
-            }
             if let Some(dir) = &record
                 && let Err(e) = std::fs::create_dir_all(dir)
             {
@@ -267,7 +255,12 @@ fn main() -> ExitCode {
                 record,
                 ..plivo_flow::server::ServerConfig::default()
             };
-            serve(config, Credentials { id: auth_id, token: auth_token, from_env: auth_from_env })
+            let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
+            if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
+                let sip = plivo_flow::sip::SipConfig { listen, answer_url, hangup_url, espeak };
+                return ExitCode::from(serve_sip(sip, config, given));
+            }
+            serve(config, given)
         }
         Command::Test {
             paths,
@@ -1121,25 +1114,30 @@ fn resolve_credentials(
     }
 }
 
-/// `serve --sip`: real calls (feature `sip`).
-fn serve_sip(config: plivo_flow::sip::SipConfig, given: Credentials) -> u8 {
+/// `serve --sip`: real calls (feature `sip`), with the REST API on `config.listen`.
+fn serve_sip(sip: plivo_flow::sip::SipConfig, config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
     init_logs();
-    let Ok((_, auth_token, source)) = credentials(given) else { return UNREADABLE };
-    let listen = config.listen;
-    let config = plivo_flow::sip::SipConfig { auth_token, ..config };
+    let Ok((auth_id, auth_token, source)) = credentials(given) else { return UNREADABLE };
+    if config.record.is_some() {
+        eprintln!("--record writes cassettes of simulated calls; it does not go with --sip");
+        return UNREADABLE;
+    }
+    let config = plivo_flow::server::ServerConfig { auth_id, auth_token, ..config };
     let Ok(runtime) = tokio_runtime() else { return UNREADABLE };
     runtime.block_on(async move {
-        let running = match plivo_flow::sip::start(config.clone()).await {
+        let running = match plivo_flow::sip::start(sip.clone(), config.clone()).await {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("cannot listen on {listen}: {e}");
+                eprintln!("cannot listen on {} (SIP) and {} (REST API): {e}", sip.listen, config.listen);
                 return UNREADABLE;
             }
         };
         println!(
-            "plivo-flow serve: SIP on udp:{} answering with {} (plivo-flow {}; webhooks signed with the token from {source})",
+            "plivo-flow serve: SIP on udp:{} answering with {}; REST API on http://{}/v1/Account/{}/ (plivo-flow {}; credentials from {source})",
             running.addr,
-            config.answer_url,
+            sip.answer_url,
+            running.http,
+            config.auth_id,
             env!("CARGO_PKG_VERSION"),
         );
         let _ = io::stdout().flush();

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::App;
-use plivo_flow::media::mix::rms_dbfs;
+use plivo_flow::media::mix::{goertzel_power, rms_dbfs};
 use plivo_flow::media::rtp::{Law, RtpPacket};
+use plivo_flow::server::ServerConfig;
 use plivo_flow::sip::{SipConfig, start};
 
 const PCAPS: &str = "/usr/share/sip-tester";
@@ -68,22 +69,33 @@ fn missing_peers() -> bool {
     missing
 }
 
+/// The Goertzel power at `hz` of what arrived between `from` and `to`.
+fn power_at(heard: &Heard, from: Instant, to: Instant, hz: f64) -> f64 {
+    let h = heard.lock().expect("lock");
+    let pcm: Vec<i16> = h.iter().filter(|(t, _)| *t >= from && *t < to).flat_map(|(_, p)| p.clone()).collect();
+    goertzel_power(&pcm, hz, 8000)
+}
+
 /// When the first packet reached a sink (about when the call was answered).
 fn first_packet(heard: &Heard) -> Instant {
     heard.lock().expect("lock").first().map(|(t, _)| *t).expect("plivo-flow sent RTP")
 }
 
+/// `serve --sip` on free ports (SIP and the REST API), answering with `{base}/answer`.
 async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
-    start(SipConfig {
+    let sip = SipConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         answer_url: format!("{base}/answer"),
         hangup_url: Some(format!("{base}/hangup")),
-        auth_token: "test-token".into(),
         espeak: "espeak-ng".into(),
+    };
+    let server = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        auth_token: "test-token".into(),
         seed: 7,
-    })
-    .await
-    .expect("SIP starts")
+        ..ServerConfig::default()
+    };
+    start(sip, server).await.expect("SIP starts")
 }
 
 /// Runs SIPp once with `scenario` (its RTP sink port filled in) against `target`; panics
@@ -226,5 +238,145 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
     assert!(after < -60.0, "member 2, alone, hears nobody");
     let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
     assert_eq!(hangups, 2, "each call told its end once");
+    sip.stop().await;
+}
+
+/// `{method} {path}` on the REST API of `sip` (the development account, the test's token):
+/// the status and the JSON answer.
+async fn rest(sip: &plivo_flow::sip::RunningSip, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
+    let id = plivo_flow::server::DEV_AUTH_ID;
+    let url = format!("http://{}/v1/Account/{id}/{path}", sip.http);
+    let resp = reqwest::Client::new()
+        .request(method, url)
+        .basic_auth(id, Some("test-token"))
+        .send()
+        .await
+        .expect("the REST API answers");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The seed's flagship on real calls: two SIP callers in `MyConference` hear each other (and
+/// not themselves); the REST kick of member 1 takes it out of the mix, fires its exit
+/// callback once, and its call goes on with the next element — it hears "Good bye. You have
+/// been kicked out of the conference" and then gets plivo-flow's BYE — while member 2 stays
+/// connected (its scenario fails on a BYE before its own at 24 s) and hears nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_audibly() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let room = format!(
+        r#"<Response><Conference enterSound="beep:1" callbackUrl="{base}/conf">MyConference</Conference><Speak>Good bye. You have been kicked out of the conference</Speak></Response>"#
+    );
+    app.docs.lock().expect("lock").insert("/answer".into(), room);
+    let sip = sip_shell(&base).await;
+    let (sink1, heard1) = sink().await;
+    let (sink2, heard2) = sink().await;
+    let member1 = sipp(include_str!("sip/member_talks_then_is_kicked.xml"), sink1, sip.addr);
+    let member2 = sipp(include_str!("sip/member_talks_first_and_stays.xml"), sink2, sip.addr);
+    let kick = async {
+        // Member 1 talks from 9.5 s to 16.5 s after its answer; it is kicked at 17.5 s.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while heard1.lock().expect("lock").is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let t1 = first_packet(&heard1);
+        tokio::time::sleep_until((t1 + Duration::from_millis(17_500)).into()).await;
+        let (status, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/").await;
+        assert_eq!(status, 200, "{room}");
+        let members = room["members"].as_array().cloned().unwrap_or_default();
+        assert_eq!(members.len(), 2, "{room}");
+        let one = members.iter().find(|m| m["from"] == "member1").expect("member 1 is in the room");
+        let (member, call) = (one["member_id"].as_str().expect("id").to_owned(), one["call_uuid"].clone());
+        let (status, kicked) =
+            rest(&sip, reqwest::Method::POST, &format!("Conference/MyConference/Member/{member}/Kick/")).await;
+        let at = Instant::now();
+        assert_eq!(status, 202, "{kicked}");
+        assert_eq!((kicked["message"].as_str(), kicked["member_id"].as_str()), (Some("kicked"), Some(member.as_str())));
+        assert!(kicked["api_id"].is_string(), "{kicked}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (_, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/").await;
+        let left: Vec<_> = room["members"].as_array().into_iter().flatten().map(|m| m["from"].clone()).collect();
+        assert_eq!(left, vec![serde_json::json!("member2")], "{room}");
+        (at, call)
+    };
+    // Both scenarios pass: member 1 got its BYE after the kick, member 2 none before its own.
+    let ((), (), (kicked, call1)) = tokio::join!(member1, member2, kick);
+
+    let (t1, t2) = (first_packet(&heard1), first_packet(&heard2));
+    let at = |t: Instant, ms: u64| t + Duration::from_millis(ms);
+    let levels = [
+        ("member 1 hears member 2", level(&heard1, at(t1, 2500), at(t1, 8000))),
+        ("member 2 hears itself", level(&heard2, at(t2, 2500), at(t2, 8000))),
+        ("member 2 hears member 1", level(&heard2, at(t2, 10_500), at(t2, 16_000))),
+        ("member 1 hears itself", level(&heard1, at(t1, 10_500), at(t1, 16_000))),
+        (
+            "member 1 after the kick",
+            level(&heard1, kicked + Duration::from_millis(300), kicked + Duration::from_millis(2300)),
+        ),
+        ("member 2 after the kick", level(&heard2, kicked + Duration::from_millis(1000), at(t2, 23_000))),
+    ];
+    // The second to come in rang `enterSound="beep:1"` (1 kHz) into the room, for both.
+    let beep = [&heard1, &heard2].map(|h| {
+        let t = first_packet(h);
+        let (on, off) = (power_at(h, t, at(t, 1500), 1000.0), power_at(h, t, at(t, 1500), 600.0));
+        (level(h, t, at(t, 1500)), on / off.max(f64::MIN_POSITIVE))
+    });
+    eprintln!("{levels:.1?}; enter beep (dBFS, 1 kHz/600 Hz power): {beep:.1?}");
+    assert!(beep.iter().all(|(l, ratio)| *l > -45.0 && *ratio > 100.0), "both hear the enter beep: {beep:.1?}");
+    let [talk1, echo2, talk2, echo1, goodbye, alone] = levels.map(|(_, l)| l);
+    assert!(talk1 > -35.0, "member 1 hears member 2: {levels:.1?}");
+    assert!(talk2 > -35.0, "member 2 hears member 1: {levels:.1?}");
+    assert!(echo1 < -60.0 && echo2 < -60.0, "nobody hears itself (N-1): {levels:.1?}");
+    assert!(goodbye > -35.0, "member 1, kicked, hears the next element: {levels:.1?}");
+    assert!(alone < -60.0, "member 2, alone, hears nobody: {levels:.1?}");
+
+    let hits = app.hits.lock().expect("lock").clone();
+    let exits = hits
+        .iter()
+        .filter(|h| h.path == "/conf" && h.param("ConferenceAction") == Some("exit"))
+        .filter(|h| call1.as_str().is_some_and(|c| h.param("CallUUID") == Some(c)))
+        .count();
+    assert_eq!(exits, 1, "member 1's exit callback fired once: {hits:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count() < 2
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
+    assert_eq!(hangups, 2, "each call told its end once");
+    sip.stop().await;
+}
+
+/// What `serve --sip` cannot do yet is refused with a 4xx and a reason, never a 5xx: an
+/// outbound call (no SIP gateway) and the simulated far-end table (the far ends are real).
+#[tokio::test]
+async fn serve_sip_refuses_outbound_calls_and_the_far_end_table_with_a_4xx() {
+    let (_app, base) = App::spawn().await;
+    let sip = sip_shell(&base).await;
+    let id = plivo_flow::server::DEV_AUTH_ID;
+    let http = reqwest::Client::new();
+    let call = http
+        .post(format!("http://{}/v1/Account/{id}/Call/", sip.http))
+        .basic_auth(id, Some("test-token"))
+        .json(&serde_json::json!({ "from": "1000", "to": "2000", "answer_url": format!("{base}/answer") }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(call.status().as_u16(), 400);
+    let body: serde_json::Value = call.json().await.expect("json");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("no outbound calls")), "{body}");
+    assert!(body["api_id"].is_string(), "{body}");
+    let far = http
+        .get(format!("http://{}/sim/FarEnd/", sip.http))
+        .basic_auth(id, Some("test-token"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(far.status().as_u16(), 400);
+    let body: serde_json::Value = far.json().await.expect("json");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("far-end")), "{body}");
     sip.stop().await;
 }

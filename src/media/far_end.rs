@@ -99,6 +99,9 @@ pub enum FarEndError {
         /// The bound.
         max: usize,
     },
+    /// The calls are real (`serve --sip`): no far end is simulated, so there is no table.
+    #[error("the calls are real (serve --sip): there is no far-end table")]
+    NotSimulated,
 }
 
 /// The far-end table: per call, per number and a default, looked up in that order.

@@ -597,6 +597,8 @@ fn refused(e: StartRefused) -> ApiError {
     match e {
         StartRefused::TooManyCalls { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         StartRefused::Engine(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        // A request this server cannot carry out as configured (no 5xx for it: README).
+        StartRefused::NotSupported(_) => ApiError::bad_request(e.to_string()),
     }
 }
 

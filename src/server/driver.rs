@@ -1,5 +1,6 @@
-//! The driver task: owns a [`Runtime`] (engine, rooms, simulated media) and runs it on the
-//! real clock. Everything else talks to it through [`Job`]s.
+//! The driver task: owns a [`Runtime`] (engine, rooms, and the media of its [`Shell`]: the
+//! simulated far ends of `serve`, or the real calls of `serve --sip`) and runs it on the real
+//! clock. Everything else talks to it through [`Job`]s, and the shell through its own events.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,8 +18,81 @@ use crate::engine::{
     CallEnd, CallId, CallOp, CallOpError, CallSetup, CallStatus, ConferenceError, EngineError, FetchReply, HttpRequest,
     Input, RecordingRef, Reply, RequestId, RoomSnapshot,
 };
-use crate::media::{FarEnd, FarEndError, FarEndKey};
+use crate::media::{FarEnd, FarEndError, FarEndKey, FarEnds, Media, SimulatedMedia};
 use crate::runtime::{Line, LineKind, OpResult, OutboundPlan, Recording, RoomOp, Runtime};
+
+/// What runs the calls' media around the driver's [`Runtime`]: [`Simulated`] (`serve`: far
+/// ends and media simulated on the driver's clock) or the SIP shell (`serve --sip`: SIP
+/// dialogs, RTP legs, rendered speech). The driver owns it on its task; it calls
+/// [`Shell::service`] after every change to the runtime, until it has nothing left to do.
+pub trait Shell: Send + 'static {
+    /// The media the runtime runs on.
+    type Media: Media + Send + 'static;
+    /// What only this shell hears of (an INVITE, an RTP datagram, rendered audio), sent on the
+    /// channel given to [`Driver::spawn_shell`].
+    type Event: Send + 'static;
+
+    /// One event of this shell's, at `now` on the driver's clock.
+    fn handle(&mut self, rt: &mut Runtime<Self::Media>, now: Duration, event: Self::Event);
+
+    /// Carries out what the media asks of the shell (answer, hang up, render, send the frames
+    /// the calls hear); true when it did something (the runtime may then have more to do).
+    fn service(&mut self, rt: &mut Runtime<Self::Media>, now: Duration) -> bool;
+
+    /// A call the runtime forgot (ended, its notifications sent): its resources go.
+    fn forgotten(&mut self, setup: &CallSetup);
+
+    /// Starts a call the REST API asked for under `plan`: an outbound call (`POST Call/`,
+    /// "Make a call") or `/sim/Call/`'s simulated inbound one.
+    ///
+    /// # Errors
+    /// [`StartRefused::Engine`] when the engine refuses it, [`StartRefused::NotSupported`]
+    /// when this shell starts no such calls.
+    fn start_call(
+        &mut self,
+        rt: &mut Runtime<Self::Media>,
+        now: Duration,
+        setup: CallSetup,
+        plan: &OutboundPlan,
+    ) -> Result<CallId, StartRefused>;
+
+    /// The far-end table of `/sim/FarEnd/`, when the far ends are simulated.
+    fn far_ends<'a>(&mut self, rt: &'a mut Runtime<Self::Media>) -> Option<&'a mut FarEnds>;
+}
+
+/// `serve`'s shell: the far ends and media are [`SimulatedMedia`]'s, on the driver's clock;
+/// it has no events of its own.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Simulated;
+
+impl Shell for Simulated {
+    type Media = SimulatedMedia;
+    type Event = std::convert::Infallible;
+
+    fn handle(&mut self, _: &mut Runtime, _: Duration, event: Self::Event) {
+        match event {}
+    }
+
+    fn service(&mut self, _: &mut Runtime, _: Duration) -> bool {
+        false
+    }
+
+    fn forgotten(&mut self, _: &CallSetup) {}
+
+    fn start_call(
+        &mut self,
+        rt: &mut Runtime,
+        now: Duration,
+        setup: CallSetup,
+        plan: &OutboundPlan,
+    ) -> Result<CallId, StartRefused> {
+        Ok(rt.start_outbound(now, setup, plan)?)
+    }
+
+    fn far_ends<'a>(&mut self, rt: &'a mut Runtime) -> Option<&'a mut FarEnds> {
+        Some(rt.media_mut().far_ends_mut())
+    }
+}
 
 /// What a live call looks like from outside: its setup, status and the verb it runs.
 pub type LiveCall = (CallSetup, CallStatus, Option<&'static str>);
@@ -51,6 +125,9 @@ pub enum StartRefused {
         /// The limit.
         max: usize,
     },
+    /// This shell places no outbound calls (`serve --sip` has no SIP gateway yet).
+    #[error("{0}")]
+    NotSupported(&'static str),
     /// The engine refused one (the ones before it started).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -347,12 +424,37 @@ impl Driver {
         config: DriverConfig,
         recorder: Option<Recorder>,
     ) -> Driver {
+        Self::spawn_task(rt, Simulated, None, webhooks, config, recorder)
+    }
+
+    /// Starts the driver task of a runtime whose media `shell` runs (`serve --sip`); the
+    /// shell's events come on `events`. `config.time_scale` should be 1: real media run on
+    /// the wall clock.
+    pub fn spawn_shell<S: Shell>(
+        rt: Runtime<S::Media>,
+        shell: S,
+        events: mpsc::Receiver<S::Event>,
+        webhooks: Webhooks,
+        config: DriverConfig,
+    ) -> Driver {
+        Self::spawn_task(rt, shell, Some(events), webhooks, config, None)
+    }
+
+    fn spawn_task<S: Shell>(
+        rt: Runtime<S::Media>,
+        shell: S,
+        events: Option<mpsc::Receiver<S::Event>>,
+        webhooks: Webhooks,
+        config: DriverConfig,
+        recorder: Option<Recorder>,
+    ) -> Driver {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(Recent::default()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
         let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
         let task = Task {
             rt,
+            shell,
             tx,
             webhooks,
             config,
@@ -367,7 +469,7 @@ impl Driver {
             waiting: Vec::new(),
             recorder,
         };
-        tokio::spawn(task.drive(rx));
+        tokio::spawn(task.drive(rx, events));
         driver
     }
 
@@ -504,8 +606,9 @@ impl Driver {
 }
 
 /// The driver task's state.
-struct Task {
-    rt: Runtime,
+struct Task<S: Shell> {
+    rt: Runtime<S::Media>,
+    shell: S,
     /// For fetch tasks to hand their replies back.
     tx: mpsc::Sender<Job>,
     webhooks: Webhooks,
@@ -551,11 +654,11 @@ struct NotifyQueue {
     busy: bool,
 }
 
-impl Task {
-    async fn drive(mut self, mut rx: mpsc::Receiver<Job>) {
+impl<S: Shell> Task<S> {
+    async fn drive(mut self, mut rx: mpsc::Receiver<Job>, mut events: Option<mpsc::Receiver<S::Event>>) {
         loop {
             self.rt.handle_timeout(self.clock.now());
-            self.send_requests();
+            self.pump();
             self.forget();
             let due = self.rt.poll_timeout();
             self.waiting.retain(|w| !w.is_closed());
@@ -577,16 +680,28 @@ impl Task {
                     }
                     None => break,
                 },
+                event = next_event(&mut events) => {
+                    let now = self.clock.now();
+                    self.rt.handle_timeout(now);
+                    self.shell.handle(&mut self.rt, now, event);
+                }
                 () = sleep(wait) => {}
             }
         }
+    }
+
+    /// Lets the shell carry out what the media asks until it has nothing left, then sends
+    /// what the runtime asked for.
+    fn pump(&mut self) {
+        while self.shell.service(&mut self.rt, self.clock.now()) {}
+        self.send_requests();
     }
 
     fn run(&mut self, now: Duration, job: Job) {
         let rt = &mut self.rt;
         match job {
             Job::StartCalls { setups, max_calls, done } => {
-                let started = start_calls(rt, now, setups, max_calls);
+                let started = start_calls(rt, &mut self.shell, now, setups, max_calls);
                 if let (Some(rec), Ok(ids)) = (self.recorder.as_mut(), &started) {
                     for id in ids {
                         if let Some(c) = rt.engine().call(id) {
@@ -597,7 +712,10 @@ impl Task {
                 let _ = done.send(started);
             }
             Job::FarEnd { op, done } => {
-                let table = rt.media_mut().far_ends_mut();
+                let Some(table) = self.shell.far_ends(rt) else {
+                    let _ = done.send(Err(FarEndError::NotSimulated));
+                    return;
+                };
                 let result = match op {
                     FarEndOp::Set(key, far) => table.set(key, far),
                     FarEndOp::Remove(key) => {
@@ -691,7 +809,7 @@ impl Task {
                 }
                 rt.deliver(now, &call, request, reply);
                 // Its requests are on their way before the fetch stops counting.
-                self.send_requests();
+                self.pump();
                 drop(fetch);
             }
             Job::NotifyNext { key } => self.notify_next(key),
@@ -774,6 +892,7 @@ impl Task {
             }
         }
         for (setup, _) in &gone {
+            self.shell.forgotten(setup);
             if let Some(done) = self.recorder.as_mut().and_then(|r| r.ended(setup.id.as_str())) {
                 record::write(done.0, done.1);
             }
@@ -799,8 +918,9 @@ pub const MAX_SETTLE_WAITERS: usize = 1024;
 const SETTLE_POLL: Duration = Duration::from_millis(5);
 
 /// Starts the calls, all or none when they would pass `max` live calls; each gets a fresh id.
-fn start_calls(
-    rt: &mut Runtime,
+fn start_calls<S: Shell>(
+    rt: &mut Runtime<S::Media>,
+    shell: &mut S,
     now: Duration,
     setups: Vec<(CallSetup, OutboundPlan)>,
     max: usize,
@@ -812,7 +932,7 @@ fn start_calls(
     let mut ids = Vec::with_capacity(setups.len());
     for (mut setup, plan) in setups {
         setup.id = CallId::from(rt.new_uuid());
-        ids.push(rt.start_outbound(now, setup, &plan)?);
+        ids.push(shell.start_call(rt, now, setup, &plan)?);
     }
     Ok(ids)
 }
@@ -997,6 +1117,20 @@ impl Drop for NotifyNext {
     }
 }
 
+/// The next of a shell's events; never, when it has no channel or the channel closed.
+async fn next_event<E>(events: &mut Option<mpsc::Receiver<E>>) -> E {
+    match events {
+        Some(rx) => match rx.recv().await {
+            Some(e) => e,
+            None => {
+                *events = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep(wait: Option<Duration>) {
     match wait {
         Some(d) => tokio::time::sleep(d).await,
@@ -1004,7 +1138,7 @@ async fn sleep(wait: Option<Duration>) {
     }
 }
 
-fn log(rt: &mut Runtime, recent: &Mutex<Recent>) {
+fn log<M: Media>(rt: &mut Runtime<M>, recent: &Mutex<Recent>) {
     let lines = rt.take_transcript();
     if lines.is_empty() {
         return;

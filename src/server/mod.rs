@@ -1,8 +1,9 @@
 //! `plivo-flow serve`: the tokio runtime around the sans-IO engine, and a REST server
 //! compatible with Plivo's API (feature `server`).
 //!
-//! One driver task owns a [`Runtime`] (the engine, its rooms and simulated media at `speed` ×
-//! the replay timing rule): it runs timers on the real clock, sends webhooks with
+//! One driver task owns a [`Runtime`] (the engine, its rooms and the media of a [`Shell`]:
+//! simulated media at `speed` × the replay timing rule, or `serve --sip`'s real calls): it runs
+//! timers on the real clock, sends webhooks with
 //! [`webhook::Webhooks`] (signed, with retries), and carries out REST operations sent to it as
 //! jobs. The HTTP layer (axum) only parses, authenticates and formats.
 
@@ -28,7 +29,9 @@ use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
-pub use driver::{CallRecord, Driver, DriverConfig, FarEndOp, LiveCall, MAX_SETTLE_WAITERS, StartRefused};
+pub use driver::{
+    CallRecord, Driver, DriverConfig, FarEndOp, LiveCall, MAX_SETTLE_WAITERS, Shell, Simulated, StartRefused,
+};
 
 use crate::runtime::{Runtime, RuntimeConfig};
 
@@ -121,35 +124,59 @@ pub(crate) fn seed_or_clock(seed: u64) -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
 }
 
-fn app(config: &ServerConfig) -> axum::Router {
+/// What a driver is made of, from a [`ServerConfig`]: the runtime's settings, the signed
+/// webhooks and the driver's settings. [`start_with`] hands it to the function that spawns
+/// the driver: `serve`'s on simulated media, `serve --sip`'s on real calls.
+#[derive(Debug)]
+pub struct DriverSetup {
+    /// The runtime's settings (seed, account, recording URLs, the clock's epoch).
+    pub runtime: RuntimeConfig,
+    /// The webhooks, signed with the auth token, bounded as configured.
+    pub webhooks: webhook::Webhooks,
+    /// The driver's settings (`time_scale` from `speed`).
+    pub driver: DriverConfig,
+}
+
+/// `serve`'s driver: simulated media at `config.speed`, cassettes with `--record`.
+fn simulated(config: &ServerConfig) -> impl FnOnce(DriverSetup) -> Driver + use<> {
+    let (speed, cassettes) = (config.speed, config.record.clone());
+    move |setup| {
+        let mut rt = Runtime::new(setup.runtime);
+        // One clock (README "The REST server"): at a speed above 0 the driver's clock runs
+        // that much faster and media keep their real lengths on it; at 0 media are instant
+        // and the clock runs at wall speed (so that the simulated phone can still press keys
+        // in time).
+        let media_speed = if speed > 0.0 { 1.0 } else { 0.0 };
+        rt.media_mut().set_speed(media_speed);
+        let recorder = cassettes.as_deref().map(|dir| record::Recorder::new(dir, media_speed));
+        Driver::spawn_recording(rt, setup.webhooks, setup.driver, recorder)
+    }
+}
+
+fn app(config: &ServerConfig, spawn: impl FnOnce(DriverSetup) -> Driver) -> axum::Router {
     let seed = seed_or_clock(config.seed);
     // The driver's clock starts now: its time zero on the wall clock, in whole milliseconds so
     // that `RecordingStartMs` and the Recording API's `recording_start_ms` agree to the ms.
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(Duration::ZERO, |d| Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(0)));
-    let mut rt = Runtime::new(RuntimeConfig {
+    let runtime = RuntimeConfig {
         seed,
         account: config.auth_id.as_str().into(),
         recording_url_base: Some(media_files::url_base(config.listen, &config.auth_id)),
         clock_epoch: epoch,
         // Nothing in `serve` reports coverage.
         coverage: false,
-    });
-    // One clock (README "The REST server"): at a speed above 0 the driver's clock runs that
-    // much faster and media keep their real lengths on it; at 0 media are instant and the
-    // clock runs at wall speed (so that the simulated phone can still press keys in time).
-    let (media_speed, time_scale) = if config.speed > 0.0 { (1.0, config.speed) } else { (0.0, 1.0) };
-    rt.media_mut().set_speed(media_speed);
+    };
+    let time_scale = if config.speed > 0.0 { config.speed } else { 1.0 };
     let hooks = webhook::WebhookConfig {
         max_in_flight: config.max_in_flight,
         total_timeout: config.webhook_timeout,
         ..webhook::WebhookConfig::default()
     };
     let webhooks = webhook::Webhooks::with_config(&config.auth_token, hooks);
-    let recorder = config.record.as_deref().map(|dir| record::Recorder::new(dir, media_speed));
     let driver =
-        Driver::spawn_recording(rt, webhooks, DriverConfig { notify_hold: config.notify_hold, time_scale }, recorder);
+        spawn(DriverSetup { runtime, webhooks, driver: DriverConfig { notify_hold: config.notify_hold, time_scale } });
     let state = api::AppState {
         driver,
         auth_id: config.auth_id.clone(),
@@ -188,16 +215,28 @@ pub type Service = NormalizePath<axum::Router>;
 /// files' URLs ([`media_files::url_base`]). It must be called
 /// inside a tokio runtime: it spawns the driver task, which runs while the service lives.
 pub fn service(config: &ServerConfig) -> Service {
+    service_with(config, simulated(config))
+}
+
+/// [`service`] around the driver `spawn` makes.
+fn service_with(config: &ServerConfig, spawn: impl FnOnce(DriverSetup) -> Driver) -> Service {
     // Paths match with or without the trailing slash Plivo's SDKs always send.
-    NormalizePathLayer::trim_trailing_slash().layer(app(config))
+    NormalizePathLayer::trim_trailing_slash().layer(app(config, spawn))
 }
 
 /// Binds `config.listen` and serves in the background on the current runtime.
 pub async fn start(config: ServerConfig) -> std::io::Result<Running> {
+    let spawn = simulated(&config);
+    start_with(config, spawn).await
+}
+
+/// [`start`] around the driver `spawn` makes from the server's [`DriverSetup`] (`serve
+/// --sip` spawns one on real calls with [`Driver::spawn_shell`]).
+pub async fn start_with(config: ServerConfig, spawn: impl FnOnce(DriverSetup) -> Driver) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     // The bound address (port 0 resolved) names the recording files.
-    let service = service(&ServerConfig { listen: addr, ..config });
+    let service = service_with(&ServerConfig { listen: addr, ..config }, spawn);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(

@@ -2,15 +2,17 @@
 //! runs each call's Plivo XML on real audio (feature `sip`).
 //!
 //! The shell around the sans-IO core: rsipstack does SIP (transactions, dialogs, RFC 3261);
-//! each call gets an RTP socket and a [`Leg`] (G.711, RFC 4733); one driver task owns a
-//! [`Runtime`]`<`[`AudioMedia`]`>` on the wall clock and moves its 20 ms frames, webhooks
-//! ([`Webhooks`], signed as `serve`'s) and rendering work (espeak-ng for `<Speak>`, WAV
-//! `<Play>`).
+//! each call gets an RTP socket and a [`Leg`] (G.711, RFC 4733). The REST server's driver
+//! ([`crate::server::Driver::spawn_shell`]) owns a [`Runtime`]`<`[`AudioMedia`]`>` on the wall
+//! clock with this module's [`Shell`] beside it: webhooks go out as `serve`'s do (signed,
+//! queued per call, retried), the Plivo REST API (calls, conferences: kick, mute, deaf, …)
+//! works on these calls, and the shell moves their 20 ms frames, SIP dialogs and rendering
+//! work (espeak-ng for `<Speak>`, WAV `<Play>`).
 //!
 //! The call: From and To are the INVITE's user parts, `CallUUID` a fresh UUID; the answer
 //! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
-//! document's first verb answers, and the call ends with BYE both ways. Not yet: REST control
-//! of these calls, `<Dial>`, MP3 `<Play>`, recording files (see `docs/sip-plan.md`).
+//! document's first verb answers, and the call ends with BYE both ways. Not yet: outbound
+//! calls and `<Dial>`, MP3 `<Play>`, recording files (see `docs/sip-plan.md`).
 
 mod speech;
 
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rsipstack::dialog::DialogId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
@@ -34,13 +36,13 @@ use tokio::sync::mpsc;
 
 pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, WAV_RATES, espeak_voice, speak};
 
-use crate::engine::{CallId, CallSetup, FetchReply, HangupSource, Input, MediaId, Reply, RequestId, Webhook};
+use crate::engine::{CallId, CallSetup, HangupSource, Input, MediaId, Webhook};
 use crate::media::rtp::{Leg, LegConfig, SdpOffer, answer, write_answer};
-use crate::media::{AudioMedia, AudioRequest, Work};
-use crate::runtime::{Runtime, RuntimeConfig};
-use crate::server::webhook::Webhooks;
+use crate::media::{AudioMedia, AudioRequest, FarEnds, Work};
+use crate::runtime::{OutboundPlan, Runtime};
+use crate::server::{Driver, DriverConfig, ServerConfig, Shell, StartRefused};
 
-/// Most events waiting for the driver (RTP datagrams, webhook replies, SIP events); an RTP
+/// Most events waiting for the driver (RTP datagrams, SIP events, rendered audio); an RTP
 /// datagram that finds the queue full is dropped, the others wait for room.
 pub const MAX_EVENTS: usize = 16_384;
 
@@ -57,7 +59,8 @@ pub const PLAY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest RTP datagram read (a 20 ms G.711 packet is 172 bytes).
 const MAX_DATAGRAM: usize = 2_048;
 
-/// How `serve --sip` runs.
+/// How `serve --sip` answers calls (the REST server beside it is configured by a
+/// [`ServerConfig`]: listen address, credentials, webhook bounds, seed).
 #[derive(Debug, Clone)]
 pub struct SipConfig {
     /// Where SIP listens (UDP); its address is also the one advertised in SDP.
@@ -66,12 +69,8 @@ pub struct SipConfig {
     pub answer_url: String,
     /// Where every call's end is told (Plivo's application `hangup_url`, POST).
     pub hangup_url: Option<String>,
-    /// The auth token that signs webhooks (`X-Plivo-Signature-V2`/`V3`).
-    pub auth_token: String,
     /// The synthesiser program (espeak-ng).
     pub espeak: PathBuf,
-    /// Seed for CallUUIDs (0: from the clock, as `serve --seed 0`).
-    pub seed: u64,
 }
 
 /// Why `serve --sip` could not start.
@@ -80,37 +79,64 @@ pub enum SipError {
     /// The SIP stack could not bind or start.
     #[error("SIP: {0}")]
     Stack(String),
+    /// The REST server could not bind its address.
+    #[error("REST API: {0}")]
+    Http(#[from] std::io::Error),
 }
 
-/// A running SIP shell.
+/// A running SIP shell and the REST server of its calls.
 #[derive(Debug)]
 pub struct RunningSip {
     /// Where SIP listens.
     pub addr: SocketAddr,
+    /// Where the REST API listens.
+    pub http: SocketAddr,
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: crate::server::Running,
 }
 
 impl RunningSip {
-    /// Stops listening and ends every task (live calls are dropped without BYE).
+    /// Stops listening (SIP and HTTP) and ends the SIP tasks (live calls are dropped without
+    /// BYE).
     pub async fn stop(self) {
         self.cancel.cancel();
         for t in self.tasks {
             t.abort();
             let _ = t.await;
         }
+        let _ = self.server.stop().await;
     }
 }
 
-enum Event {
+/// What the SIP shell hears of, on the driver task: SIP dialogs, RTP, rendered audio.
+pub enum Event {
+    /// A new INVITE, its offer answered and its RTP socket bound.
     Invite(Box<NewCall>),
+    /// A dialog ended (the caller's BYE or CANCEL, a timeout).
     Terminated(DialogId),
-    Rtp { call: CallId, datagram: Vec<u8> },
-    Fetched { call: CallId, request: RequestId, reply: FetchReply },
-    Rendered { call: CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>> },
+    /// An RTP datagram for a call.
+    Rtp {
+        /// The call.
+        call: CallId,
+        /// The datagram as received.
+        datagram: Vec<u8>,
+    },
+    /// Audio rendered for a call's `<Speak>`/`<Play>` part (`None`: it could not be).
+    Rendered {
+        /// The call.
+        call: CallId,
+        /// The media it is for.
+        media: MediaId,
+        /// Which part of it.
+        part: u32,
+        /// The samples, at 8 kHz.
+        pcm: Option<Arc<[i16]>>,
+    },
 }
 
-struct NewCall {
+/// An INVITE ready to become a call.
+pub struct NewCall {
     dialog: InviteDialog,
     from: String,
     to: String,
@@ -138,11 +164,14 @@ impl Drop for LiveCall {
     }
 }
 
-/// Starts the SIP shell: binds `config.listen` (UDP) and answers calls until stopped.
+/// Starts the SIP shell: binds `config.listen` (UDP) and answers calls until stopped, and the
+/// REST server of `server` (its `listen`, credentials, webhook bounds and seed; `speed` and
+/// `record` do not apply to real calls) beside it.
 ///
 /// # Errors
-/// [`SipError::Stack`] when the address cannot be bound.
-pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
+/// [`SipError::Stack`] when the SIP address cannot be bound, [`SipError::Http`] when the REST
+/// address cannot.
+pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip, SipError> {
     let cancel = CancellationToken::new();
     let transport = TransportLayer::new(cancel.clone());
     let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
@@ -217,15 +246,9 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
             }
         }
     }));
-    let driver = Driver {
-        rt: Runtime::with_media(
-            RuntimeConfig { seed: crate::server::seed_or_clock(config.seed), ..RuntimeConfig::default() },
-            AudioMedia::new(),
-        ),
-        start: Instant::now(),
+    let shell = SipShell {
         calls: HashMap::new(),
         by_dialog: HashMap::new(),
-        webhooks: Webhooks::new(&config.auth_token),
         events,
         espeak: config.espeak.clone(),
         answer_url: config.answer_url.clone(),
@@ -236,8 +259,25 @@ pub async fn start(config: SipConfig) -> Result<RunningSip, SipError> {
         ticks: 0,
         buf: Vec::with_capacity(MAX_DATAGRAM),
     };
-    tasks.push(tokio::spawn(driver.run(rx)));
-    Ok(RunningSip { addr, cancel, tasks })
+    // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
+    // calls only.
+    let server = ServerConfig { speed: 1.0, record: None, ..server };
+    let spawn = move |setup: crate::server::DriverSetup| {
+        let rt = Runtime::with_media(setup.runtime, AudioMedia::new());
+        let config = DriverConfig { time_scale: 1.0, ..setup.driver };
+        Driver::spawn_shell(rt, shell, rx, setup.webhooks, config)
+    };
+    let server = match crate::server::start_with(server, spawn).await {
+        Ok(s) => s,
+        Err(e) => {
+            cancel.cancel();
+            for t in tasks {
+                t.abort();
+            }
+            return Err(e.into());
+        }
+    };
+    Ok(RunningSip { addr, http: server.addr, cancel, tasks, server })
 }
 
 /// Reads an INVITE: the offer answered, an RTP socket bound beside the SIP address.
@@ -278,12 +318,10 @@ async fn states(mut rx: DialogStateReceiver, events: mpsc::Sender<Event>) {
     }
 }
 
-struct Driver {
-    rt: Runtime<AudioMedia>,
-    start: Instant,
+/// `serve --sip`'s [`Shell`]: the live calls' dialogs and RTP legs, and rendering.
+struct SipShell {
     calls: HashMap<CallId, LiveCall>,
     by_dialog: HashMap<DialogId, CallId>,
-    webhooks: Webhooks,
     events: mpsc::Sender<Event>,
     espeak: PathBuf,
     answer_url: String,
@@ -341,41 +379,18 @@ fn speech_key(request: &AudioRequest) -> Option<String> {
     }
 }
 
-impl Driver {
-    fn now(&self) -> Duration {
-        self.start.elapsed()
-    }
+impl Shell for SipShell {
+    type Media = AudioMedia;
+    type Event = Event;
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
-        loop {
-            let deadline = self.rt.poll_timeout().map(|t| tokio::time::Instant::from_std(self.start + t));
-            let event = match deadline {
-                Some(at) => tokio::select! {
-                    e = rx.recv() => Some(e),
-                    () = tokio::time::sleep_until(at) => None,
-                },
-                None => Some(rx.recv().await),
-            };
-            match event {
-                Some(None) => return,
-                Some(Some(e)) => self.handle(e),
-                None => {}
-            }
-            let now = self.now();
-            self.rt.handle_timeout(now);
-            self.service();
-        }
-    }
-
-    fn handle(&mut self, event: Event) {
-        let now = self.now();
+    fn handle(&mut self, rt: &mut Runtime<AudioMedia>, now: Duration, event: Event) {
         match event {
-            Event::Invite(call) => self.invite(now, *call),
+            Event::Invite(call) => self.invite(rt, now, *call),
             Event::Terminated(id) => {
                 if let Some(call) = self.by_dialog.remove(&id)
-                    && self.rt.engine().call(&call).is_some_and(|c| !c.is_ended())
+                    && rt.engine().call(&call).is_some_and(|c| !c.is_ended())
                 {
-                    let _ = self.rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
+                    let _ = rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
                 }
             }
             Event::Rtp { call, datagram } => {
@@ -383,7 +398,7 @@ impl Driver {
                 if live.leg.receive(&datagram).is_err() {
                     return;
                 }
-                let media = self.rt.media_mut();
+                let media = rt.media_mut();
                 while let Some(f) = live.leg.pop_frame() {
                     media.handle_frame(now, &call, &f);
                 }
@@ -391,25 +406,71 @@ impl Driver {
                     media.handle_key(now, &call, k);
                 }
             }
-            Event::Fetched { call, request, reply } => self.rt.deliver(now, &call, request, reply),
             Event::Rendered { call, media, part, pcm } => {
-                self.rt.media_mut().provide_audio(&call, media, part, pcm);
+                rt.media_mut().provide_audio(&call, media, part, pcm);
             }
         }
     }
 
-    fn invite(&mut self, now: Duration, call: NewCall) {
+    /// The media's work (SIP, rendering), and the frames each call hears: moved once a tick,
+    /// not per datagram.
+    fn service(&mut self, rt: &mut Runtime<AudioMedia>, _: Duration) -> bool {
+        let mut busy = false;
+        while let Some(work) = rt.media_mut().poll_work() {
+            busy = true;
+            self.work(rt, work);
+        }
+        let ticks = rt.media().ticks();
+        if ticks != self.ticks {
+            self.ticks = ticks;
+            for (id, live) in &mut self.calls {
+                while let Some(frame) = rt.media_mut().poll_heard(id) {
+                    if live.answered {
+                        live.leg.transmit(&frame, &mut self.buf);
+                        let _ = live.socket.try_send_to(&self.buf, live.remote);
+                    }
+                }
+            }
+        }
+        busy
+    }
+
+    fn forgotten(&mut self, setup: &CallSetup) {
+        if let Some(live) = self.calls.remove(&setup.id) {
+            self.by_dialog.remove(&live.dialog_id);
+        }
+    }
+
+    fn start_call(
+        &mut self,
+        _: &mut Runtime<AudioMedia>,
+        _: Duration,
+        _: CallSetup,
+        _: &OutboundPlan,
+    ) -> Result<CallId, StartRefused> {
+        Err(StartRefused::NotSupported(
+            "serve --sip starts calls only from SIP INVITEs: it places no outbound calls yet (no SIP gateway)",
+        ))
+    }
+
+    fn far_ends<'a>(&mut self, _: &'a mut Runtime<AudioMedia>) -> Option<&'a mut FarEnds> {
+        None
+    }
+}
+
+impl SipShell {
+    fn invite(&mut self, rt: &mut Runtime<AudioMedia>, now: Duration, call: NewCall) {
         let dialog_id = call.dialog.id();
         if self.calls.len() >= MAX_CALLS {
             let _ = call.dialog.reject(Some(StatusCode::BusyHere), None);
             return;
         }
-        let id = self.rt.new_uuid();
+        let id = rt.new_uuid();
         let mut setup = CallSetup::inbound(id, &call.from, &call.to, &self.answer_url);
         if let Some(url) = &self.hangup_url {
             setup = setup.with_hangup(Webhook::new(url.as_str(), crate::xml::values::Method::Post));
         }
-        let Ok(id) = self.rt.start_call(now, setup) else {
+        let Ok(id) = rt.start_call(now, setup) else {
             let _ = call.dialog.reject(Some(StatusCode::ServerInternalError), None);
             return;
         };
@@ -432,59 +493,7 @@ impl Driver {
         );
     }
 
-    /// What the runtime asked for: webhooks, SIP, rendering, and the frames each call hears.
-    fn service(&mut self) {
-        loop {
-            let mut busy = false;
-            while let Some((call, req)) = self.rt.poll_request() {
-                busy = true;
-                let webhooks = self.webhooks.clone();
-                let events = self.events.clone();
-                let nonce = self.rt.new_uuid();
-                tokio::spawn(async move {
-                    let reply = webhooks.send(&req, &nonce).await;
-                    if req.reply != Reply::Ignore
-                        && let Some(call) = call
-                    {
-                        let _ = events.send(Event::Fetched { call, request: req.id, reply }).await;
-                    }
-                });
-            }
-            while let Some(work) = self.rt.media_mut().poll_work() {
-                busy = true;
-                self.work(work);
-            }
-            if !busy {
-                break;
-            }
-        }
-        // Every call hears a frame a tick: they are moved once a tick, not per datagram.
-        let ticks = self.rt.media().ticks();
-        if ticks == self.ticks {
-            self.forget();
-            return;
-        }
-        self.ticks = ticks;
-        for (id, live) in &mut self.calls {
-            while let Some(frame) = self.rt.media_mut().poll_heard(id) {
-                if live.answered {
-                    live.leg.transmit(&frame, &mut self.buf);
-                    let _ = live.socket.try_send_to(&self.buf, live.remote);
-                }
-            }
-        }
-        self.forget();
-    }
-
-    fn forget(&mut self) {
-        for (setup, _) in self.rt.forget_ended_calls() {
-            if let Some(live) = self.calls.remove(&setup.id) {
-                self.by_dialog.remove(&live.dialog_id);
-            }
-        }
-    }
-
-    fn work(&mut self, work: Work) {
+    fn work(&mut self, rt: &mut Runtime<AudioMedia>, work: Work) {
         match work {
             Work::Answer(call) => {
                 if let Some(live) = self.calls.get_mut(&call)
@@ -512,7 +521,7 @@ impl Driver {
                 let key = speech_key(&request);
                 let cached = key.as_deref().and_then(|k| self.speech.lock().ok().and_then(|c| c.get(k)));
                 if let Some(pcm) = cached {
-                    self.rt.media_mut().provide_audio(&call, media, part, Some(pcm));
+                    rt.media_mut().provide_audio(&call, media, part, Some(pcm));
                     return;
                 }
                 let events = self.events.clone();
@@ -553,7 +562,7 @@ impl Driver {
             }
             Work::RecordingDone { call, media, .. } => {
                 // Recording files come with the next step: the samples are let go.
-                let _ = self.rt.media_mut().take_recorded(&call, media);
+                let _ = rt.media_mut().take_recorded(&call, media);
             }
         }
     }
