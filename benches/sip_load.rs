@@ -94,7 +94,7 @@ fn main() {
     };
     let sip_port = free_port();
     let serve = Command::new(env!("CARGO_BIN_EXE_plivo-flow"))
-        .args(["serve", "--sip", &format!("127.0.0.1:{sip_port}")])
+        .args(["serve", "--sip", &format!("127.0.0.1:{sip_port}"), "--listen", "127.0.0.1:0"])
         .args(["--answer-url", &format!("http://127.0.0.1:{app_port}/answer")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

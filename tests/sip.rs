@@ -347,6 +347,17 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
     }
     let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
     assert_eq!(hangups, 2, "each call told its end once");
+
+    // `GET /metrics` counted the RTP both ways (each member sent a 7 s capture in 30 ms
+    // packets, 233 each; each heard about 20 s in 20 ms packets).
+    let page = reqwest::get(format!("http://{}/metrics", sip.http)).await.expect("answers").text().await.expect("text");
+    let count = |key: &str| {
+        page.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{key}: {page}"))
+    };
+    assert!(count(r#"plivo_flow_rtp_packets_total{direction="in"}"#) >= 466.0, "{page}");
+    assert!(count(r#"plivo_flow_rtp_packets_total{direction="out"}"#) >= 1500.0, "{page}");
     sip.stop().await;
 }
 

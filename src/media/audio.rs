@@ -96,6 +96,16 @@ pub enum Work {
     },
 }
 
+impl Work {
+    /// The call it is for.
+    pub fn call(&self) -> &CallId {
+        match self {
+            Work::Answer(call) | Work::PreAnswer(call) | Work::Hangup(call) => call,
+            Work::Render { call, .. } | Work::SendDigits { call, .. } | Work::RecordingDone { call, .. } => call,
+        }
+    }
+}
+
 /// A media operation waiting for its rendered parts before it plays.
 #[derive(Debug)]
 struct Waiting {

@@ -370,6 +370,7 @@ pub(crate) fn router(app: AppState) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), auth))
         // Added after the auth layer: answered without credentials.
         .route("/sim/Health", get(sim_health))
+        .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
@@ -887,6 +888,19 @@ async fn sim_settled(State(app): State<AppState>, params: Params) -> Result<Json
 async fn sim_clear_transcript(State(app): State<AppState>) -> StatusCode {
     app.driver.clear_transcript();
     StatusCode::NO_CONTENT
+}
+
+/// `GET /metrics` (no credentials needed, as Prometheus scrapes): the figures in the
+/// Prometheus text format ([`super::metrics`]); 404 when the process has another `metrics`
+/// recorder than ours.
+async fn metrics_page(State(app): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(handle) = super::metrics::install() else {
+        return ApiError::new(StatusCode::NOT_FOUND, "metrics are recorded elsewhere in this process").into_response();
+    };
+    let Some(live) = app.driver.live_figures().await else { return unavailable().into_response() };
+    let page = super::metrics::render(handle, live);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response()
 }
 
 /// `GET /sim/Health/` (no credentials needed): tells a client it talks to plivo-flow, which

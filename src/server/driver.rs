@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::record::{self, Recorder, Slot};
 use super::webhook::Webhooks;
@@ -188,6 +189,8 @@ enum Job {
     NotifyNext { key: Option<CallId> },
     /// A notification failed (after its retries): a `reply` line says so.
     NotifyFailed { call: Option<CallId>, url: String, reason: String, notice: InFlightGuard },
+    /// The live figures of `GET /metrics`' gauges.
+    Live { done: oneshot::Sender<super::metrics::Live> },
     /// Answer true once nothing is in flight and nothing is due; false at once when
     /// [`MAX_SETTLE_WAITERS`] wait already.
     Settled { done: oneshot::Sender<bool> },
@@ -565,6 +568,11 @@ impl Driver {
         self.ask(|done| Job::Input { id, input, done }).await
     }
 
+    /// The live calls, rooms and room members (`GET /metrics`).
+    pub async fn live_figures(&self) -> Option<super::metrics::Live> {
+        self.ask(|done| Job::Live { done }).await
+    }
+
     /// Returns true once the driver is settled: no request on the wire or waiting for it, and
     /// nothing due now (what is left waits for time to pass or for an outside event); false at
     /// once when [`MAX_SETTLE_WAITERS`] wait already.
@@ -818,6 +826,15 @@ impl<S: Shell> Task<S> {
                 rt.transcript_mut().line(now, &who, LineKind::Reply, format!("{url} failed: {reason}"));
                 drop(notice);
             }
+            Job::Live { done } => {
+                let rooms = rt.engine().rooms();
+                let live = super::metrics::Live {
+                    calls: rt.engine().calls().count(),
+                    rooms: rooms.len(),
+                    members: rooms.member_total(),
+                };
+                let _ = done.send(live);
+            }
             Job::Settled { done } => {
                 if self.waiting.len() < MAX_SETTLE_WAITERS {
                     self.waiting.push(done);
@@ -847,18 +864,22 @@ impl<S: Shell> Task<S> {
             }
             let (hooks, back, documents) = (self.webhooks.clone(), self.tx.clone(), self.documents.clone());
             let (key, request) = (call.clone(), req.id);
-            let task = tokio::spawn(async move {
-                let permit = hooks.permit(&req).await;
-                // The application's time: from when the request may go on the wire.
-                let started = Instant::now();
-                let (raw, status) = hooks.send_traced(permit, &req, &nonce).await;
-                let trace = slot.map(|s| (s, RecordedReply::new(&raw, status, started.elapsed())));
-                let reply = checked(raw, &documents);
-                tracing::debug!(url = %req.url, "document fetched");
-                if let Some(call) = call {
-                    let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard, trace }).await;
+            let span = call_span(call.as_ref());
+            let task = tokio::spawn(
+                async move {
+                    let permit = hooks.permit(&req).await;
+                    // The application's time: from when the request may go on the wire.
+                    let started = Instant::now();
+                    let (raw, status) = hooks.send_traced(permit, &req, &nonce).await;
+                    let trace = slot.map(|s| (s, RecordedReply::new(&raw, status, started.elapsed())));
+                    let reply = checked(raw, &documents);
+                    tracing::debug!(url = %req.url, "document fetched");
+                    if let Some(call) = call {
+                        let _ = back.send(Job::Deliver { call, request: req.id, reply, fetch: guard, trace }).await;
+                    }
                 }
-            });
+                .instrument(span),
+            );
             if let Some(key) = key {
                 let list = self.fetches.entry(key).or_default();
                 list.retain(|(_, t)| !t.is_finished());
@@ -876,7 +897,10 @@ impl<S: Shell> Task<S> {
             return;
         };
         queue.busy = true;
-        tokio::spawn(notify(self.webhooks.clone(), self.config.notify_hold, self.tx.clone(), key, notice));
+        let span = call_span(key.as_ref());
+        tokio::spawn(
+            notify(self.webhooks.clone(), self.config.notify_hold, self.tx.clone(), key, notice).instrument(span),
+        );
     }
 
     /// Forgotten calls keep a record, their queued notifications still go out, and their
@@ -891,7 +915,8 @@ impl<S: Shell> Task<S> {
                 r.starts.remove(&setup.id);
             }
         }
-        for (setup, _) in &gone {
+        for (setup, end) in &gone {
+            metrics::counter!(super::metrics::CALLS_ENDED, "hangup_cause" => end.cause.name()).increment(1);
             self.shell.forgotten(setup);
             if let Some(done) = self.recorder.as_mut().and_then(|r| r.ended(setup.id.as_str())) {
                 record::write(done.0, done.1);
@@ -1115,6 +1140,13 @@ impl Drop for NotifyNext {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
+}
+
+/// The span of what is done for a call (its webhooks, its SIP dialog and media in `serve
+/// --sip`): `call{call_uuid=…}`, `room` for the rooms' own notifications. The transcript's
+/// log lines carry the same span.
+pub fn call_span(call: Option<&CallId>) -> tracing::Span {
+    tracing::info_span!("call", call_uuid = call.map_or("room", |c| c.as_str()))
 }
 
 /// The next of a shell's events; never, when it has no channel or the channel closed.

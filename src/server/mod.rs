@@ -16,6 +16,7 @@ mod listener;
 mod lists;
 pub mod live;
 pub mod media_files;
+pub mod metrics;
 pub mod record;
 mod recordings;
 pub mod signature;
@@ -30,7 +31,7 @@ use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::trace::TraceLayer;
 
 pub use driver::{
-    CallRecord, Driver, DriverConfig, FarEndOp, LiveCall, MAX_SETTLE_WAITERS, Shell, Simulated, StartRefused,
+    CallRecord, Driver, DriverConfig, FarEndOp, LiveCall, MAX_SETTLE_WAITERS, Shell, Simulated, StartRefused, call_span,
 };
 
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -154,6 +155,8 @@ fn simulated(config: &ServerConfig) -> impl FnOnce(DriverSetup) -> Driver + use<
 }
 
 fn app(config: &ServerConfig, spawn: impl FnOnce(DriverSetup) -> Driver) -> axum::Router {
+    // Counted from the first server on (`GET /metrics`).
+    let _ = metrics::install();
     let seed = seed_or_clock(config.seed);
     // The driver's clock starts now: its time zero on the wall clock, in whole milliseconds so
     // that `RecordingStartMs` and the Recording API's `recording_start_ms` agree to the ms.

@@ -93,6 +93,20 @@ pub enum WebhookError {
     Local(String),
 }
 
+impl WebhookError {
+    /// The cause's label in [`super::metrics::WEBHOOK_FAILURES`].
+    pub const fn cause(&self) -> &'static str {
+        match self {
+            WebhookError::Status(_) => "status",
+            WebhookError::TimedOut(_) => "timed_out",
+            WebhookError::TotalTimeout(_) => "total_timeout",
+            WebhookError::Connect(_) => "connect",
+            WebhookError::Transfer(_) => "transfer",
+            WebhookError::Local(_) => "local",
+        }
+    }
+}
+
 /// How one attempt ended.
 enum Attempt {
     /// Answered 2xx with this status.
@@ -150,7 +164,30 @@ impl Webhooks {
 
     /// [`Webhooks::send_with`], also returning the HTTP status of the last attempt (`None`
     /// when no attempt got an answer: connection refused, timed out, …), for cassettes.
-    pub async fn send_traced(&self, _permit: Permit, req: &HttpRequest, nonce: &str) -> (FetchReply, Option<u16>) {
+    ///
+    /// Its time (from the slot to the last answer) goes to [`super::metrics::WEBHOOK_SECONDS`]
+    /// and a failure to [`super::metrics::WEBHOOK_FAILURES`], by kind and cause.
+    pub async fn send_traced(&self, permit: Permit, req: &HttpRequest, nonce: &str) -> (FetchReply, Option<u16>) {
+        let started = Instant::now();
+        let (reply, status) = self.attempts(permit, req, nonce).await;
+        let kind = if req.reply == Reply::Ignore { "notification" } else { "document" };
+        metrics::histogram!(super::metrics::WEBHOOK_SECONDS, "kind" => kind).record(started.elapsed().as_secs_f64());
+        match reply {
+            Ok(reply) => (reply, status),
+            Err(e) => {
+                metrics::counter!(super::metrics::WEBHOOK_FAILURES, "kind" => kind, "cause" => e.cause()).increment(1);
+                (FetchReply::Failed(e.to_string()), status)
+            }
+        }
+    }
+
+    /// The attempts of [`Webhooks::send_traced`]: the reply, or why the last one failed.
+    async fn attempts(
+        &self,
+        _permit: Permit,
+        req: &HttpRequest,
+        nonce: &str,
+    ) -> (Result<FetchReply, WebhookError>, Option<u16>) {
         let defaults = RetryPolicy { total: self.config.total_timeout, ..RetryPolicy::default() };
         let (url, policy) = parse_fragment_with(&req.url, defaults);
         let signature = signature::sign(&self.auth_token, req.method, url, &req.params, nonce);
@@ -163,13 +200,13 @@ impl Webhooks {
             // A few milliseconds are no time for an attempt: the total is spent.
             let elapsed = policy.total.saturating_sub(deadline.saturating_duration_since(Instant::now()));
             let Some(timeout) = policy.attempt_timeout(elapsed) else {
-                return (FetchReply::Failed(WebhookError::TotalTimeout(policy.total).to_string()), status);
+                return (Err(WebhookError::TotalTimeout(policy.total)), status);
             };
             let reason = match self.attempt(req, url, &policy, &signature, nonce, timeout).await {
-                Attempt::Done(reply, code) => return (reply, Some(code)),
+                Attempt::Done(reply, code) => return (Ok(reply), Some(code)),
                 Attempt::Local(reason) => {
                     if Instant::now() + backoff > local_deadline {
-                        return (FetchReply::Failed(reason.to_string()), status);
+                        return (Err(reason), status);
                     }
                     tracing::debug!(%url, %reason, "local failure; retrying");
                     tokio::time::sleep(backoff).await;
@@ -182,7 +219,7 @@ impl Webhooks {
                         _ => None,
                     };
                     if !policy.retry_after(attempt, failure) {
-                        return (FetchReply::Failed(reason.to_string()), status);
+                        return (Err(reason), status);
                     }
                     reason
                 }

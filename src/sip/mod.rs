@@ -37,10 +37,11 @@ use tokio::sync::mpsc;
 pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, WAV_RATES, espeak_voice, speak};
 
 use crate::engine::{CallId, CallSetup, HangupSource, Input, MediaId, Webhook};
-use crate::media::rtp::{Leg, LegConfig, SdpOffer, answer, write_answer};
+use crate::media::rtp::{Leg, LegConfig, LegStats, SdpOffer, answer, write_answer};
 use crate::media::{AudioMedia, AudioRequest, FarEnds, Work};
 use crate::runtime::{OutboundPlan, Runtime};
-use crate::server::{Driver, DriverConfig, ServerConfig, Shell, StartRefused};
+use crate::server::{Driver, DriverConfig, ServerConfig, Shell, StartRefused, call_span};
+use tracing::Instrument;
 
 /// Most events waiting for the driver (RTP datagrams, SIP events, rendered audio); an RTP
 /// datagram that finds the queue full is dropped, the others wait for room.
@@ -258,6 +259,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         http: reqwest::Client::builder().timeout(PLAY_TIMEOUT).build().unwrap_or_default(),
         ticks: 0,
         buf: Vec::with_capacity(MAX_DATAGRAM),
+        rtp: RtpCounters::new(),
     };
     // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
     // calls only.
@@ -331,6 +333,34 @@ struct SipShell {
     http: reqwest::Client,
     ticks: u64,
     buf: Vec<u8>,
+    rtp: RtpCounters,
+}
+
+/// `GET /metrics`' RTP counters ([`crate::server::metrics`]).
+struct RtpCounters {
+    packets_in: metrics::Counter,
+    packets_out: metrics::Counter,
+    late: metrics::Counter,
+}
+
+impl RtpCounters {
+    /// The counters of the process's recorder (installed first, so that they count).
+    fn new() -> RtpCounters {
+        use crate::server::metrics::{RTP_LATE, RTP_PACKETS, install};
+        let _ = install();
+        RtpCounters {
+            packets_in: metrics::counter!(RTP_PACKETS, "direction" => "in"),
+            packets_out: metrics::counter!(RTP_PACKETS, "direction" => "out"),
+            late: metrics::counter!(RTP_LATE),
+        }
+    }
+
+    /// What `leg` counted since `before`.
+    fn add(&self, before: LegStats, after: LegStats) {
+        self.packets_in.increment(after.packets_in.saturating_sub(before.packets_in));
+        self.packets_out.increment(after.packets_out.saturating_sub(before.packets_out));
+        self.late.increment(after.late.saturating_sub(before.late));
+    }
 }
 
 /// Most texts whose speech is kept, and most samples kept in all (10 minutes at 8 kHz, 9.6 MB):
@@ -390,12 +420,17 @@ impl Shell for SipShell {
                 if let Some(call) = self.by_dialog.remove(&id)
                     && rt.engine().call(&call).is_some_and(|c| !c.is_ended())
                 {
+                    let _span = call_span(Some(&call)).entered();
+                    tracing::debug!("the caller's dialog ended");
                     let _ = rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
                 }
             }
             Event::Rtp { call, datagram } => {
                 let Some(live) = self.calls.get_mut(&call) else { return };
-                if live.leg.receive(&datagram).is_err() {
+                let before = live.leg.stats();
+                let received = live.leg.receive(&datagram);
+                self.rtp.add(before, live.leg.stats());
+                if received.is_err() {
                     return;
                 }
                 let media = rt.media_mut();
@@ -426,7 +461,9 @@ impl Shell for SipShell {
             for (id, live) in &mut self.calls {
                 while let Some(frame) = rt.media_mut().poll_heard(id) {
                     if live.answered {
+                        let before = live.leg.stats();
                         live.leg.transmit(&frame, &mut self.buf);
+                        self.rtp.add(before, live.leg.stats());
                         let _ = live.socket.try_send_to(&self.buf, live.remote);
                     }
                 }
@@ -474,7 +511,10 @@ impl SipShell {
             let _ = call.dialog.reject(Some(StatusCode::ServerInternalError), None);
             return;
         };
-        let receiver = tokio::spawn(receive_rtp(call.socket.clone(), call.remote, id.clone(), self.events.clone()));
+        let span = call_span(Some(&id));
+        tracing::debug!(parent: &span, from = %call.from, to = %call.to, remote = %call.remote, "INVITE answered with SDP");
+        let reader = receive_rtp(call.socket.clone(), call.remote, id.clone(), self.events.clone());
+        let receiver = tokio::spawn(reader.instrument(span));
         let seed = u32::from(call.socket.local_addr().map_or(0, |a| a.port()));
         let leg = Leg::new(call.leg, seed.wrapping_mul(2_654_435_761), seed as u16, seed.wrapping_mul(40_503));
         self.by_dialog.insert(dialog_id.clone(), id.clone());
@@ -494,6 +534,7 @@ impl SipShell {
     }
 
     fn work(&mut self, rt: &mut Runtime<AudioMedia>, work: Work) {
+        let _span = call_span(Some(work.call())).entered();
         match work {
             Work::Answer(call) => {
                 if let Some(live) = self.calls.get_mut(&call)

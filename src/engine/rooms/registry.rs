@@ -478,6 +478,11 @@ impl Conferences {
         self.rooms.len()
     }
 
+    /// Number of members of all live rooms (all accounts and kinds).
+    pub fn member_total(&self) -> usize {
+        self.members.len()
+    }
+
     /// Whether there is no live room.
     pub fn is_empty(&self) -> bool {
         self.rooms.is_empty()
