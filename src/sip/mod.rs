@@ -14,6 +14,7 @@
 //! document's first verb answers, and the call ends with BYE both ways. Not yet: outbound
 //! calls and `<Dial>`, MP3 `<Play>`, recording files (see `docs/sip-plan.md`).
 
+pub mod audio_file;
 mod speech;
 
 use std::collections::HashMap;
@@ -591,7 +592,7 @@ impl SipShell {
                                 }
                             }
                         }
-                        (None, AudioRequest::Play { url }) => fetch_wav(&http, &url).await.map(Arc::from),
+                        (None, AudioRequest::Play { url }) => fetch_audio(&http, &url).await.map(Arc::from),
                     };
                     let _ = events.send(Event::Rendered { call, media, part, pcm }).await;
                 });
@@ -609,21 +610,25 @@ impl SipShell {
     }
 }
 
-/// A `<Play>` URL's audio, if it is a 16-bit mono PCM WAV of at most [`MAX_WAV_BYTES`]
-/// fetched within [`PLAY_TIMEOUT`] (MP3 comes with symphonia).
-async fn fetch_wav(http: &reqwest::Client, url: &str) -> Option<Vec<i16>> {
+/// A `<Play>` URL's audio at 8 kHz, if it is a WAV or MP3 file ([`audio_file::decode`],
+/// hinted by the URL's extension and the `Content-Type`) of at most
+/// [`audio_file::MAX_AUDIO_BYTES`] fetched within [`PLAY_TIMEOUT`].
+async fn fetch_audio(http: &reqwest::Client, url: &str) -> Option<Vec<i16>> {
     let mut resp = http.get(url).send().await.ok()?.error_for_status().ok()?;
-    if resp.content_length().is_some_and(|n| n > MAX_WAV_BYTES as u64) {
+    if resp.content_length().is_some_and(|n| n > audio_file::MAX_AUDIO_BYTES as u64) {
         return None;
     }
+    let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let hint = audio_file::Hint::of_url(url, content_type);
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.ok()? {
-        if body.len() + chunk.len() > MAX_WAV_BYTES {
+        if body.len() + chunk.len() > audio_file::MAX_AUDIO_BYTES {
             return None;
         }
         body.extend_from_slice(&chunk);
     }
-    tokio::task::spawn_blocking(move || speech::wav_to_8k(&body).ok()).await.ok()?
+    let decoded = tokio::task::spawn_blocking(move || audio_file::decode(&body, &hint)).await.ok()?;
+    decoded.map_err(|e| tracing::warn!("<Play> of {url} not decoded: {e}")).ok()
 }
 
 /// Reads a call's RTP socket into the driver's queue: only datagrams from the SDP's address

@@ -7,26 +7,23 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
-
-use crate::media::mix::SAMPLE_RATE;
+use super::audio_file::{self, AudioFileError, Hint};
 use crate::xml::values::{Language, Voice};
 
 /// Longest text handed to the synthesiser, in characters: Plivo's cap on `<Speak>` (3,000);
 /// the rest is cut.
 pub const MAX_TEXT_CHARS: usize = 3_000;
 
-/// Largest WAV read back from the synthesiser or a `<Play>` URL (about 4.5 minutes at
-/// 22,050 Hz; 3,000 characters of speech take about 3.5): beyond, it is cut (speech) or
-/// refused (`<Play>`).
-pub const MAX_WAV_BYTES: usize = 12 * 1024 * 1024;
+/// Largest WAV read back from the synthesiser, [`audio_file::MAX_AUDIO_BYTES`] (about 4.5
+/// minutes at 22,050 Hz; 3,000 characters of speech take about 3.5): beyond, it is cut.
+pub const MAX_WAV_BYTES: usize = audio_file::MAX_AUDIO_BYTES;
 
 /// Longest a synthesiser run may take before it is killed.
 pub const SPEECH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The sample rates accepted in a WAV (a rate outside is refused, not resampled).
-pub const WAV_RATES: std::ops::RangeInclusive<u32> = 8_000..=96_000;
+/// The sample rates accepted in a WAV, [`audio_file::AUDIO_RATES`] (a rate outside is
+/// refused, not resampled).
+pub const WAV_RATES: std::ops::RangeInclusive<u32> = audio_file::AUDIO_RATES;
 
 /// Why speech could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +44,14 @@ pub enum SpeechError {
         /// What it said.
         stderr: String,
     },
-    /// Its output is not a 16-bit mono PCM WAV file at a rate of [`WAV_RATES`].
-    #[error("not a 16-bit mono PCM WAV at 8 to 96 kHz")]
-    NotWav,
-    /// Resampling failed.
-    #[error("resampling failed: {0}")]
-    Resample(String),
+    /// Its output is not audio that [`audio_file::decode`] takes (a WAV at a rate of
+    /// [`WAV_RATES`]), or its resampling failed.
+    #[error("{0}")]
+    Audio(#[from] AudioFileError),
+    /// The blocking thread that decodes and resamples the output was lost (it panicked or
+    /// the runtime is shutting down).
+    #[error("decoding thread lost: {0}")]
+    Blocking(String),
 }
 
 /// espeak-ng's voice for Plivo's `voice` and `language`: the language tag in lower case
@@ -82,15 +81,15 @@ pub async fn speak(program: &Path, text: &str, voice: &Voice, language: &Languag
         match run(program, text, &v).await {
             Ok(wav) => {
                 // Resampling is CPU work: off the runtime's worker threads.
-                return tokio::task::spawn_blocking(move || wav_to_8k(&wav))
+                return tokio::task::spawn_blocking(move || speech_to_8k(&wav))
                     .await
-                    .map_err(|e| SpeechError::Resample(e.to_string()))?;
+                    .map_err(|e| SpeechError::Blocking(e.to_string()))?;
             }
             Err(e @ SpeechError::Spawn { .. }) => return Err(e),
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or(SpeechError::NotWav))
+    Err(last.unwrap_or(SpeechError::Audio(AudioFileError::NotAudio)))
 }
 
 async fn run(program: &Path, text: &str, voice: &str) -> Result<Vec<u8>, SpeechError> {
@@ -115,54 +114,11 @@ async fn run(program: &Path, text: &str, voice: &str) -> Result<Vec<u8>, SpeechE
     Ok(wav)
 }
 
-/// The samples of a 16-bit mono PCM WAV and its rate. espeak-ng's streamed WAV claims a huge
-/// `data` size; what follows the `data` header is read up to the end instead.
-fn pcm_of_wav(wav: &[u8]) -> Result<(u32, Vec<i16>), SpeechError> {
-    if wav.get(..4) != Some(b"RIFF") || wav.get(8..12) != Some(b"WAVE") {
-        return Err(SpeechError::NotWav);
-    }
-    let mut at = 12;
-    let mut rate = None;
-    while let Some(head) = wav.get(at..at + 8) {
-        let id = head.get(..4).ok_or(SpeechError::NotWav)?;
-        let len = u32::from_le_bytes(head.get(4..8).and_then(|b| b.try_into().ok()).ok_or(SpeechError::NotWav)?);
-        let body = at + 8;
-        if id == b"fmt " {
-            let fmt = wav.get(body..body + 16).ok_or(SpeechError::NotWav)?;
-            let format = u16::from_le_bytes([fmt[0], fmt[1]]);
-            let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
-            let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
-            if format != 1 || channels != 1 || bits != 16 {
-                return Err(SpeechError::NotWav);
-            }
-            let r = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-            if !WAV_RATES.contains(&r) {
-                return Err(SpeechError::NotWav);
-            }
-            rate = Some(r);
-        } else if id == b"data" {
-            let rate = rate.ok_or(SpeechError::NotWav)?;
-            let data = wav.get(body..).unwrap_or(&[]);
-            let samples = data.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-            return Ok((rate, samples));
-        }
-        at = body.saturating_add(len as usize + (len as usize & 1));
-    }
-    Err(SpeechError::NotWav)
-}
-
-/// A WAV's samples at [`SAMPLE_RATE`] (rubato's FFT resampler).
-pub(crate) fn wav_to_8k(wav: &[u8]) -> Result<Vec<i16>, SpeechError> {
-    let (rate, pcm) = pcm_of_wav(wav)?;
-    if rate == SAMPLE_RATE || pcm.is_empty() {
-        return Ok(pcm);
-    }
-    let input: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
-    let mut resampler = Fft::<f32>::new(rate as usize, SAMPLE_RATE as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| SpeechError::Resample(e.to_string()))?;
-    let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| SpeechError::Resample(e.to_string()))?;
-    let out = resampler.process_all(&adapter, input.len(), None).map_err(|e| SpeechError::Resample(e.to_string()))?;
-    Ok(out.take_data().into_iter().map(|s| (s * 32767.0).clamp(-32768.0, 32767.0) as i16).collect())
+/// espeak-ng's WAV at [`SAMPLE_RATE`](crate::media::mix::SAMPLE_RATE), by
+/// [`audio_file::decode`] (its streamed header's bogus `data` size read to the end).
+fn speech_to_8k(wav: &[u8]) -> Result<Vec<i16>, SpeechError> {
+    let hint = Hint { extension: Some("wav".into()), media_type: Some("audio/wav".into()) };
+    Ok(audio_file::decode(wav, &hint)?)
 }
 
 #[cfg(test)]
@@ -191,16 +147,13 @@ mod tests {
         let tone: Vec<i16> = (0..22_050)
             .map(|i| (10_000.0 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / 22_050.0).sin()) as i16)
             .collect();
-        let pcm = wav_to_8k(&wav(22_050, &tone, 0x7fff_f000)).unwrap();
+        let pcm = speech_to_8k(&wav(22_050, &tone, 0x7fff_f000)).unwrap();
         assert!((7_900..=8_100).contains(&pcm.len()), "{}", pcm.len());
         assert!(crate::media::mix::goertzel_power(&pcm[1000..7000], 440.0, 8000) > 0.01);
-        assert_eq!(
-            pcm_of_wav(b"RIFF....WAVEjunk").map(|_| ()).unwrap_err().to_string(),
-            SpeechError::NotWav.to_string()
-        );
-        assert!(pcm_of_wav(&wav(8000, &[1, 2], 4)[..30]).is_err());
-        assert!(pcm_of_wav(&wav(0, &[1, 2], 4)).is_err(), "a rate of 0 is refused");
-        assert!(pcm_of_wav(&wav(4_000_000, &[1, 2], 4)).is_err());
+        assert!(matches!(speech_to_8k(b"RIFF....WAVEjunk"), Err(SpeechError::Audio(AudioFileError::NotAudio))));
+        assert!(speech_to_8k(&wav(8000, &[1, 2], 4)[..30]).is_err());
+        assert!(speech_to_8k(&wav(0, &[1, 2], 4)).is_err(), "a rate of 0 is refused");
+        assert!(speech_to_8k(&wav(4_000_000, &[1, 2], 4)).is_err());
     }
 
     #[test]
