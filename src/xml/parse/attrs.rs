@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use quick_xml::XmlVersion;
 use quick_xml::events::BytesStart;
+use quick_xml::events::attributes::{AttrError, Attribute, Attributes};
+use quick_xml::name::QName;
 
 use super::kind::{Kind, Kind as K};
 use super::suggest::suggest_name;
@@ -96,9 +98,7 @@ impl Parser<'_> {
         let mut seen: u64 = 0;
         let mut unknown: Vec<&'e str> = Vec::new();
         let mut unknown_set: Option<std::collections::HashSet<&'e str>> = None;
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        for a in attrs {
+        for a in TagAttrs::new(e) {
             let a = match a {
                 Ok(a) => a,
                 Err(err) => {
@@ -260,13 +260,84 @@ impl Parser<'_> {
 
     /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
     fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        attrs.flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
+        TagAttrs::new(e).flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
         self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
+    }
+}
+
+/// A tag's attributes exactly as quick-xml's [`Attributes`] (duplicate checks off) reads
+/// them, read faster while they are spelled the usual way (`name="value"` or `name='value'`,
+/// blanks between): at the first attribute spelled otherwise (blanks around `=`, no quotes,
+/// no `=`, an unclosed quote) the rest of the tag is handed to quick-xml's iterator from that
+/// attribute's start, which is where its own pass would be, so items and errors are its own.
+struct TagAttrs<'e> {
+    /// Everything between `<` and `>` (or `/>`): what quick-xml's offsets count from.
+    buf: &'e str,
+    /// Where the next attribute (or the blanks before it) starts.
+    pos: usize,
+    /// quick-xml's iterator, once an attribute was not spelled the usual way.
+    slow: Option<Attributes<'e>>,
+}
+
+impl<'e> TagAttrs<'e> {
+    fn new(e: &'e BytesStart<'_>) -> Self {
+        TagAttrs { buf: e, pos: e.name().as_ref().len(), slow: None }
+    }
+
+    fn fall_back(&mut self) -> Option<Result<Attribute<'e>, AttrError>> {
+        let mut attrs = Attributes::new(self.buf, self.pos);
+        attrs.with_checks(false);
+        let next = attrs.next();
+        self.slow = Some(attrs);
+        next
+    }
+}
+
+impl<'e> Iterator for TagAttrs<'e> {
+    type Item = Result<Attribute<'e>, AttrError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(slow) = &mut self.slow {
+            return slow.next();
+        }
+        let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        let bytes = self.buf.as_bytes();
+        let mut start = self.pos;
+        while bytes.get(start).is_some_and(|&b| blank(b)) {
+            start += 1;
+        }
+        if start >= bytes.len() {
+            self.pos = start;
+            return None;
+        }
+        // As in quick-xml, the name is at least its first byte and runs to `=` or a blank.
+        let mut eq = start + 1;
+        loop {
+            match bytes.get(eq) {
+                Some(b'=') => break,
+                Some(&b) if !blank(b) => eq += 1,
+                _ => return self.fall_back(),
+            }
+        }
+        let quote = match bytes.get(eq + 1) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return self.fall_back(),
+        };
+        let from = eq + 2;
+        let Some(len) = bytes.get(from..).and_then(|v| v.iter().position(|&b| b == quote)) else {
+            return self.fall_back();
+        };
+        // The cuts are at ASCII bytes, so on character boundaries.
+        match (self.buf.get(start..eq), self.buf.get(from..from + len)) {
+            (Some(key), Some(value)) => {
+                self.pos = from + len + 1;
+                Some(Ok(Attribute { key: QName(key), value: Cow::Borrowed(value) }))
+            }
+            _ => self.fall_back(),
+        }
     }
 }
 
