@@ -314,7 +314,7 @@ impl<'e> Iterator for TagAttrs<'e> {
             return None;
         }
         // As in quick-xml, the name is at least its first byte and runs to `=` or a blank.
-        let mut eq = start + 1;
+        let mut eq = start + 1 + letters(bytes.get(start + 1..).unwrap_or_default());
         loop {
             match bytes.get(eq) {
                 Some(b'=') => break,
@@ -327,7 +327,7 @@ impl<'e> Iterator for TagAttrs<'e> {
             _ => return self.fall_back(),
         };
         let from = eq + 2;
-        let Some(len) = bytes.get(from..).and_then(|v| v.iter().position(|&b| b == quote)) else {
+        let Some(len) = bytes.get(from..).and_then(|v| find_byte(v, quote)) else {
             return self.fall_back();
         };
         // The cuts are at ASCII bytes, so on character boundaries.
@@ -339,6 +339,42 @@ impl<'e> Iterator for TagAttrs<'e> {
             _ => self.fall_back(),
         }
     }
+}
+
+/// How many bytes `bytes` starts with, 8 at a time, that are ASCII `A`..=`DEL` (no blank,
+/// `=` or quote is): a lower bound of a name's length, leaving at most 7 bytes of it to be
+/// looked at one by one.
+fn letters(bytes: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0;
+    while let Some(word) = bytes.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word);
+        // Each byte below 0x80 gets its top bit from adding 0x3F exactly when it is at least
+        // 0x41 (no carry crosses bytes: 0x7F + 0x3F < 0x100).
+        if x & HIGH != 0 || (x + 0x3F3F_3F3F_3F3F_3F3F) & HIGH != HIGH {
+            break;
+        }
+        n += 8;
+    }
+    n
+}
+
+/// The position of the first `needle` in `hay`, 8 bytes at a time.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(needle);
+    let mut n = 0;
+    while let Some(word) = hay.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte of `x` is a `needle` (the classic test: exact for the lowest one).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(n + (zero.trailing_zeros() / 8) as usize);
+        }
+        n += 8;
+    }
+    hay.get(n..)?.iter().position(|&b| b == needle).map(|i| n + i)
 }
 
 /// Whether attribute-value normalization can change `value`: it holds `&`, a tab, CR or LF.
