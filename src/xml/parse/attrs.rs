@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use quick_xml::XmlVersion;
 use quick_xml::events::BytesStart;
+use quick_xml::events::attributes::{AttrError, Attribute, Attributes};
+use quick_xml::name::QName;
 
 use super::kind::{Kind, Kind as K};
 use super::suggest::suggest_name;
@@ -30,7 +32,7 @@ impl Parser<'_> {
                         );
                     },
                 );
-                Node::Response(Vec::new())
+                Node::Response(Vec::with_capacity(verbs_estimate(self.src.len())))
             }
             K::Speak => Node::Verb(Verb::Speak(self.attrs(e, span))),
             K::Play => Node::Verb(Verb::Play(self.attrs(e, span))),
@@ -96,9 +98,7 @@ impl Parser<'_> {
         let mut seen: u64 = 0;
         let mut unknown: Vec<&'e str> = Vec::new();
         let mut unknown_set: Option<std::collections::HashSet<&'e str>> = None;
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        for a in attrs {
+        for a in TagAttrs::new(e) {
             let a = match a {
                 Ok(a) => a,
                 Err(err) => {
@@ -260,14 +260,130 @@ impl Parser<'_> {
 
     /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
     fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
-        let mut attrs = e.attributes();
-        attrs.with_checks(false);
-        attrs.flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
+        TagAttrs::new(e).flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
         self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
     }
+}
+
+/// How many verbs a document of `len` bytes is reserved room for: one per 128 bytes (SDK
+/// documents spend about 125 per verb), at least 4 (what a first push would give) and at most
+/// 1,024 (147 KB of `Verb`s; a 100 KB document holds at most about 800 verbs this long). A
+/// `Document` whose verbs fill less than half of it, leaving more than 16 unused, is shrunk
+/// when it is finished.
+pub(super) fn verbs_estimate(len: usize) -> usize {
+    (len / 128).clamp(4, 1024)
+}
+
+/// A tag's attributes exactly as quick-xml's [`Attributes`] (duplicate checks off) reads
+/// them, read faster while they are spelled the usual way (`name="value"` or `name='value'`,
+/// blanks between): at the first attribute spelled otherwise (blanks around `=`, no quotes,
+/// no `=`, an unclosed quote) the rest of the tag is handed to quick-xml's iterator from that
+/// attribute's start, which is where its own pass would be, so items and errors are its own.
+struct TagAttrs<'e> {
+    /// Everything between `<` and `>` (or `/>`): what quick-xml's offsets count from.
+    buf: &'e str,
+    /// Where the next attribute (or the blanks before it) starts.
+    pos: usize,
+    /// quick-xml's iterator, once an attribute was not spelled the usual way.
+    slow: Option<Attributes<'e>>,
+}
+
+impl<'e> TagAttrs<'e> {
+    fn new(e: &'e BytesStart<'_>) -> Self {
+        TagAttrs { buf: e, pos: e.name().as_ref().len(), slow: None }
+    }
+
+    fn fall_back(&mut self) -> Option<Result<Attribute<'e>, AttrError>> {
+        let mut attrs = Attributes::new(self.buf, self.pos);
+        attrs.with_checks(false);
+        let next = attrs.next();
+        self.slow = Some(attrs);
+        next
+    }
+}
+
+impl<'e> Iterator for TagAttrs<'e> {
+    type Item = Result<Attribute<'e>, AttrError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(slow) = &mut self.slow {
+            return slow.next();
+        }
+        let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        let bytes = self.buf.as_bytes();
+        let mut start = self.pos;
+        while bytes.get(start).is_some_and(|&b| blank(b)) {
+            start += 1;
+        }
+        if start >= bytes.len() {
+            self.pos = start;
+            return None;
+        }
+        // As in quick-xml, the name is at least its first byte and runs to `=` or a blank.
+        let mut eq = start + 1 + letters(bytes.get(start + 1..).unwrap_or_default());
+        loop {
+            match bytes.get(eq) {
+                Some(b'=') => break,
+                Some(&b) if !blank(b) => eq += 1,
+                _ => return self.fall_back(),
+            }
+        }
+        let quote = match bytes.get(eq + 1) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => return self.fall_back(),
+        };
+        let from = eq + 2;
+        let Some(len) = bytes.get(from..).and_then(|v| find_byte(v, quote)) else {
+            return self.fall_back();
+        };
+        // The cuts are at ASCII bytes, so on character boundaries.
+        match (self.buf.get(start..eq), self.buf.get(from..from + len)) {
+            (Some(key), Some(value)) => {
+                self.pos = from + len + 1;
+                Some(Ok(Attribute { key: QName(key), value: Cow::Borrowed(value) }))
+            }
+            _ => self.fall_back(),
+        }
+    }
+}
+
+/// How many bytes `bytes` starts with, 8 at a time, that are ASCII `A`..=`DEL` (no blank,
+/// `=` or quote is): a lower bound of a name's length, leaving at most 7 bytes of it to be
+/// looked at one by one.
+fn letters(bytes: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0;
+    while let Some(word) = bytes.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word);
+        // Each byte below 0x80 gets its top bit from adding 0x3F exactly when it is at least
+        // 0x41 (no carry crosses bytes: 0x7F + 0x3F < 0x100).
+        if x & HIGH != 0 || (x + 0x3F3F_3F3F_3F3F_3F3F) & HIGH != HIGH {
+            break;
+        }
+        n += 8;
+    }
+    n
+}
+
+/// The position of the first `needle` in `hay`, 8 bytes at a time.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(needle);
+    let mut n = 0;
+    while let Some(word) = hay.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte of `x` is a `needle` (the classic test: exact for the lowest one).
+        let zero = x.wrapping_sub(LOW) & !x & HIGH;
+        if zero != 0 {
+            return Some(n + (zero.trailing_zeros() / 8) as usize);
+        }
+        n += 8;
+    }
+    hay.get(n..)?.iter().position(|&b| b == needle).map(|i| n + i)
 }
 
 /// Whether attribute-value normalization can change `value`: it holds `&`, a tab, CR or LF.

@@ -518,7 +518,13 @@ impl<'s> Parser<'s> {
                 }
                 [root] => {
                     if let Node::Response(verbs) = &mut root.node {
-                        self.document = Some(Document { verbs: std::mem::take(verbs) });
+                        let mut verbs = std::mem::take(verbs);
+                        // Room reserved from the size (`attrs::verbs_estimate`) and mostly unused
+                        // is given back when it is more than 16 verbs' worth.
+                        if verbs.len() < verbs.capacity() / 2 && verbs.capacity() - verbs.len() > 16 {
+                            verbs.shrink_to_fit();
+                        }
+                        self.document = Some(Document { verbs });
                     }
                 }
                 [] => {}

@@ -69,15 +69,32 @@ impl FromXml for Language {
     }
 
     fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
-        let mut parts = s.split(['-', '_']);
-        let first = parts.next().unwrap_or("");
-        let ok_first = (2..=3).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic());
-        if ok_first && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        if is_language_tag(s) {
             Ok(Language(src.text(s)))
         } else {
             Err(ValueError::Bad("expected a language tag such as en-US"))
         }
     }
+}
+
+/// Whether `s` is parts split by `-` or `_`: the first of 2 or 3 ASCII letters, each other of
+/// 1 to 8 ASCII letters or digits. One pass over the bytes.
+fn is_language_tag(s: &str) -> bool {
+    let part_ok = |first: bool, len: usize| if first { (2..=3).contains(&len) } else { (1..=8).contains(&len) };
+    let (mut first, mut len) = (true, 0);
+    for b in s.bytes() {
+        if b == b'-' || b == b'_' {
+            if !part_ok(first, len) {
+                return false;
+            }
+            (first, len) = (false, 0);
+        } else if b.is_ascii_alphabetic() || (!first && b.is_ascii_digit()) {
+            len += 1;
+        } else {
+            return false;
+        }
+    }
+    part_ok(first, len)
 }
 
 impl ToXml for Language {

@@ -99,6 +99,14 @@ fn scheme(s: &str) -> Option<&str> {
     // The scheme characters run up to the first `:` (which is not one of them); the scan
     // stops at the first byte that is neither.
     let bytes = s.as_bytes();
+    // `http:` and `https:` (any case), the usual schemes, without the general scan.
+    if bytes.get(..4).is_some_and(|h| h.eq_ignore_ascii_case(b"http")) {
+        match bytes.get(4) {
+            Some(b':') => return s.get(..4),
+            Some(b's' | b'S') if bytes.get(5) == Some(&b':') => return s.get(..5),
+            _ => {}
+        }
+    }
     if !bytes.first().is_some_and(|b| b.is_ascii_alphabetic()) {
         return None;
     }
@@ -133,17 +141,16 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
         }
     }
     let host = rest.get(host_start..host_end).unwrap_or("");
-    !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(s)
+    // The scheme and `://` hold no blank or control character: only `rest` can.
+    !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(rest)
 }
 
 /// Whether `s` holds a whitespace or control character (Unicode's definitions); ASCII text,
 /// the usual case, is checked byte by byte without decoding.
 fn has_blank_or_control(s: &str) -> bool {
-    // Blocks of 16 bytes that are all visible ASCII are passed without branching; a block
-    // that is not is looked at byte by byte.
-    let suspect = |b: u8| b <= b' ' || b >= 0x7f;
-    let bytes = s.as_bytes();
-    if bytes.chunks(16).all(|block| !block.iter().fold(false, |any, &b| any | suspect(b))) {
+    // Text that is all visible ASCII is passed 8 bytes at a time; text that is not is looked
+    // at byte by byte.
+    if all_visible_ascii(s.as_bytes()) {
         return false;
     }
     for b in s.bytes() {
@@ -157,6 +164,24 @@ fn has_blank_or_control(s: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether every byte of `bytes` is visible ASCII (`!`..=`~`), tested 8 bytes at a time.
+fn all_visible_ascii(bytes: &[u8]) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let visible = |b: &u8| (b'!'..=b'~').contains(b);
+    let mut words = bytes.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = <[u8; 8]>::try_from(word).map_or(u64::MAX, u64::from_le_bytes);
+        // The classic tests, exact as "any byte": a byte at or above 0x80, a byte below
+        // 0x21 (the top bit of `b - 0x21` where `b` has none), a DEL (a zero of `x ^ 0x7F…`).
+        let del = x ^ (LOW * 0x7F);
+        if x & HIGH != 0 || x.wrapping_sub(LOW * 0x21) & !x & HIGH != 0 || del.wrapping_sub(LOW) & !del & HIGH != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(visible)
 }
 
 impl FromXml for Url {
