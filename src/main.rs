@@ -238,6 +238,11 @@ fn main() -> ExitCode {
             hangup_url,
             espeak,
         } => {
+            // Cassettes are of simulated calls: checked before any folder is made.
+            if sip.is_some() && record.is_some() {
+                eprintln!("--record writes cassettes of simulated calls; it does not go with --sip");
+                return ExitCode::from(UNREADABLE);
+            }
             if let Some(dir) = &record
                 && let Err(e) = std::fs::create_dir_all(dir)
             {
@@ -1118,10 +1123,6 @@ fn resolve_credentials(
 fn serve_sip(sip: plivo_flow::sip::SipConfig, config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
     init_logs();
     let Ok((auth_id, auth_token, source)) = credentials(given) else { return UNREADABLE };
-    if config.record.is_some() {
-        eprintln!("--record writes cassettes of simulated calls; it does not go with --sip");
-        return UNREADABLE;
-    }
     let config = plivo_flow::server::ServerConfig { auth_id, auth_token, ..config };
     let Ok(runtime) = tokio_runtime() else { return UNREADABLE };
     runtime.block_on(async move {

@@ -386,6 +386,19 @@ pub struct Driver {
     tx: mpsc::Sender<Job>,
     recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
+    /// Ends the task when the last handle goes (the task holds a sender of its own, for its
+    /// fetches' replies, so its channel never closes by itself).
+    _task: Arc<AbortOnDrop>,
+}
+
+/// Aborts its task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Requests on the wire or waiting for it (document fetches and notifications).
@@ -454,7 +467,7 @@ impl Driver {
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let recent = Arc::new(Mutex::new(Recent::default()));
         let history = Arc::new(Mutex::new(VecDeque::new()));
-        let driver = Driver { tx: tx.clone(), recent: recent.clone(), history: history.clone() };
+        let (driver_tx, driver_recent, driver_history) = (tx.clone(), recent.clone(), history.clone());
         let task = Task {
             rt,
             shell,
@@ -472,8 +485,13 @@ impl Driver {
             waiting: Vec::new(),
             recorder,
         };
-        tokio::spawn(task.drive(rx, events));
-        driver
+        let handle = tokio::spawn(task.drive(rx, events));
+        Driver {
+            tx: driver_tx,
+            recent: driver_recent,
+            history: driver_history,
+            _task: Arc::new(AbortOnDrop(handle.abort_handle())),
+        }
     }
 
     /// Sends `job` made with a reply channel and waits for the answer; `None` when the

@@ -35,6 +35,9 @@ pub const RTP_LATE: &str = "plivo_flow_rtp_packets_late_total";
 /// 55 s total timeout.
 const WEBHOOK_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 55.0];
 
+/// How often the recorder's upkeep runs: histogram samples are buffered at most this long.
+pub const UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the Prometheus recorder as the process's global `metrics` recorder, once; the
@@ -50,6 +53,18 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            // The recorder keeps histogram samples until upkeep folds them in: every
+            // [`UPKEEP`] on the runtime that installed it (and before each page).
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let h = handle.clone();
+                rt.spawn(async move {
+                    let mut every = tokio::time::interval(UPKEEP);
+                    loop {
+                        every.tick().await;
+                        h.run_upkeep();
+                    }
+                });
+            }
             Some(handle)
         })
         .as_ref()
@@ -82,5 +97,6 @@ pub fn render(handle: &PrometheusHandle, live: Live) -> String {
     metrics::gauge!(CALLS_LIVE).set(live.calls as f64);
     metrics::gauge!(ROOMS_LIVE).set(live.rooms as f64);
     metrics::gauge!(ROOM_MEMBERS).set(live.members as f64);
+    handle.run_upkeep();
     handle.render()
 }

@@ -7,7 +7,7 @@
 //! clock with this module's [`Shell`] beside it: webhooks go out as `serve`'s do (signed,
 //! queued per call, retried), the Plivo REST API (calls, conferences: kick, mute, deaf, …)
 //! works on these calls, and the shell moves their 20 ms frames, SIP dialogs and rendering
-//! work (espeak-ng for `<Speak>`, WAV `<Play>`).
+//! work (espeak-ng for `<Speak>`, WAV and MP3 `<Play>` through [`audio_file`]).
 //!
 //! The call: From and To are the INVITE's user parts, `CallUUID` a fresh UUID; the answer
 //! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
@@ -99,8 +99,8 @@ pub struct RunningSip {
 }
 
 impl RunningSip {
-    /// Stops listening (SIP and HTTP) and ends the SIP tasks (live calls are dropped without
-    /// BYE).
+    /// Stops listening (SIP and HTTP) and ends the SIP tasks and the driver (live calls are
+    /// dropped without BYE; their RTP readers end with them).
     pub async fn stop(self) {
         self.cancel.cancel();
         for t in self.tasks {

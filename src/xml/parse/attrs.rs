@@ -32,7 +32,10 @@ impl Parser<'_> {
                         );
                     },
                 );
-                Node::Response(Vec::with_capacity(verbs_estimate(self.src.len())))
+                // Room is reserved for the root only: a nested or later <Response> is never
+                // attached, and reserving for each would cost the estimate per tag.
+                let root = self.stack.is_empty() && !self.reported_after_root;
+                Node::Response(if root { Vec::with_capacity(verbs_estimate(self.src.len())) } else { Vec::new() })
             }
             K::Speak => Node::Verb(Verb::Speak(self.attrs(e, span))),
             K::Play => Node::Verb(Verb::Play(self.attrs(e, span))),
@@ -442,5 +445,94 @@ fn note_message(code: Code, name: &str, value: &str, element: &str) -> String {
             clip(value)
         ),
         _ => format!("`{name}` on <{element}>: {}", clip(value)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every attribute item (or error) of `tag`'s start, as quick-xml's own iterator gives it
+    /// and as [`TagAttrs`] does: they must agree on every tag shape.
+    fn both(tag: &str) -> (Vec<String>, Vec<String>) {
+        let mut reader = quick_xml::Reader::from_str(tag);
+        let start = match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => e.into_owned(),
+            other => panic!("{tag}: {other:?}"),
+        };
+        let show = |a: Result<Attribute<'_>, AttrError>| format!("{a:?}");
+        let mut ours = Vec::new();
+        for a in TagAttrs::new(&start) {
+            let failed = a.is_err();
+            ours.push(show(a));
+            if failed {
+                break;
+            }
+        }
+        let mut theirs = Vec::new();
+        let mut attrs = start.attributes();
+        attrs.with_checks(false);
+        for a in attrs {
+            let failed = a.is_err();
+            theirs.push(show(a));
+            if failed {
+                break;
+            }
+        }
+        (ours, theirs)
+    }
+
+    #[test]
+    fn the_fast_attribute_pass_agrees_with_quick_xml_on_every_tag_shape() {
+        let tags = [
+            r#"<Speak voice="WOMAN" language='en-US' loop="2">"#,
+            r#"<Speak voice = "WOMAN">"#,
+            r#"<Speak voice= "WOMAN" loop="1">"#,
+            r#"<Speak voice ="WOMAN">"#,
+            "<Speak voice=WOMAN loop=\"1\">",
+            r#"<Speak voice>"#,
+            r#"<Speak voice loop="1">"#,
+            r#"<Speak voice="a'b" loop='c"d'>"#,
+            r#"<Speak voice="x"loop="1">"#,
+            "<Speak\tvoice=\"x\"\r\n  loop=\"1\"\n>",
+            r#"<Speak ="x">"#,
+            r#"<Speak voice="" loop="">"#,
+            r#"<Speak voice="a&amp;b &#65;" loop="&lt;">"#,
+            r#"<Speak vöice="wömän" a:b="1" x-y.z_0="2">"#,
+            r#"<Speak abcdefghijklmnopqrstuvwxyz="1" ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`{|}~="2">"#,
+            r#"<Speak voice="WOMAN" voice="MAN">"#,
+            r#"<Speak voice="WOMAN"/>"#,
+            r#"<Speak voice="WOMAN" />"#,
+            r#"<Speak a="0123456789abcdefghij0123456789" b='0123456789abcdefghij"0123456789'>"#,
+            "<Speak>",
+            "<Speak   >",
+        ];
+        for tag in tags {
+            let (ours, theirs) = both(tag);
+            assert_eq!(ours, theirs, "{tag}");
+        }
+    }
+
+    #[test]
+    fn find_byte_and_letters_match_their_plain_definitions() {
+        let hay: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        for from in 0..hay.len() {
+            let rest = hay.get(from..).unwrap_or_default();
+            for needle in [b'"', b'\'', 0, 255, 7] {
+                assert_eq!(find_byte(rest, needle), rest.iter().position(|&b| b == needle), "{from} {needle}");
+            }
+            let n = letters(rest);
+            assert!(rest.get(..n).unwrap_or_default().iter().all(|&b| (0x41..0x80).contains(&b)), "{from}");
+            assert!(
+                n.is_multiple_of(8) && rest.get(n..n + 8).is_none_or(|w| w.iter().any(|&b| !(0x41..0x80).contains(&b)))
+            );
+        }
+    }
+
+    #[test]
+    fn the_verb_list_reservation_is_bounded() {
+        assert_eq!(verbs_estimate(0), 4);
+        assert_eq!(verbs_estimate(128 * 10), 10);
+        assert_eq!(verbs_estimate(usize::MAX), 1024);
     }
 }
