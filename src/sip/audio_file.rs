@@ -311,6 +311,26 @@ pub fn encode_wav(samples: &[i16]) -> Vec<u8> {
     file.into_inner()
 }
 
+/// A 16-bit mono PCM WAV at `rate` whose RIFF and `data` sizes claim `claimed` bytes, whatever
+/// follows (espeak-ng's `--stdout` claims 0x7fff_f000): for the tests here and in `speech`.
+#[cfg(test)]
+pub(crate) fn wav_claiming(rate: u32, samples: &[i16], claimed: u32) -> Vec<u8> {
+    let mut w = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
+    w.extend(16u32.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(rate.to_le_bytes());
+    w.extend((rate * 2).to_le_bytes());
+    w.extend(2u16.to_le_bytes());
+    w.extend(16u16.to_le_bytes());
+    w.extend(b"data");
+    w.extend(claimed.to_le_bytes());
+    for s in samples {
+        w.extend(s.to_le_bytes());
+    }
+    w
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,20 +468,7 @@ mod tests {
 
     /// espeak-ng's `--stdout` header: RIFF and `data` sizes that claim far more than follows.
     fn streamed_wav(rate: u32, samples: &[i16]) -> Vec<u8> {
-        let mut w = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
-        w.extend(16u32.to_le_bytes());
-        w.extend(1u16.to_le_bytes());
-        w.extend(1u16.to_le_bytes());
-        w.extend(rate.to_le_bytes());
-        w.extend((rate * 2).to_le_bytes());
-        w.extend(2u16.to_le_bytes());
-        w.extend(16u16.to_le_bytes());
-        w.extend(b"data");
-        w.extend(0x7fff_f000u32.to_le_bytes());
-        for s in samples {
-            w.extend(s.to_le_bytes());
-        }
-        w
+        wav_claiming(rate, samples, 0x7fff_f000)
     }
 
     #[test]

@@ -126,20 +126,7 @@ mod tests {
     use super::*;
 
     fn wav(rate: u32, samples: &[i16], claimed: u32) -> Vec<u8> {
-        let mut w = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
-        w.extend(16u32.to_le_bytes());
-        w.extend(1u16.to_le_bytes());
-        w.extend(1u16.to_le_bytes());
-        w.extend(rate.to_le_bytes());
-        w.extend((rate * 2).to_le_bytes());
-        w.extend(2u16.to_le_bytes());
-        w.extend(16u16.to_le_bytes());
-        w.extend(b"data");
-        w.extend(claimed.to_le_bytes());
-        for s in samples {
-            w.extend(s.to_le_bytes());
-        }
-        w
+        audio_file::wav_claiming(rate, samples, claimed)
     }
 
     #[test]
