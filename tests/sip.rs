@@ -50,11 +50,15 @@ async fn sink() -> (SocketAddr, Heard) {
     (addr, heard)
 }
 
+/// The samples that arrived between `from` and `to`.
+fn window(heard: &Heard, from: Instant, to: Instant) -> Vec<i16> {
+    let h = heard.lock().expect("lock");
+    h.iter().filter(|(t, _)| *t >= from && *t < to).flat_map(|(_, p)| p.clone()).collect()
+}
+
 /// The level of what arrived between `from` and `to`.
 fn level(heard: &Heard, from: Instant, to: Instant) -> f64 {
-    let h = heard.lock().expect("lock");
-    let pcm: Vec<i16> = h.iter().filter(|(t, _)| *t >= from && *t < to).flat_map(|(_, p)| p.clone()).collect();
-    rms_dbfs(&pcm)
+    rms_dbfs(&window(heard, from, to))
 }
 
 /// Whether a peer is missing (the test then says so and passes without running), unless
@@ -71,9 +75,7 @@ fn missing_peers() -> bool {
 
 /// The Goertzel power at `hz` of what arrived between `from` and `to`.
 fn power_at(heard: &Heard, from: Instant, to: Instant, hz: f64) -> f64 {
-    let h = heard.lock().expect("lock");
-    let pcm: Vec<i16> = h.iter().filter(|(t, _)| *t >= from && *t < to).flat_map(|(_, p)| p.clone()).collect();
-    goertzel_power(&pcm, hz, 8000)
+    goertzel_power(&window(heard, from, to), hz, 8000)
 }
 
 /// When the first packet reached a sink (about when the call was answered).
@@ -241,17 +243,26 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
     sip.stop().await;
 }
 
-/// `{method} {path}` on the REST API of `sip` (the development account, the test's token):
-/// the status and the JSON answer.
-async fn rest(sip: &plivo_flow::sip::RunningSip, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
+/// `{method} {path}` on the REST API of `sip` (the development account, the test's token),
+/// with a JSON body: the status and the JSON answer. A `path` starting with `/` is taken from
+/// the server's root, any other from the account's (`/v1/Account/{auth_id}/`).
+async fn rest(
+    sip: &plivo_flow::sip::RunningSip,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
     let id = plivo_flow::server::DEV_AUTH_ID;
-    let url = format!("http://{}/v1/Account/{id}/{path}", sip.http);
-    let resp = reqwest::Client::new()
-        .request(method, url)
-        .basic_auth(id, Some("test-token"))
-        .send()
-        .await
-        .expect("the REST API answers");
+    let url = if path.starts_with('/') {
+        format!("http://{}{path}", sip.http)
+    } else {
+        format!("http://{}/v1/Account/{id}/{path}", sip.http)
+    };
+    let mut req = reqwest::Client::new().request(method, url).basic_auth(id, Some("test-token"));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.expect("the REST API answers");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
@@ -284,20 +295,20 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
         }
         let t1 = first_packet(&heard1);
         tokio::time::sleep_until((t1 + Duration::from_millis(17_500)).into()).await;
-        let (status, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/").await;
+        let (status, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/", None).await;
         assert_eq!(status, 200, "{room}");
         let members = room["members"].as_array().cloned().unwrap_or_default();
         assert_eq!(members.len(), 2, "{room}");
         let one = members.iter().find(|m| m["from"] == "member1").expect("member 1 is in the room");
         let (member, call) = (one["member_id"].as_str().expect("id").to_owned(), one["call_uuid"].clone());
         let (status, kicked) =
-            rest(&sip, reqwest::Method::POST, &format!("Conference/MyConference/Member/{member}/Kick/")).await;
+            rest(&sip, reqwest::Method::POST, &format!("Conference/MyConference/Member/{member}/Kick/"), None).await;
         let at = Instant::now();
         assert_eq!(status, 202, "{kicked}");
         assert_eq!((kicked["message"].as_str(), kicked["member_id"].as_str()), (Some("kicked"), Some(member.as_str())));
         assert!(kicked["api_id"].is_string(), "{kicked}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let (_, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/").await;
+        let (_, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/", None).await;
         let left: Vec<_> = room["members"].as_array().into_iter().flatten().map(|m| m["from"].clone()).collect();
         assert_eq!(left, vec![serde_json::json!("member2")], "{room}");
         (at, call)
@@ -367,27 +378,13 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
 async fn serve_sip_refuses_outbound_calls_and_the_far_end_table_with_a_4xx() {
     let (_app, base) = App::spawn().await;
     let sip = sip_shell(&base).await;
-    let id = plivo_flow::server::DEV_AUTH_ID;
-    let http = reqwest::Client::new();
-    let call = http
-        .post(format!("http://{}/v1/Account/{id}/Call/", sip.http))
-        .basic_auth(id, Some("test-token"))
-        .json(&serde_json::json!({ "from": "1000", "to": "2000", "answer_url": format!("{base}/answer") }))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(call.status().as_u16(), 400);
-    let body: serde_json::Value = call.json().await.expect("json");
+    let call = serde_json::json!({ "from": "1000", "to": "2000", "answer_url": format!("{base}/answer") });
+    let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(call)).await;
+    assert_eq!(status, 400);
     assert!(body["error"].as_str().is_some_and(|e| e.contains("no outbound calls")), "{body}");
     assert!(body["api_id"].is_string(), "{body}");
-    let far = http
-        .get(format!("http://{}/sim/FarEnd/", sip.http))
-        .basic_auth(id, Some("test-token"))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(far.status().as_u16(), 400);
-    let body: serde_json::Value = far.json().await.expect("json");
+    let (status, body) = rest(&sip, reqwest::Method::GET, "/sim/FarEnd/", None).await;
+    assert_eq!(status, 400);
     assert!(body["error"].as_str().is_some_and(|e| e.contains("far-end")), "{body}");
     sip.stop().await;
 }

@@ -35,7 +35,7 @@ use rsipstack::{EndpointBuilder, platform::CancellationToken};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, WAV_RATES, espeak_voice, speak};
+pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, espeak_voice, speak};
 
 use crate::engine::{CallId, CallSetup, HangupSource, Input, MediaId, Webhook};
 use crate::media::rtp::{Leg, LegConfig, LegStats, SdpOffer, answer, write_answer};

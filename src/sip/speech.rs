@@ -21,10 +21,6 @@ pub const MAX_WAV_BYTES: usize = audio_file::MAX_AUDIO_BYTES;
 /// Longest a synthesiser run may take before it is killed.
 pub const SPEECH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The sample rates accepted in a WAV, [`audio_file::AUDIO_RATES`] (a rate outside is
-/// refused, not resampled).
-pub const WAV_RATES: std::ops::RangeInclusive<u32> = audio_file::AUDIO_RATES;
-
 /// Why speech could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SpeechError {
@@ -45,7 +41,7 @@ pub enum SpeechError {
         stderr: String,
     },
     /// Its output is not audio that [`audio_file::decode`] takes (a WAV at a rate of
-    /// [`WAV_RATES`]), or its resampling failed.
+    /// [`audio_file::AUDIO_RATES`]), or its resampling failed.
     #[error("{0}")]
     Audio(#[from] AudioFileError),
     /// The blocking thread that decodes and resamples the output was lost (it panicked or
