@@ -123,6 +123,10 @@ enum Command {
         /// the same `--stdout -v VOICE -- TEXT` arguments).
         #[arg(long, value_name = "PROGRAM", default_value = "espeak-ng")]
         espeak: PathBuf,
+        /// With --sip: the SIP gateway (UDP HOST:PORT) where <Dial>'s <Number>s are sent as
+        /// sip:NUMBER@HOST:PORT; without it they fail. <User>sip:…</User> is rung directly.
+        #[arg(long, value_name = "HOST:PORT", requires = "sip", value_parser = gateway_addr)]
+        sip_gateway: Option<std::net::SocketAddr>,
     },
     /// Run every scenario under the paths and compare each transcript with the `.expected`
     /// file beside it, and replay every cassette (`*.cassette.json`) with no application
@@ -237,6 +241,7 @@ fn main() -> ExitCode {
             answer_url,
             hangup_url,
             espeak,
+            sip_gateway,
         } => {
             // Cassettes are of simulated calls: checked before any folder is made.
             if sip.is_some() && record.is_some() {
@@ -262,7 +267,7 @@ fn main() -> ExitCode {
             };
             let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
             if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
-                let sip = plivo_flow::sip::SipConfig { listen, answer_url, hangup_url, espeak };
+                let sip = plivo_flow::sip::SipConfig { listen, answer_url, hangup_url, espeak, gateway: sip_gateway };
                 return ExitCode::from(serve_sip(sip, config, given));
             }
             serve(config, given)
@@ -1120,6 +1125,12 @@ fn resolve_credentials(
 }
 
 /// `serve --sip`: real calls (feature `sip`), with the REST API on `config.listen`.
+/// `--sip-gateway`'s HOST:PORT, resolved once (the first address).
+fn gateway_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs().map_err(|e| format!("{s}: {e}"))?.next().ok_or_else(|| format!("{s}: no address"))
+}
+
 fn serve_sip(sip: plivo_flow::sip::SipConfig, config: plivo_flow::server::ServerConfig, given: Credentials) -> u8 {
     init_logs();
     let Ok((auth_id, auth_token, source)) = credentials(given) else { return UNREADABLE };

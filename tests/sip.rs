@@ -90,6 +90,7 @@ async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
         answer_url: format!("{base}/answer"),
         hangup_url: Some(format!("{base}/hangup")),
         espeak: "espeak-ng".into(),
+        gateway: None,
     };
     let server = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -100,28 +101,38 @@ async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
     start(sip, server).await.expect("SIP starts")
 }
 
+/// A free UDP port of loopback.
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
 /// Runs SIPp once with `scenario` (its RTP sink port filled in) against `target`; panics
 /// unless the scenario passed.
 async fn sipp(scenario: &str, sink: SocketAddr, target: SocketAddr) {
+    run_sipp(scenario, sink, Some(target), free_port()).await;
+}
+
+/// Runs SIPp once with `scenario` on SIP port `port`, calling `target` (a UAC) or waiting to
+/// be called (a UAS, without one); panics unless the scenario passed.
+async fn run_sipp(scenario: &str, sink: SocketAddr, target: Option<SocketAddr>, port: u16) {
     let dir = std::env::temp_dir().join(format!("plivo-flow-sip-{}-{}", std::process::id(), sink.port()));
     std::fs::create_dir_all(&dir).expect("scenario dir");
     let scenario = scenario.replace("SINK_PORT", &sink.port().to_string()).replace("PCAP_DIR", PCAPS);
-    let file = dir.join("caller.xml");
+    let file = dir.join("scenario.xml");
     std::fs::write(&file, scenario).expect("write scenario");
     // Ports of its own for SIP and media, so that tests running at once do not meet.
-    let free = || std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port().to_string());
-    let (port, media_port) = (free().expect("a free port"), free().expect("a free port"));
+    let (port, media_port) = (port.to_string(), free_port().to_string());
     let sipp = tokio::process::Command::new("sipp")
-        .args(["-nostdin", "-m", "1", "-timeout", "30s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-nostdin", "-m", "1", "-timeout", "40s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port, "-mp", &media_port])
         .arg("-sf")
         .arg(&file)
-        .arg(target.to_string())
+        .args(target.map(|t| t.to_string()))
         .current_dir(&dir)
         .kill_on_drop(true)
         .output();
     let out =
-        tokio::time::timeout(Duration::from_secs(40), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
+        tokio::time::timeout(Duration::from_secs(50), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "SIPp's call failed: {}", String::from_utf8_lossy(&out.stdout));
 }
@@ -386,5 +397,69 @@ async fn serve_sip_refuses_outbound_calls_and_the_far_end_table_with_a_4xx() {
     let (status, body) = rest(&sip, reqwest::Method::GET, "/sim/FarEnd/", None).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().is_some_and(|e| e.contains("far-end")), "{body}");
+    sip.stop().await;
+}
+
+// <Dial>
+
+/// `<Dial><User>sip:…</User></Dial>` between two SIP user agents (SIPp both): plivo-flow
+/// rings the callee (an INVITE with its SDP offer), answers the caller when the callee
+/// answers, and bridges them: each hears the other and not itself. The callee's BYE ends the
+/// dial (`DialStatus=completed`, it rang), the flow goes on to its next element, audibly,
+/// and ends the caller's call with a BYE and one hangup webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_to_a_sip_user_bridges_both_ways_and_the_callee_hangup_goes_on_to_the_next_element() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let callee_port = free_port();
+    let flow = format!(
+        r#"<Response><Dial action="{base}/dialed" redirect="false" callbackUrl="{base}/dial-events"><User>sip:callee@127.0.0.1:{callee_port}</User></Dial><Speak>The other party has hung up. Good bye.</Speak><Hangup/></Response>"#
+    );
+    app.docs.lock().expect("lock").insert("/answer".into(), flow);
+    let sip = sip_shell(&base).await;
+    let (caller_sink, caller_heard) = sink().await;
+    let (callee_sink, callee_heard) = sink().await;
+    let callee = run_sipp(include_str!("sip/callee_answers_talks_hangs_up.xml"), callee_sink, None, callee_port);
+    let caller = async {
+        // The callee's SIPp listens first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sipp(include_str!("sip/caller_dials.xml"), caller_sink, sip.addr).await;
+    };
+    tokio::join!(callee, caller);
+
+    let (ta, tb) = (first_packet(&caller_heard), first_packet(&callee_heard));
+    let at = |t: Instant, ms: u64| t + Duration::from_millis(ms);
+    let levels = [
+        ("the callee hears the caller", level(&callee_heard, at(tb, 2500), at(tb, 8000))),
+        ("the caller hears itself", level(&caller_heard, at(ta, 2500), at(ta, 8000))),
+        ("the caller hears the callee", level(&caller_heard, at(ta, 10_500), at(ta, 16_000))),
+        ("the callee hears itself", level(&callee_heard, at(tb, 10_500), at(tb, 16_000))),
+        ("the caller after the callee's BYE", level(&caller_heard, at(ta, 18_500), at(ta, 20_500))),
+    ];
+    eprintln!("{levels:.1?}; caller answered {:?} after the callee", ta.saturating_duration_since(tb));
+    let [heard_b, echo_a, heard_a, echo_b, after] = levels.map(|(_, l)| l);
+    assert!(heard_b > -35.0 && heard_a > -35.0, "each hears the other: {levels:.1?}");
+    assert!(echo_a < -60.0 && echo_b < -60.0, "nobody hears itself: {levels:.1?}");
+    assert!(after > -35.0, "the caller hears the next element: {levels:.1?}");
+    assert!(ta.saturating_duration_since(tb) < Duration::from_millis(500), "the caller is answered with the callee");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !app.hits.lock().expect("lock").iter().any(|h| h.path == "/hangup") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hits = app.hits.lock().expect("lock").clone();
+    let dialed: Vec<_> = hits.iter().filter(|h| h.path == "/dialed").collect();
+    assert_eq!(dialed.len(), 1, "{hits:?}");
+    let d = dialed[0];
+    assert_eq!(d.param("DialStatus"), Some("completed"), "{d:?}");
+    assert_eq!(d.param("DialRingStatus"), Some("true"), "{d:?}");
+    let b_leg = d.param("DialBLegUUID").expect("DialBLegUUID");
+    assert_eq!(b_leg.len(), 36, "{d:?}");
+    let events: Vec<_> =
+        hits.iter().filter(|h| h.path == "/dial-events").filter_map(|h| h.param("DialAction")).collect();
+    assert_eq!(events, ["answer", "connected", "hangup"], "{hits:?}");
+    assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "one call, one hangup webhook: {hits:?}");
     sip.stop().await;
 }

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Media;
+
+mod bridge;
 use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, Mixer, PlayQueue, Recorder, SILENCE, Source};
-use crate::engine::{CallId, Command, DialEvent, Input, MediaId, RecordMode, RoomEvent};
+use crate::engine::{CallId, Command, Input, Listener, MediaId, RecordMode, RoomEvent};
 use crate::xml::values::{Language, Voice};
-use crate::xml::{Document, Verb};
+use crate::xml::{Dial, Document, Verb};
 
 /// One tick: the 20 ms of a frame.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -94,6 +96,25 @@ pub enum Work {
         /// Its length, ms.
         duration_ms: u64,
     },
+    /// Ring the `<Dial>`'s parties at once (`<User>` SIP URIs, `<Number>`s through a
+    /// gateway) and report what they do with [`AudioMedia::dial_progress`]`(call, media, …)`;
+    /// the first to answer is the B leg, the others stop ringing.
+    Dial {
+        /// The caller.
+        call: CallId,
+        /// The dial's media id.
+        media: MediaId,
+        /// The `<Dial>` (its targets, `callerId`, `callerName`, `sipHeaders`).
+        dial: Box<Dial>,
+    },
+    /// Stop ringing the parties of `call`'s dial `media` (SIP CANCEL) and hang up the one
+    /// that answered (BYE): the dial was cancelled, timed out, or its caller left.
+    EndDial {
+        /// The caller.
+        call: CallId,
+        /// The dial's media id.
+        media: MediaId,
+    },
 }
 
 impl Work {
@@ -101,7 +122,11 @@ impl Work {
     pub fn call(&self) -> &CallId {
         match self {
             Work::Answer(call) | Work::PreAnswer(call) | Work::Hangup(call) => call,
-            Work::Render { call, .. } | Work::SendDigits { call, .. } | Work::RecordingDone { call, .. } => call,
+            Work::Render { call, .. }
+            | Work::SendDigits { call, .. }
+            | Work::RecordingDone { call, .. }
+            | Work::Dial { call, .. }
+            | Work::EndDial { call, .. } => call,
         }
     }
 }
@@ -175,8 +200,12 @@ struct Room {
 /// next tick, and [`Media::poll_input`] plays the ticks due by `now`, reporting what ended in
 /// them (speech, playback, recordings) at the tick's time.
 ///
-/// Not yet on real audio: `<Dial>` (it fails at once: bridging needs the SIP shell's second
-/// leg), sounds for the dialed party (they play to the caller), `<Stream>`, speech
+/// `<Dial>`: the shell rings the parties ([`Work::Dial`]) and reports their progress
+/// ([`dial_progress`](Self::dial_progress)); the party that answered is a leg of its own
+/// (frames, keys and heard frames under its `b_leg` id) bridged to the caller as a room of
+/// two, once connected (at the answer, or at its `confirmKey`).
+///
+/// Not yet on real audio: `<Stream>`, speech
 /// recognition, REST play/speak to room members, and room sounds that need rendering (an
 /// `enterSound` URL's `<Speak>`/`<Play>`; its `<Wait>`s and `beep:N` do play).
 #[derive(Debug, Default)]
@@ -193,6 +222,10 @@ pub struct AudioMedia {
     frames_dropped: u64,
     ticks_skipped: u64,
     ticks: u64,
+    /// The calls' `<Dial>`s in progress.
+    dials: HashMap<CallId, bridge::Dialing>,
+    /// The B leg of each answered dial, to its caller.
+    callees: HashMap<CallId, CallId>,
 }
 
 impl AudioMedia {
@@ -217,6 +250,10 @@ impl AudioMedia {
     /// `call` pressed `key` (`0-9*#A-D`, from an RFC 4733 event): reported to the call at once.
     pub fn handle_key(&mut self, now: Duration, call: &CallId, key: char) {
         self.saw(now);
+        if self.caller_of(call).is_some() {
+            self.callee_key(now, call, key);
+            return;
+        }
         self.report(now, call, Input::Digits(key.to_string()));
     }
 
@@ -353,19 +390,24 @@ impl AudioMedia {
     fn room_event(&mut self, event: &RoomEvent) {
         match event {
             RoomEvent::Joined { call, room, muted, held, .. } => {
-                let audio = self.calls.entry(call.clone()).or_default();
-                let r = self.rooms.entry(room.clone()).or_default();
-                audio.flags = MemberFlags { muted: *muted, deaf: false, held: *held };
-                if let Ok(key) = r.mixer.add(audio.flags.audio()) {
-                    r.members.insert(call.clone(), key);
-                    audio.room = Some((room.clone(), key));
-                }
+                self.join(call, room, MemberFlags { muted: *muted, deaf: false, held: *held });
             }
             RoomEvent::Left { call, .. } => self.leave_room(call),
             RoomEvent::Muted { call, muted, .. } => self.set_member(call, |f| f.muted = *muted),
             RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |f| f.deaf = *deaf),
             RoomEvent::Held { call, held, .. } => self.set_member(call, |f| f.held = *held),
             _ => {}
+        }
+    }
+
+    /// `call` takes part in `room`'s mix with `flags`.
+    fn join(&mut self, call: &CallId, room: &Arc<str>, flags: MemberFlags) {
+        let audio = self.calls.entry(call.clone()).or_default();
+        let r = self.rooms.entry(room.clone()).or_default();
+        audio.flags = flags;
+        if let Ok(key) = r.mixer.add(audio.flags.audio()) {
+            r.members.insert(call.clone(), key);
+            audio.room = Some((room.clone(), key));
         }
     }
 
@@ -443,6 +485,8 @@ impl AudioMedia {
             finished.extend(done.into_iter().map(|m| (call.clone(), m)));
         }
         for (call, media) in finished {
+            // What the callee heard (confirmSound) is its caller's media.
+            let call = self.caller_of(&call).cloned().unwrap_or(call);
             self.report(at, &call, Input::MediaFinished(media));
         }
         for (call, media) in recorded {
@@ -539,9 +583,17 @@ impl Media for AudioMedia {
             Command::Beep { media, count } => {
                 self.enqueue(now, call, *media, vec![Part::Ready(Source::beeps(*count))], Some(1));
             }
-            Command::PlaySounds { media, sounds, looped, .. } => {
+            Command::PlaySounds { media, sounds, looped, to, .. } => {
                 let parts = Self::sound_parts(sounds);
-                self.enqueue(now, call, *media, parts, if *looped { None } else { Some(1) });
+                let plays = if *looped { None } else { Some(1) };
+                match to {
+                    // The callee's sounds (confirmSound) go to the party that answered.
+                    Listener::Callee => match self.callee_of(call).cloned() {
+                        Some(b) => self.enqueue(now, &b, *media, parts, plays),
+                        None => self.report(now, call, Input::MediaFinished(*media)),
+                    },
+                    Listener::Caller => self.enqueue(now, call, *media, parts, plays),
+                }
             }
             Command::SendDigits { media, digits } => {
                 let ms: u64 = digits
@@ -578,7 +630,8 @@ impl Media for AudioMedia {
                     }
                 }
             }
-            Command::Dial { .. } => self.report(now, call, Input::Dial(DialEvent::Failed)),
+            Command::Dial { media, dial } => self.start_dial(call, *media, dial),
+            Command::CancelDial(media) | Command::HangupCallee(media) => self.stop_dial(call, Some(*media)),
             Command::RoomSound { room, sound, .. } => {
                 let parts = match sound {
                     crate::engine::RoomSound::Beeps(n) => vec![Part::Ready(Source::beeps(*n))],
@@ -599,9 +652,7 @@ impl Media for AudioMedia {
                     let _ = r.mixer.room_mut().push(id, sources, Some(1));
                 }
             }
-            Command::CancelDial(_)
-            | Command::HangupCallee(_)
-            | Command::StartCollect { .. }
+            Command::StartCollect { .. }
             | Command::StopCollect(_)
             | Command::JoinConference { .. }
             | Command::LeaveConference { .. }
@@ -620,6 +671,7 @@ impl Media for AudioMedia {
     }
 
     fn call_ended(&mut self, call: &CallId) {
+        self.stop_dial(call, None);
         self.leave_room(call);
         let now = self.latest;
         let Some(audio) = self.calls.get_mut(call) else { return };
@@ -642,6 +694,7 @@ impl Media for AudioMedia {
     }
 
     fn forget(&mut self, call: &CallId) {
+        self.stop_dial(call, None);
         self.leave_room(call);
         self.calls.remove(call);
         if self.calls.is_empty() {

@@ -15,6 +15,7 @@
 //! calls and `<Dial>`, recording files (see `docs/sip-plan.md`).
 
 pub mod audio_file;
+mod dial;
 mod speech;
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use rsipstack::{EndpointBuilder, platform::CancellationToken};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+pub use dial::{InviteOutcome, MAX_DIAL_PARTIES};
 pub use speech::{MAX_TEXT_CHARS, MAX_WAV_BYTES, SPEECH_TIMEOUT, SpeechError, espeak_voice, speak};
 
 use crate::engine::{CallId, CallSetup, HangupSource, Input, MediaId, Webhook};
@@ -73,6 +75,9 @@ pub struct SipConfig {
     pub hangup_url: Option<String>,
     /// The synthesiser program (espeak-ng).
     pub espeak: PathBuf,
+    /// Where `<Dial>`'s `<Number>`s are sent (`sip:{number}@{gateway}`); without one they
+    /// fail (`DialStatus=failed`). `<User>` SIP URIs are rung directly.
+    pub gateway: Option<SocketAddr>,
 }
 
 /// Why `serve --sip` could not start.
@@ -115,8 +120,17 @@ impl RunningSip {
 pub enum Event {
     /// A new INVITE, its offer answered and its RTP socket bound.
     Invite(Box<NewCall>),
-    /// A dialog ended (the caller's BYE or CANCEL, a timeout).
+    /// A dialog ended (the caller's BYE or CANCEL, a timeout; a dialed party's BYE).
     Terminated(DialogId),
+    /// A dialed party's phone rings (180/183 to our INVITE).
+    Early(DialogId),
+    /// A dialed party's INVITE got its final response.
+    Invited {
+        /// The party (its `DialBLegUUID`, its INVITE's Call-ID).
+        b_leg: CallId,
+        /// How it ended.
+        outcome: InviteOutcome,
+    },
     /// An RTP datagram for a call.
     Rtp {
         /// The call.
@@ -158,6 +172,8 @@ struct LiveCall {
     answer_sdp: String,
     answered: bool,
     receiver: tokio::task::JoinHandle<()>,
+    /// For a dialed party (a B leg): its caller and the `<Dial>`'s media id.
+    caller: Option<(CallId, MediaId)>,
 }
 
 impl Drop for LiveCall {
@@ -204,6 +220,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         }
     }));
     tasks.push(tokio::spawn(states(state_rx, events.clone())));
+    let dialer = dial::Dialer::new(dialogs.clone(), state_tx.clone(), contact.clone(), addr, config.gateway);
     let ip = addr.ip();
     let ds = dialogs.clone();
     let ev = events.clone();
@@ -261,6 +278,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         ticks: 0,
         buf: Vec::with_capacity(MAX_DATAGRAM),
         rtp: RtpCounters::new(),
+        dialer,
     };
     // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
     // calls only.
@@ -310,12 +328,16 @@ async fn new_call(
     })
 }
 
-/// Dialog states: a dialog that terminated (BYE from the caller, CANCEL, timeout) ends its call.
+/// Dialog states: a dialog that terminated (BYE from the caller, CANCEL, timeout) ends its
+/// call; an early one (a dialed party's 180/183) makes its dial ring.
 async fn states(mut rx: DialogStateReceiver, events: mpsc::Sender<Event>) {
     while let Some(state) = rx.recv().await {
-        if let DialogState::Terminated(id, _) = state
-            && events.send(Event::Terminated(id)).await.is_err()
-        {
+        let event = match state {
+            DialogState::Terminated(id, _) => Event::Terminated(id),
+            DialogState::Early(id, _) => Event::Early(id),
+            _ => continue,
+        };
+        if events.send(event).await.is_err() {
             return;
         }
     }
@@ -335,6 +357,7 @@ struct SipShell {
     ticks: u64,
     buf: Vec<u8>,
     rtp: RtpCounters,
+    dialer: dial::Dialer,
 }
 
 /// `GET /metrics`' RTP counters ([`crate::server::metrics`]).
@@ -418,9 +441,10 @@ impl Shell for SipShell {
         match event {
             Event::Invite(call) => self.invite(rt, now, *call),
             Event::Terminated(id) => {
-                if let Some(call) = self.by_dialog.remove(&id)
-                    && rt.engine().call(&call).is_some_and(|c| !c.is_ended())
-                {
+                let Some(call) = self.by_dialog.remove(&id) else { return };
+                if self.calls.get(&call).is_some_and(|c| c.caller.is_some()) {
+                    self.callee_gone(rt, now, &call);
+                } else if rt.engine().call(&call).is_some_and(|c| !c.is_ended()) {
                     let _span = call_span(Some(&call)).entered();
                     tracing::debug!("the caller's dialog ended");
                     let _ = rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
@@ -445,16 +469,23 @@ impl Shell for SipShell {
             Event::Rendered { call, media, part, pcm } => {
                 rt.media_mut().provide_audio(&call, media, part, pcm);
             }
+            Event::Early(id) => {
+                let b_leg = CallId::from(id.call_id);
+                if self.dialer.is_ringing(&b_leg) {
+                    self.dial_ringing(rt, now, &b_leg);
+                }
+            }
+            Event::Invited { b_leg, outcome } => self.invited(rt, now, b_leg, outcome),
         }
     }
 
     /// The media's work (SIP, rendering), and the frames each call hears: moved once a tick,
     /// not per datagram.
-    fn service(&mut self, rt: &mut Runtime<AudioMedia>, _: Duration) -> bool {
+    fn service(&mut self, rt: &mut Runtime<AudioMedia>, now: Duration) -> bool {
         let mut busy = false;
         while let Some(work) = rt.media_mut().poll_work() {
             busy = true;
-            self.work(rt, work);
+            self.work(rt, now, work);
         }
         let ticks = rt.media().ticks();
         if ticks != self.ticks {
@@ -477,6 +508,7 @@ impl Shell for SipShell {
         if let Some(live) = self.calls.remove(&setup.id) {
             self.by_dialog.remove(&live.dialog_id);
         }
+        self.forget_dial(&setup.id);
     }
 
     fn start_call(
@@ -530,11 +562,12 @@ impl SipShell {
                 answer_sdp: call.answer_sdp,
                 answered: false,
                 receiver,
+                caller: None,
             },
         );
     }
 
-    fn work(&mut self, rt: &mut Runtime<AudioMedia>, work: Work) {
+    fn work(&mut self, rt: &mut Runtime<AudioMedia>, now: Duration, work: Work) {
         let _span = call_span(Some(work.call())).entered();
         match work {
             Work::Answer(call) => {
@@ -602,6 +635,8 @@ impl SipShell {
                     live.leg.send_digits(&digits);
                 }
             }
+            Work::Dial { call, media, dial } => self.dial(rt, now, call, media, &dial),
+            Work::EndDial { call, .. } => self.end_dial(&call),
             Work::RecordingDone { call, media, .. } => {
                 // Recording files come with the next step: the samples are let go.
                 let _ = rt.media_mut().take_recorded(&call, media);
