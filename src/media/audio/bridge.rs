@@ -130,3 +130,133 @@ impl AudioMedia {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::super::{TICK, Work};
+    use crate::engine::{CallId, Command, DialEvent, Input, Listener, MediaId};
+    use crate::media::mix::{FRAME_SAMPLES, Frame, goertzel_power};
+    use crate::media::{AudioMedia, Media};
+    use crate::xml::{Dial, Verb};
+
+    fn id(s: &str) -> CallId {
+        CallId::from(s.to_owned())
+    }
+
+    fn dial(attrs: &str) -> Box<Dial> {
+        let doc = crate::xml::parse(&format!("<Response><Dial {attrs}><User>sip:b@127.0.0.1</User></Dial></Response>"));
+        match doc.document.verbs.first() {
+            Some(Verb::Dial(d)) => d.clone(),
+            other => panic!("not a dial: {other:?}"),
+        }
+    }
+
+    /// A frame of a `hz` tone.
+    fn tone(hz: f64) -> Frame {
+        let mut f = [0i16; FRAME_SAMPLES];
+        for (i, s) in f.iter_mut().enumerate() {
+            *s = (8000.0 * (std::f64::consts::TAU * hz * i as f64 / 8000.0).sin()) as i16;
+        }
+        f
+    }
+
+    /// Plays `ticks` ticks in which the caller `a` says 400 Hz and the B leg `b` 800 Hz (whole periods per frame);
+    /// returns what each heard (400 and 800 Hz power of a's frames, then of b's) and the
+    /// inputs.
+    fn talk(m: &mut AudioMedia, now: &mut Duration, ticks: u32) -> ([f64; 4], Vec<Input>) {
+        let (a, b) = (id("a"), id("b"));
+        let (mut heard_a, mut heard_b, mut inputs) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ticks {
+            m.handle_frame(*now, &a, &tone(400.0));
+            m.handle_frame(*now, &b, &tone(800.0));
+            *now += TICK;
+            while let Some((_, i)) = m.poll_input(*now) {
+                inputs.push(i);
+            }
+            heard_a.extend(std::iter::from_fn(|| m.poll_heard(&a)).flatten());
+            heard_b.extend(std::iter::from_fn(|| m.poll_heard(&b)).flatten());
+        }
+        let p = |h: &[i16], hz| goertzel_power(h, hz, 8000);
+        ([p(&heard_a, 400.0), p(&heard_a, 800.0), p(&heard_b, 400.0), p(&heard_b, 800.0)], inputs)
+    }
+
+    fn answered(m: &mut AudioMedia, now: Duration) {
+        let event = DialEvent::Answered { b_leg: id("b"), to: "sip:b@127.0.0.1".into() };
+        assert!(m.dial_progress(now, &id("a"), MediaId(1), event));
+    }
+
+    #[test]
+    fn the_answering_party_and_the_caller_hear_each_other_and_not_themselves() {
+        let (mut m, mut now) = (AudioMedia::new(), Duration::ZERO);
+        m.handle_command(now, &id("a"), &Command::Answer);
+        m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(1), dial: dial("") });
+        assert_eq!(m.poll_work(), Some(Work::Answer(id("a"))));
+        assert!(matches!(m.poll_work(), Some(Work::Dial { media: MediaId(1), .. })));
+        assert!(!m.dial_progress(now, &id("a"), MediaId(9), DialEvent::Ringing), "another dial's media");
+        answered(&mut m, now);
+        let ([a400, a800, b400, b800], inputs) = talk(&mut m, &mut now, 10);
+        assert!(matches!(inputs.first(), Some(Input::Dial(DialEvent::Answered { .. }))), "{inputs:?}");
+        assert!(a800 > 1e-3 && a800 > 1e3 * a400.max(1e-12), "the caller hears the callee only: {a400} {a800}");
+        assert!(b400 > 1e-3 && b400 > 1e3 * b800.max(1e-12), "the callee hears the caller only: {b400} {b800}");
+        // The callee's keys are the caller's dial's.
+        m.handle_key(now, &id("b"), '7');
+        let (_, inputs) = talk(&mut m, &mut now, 1);
+        assert!(matches!(&inputs[..], [Input::Dial(DialEvent::CalleeDigits(k))] if k == "7"), "{inputs:?}");
+        // The caller hangs up: the shell hangs the callee up; nothing more of the dial.
+        m.call_ended(&id("a"));
+        assert_eq!(m.poll_work(), Some(Work::EndDial { call: id("a"), media: MediaId(1) }));
+        assert!(m.poll_heard(&id("b")).is_none() && m.caller_of(&id("b")).is_none());
+        assert!(!m.dial_progress(now, &id("a"), MediaId(1), DialEvent::CalleeHangup));
+    }
+
+    #[test]
+    fn with_confirm_key_the_callee_hears_confirm_sound_and_is_connected_only_by_the_key() {
+        let (mut m, mut now) = (AudioMedia::new(), Duration::ZERO);
+        m.handle_command(now, &id("a"), &Command::Answer);
+        m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(1), dial: dial(r#"confirmKey="5""#) });
+        answered(&mut m, now);
+        let doc = crate::xml::parse("<Response><Wait length=\"1\"/></Response>").document;
+        let sounds = Arc::new(doc);
+        let confirm = Command::PlaySounds {
+            media: MediaId(2),
+            sounds,
+            to: Listener::Callee,
+            looped: false,
+            what: "confirmSound",
+        };
+        m.handle_command(now, &id("a"), &confirm);
+        let ([_, a800, b400, _], _) = talk(&mut m, &mut now, 10);
+        assert!(a800 < 1e-9 && b400 < 1e-9, "not connected before the key: {a800} {b400}");
+        // confirmSound (1 s) ends as the caller's media.
+        let (_, inputs) = talk(&mut m, &mut now, 45);
+        assert!(inputs.iter().any(|i| matches!(i, Input::MediaFinished(MediaId(2)))), "{inputs:?}");
+        m.handle_key(now, &id("b"), '3');
+        let ([_, a800, ..], _) = talk(&mut m, &mut now, 5);
+        assert!(a800 < 1e-9, "another key does not connect");
+        m.handle_key(now, &id("b"), '5');
+        let ([_, a800, b400, _], inputs) = talk(&mut m, &mut now, 10);
+        assert!(inputs.iter().any(|i| matches!(i, Input::Dial(DialEvent::CalleeDigits(k)) if k == "5")), "{inputs:?}");
+        assert!(a800 > 1e-3 && b400 > 1e-3, "connected by the key: {a800} {b400}");
+    }
+
+    #[test]
+    fn a_cancelled_dial_is_ended_by_the_shell_and_reports_nothing_more() {
+        let (mut m, now) = (AudioMedia::new(), Duration::ZERO);
+        m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(1), dial: dial(r#"timeout="5""#) });
+        assert!(matches!(m.poll_work(), Some(Work::Dial { .. })));
+        m.handle_command(now, &id("a"), &Command::CancelDial(MediaId(3)));
+        assert_eq!(m.poll_work(), None, "another media id cancels nothing");
+        m.handle_command(now, &id("a"), &Command::CancelDial(MediaId(1)));
+        assert_eq!(m.poll_work(), Some(Work::EndDial { call: id("a"), media: MediaId(1) }));
+        assert!(!m.dial_progress(now, &id("a"), MediaId(1), DialEvent::Busy));
+        assert!(m.poll_input(now).is_none());
+        // Busy and the like end the dial with their report.
+        m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(4), dial: dial("") });
+        assert!(m.dial_progress(now, &id("a"), MediaId(4), DialEvent::Busy));
+        assert!(matches!(m.poll_input(now), Some((_, Input::Dial(DialEvent::Busy)))));
+        assert!(!m.dial_progress(now, &id("a"), MediaId(4), DialEvent::Failed));
+    }
+}
