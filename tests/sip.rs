@@ -85,12 +85,17 @@ fn first_packet(heard: &Heard) -> Instant {
 
 /// `serve --sip` on free ports (SIP and the REST API), answering with `{base}/answer`.
 async fn sip_shell(base: &str) -> plivo_flow::sip::RunningSip {
+    sip_shell_with(base, None).await
+}
+
+/// [`sip_shell`] sending `<Number>`s to `gateway`.
+async fn sip_shell_with(base: &str, gateway: Option<SocketAddr>) -> plivo_flow::sip::RunningSip {
     let sip = SipConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         answer_url: format!("{base}/answer"),
         hangup_url: Some(format!("{base}/hangup")),
         espeak: "espeak-ng".into(),
-        gateway: None,
+        gateway,
     };
     let server = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -134,7 +139,8 @@ async fn run_sipp(scenario: &str, sink: SocketAddr, target: Option<SocketAddr>, 
     let out =
         tokio::time::timeout(Duration::from_secs(50), sipp).await.expect("SIPp ends by itself").expect("SIPp runs");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "SIPp's call failed: {}", String::from_utf8_lossy(&out.stdout));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "SIPp's call failed: {stdout}{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,5 +467,58 @@ async fn a_dial_to_a_sip_user_bridges_both_ways_and_the_callee_hangup_goes_on_to
         hits.iter().filter(|h| h.path == "/dial-events").filter_map(|h| h.param("DialAction")).collect();
     assert_eq!(events, ["answer", "connected", "hangup"], "{hits:?}");
     assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "one call, one hangup webhook: {hits:?}");
+    sip.stop().await;
+}
+
+/// A busy `<User>` (486) gives `DialStatus=busy` and the flow goes on, unanswered, to a
+/// `<Number>` rung through `--sip-gateway` (`sip:15550001@gateway`, `sipHeaders` as `X-PH-`
+/// headers); the caller is answered when the gateway answers, and its `*` (RFC 4733) with
+/// `hangupOnStar` sends the gateway a BYE and the caller on to the next element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_user_then_a_number_through_the_gateway_hung_up_by_the_callers_star() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let (busy_port, gateway_port) = (free_port(), free_port());
+    let flow = format!(
+        r#"<Response><Dial action="{base}/busy" redirect="false"><User>sip:busy@127.0.0.1:{busy_port}</User></Dial><Dial action="{base}/dialed" redirect="false" hangupOnStar="true" sipHeaders="Case=dial-test"><Number>15550001</Number></Dial><Speak>You hung up on them.</Speak><Hangup/></Response>"#
+    );
+    app.docs.lock().expect("lock").insert("/answer".into(), flow);
+    let gateway: SocketAddr = format!("127.0.0.1:{gateway_port}").parse().expect("addr");
+    let sip = sip_shell_with(&base, Some(gateway)).await;
+    let (caller_sink, caller_heard) = sink().await;
+    let (busy_sink, _) = sink().await;
+    let (gateway_sink, gateway_heard) = sink().await;
+    let busy = run_sipp(include_str!("sip/callee_busy.xml"), busy_sink, None, busy_port);
+    let number = run_sipp(include_str!("sip/gateway_answers_until_bye.xml"), gateway_sink, None, gateway_port);
+    let caller = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sipp(include_str!("sip/caller_dials_then_presses_star.xml"), caller_sink, sip.addr).await;
+    };
+    // Each scenario passes: 486 and its ACK; the number's INVITE, and our BYE; the caller's
+    // answer, its star, and our BYE after the next element.
+    tokio::join!(busy, number, caller);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !app.hits.lock().expect("lock").iter().any(|h| h.path == "/hangup") {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hits = app.hits.lock().expect("lock").clone();
+    let status = |path: &str| hits.iter().filter(|h| h.path == path).map(|h| h.param("DialStatus")).collect::<Vec<_>>();
+    assert_eq!(status("/busy"), [Some("busy")], "{hits:?}");
+    assert_eq!(status("/dialed"), [Some("completed")], "{hits:?}");
+    let ta = first_packet(&caller_heard);
+    let tb = first_packet(&gateway_heard);
+    assert!(ta.saturating_duration_since(tb) < Duration::from_millis(500), "answered with the number");
+    // The star comes 3 s after the answer; the next element speaks after it.
+    let after = level(&caller_heard, ta + Duration::from_millis(3600), ta + Duration::from_millis(5000));
+    let before = level(&caller_heard, ta + Duration::from_millis(500), ta + Duration::from_millis(2500));
+    eprintln!("the caller before its star {before:.1} dBFS, after {after:.1}");
+    assert!(
+        before < -60.0 && after > -35.0,
+        "the gateway is silent, the next element is heard: {before:.1} {after:.1}"
+    );
+    assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "{hits:?}");
     sip.stop().await;
 }
