@@ -522,3 +522,61 @@ async fn a_busy_user_then_a_number_through_the_gateway_hung_up_by_the_callers_st
     assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "{hits:?}");
     sip.stop().await;
 }
+
+/// The bridge ends from the caller's side too: `timeLimit` hangs up the callee (a BYE to the
+/// gateway) and the caller goes on; the caller's BYE mid-bridge ends its call (one hangup
+/// webhook, `HangupSource=Caller`) and BYEs the callee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_time_limit_and_a_caller_bye_mid_bridge_hang_up_the_callee() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let gateway_port = free_port();
+    let gateway: SocketAddr = format!("127.0.0.1:{gateway_port}").parse().expect("addr");
+    let sip = sip_shell_with(&base, Some(gateway)).await;
+    let dial = |limit: &str| {
+        format!(
+            r#"<Response><Dial action="{base}/dialed" redirect="false" sipHeaders="Case=dial-test"{limit}><Number>15550001</Number></Dial><Speak>Time is up.</Speak><Hangup/></Response>"#
+        )
+    };
+    for (limit, caller) in [
+        (r#" timeLimit="2""#, include_str!("sip/caller_dials_then_presses_star.xml")),
+        ("", include_str!("sip/caller_hangs_up.xml")),
+    ] {
+        app.hits.lock().expect("lock").clear();
+        app.docs.lock().expect("lock").insert("/answer".into(), dial(limit));
+        let (caller_sink, _) = sink().await;
+        let (gateway_sink, _) = sink().await;
+        let number = run_sipp(include_str!("sip/gateway_answers_until_bye.xml"), gateway_sink, None, gateway_port);
+        let call = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            sipp(caller, caller_sink, sip.addr).await;
+        };
+        // The gateway's scenario passes only if our BYE reaches it.
+        tokio::join!(number, call);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && !app.hits.lock().expect("lock").iter().any(|h| h.path == "/hangup") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let hits = app.hits.lock().expect("lock").clone();
+        let hangups: Vec<_> = hits.iter().filter(|h| h.path == "/hangup").collect();
+        assert_eq!(hangups.len(), 1, "{limit}: {hits:?}");
+        // After `timeLimit` the flow's own `<Hangup/>` ends the call.
+        let source = if limit.is_empty() { "Caller" } else { "Answer XML" };
+        assert_eq!(hangups[0].param("HangupSource"), Some(source), "{limit}: {hits:?}");
+        if !limit.is_empty() {
+            let dialed: Vec<_> = hits.iter().filter(|h| h.path == "/dialed").collect();
+            assert_eq!(
+                dialed.iter().map(|h| h.param("DialStatus")).collect::<Vec<_>>(),
+                [Some("completed")],
+                "{hits:?}"
+            );
+            let answer = hits.iter().find(|h| h.path == "/answer").expect("answered");
+            let bridged = dialed[0].at.saturating_duration_since(answer.at);
+            assert!(bridged >= Duration::from_secs(2) && bridged < Duration::from_secs(3), "timeLimit=2: {bridged:?}");
+        }
+    }
+    sip.stop().await;
+}
