@@ -64,9 +64,18 @@ fn level(heard: &Heard, from: Instant, to: Instant) -> f64 {
 /// Whether a peer is missing (the test then says so and passes without running), unless
 /// `PLIVO_FLOW_REQUIRE_PEERS` is set (`.ci/run` sets it), where a missing peer fails.
 fn missing_peers() -> bool {
-    let missing = !have("sipp") || !have("espeak-ng") || !Path::new(PCAPS).join("dtmf_2833_1.pcap").exists();
+    missing_peers_and(&[])
+}
+
+/// [`missing_peers`], and these programs too.
+fn missing_peers_and(programs: &[&str]) -> bool {
+    let missing = !have("sipp")
+        || !have("espeak-ng")
+        || !Path::new(PCAPS).join("dtmf_2833_1.pcap").exists()
+        || !programs.iter().all(|p| have(p));
     if missing {
-        let what = format!("needs sipp (sip-tester), its pcaps in {PCAPS}, and espeak-ng; .ci/run installs them");
+        let what =
+            format!("needs sipp (sip-tester), its pcaps in {PCAPS}, espeak-ng and {programs:?}; .ci/run installs them");
         assert!(std::env::var_os("PLIVO_FLOW_REQUIRE_PEERS").is_none(), "{what}");
         eprintln!("skipped: {what}");
     }
@@ -578,5 +587,90 @@ async fn a_dial_time_limit_and_a_caller_bye_mid_bridge_hang_up_the_callee() {
             assert!(bridged >= Duration::from_secs(2) && bridged < Duration::from_secs(3), "timeLimit=2: {bridged:?}");
         }
     }
+    sip.stop().await;
+}
+
+/// baresip (Debian's `baresip-core`, headless) as the dialed party: it answers by itself
+/// (`answermode=auto`) and plays a 400 Hz tone from a WAV file (`aufile`); its `sndfile`
+/// module writes what it heard. The caller (SIPp) hears the tone, baresip hears the caller's
+/// speech, and `timeLimit` ends the bridge with our BYE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_to_baresip_bridges_its_tone_and_the_callers_speech() {
+    if missing_peers_and(&["baresip"]) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("plivo-flow-baresip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("baresip dir");
+    let tone = dir.join("tone.wav");
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&tone, spec).expect("tone file");
+    for i in 0..8000 * 20 {
+        let s = 8000.0 * (std::f64::consts::TAU * 400.0 * f64::from(i) / 8000.0).sin();
+        w.write_sample(s as i16).expect("write");
+    }
+    w.finalize().expect("tone written");
+    let port = free_port();
+    let config = format!(
+        "poll_method poll\nsip_listen 127.0.0.1:{port}\naudio_player aubridge,nul\naudio_source aufile,{}\n\
+         audio_alert aubridge,nul\naudio_channels 1\naudio_srate 8000\nmodule_path /usr/lib/baresip/modules\n\
+         module account.so\nmodule g711.so\nmodule aufile.so\nmodule aubridge.so\nmodule sndfile.so\n\
+         snd_path {}\n",
+        tone.display(),
+        dir.display()
+    );
+    std::fs::write(dir.join("config"), config).expect("config");
+    std::fs::write(dir.join("accounts"), "<sip:callee@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMA,PCMU\n")
+        .expect("accounts");
+    let mut baresip = tokio::process::Command::new("baresip")
+        .arg("-f")
+        .arg(&dir)
+        .args(["-n", "127.0.0.1", "-t", "30"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("baresip runs");
+
+    let (app, base) = App::spawn().await;
+    let flow = format!(
+        r#"<Response><Dial action="{base}/dialed" redirect="false" timeLimit="10"><User>sip:callee@127.0.0.1:{port}</User></Dial><Speak>Time is up.</Speak><Hangup/></Response>"#
+    );
+    app.docs.lock().expect("lock").insert("/answer".into(), flow);
+    let sip = sip_shell(&base).await;
+    let (caller_sink, caller_heard) = sink().await;
+    // baresip listens within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sipp(include_str!("sip/caller_dials.xml"), caller_sink, sip.addr).await;
+    baresip.kill().await.expect("baresip stops");
+
+    let ta = first_packet(&caller_heard);
+    let at = |ms: u64| ta + Duration::from_millis(ms);
+    let (tone_on, tone_off) =
+        (power_at(&caller_heard, at(500), at(6000), 400.0), power_at(&caller_heard, at(500), at(6000), 1000.0));
+    let tone_level = level(&caller_heard, at(500), at(6000));
+    let after = level(&caller_heard, at(10_500), at(11_500));
+    // What baresip heard, from the start of its call.
+    let dump = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip dumped what it heard");
+    let heard: Vec<i16> =
+        hound::WavReader::open(&dump).expect("a WAV").samples::<i16>().filter_map(Result::ok).collect();
+    let part = |from: usize, to: usize| rms_dbfs(heard.get(from * 8..to * 8).unwrap_or(&[]));
+    let (quiet, speech) = (part(0, 1200), part(2500, 8000));
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "the caller hears baresip's tone at {tone_level:.1} dBFS ({:.0} dB more power at 400 Hz than at 1 kHz), the next element at {after:.1}; baresip hears {quiet:.1} before the caller talks, {speech:.1} while it talks",
+        10.0 * (tone_on / tone_off.max(1e-30)).log10()
+    );
+    assert!(tone_level > -35.0 && tone_on > 100.0 * tone_off, "the caller hears the callee's tone");
+    assert!(speech > -35.0 && quiet < -50.0, "baresip hears the caller's speech, and only then");
+    assert!(after > -35.0, "after timeLimit the caller hears the next element");
+    let hits = app.hits.lock().expect("lock").clone();
+    let dialed: Vec<_> = hits.iter().filter(|h| h.path == "/dialed").map(|h| h.param("DialStatus")).collect();
+    assert_eq!(dialed, [Some("completed")], "{hits:?}");
     sip.stop().await;
 }
