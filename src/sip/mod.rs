@@ -11,8 +11,9 @@
 //!
 //! The call: From and To are the INVITE's user parts, `CallUUID` a fresh UUID; the answer
 //! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
-//! document's first verb answers, and the call ends with BYE both ways. Not yet: outbound
-//! calls and `<Dial>`, recording files (see `docs/sip-plan.md`).
+//! document's first verb answers, and the call ends with BYE both ways. `<Dial>` rings its
+//! parties with INVITEs of its own and bridges the one that answers (`src/sip/dial.rs`). Not
+//! yet: outbound calls from `POST Call/`, recording files (see `docs/sip-plan.md`).
 
 pub mod audio_file;
 mod dial;
