@@ -1,5 +1,5 @@
-//! Media: what carries out a call's [`Command`](crate::engine::Command)s for audio and
-//! signalling, and reports back the [`Input`](crate::engine::Input)s they cause.
+//! Media: what carries out a call's [`Command`]s for audio and
+//! signalling, and reports back the [`Input`]s they cause.
 //!
 //! # The media contract (sans-IO)
 //!
@@ -8,11 +8,11 @@
 //!
 //! | command | the media must report |
 //! |---|---|
-//! | `Speak`, `Play`, `Beep`, `PlaySounds`, `SendDigits` | [`Input::MediaFinished`](crate::engine::Input::MediaFinished) with the command's `media` when done (never for a `loop="0"` or looped sound), nothing after `StopMedia` |
-//! | `StartRecording` | [`Input::RecordingFinished`](crate::engine::Input::RecordingFinished) when the file is ready: by itself for a foreground recording that meets its silence `timeout`, after `StopRecording` otherwise |
-//! | `Dial` | [`Input::Dial`](crate::engine::Input::Dial) progress: answered, busy, no answer, failed, the callee's keys and hangup; nothing after `CancelDial`/`HangupCallee` |
-//! | `StartStream` | [`Input::StreamEnded`](crate::engine::Input::StreamEnded) when the far end closes it |
-//! | `StartCollect` | the caller's keys ([`Input::Digits`](crate::engine::Input::Digits)) and speech (the call applies its own timeouts) |
+//! | `Speak`, `Play`, `Beep`, `PlaySounds`, `SendDigits` | [`Input::MediaFinished`] with the command's `media` when done (never for a `loop="0"` or looped sound), nothing after `StopMedia` |
+//! | `StartRecording` | [`Input::RecordingFinished`] when the file is ready: by itself for a foreground recording that meets its silence `timeout`, after `StopRecording` otherwise |
+//! | `Dial` | [`Input::Dial`] progress: answered, busy, no answer, failed, the callee's keys and hangup; nothing after `CancelDial`/`HangupCallee` |
+//! | `StartStream` | [`Input::StreamEnded`] when the far end closes it |
+//! | `StartCollect` | the caller's keys ([`Input::Digits`]) and speech (the call applies its own timeouts) |
 //!
 //! The contract is the [`Media`] trait. A media layer has the same drive contract as the
 //! engine: every mutation takes `now`, and [`Media::poll_timeout`] says when it next has

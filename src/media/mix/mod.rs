@@ -12,7 +12,7 @@
 //!   heard, `deaf` members hear nothing) plus sounds played into the room;
 //! - [`Recorder`]: a recording's samples, bounded by its `maxLength`, with the silence
 //!   detection of `<Record timeout>`;
-//! - [`level`]: energy and tone measures (RMS in dBFS, Goertzel power) used by silence
+//! - `level`: energy and tone measures (RMS in dBFS, Goertzel power) used by silence
 //!   detection and by the tests.
 
 mod level;
