@@ -398,17 +398,21 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
     sip.stop().await;
 }
 
-/// What `serve --sip` cannot do yet is refused with a 4xx and a reason, never a 5xx: an
-/// outbound call (no SIP gateway) and the simulated far-end table (the far ends are real).
+/// What `serve --sip` cannot do is refused with a 4xx and a reason, never a 5xx: a call to
+/// a number without `--sip-gateway`, a simulated inbound call, and the simulated far-end table
+/// (the far ends are real).
 #[tokio::test]
-async fn serve_sip_refuses_outbound_calls_and_the_far_end_table_with_a_4xx() {
+async fn serve_sip_without_a_gateway_refuses_numbers_simulated_calls_and_the_far_end_table_with_a_4xx() {
     let (_app, base) = App::spawn().await;
     let sip = sip_shell(&base).await;
     let call = serde_json::json!({ "from": "1000", "to": "2000", "answer_url": format!("{base}/answer") });
-    let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(call)).await;
+    let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(call.clone())).await;
     assert_eq!(status, 400);
-    assert!(body["error"].as_str().is_some_and(|e| e.contains("no outbound calls")), "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("--sip-gateway")), "{body}");
     assert!(body["api_id"].is_string(), "{body}");
+    let (status, body) = rest(&sip, reqwest::Method::POST, "/sim/Call/", Some(call)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("INVITE")), "{body}");
     let (status, body) = rest(&sip, reqwest::Method::GET, "/sim/FarEnd/", None).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().is_some_and(|e| e.contains("far-end")), "{body}");
@@ -672,5 +676,75 @@ async fn a_dial_to_baresip_bridges_its_tone_and_the_callers_speech() {
     let hits = app.hits.lock().expect("lock").clone();
     let dialed: Vec<_> = hits.iter().filter(|h| h.path == "/dialed").map(|h| h.param("DialStatus")).collect();
     assert_eq!(dialed, [Some("completed")], "{hits:?}");
+    sip.stop().await;
+}
+
+// Outbound calls
+
+/// `POST Call/` places a SIP call: a number through `--sip-gateway` (SIPp as the gateway)
+/// rings, is answered, fetches its answer URL (`Direction=outbound`), speaks into the call,
+/// and `time_limit` ends it with a BYE (9030); a busy `sip:` URI ends the call unanswered
+/// (3010, source `Callee`) without fetching its answer URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let (gateway_port, busy_port) = (free_port(), free_port());
+    let gateway: SocketAddr = format!("127.0.0.1:{gateway_port}").parse().expect("addr");
+    let sip = sip_shell_with(&base, Some(gateway)).await;
+    app.docs
+        .lock()
+        .expect("lock")
+        .insert("/answer".into(), r#"<Response><Speak loop="0">Hello from plivo-flow.</Speak></Response>"#.into());
+    // The gateway scenario without its check of <Dial sipHeaders> (POST Call/ sends none).
+    let scenario = include_str!("sip/gateway_answers_until_bye.xml")
+        .replace(
+            r#"<ereg regexp="dial-test" search_in="hdr" header="X-PH-Case:" check_it="true" assign_to="case"/>"#,
+            "",
+        )
+        .replace(r#"variables="ruri,case""#, r#"variables="ruri""#);
+    let (gateway_sink, heard) = sink().await;
+    let (busy_sink, _) = sink().await;
+    let number = run_sipp(&scenario, gateway_sink, None, gateway_port);
+    let busy = run_sipp(include_str!("sip/callee_busy.xml"), busy_sink, None, busy_port);
+    let calls = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let call = serde_json::json!({
+            "from": "15551234", "to": "15550001", "answer_url": format!("{base}/answer"),
+            "hangup_url": format!("{base}/hangup"), "time_limit": 2,
+        });
+        let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(call)).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["message"], "call fired", "{body}");
+        let busy = serde_json::json!({
+            "from": "15551234", "to": format!("sip:busy@127.0.0.1:{busy_port}"),
+            "answer_url": format!("{base}/busy-answer"), "hangup_url": format!("{base}/busy-hangup"),
+        });
+        let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(busy)).await;
+        assert_eq!(status, 201, "{body}");
+    };
+    tokio::join!(number, busy, calls);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let ended = |hits: &[common::Hit]| ["/hangup", "/busy-hangup"].iter().all(|p| hits.iter().any(|h| h.path == *p));
+    while Instant::now() < deadline && !ended(&app.hits.lock().expect("lock")) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hits = app.hits.lock().expect("lock").clone();
+    let t = first_packet(&heard);
+    let speech = level(&heard, t, t + Duration::from_millis(1500));
+    eprintln!("the callee hears the outbound call's speech at {speech:.1} dBFS");
+    assert!(speech > -35.0, "the answered call speaks to the callee: {speech:.1}");
+    let answer = hits.iter().find(|h| h.path == "/answer").expect("the answer URL was fetched");
+    assert_eq!((answer.param("Direction"), answer.param("To")), (Some("outbound"), Some("15550001")), "{answer:?}");
+    let hangup = hits.iter().find(|h| h.path == "/hangup").expect("hangup");
+    assert_eq!(hangup.param("HangupCauseCode"), Some("9030"), "time_limit: {hangup:?}");
+    assert_eq!(hangup.param("CallUUID"), answer.param("CallUUID"));
+    let lasted = hangup.at.saturating_duration_since(answer.at);
+    assert!(lasted >= Duration::from_millis(1900) && lasted < Duration::from_secs(3), "time_limit=2: {lasted:?}");
+    assert!(!hits.iter().any(|h| h.path == "/busy-answer"), "a busy callee's call fetches no answer URL: {hits:?}");
+    let busy = hits.iter().find(|h| h.path == "/busy-hangup").expect("busy hangup");
+    assert_eq!((busy.param("HangupCauseCode"), busy.param("HangupSource")), (Some("3010"), Some("Callee")), "{busy:?}");
     sip.stop().await;
 }

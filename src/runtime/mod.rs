@@ -271,17 +271,34 @@ impl<M: Media> Runtime<M> {
     /// # Errors
     /// [`EngineError::DuplicateCall`] when a call with `setup.id` is still known (live, or
     /// ended and not forgotten yet); nothing changes then.
-    pub fn start_call(&mut self, now: Duration, mut setup: CallSetup) -> Result<CallId, EngineError> {
-        setup.account = self.account.clone();
-        let direction = setup.direction;
-        let id = self.engine.start_call(now, setup)?;
-        let name = self.transcript.name(&id);
-        self.transcript.line(now, &name, LineKind::Call, format!("{} call started", direction.as_str()));
+    pub fn start_call(&mut self, now: Duration, setup: CallSetup) -> Result<CallId, EngineError> {
+        let (id, direction) = self.begin_call(now, setup)?;
         if direction == Direction::Outbound {
             let _ = self.engine.handle_input(now, &id, Input::Answered);
         }
         self.drain(now);
         Ok(id)
+    }
+
+    /// Starts a call that stays unanswered until the shell says what its far end did: an
+    /// outbound call rings until [`Input::Answered`] (it then fetches its answer URL) or
+    /// [`Input::End`] (busy, no answer, …). For shells whose far ends are real (SIP).
+    ///
+    /// # Errors
+    /// As [`start_call`](Self::start_call).
+    pub fn start_ringing(&mut self, now: Duration, setup: CallSetup) -> Result<CallId, EngineError> {
+        let (id, _) = self.begin_call(now, setup)?;
+        self.drain(now);
+        Ok(id)
+    }
+
+    fn begin_call(&mut self, now: Duration, mut setup: CallSetup) -> Result<(CallId, Direction), EngineError> {
+        setup.account = self.account.clone();
+        let direction = setup.direction;
+        let id = self.engine.start_call(now, setup)?;
+        let name = self.transcript.name(&id);
+        self.transcript.line(now, &name, LineKind::Call, format!("{} call started", direction.as_str()));
+        Ok((id, direction))
     }
 
     /// Hands `input` to a call (its transcript line first, for the caller's and the far end's

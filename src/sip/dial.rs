@@ -164,7 +164,7 @@ impl SipShell {
 
     /// Sends one INVITE (its RTP socket bound first), its outcome coming back as
     /// [`Event::Invited`].
-    fn send_invite(
+    pub(super) fn send_invite(
         &mut self,
         b_leg: &CallId,
         from: &str,

@@ -12,11 +12,13 @@
 //! The call: From and To are the INVITE's user parts, `CallUUID` a fresh UUID; the answer
 //! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
 //! document's first verb answers, and the call ends with BYE both ways. `<Dial>` rings its
-//! parties with INVITEs of its own and bridges the one that answers (`src/sip/dial.rs`). Not
-//! yet: outbound calls from `POST Call/`, recording files (see `docs/sip-plan.md`).
+//! parties with INVITEs of its own and bridges the one that answers (`src/sip/dial.rs`). `POST
+//! Call/` places SIP calls (`src/sip/outbound.rs`). Not yet: recording files (see
+//! `docs/sip-plan.md`).
 
 pub mod audio_file;
 mod dial;
+mod outbound;
 mod speech;
 
 use std::collections::HashMap;
@@ -125,12 +127,20 @@ pub enum Event {
     Terminated(DialogId),
     /// A dialed party's phone rings (180/183 to our INVITE).
     Early(DialogId),
-    /// A dialed party's INVITE got its final response.
+    /// An INVITE of ours got its final response: a dialed party's, or an outbound call's.
     Invited {
-        /// The party (its `DialBLegUUID`, its INVITE's Call-ID).
+        /// The party (its `DialBLegUUID`) or the outbound call (its `CallUUID`): the
+        /// INVITE's Call-ID.
         b_leg: CallId,
         /// How it ended.
         outcome: InviteOutcome,
+    },
+    /// An outbound call's `ring_timeout`, `hangup_on_ring` or `time_limit` ran out.
+    Limit {
+        /// The call.
+        call: CallId,
+        /// The cause it ends with, if still live.
+        cause: crate::engine::HangupCause,
     },
     /// An RTP datagram for a call.
     Rtp {
@@ -280,6 +290,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         buf: Vec::with_capacity(MAX_DATAGRAM),
         rtp: RtpCounters::new(),
         dialer,
+        ringing_out: HashMap::new(),
     };
     // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
     // calls only.
@@ -359,6 +370,8 @@ struct SipShell {
     buf: Vec<u8>,
     rtp: RtpCounters,
     dialer: dial::Dialer,
+    /// Outbound calls (`POST Call/`) whose INVITE has no final response yet.
+    ringing_out: HashMap<CallId, outbound::Ringing>,
 }
 
 /// `GET /metrics`' RTP counters ([`crate::server::metrics`]).
@@ -445,10 +458,15 @@ impl Shell for SipShell {
                 let Some(call) = self.by_dialog.remove(&id) else { return };
                 if self.calls.get(&call).is_some_and(|c| c.caller.is_some()) {
                     self.callee_gone(rt, now, &call);
-                } else if rt.engine().call(&call).is_some_and(|c| !c.is_ended()) {
+                } else if let Some(c) = rt.engine().call(&call).filter(|c| !c.is_ended()) {
                     let _span = call_span(Some(&call)).entered();
-                    tracing::debug!("the caller's dialog ended");
-                    let _ = rt.handle_input(now, &call, Input::Hangup { source: HangupSource::Caller });
+                    tracing::debug!("the far end's dialog ended");
+                    // The far end of an outbound call is its callee.
+                    let source = match c.setup().direction {
+                        crate::engine::Direction::Outbound => HangupSource::Callee,
+                        crate::engine::Direction::Inbound => HangupSource::Caller,
+                    };
+                    let _ = rt.handle_input(now, &call, Input::Hangup { source });
                 }
             }
             Event::Rtp { call, datagram } => {
@@ -476,7 +494,11 @@ impl Shell for SipShell {
                     self.dial_ringing(rt, now, &b_leg);
                 }
             }
+            Event::Invited { b_leg, outcome } if self.is_ringing_out(&b_leg) => {
+                self.outbound_invited(rt, now, b_leg, outcome);
+            }
             Event::Invited { b_leg, outcome } => self.invited(rt, now, b_leg, outcome),
+            Event::Limit { call, cause } => self.limit_reached(rt, now, &call, cause),
         }
     }
 
@@ -510,18 +532,18 @@ impl Shell for SipShell {
             self.by_dialog.remove(&live.dialog_id);
         }
         self.forget_dial(&setup.id);
+        self.cancel_outbound(&setup.id);
     }
 
+    /// `POST Call/`: an INVITE to the callee (the rules: `src/sip/outbound.rs`).
     fn start_call(
         &mut self,
-        _: &mut Runtime<AudioMedia>,
-        _: Duration,
-        _: CallSetup,
-        _: &OutboundPlan,
+        rt: &mut Runtime<AudioMedia>,
+        now: Duration,
+        setup: CallSetup,
+        plan: &OutboundPlan,
     ) -> Result<CallId, StartRefused> {
-        Err(StartRefused::NotSupported(
-            "serve --sip starts calls only from SIP INVITEs: it places no outbound calls yet (no SIP gateway)",
-        ))
+        self.start_outbound(rt, now, setup, plan)
     }
 
     fn far_ends<'a>(&mut self, _: &'a mut Runtime<AudioMedia>) -> Option<&'a mut FarEnds> {
@@ -591,6 +613,8 @@ impl SipShell {
                     } else {
                         let _ = dialog.reject(Some(StatusCode::Decline), None);
                     }
+                } else {
+                    self.cancel_outbound(&call);
                 }
             }
             Work::Render { call, media, part, request } => {
