@@ -108,7 +108,7 @@ enum Command {
         /// replay with no application running. DIR is created if need be.
         #[arg(long, value_name = "DIR")]
         record: Option<PathBuf>,
-        /// Answer SIP calls (UDP) on this address and run each call's XML from --answer-url on
+        /// Answer SIP calls (UDP and TCP) on this address and run each call's XML from --answer-url on
         /// real audio (RTP, G.711, RFC 4733); the REST API (on --listen) controls them.
         #[arg(long, value_name = "ADDR", requires = "answer_url")]
         sip: Option<std::net::SocketAddr>,

@@ -126,9 +126,24 @@ async fn sipp(scenario: &str, sink: SocketAddr, target: SocketAddr) {
     run_sipp(scenario, sink, Some(target), free_port()).await;
 }
 
+/// [`sipp`] over TCP (`-t t1`: one connection), its Contact asking for TCP as a UA on TCP
+/// does, so that our in-dialog requests come over it too.
+async fn sipp_tcp(scenario: &str, sink: SocketAddr, target: SocketAddr) {
+    let scenario = scenario.replace(
+        "Contact: sip:sipp@[local_ip]:[local_port]",
+        "Contact: <sip:sipp@[local_ip]:[local_port];transport=tcp>",
+    );
+    run_sipp_with(&scenario, sink, Some(target), free_port(), &["-t", "t1"]).await;
+}
+
 /// Runs SIPp once with `scenario` on SIP port `port`, calling `target` (a UAC) or waiting to
 /// be called (a UAS, without one); panics unless the scenario passed.
 async fn run_sipp(scenario: &str, sink: SocketAddr, target: Option<SocketAddr>, port: u16) {
+    run_sipp_with(scenario, sink, target, port, &[]).await;
+}
+
+/// [`run_sipp`] with more SIPp arguments.
+async fn run_sipp_with(scenario: &str, sink: SocketAddr, target: Option<SocketAddr>, port: u16, args: &[&str]) {
     let dir = std::env::temp_dir().join(format!("plivo-flow-sip-{}-{}", std::process::id(), sink.port()));
     std::fs::create_dir_all(&dir).expect("scenario dir");
     let scenario = scenario.replace("SINK_PORT", &sink.port().to_string()).replace("PCAP_DIR", PCAPS);
@@ -139,6 +154,7 @@ async fn run_sipp(scenario: &str, sink: SocketAddr, target: Option<SocketAddr>, 
     let sipp = tokio::process::Command::new("sipp")
         .args(["-nostdin", "-m", "1", "-timeout", "40s", "-timeout_error", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &port, "-mp", &media_port])
+        .args(args)
         .arg("-sf")
         .arg(&file)
         .args(target.map(|t| t.to_string()))
@@ -157,6 +173,19 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     if missing_peers() {
         return;
     }
+    presses_1(false).await;
+}
+
+/// The same call with its SIP over TCP (the RTP stays UDP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tcp_sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_bye() {
+    if missing_peers() {
+        return;
+    }
+    presses_1(true).await;
+}
+
+async fn presses_1(tcp: bool) {
     let (app, base) = App::spawn().await;
     let docs = [
         (
@@ -175,7 +204,11 @@ async fn sipp_presses_1_the_app_gets_digits_and_hears_speech_then_silence_then_b
     }
     let sip = sip_shell(&base).await;
     let (sink_addr, heard) = sink().await;
-    sipp(include_str!("sip/caller_presses_1.xml"), sink_addr, sip.addr).await;
+    if tcp {
+        sipp_tcp(include_str!("sip/caller_presses_1.xml"), sink_addr, sip.addr).await;
+    } else {
+        sipp(include_str!("sip/caller_presses_1.xml"), sink_addr, sip.addr).await;
+    }
 
     // The app: the answer URL with the INVITE's user parts, then the key, exactly as pressed.
     let hits = app.hits.lock().expect("lock").clone();

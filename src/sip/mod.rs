@@ -1,5 +1,5 @@
 //! Real calls: `plivo-flow serve --sip ADDR --answer-url URL` answers SIP INVITEs over UDP and
-//! runs each call's Plivo XML on real audio (feature `sip`).
+//! TCP (the same port) and runs each call's Plivo XML on real audio (feature `sip`).
 //!
 //! The shell around the sans-IO core: rsipstack does SIP (transactions, dialogs, RFC 3261);
 //! each call gets an RTP socket and a [`Leg`] (G.711, RFC 4733). The REST server's driver
@@ -32,8 +32,9 @@ use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::sip::{Header, Method, Param, StatusCode, ToTypedHeader, Transport};
 use rsipstack::transport::TransportLayer;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::{EndpointBuilder, platform::CancellationToken};
 use tokio::net::UdpSocket;
@@ -70,7 +71,8 @@ const MAX_DATAGRAM: usize = 2_048;
 /// [`ServerConfig`]: listen address, credentials, webhook bounds, seed).
 #[derive(Debug, Clone)]
 pub struct SipConfig {
-    /// Where SIP listens (UDP); its address is also the one advertised in SDP.
+    /// Where SIP listens (UDP, and TCP on the same port); its address is also the one
+    /// advertised in SDP.
     pub listen: SocketAddr,
     /// The answer URL of every inbound call.
     pub answer_url: String,
@@ -206,7 +208,12 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
     let udp = UdpConnection::create_connection(config.listen, None, Some(cancel.child_token()))
         .await
         .map_err(|e| SipError::Stack(e.to_string()))?;
+    // TCP on the same port (RFC 3261 §18: a UA listens on both).
+    let bound = udp.get_addr().get_socketaddr().map_err(|e| SipError::Stack(e.to_string()))?;
+    let tcp = TcpListenerConnection::new(bound, None).await.map_err(|e| SipError::Stack(e.to_string()))?;
+    std::net::TcpListener::bind(bound).map_err(|e| SipError::Stack(format!("TCP {bound}: {e}")))?;
     transport.add_transport(udp.into());
+    transport.add_transport(tcp.into());
     let endpoint = EndpointBuilder::new()
         .with_cancel_token(cancel.clone())
         .with_transport_layer(transport)
@@ -221,6 +228,10 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
     let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
     let (state_tx, state_rx) = dialogs.new_dialog_state_channel();
     let contact = dialogs.build_local_contact(None, None).map_err(|e| SipError::Stack(e.to_string()))?;
+    // A dialog that came over TCP asks for its in-dialog requests over TCP too.
+    let tcp_contact = dialogs
+        .build_local_contact(None, Some(vec![Param::Transport(Transport::Tcp)]))
+        .map_err(|e| SipError::Stack(e.to_string()))?;
     let (events, rx) = mpsc::channel(MAX_EVENTS);
 
     let mut tasks = Vec::new();
@@ -246,8 +257,14 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
             }
             match tx.original.method {
                 Method::Invite => {
-                    let Ok(dialog) = ds.get_or_create_server_invite(&tx, state_tx.clone(), None, Some(contact.clone()))
-                    else {
+                    let tcp = tx
+                        .original
+                        .via_header()
+                        .ok()
+                        .and_then(|v| v.typed().ok())
+                        .is_some_and(|v| v.transport == Transport::Tcp);
+                    let contact = if tcp { tcp_contact.clone() } else { contact.clone() };
+                    let Ok(dialog) = ds.get_or_create_server_invite(&tx, state_tx.clone(), None, Some(contact)) else {
                         let _ = tx.reply(StatusCode::ServerInternalError).await;
                         continue;
                     };
