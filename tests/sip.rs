@@ -528,7 +528,7 @@ async fn a_busy_user_then_a_number_through_the_gateway_hung_up_by_the_callers_st
     let (app, base) = App::spawn().await;
     let (busy_port, gateway_port) = (free_port(), free_port());
     let flow = format!(
-        r#"<Response><Dial action="{base}/busy" redirect="false"><User>sip:busy@127.0.0.1:{busy_port}</User></Dial><Dial action="{base}/dialed" redirect="false" hangupOnStar="true" sipHeaders="Case=dial-test"><Number>15550001</Number></Dial><Speak>You hung up on them.</Speak><Hangup/></Response>"#
+        r#"<Response><Dial action="{base}/busy" redirect="false"><User>sip:busy@127.0.0.1:{busy_port}</User></Dial><Dial action="{base}/dialed" redirect="false" hangupOnStar="true" sipHeaders="Case=dial-test" callbackUrl="{base}/dial-events"><Number>15550001</Number></Dial><Speak>You hung up on them.</Speak><Hangup/></Response>"#
     );
     app.docs.lock().expect("lock").insert("/answer".into(), flow);
     let gateway: SocketAddr = format!("127.0.0.1:{gateway_port}").parse().expect("addr");
@@ -554,6 +554,12 @@ async fn a_busy_user_then_a_number_through_the_gateway_hung_up_by_the_callers_st
     let status = |path: &str| hits.iter().filter(|h| h.path == path).map(|h| h.param("DialStatus")).collect::<Vec<_>>();
     assert_eq!(status("/busy"), [Some("busy")], "{hits:?}");
     assert_eq!(status("/dialed"), [Some("completed")], "{hits:?}");
+    let answer = hits.iter().find(|h| h.path == "/dial-events").expect("the dial's answer event");
+    assert_eq!(
+        (answer.param("DialAction"), answer.param("DialBLegTo")),
+        (Some("answer"), Some("15550001")),
+        "{answer:?}"
+    );
     let ta = first_packet(&caller_heard);
     let tb = first_packet(&gateway_heard);
     assert!(ta.saturating_duration_since(tb) < Duration::from_millis(500), "answered with the number");

@@ -106,17 +106,19 @@ impl Dialer {
     }
 }
 
-/// The request URI a target is rung at, and its `DialBLegTo`.
-fn target_uri(target: &DialTarget, gateway: Option<SocketAddr>) -> Option<(String, Option<String>)> {
+/// Where a target is rung: its request URI, its `DialBLegTo` (the URI, or the number) and its
+/// `sendDigits`; `None` without a URI, or for a number without a gateway.
+fn target_uri(target: &DialTarget, gateway: Option<SocketAddr>) -> Option<(String, String, Option<String>)> {
     match target {
         DialTarget::User(u) => {
             let uri = u.uri.as_ref()?.as_str().to_owned();
-            Some((uri, u.send_digits.as_ref().map(|d| d.as_str().to_owned())))
+            Some((uri.clone(), uri, u.send_digits.as_ref().map(|d| d.as_str().to_owned())))
         }
         DialTarget::Number(n) => {
             let number = n.number.as_ref()?.as_str();
             let gateway = gateway?;
-            Some((format!("sip:{number}@{gateway}"), n.send_digits.as_ref().map(|d| d.as_str().to_owned())))
+            let digits = n.send_digits.as_ref().map(|d| d.as_str().to_owned());
+            Some((format!("sip:{number}@{gateway}"), number.to_owned(), digits))
         }
     }
 }
@@ -142,17 +144,17 @@ impl SipShell {
             .collect();
         let mut parties = Parties { media, ringing: 0, rang: false, answered: false, busy: false, no_answer: false };
         for target in dial.targets.iter().take(MAX_DIAL_PARTIES) {
-            let Some((to, send_digits)) = target_uri(target, self.dialer.gateway) else {
+            let Some((uri, to, send_digits)) = target_uri(target, self.dialer.gateway) else {
                 tracing::debug!("a <Dial> party without a SIP URI or gateway is not rung");
                 continue;
             };
             let b_leg = CallId::from(rt.new_uuid());
-            match self.send_invite(&b_leg, &from, &to, &headers) {
+            match self.send_invite(&b_leg, &from, &uri, &headers) {
                 Ok((dialog, socket)) => {
                     parties.ringing += 1;
                     self.dialer.ringing.insert(b_leg, Party { caller: call.clone(), to, dialog, socket, send_digits });
                 }
-                Err(e) => tracing::warn!("<Dial> to {to} not sent: {e}"),
+                Err(e) => tracing::warn!("<Dial> to {uri} not sent: {e}"),
             }
         }
         if parties.ringing == 0 {
