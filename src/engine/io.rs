@@ -612,6 +612,9 @@ pub enum Command {
         media: MediaId,
         /// The tones (`0-9*#A-D`, `w` = 0.5 s, `W` = 1 s).
         digits: String,
+        /// Who they are sent to: the call's far end (`<DTMF>`, `POST Call/{uuid}/DTMF/` with
+        /// `leg=aleg`), or the party its `<Dial>` bridged (`leg=bleg`).
+        to: Listener,
     },
     /// Start collecting key presses and/or speech for a `<GetDigits>` / `<GetInput>`; report
     /// them as [`Input::Digits`] / [`Input::Speech`]. The call applies the timeouts itself;

@@ -595,7 +595,7 @@ impl Media for AudioMedia {
                     Listener::Caller => self.enqueue(now, call, *media, parts, plays),
                 }
             }
-            Command::SendDigits { media, digits } => {
+            Command::SendDigits { media, digits, to } => {
                 let ms: u64 = digits
                     .chars()
                     .map(|c| match c {
@@ -604,7 +604,14 @@ impl Media for AudioMedia {
                         _ => 250,
                     })
                     .sum();
-                self.work.push_back(Work::SendDigits { call: call.clone(), digits: digits.clone() });
+                // `leg=bleg`: the party the dial bridged hears them (none: nobody does).
+                let target = match to {
+                    Listener::Caller => Some(call.clone()),
+                    Listener::Callee => self.callee_of(call).cloned(),
+                };
+                if let Some(target) = target {
+                    self.work.push_back(Work::SendDigits { call: target, digits: digits.clone() });
+                }
                 self.enqueue(now, call, *media, vec![Part::Ready(Source::silence_ms(ms))], Some(1));
             }
             Command::StopMedia(media) => {

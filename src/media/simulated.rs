@@ -237,7 +237,7 @@ impl SimulatedMedia {
                 let len = if *looped { None } else { Some(self.sounds_len(sounds)) };
                 self.finish_after(now, call, *media, len);
             }
-            Command::SendDigits { media, digits } => {
+            Command::SendDigits { media, digits, .. } => {
                 let len: Duration = digits
                     .chars()
                     .map(|c| match c {

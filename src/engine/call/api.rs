@@ -214,7 +214,8 @@ impl Call {
                     return Err(CallOpError::NoBLeg(id));
                 }
                 let media = self.media_id();
-                self.emit(Command::SendDigits { media, digits });
+                let to = if b_leg { Listener::Callee } else { Listener::Caller };
+                self.emit(Command::SendDigits { media, digits, to });
                 Ok(None)
             }
             CallOp::StartRecording { format, time_limit, callback, transcription } => {

@@ -61,7 +61,7 @@ impl Call {
         self.ensure_answered(now);
         let media = self.media_id();
         let digits = d.digits.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default();
-        self.emit(Command::SendDigits { media, digits });
+        self.emit(Command::SendDigits { media, digits, to: crate::engine::Listener::Caller });
         if d.async_ {
             return Flow::Next(super::Outcome::Sent);
         }

@@ -205,6 +205,11 @@ mod tests {
         m.handle_key(now, &id("b"), '7');
         let (_, inputs) = talk(&mut m, &mut now, 1);
         assert!(matches!(&inputs[..], [Input::Dial(DialEvent::CalleeDigits(k))] if k == "7"), "{inputs:?}");
+        // `POST Call/{uuid}/DTMF/` with `leg=bleg` reaches the callee; `aleg` the caller.
+        for (to, heard_by) in [(Listener::Callee, "b"), (Listener::Caller, "a")] {
+            m.handle_command(now, &id("a"), &Command::SendDigits { media: MediaId(5), digits: "12".into(), to });
+            assert_eq!(m.poll_work(), Some(Work::SendDigits { call: id(heard_by), digits: "12".into() }));
+        }
         // The caller hangs up: the shell hangs the callee up; nothing more of the dial.
         m.call_ended(&id("a"));
         assert_eq!(m.poll_work(), Some(Work::EndDial { call: id("a"), media: MediaId(1) }));
