@@ -265,6 +265,12 @@ fn dial_bridges_answers_the_caller_and_ends_on_star() {
         ]
     );
     assert_eq!(call.poll_timeout(), Some(at(61)));
+    // Bridged, `leg=bleg` tones go to the callee.
+    let digits = super::CallOp::SendDigits { digits: "9".into(), b_leg: true };
+    assert_eq!(
+        call.call_op(at(2), digits).map(|_| lines(&drain(&mut call))),
+        Ok(vec!["SendDigits { media: MediaId(5), digits: \"9\", to: Callee }".to_owned()])
+    );
     assert_eq!(
         step(&mut call, at(5), Input::Digits("*".into())),
         [
@@ -436,7 +442,7 @@ fn speak_wait_dtmf_play_run_in_order() {
         [
             "< Wait: silence detected",
             "> DTMF",
-            "SendDigits { media: MediaId(3), digits: \"12\" }",
+            "SendDigits { media: MediaId(3), digits: \"12\", to: Caller }",
             "< DTMF: sent",
             "> Play",
             "play MediaId(4)",
@@ -522,7 +528,10 @@ fn call_api_sounds_play_over_the_verb_replace_each_other_and_stop() {
     let both = CallOp::Play { sounds: doc.clone(), legs: CallLegs::Both, looped: true };
     assert_eq!(op(&mut call, at(5), both), Ok(vec!["sounds MediaId(5) API play to Caller looped true".to_owned()]));
     let digits = CallOp::SendDigits { digits: "12".into(), b_leg: false };
-    assert_eq!(op(&mut call, at(6), digits), Ok(vec!["SendDigits { media: MediaId(6), digits: \"12\" }".to_owned()]));
+    assert_eq!(
+        op(&mut call, at(6), digits),
+        Ok(vec!["SendDigits { media: MediaId(6), digits: \"12\", to: Caller }".to_owned()])
+    );
     // The call's end stops what the API left playing.
     let end = step(&mut call, at(7), Input::Hangup { source: crate::engine::HangupSource::Caller });
     assert!(end.contains(&"StopMedia(MediaId(5))".to_owned()), "{end:?}");
