@@ -787,3 +787,62 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
     assert_eq!((busy.param("HangupCauseCode"), busy.param("HangupSource")), (Some("3010"), Some("Callee")), "{busy:?}");
     sip.stop().await;
 }
+
+/// The ways a `<Dial>` waits: a party that only rings is CANCELled at the `<Dial timeout>`
+/// (`DialStatus=no-answer`, `DialRingStatus=true`), and the caller, still unanswered, goes on
+/// to a `<Dial confirmKey>` whose party hears `confirmSound` and is connected only when it
+/// presses the key (RFC 4733): then the caller is answered and the two hear each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ringing_party_is_cancelled_at_the_timeout_and_a_confirm_key_connects_the_next() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let (ringer_port, confirmer_port) = (free_port(), free_port());
+    let flow = format!(
+        r#"<Response><Dial timeout="2" action="{base}/unanswered" redirect="false"><User>sip:ringer@127.0.0.1:{ringer_port}</User></Dial><Dial confirmKey="5" confirmSound="{base}/confirm" timeLimit="5" action="{base}/dialed" redirect="false" callbackUrl="{base}/dial-events"><User>sip:confirmer@127.0.0.1:{confirmer_port}</User></Dial><Speak>Good bye.</Speak><Hangup/></Response>"#
+    );
+    let confirm = r#"<Response><Speak>You have a call. Press five to take it.</Speak></Response>"#;
+    app.docs.lock().expect("lock").insert("/answer".into(), flow);
+    app.docs.lock().expect("lock").insert("/confirm".into(), confirm.into());
+    let sip = sip_shell(&base).await;
+    let (caller_sink, caller_heard) = sink().await;
+    let (ringer_sink, _) = sink().await;
+    let (confirmer_sink, confirmer_heard) = sink().await;
+    let ringer = run_sipp(include_str!("sip/callee_rings_until_cancel.xml"), ringer_sink, None, ringer_port);
+    let confirmer = run_sipp(include_str!("sip/callee_confirms_with_5.xml"), confirmer_sink, None, confirmer_port);
+    let caller = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sipp(include_str!("sip/caller_dials.xml"), caller_sink, sip.addr).await;
+    };
+    tokio::join!(ringer, confirmer, caller);
+
+    let hits = app.hits.lock().expect("lock").clone();
+    let unanswered = hits.iter().find(|h| h.path == "/unanswered").expect("the first dial's action");
+    assert_eq!(
+        (unanswered.param("DialStatus"), unanswered.param("DialRingStatus")),
+        (Some("no-answer"), Some("true")),
+        "{unanswered:?}"
+    );
+    let dialed = hits.iter().find(|h| h.path == "/dialed").expect("the second dial's action");
+    assert_eq!(dialed.param("DialStatus"), Some("completed"), "{dialed:?}");
+    let events: Vec<_> =
+        hits.iter().filter(|h| h.path == "/dial-events").filter_map(|h| h.param("DialAction")).collect();
+    assert_eq!(events, ["answer", "connected", "hangup"], "{hits:?}");
+    let connected = hits.iter().find(|h| h.param("DialAction") == Some("connected")).expect("connected").at;
+    let tb = first_packet(&confirmer_heard);
+    let ta = first_packet(&caller_heard);
+    let prompt = level(&confirmer_heard, tb + Duration::from_millis(200), tb + Duration::from_millis(1500));
+    let connect_ms = ta.saturating_duration_since(tb).as_millis();
+    // The caller is answered at the key; it talks from 1.5 s after its ACK.
+    let talk = level(&confirmer_heard, ta + Duration::from_millis(2000), ta + Duration::from_millis(4500));
+    eprintln!(
+        "the party hears confirmSound at {prompt:.1} dBFS, is connected {connect_ms} ms after its answer, then hears the caller at {talk:.1}"
+    );
+    assert!(prompt > -35.0, "confirmSound reaches the party: {prompt:.1}");
+    assert!((2400..4500).contains(&connect_ms), "connected at the key, 2.5 s after the answer: {connect_ms} ms");
+    let apart = connected.saturating_duration_since(ta).max(ta.saturating_duration_since(connected));
+    assert!(apart < Duration::from_millis(500), "the caller is answered at the key: {apart:?} apart");
+    assert!(talk > -35.0, "connected, the party hears the caller: {talk:.1}");
+    sip.stop().await;
+}
