@@ -308,6 +308,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         rtp: RtpCounters::new(),
         dialer,
         ringing_out: HashMap::new(),
+        limits: HashMap::new(),
     };
     // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
     // calls only.
@@ -389,6 +390,8 @@ struct SipShell {
     dialer: dial::Dialer,
     /// Outbound calls (`POST Call/`) whose INVITE has no final response yet.
     ringing_out: HashMap<CallId, outbound::Ringing>,
+    /// The outbound calls' `ring_timeout`/`hangup_on_ring`/`time_limit` timers.
+    limits: HashMap<CallId, Vec<tokio::task::AbortHandle>>,
 }
 
 /// `GET /metrics`' RTP counters ([`crate::server::metrics`]).
@@ -550,6 +553,7 @@ impl Shell for SipShell {
         }
         self.forget_dial(&setup.id);
         self.cancel_outbound(&setup.id);
+        self.forget_limits(&setup.id);
     }
 
     /// `POST Call/`: an INVITE to the callee (the rules: `src/sip/outbound.rs`).

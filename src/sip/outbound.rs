@@ -83,12 +83,22 @@ impl SipShell {
     }
 
     /// Ends `call` with `cause` after `after`, if it is still live then ([`Event::Limit`]).
-    fn limit(&self, call: &CallId, after: Duration, cause: HangupCause) {
-        let (events, call) = (self.events.clone(), call.clone());
-        tokio::spawn(async move {
+    /// The timer goes when the call is forgotten ([`Self::forget_limits`]), so a call's
+    /// timers (at most three) never outlive it.
+    fn limit(&mut self, call: &CallId, after: Duration, cause: HangupCause) {
+        let (events, id) = (self.events.clone(), call.clone());
+        let timer = tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = events.send(Event::Limit { call, cause }).await;
+            let _ = events.send(Event::Limit { call: id, cause }).await;
         });
+        self.limits.entry(call.clone()).or_default().push(timer.abort_handle());
+    }
+
+    /// Stops `call`'s limit timers.
+    pub(super) fn forget_limits(&mut self, call: &CallId) {
+        for timer in self.limits.remove(call).into_iter().flatten() {
+            timer.abort();
+        }
     }
 
     /// Whether `call` is an outbound call still ringing.
