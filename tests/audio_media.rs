@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plivo_flow::engine::{CallId, CallSetup, FetchReply, HttpRequest, MemberId, MemberTarget, Reply};
+use plivo_flow::engine::{CallId, CallSetup, FetchReply, HttpRequest, MemberId, MemberMedia, MemberTarget, Reply};
 use plivo_flow::media::mix::{FRAME_SAMPLES, Frame, SILENCE, goertzel_power, rms_dbfs};
 use plivo_flow::media::rtp::{Leg, LegConfig, SdpOffer, answer};
 use plivo_flow::media::{AudioMedia, AudioRequest, TICK, Work};
@@ -94,7 +94,12 @@ impl Rig {
                 if let Work::Render { call, media, part, request } = &w {
                     let pcm: Option<Arc<[i16]>> = match request {
                         AudioRequest::Speak { text, .. } => Some(tone(tone_of(text), 500, 0).into()),
-                        AudioRequest::Play { .. } => None,
+                        // `…/tone-<Hz>.wav`: that tone; anything else cannot be fetched.
+                        AudioRequest::Play { url } => url
+                            .strip_prefix("https://app.example/tone-")
+                            .and_then(|u| u.strip_suffix(".wav"))
+                            .and_then(|hz| hz.parse().ok())
+                            .map(|hz| tone(hz, 500, 0).into()),
                     };
                     assert!(self.rt.media_mut().provide_audio(call, *media, *part, pcm));
                 }
@@ -287,6 +292,71 @@ fn a_muted_member_is_not_heard_and_the_enter_beep_reaches_the_room() {
     assert!(hears(ha, 880.0), "a muted member still hears");
     let hb = rig.heard(&b, 0, 1000);
     assert!(!hears(hb, 440.0), "nobody hears a muted member");
+}
+
+#[test]
+fn rest_play_and_speak_reach_the_named_member_only_and_stop_on_demand() {
+    let room = r#"<Response><Conference>MyConference</Conference></Response>"#;
+    let mut rig = Rig::new(&[("https://app.example/answer", room)]);
+    let a = rig.call("a");
+    let b = rig.call("b");
+    rig.says.insert(b.clone(), 880.0);
+    rig.run(200);
+    let member = |id| MemberTarget::Ids(vec![MemberId(id)]);
+    let op = |media| RoomOp::Media { room: "MyConference".into(), target: member(1), media };
+    let speak = MemberMedia::Speak { text: "Hello member".into(), voice: "WOMAN".into(), language: "en-US".into() };
+    rig.rt.room_op(rig.now, &op(speak)).expect("speak to member 1");
+    rig.service();
+    rig.run(500);
+    let (ha, hb) = (rig.heard(&a, 240, 680), rig.heard(&b, 240, 680));
+    assert!(hears(ha, 440.0), "member 1 hears the speech");
+    assert!(hears(ha, 880.0), "over the room: it still hears member 2");
+    assert!(!hears(hb, 440.0), "member 2 does not hear what was said to member 1");
+
+    // A file (1.5 kHz, 0.5 s) to every member, stopped at once for member 2.
+    let play = MemberMedia::Play { url: "https://app.example/tone-1500.wav".into() };
+    let all = RoomOp::Media { room: "MyConference".into(), target: MemberTarget::All, media: play };
+    rig.rt.room_op(rig.now, &all).expect("play to all");
+    rig.service();
+    rig.run(100);
+    let stop = RoomOp::Media { room: "MyConference".into(), target: member(2), media: MemberMedia::StopPlay };
+    rig.rt.room_op(rig.now, &stop).expect("stop play to member 2");
+    rig.service();
+    rig.run(500);
+    let at = 700;
+    assert!(hears(rig.heard(&a, at + 140, at + 480), 1500.0), "member 1 hears the file to its end");
+    assert!(hears(rig.heard(&b, at, at + 80), 1500.0), "member 2 heard its start");
+    assert!(!hears(rig.heard(&b, at + 140, at + 480), 1500.0), "and nothing of it after the stop");
+    let after = rig.heard(&a, at + 560, at + 600);
+    assert!(!hears(after, 1500.0) && !hears(after, 440.0), "the sounds end by themselves");
+    assert!(hears(after, 880.0), "while the room goes on");
+}
+
+#[test]
+fn an_enter_sound_document_is_rendered_and_played_into_the_room() {
+    let mut rig = Rig::new(&[
+        ("https://app.example/answer", r#"<Response><Conference>r</Conference></Response>"#),
+        (
+            "https://app.example/second",
+            r#"<Response><Conference enterSound="https://app.example/enter">r</Conference></Response>"#,
+        ),
+        ("https://app.example/enter", r#"<Response><Play>https://app.example/tone-1500.wav</Play></Response>"#),
+    ]);
+    let a = rig.call("a");
+    rig.run(200);
+    let setup = CallSetup::inbound("b", "+15550003", "+15550002", "https://app.example/second");
+    let b = rig.rt.start_call(rig.now, setup).expect("b starts");
+    rig.calls.push(b.clone());
+    rig.service();
+    rig.run(1000);
+    let played = (200..1000).step_by(20).find(|ms| hears(rig.heard(&a, *ms, ms + 100), 1500.0));
+    let played = played.expect("the first member hears the rendered enter sound");
+    assert!(!hears(rig.heard(&a, played + 600, played + 800), 1500.0), "once");
+    assert!(
+        rig.work
+            .iter()
+            .any(|w| matches!(w, Work::Render { call, request: AudioRequest::Play { .. }, .. } if *call == b))
+    );
 }
 
 /// A baresip-like offer: Opus, G.722, PCMU, PCMA and telephone-events.

@@ -7,10 +7,12 @@ use std::time::Duration;
 use super::Media;
 
 mod bridge;
-use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, Mixer, PlayQueue, Recorder, SILENCE, Source};
-use crate::engine::{CallId, Command, Input, Listener, MediaId, RecordMode, RoomEvent};
+mod room;
+use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, PlayQueue, Recorder, SILENCE, Source};
+use crate::engine::{CallId, Command, Input, Listener, MediaId, MemberId, RecordMode, RoomEvent};
 use crate::xml::values::{Language, Voice};
 use crate::xml::{Dial, Document, Verb};
+use room::{Overlay, Room};
 
 /// One tick: the 20 ms of a frame.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -104,7 +106,7 @@ pub enum Work {
         call: CallId,
         /// The dial's media id.
         media: MediaId,
-        /// The `<Dial>` (its targets, `callerId`, `callerName`, `sipHeaders`).
+        /// The `<Dial>` (its targets, `callerId` and `sipHeaders` go into the INVITEs).
         dial: Box<Dial>,
     },
     /// Stop ringing the parties of `call`'s dial `media` (SIP CANCEL) and hang up the one
@@ -160,6 +162,10 @@ struct CallAudio {
     flags: MemberFlags,
     recordings: Vec<Running>,
     room: Option<(Arc<str>, MemberKey)>,
+    /// Its member id in an engine's room (not in a dial's bridge).
+    member: Option<MemberId>,
+    /// REST play/speak to it as a room member, mixed over what it hears.
+    overlay: Option<Box<Overlay>>,
     /// Inputs of this call still in `AudioMedia::inputs`.
     pending: u32,
     ended: bool,
@@ -176,12 +182,6 @@ impl MemberFlags {
     fn audio(self) -> MemberAudio {
         MemberAudio { muted: self.muted || self.held, deaf: self.deaf || self.held }
     }
-}
-
-#[derive(Debug, Default)]
-struct Room {
-    mixer: Mixer,
-    members: BTreeMap<CallId, MemberKey>,
 }
 
 /// The media contract on real audio: 20 ms frames of 8 kHz PCM in and out of every call, the
@@ -205,9 +205,11 @@ struct Room {
 /// (frames, keys and heard frames under its `b_leg` id) bridged to the caller as a room of
 /// two, once connected (at the answer, or at its `confirmKey`).
 ///
-/// Not yet on real audio: `<Stream>`, speech
-/// recognition, REST play/speak to room members, and room sounds that need rendering (an
-/// `enterSound` URL's `<Speak>`/`<Play>`; its `<Wait>`s and `beep:N` do play).
+/// Rooms: each member hears the others' mix, the room's sounds (`enterSound`, `exitSound`,
+/// rendered like any `<Speak>`/`<Play>`), and what REST play/speak sends it, on an overlay
+/// of its own (see `room.rs`).
+///
+/// Not yet on real audio: `<Stream>` and speech recognition.
 #[derive(Debug, Default)]
 pub struct AudioMedia {
     calls: BTreeMap<CallId, CallAudio>,
@@ -218,7 +220,10 @@ pub struct AudioMedia {
     /// The latest time the media has been told or has reached: inputs are stamped no
     /// earlier, so they leave in time order and never go back before what the engine saw.
     latest: Duration,
-    room_sounds: u64,
+    /// Media ids of the media's own handed out so far (room and REST member sounds).
+    own_media: u64,
+    /// The room sounds waiting for a render, to their room.
+    room_renders: HashMap<MediaId, Arc<str>>,
     frames_dropped: u64,
     ticks_skipped: u64,
     ticks: u64,
@@ -236,10 +241,13 @@ impl AudioMedia {
 
     /// 20 ms that `call` said (decoded from its leg's RTP), in order: each tick takes the
     /// oldest waiting (at most [`MAX_SAID`] wait); a tick with none counts as silence.
+    ///
+    /// A call the media does not know (not answered yet, or a dial's B leg whose bridge has
+    /// ended) is not listened to: its frames are dropped, so that a late packet cannot bring
+    /// a forgotten call back.
     pub fn handle_frame(&mut self, now: Duration, call: &CallId, frame: &Frame) {
         self.saw(now);
-        self.start_ticking(now);
-        let audio = self.calls.entry(call.clone()).or_default();
+        let Some(audio) = self.calls.get_mut(call) else { return };
         if audio.said.len() >= MAX_SAID {
             audio.said.pop_front();
             self.frames_dropped += 1;
@@ -271,15 +279,19 @@ impl AudioMedia {
     /// it could not be rendered (it then plays as nothing, as Plivo skips a `<Play>` it cannot
     /// fetch). Returns false when no such operation waits (it was stopped, or the call ended).
     pub fn provide_audio(&mut self, call: &CallId, media: MediaId, part: u32, pcm: Option<Arc<[i16]>>) -> bool {
+        let source = pcm.map_or(Source::Silence(0), Source::Pcm);
+        if self.room_renders.contains_key(&media) {
+            return self.provide_room_audio(media, part, source);
+        }
         let Some(audio) = self.calls.get_mut(call) else { return false };
-        let Some(slot) =
+        if let Some(slot) =
             audio.waiting.iter_mut().find(|w| w.media == media).and_then(|w| w.parts.get_mut(part as usize))
-        else {
-            return false;
-        };
-        *slot = Some(pcm.map_or(Source::Silence(0), Source::Pcm));
-        audio.flush();
-        true
+        {
+            *slot = Some(source);
+            audio.flush();
+            return true;
+        }
+        audio.overlay.as_mut().is_some_and(|o| o.provide(media, part, source))
     }
 
     /// Takes the samples a running (or just ended) recording of `call` holds.
@@ -333,18 +345,8 @@ impl AudioMedia {
 
     fn enqueue(&mut self, now: Duration, call: &CallId, media: MediaId, parts: Vec<Part>, plays: Option<u32>) {
         self.start_ticking(now);
+        let sources = self.render_parts(call, media, parts);
         let audio = self.calls.entry(call.clone()).or_default();
-        let mut sources = Vec::with_capacity(parts.len());
-        for (i, part) in parts.into_iter().enumerate() {
-            match part {
-                Part::Ready(s) => sources.push(Some(s)),
-                Part::Render(request) => {
-                    sources.push(None);
-                    let part = u32::try_from(i).unwrap_or(u32::MAX);
-                    self.work.push_back(Work::Render { call: call.clone(), media, part, request });
-                }
-            }
-        }
         audio.waiting.push_back(Waiting { media, parts: sources, plays });
         audio.flush();
     }
@@ -387,50 +389,6 @@ impl AudioMedia {
         self.report(now, call, Input::RecordingFinished { media, duration_ms });
     }
 
-    fn room_event(&mut self, event: &RoomEvent) {
-        match event {
-            RoomEvent::Joined { call, room, muted, held, .. } => {
-                self.join(call, room, MemberFlags { muted: *muted, deaf: false, held: *held });
-            }
-            RoomEvent::Left { call, .. } => self.leave_room(call),
-            RoomEvent::Muted { call, muted, .. } => self.set_member(call, |f| f.muted = *muted),
-            RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |f| f.deaf = *deaf),
-            RoomEvent::Held { call, held, .. } => self.set_member(call, |f| f.held = *held),
-            _ => {}
-        }
-    }
-
-    /// `call` takes part in `room`'s mix with `flags`.
-    fn join(&mut self, call: &CallId, room: &Arc<str>, flags: MemberFlags) {
-        let audio = self.calls.entry(call.clone()).or_default();
-        let r = self.rooms.entry(room.clone()).or_default();
-        audio.flags = flags;
-        if let Ok(key) = r.mixer.add(audio.flags.audio()) {
-            r.members.insert(call.clone(), key);
-            audio.room = Some((room.clone(), key));
-        }
-    }
-
-    fn leave_room(&mut self, call: &CallId) {
-        let Some((name, key)) = self.calls.get_mut(call).and_then(|a| a.room.take()) else { return };
-        if let Some(room) = self.rooms.get_mut(&name) {
-            let _ = room.mixer.remove(key);
-            room.members.remove(call);
-            if room.members.is_empty() {
-                self.rooms.remove(&name);
-            }
-        }
-    }
-
-    fn set_member(&mut self, call: &CallId, change: impl FnOnce(&mut MemberFlags)) {
-        let Some(audio) = self.calls.get_mut(call) else { return };
-        change(&mut audio.flags);
-        let Some((name, key)) = audio.room.clone() else { return };
-        if let Some(room) = self.rooms.get_mut(&name) {
-            let _ = room.mixer.set_audio(key, audio.flags.audio());
-        }
-    }
-
     /// Plays one tick ending at `at`.
     fn tick(&mut self, at: Duration) {
         self.saw(at);
@@ -458,6 +416,11 @@ impl AudioMedia {
                 for (s, &m) in frame.iter_mut().zip(mix.iter()) {
                     *s = s.saturating_add(m);
                 }
+            }
+            if let Some(overlay) = &mut audio.overlay
+                && !overlay.mix_into(&mut frame)
+            {
+                audio.overlay = None;
             }
             let said = audio.said.pop_front().unwrap_or(SILENCE);
             for r in audio.recordings.iter_mut().filter(|r| r.recorder.ended().is_none()) {
@@ -539,14 +502,19 @@ enum Part {
 impl CallAudio {
     /// Moves the complete operations at the head of `waiting` into the play queue.
     fn flush(&mut self) {
-        while self.waiting.front().is_some_and(|w| w.parts.iter().all(Option::is_some)) {
-            let Some(w) = self.waiting.pop_front() else { break };
-            let sources = w.parts.into_iter().flatten().collect();
-            if self.queue.push(w.media, sources, w.plays).is_err() {
-                // The queue is full (a flood of REST Play/Speak): the operation plays as
-                // nothing, and ends at once with the next frame.
-                let _ = self.queue.stop(w.media);
-            }
+        flush(&mut self.waiting, &mut self.queue);
+    }
+}
+
+/// Moves the complete operations at the head of `waiting` into `queue`, in order.
+fn flush(waiting: &mut VecDeque<Waiting>, queue: &mut PlayQueue) {
+    while waiting.front().is_some_and(|w| w.parts.iter().all(Option::is_some)) {
+        let Some(w) = waiting.pop_front() else { break };
+        let sources = w.parts.into_iter().flatten().collect();
+        if queue.push(w.media, sources, w.plays).is_err() {
+            // The queue is full (a flood of operations): this one plays as nothing, and a
+            // call's ends at once with the next frame.
+            let _ = queue.stop(w.media);
         }
     }
 }
@@ -644,20 +612,7 @@ impl Media for AudioMedia {
                     crate::engine::RoomSound::Beeps(n) => vec![Part::Ready(Source::beeps(*n))],
                     crate::engine::RoomSound::Sounds(doc) => Self::sound_parts(doc),
                 };
-                // A room sound needing rendering is not played yet on real audio: the room's
-                // queue takes only sounds at hand.
-                let sources: Vec<Source> = parts
-                    .into_iter()
-                    .filter_map(|p| match p {
-                        Part::Ready(s) => Some(s),
-                        Part::Render(_) => None,
-                    })
-                    .collect();
-                self.room_sounds += 1;
-                let id = MediaId(u64::MAX - self.room_sounds);
-                if let Some(r) = self.rooms.get_mut(room.as_str()) {
-                    let _ = r.mixer.room_mut().push(id, sources, Some(1));
-                }
+                self.room_sound(call, room, parts);
             }
             Command::StartCollect { .. }
             | Command::StopCollect(_)
@@ -674,7 +629,7 @@ impl Media for AudioMedia {
         if matches!(event, RoomEvent::Joined { .. }) {
             self.start_ticking(now);
         }
-        self.room_event(event);
+        self.room_event(now, event);
     }
 
     fn call_ended(&mut self, call: &CallId) {
@@ -683,6 +638,7 @@ impl Media for AudioMedia {
         let now = self.latest;
         let Some(audio) = self.calls.get_mut(call) else { return };
         audio.ended = true;
+        audio.overlay = None;
         audio.queue.clear();
         audio.waiting.clear();
         audio.heard.clear();
@@ -788,8 +744,17 @@ mod tests {
     }
 
     #[test]
+    fn frames_of_a_call_the_media_does_not_know_are_dropped() {
+        let mut m = AudioMedia::new();
+        m.handle_frame(Duration::ZERO, &call(), &SILENCE);
+        assert_eq!(m.poll_timeout(), None, "no call: nothing ticks");
+        assert!(m.poll_heard(&call()).is_none());
+    }
+
+    #[test]
     fn heard_frames_not_taken_are_bounded_and_counted() {
         let mut m = AudioMedia::new();
+        m.handle_command(Duration::ZERO, &call(), &Command::Answer);
         m.handle_frame(Duration::ZERO, &call(), &SILENCE);
         run_ticks(&mut m, 25);
         assert_eq!(m.frames_dropped(), 15);
@@ -868,6 +833,7 @@ mod tests {
     #[test]
     fn a_late_shell_skips_ticks_beyond_a_second() {
         let mut m = AudioMedia::new();
+        m.handle_command(Duration::ZERO, &call(), &Command::Answer);
         m.handle_frame(Duration::ZERO, &call(), &SILENCE);
         let late = Duration::from_secs(10);
         assert!(m.poll_input(late).is_none());
