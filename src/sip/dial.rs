@@ -100,6 +100,13 @@ impl Dialer {
         }
     }
 
+    /// Whether the dialog `id` has ended: rsipstack's layer no longer holds it (its
+    /// `Terminated` came, [`super::states`]) or it is terminated and about to go. An answered
+    /// party's BYE may come before its answer's [`Event::Invited`] is handled.
+    pub(super) fn is_gone(&self, id: &DialogId) -> bool {
+        self.dialogs.get_dialog(id).is_none_or(|d| d.state().is_terminated())
+    }
+
     /// Whether `b_leg` is a party still ringing.
     pub(super) fn is_ringing(&self, b_leg: &CallId) -> bool {
         self.ringing.contains_key(b_leg)
@@ -229,8 +236,8 @@ impl SipShell {
         b_leg: CallId,
         outcome: InviteOutcome,
     ) {
-        // A party no longer ringing was cancelled (rsipstack BYEs a 2xx that crossed the
-        // CANCEL).
+        // A party no longer ringing was hung up (`Dialog::hangup`: a CANCEL while it rang,
+        // which makes rsipstack BYE a 2xx crossing it; a BYE if its 2xx came first).
         let Some(party) = self.dialer.ringing.remove(&b_leg) else { return };
         let caller = party.caller.clone();
         let Some(d) = self.dialer.dials.get_mut(&caller) else { return };
@@ -294,14 +301,15 @@ impl SipShell {
         rt.media_mut().dial_progress(now, caller, media, event);
     }
 
-    /// CANCELs the parties of `caller`'s dial that still ring.
+    /// Hangs up the parties of `caller`'s dial that still ring (CANCEL; BYE for one whose 2xx
+    /// is on its way to us).
     fn cancel_others(&mut self, caller: &CallId) {
         let others: Vec<CallId> =
             self.dialer.ringing.iter().filter(|(_, p)| &p.caller == caller).map(|(b, _)| b.clone()).collect();
         for b in others {
             if let Some(p) = self.dialer.ringing.remove(&b) {
                 tokio::spawn(async move {
-                    let _ = p.dialog.cancel().await;
+                    let _ = p.dialog.hangup().await;
                 });
             }
         }
@@ -343,9 +351,10 @@ impl SipShell {
             receiver.abort();
             return;
         }
+        let gone = self.dialer.is_gone(&id);
         self.by_dialog.insert(id.clone(), b_leg.clone());
         self.calls.insert(
-            b_leg,
+            b_leg.clone(),
             LiveCall {
                 dialog: party.dialog,
                 dialog_id: id,
@@ -358,6 +367,13 @@ impl SipShell {
                 caller: Some((party.caller, media)),
             },
         );
+        if gone {
+            // Its BYE came before its answer reached us: it hung up at once.
+            if let Some(live) = self.calls.get(&b_leg) {
+                self.by_dialog.remove(&live.dialog_id);
+            }
+            self.callee_gone(rt, now, &b_leg);
+        }
     }
 
     /// [`Work::EndDial`](crate::media::Work::EndDial): stops ringing `caller`'s parties and

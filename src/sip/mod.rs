@@ -241,7 +241,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
             tracing::warn!("SIP endpoint stopped: {e}");
         }
     }));
-    tasks.push(tokio::spawn(states(state_rx, events.clone())));
+    tasks.push(tokio::spawn(states(state_rx, dialogs.clone(), events.clone())));
     let dialer = dial::Dialer::new(dialogs.clone(), state_tx.clone(), contact.clone(), addr, config.gateway);
     let ip = addr.ip();
     let ds = dialogs.clone();
@@ -359,11 +359,15 @@ async fn new_call(
 }
 
 /// Dialog states: a dialog that terminated (BYE from the caller, CANCEL, timeout) ends its
-/// call; an early one (a dialed party's 180/183) makes its dial ring.
-async fn states(mut rx: DialogStateReceiver, events: mpsc::Sender<Event>) {
+/// call and leaves rsipstack's dialog layer (which keeps every dialog until told:
+/// `DialogLayer::remove_dialog`); an early one (a dialed party's 180/183) makes its dial ring.
+async fn states(mut rx: DialogStateReceiver, dialogs: Arc<DialogLayer>, events: mpsc::Sender<Event>) {
     while let Some(state) = rx.recv().await {
         let event = match state {
-            DialogState::Terminated(id, _) => Event::Terminated(id),
+            DialogState::Terminated(id, _) => {
+                dialogs.remove_dialog(&id);
+                Event::Terminated(id)
+            }
             DialogState::Early(id, _) => Event::Early(id),
             _ => continue,
         };

@@ -120,8 +120,15 @@ impl SipShell {
                 let negotiated =
                     std::str::from_utf8(&body).ok().and_then(|b| SdpOffer::parse(b).ok()).and_then(|o| answer(&o).ok());
                 if let Some(n) = negotiated {
-                    self.answered_out(call.clone(), ringing, id, LegConfig::from(&n), n.remote);
-                    Input::Answered
+                    let gone = self.dialer.is_gone(&id);
+                    self.answered_out(call.clone(), ringing, id.clone(), LegConfig::from(&n), n.remote);
+                    let _ = rt.handle_input(now, &call, Input::Answered);
+                    if !gone {
+                        return;
+                    }
+                    // Its BYE came before its answer reached us: the callee hung up at once.
+                    self.by_dialog.remove(&id);
+                    Input::Hangup { source: HangupSource::Callee }
                 } else {
                     let dialog = ringing.dialog;
                     tokio::spawn(async move {
@@ -198,7 +205,7 @@ impl SipShell {
     ) {
         if let Some(ringing) = self.ringing_out.remove(call) {
             tokio::spawn(async move {
-                let _ = ringing.dialog.cancel().await;
+                let _ = ringing.dialog.hangup().await;
             });
         } else if cause == HangupCause::RingTimeout || !self.calls.contains_key(call) {
             return;
@@ -212,7 +219,7 @@ impl SipShell {
     pub(super) fn cancel_outbound(&mut self, call: &CallId) {
         if let Some(ringing) = self.ringing_out.remove(call) {
             tokio::spawn(async move {
-                let _ = ringing.dialog.cancel().await;
+                let _ = ringing.dialog.hangup().await;
             });
         }
     }
