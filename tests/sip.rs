@@ -330,7 +330,8 @@ async fn rest(
 /// not themselves); the REST kick of member 1 takes it out of the mix, fires its exit
 /// callback once, and its call goes on with the next element — it hears "Good bye. You have
 /// been kicked out of the conference" and then gets plivo-flow's BYE — while member 2 stays
-/// connected (its scenario fails on a BYE before its own at 24 s) and hears nobody.
+/// connected (its scenario fails on a BYE before its own at 24 s) and hears nobody, until a
+/// REST Speak to member 2 says something to it alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_audibly() {
     if missing_peers() {
@@ -370,10 +371,17 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
         let (_, room) = rest(&sip, reqwest::Method::GET, "Conference/MyConference/", None).await;
         let left: Vec<_> = room["members"].as_array().into_iter().flatten().map(|m| m["from"].clone()).collect();
         assert_eq!(left, vec![serde_json::json!("member2")], "{room}");
-        (at, call)
+        let two = room["members"][0]["member_id"].as_str().expect("id").to_owned();
+        tokio::time::sleep_until((at + Duration::from_millis(2500)).into()).await;
+        let text = serde_json::json!({ "text": "Hello member two, this is for you" });
+        let path = format!("Conference/MyConference/Member/{two}/Speak/");
+        let (status, spoke) = rest(&sip, reqwest::Method::POST, &path, Some(text)).await;
+        assert_eq!(status, 202, "{spoke}");
+        assert_eq!(spoke["message"], "speak queued into conference", "{spoke}");
+        (at, call, Instant::now())
     };
     // Both scenarios pass: member 1 got its BYE after the kick, member 2 none before its own.
-    let ((), (), (kicked, call1)) = tokio::join!(member1, member2, kick);
+    let ((), (), (kicked, call1, spoken)) = tokio::join!(member1, member2, kick);
 
     let (t1, t2) = (first_packet(&heard1), first_packet(&heard2));
     let at = |t: Instant, ms: u64| t + Duration::from_millis(ms);
@@ -386,7 +394,8 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
             "member 1 after the kick",
             level(&heard1, kicked + Duration::from_millis(300), kicked + Duration::from_millis(2300)),
         ),
-        ("member 2 after the kick", level(&heard2, kicked + Duration::from_millis(1000), at(t2, 23_000))),
+        ("member 2 after the kick", level(&heard2, kicked + Duration::from_millis(1000), at(kicked, 2400))),
+        ("member 2 told by REST Speak", level(&heard2, at(spoken, 200), at(spoken, 1700))),
     ];
     // The second to come in rang `enterSound="beep:1"` (1 kHz) into the room, for both.
     let beep = [&heard1, &heard2].map(|h| {
@@ -396,12 +405,13 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
     });
     eprintln!("{levels:.1?}; enter beep (dBFS, 1 kHz/600 Hz power): {beep:.1?}");
     assert!(beep.iter().all(|(l, ratio)| *l > -45.0 && *ratio > 100.0), "both hear the enter beep: {beep:.1?}");
-    let [talk1, echo2, talk2, echo1, goodbye, alone] = levels.map(|(_, l)| l);
+    let [talk1, echo2, talk2, echo1, goodbye, alone, told] = levels.map(|(_, l)| l);
     assert!(talk1 > -35.0, "member 1 hears member 2: {levels:.1?}");
     assert!(talk2 > -35.0, "member 2 hears member 1: {levels:.1?}");
     assert!(echo1 < -60.0 && echo2 < -60.0, "nobody hears itself (N-1): {levels:.1?}");
     assert!(goodbye > -35.0, "member 1, kicked, hears the next element: {levels:.1?}");
     assert!(alone < -60.0, "member 2, alone, hears nobody: {levels:.1?}");
+    assert!(told > -35.0, "member 2 hears what REST Speak said to it: {levels:.1?}");
 
     let hits = app.hits.lock().expect("lock").clone();
     let exits = hits
