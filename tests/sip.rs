@@ -231,7 +231,7 @@ async fn presses_1(tcp: bool) {
     let packets = heard.lock().expect("lock").len();
     eprintln!("{packets} RTP packets; prompt {prompt:.1} dBFS, wait {wait:.1} dBFS, goodbye {bye:.1} dBFS");
     assert!(bye > -35.0, "the goodbye is speech: {bye:.1} dBFS");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +260,7 @@ async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     let first = first_packet(&heard);
     let speech = level(&heard, first, first + Duration::from_millis(1500));
     assert!(speech > -35.0, "it was speaking: {speech:.1} dBFS");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,6 +299,17 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
     assert!(after < -60.0, "member 2, alone, hears nobody");
     let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
     assert_eq!(hangups, 2, "each call told its end once");
+    stop_idle(sip).await;
+}
+
+/// Stops `sip` once every SIP dialog has left the stack (within 5 s of the last call's end):
+/// none may stay behind its call.
+async fn stop_idle(sip: plivo_flow::sip::RunningSip) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sip.dialogs() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sip.dialogs(), 0, "every dialog ended with its call");
     sip.stop().await;
 }
 
@@ -438,7 +449,7 @@ async fn the_rest_kick_of_a_sip_member_ends_its_conference_and_its_call_goes_on_
     };
     assert!(count(r#"plivo_flow_rtp_packets_total{direction="in"}"#) >= 466.0, "{page}");
     assert!(count(r#"plivo_flow_rtp_packets_total{direction="out"}"#) >= 1500.0, "{page}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 /// What `serve --sip` cannot do is refused with a 4xx and a reason, never a 5xx: a call to
@@ -459,7 +470,7 @@ async fn serve_sip_without_a_gateway_refuses_numbers_simulated_calls_and_the_far
     let (status, body) = rest(&sip, reqwest::Method::GET, "/sim/FarEnd/", None).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().is_some_and(|e| e.contains("far-end")), "{body}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 // <Dial>
@@ -523,7 +534,7 @@ async fn a_dial_to_a_sip_user_bridges_both_ways_and_the_callee_hangup_goes_on_to
         hits.iter().filter(|h| h.path == "/dial-events").filter_map(|h| h.param("DialAction")).collect();
     assert_eq!(events, ["answer", "connected", "hangup"], "{hits:?}");
     assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "one call, one hangup webhook: {hits:?}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 /// A busy `<User>` (486) gives `DialStatus=busy` and the flow goes on, unanswered, to a
@@ -582,7 +593,7 @@ async fn a_busy_user_then_a_number_through_the_gateway_hung_up_by_the_callers_st
         "the gateway is silent, the next element is heard: {before:.1} {after:.1}"
     );
     assert_eq!(hits.iter().filter(|h| h.path == "/hangup").count(), 1, "{hits:?}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 /// The bridge ends from the caller's side too: `timeLimit` hangs up the callee (a BYE to the
@@ -640,7 +651,7 @@ async fn a_dial_time_limit_and_a_caller_bye_mid_bridge_hang_up_the_callee() {
             assert!(bridged >= Duration::from_secs(2) && bridged < Duration::from_secs(3), "timeLimit=2: {bridged:?}");
         }
     }
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 /// baresip (Debian's `baresip-core`, headless) as the dialed party: it answers by itself
@@ -725,7 +736,7 @@ async fn a_dial_to_baresip_bridges_its_tone_and_the_callers_speech() {
     let hits = app.hits.lock().expect("lock").clone();
     let dialed: Vec<_> = hits.iter().filter(|h| h.path == "/dialed").map(|h| h.param("DialStatus")).collect();
     assert_eq!(dialed, [Some("completed")], "{hits:?}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 // Outbound calls
@@ -795,7 +806,7 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
     assert!(!hits.iter().any(|h| h.path == "/busy-answer"), "a busy callee's call fetches no answer URL: {hits:?}");
     let busy = hits.iter().find(|h| h.path == "/busy-hangup").expect("busy hangup");
     assert_eq!((busy.param("HangupCauseCode"), busy.param("HangupSource")), (Some("3010"), Some("Callee")), "{busy:?}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }
 
 /// The ways a `<Dial>` waits: a party that only rings is CANCELled at the `<Dial timeout>`
@@ -854,5 +865,5 @@ async fn a_ringing_party_is_cancelled_at_the_timeout_and_a_confirm_key_connects_
     let apart = connected.saturating_duration_since(ta).max(ta.saturating_duration_since(connected));
     assert!(apart < Duration::from_millis(500), "the caller is answered at the key: {apart:?} apart");
     assert!(talk > -35.0, "connected, the party hears the caller: {talk:.1}");
-    sip.stop().await;
+    stop_idle(sip).await;
 }

@@ -97,7 +97,6 @@ pub enum SipError {
 }
 
 /// A running SIP shell and the REST server of its calls.
-#[derive(Debug)]
 pub struct RunningSip {
     /// Where SIP listens.
     pub addr: SocketAddr,
@@ -106,6 +105,17 @@ pub struct RunningSip {
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: crate::server::Running,
+    dialogs: Arc<DialogLayer>,
+}
+
+impl std::fmt::Debug for RunningSip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSip")
+            .field("addr", &self.addr)
+            .field("http", &self.http)
+            .field("dialogs", &self.dialogs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningSip {
@@ -118,6 +128,12 @@ impl RunningSip {
             let _ = t.await;
         }
         let _ = self.server.stop().await;
+    }
+
+    /// How many SIP dialogs the stack holds now: one per live call and per party being rung
+    /// or bridged, 0 once every call ended (an ended dialog leaves at its `Terminated`).
+    pub fn dialogs(&self) -> usize {
+        self.dialogs.len()
     }
 }
 
@@ -233,6 +249,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         .build_local_contact(None, Some(vec![Param::Transport(Transport::Tcp)]))
         .map_err(|e| SipError::Stack(e.to_string()))?;
     let (events, rx) = mpsc::channel(MAX_EVENTS);
+    let keep = dialogs.clone();
 
     let mut tasks = Vec::new();
     let inner = endpoint.inner.clone();
@@ -328,7 +345,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
             return Err(e.into());
         }
     };
-    Ok(RunningSip { addr, http: server.addr, cancel, tasks, server })
+    Ok(RunningSip { addr, http: server.addr, cancel, tasks, server, dialogs: keep })
 }
 
 /// Reads an INVITE: the offer answered, an RTP socket bound beside the SIP address.
