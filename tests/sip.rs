@@ -867,3 +867,69 @@ async fn a_ringing_party_is_cancelled_at_the_timeout_and_a_confirm_key_connects_
     assert!(talk > -35.0, "connected, the party hears the caller: {talk:.1}");
     stop_idle(sip).await;
 }
+
+/// `<Record>` on a real call: SIPp talks (its 7 s PCMA capture from 0.5 s after the ACK), then
+/// falls silent; the recording ends after `timeout` (2 s) of silence, and its `RecordUrl`
+/// (from the action's parameters) downloads a WAV of what the caller said, exactly as long as
+/// `RecordingDurationMs`: speech where SIPp talked, digital silence in the silent tail. Its
+/// `.mp3` URL names the `.wav` one in a 404, and `DELETE Recording/{id}/` removes the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_on_a_real_call_downloads_the_callers_speech_as_a_wav_of_its_duration() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let record = format!(
+        r#"<Response><Record action="{base}/recorded" maxLength="20" timeout="2" fileFormat="wav" playBeep="false"/></Response>"#
+    );
+    app.docs.lock().expect("lock").insert("/answer".into(), record);
+    app.docs.lock().expect("lock").insert("/recorded".into(), "<Response><Hangup/></Response>".into());
+    let sip = sip_shell(&base).await;
+    let (sink_addr, _) = sink().await;
+    sipp(include_str!("sip/caller_talks_into_record.xml"), sink_addr, sip.addr).await;
+
+    let hits = app.hits.lock().expect("lock").clone();
+    let action = hits.iter().find(|h| h.path == "/recorded").expect("the Record's action");
+    let url = action.param("RecordUrl").expect("RecordUrl").to_owned();
+    let id = action.param("RecordingID").expect("RecordingID").to_owned();
+    let duration_ms: u64 = action.param("RecordingDurationMs").and_then(|d| d.parse().ok()).expect("a duration");
+    assert_eq!(url, format!("http://{}/v1/Account/{}/Recording/{id}.wav", sip.http, plivo_flow::server::DEV_AUTH_ID));
+    assert_eq!(action.param("RecordingDuration"), Some((duration_ms / 1000).to_string().as_str()));
+    // 0.5 s + the capture's 7.1 s + the 2 s of silence that end it, give or take the answer.
+    assert!((9_000..=11_000).contains(&duration_ms), "{duration_ms} ms");
+
+    let http = reqwest::Client::new();
+    let resp = http.get(&url).send().await.expect("the file downloads");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("audio/wav"));
+    let wav = resp.bytes().await.expect("the body");
+    let reader = hound::WavReader::new(std::io::Cursor::new(&wav[..])).expect("a WAV file");
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 8000, 16));
+    assert_eq!(spec.sample_format, hound::SampleFormat::Int);
+    let samples: Vec<i16> = reader.into_samples::<i16>().map(|s| s.expect("a sample")).collect();
+    let file_ms = samples.len() as u64 / 8;
+    let at = |ms: u64| samples.get((ms * 8) as usize..).unwrap_or_default();
+    let span = |from: u64, to: u64| at(from).get(..((to - from) * 8) as usize).unwrap_or_default();
+    let speech = rms_dbfs(span(1_500, 6_500));
+    let tail = rms_dbfs(span(file_ms.saturating_sub(1_500), file_ms));
+    let timeline: Vec<String> =
+        (0..file_ms / 500).map(|i| format!("{:.0}", rms_dbfs(span(i * 500, i * 500 + 500)))).collect();
+    eprintln!(
+        "recording {file_ms} ms in the file, RecordingDurationMs {duration_ms}; speech (1.5-6.5 s) {speech:.1} dBFS, last 1.5 s {tail:.1} dBFS; per 500 ms: {}",
+        timeline.join(" ")
+    );
+    assert!(file_ms.abs_diff(duration_ms) <= 20, "the file lasts the duration: {file_ms} ms for {duration_ms}");
+    assert!(speech > -40.0, "what the caller said is in the file: {speech:.1} dBFS");
+    assert!(tail < -60.0, "the silent tail is silence: {tail:.1} dBFS");
+
+    let mp3 = http.get(url.replace(".wav", ".mp3")).send().await.expect("an answer");
+    assert_eq!(mp3.status().as_u16(), 404);
+    let body: serde_json::Value = mp3.json().await.expect("a JSON 404");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains(&format!("{id}.wav"))), "{body}");
+    let (status, _) = rest(&sip, reqwest::Method::DELETE, &format!("Recording/{id}/"), None).await;
+    assert_eq!(status, 204);
+    let gone = http.get(&url).send().await.expect("an answer");
+    assert_eq!(gone.status().as_u16(), 404, "deleted, the file is gone");
+    sip.stop().await;
+}

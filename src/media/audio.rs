@@ -9,7 +9,7 @@ use super::Media;
 mod bridge;
 mod room;
 use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, PlayQueue, Recorder, SILENCE, Source};
-use crate::engine::{CallId, Command, Input, Listener, MediaId, MemberId, RecordMode, RoomEvent};
+use crate::engine::{CallId, Command, Input, Listener, MediaId, MemberId, RecordMode, RecordingId, RoomEvent};
 use crate::xml::values::{Language, Voice};
 use crate::xml::{Dial, Document, Verb};
 use room::{Overlay, Room};
@@ -89,13 +89,17 @@ pub enum Work {
         digits: String,
     },
     /// A recording ended: take its last samples ([`AudioMedia::take_recorded`]) and write the
-    /// file.
+    /// file. It holds `duration_ms` × 8 samples in all (whole 20 ms frames), counting those
+    /// taken while it ran, unless some were dropped ([`AudioMedia::frames_dropped`]).
     RecordingDone {
         /// The call.
         call: CallId,
         /// The recording's media id.
         media: MediaId,
-        /// Its length, ms.
+        /// Its `RecordingID` (the id of its `RecordUrl` and of the Recording API), from its
+        /// [`Command::StartRecording`].
+        recording: RecordingId,
+        /// Its length, ms (`RecordingDurationMs`).
         duration_ms: u64,
     },
     /// Ring the `<Dial>`'s parties at once (`<User>` SIP URIs, `<Number>`s through a
@@ -144,6 +148,8 @@ struct Waiting {
 #[derive(Debug)]
 struct Running {
     media: MediaId,
+    /// Its `RecordingID`, for [`Work::RecordingDone`].
+    recording: RecordingId,
     foreground: bool,
     recorder: Recorder,
     samples: VecDeque<i16>,
@@ -294,6 +300,16 @@ impl AudioMedia {
         audio.overlay.as_mut().is_some_and(|o| o.provide(media, part, source))
     }
 
+    /// The media ids of `call`'s running recordings (not those ended, whose
+    /// [`Work::RecordingDone`] is on its way): a shell takes their samples with
+    /// [`take_recorded`](Self::take_recorded) while they run, so that none waits long.
+    pub fn recordings_of(&self, call: &CallId) -> impl Iterator<Item = MediaId> + '_ {
+        self.calls
+            .get(call)
+            .into_iter()
+            .flat_map(|a| a.recordings.iter().filter(|r| r.recorder.ended().is_none()).map(|r| r.media))
+    }
+
     /// Takes the samples a running (or just ended) recording of `call` holds.
     pub fn take_recorded(&mut self, call: &CallId, media: MediaId) -> Vec<i16> {
         let Some(audio) = self.calls.get_mut(call) else { return Vec::new() };
@@ -352,7 +368,7 @@ impl AudioMedia {
     }
 
     fn start_recording(&mut self, now: Duration, call: &CallId, media: MediaId, command: &Command) {
-        let Command::StartRecording { mode, max_length, silence_timeout, .. } = command else { return };
+        let Command::StartRecording { mode, max_length, silence_timeout, recording, .. } = command else { return };
         self.start_ticking(now);
         let audio = self.calls.entry(call.clone()).or_default();
         if audio.recordings.len() >= MAX_RECORDINGS_PER_CALL {
@@ -363,7 +379,7 @@ impl AudioMedia {
                     self.frames_dropped += (gone.samples.len() / FRAME_SAMPLES) as u64;
                 }
                 None => {
-                    self.finish_recording(now, call, media);
+                    self.recording_done(now, call, media, recording.id.clone(), 0);
                     return;
                 }
             }
@@ -372,20 +388,36 @@ impl AudioMedia {
         let silence = if foreground { *silence_timeout } else { None };
         audio.recordings.push(Running {
             media,
+            recording: recording.id.clone(),
             foreground,
             recorder: Recorder::new(*max_length, silence),
             samples: VecDeque::new(),
         });
     }
 
-    /// Reports the end of `media`'s recording (which may have no entry: refused at the bound).
+    /// Reports the end of `media`'s recording, as long as its entry says.
     fn finish_recording(&mut self, now: Duration, call: &CallId, media: MediaId) {
-        let duration_ms = self
+        let Some((recording, duration_ms)) = self
             .calls
             .get(call)
             .and_then(|a| a.recordings.iter().find(|r| r.media == media))
-            .map_or(0, |r| r.recorder.duration_ms());
-        self.work.push_back(Work::RecordingDone { call: call.clone(), media, duration_ms });
+            .map(|r| (r.recording.clone(), r.recorder.duration_ms()))
+        else {
+            return;
+        };
+        self.recording_done(now, call, media, recording, duration_ms);
+    }
+
+    /// Reports the end of a recording (also one refused at the bound, which has no entry).
+    fn recording_done(
+        &mut self,
+        now: Duration,
+        call: &CallId,
+        media: MediaId,
+        recording: RecordingId,
+        duration_ms: u64,
+    ) {
+        self.work.push_back(Work::RecordingDone { call: call.clone(), media, recording, duration_ms });
         self.report(now, call, Input::RecordingFinished { media, duration_ms });
     }
 
@@ -717,7 +749,7 @@ mod tests {
             format: FileFormat::Wav,
             max_length: None,
             silence_timeout: None,
-            recording: Box::new(RecordingRef { id: RecordingId::default(), url: String::new() }),
+            recording: Box::new(RecordingRef { id: RecordingId::from(format!("rec-{media}")), url: String::new() }),
         }
     }
 
@@ -865,6 +897,17 @@ mod tests {
         // The stopped one makes room for a new recording; its samples are dropped, counted.
         m.handle_command(Duration::ZERO, &call(), &record(100));
         assert_eq!(m.frames_dropped(), 4);
+        let done: Vec<_> = std::iter::from_fn(|| m.poll_work())
+            .filter_map(|w| match w {
+                Work::RecordingDone { media, recording, duration_ms, .. } => Some((media, recording, duration_ms)),
+                _ => None,
+            })
+            .collect();
+        let rec = |s: &str| RecordingId::from(s.to_owned());
+        assert_eq!(done, [(MediaId(99), rec("rec-99"), 0), (MediaId(0), rec("rec-0"), 80)], "each names its id");
+        let running: Vec<MediaId> = m.recordings_of(&call()).collect();
+        assert_eq!(running, [MediaId(1), MediaId(2), MediaId(3), MediaId(100)], "the stopped one is not running");
+        assert_eq!(m.recordings_of(&CallId::from("other".to_owned())).count(), 0);
         assert_eq!(m.take_recorded(&call(), MediaId(0)), Vec::<i16>::new());
         assert_eq!(
             m.take_recorded(&call(), MediaId(1)).len(),

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::record::{self, Recorder, Slot};
+use super::recording_files::RecordingFiles;
 use super::webhook::Webhooks;
 use crate::cassette::RecordedReply;
 use crate::engine::{
@@ -386,6 +387,9 @@ pub struct Driver {
     tx: mpsc::Sender<Job>,
     recent: Arc<Mutex<Recent>>,
     history: Arc<Mutex<VecDeque<CallRecord>>>,
+    /// The recording files of real calls (`serve --sip`); `None` in `serve`, whose files are
+    /// a synthetic tone ([`super::media_files`]).
+    files: Option<RecordingFiles>,
     /// Ends the task when the last handle goes (the task holds a sender of its own, for its
     /// fetches' replies, so its channel never closes by itself).
     _task: Arc<AbortOnDrop>,
@@ -490,8 +494,22 @@ impl Driver {
             tx: driver_tx,
             recent: driver_recent,
             history: driver_history,
+            files: None,
             _task: Arc::new(AbortOnDrop(handle.abort_handle())),
         }
+    }
+
+    /// This driver with the store of its calls' real recording files (`serve --sip`): their
+    /// `.wav` URLs serve those files, and deleting a recording deletes its file.
+    #[must_use]
+    pub fn with_recording_files(mut self, files: RecordingFiles) -> Driver {
+        self.files = Some(files);
+        self
+    }
+
+    /// The store of real recording files, if this driver has one.
+    pub fn recording_files(&self) -> Option<&RecordingFiles> {
+        self.files.as_ref()
     }
 
     /// Sends `job` made with a reply channel and waits for the answer; `None` when the
@@ -571,9 +589,15 @@ impl Driver {
         self.ask(|done| Job::GetRecording { id, done }).await
     }
 
-    /// Deletes the finished recording `id`; `Some(false)` when there is none.
+    /// Deletes the finished recording `id`, and its file if the driver has a store of them;
+    /// `Some(false)` when there is no such recording.
     pub async fn delete_recording(&self, id: String) -> Option<bool> {
-        self.ask(|done| Job::DeleteRecording { id, done }).await
+        let files = self.files.clone();
+        let deleted = self.ask(|done| Job::DeleteRecording { id: id.clone(), done }).await;
+        if let (Some(files), Some(_)) = (files, deleted) {
+            files.remove(&id);
+        }
+        deleted
     }
 
     /// Runs a Call API operation on the live call `id`.

@@ -15,6 +15,13 @@
 //! `Content-Type: audio/wav`: no well-kept pure-Rust MP3 encoder exists, and an MP3 stream
 //! can only end on a frame boundary (24 ms and more), so its length could not equal the
 //! reported duration.
+//!
+//! Under `serve --sip` the driver has a store of the calls' real recordings
+//! ([`RecordingFiles`]): a finished recording's `.wav` URL serves its WAV file (8 kHz mono
+//! 16-bit, what the caller said, exactly `recording_duration_ms` long), whatever its
+//! `fileFormat`; its `.mp3` URL answers a JSON 404 naming the `.wav` one, as no MP3 is written
+//! (the one maintained encoder crate binds the C LAME library, LGPL, and an MP3 could not be
+//! exactly as long as the recording either).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
@@ -28,6 +35,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::api::{ApiError, AppState, unavailable};
+use super::recording_files::{FILE_WAIT, Lookup, RecordingFiles};
 
 /// Samples per second of the served files (Plivo records calls at telephone rate).
 pub const SAMPLE_RATE: u32 = 8000;
@@ -195,6 +203,9 @@ pub(crate) async fn download(State(app): State<AppState>, req: Request, next: Ne
         None => return unavailable().into_response(),
         Some(found) => found,
     };
+    if let Some(files) = app.driver.recording_files() {
+        return real_file(&app, files, id, ext, found.is_some()).await;
+    }
     match found {
         Some(r) if r.format.to_string() == ext => {
             let mut resp = Body::new(WavFile::new(r.duration_ms)).into_response();
@@ -202,6 +213,40 @@ pub(crate) async fn download(State(app): State<AppState>, req: Request, next: Ne
             resp
         }
         _ => ApiError::new(StatusCode::NOT_FOUND, format!("no recording file {id}.{ext}")).into_response(),
+    }
+}
+
+/// `serve --sip`'s answer for `{id}.{ext}` of a recording the Recording API lists (`listed`)
+/// or not: the stored WAV at `.wav` (waiting up to [`FILE_WAIT`] while it is written), a JSON
+/// 404 with the reason otherwise.
+async fn real_file(app: &AppState, files: &RecordingFiles, id: &str, ext: &str, listed: bool) -> Response {
+    let not_found = |why: String| ApiError::new(StatusCode::NOT_FOUND, why).into_response();
+    if !listed {
+        return not_found(format!("no recording file {id}.{ext}"));
+    }
+    if ext != "wav" {
+        return not_found(format!(
+            "no recording file {id}.{ext}: serve --sip writes recordings as WAV only, at {id}.wav"
+        ));
+    }
+    if files.get(id) == Lookup::Missing {
+        // The recording may have ended in the tick run for the look-up job, before the shell
+        // saw it end; the driver serves the shell between two jobs, so one more round trip
+        // lets it begin the file.
+        if app.driver.recording(id.to_owned()).await.is_none() {
+            return unavailable().into_response();
+        }
+    }
+    match files.wait(id, FILE_WAIT).await {
+        Lookup::Ready(wav) => {
+            let mut resp = Body::from(wav).into_response();
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+            resp
+        }
+        Lookup::Writing => not_found(format!("no recording file {id}.wav yet: it is still being written")),
+        Lookup::Missing => not_found(format!(
+            "no recording file {id}.wav: dropped at the bound of the files kept in memory, or not recorded on real audio (a conference's)"
+        )),
     }
 }
 

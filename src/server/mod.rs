@@ -18,6 +18,7 @@ pub mod live;
 pub mod media_files;
 pub mod metrics;
 pub mod record;
+pub mod recording_files;
 mod recordings;
 pub mod signature;
 pub mod webhook;

@@ -13,12 +13,13 @@
 //! URL is fetched as Plivo does, the INVITE is answered (200 OK with the SDP answer) when the
 //! document's first verb answers, and the call ends with BYE both ways. `<Dial>` rings its
 //! parties with INVITEs of its own and bridges the one that answers (`src/sip/dial.rs`). `POST
-//! Call/` places SIP calls (`src/sip/outbound.rs`). Not yet: recording files (see
-//! `docs/sip-plan.md`).
+//! Call/` places SIP calls (`src/sip/outbound.rs`). A call's recordings are written as WAV
+//! files of what was recorded and served at their `RecordUrl`s (`src/sip/recording.rs`).
 
 pub mod audio_file;
 mod dial;
 mod outbound;
+pub mod recording;
 mod speech;
 
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ use crate::engine::{CallId, CallSetup, HangupSource, Input, MediaId, Webhook};
 use crate::media::rtp::{Leg, LegConfig, LegStats, SdpOffer, answer, write_answer};
 use crate::media::{AudioMedia, AudioRequest, FarEnds, Work};
 use crate::runtime::{OutboundPlan, Runtime};
+use crate::server::recording_files::RecordingFiles;
 use crate::server::{Driver, DriverConfig, ServerConfig, Shell, StartRefused, call_span};
 use tracing::Instrument;
 
@@ -326,14 +328,18 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         dialer,
         ringing_out: HashMap::new(),
         limits: HashMap::new(),
+        recordings: recording::Buffers::default(),
+        next_take: recording::TAKE_EVERY_TICKS,
+        files: RecordingFiles::new(),
     };
+    let files = shell.files.clone();
     // Real media run on the wall clock, whatever `--speed` says; cassettes record simulated
     // calls only.
     let server = ServerConfig { speed: 1.0, record: None, ..server };
     let spawn = move |setup: crate::server::DriverSetup| {
         let rt = Runtime::with_media(setup.runtime, AudioMedia::new());
         let config = DriverConfig { time_scale: 1.0, ..setup.driver };
-        Driver::spawn_shell(rt, shell, rx, setup.webhooks, config)
+        Driver::spawn_shell(rt, shell, rx, setup.webhooks, config).with_recording_files(files)
     };
     let server = match crate::server::start_with(server, spawn).await {
         Ok(s) => s,
@@ -413,6 +419,13 @@ struct SipShell {
     ringing_out: HashMap<CallId, outbound::Ringing>,
     /// The outbound calls' `ring_timeout`/`hangup_on_ring`/`time_limit` timers.
     limits: HashMap<CallId, Vec<tokio::task::AbortHandle>>,
+    /// The running recordings' samples, taken from the media every
+    /// [`recording::TAKE_EVERY_TICKS`] ticks.
+    recordings: recording::Buffers,
+    /// The tick count at which they are taken next.
+    next_take: u64,
+    /// Where finished recordings' files go (served at their `.wav` URLs).
+    files: RecordingFiles,
 }
 
 /// `GET /metrics`' RTP counters ([`crate::server::metrics`]).
@@ -564,6 +577,10 @@ impl Shell for SipShell {
                     }
                 }
             }
+            if ticks >= self.next_take {
+                self.next_take = ticks + recording::TAKE_EVERY_TICKS;
+                self.recordings.take_from(rt.media_mut(), self.calls.keys());
+            }
         }
         busy
     }
@@ -575,6 +592,7 @@ impl Shell for SipShell {
         self.forget_dial(&setup.id);
         self.cancel_outbound(&setup.id);
         self.forget_limits(&setup.id);
+        self.recordings.forget(&setup.id);
     }
 
     /// `POST Call/`: an INVITE to the callee (the rules: `src/sip/outbound.rs`).
@@ -704,9 +722,10 @@ impl SipShell {
             }
             Work::Dial { call, media, dial } => self.dial(rt, now, call, media, &dial),
             Work::EndDial { call, .. } => self.end_dial(&call),
-            Work::RecordingDone { call, media, .. } => {
-                // Recording files come with the next step: the samples are let go.
-                let _ = rt.media_mut().take_recorded(&call, media);
+            Work::RecordingDone { call, media, recording, duration_ms } => {
+                let last = rt.media_mut().take_recorded(&call, media);
+                let samples = self.recordings.finish(&call, media, &last);
+                recording::write_file(&self.files, &recording, samples, duration_ms);
             }
         }
     }

@@ -1,0 +1,223 @@
+//! `serve --sip`'s recording files: the samples of each running recording gathered while it
+//! runs, then written as a WAV (8 kHz mono 16-bit, [`audio_file::encode_wav`]) into the
+//! server's store ([`RecordingFiles`]) when it ends.
+//!
+//! The shell takes every running recording's samples from the media every
+//! [`TAKE_EVERY_TICKS`] ticks (1 s; [`AudioMedia::take_recorded`], so the media's own buffer
+//! stays far below its 60 s [`crate::media::MAX_RECORDED_SAMPLES`]) and appends them here; on
+//! [`Work::RecordingDone`](crate::media::Work) it takes the last ones, begins the file in the
+//! store (on the driver task, so that a download after the recording's action or callback
+//! finds it) and encodes it on a blocking thread.
+//!
+//! The file holds every sample the recording took: `RecordingDurationMs` × 8 of them (the
+//! media counts 20 ms frames; the `<Record timeout>`'s silent tail is part of the recording,
+//! as the engine reports it), unless some were lost at a bound:
+//! - [`MAX_FILE_SAMPLES`] (one hour) per file: beyond, the file is cut there;
+//! - [`MAX_PENDING_SAMPLES`] over all running recordings: samples that would pass it are
+//!   dropped, the new ones (the files already gathered keep what they have).
+//!
+//! A recording that lost samples either way takes no more, so its file is always the
+//! recording's beginning, without a gap, shorter than the duration by what was lost (counted in
+//! [`Buffers::samples_lost`], logged when the file is written).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+
+use super::audio_file;
+use crate::engine::{CallId, MediaId, RecordingId};
+use crate::media::AudioMedia;
+use crate::server::recording_files::RecordingFiles;
+
+/// How often the shell takes the running recordings' samples from the media: every 50 ticks
+/// (1 s at 20 ms a tick).
+pub const TAKE_EVERY_TICKS: u64 = 50;
+
+/// Most samples of one file: an hour at 8 kHz (28.8 million samples, a 57.6 MB WAV).
+pub const MAX_FILE_SAMPLES: usize = 3_600 * 8_000;
+
+/// Most samples held over all running recordings: 64 Mi (128 MiB; 2.3 hours at 8 kHz).
+pub const MAX_PENDING_SAMPLES: usize = 64 << 20;
+
+/// One running recording's samples so far.
+#[derive(Debug, Default)]
+struct Buffer {
+    samples: Vec<i16>,
+    /// It lost samples at a bound and takes no more.
+    full: bool,
+}
+
+/// The running recordings' samples, by call and media id; bounded as the module says.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    running: HashMap<(CallId, MediaId), Buffer>,
+    /// Samples held in all.
+    pending: usize,
+    /// Samples lost at [`MAX_FILE_SAMPLES`].
+    cut: u64,
+    /// Samples lost at [`MAX_PENDING_SAMPLES`].
+    dropped: u64,
+}
+
+impl Buffers {
+    /// Appends what `media`'s recording of `call` recorded since last time, within the bounds.
+    pub fn append(&mut self, call: &CallId, media: MediaId, samples: &[i16]) {
+        if samples.is_empty() {
+            return;
+        }
+        let buffer = self.running.entry((call.clone(), media)).or_default();
+        if buffer.full {
+            self.dropped += samples.len() as u64;
+            return;
+        }
+        let file_room = MAX_FILE_SAMPLES.saturating_sub(buffer.samples.len());
+        let pending_room = MAX_PENDING_SAMPLES.saturating_sub(self.pending);
+        let take = samples.len().min(file_room).min(pending_room);
+        buffer.samples.extend_from_slice(samples.get(..take).unwrap_or_default());
+        self.pending += take;
+        let lost = (samples.len() - take) as u64;
+        if lost > 0 {
+            buffer.full = true;
+            if take == file_room {
+                self.cut += lost;
+            } else {
+                self.dropped += lost;
+            }
+        }
+    }
+
+    /// Takes every running recording's samples from the media (those of the calls in
+    /// `calls`).
+    pub fn take_from<'a>(&mut self, media: &mut AudioMedia, calls: impl Iterator<Item = &'a CallId>) {
+        for call in calls {
+            let running: Vec<MediaId> = media.recordings_of(call).collect();
+            for m in running {
+                let samples = media.take_recorded(call, m);
+                self.append(call, m, &samples);
+            }
+        }
+    }
+
+    /// The whole recording of `media`'s recording of `call`, which ended with `last` samples
+    /// still in the media: it leaves the buffers.
+    pub fn finish(&mut self, call: &CallId, media: MediaId, last: &[i16]) -> Vec<i16> {
+        self.append(call, media, last);
+        let Some(buffer) = self.running.remove(&(call.clone(), media)) else { return Vec::new() };
+        self.pending -= buffer.samples.len();
+        buffer.samples
+    }
+
+    /// Drops what `call`'s recordings still hold (a forgotten call: its recordings' ends
+    /// were handled, so nothing is normally left).
+    pub fn forget(&mut self, call: &CallId) {
+        let pending = &mut self.pending;
+        self.running.retain(|(c, _), b| {
+            let keep = c != call;
+            if !keep {
+                *pending -= b.samples.len();
+            }
+            keep
+        });
+    }
+
+    /// Samples held over all running recordings.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Samples lost so far: `(cut at MAX_FILE_SAMPLES, dropped at MAX_PENDING_SAMPLES)`.
+    pub fn samples_lost(&self) -> (u64, u64) {
+        (self.cut, self.dropped)
+    }
+}
+
+/// Writes a finished recording's file: begun in `files` now, encoded as WAV on a blocking
+/// thread and handed in once written. `duration_ms` is the engine's `RecordingDurationMs`;
+/// a file shorter than it (samples lost at a bound) is logged.
+pub fn write_file(files: &RecordingFiles, recording: &RecordingId, samples: Vec<i16>, duration_ms: u64) {
+    let expected = duration_ms.saturating_mul(8);
+    if (samples.len() as u64) < expected {
+        tracing::warn!(
+            recording = %recording,
+            "recording file cut: {} of {expected} samples kept (MAX_FILE_SAMPLES or MAX_PENDING_SAMPLES)",
+            samples.len()
+        );
+    }
+    let id = recording.as_str().to_owned();
+    files.begin(&id);
+    let files = files.clone();
+    tokio::task::spawn_blocking(move || {
+        let wav = Bytes::from(audio_file::encode_wav(&samples));
+        if let Err(e) = files.finish(&id, wav) {
+            tracing::debug!(recording = %id, "recording file not kept: {e}");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(n: &str) -> CallId {
+        CallId::from(n)
+    }
+
+    #[test]
+    fn samples_gather_per_recording_and_leave_with_it() {
+        let mut b = Buffers::default();
+        b.append(&call("a"), MediaId(1), &[1, 2]);
+        b.append(&call("b"), MediaId(1), &[9]);
+        b.append(&call("a"), MediaId(1), &[3]);
+        assert_eq!(b.pending(), 4);
+        assert_eq!(b.finish(&call("a"), MediaId(1), &[4]), [1, 2, 3, 4]);
+        assert_eq!(b.pending(), 1);
+        assert_eq!(b.finish(&call("a"), MediaId(2), &[]), Vec::<i16>::new(), "never gathered: empty");
+        b.forget(&call("b"));
+        assert_eq!(b.pending(), 0);
+        assert_eq!(b.finish(&call("b"), MediaId(1), &[]), Vec::<i16>::new());
+    }
+
+    #[test]
+    fn a_file_is_cut_at_an_hour_and_takes_no_more() {
+        let mut b = Buffers::default();
+        let second = vec![7i16; 8_000];
+        for _ in 0..3_600 {
+            b.append(&call("a"), MediaId(1), &second);
+        }
+        assert_eq!((b.pending(), b.samples_lost()), (MAX_FILE_SAMPLES, (0, 0)));
+        b.append(&call("a"), MediaId(1), &[1, 2, 3]);
+        assert_eq!(b.samples_lost(), (3, 0));
+        b.append(&call("a"), MediaId(1), &[4]);
+        assert_eq!(b.samples_lost(), (3, 1), "a full file takes nothing more");
+        let file = b.finish(&call("a"), MediaId(1), &[5]);
+        assert_eq!(file.len(), MAX_FILE_SAMPLES);
+        assert!(file.iter().all(|&s| s == 7), "the beginning is kept");
+        assert_eq!(b.pending(), 0);
+    }
+
+    #[test]
+    fn past_the_pending_bound_the_new_samples_are_dropped() {
+        let mut b = Buffers::default();
+        let minute = vec![1i16; 60 * 8_000];
+        // Two recordings of an hour (57.6 M samples), then a third that passes 64 Mi in all.
+        for m in 0..2 {
+            for _ in 0..60 {
+                b.append(&call("a"), MediaId(m), &minute);
+            }
+        }
+        assert_eq!(b.samples_lost(), (0, 0));
+        for _ in 0..20 {
+            b.append(&call("b"), MediaId(0), &minute);
+        }
+        let room = MAX_PENDING_SAMPLES - 2 * MAX_FILE_SAMPLES;
+        assert_eq!(b.pending(), MAX_PENDING_SAMPLES);
+        assert_eq!(b.samples_lost(), (0, (20 * minute.len() - room) as u64));
+        // The third keeps its beginning and takes no more, even once room is freed.
+        assert_eq!(b.finish(&call("a"), MediaId(0), &[]).len(), MAX_FILE_SAMPLES);
+        b.append(&call("b"), MediaId(0), &minute);
+        assert_eq!(b.samples_lost(), (0, (21 * minute.len() - room) as u64));
+        assert_eq!(b.finish(&call("b"), MediaId(0), &[9]).len(), room);
+        assert_eq!(b.finish(&call("a"), MediaId(1), &[]).len(), MAX_FILE_SAMPLES);
+        assert_eq!(b.pending(), 0);
+    }
+}
