@@ -931,5 +931,5 @@ async fn a_record_on_a_real_call_downloads_the_callers_speech_as_a_wav_of_its_du
     assert_eq!(status, 204);
     let gone = http.get(&url).send().await.expect("an answer");
     assert_eq!(gone.status().as_u16(), 404, "deleted, the file is gone");
-    sip.stop().await;
+    stop_idle(sip).await;
 }

@@ -47,10 +47,11 @@ struct Buffer {
     full: bool,
 }
 
-/// The running recordings' samples, by call and media id; bounded as the module says.
+/// The running recordings' samples, by call and media id (a call has at most
+/// [`crate::media::MAX_RECORDINGS_PER_CALL`]); bounded as the module says.
 #[derive(Debug, Default)]
 pub struct Buffers {
-    running: HashMap<(CallId, MediaId), Buffer>,
+    running: HashMap<CallId, Vec<(MediaId, Buffer)>>,
     /// Samples held in all.
     pending: usize,
     /// Samples lost at [`MAX_FILE_SAMPLES`].
@@ -65,7 +66,15 @@ impl Buffers {
         if samples.is_empty() {
             return;
         }
-        let buffer = self.running.entry((call.clone(), media)).or_default();
+        let of_call = self.running.entry(call.clone()).or_default();
+        let i = match of_call.iter().position(|(m, _)| *m == media) {
+            Some(i) => i,
+            None => {
+                of_call.push((media, Buffer::default()));
+                of_call.len() - 1
+            }
+        };
+        let Some((_, buffer)) = of_call.get_mut(i) else { return };
         if buffer.full {
             self.dropped += samples.len() as u64;
             return;
@@ -102,7 +111,12 @@ impl Buffers {
     /// still in the media: it leaves the buffers.
     pub fn finish(&mut self, call: &CallId, media: MediaId, last: &[i16]) -> Vec<i16> {
         self.append(call, media, last);
-        let Some(buffer) = self.running.remove(&(call.clone(), media)) else { return Vec::new() };
+        let Some(of_call) = self.running.get_mut(call) else { return Vec::new() };
+        let Some(i) = of_call.iter().position(|(m, _)| *m == media) else { return Vec::new() };
+        let (_, buffer) = of_call.swap_remove(i);
+        if of_call.is_empty() {
+            self.running.remove(call);
+        }
         self.pending -= buffer.samples.len();
         buffer.samples
     }
@@ -110,14 +124,9 @@ impl Buffers {
     /// Drops what `call`'s recordings still hold (a forgotten call: its recordings' ends
     /// were handled, so nothing is normally left).
     pub fn forget(&mut self, call: &CallId) {
-        let pending = &mut self.pending;
-        self.running.retain(|(c, _), b| {
-            let keep = c != call;
-            if !keep {
-                *pending -= b.samples.len();
-            }
-            keep
-        });
+        for (_, b) in self.running.remove(call).unwrap_or_default() {
+            self.pending -= b.samples.len();
+        }
     }
 
     /// Samples held over all running recordings.
