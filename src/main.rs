@@ -123,6 +123,10 @@ enum Command {
         /// the same `--stdout -v VOICE -- TEXT` arguments).
         #[arg(long, value_name = "PROGRAM", default_value = "espeak-ng")]
         espeak: PathBuf,
+        /// With --sip: the MP3 encoder of recordings whose fileFormat is mp3 (LAME, or a
+        /// program that takes `--quiet -b 32 - -`: a WAV in, an MP3 out); `none`: WAV files only.
+        #[arg(long, value_name = "PROGRAM", default_value = "lame")]
+        lame: PathBuf,
         /// With --sip: the SIP gateway (UDP HOST:PORT) where <Dial>'s <Number>s are sent as
         /// sip:NUMBER@HOST:PORT; without it they fail. <User>sip:…</User> is rung directly.
         #[arg(long, value_name = "HOST:PORT", requires = "sip", value_parser = gateway_addr)]
@@ -241,6 +245,7 @@ fn main() -> ExitCode {
             answer_url,
             hangup_url,
             espeak,
+            lame,
             sip_gateway,
         } => {
             // Cassettes are of simulated calls: checked before any folder is made.
@@ -267,7 +272,9 @@ fn main() -> ExitCode {
             };
             let given = Credentials { id: auth_id, token: auth_token, from_env: auth_from_env };
             if let (Some(listen), Some(answer_url)) = (sip, answer_url) {
-                let sip = plivo_flow::sip::SipConfig { listen, answer_url, hangup_url, espeak, gateway: sip_gateway };
+                let lame = (lame != std::path::Path::new("none")).then_some(lame);
+                let sip =
+                    plivo_flow::sip::SipConfig { listen, answer_url, hangup_url, espeak, lame, gateway: sip_gateway };
                 return ExitCode::from(serve_sip(sip, config, given));
             }
             serve(config, given)

@@ -260,12 +260,13 @@ fn record_ends_on_the_callers_silence_and_hands_over_the_samples() {
     rig.says.remove(&call);
     rig.run(3000);
     let done = rig.work.iter().find_map(|w| match w {
-        Work::RecordingDone { call: c, media, recording, duration_ms } if *c == call => {
-            Some((*media, recording.clone(), *duration_ms))
+        Work::RecordingDone { call: c, media, recording, format, duration_ms } if *c == call => {
+            Some((*media, recording.clone(), *format, *duration_ms))
         }
         _ => None,
     });
-    let (media, recording, duration_ms) = done.expect("the recording ended by itself");
+    let (media, recording, format, duration_ms) = done.expect("the recording ended by itself");
+    assert_eq!(format, plivo_flow::xml::values::FileFormat::Mp3, "Plivo's default fileFormat");
     assert!((2900..=3100).contains(&duration_ms), "1 s of speech + 2 s of silence: {duration_ms} ms");
     let samples = rig.rt.media_mut().take_recorded(&call, media);
     assert_eq!(samples.len() as u64, duration_ms * 8);

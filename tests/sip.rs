@@ -104,6 +104,7 @@ async fn sip_shell_with(base: &str, gateway: Option<SocketAddr>) -> plivo_flow::
         answer_url: format!("{base}/answer"),
         hangup_url: Some(format!("{base}/hangup")),
         espeak: "espeak-ng".into(),
+        lame: Some("lame".into()),
         gateway,
     };
     let server = ServerConfig {
@@ -871,16 +872,17 @@ async fn a_ringing_party_is_cancelled_at_the_timeout_and_a_confirm_key_connects_
 /// `<Record>` on a real call: SIPp talks (its 7 s PCMA capture from 0.5 s after the ACK), then
 /// falls silent; the recording ends after `timeout` (2 s) of silence, and its `RecordUrl`
 /// (from the action's parameters) downloads a WAV of what the caller said, exactly as long as
-/// `RecordingDurationMs`: speech where SIPp talked, digital silence in the silent tail. Its
-/// `.mp3` URL names the `.wav` one in a 404, and `DELETE Recording/{id}/` removes the file.
+/// `RecordingDurationMs`: speech where SIPp talked, digital silence in the silent tail. The
+/// `fileFormat` is Plivo's default, mp3: the `RecordUrl` is an MP3 (LAME) of the same audio,
+/// and the `.wav` beside it the exact samples; `DELETE Recording/{id}/` removes both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_on_a_real_call_downloads_the_callers_speech_as_a_wav_of_its_duration() {
-    if missing_peers() {
+    if missing_peers_and(&["lame"]) {
         return;
     }
     let (app, base) = App::spawn().await;
     let record = format!(
-        r#"<Response><Record action="{base}/recorded" maxLength="20" timeout="2" fileFormat="wav" playBeep="false"/></Response>"#
+        r#"<Response><Record action="{base}/recorded" maxLength="20" timeout="2" playBeep="false"/></Response>"#
     );
     app.docs.lock().expect("lock").insert("/answer".into(), record);
     app.docs.lock().expect("lock").insert("/recorded".into(), "<Response><Hangup/></Response>".into());
@@ -893,13 +895,30 @@ async fn a_record_on_a_real_call_downloads_the_callers_speech_as_a_wav_of_its_du
     let url = action.param("RecordUrl").expect("RecordUrl").to_owned();
     let id = action.param("RecordingID").expect("RecordingID").to_owned();
     let duration_ms: u64 = action.param("RecordingDurationMs").and_then(|d| d.parse().ok()).expect("a duration");
-    assert_eq!(url, format!("http://{}/v1/Account/{}/Recording/{id}.wav", sip.http, plivo_flow::server::DEV_AUTH_ID));
+    assert_eq!(url, format!("http://{}/v1/Account/{}/Recording/{id}.mp3", sip.http, plivo_flow::server::DEV_AUTH_ID));
     assert_eq!(action.param("RecordingDuration"), Some((duration_ms / 1000).to_string().as_str()));
     // 0.5 s + the capture's 7.1 s + the 2 s of silence that end it, give or take the answer.
     assert!((9_000..=11_000).contains(&duration_ms), "{duration_ms} ms");
 
     let http = reqwest::Client::new();
-    let resp = http.get(&url).send().await.expect("the file downloads");
+    let resp = http.get(&url).send().await.expect("the MP3 downloads");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("audio/mpeg"));
+    let mp3 = resp.bytes().await.expect("the body");
+    let hint = plivo_flow::sip::audio_file::Hint { extension: Some("mp3".into()), media_type: None };
+    let decoded = plivo_flow::sip::audio_file::decode(&mp3, &hint).expect("an MP3 file");
+    let mp3_ms = decoded.len() as u64 / 8;
+    let mp3_speech = rms_dbfs(decoded.get(1_500 * 8..6_500 * 8).unwrap_or_default());
+    eprintln!("the MP3: {} bytes, {mp3_ms} ms decoded, speech (1.5-6.5 s) {mp3_speech:.1} dBFS", mp3.len());
+    // LAME adds its encoder and decoder delay (138 ms) and pads the last 72 ms frame.
+    assert!(
+        (duration_ms..=duration_ms + 250).contains(&mp3_ms),
+        "the MP3 lasts the duration: {mp3_ms} ms for {duration_ms}"
+    );
+    assert!(mp3_speech > -40.0, "what the caller said is in the MP3: {mp3_speech:.1} dBFS");
+
+    let url = url.replace(".mp3", ".wav");
+    let resp = http.get(&url).send().await.expect("the WAV downloads");
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("audio/wav"));
     let wav = resp.bytes().await.expect("the body");
@@ -923,13 +942,13 @@ async fn a_record_on_a_real_call_downloads_the_callers_speech_as_a_wav_of_its_du
     assert!(speech > -40.0, "what the caller said is in the file: {speech:.1} dBFS");
     assert!(tail < -60.0, "the silent tail is silence: {tail:.1} dBFS");
 
-    let mp3 = http.get(url.replace(".wav", ".mp3")).send().await.expect("an answer");
-    assert_eq!(mp3.status().as_u16(), 404);
-    let body: serde_json::Value = mp3.json().await.expect("a JSON 404");
-    assert!(body["error"].as_str().is_some_and(|e| e.contains(&format!("{id}.wav"))), "{body}");
     let (status, _) = rest(&sip, reqwest::Method::DELETE, &format!("Recording/{id}/"), None).await;
     assert_eq!(status, 204);
-    let gone = http.get(&url).send().await.expect("an answer");
-    assert_eq!(gone.status().as_u16(), 404, "deleted, the file is gone");
+    for url in [url.clone(), url.replace(".wav", ".mp3")] {
+        let gone = http.get(&url).send().await.expect("an answer");
+        assert_eq!(gone.status().as_u16(), 404, "deleted, the file is gone: {url}");
+        let body: serde_json::Value = gone.json().await.expect("a JSON 404");
+        assert!(body["error"].is_string() && body["api_id"].is_string(), "{body}");
+    }
     stop_idle(sip).await;
 }

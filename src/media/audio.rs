@@ -10,7 +10,7 @@ mod bridge;
 mod room;
 use super::mix::{FRAME_SAMPLES, Frame, MemberAudio, MemberKey, PlayQueue, Recorder, SILENCE, Source};
 use crate::engine::{CallId, Command, Input, Listener, MediaId, MemberId, RecordMode, RecordingId, RoomEvent};
-use crate::xml::values::{Language, Voice};
+use crate::xml::values::{FileFormat, Language, Voice};
 use crate::xml::{Dial, Document, Verb};
 use room::{Overlay, Room};
 
@@ -99,6 +99,8 @@ pub enum Work {
         /// Its `RecordingID` (the id of its `RecordUrl` and of the Recording API), from its
         /// [`Command::StartRecording`].
         recording: RecordingId,
+        /// Its `fileFormat` (the extension of its `RecordUrl`).
+        format: FileFormat,
         /// Its length, ms (`RecordingDurationMs`).
         duration_ms: u64,
     },
@@ -148,8 +150,9 @@ struct Waiting {
 #[derive(Debug)]
 struct Running {
     media: MediaId,
-    /// Its `RecordingID`, for [`Work::RecordingDone`].
+    /// Its `RecordingID` and `fileFormat`, for [`Work::RecordingDone`].
     recording: RecordingId,
+    format: FileFormat,
     foreground: bool,
     recorder: Recorder,
     samples: VecDeque<i16>,
@@ -368,7 +371,9 @@ impl AudioMedia {
     }
 
     fn start_recording(&mut self, now: Duration, call: &CallId, media: MediaId, command: &Command) {
-        let Command::StartRecording { mode, max_length, silence_timeout, recording, .. } = command else { return };
+        let Command::StartRecording { mode, max_length, silence_timeout, recording, format, .. } = command else {
+            return;
+        };
         self.start_ticking(now);
         let audio = self.calls.entry(call.clone()).or_default();
         if audio.recordings.len() >= MAX_RECORDINGS_PER_CALL {
@@ -379,7 +384,7 @@ impl AudioMedia {
                     self.frames_dropped += (gone.samples.len() / FRAME_SAMPLES) as u64;
                 }
                 None => {
-                    self.recording_done(now, call, media, recording.id.clone(), 0);
+                    self.recording_done(now, call, media, (recording.id.clone(), *format), 0);
                     return;
                 }
             }
@@ -389,6 +394,7 @@ impl AudioMedia {
         audio.recordings.push(Running {
             media,
             recording: recording.id.clone(),
+            format: *format,
             foreground,
             recorder: Recorder::new(*max_length, silence),
             samples: VecDeque::new(),
@@ -401,7 +407,7 @@ impl AudioMedia {
             .calls
             .get(call)
             .and_then(|a| a.recordings.iter().find(|r| r.media == media))
-            .map(|r| (r.recording.clone(), r.recorder.duration_ms()))
+            .map(|r| ((r.recording.clone(), r.format), r.recorder.duration_ms()))
         else {
             return;
         };
@@ -414,10 +420,10 @@ impl AudioMedia {
         now: Duration,
         call: &CallId,
         media: MediaId,
-        recording: RecordingId,
+        (recording, format): (RecordingId, FileFormat),
         duration_ms: u64,
     ) {
-        self.work.push_back(Work::RecordingDone { call: call.clone(), media, recording, duration_ms });
+        self.work.push_back(Work::RecordingDone { call: call.clone(), media, recording, format, duration_ms });
         self.report(now, call, Input::RecordingFinished { media, duration_ms });
     }
 

@@ -595,7 +595,9 @@ impl Driver {
         let files = self.files.clone();
         let deleted = self.ask(|done| Job::DeleteRecording { id: id.clone(), done }).await;
         if let (Some(files), Some(_)) = (files, deleted) {
-            files.remove(&id);
+            // Its files: `{id}.wav`, and `{id}.mp3` when it was recorded as mp3.
+            files.remove(&format!("{id}.wav"));
+            files.remove(&format!("{id}.mp3"));
         }
         deleted
     }

@@ -217,19 +217,16 @@ pub(crate) async fn download(State(app): State<AppState>, req: Request, next: Ne
 }
 
 /// `serve --sip`'s answer for `{id}.{ext}` of a recording the Recording API lists (`listed`)
-/// or not: the stored WAV at `.wav` (waiting up to [`FILE_WAIT`] while it is written), a JSON
-/// 404 with the reason otherwise.
+/// or not: the stored file (waiting up to [`FILE_WAIT`] while it is written; `.wav` for every
+/// recording, `.mp3` for those of `fileFormat` mp3 when an encoder ran), a JSON 404 with the
+/// reason otherwise.
 async fn real_file(app: &AppState, files: &RecordingFiles, id: &str, ext: &str, listed: bool) -> Response {
     let not_found = |why: String| ApiError::new(StatusCode::NOT_FOUND, why).into_response();
     if !listed {
         return not_found(format!("no recording file {id}.{ext}"));
     }
-    if ext != "wav" {
-        return not_found(format!(
-            "no recording file {id}.{ext}: serve --sip writes recordings as WAV only, at {id}.wav"
-        ));
-    }
-    if files.get(id) == Lookup::Missing {
+    let key = format!("{id}.{ext}");
+    if files.get(&key) == Lookup::Missing {
         // The recording may have ended in the tick run for the look-up job, before the shell
         // saw it end; the driver serves the shell between two jobs, so one more round trip
         // lets it begin the file.
@@ -237,15 +234,19 @@ async fn real_file(app: &AppState, files: &RecordingFiles, id: &str, ext: &str, 
             return unavailable().into_response();
         }
     }
-    match files.wait(id, FILE_WAIT).await {
-        Lookup::Ready(wav) => {
-            let mut resp = Body::from(wav).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    let media_type = if ext == "mp3" { "audio/mpeg" } else { "audio/wav" };
+    match files.wait(&key, FILE_WAIT).await {
+        Lookup::Ready(bytes) => {
+            let mut resp = Body::from(bytes).into_response();
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
             resp
         }
-        Lookup::Writing => not_found(format!("no recording file {id}.wav yet: it is still being written")),
+        Lookup::Writing => not_found(format!("no recording file {key} yet: it is still being written")),
+        Lookup::Missing if ext == "mp3" => not_found(format!(
+            "no recording file {key}: not recorded as mp3, no MP3 encoder ran (serve --sip --lame), dropped at the bound of the files kept, or not recorded on real audio (a conference's); every recording is also at {id}.wav"
+        )),
         Lookup::Missing => not_found(format!(
-            "no recording file {id}.wav: dropped at the bound of the files kept in memory, or not recorded on real audio (a conference's)"
+            "no recording file {key}: dropped at the bound of the files kept in memory, or not recorded on real audio (a conference's)"
         )),
     }
 }

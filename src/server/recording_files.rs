@@ -1,5 +1,6 @@
-//! The finished recording files of `serve --sip`: real audio, kept in memory by
-//! `RecordingID` and served at the recording's `.wav` URL ([`super::media_files`]).
+//! The finished recording files of `serve --sip`: real audio, kept in memory by the last
+//! segment of their URL (`{RecordingID}.wav`, and `{RecordingID}.mp3` for a recording of
+//! `fileFormat` mp3) and served there ([`super::media_files`]).
 //!
 //! The SIP shell [`begin`](RecordingFiles::begin)s a file when a recording ends (on the driver
 //! task, before the recording's action or callback goes out), encodes its WAV off the driver

@@ -82,6 +82,9 @@ pub struct SipConfig {
     pub hangup_url: Option<String>,
     /// The synthesiser program (espeak-ng).
     pub espeak: PathBuf,
+    /// The MP3 encoder of recordings whose `fileFormat` is mp3 (LAME's `lame`, Debian package
+    /// `lame`); `None`: only their WAV file is written, and their `.mp3` URL answers 404.
+    pub lame: Option<PathBuf>,
     /// Where `<Dial>`'s `<Number>`s are sent (`sip:{number}@{gateway}`); without one they
     /// fail (`DialStatus=failed`). `<User>` SIP URIs are rung directly.
     pub gateway: Option<SocketAddr>,
@@ -317,6 +320,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         by_dialog: HashMap::new(),
         events,
         espeak: config.espeak.clone(),
+        lame: config.lame.clone(),
         answer_url: config.answer_url.clone(),
         hangup_url: config.hangup_url.clone(),
         speech: Arc::default(),
@@ -406,6 +410,7 @@ struct SipShell {
     by_dialog: HashMap<DialogId, CallId>,
     events: mpsc::Sender<Event>,
     espeak: PathBuf,
+    lame: Option<PathBuf>,
     answer_url: String,
     hangup_url: Option<String>,
     speech: Arc<std::sync::Mutex<SpeechCache>>,
@@ -722,10 +727,11 @@ impl SipShell {
             }
             Work::Dial { call, media, dial } => self.dial(rt, now, call, media, &dial),
             Work::EndDial { call, .. } => self.end_dial(&call),
-            Work::RecordingDone { call, media, recording, duration_ms } => {
+            Work::RecordingDone { call, media, recording, format, duration_ms } => {
                 let last = rt.media_mut().take_recorded(&call, media);
                 let samples = self.recordings.finish(&call, media, &last);
-                recording::write_file(&self.files, &recording, samples, duration_ms);
+                let lame = self.lame.as_deref();
+                recording::write_file(&self.files, &recording, format, lame, samples, duration_ms);
             }
         }
     }

@@ -21,6 +21,8 @@
 //! [`Buffers::samples_lost`], logged when the file is written).
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::process::Stdio;
 
 use axum::body::Bytes;
 
@@ -28,6 +30,7 @@ use super::audio_file;
 use crate::engine::{CallId, MediaId, RecordingId};
 use crate::media::AudioMedia;
 use crate::server::recording_files::RecordingFiles;
+use crate::xml::values::FileFormat;
 
 /// How often the shell takes the running recordings' samples from the media: every 50 ticks
 /// (1 s at 20 ms a tick).
@@ -140,10 +143,49 @@ impl Buffers {
     }
 }
 
-/// Writes a finished recording's file: begun in `files` now, encoded as WAV on a blocking
-/// thread and handed in once written. `duration_ms` is the engine's `RecordingDurationMs`;
-/// a file shorter than it (samples lost at a bound) is logged.
-pub fn write_file(files: &RecordingFiles, recording: &RecordingId, samples: Vec<i16>, duration_ms: u64) {
+/// Longest the MP3 encoder may take over one recording's file (LAME encodes 8 kHz mono at
+/// hundreds of times real time: an hour takes seconds).
+pub const MP3_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Why a recording's MP3 file was not written (its WAV file still is).
+#[derive(Debug, thiserror::Error)]
+pub enum Mp3Error {
+    /// The encoder could not be started (not installed: Debian's `lame`).
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It failed, timed out ([`MP3_TIMEOUT`]) or wrote nothing.
+    #[error("{program} failed: {why}")]
+    Failed {
+        /// The program.
+        program: String,
+        /// Its standard error, cut at 300 characters, or "timed out".
+        why: String,
+    },
+}
+
+/// The store's key of a recording's file: `{RecordingID}.{wav|mp3}`, the last segment of
+/// its URL.
+pub fn file_key(recording: &str, extension: &str) -> String {
+    format!("{recording}.{extension}")
+}
+
+/// Writes a finished recording's files: the WAV always, and the MP3 when its `fileFormat` is
+/// mp3 and `mp3` names an encoder. Both are begun in `files` now (a download waits for
+/// them), encoded off the driver task and handed in once written. `duration_ms` is the
+/// engine's `RecordingDurationMs`; a file shorter than it (samples lost at a bound) is logged.
+pub fn write_file(
+    files: &RecordingFiles,
+    recording: &RecordingId,
+    format: FileFormat,
+    mp3: Option<&Path>,
+    samples: Vec<i16>,
+    duration_ms: u64,
+) {
     let expected = duration_ms.saturating_mul(8);
     if (samples.len() as u64) < expected {
         tracing::warn!(
@@ -152,15 +194,72 @@ pub fn write_file(files: &RecordingFiles, recording: &RecordingId, samples: Vec<
             samples.len()
         );
     }
-    let id = recording.as_str().to_owned();
-    files.begin(&id);
+    let wav_key = file_key(recording.as_str(), "wav");
+    let mp3_key = (format == FileFormat::Mp3).then(|| mp3.map(|p| (file_key(recording.as_str(), "mp3"), p.to_owned())));
+    files.begin(&wav_key);
+    if let Some(Some((key, _))) = &mp3_key {
+        files.begin(key);
+    }
     let files = files.clone();
-    tokio::task::spawn_blocking(move || {
-        let wav = Bytes::from(audio_file::encode_wav(&samples));
-        if let Err(e) = files.finish(&id, wav) {
-            tracing::debug!(recording = %id, "recording file not kept: {e}");
+    tokio::spawn(async move {
+        let Ok(wav) = tokio::task::spawn_blocking(move || Bytes::from(audio_file::encode_wav(&samples))).await else {
+            files.remove(&wav_key);
+            return;
+        };
+        if let Err(e) = files.finish(&wav_key, wav.clone()) {
+            tracing::debug!(recording = %wav_key, "recording file not kept: {e}");
+        }
+        let Some(Some((key, program))) = mp3_key else { return };
+        match encode_mp3(&program, wav).await {
+            Ok(mp3) => {
+                if let Err(e) = files.finish(&key, Bytes::from(mp3)) {
+                    tracing::debug!(recording = %key, "recording file not kept: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(recording = %key, "no MP3 file: {e}");
+                files.remove(&key);
+            }
         }
     });
+}
+
+/// `wav` as MP3 by `program` (LAME's command line: `lame --quiet -b 32 - -`, the WAV on its
+/// standard input, the MP3 on its output; 8 kHz mono is MPEG-2.5 layer III, here at 32 kbit/s,
+/// 4 KB a second). An MP3 decodes about 0.2 s longer than its samples: LAME's encoder delay
+/// and decoder delay (1,105 samples) and the padding of its last 576-sample frame, which no
+/// tag tells decoders to trim (LAME writes its tag only into a file it can seek).
+///
+/// # Errors
+/// [`Mp3Error::Spawn`] when it cannot start, [`Mp3Error::Failed`] when it fails, writes
+/// nothing, or takes longer than [`MP3_TIMEOUT`].
+pub async fn encode_mp3(program: &Path, wav: Bytes) -> Result<Vec<u8>, Mp3Error> {
+    use tokio::io::AsyncWriteExt;
+    let name = program.display().to_string();
+    let failed = |why: String| Mp3Error::Failed { program: name.clone(), why };
+    let mut child = tokio::process::Command::new(program)
+        .args(["--quiet", "-b", "32", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| Mp3Error::Spawn { program: name.clone(), source })?;
+    let mut stdin = child.stdin.take().ok_or_else(|| failed("no standard input".into()))?;
+    // Written beside the read of its output, so that neither pipe fills up and blocks.
+    let feed = async move {
+        let _ = stdin.write_all(&wav).await;
+        // Dropped here: the encoder sees the end of its input.
+    };
+    let run = async { tokio::join!(feed, child.wait_with_output()).1 };
+    let out = tokio::time::timeout(MP3_TIMEOUT, run)
+        .await
+        .map_err(|_| failed("timed out".into()))?
+        .map_err(|e| failed(e.to_string()))?;
+    if !out.status.success() || out.stdout.is_empty() {
+        return Err(failed(String::from_utf8_lossy(&out.stderr).chars().take(300).collect()));
+    }
+    Ok(out.stdout)
 }
 
 #[cfg(test)]
@@ -169,6 +268,28 @@ mod tests {
 
     fn call(n: &str) -> CallId {
         CallId::from(n)
+    }
+
+    #[tokio::test]
+    async fn an_mp3_is_made_by_lame_and_a_missing_encoder_is_a_spawn_error() {
+        let missing = encode_mp3(Path::new("/nonexistent/lame"), Bytes::from_static(b"RIFF")).await;
+        assert!(matches!(missing, Err(Mp3Error::Spawn { .. })), "{missing:?}");
+        let refused = encode_mp3(Path::new("false"), Bytes::from_static(b"RIFF")).await;
+        assert!(matches!(refused, Err(Mp3Error::Failed { .. })), "{refused:?}");
+        if std::process::Command::new("lame").arg("--version").output().is_err() {
+            assert!(std::env::var_os("PLIVO_FLOW_REQUIRE_PEERS").is_none(), "needs lame (.ci/run installs it)");
+            return;
+        }
+        // A second of a 1 kHz tone.
+        let tone: Vec<i16> = (0..8_000)
+            .map(|i| (8_000.0 * (std::f64::consts::TAU * 1_000.0 * i as f64 / 8_000.0).sin()) as i16)
+            .collect();
+        let mp3 = encode_mp3(Path::new("lame"), Bytes::from(audio_file::encode_wav(&tone))).await.expect("an MP3");
+        let hint = audio_file::Hint { extension: Some("mp3".into()), media_type: None };
+        let back = audio_file::decode(&mp3, &hint).expect("it decodes");
+        assert!(back.len().abs_diff(8_000) <= 1_600, "{} samples", back.len());
+        let power = crate::media::mix::goertzel_power(back.get(2_000..6_000).unwrap_or_default(), 1_000.0, 8_000);
+        assert!(power > 0.01, "the tone survives: {power}");
     }
 
     #[test]
