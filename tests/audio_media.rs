@@ -363,6 +363,34 @@ fn an_enter_sound_document_is_rendered_and_played_into_the_room() {
     );
 }
 
+#[test]
+fn a_conference_recording_takes_the_whole_room_until_it_is_stopped() {
+    let room = r#"<Response><Conference record="true" recordFileFormat="wav">r</Conference></Response>"#;
+    let mut rig = Rig::new(&[("https://app.example/answer", room)]);
+    let a = rig.call("a");
+    let b = rig.call("b");
+    rig.says.insert(a.clone(), 440.0);
+    rig.run(500);
+    rig.says.insert(b.clone(), 880.0);
+    rig.run(500);
+    rig.rt.room_op(rig.now, &RoomOp::StopRecording { room: "r".into() }).expect("stop recording");
+    rig.service();
+    let done = rig.work.iter().find_map(|w| match w {
+        Work::RoomRecordingDone { room, format, duration_ms, last, .. } => Some((room, *format, *duration_ms, last)),
+        _ => None,
+    });
+    let (name, format, duration_ms, samples) = done.expect("the recording is handed over");
+    assert_eq!((name.as_ref(), format), ("r", plivo_flow::xml::values::FileFormat::Wav));
+    assert!((960..=1000).contains(&duration_ms), "from the first join to the stop: {duration_ms} ms");
+    assert!(samples.len().abs_diff(duration_ms as usize * 8) <= FRAME_SAMPLES, "{} samples", samples.len());
+    let first = samples.get(..3_200).unwrap_or_default();
+    assert!(hears(first, 440.0) && !hears(first, 880.0), "a alone at first");
+    let both = samples.get(4_800..7_200).unwrap_or_default();
+    assert!(hears(both, 440.0) && hears(both, 880.0), "then both members");
+    rig.run(200);
+    assert_eq!(rig.work.iter().filter(|w| matches!(w, Work::RoomRecordingDone { .. })).count(), 1, "once");
+}
+
 /// A baresip-like offer: Opus, G.722, PCMU, PCMA and telephone-events.
 const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
     m=audio 10000 RTP/AVP 96 9 0 8 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:9 G722/8000\r\n\

@@ -270,7 +270,7 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
         return;
     }
     let (app, base) = App::spawn().await;
-    let room = r#"<Response><Conference hangupOnStar="true">MyConference</Conference><Speak>Good bye. You have been kicked out of the conference</Speak></Response>"#;
+    let room = r#"<Response><Conference hangupOnStar="true" record="true" recordFileFormat="wav">MyConference</Conference><Speak>Good bye. You have been kicked out of the conference</Speak></Response>"#;
     app.docs.lock().expect("lock").insert("/answer".into(), room.into());
     let sip = sip_shell(&base).await;
     let (talker_sink, talker_heard) = sink().await;
@@ -300,6 +300,32 @@ async fn two_sip_callers_in_a_conference_hear_each_other_and_star_takes_one_out_
     assert!(after < -60.0, "member 2, alone, hears nobody");
     let hangups = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/hangup").count();
     assert_eq!(hangups, 2, "each call told its end once");
+
+    // `record="true"`: the room's whole mix from the first join to the last member's end,
+    // listed by the Recording API and served at its URL.
+    let (status, page) = rest(&sip, reqwest::Method::GET, "Recording/", None).await;
+    assert_eq!(status, 200, "{page}");
+    let rec = page["objects"]
+        .as_array()
+        .and_then(|o| o.iter().find(|r| r["conference_name"] == "MyConference"))
+        .cloned()
+        .unwrap_or_else(|| panic!("the conference's recording is listed: {page}"));
+    let duration_ms: f64 = rec["recording_duration_ms"].as_str().and_then(|d| d.parse().ok()).expect("a duration");
+    let url = rec["recording_url"].as_str().expect("a URL").to_owned();
+    assert!(url.ends_with(".wav"), "{url}");
+    let wav = reqwest::get(&url).await.expect("the file downloads").bytes().await.expect("a body");
+    let reader = hound::WavReader::new(std::io::Cursor::new(&wav[..])).expect("a WAV file");
+    let samples: Vec<i16> = reader.into_samples::<i16>().map(|s| s.expect("a sample")).collect();
+    let span = |from: u64, to: u64| samples.get((from * 8) as usize..(to * 8) as usize).unwrap_or_default();
+    let (talk, alone) = (rms_dbfs(span(2_500, 8_000)), rms_dbfs(span(10_500, 13_000)));
+    eprintln!(
+        "conference recording: {} ms for {duration_ms} ms; member 1 talking {talk:.1} dBFS, member 2 alone {alone:.1}",
+        samples.len() / 8
+    );
+    assert_eq!(samples.len() as f64, duration_ms * 8.0, "exactly the listed duration");
+    assert!((13_000.0..=16_000.0).contains(&duration_ms), "from the joins to member 2's end at 14 s: {duration_ms}");
+    assert!(talk > -35.0, "the room's recording holds member 1's voice: {talk:.1} dBFS");
+    assert!(alone < -60.0, "and silence once member 2 is alone: {alone:.1} dBFS");
     stop_idle(sip).await;
 }
 

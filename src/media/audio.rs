@@ -36,6 +36,10 @@ pub const MAX_RECORDED_SAMPLES: usize = 60 * 8_000;
 /// are running, finishes at once, empty.
 pub const MAX_RECORDINGS_PER_CALL: usize = 4;
 
+/// Most room recordings running at once (the Conference API's `Record` and `<Conference
+/// record>`, one a room); a further one records nothing (its `RoomRecordingDone` is empty).
+pub const MAX_ROOM_RECORDINGS: usize = 1_000;
+
 /// Most ticks [`Media::poll_input`] catches up on when the shell calls it late (1 s); older
 /// ones are skipped (nothing plays in them) and counted in [`AudioMedia::ticks_skipped`].
 pub const MAX_CATCH_UP_TICKS: u32 = 50;
@@ -104,6 +108,24 @@ pub enum Work {
         /// Its length, ms (`RecordingDurationMs`).
         duration_ms: u64,
     },
+    /// A room's recording ended (Conference API `Record`, `<Conference record>`): `last` is
+    /// what the media still held of the room's whole mix
+    /// ([`Mixer::total`](crate::media::mix::Mixer::total): every member not
+    /// muted, and the room's sounds), after what
+    /// [`take_room_recorded`](AudioMedia::take_room_recorded) took while it ran.
+    RoomRecordingDone {
+        /// The room.
+        room: Arc<str>,
+        /// Its `RecordingID`.
+        recording: RecordingId,
+        /// Its format.
+        format: FileFormat,
+        /// Its length as the engine counts it (from its start to its end), ms: the samples
+        /// may be a tick more or less.
+        duration_ms: u64,
+        /// The samples not yet taken.
+        last: Vec<i16>,
+    },
     /// Ring the `<Dial>`'s parties at once (`<User>` SIP URIs, `<Number>`s through a
     /// gateway) and report what they do with [`AudioMedia::dial_progress`]`(call, media, …)`;
     /// the first to answer is the B leg, the others stop ringing.
@@ -126,15 +148,16 @@ pub enum Work {
 }
 
 impl Work {
-    /// The call it is for.
-    pub fn call(&self) -> &CallId {
+    /// The call it is for (none for a room's).
+    pub fn call(&self) -> Option<&CallId> {
         match self {
-            Work::Answer(call) | Work::PreAnswer(call) | Work::Hangup(call) => call,
+            Work::Answer(call) | Work::PreAnswer(call) | Work::Hangup(call) => Some(call),
             Work::Render { call, .. }
             | Work::SendDigits { call, .. }
             | Work::RecordingDone { call, .. }
             | Work::Dial { call, .. }
-            | Work::EndDial { call, .. } => call,
+            | Work::EndDial { call, .. } => Some(call),
+            Work::RoomRecordingDone { .. } => None,
         }
     }
 }
@@ -233,6 +256,8 @@ pub struct AudioMedia {
     own_media: u64,
     /// The room sounds waiting for a render, to their room.
     room_renders: HashMap<MediaId, Arc<str>>,
+    /// The rooms' running recordings (at most [`MAX_ROOM_RECORDINGS`]).
+    room_recordings: HashMap<RecordingId, room::RoomRecording>,
     frames_dropped: u64,
     ticks_skipped: u64,
     ticks: u64,
@@ -442,6 +467,7 @@ impl AudioMedia {
             let mut done = Vec::new();
             room.mixer.mix(&mut done);
         }
+        self.record_rooms();
         let mut finished = Vec::new();
         let mut recorded = Vec::new();
         for (call, audio) in self.calls.iter_mut().filter(|(_, a)| !a.ended) {

@@ -40,8 +40,8 @@ use std::time::Duration;
 use crate::engine::{CallId, Command, Input, RoomEvent};
 
 pub use audio::{
-    AudioMedia, AudioRequest, MAX_CATCH_UP_TICKS, MAX_HEARD, MAX_RECORDED_SAMPLES, MAX_RECORDINGS_PER_CALL, MAX_SAID,
-    TICK, Work,
+    AudioMedia, AudioRequest, MAX_CATCH_UP_TICKS, MAX_HEARD, MAX_RECORDED_SAMPLES, MAX_RECORDINGS_PER_CALL,
+    MAX_ROOM_RECORDINGS, MAX_SAID, TICK, Work,
 };
 pub use far_end::{FarEnd, FarEndAnswer, FarEndError, FarEndKey, FarEnds, MAX_FAR_ENDS};
 pub use simulated::{DialDefault, MediaTiming, SimulatedMedia};

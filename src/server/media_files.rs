@@ -243,11 +243,11 @@ async fn real_file(app: &AppState, files: &RecordingFiles, id: &str, ext: &str, 
         }
         Lookup::Writing => not_found(format!("no recording file {key} yet: it is still being written")),
         Lookup::Missing if ext == "mp3" => not_found(format!(
-            "no recording file {key}: not recorded as mp3, no MP3 encoder ran (serve --sip --lame), dropped at the bound of the files kept, or not recorded on real audio (a conference's); every recording is also at {id}.wav"
+            "no recording file {key}: not recorded as mp3, no MP3 encoder ran (serve --sip --lame), or dropped at the bound of the files kept; every recording is also at {id}.wav"
         )),
-        Lookup::Missing => not_found(format!(
-            "no recording file {key}: dropped at the bound of the files kept in memory, or not recorded on real audio (a conference's)"
-        )),
+        Lookup::Missing => {
+            not_found(format!("no recording file {key}: dropped at the bound of the files kept in memory"))
+        }
     }
 }
 

@@ -585,6 +585,7 @@ impl Shell for SipShell {
             if ticks >= self.next_take {
                 self.next_take = ticks + recording::TAKE_EVERY_TICKS;
                 self.recordings.take_from(rt.media_mut(), self.calls.keys());
+                self.recordings.take_rooms_from(rt.media_mut());
             }
         }
         busy
@@ -656,7 +657,7 @@ impl SipShell {
     }
 
     fn work(&mut self, rt: &mut Runtime<AudioMedia>, now: Duration, work: Work) {
-        let _span = call_span(Some(work.call())).entered();
+        let _span = call_span(work.call()).entered();
         match work {
             Work::Answer(call) => {
                 if let Some(live) = self.calls.get_mut(&call)
@@ -730,6 +731,19 @@ impl SipShell {
             Work::RecordingDone { call, media, recording, format, duration_ms } => {
                 let last = rt.media_mut().take_recorded(&call, media);
                 let samples = self.recordings.finish(&call, media, &last);
+                let lame = self.lame.as_deref();
+                recording::write_file(&self.files, &recording, format, lame, samples, duration_ms);
+            }
+            Work::RoomRecordingDone { room, recording, format, duration_ms, last } => {
+                let mut samples = self.recordings.finish(&recording::room_key(&recording), MediaId(0), &last);
+                // Exactly the engine's duration: its count is of time, the mix's of ticks.
+                samples.resize(
+                    usize::try_from(duration_ms.saturating_mul(8))
+                        .unwrap_or(usize::MAX)
+                        .min(recording::MAX_FILE_SAMPLES),
+                    0,
+                );
+                tracing::debug!(room = %room, recording = %recording, duration_ms, "conference recording ended");
                 let lame = self.lame.as_deref();
                 recording::write_file(&self.files, &recording, format, lame, samples, duration_ms);
             }

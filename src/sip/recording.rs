@@ -124,6 +124,16 @@ impl Buffers {
         buffer.samples
     }
 
+    /// Takes every running room recording's samples from the media; each is kept under
+    /// [`room_key`] as media 0.
+    pub fn take_rooms_from(&mut self, media: &mut AudioMedia) {
+        let running: Vec<RecordingId> = media.room_recordings().cloned().collect();
+        for id in running {
+            let samples = media.take_room_recorded(&id);
+            self.append(&room_key(&id), MediaId(0), &samples);
+        }
+    }
+
     /// Drops what `call`'s recordings still hold (a forgotten call: its recordings' ends
     /// were handled, so nothing is normally left).
     pub fn forget(&mut self, call: &CallId) {
@@ -166,6 +176,12 @@ pub enum Mp3Error {
         /// Its standard error, cut at 300 characters, or "timed out".
         why: String,
     },
+}
+
+/// Where [`Buffers`] keeps a room recording's samples: a key no call has (U+0001 is in no
+/// `CallUUID`), from its `RecordingID`.
+pub fn room_key(recording: &RecordingId) -> CallId {
+    CallId::from(format!("\u{1}room recording {recording}"))
 }
 
 /// The store's key of a recording's file: `{RecordingID}.{wav|mp3}`, the last segment of

@@ -1,6 +1,6 @@
 //! Rooms on real audio: who is in which mix, the room's own sounds (`enterSound`,
-//! `exitSound`, rendered when they are `<Speak>`/`<Play>` documents), and REST play/speak to
-//! named members (Plivo: Conference API "Play audio to member", "Speak text to member", and
+//! `exitSound`, rendered when they are `<Speak>`/`<Play>` documents), the room's recordings
+//! (its whole mix, [`Work::RoomRecordingDone`]), and REST play/speak to named members (Plivo: Conference API "Play audio to member", "Speak text to member", and
 //! their stops).
 //!
 //! A member's REST sounds play on an overlay of its own, mixed over whatever else it hears
@@ -12,8 +12,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{AudioMedia, AudioRequest, FRAME_SAMPLES, Frame, MemberFlags, Part, Waiting, Work, flush};
-use crate::engine::{CallId, MediaId, MemberId, MemberMedia, RoomEvent};
+use super::{
+    AudioMedia, AudioRequest, FRAME_SAMPLES, Frame, MAX_RECORDED_SAMPLES, MAX_ROOM_RECORDINGS, MemberFlags, Part,
+    Waiting, Work, flush,
+};
+use crate::engine::{CallId, MediaId, MemberId, MemberMedia, RecordingId, RoomEvent};
 use crate::media::mix::{MAX_QUEUED, MemberKey, Mixer, PlayQueue, Source};
 use crate::xml::values::{FromXml, Language, Voice};
 
@@ -28,6 +31,14 @@ pub(super) struct Room {
     /// Room sounds waiting for their rendered parts, in order: the head goes to the room's
     /// queue when complete. At most [`MAX_QUEUED`]; beyond, a sound is dropped.
     waiting: VecDeque<Waiting>,
+}
+
+/// A room's running recording: its whole mix, tick by tick, until the shell takes it.
+#[derive(Debug)]
+pub(super) struct RoomRecording {
+    room: Arc<str>,
+    /// At most [`MAX_RECORDED_SAMPLES`]; beyond, the oldest go (counted as dropped frames).
+    samples: VecDeque<i16>,
 }
 
 /// What a member plays on top of what it hears: REST play/speak.
@@ -96,6 +107,21 @@ impl AudioMedia {
             RoomEvent::Deafened { call, deaf, .. } => self.set_member(call, |f| f.deaf = *deaf),
             RoomEvent::Held { call, held, .. } => self.set_member(call, |f| f.held = *held),
             RoomEvent::Media { room, members, media } => self.member_media(now, room, members, media),
+            RoomEvent::RecordingStarted { room, recording, .. } if self.room_recordings.len() < MAX_ROOM_RECORDINGS => {
+                let r = RoomRecording { room: room.clone(), samples: VecDeque::new() };
+                self.room_recordings.insert(recording.id.clone(), r);
+            }
+            RoomEvent::RecordingFinished { room, recording, ended_at, .. } => {
+                let last = self.room_recordings.remove(&recording.id).map(|r| Vec::from(r.samples)).unwrap_or_default();
+                let ms = ended_at.saturating_sub(recording.started_at).as_millis();
+                self.work.push_back(Work::RoomRecordingDone {
+                    room: room.clone(),
+                    recording: recording.id.clone(),
+                    format: recording.format,
+                    duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+                    last,
+                });
+            }
             _ => {}
         }
     }
@@ -139,6 +165,30 @@ impl AudioMedia {
         if let Some(room) = self.rooms.get_mut(&name) {
             let _ = room.mixer.set_audio(key, audio.flags.audio());
         }
+    }
+
+    /// Each running room recording takes its room's whole mix of this tick (nothing once the
+    /// room is gone: its recording is about to finish).
+    pub(super) fn record_rooms(&mut self) {
+        for r in self.room_recordings.values_mut() {
+            let Some(room) = self.rooms.get(&r.room) else { continue };
+            if r.samples.len() + FRAME_SAMPLES > MAX_RECORDED_SAMPLES {
+                r.samples.drain(..FRAME_SAMPLES);
+                self.frames_dropped += 1;
+            }
+            r.samples.extend(room.mixer.total());
+        }
+    }
+
+    /// The running room recordings, by `RecordingID`: a shell takes their samples with
+    /// [`take_room_recorded`](Self::take_room_recorded) while they run.
+    pub fn room_recordings(&self) -> impl Iterator<Item = &RecordingId> + '_ {
+        self.room_recordings.keys()
+    }
+
+    /// Takes the samples the running room recording `recording` holds.
+    pub fn take_room_recorded(&mut self, recording: &RecordingId) -> Vec<i16> {
+        self.room_recordings.get_mut(recording).map(|r| r.samples.drain(..).collect()).unwrap_or_default()
     }
 
     /// A sound into `room` (everyone in it hears it once), asked by `call`'s `<Conference>`;

@@ -58,12 +58,20 @@ struct Member {
 /// member hears the sum of the other members that are not muted, plus the room's sounds
 /// ([`room_mut`](Self::room_mut): enter/exit sounds, REST `Play`/`Speak` to the room), clipped
 /// to 16 bits; a deaf member hears silence. The cost is linear in the members.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Mixer {
     slots: Vec<Slot>,
     free: Vec<u32>,
     members: usize,
     room: PlayQueue,
+    /// The last tick's whole mix: every member not muted, and the room's sounds.
+    total: Frame,
+}
+
+impl Default for Mixer {
+    fn default() -> Self {
+        Mixer { slots: Vec::new(), free: Vec::new(), members: 0, room: PlayQueue::new(), total: SILENCE }
+    }
 }
 
 impl Mixer {
@@ -185,6 +193,15 @@ impl Mixer {
             }
             m.input = SILENCE;
         }
+        for (o, &t) in self.total.iter_mut().zip(total.iter()) {
+            *o = saturate(t);
+        }
+    }
+
+    /// The last [`mix`](Self::mix)'s whole room: every member that is not muted and the
+    /// room's sounds, clipped to 16 bits (what a conference recording takes).
+    pub fn total(&self) -> &Frame {
+        &self.total
     }
 
     fn slot_mut(&mut self, key: MemberKey) -> Result<&mut Slot, MixerError> {
