@@ -778,7 +778,7 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
         return;
     }
     let (app, base) = App::spawn().await;
-    let (gateway_port, busy_port) = (free_port(), free_port());
+    let (gateway_port, busy_port, ringer_port) = (free_port(), free_port(), free_port());
     let gateway: SocketAddr = format!("127.0.0.1:{gateway_port}").parse().expect("addr");
     let sip = sip_shell_with(&base, Some(gateway)).await;
     app.docs
@@ -796,6 +796,15 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
     let (busy_sink, _) = sink().await;
     let number = run_sipp(&scenario, gateway_sink, None, gateway_port);
     let busy = run_sipp(include_str!("sip/callee_busy.xml"), busy_sink, None, busy_port);
+    // A far end that takes 1.5 s to ring, then rings until cancelled.
+    let late_ringer = include_str!("sip/callee_rings_until_cancel.xml").replacen(
+        "</recv>",
+        "</recv>\n  <pause milliseconds=\"1500\"/>",
+        1,
+    );
+    let (ringer_sink, _) = sink().await;
+    let ringer = run_sipp(&late_ringer, ringer_sink, None, ringer_port);
+    let mut rang_at = None;
     let calls = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let call = serde_json::json!({
@@ -811,10 +820,20 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
         });
         let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(busy)).await;
         assert_eq!(status, 201, "{body}");
+        let ringing = serde_json::json!({
+            "from": "15551234", "to": format!("sip:ringer@127.0.0.1:{ringer_port}"),
+            "answer_url": format!("{base}/ring-answer"), "hangup_url": format!("{base}/ring-hangup"),
+            "hangup_on_ring": 1, "ring_timeout": 10,
+        });
+        rang_at = Some(Instant::now());
+        let (status, body) = rest(&sip, reqwest::Method::POST, "Call/", Some(ringing)).await;
+        assert_eq!(status, 201, "{body}");
     };
-    tokio::join!(number, busy, calls);
+    tokio::join!(number, busy, ringer, calls);
     let deadline = Instant::now() + Duration::from_secs(5);
-    let ended = |hits: &[common::Hit]| ["/hangup", "/busy-hangup"].iter().all(|p| hits.iter().any(|h| h.path == *p));
+    let ended = |hits: &[common::Hit]| {
+        ["/hangup", "/busy-hangup", "/ring-hangup"].iter().all(|p| hits.iter().any(|h| h.path == *p))
+    };
     while Instant::now() < deadline && !ended(&app.hits.lock().expect("lock")) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -833,6 +852,12 @@ async fn rest_calls_ring_through_the_gateway_speak_and_end_by_time_limit_or_busy
     assert!(!hits.iter().any(|h| h.path == "/busy-answer"), "a busy callee's call fetches no answer URL: {hits:?}");
     let busy = hits.iter().find(|h| h.path == "/busy-hangup").expect("busy hangup");
     assert_eq!((busy.param("HangupCauseCode"), busy.param("HangupSource")), (Some("3010"), Some("Callee")), "{busy:?}");
+    // `hangup_on_ring=1` counts from the 180 (1.5 s after the INVITE), not from the INVITE.
+    let rang = hits.iter().find(|h| h.path == "/ring-hangup").expect("the ringing call's hangup");
+    assert_eq!(rang.param("HangupCauseCode"), Some("9040"), "hangup_on_ring: {rang:?}");
+    let after = rang.at.saturating_duration_since(rang_at.expect("posted"));
+    eprintln!("hangup_on_ring=1 with a 180 at 1.5 s: hung up {after:?} after the POST");
+    assert!(after >= Duration::from_millis(2400) && after < Duration::from_secs(4), "{after:?}");
     stop_idle(sip).await;
 }
 

@@ -278,6 +278,12 @@ impl SipShell {
             InviteOutcome::Unreachable(why) => {
                 d.no_answer = true;
                 tracing::debug!(to = %party.to, why, "<Dial> party unreachable");
+                // Our transaction gave up (a timeout) while the far end may still ring:
+                // CANCEL it (nothing is sent for a dialog that already ended).
+                let dialog = party.dialog;
+                tokio::spawn(async move {
+                    let _ = dialog.hangup().await;
+                });
                 self.settle(rt, now, &caller);
             }
         }

@@ -551,6 +551,8 @@ impl Shell for SipShell {
                 let b_leg = CallId::from(id.call_id);
                 if self.dialer.is_ringing(&b_leg) {
                     self.dial_ringing(rt, now, &b_leg);
+                } else if self.is_ringing_out(&b_leg) {
+                    self.outbound_ringing(&b_leg);
                 }
             }
             Event::Invited { b_leg, outcome } if self.is_ringing_out(&b_leg) => {

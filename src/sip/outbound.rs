@@ -3,7 +3,8 @@
 //! `CallUUID`. It rings until the far end answers (the call then fetches its answer URL, as
 //! Plivo's does) or refuses: busy (486, 600: 3010 Busy), declined (603: 3020 Rejected), not
 //! answered (408, 480: 9020 Ring Timeout), anything else 2010 Destination Out Of Service.
-//! `ring_timeout`, `hangup_on_ring` and `time_limit` are kept by timers of their own;
+//! `ring_timeout` (from the INVITE), `hangup_on_ring` (from the first 180/183, or the answer
+//! when none came) and `time_limit` (from the answer) are kept by timers of their own;
 //! `send_digits` goes as RFC 4733 events once answered. Plivo's page:
 //! <https://www.plivo.com/docs/voice/api/call/make-a-call/>.
 
@@ -27,6 +28,9 @@ pub(super) struct Ringing {
     socket: std::sync::Arc<UdpSocket>,
     send_digits: Option<String>,
     time_limit: Option<Duration>,
+    /// `hangup_on_ring`, until it is started: at the first 180/183, or at the answer of a
+    /// far end that sent neither (Plivo: "after the call starts ringing").
+    hangup_on_ring: Option<Duration>,
 }
 
 /// The call ends by one of its limits.
@@ -66,13 +70,15 @@ impl SipShell {
         let id = rt.start_ringing(now, setup)?;
         match self.send_invite(&id, &from, &to, &[]) {
             Ok((dialog, socket)) => {
-                let call =
-                    Ringing { dialog, socket, send_digits: plan.send_digits.clone(), time_limit: plan.time_limit };
+                let call = Ringing {
+                    dialog,
+                    socket,
+                    send_digits: plan.send_digits.clone(),
+                    time_limit: plan.time_limit,
+                    hangup_on_ring: plan.hangup_on_ring,
+                };
                 self.ringing_out.insert(id.clone(), call);
                 self.limit(&id, plan.ring_timeout, HangupCause::RingTimeout);
-                if let Some(after) = plan.hangup_on_ring {
-                    self.limit(&id, after, HangupCause::HangupOnRing);
-                }
             }
             Err(e) => {
                 tracing::warn!(parent: &crate::server::call_span(Some(&id)), "INVITE to {to} not sent: {e}");
@@ -101,6 +107,12 @@ impl SipShell {
         }
     }
 
+    /// A 180/183 to the outbound call `call`: it rings, and its `hangup_on_ring` starts.
+    pub(super) fn outbound_ringing(&mut self, call: &CallId) {
+        let Some(after) = self.ringing_out.get_mut(call).and_then(|r| r.hangup_on_ring.take()) else { return };
+        self.limit(call, after, HangupCause::HangupOnRing);
+    }
+
     /// Whether `call` is an outbound call still ringing.
     pub(super) fn is_ringing_out(&self, call: &CallId) -> bool {
         self.ringing_out.contains_key(call)
@@ -120,6 +132,10 @@ impl SipShell {
                 let negotiated =
                     std::str::from_utf8(&body).ok().and_then(|b| SdpOffer::parse(b).ok()).and_then(|o| answer(&o).ok());
                 if let Some(n) = negotiated {
+                    if let Some(after) = ringing.hangup_on_ring {
+                        // Answered without a 180/183: it rang until now.
+                        self.limit(&call, after, HangupCause::HangupOnRing);
+                    }
                     let gone = self.dialer.is_gone(&id);
                     self.answered_out(call.clone(), ringing, id.clone(), LegConfig::from(&n), n.remote);
                     let _ = rt.handle_input(now, &call, Input::Answered);
@@ -151,7 +167,14 @@ impl SipShell {
                 };
                 Input::End { cause, source }
             }
-            InviteOutcome::Unreachable(_) => end(HangupCause::DestinationOutOfService),
+            InviteOutcome::Unreachable(_) => {
+                // Our transaction gave up while the far end may still ring: CANCEL it.
+                let dialog = ringing.dialog;
+                tokio::spawn(async move {
+                    let _ = dialog.hangup().await;
+                });
+                end(HangupCause::DestinationOutOfService)
+            }
         };
         let _ = rt.handle_input(now, &call, input);
     }
