@@ -112,6 +112,12 @@ impl AudioMedia {
         let Some(d) = self.dials.get_mut(call) else { return };
         let Some(b_leg) = d.b_leg.clone().filter(|_| !d.bridged) else { return };
         d.bridged = true;
+        // Connected, the callee no longer hears `confirmSound` (the one sound it is ever
+        // played): it hears the caller.
+        if let Some(b) = self.calls.get_mut(&b_leg) {
+            b.waiting.clear();
+            b.queue.clear();
+        }
         let room = bridge_room(call);
         self.join(call, &room, MemberFlags::default());
         self.join(&b_leg, &room, MemberFlags::default());
@@ -245,6 +251,37 @@ mod tests {
         let ([_, a800, b400, _], inputs) = talk(&mut m, &mut now, 10);
         assert!(inputs.iter().any(|i| matches!(i, Input::Dial(DialEvent::CalleeDigits(k)) if k == "5")), "{inputs:?}");
         assert!(a800 > 1e-3 && b400 > 1e-3, "connected by the key: {a800} {b400}");
+    }
+
+    #[test]
+    fn the_confirm_key_stops_the_confirm_sound() {
+        let (mut m, mut now) = (AudioMedia::new(), Duration::ZERO);
+        m.handle_command(now, &id("a"), &Command::Answer);
+        m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(1), dial: dial(r#"confirmKey="5""#) });
+        answered(&mut m, now);
+        let doc = crate::xml::parse("<Response><Play>https://app.example/tone.wav</Play></Response>").document;
+        let confirm =
+            Command::PlaySounds { media: MediaId(2), sounds: Arc::new(doc), to: Listener::Callee, looped: true, what: "" };
+        m.handle_command(now, &id("a"), &confirm);
+        let render = std::iter::from_fn(|| m.poll_work()).find_map(|w| match w {
+            Work::Render { call, media, part, .. } => Some((call, media, part)),
+            _ => None,
+        });
+        let (call, media, part) = render.expect("the confirmSound is rendered");
+        let second: Arc<[i16]> = std::iter::repeat_n(tone(1000.0), 50).flatten().collect();
+        assert!(m.provide_audio(&call, media, part, Some(second)));
+        let heard_1k = |m: &mut AudioMedia, now: &mut Duration| {
+            let mut heard = Vec::new();
+            for _ in 0..10 {
+                *now += TICK;
+                while m.poll_input(*now).is_some() {}
+                heard.extend(std::iter::from_fn(|| m.poll_heard(&id("b"))).flatten());
+            }
+            goertzel_power(&heard, 1000.0, 8000)
+        };
+        assert!(heard_1k(&mut m, &mut now) > 1e-3, "the callee hears confirmSound");
+        m.handle_key(now, &id("b"), '5');
+        assert!(heard_1k(&mut m, &mut now) < 1e-9, "connected, it no longer does");
     }
 
     #[test]
