@@ -210,12 +210,25 @@ const UNREADABLE: u8 = 2;
 
 /// Output into a closed pipe (`plivo-flow test … | head`) ends the process quietly, as for
 /// other Unix tools, instead of a panic in `println!`: Rust ignores SIGPIPE by default.
+/// `serve` ignores it again ([`ignore_sigpipe`]): a server writes into pipes of its own
+/// (the MP3 encoder's), and one that closes early must not end every call.
 #[cfg(unix)]
 fn default_sigpipe() {
     // SAFETY: called first thing in `main`, before any other thread exists; `signal` with
     // `SIG_DFL` only restores the default disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Back to Rust's default for a long-running server: a write into a closed pipe is an
+/// `EPIPE` error of that write, not the end of the process.
+#[cfg(unix)]
+fn ignore_sigpipe() {
+    // SAFETY: `signal` with `SIG_IGN` only sets the disposition; called before the server's
+    // runtime starts its threads.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
 }
 
@@ -248,6 +261,8 @@ fn main() -> ExitCode {
             lame,
             sip_gateway,
         } => {
+            #[cfg(unix)]
+            ignore_sigpipe();
             // Cassettes are of simulated calls: checked before any folder is made.
             if sip.is_some() && record.is_some() {
                 eprintln!("--record writes cassettes of simulated calls; it does not go with --sip");

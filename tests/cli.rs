@@ -556,3 +556,37 @@ fn a_closed_stdout_pipe_ends_run_quietly() {
     // 13 is SIGPIPE on Linux and the BSDs.
     assert_eq!(out.status.signal(), Some(13), "{:?}: {stderr}", out.status);
 }
+
+/// `serve` ignores SIGPIPE (a pipe of its own that closes early, the MP3 encoder's, is an
+/// error of one write, not the end of every call), while the one-shot commands keep the
+/// default (`plivo-flow test | head` ends quietly): read from `/proc/PID/status`.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_ignores_sigpipe() {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let ignored = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).map(str::trim).unwrap_or("0");
+        u64::from_str_radix(mask, 16).unwrap_or(0) & (1 << (13 - 1)) != 0
+    };
+    // The disposition is set first thing; give the process a moment to get there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !ignored(child.id()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let serve = ignored(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(serve, "serve ignores SIGPIPE");
+    let mut check = bin().args(["check", "-"]).stdin(std::process::Stdio::piped()).spawn().expect("check starts");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let check_ignores = ignored(check.id());
+    drop(check.stdin.take());
+    let _ = check.wait();
+    assert!(!check_ignores, "a one-shot command keeps SIGPIPE's default");
+}

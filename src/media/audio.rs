@@ -256,6 +256,9 @@ pub struct AudioMedia {
     own_media: u64,
     /// The room sounds waiting for a render, to their room.
     room_renders: HashMap<MediaId, Arc<str>>,
+    /// The REST sounds to several members waiting for their one render, to those members
+    /// (an entry per REST request, gone when its render comes).
+    member_renders: HashMap<MediaId, Vec<CallId>>,
     /// The rooms' running recordings (at most [`MAX_ROOM_RECORDINGS`]).
     room_recordings: HashMap<RecordingId, room::RoomRecording>,
     frames_dropped: u64,
@@ -317,12 +320,16 @@ impl AudioMedia {
         if self.room_renders.contains_key(&media) {
             return self.provide_room_audio(media, part, source);
         }
+        if self.member_renders.contains_key(&media) {
+            return self.provide_member_audio(media, part, source);
+        }
         let Some(audio) = self.calls.get_mut(call) else { return false };
         if let Some(slot) =
             audio.waiting.iter_mut().find(|w| w.media == media).and_then(|w| w.parts.get_mut(part as usize))
         {
             *slot = Some(source);
-            audio.flush();
+            let refused = audio.flush();
+            self.refused(call, refused);
             return true;
         }
         audio.overlay.as_mut().is_some_and(|o| o.provide(media, part, source))
@@ -392,7 +399,15 @@ impl AudioMedia {
         let sources = self.render_parts(call, media, parts);
         let audio = self.calls.entry(call.clone()).or_default();
         audio.waiting.push_back(Waiting { media, parts: sources, plays });
-        audio.flush();
+        let refused = audio.flush();
+        self.refused(call, refused);
+    }
+
+    /// Reports the operations of `call` its full queue refused as finished, now.
+    fn refused(&mut self, call: &CallId, refused: Vec<MediaId>) {
+        for media in refused {
+            self.report(self.latest, call, Input::MediaFinished(media));
+        }
     }
 
     fn start_recording(&mut self, now: Duration, call: &CallId, media: MediaId, command: &Command) {
@@ -565,22 +580,26 @@ enum Part {
 
 impl CallAudio {
     /// Moves the complete operations at the head of `waiting` into the play queue.
-    fn flush(&mut self) {
-        flush(&mut self.waiting, &mut self.queue);
+    /// Returns the operations the full queue refused: they play as nothing, and are to be
+    /// reported finished at once (a verb must not wait for a sound that never plays).
+    fn flush(&mut self) -> Vec<MediaId> {
+        flush(&mut self.waiting, &mut self.queue)
     }
 }
 
-/// Moves the complete operations at the head of `waiting` into `queue`, in order.
-fn flush(waiting: &mut VecDeque<Waiting>, queue: &mut PlayQueue) {
+/// Moves the complete operations at the head of `waiting` into `queue`, in order. Returns
+/// those the queue refused, full ([`MAX_QUEUED`](super::mix::MAX_QUEUED) operations: a flood
+/// of REST `Play`/`Speak` to a call); each plays as nothing.
+fn flush(waiting: &mut VecDeque<Waiting>, queue: &mut PlayQueue) -> Vec<MediaId> {
+    let mut refused = Vec::new();
     while waiting.front().is_some_and(|w| w.parts.iter().all(Option::is_some)) {
         let Some(w) = waiting.pop_front() else { break };
         let sources = w.parts.into_iter().flatten().collect();
         if queue.push(w.media, sources, w.plays).is_err() {
-            // The queue is full (a flood of operations): this one plays as nothing, and a
-            // call's ends at once with the next frame.
-            let _ = queue.stop(w.media);
+            refused.push(w.media);
         }
     }
+    refused
 }
 
 impl Media for AudioMedia {
@@ -650,7 +669,8 @@ impl Media for AudioMedia {
                 if let Some(audio) = self.calls.get_mut(call) {
                     audio.waiting.retain(|w| w.media != *media);
                     audio.queue.stop(*media);
-                    audio.flush();
+                    let refused = audio.flush();
+                    self.refused(call, refused);
                 }
             }
             Command::StartRecording { media, .. } => self.start_recording(now, call, *media, command),
@@ -805,6 +825,18 @@ mod tests {
         run_ticks(&mut m, 3);
         let frames = std::iter::from_fn(|| m.poll_heard(&call())).count();
         assert_eq!((frames, m.ticks()), (3, 3));
+    }
+
+    #[test]
+    fn an_operation_the_full_queue_refuses_is_reported_finished_at_once() {
+        let mut m = AudioMedia::new();
+        m.handle_command(Duration::ZERO, &call(), &Command::Answer);
+        let bound = crate::media::mix::MAX_QUEUED as u64;
+        for i in 0..=bound {
+            m.handle_command(Duration::ZERO, &call(), &Command::Beep { media: MediaId(i), count: 1 });
+        }
+        let first = m.poll_input(Duration::ZERO).map(|(_, i)| i);
+        assert!(matches!(first, Some(Input::MediaFinished(MediaId(m))) if m == bound), "{first:?}");
     }
 
     #[test]

@@ -18,10 +18,10 @@
 //!
 //! Under `serve --sip` the driver has a store of the calls' real recordings
 //! ([`RecordingFiles`]): a finished recording's `.wav` URL serves its WAV file (8 kHz mono
-//! 16-bit, what the caller said, exactly `recording_duration_ms` long), whatever its
-//! `fileFormat`; its `.mp3` URL answers a JSON 404 naming the `.wav` one, as no MP3 is written
-//! (the one maintained encoder crate binds the C LAME library, LGPL, and an MP3 could not be
-//! exactly as long as the recording either).
+//! 16-bit, what was recorded, exactly `recording_duration_ms` long), whatever its
+//! `fileFormat`; a recording of `fileFormat` mp3 is also at its `.mp3` URL, as LAME encoded it
+//! (`sip::recording::encode_mp3`), or, without an encoder, the `.mp3` URL answers a JSON 404
+//! naming the `.wav` one.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;

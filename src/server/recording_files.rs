@@ -3,8 +3,8 @@
 //! `fileFormat` mp3) and served there ([`super::media_files`]).
 //!
 //! The SIP shell [`begin`](RecordingFiles::begin)s a file when a recording ends (on the driver
-//! task, before the recording's action or callback goes out), encodes its WAV off the driver
-//! task and hands the bytes in with [`finish`](RecordingFiles::finish); a download that comes
+//! task, before the recording's action or callback goes out), encodes it (WAV, and MP3) off
+//! the driver task and hands the bytes in with [`finish`](RecordingFiles::finish); a download that comes
 //! meanwhile waits for them ([`RecordingFiles::wait`], at most [`FILE_WAIT`]).
 //!
 //! Bounded: at most [`MAX_FILES`] files (written or being written) and [`MAX_BYTES`] bytes of
@@ -35,7 +35,7 @@ pub const FILE_WAIT: Duration = Duration::from_secs(10);
 /// What the store has of a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    /// Its WAV file.
+    /// Its file (WAV or MP3, as its key's extension says).
     Ready(Bytes),
     /// Its file is being written.
     Writing,

@@ -107,6 +107,15 @@ impl Dialer {
         self.dialogs.get_dialog(id).is_none_or(|d| d.state().is_terminated())
     }
 
+    /// Hangs up the dialog `id` if the layer holds it (a BYE; nothing for one that ended).
+    pub(super) fn hang_up(&self, id: &DialogId) {
+        if let Some(rsipstack::dialog::dialog::Dialog::Invite(d)) = self.dialogs.get_dialog(id) {
+            tokio::spawn(async move {
+                let _ = d.hangup().await;
+            });
+        }
+    }
+
     /// Whether `b_leg` is a party still ringing.
     pub(super) fn is_ringing(&self, b_leg: &CallId) -> bool {
         self.ringing.contains_key(b_leg)
@@ -238,7 +247,14 @@ impl SipShell {
     ) {
         // A party no longer ringing was hung up (`Dialog::hangup`: a CANCEL while it rang,
         // which makes rsipstack BYE a 2xx crossing it; a BYE if its 2xx came first).
-        let Some(party) = self.dialer.ringing.remove(&b_leg) else { return };
+        let Some(party) = self.dialer.ringing.remove(&b_leg) else {
+            // Its hangup may have lost a race with the 2xx (checked outside rsipstack's state
+            // lock): whatever answered a call we gave up on is hung up (no-op once ended).
+            if let InviteOutcome::Answered(id, _) = outcome {
+                self.dialer.hang_up(&id);
+            }
+            return;
+        };
         let caller = party.caller.clone();
         let Some(d) = self.dialer.dials.get_mut(&caller) else { return };
         d.ringing = d.ringing.saturating_sub(1);

@@ -302,6 +302,10 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
                         }
                         Err(status) => {
                             let _ = tx.reply(status).await;
+                            // Answered through the transaction, the dialog never terminates:
+                            // it leaves the layer here (a scanner or a delayed offer would
+                            // otherwise grow it for good).
+                            ds.remove_dialog(&dialog.id());
                         }
                     }
                 }
@@ -325,6 +329,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         hangup_url: config.hangup_url.clone(),
         speech: Arc::default(),
         renders: Arc::new(tokio::sync::Semaphore::new(MAX_RENDERS)),
+        encodes: Arc::new(tokio::sync::Semaphore::new(recording::MAX_ENCODES)),
         http: reqwest::Client::builder().timeout(PLAY_TIMEOUT).build().unwrap_or_default(),
         ticks: 0,
         buf: Vec::with_capacity(MAX_DATAGRAM),
@@ -415,6 +420,8 @@ struct SipShell {
     hangup_url: Option<String>,
     speech: Arc<std::sync::Mutex<SpeechCache>>,
     renders: Arc<tokio::sync::Semaphore>,
+    /// Recording files being encoded (`recording::MAX_ENCODES`).
+    encodes: Arc<tokio::sync::Semaphore>,
     http: reqwest::Client,
     ticks: u64,
     buf: Vec<u8>,
@@ -734,7 +741,7 @@ impl SipShell {
                 let last = rt.media_mut().take_recorded(&call, media);
                 let samples = self.recordings.finish(&call, media, &last);
                 let lame = self.lame.as_deref();
-                recording::write_file(&self.files, &recording, format, lame, samples, duration_ms);
+                recording::write_file(&self.files, &self.encodes, &recording, format, lame, samples, duration_ms);
             }
             Work::RoomRecordingDone { room, recording, format, duration_ms, last } => {
                 let mut samples = self.recordings.finish(&recording::room_key(&recording), MediaId(0), &last);
@@ -747,7 +754,7 @@ impl SipShell {
                 );
                 tracing::debug!(room = %room, recording = %recording, duration_ms, "conference recording ended");
                 let lame = self.lame.as_deref();
-                recording::write_file(&self.files, &recording, format, lame, samples, duration_ms);
+                recording::write_file(&self.files, &self.encodes, &recording, format, lame, samples, duration_ms);
             }
         }
     }

@@ -23,8 +23,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use axum::body::Bytes;
+use tokio::sync::Semaphore;
 
 use super::audio_file;
 use crate::engine::{CallId, MediaId, RecordingId};
@@ -153,6 +155,10 @@ impl Buffers {
     }
 }
 
+/// Most recording files encoded at once (WAV and MP3); the others wait, their downloads
+/// waiting with them (up to `FILE_WAIT`).
+pub const MAX_ENCODES: usize = 4;
+
 /// Longest the MP3 encoder may take over one recording's file (LAME encodes 8 kHz mono at
 /// hundreds of times real time: an hour takes seconds).
 pub const MP3_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -196,6 +202,7 @@ pub fn file_key(recording: &str, extension: &str) -> String {
 /// engine's `RecordingDurationMs`; a file shorter than it (samples lost at a bound) is logged.
 pub fn write_file(
     files: &RecordingFiles,
+    encodes: &Arc<Semaphore>,
     recording: &RecordingId,
     format: FileFormat,
     mp3: Option<&Path>,
@@ -216,10 +223,16 @@ pub fn write_file(
     if let Some(Some((key, _))) = &mp3_key {
         files.begin(key);
     }
-    let files = files.clone();
+    let (files, encodes) = (files.clone(), encodes.clone());
     tokio::spawn(async move {
+        // At most MAX_ENCODES at once: 500 recordings ending together wait their turn rather
+        // than start 500 threads and encoders.
+        let Ok(_turn) = encodes.acquire_owned().await else { return };
         let Ok(wav) = tokio::task::spawn_blocking(move || Bytes::from(audio_file::encode_wav(&samples))).await else {
             files.remove(&wav_key);
+            if let Some(Some((key, _))) = &mp3_key {
+                files.remove(key);
+            }
             return;
         };
         if let Err(e) = files.finish(&wav_key, wav.clone()) {

@@ -260,8 +260,13 @@ mod tests {
         m.handle_command(now, &id("a"), &Command::Dial { media: MediaId(1), dial: dial(r#"confirmKey="5""#) });
         answered(&mut m, now);
         let doc = crate::xml::parse("<Response><Play>https://app.example/tone.wav</Play></Response>").document;
-        let confirm =
-            Command::PlaySounds { media: MediaId(2), sounds: Arc::new(doc), to: Listener::Callee, looped: true, what: "" };
+        let confirm = Command::PlaySounds {
+            media: MediaId(2),
+            sounds: Arc::new(doc),
+            to: Listener::Callee,
+            looped: true,
+            what: "",
+        };
         m.handle_command(now, &id("a"), &confirm);
         let render = std::iter::from_fn(|| m.poll_work()).find_map(|w| match w {
             Work::Render { call, media, part, .. } => Some((call, media, part)),

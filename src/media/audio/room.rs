@@ -69,7 +69,8 @@ impl Overlay {
         let found = self.waiting.iter_mut().find(|w| w.media == media).and_then(|w| w.parts.get_mut(part as usize));
         let Some(slot) = found else { return false };
         *slot = Some(source);
-        flush(&mut self.waiting, &mut self.queue);
+        // Never refused: the queue holds at most the overlay's sounds, fewer than its bound.
+        let _ = flush(&mut self.waiting, &mut self.queue);
         true
     }
 
@@ -79,7 +80,7 @@ impl Overlay {
             self.queue.stop(*media);
         }
         self.sounds.retain(|(_, s)| *s != speech);
-        flush(&mut self.waiting, &mut self.queue);
+        let _ = flush(&mut self.waiting, &mut self.queue);
     }
 }
 
@@ -206,7 +207,8 @@ impl AudioMedia {
         }
         let Some(r) = self.rooms.get_mut(&name) else { return };
         r.waiting.push_back(Waiting { media, parts: sources, plays: Some(1) });
-        flush(&mut r.waiting, r.mixer.room_mut());
+        // A room sound the full queue refuses is not played (nobody waits for it).
+        let _ = flush(&mut r.waiting, r.mixer.room_mut());
     }
 
     /// Hands in a rendered part of a room sound; false when none waits.
@@ -219,9 +221,12 @@ impl AudioMedia {
         let found = r.waiting.iter_mut().find(|w| w.media == media).and_then(|w| w.parts.get_mut(part as usize));
         let Some(slot) = found else { return false };
         *slot = Some(source);
-        flush(&mut r.waiting, r.mixer.room_mut());
-        if !r.waiting.iter().any(|w| w.media == media) {
-            self.room_renders.remove(&media);
+        let before: Vec<MediaId> = r.waiting.iter().map(|w| w.media).collect();
+        let _ = flush(&mut r.waiting, r.mixer.room_mut());
+        // Every sound the flush moved leaves the map: this one, and those rendered earlier
+        // that waited behind it.
+        for m in before.into_iter().filter(|m| !r.waiting.iter().any(|w| w.media == *m)) {
+            self.room_renders.remove(&m);
         }
         true
     }
@@ -245,28 +250,46 @@ impl AudioMedia {
             }
             MemberMedia::StopPlay | MemberMedia::StopSpeak => None,
         };
-        for call in calls {
-            let Some((request, speech)) = &request else {
-                let speech = matches!(media, MemberMedia::StopSpeak);
+        let Some((request, speech)) = request else {
+            let speech = matches!(media, MemberMedia::StopSpeak);
+            for call in calls {
                 if let Some(overlay) = self.calls.get_mut(&call).and_then(|a| a.overlay.as_mut()) {
                     overlay.stop(speech);
                 }
-                continue;
-            };
-            let full =
-                self.calls.get(&call).and_then(|a| a.overlay.as_ref()).is_some_and(|o| o.sounds.len() >= MAX_QUEUED);
-            if full {
-                // A flood of REST sounds to one member: this one is not played.
-                continue;
             }
-            let id = self.own_media();
-            let sources = self.render_parts(&call, id, vec![Part::Render(request.clone())]);
+            return;
+        };
+        // A flood of REST sounds to one member: this one is not played to it.
+        let calls: Vec<CallId> = calls
+            .into_iter()
+            .filter(|c| self.calls.get(c).and_then(|a| a.overlay.as_ref()).is_none_or(|o| o.sounds.len() < MAX_QUEUED))
+            .collect();
+        let Some(first) = calls.first().cloned() else { return };
+        // One render for every member (one fetch or synthesis of `all`), under one id.
+        let id = self.own_media();
+        let sources = self.render_parts(&first, id, vec![Part::Render(request)]);
+        if calls.len() > 1 {
+            self.member_renders.insert(id, calls.clone());
+        }
+        for call in calls {
             let Some(audio) = self.calls.get_mut(&call) else { continue };
             let overlay = audio.overlay.get_or_insert_with(Box::default);
-            overlay.sounds.push((id, *speech));
-            overlay.waiting.push_back(Waiting { media: id, parts: sources, plays: Some(1) });
-            flush(&mut overlay.waiting, &mut overlay.queue);
+            overlay.sounds.push((id, speech));
+            overlay.waiting.push_back(Waiting { media: id, parts: sources.clone(), plays: Some(1) });
+            let _ = flush(&mut overlay.waiting, &mut overlay.queue);
         }
+    }
+
+    /// Hands in the render of a REST sound to several members ([`Self::member_media`]) to
+    /// each of them still waiting for it; false when none is.
+    pub(super) fn provide_member_audio(&mut self, media: MediaId, part: u32, source: Source) -> bool {
+        let mut any = false;
+        for call in self.member_renders.remove(&media).unwrap_or_default() {
+            if let Some(overlay) = self.calls.get_mut(&call).and_then(|a| a.overlay.as_mut()) {
+                any |= overlay.provide(media, part, source.clone());
+            }
+        }
+        any
     }
 
     /// The parts of `media` as sources: the ready ones at hand, the others asked of the
@@ -292,7 +315,7 @@ mod tests {
     use std::time::Duration;
 
     use super::super::{AudioMedia, AudioRequest, Work};
-    use crate::engine::{CallId, Command, MemberId, MemberMedia, RoomEvent, RoomSound};
+    use crate::engine::{CallId, Command, MediaId, MemberId, MemberMedia, RoomEvent, RoomSound};
     use crate::media::Media;
     use crate::media::mix::MAX_QUEUED;
 
@@ -347,6 +370,28 @@ mod tests {
     }
 
     #[test]
+    fn one_render_serves_every_named_member() {
+        let mut m = AudioMedia::new();
+        joined(&mut m, "a", 1);
+        joined(&mut m, "b", 2);
+        renders(&mut m);
+        m.handle_room_event(Duration::ZERO, &speak_to(&[1, 2]));
+        let asked: Vec<(CallId, MediaId, u32)> = std::iter::from_fn(|| m.poll_work())
+            .filter_map(|w| match w {
+                Work::Render { call, media, part, .. } => Some((call, media, part)),
+                _ => None,
+            })
+            .collect();
+        let [(call, media, part)] = asked.as_slice() else { panic!("one render for both: {asked:?}") };
+        assert!(m.provide_audio(call, *media, *part, Some(vec![1000; 160].into())));
+        assert!(m.member_renders.is_empty(), "the entry goes with its render");
+        for c in ["a", "b"] {
+            let queued = m.calls.get(&id(c)).and_then(|a| a.overlay.as_ref()).is_some_and(|o| o.queue.contains(*media));
+            assert!(queued, "{c} plays it");
+        }
+    }
+
+    #[test]
     fn a_members_rest_sounds_are_bounded_and_end_when_it_leaves() {
         let mut m = AudioMedia::new();
         joined(&mut m, "a", 1);
@@ -369,6 +414,34 @@ mod tests {
         assert!(m.rooms.is_empty(), "the room went with its last member");
         m.handle_room_event(Duration::ZERO, &speak_to(&[1]));
         assert!(renders(&mut m).is_empty(), "no room, no sound");
+    }
+
+    #[test]
+    fn room_sounds_rendered_out_of_order_play_in_order_and_leave_no_entry() {
+        let mut m = AudioMedia::new();
+        joined(&mut m, "a", 1);
+        renders(&mut m);
+        let doc = crate::xml::parse("<Response><Speak>Welcome</Speak></Response>").document;
+        let sound = Command::RoomSound {
+            kind: crate::engine::RoomKind::Conference,
+            room: "r".into(),
+            sound: RoomSound::Sounds(std::sync::Arc::new(doc)),
+            what: "enterSound",
+        };
+        m.handle_command(Duration::ZERO, &id("a"), &sound);
+        m.handle_command(Duration::ZERO, &id("a"), &sound);
+        let asked: Vec<(CallId, MediaId, u32)> = std::iter::from_fn(|| m.poll_work())
+            .filter_map(|w| match w {
+                Work::Render { call, media, part, .. } => Some((call, media, part)),
+                _ => None,
+            })
+            .collect();
+        let [(c1, m1, p1), (c2, m2, p2)] = asked.as_slice() else { panic!("two renders: {asked:?}") };
+        let pcm: std::sync::Arc<[i16]> = vec![1000; 160].into();
+        assert!(m.provide_audio(c2, *m2, *p2, Some(pcm.clone())), "the second comes first");
+        assert_eq!(m.room_renders.len(), 2, "it waits behind the first");
+        assert!(m.provide_audio(c1, *m1, *p1, Some(pcm)));
+        assert!(m.room_renders.is_empty(), "both moved to the room: no entry left");
     }
 
     #[test]
