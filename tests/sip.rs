@@ -235,6 +235,22 @@ async fn presses_1(tcp: bool) {
     stop_idle(sip).await;
 }
 
+/// An INVITE offering no G.711 is refused (488) before any call starts: no webhook, and its
+/// dialog does not stay in the stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_without_g711_is_refused_with_488_and_leaves_nothing_behind() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let sip = sip_shell(&base).await;
+    let (sink_addr, _) = sink().await;
+    // The scenario fails unless the answer is a 488.
+    sipp(include_str!("sip/caller_offers_no_g711.xml"), sink_addr, sip.addr).await;
+    assert!(app.hits.lock().expect("lock").is_empty(), "no call started");
+    stop_idle(sip).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     if missing_peers() {
