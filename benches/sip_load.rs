@@ -67,6 +67,71 @@ struct Stream {
 #[derive(Default)]
 struct Sink {
     streams: HashMap<u32, Stream>,
+    /// Each stream's first packet by its source port (the RTP port of our SDP answer), as
+    /// seconds since the epoch (to set beside SIPp's message trace).
+    first_by_port: HashMap<u16, f64>,
+}
+
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `YYYY-MM-DD HH:MM:SS.micros` (SIPp's trace stamp, UTC: SIPp runs with `TZ=UTC`) as
+/// seconds since the epoch (days from the civil date, Howard Hinnant's algorithm).
+fn stamp_seconds(date: &str, time: &str) -> Option<f64> {
+    let mut d = date.split('-').map(|v| v.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min, sec) =
+        (t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?);
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days as f64 * 86_400.0 + h * 3_600.0 + min * 60.0 + sec)
+}
+
+/// SIPp's message trace (`-trace_msg`): for each Call-ID, when its first INVITE was sent and
+/// the audio port of the 200 OK's SDP. A message starts with a line of dashes and its
+/// stamp.
+fn invites_and_ports(trace: &str) -> HashMap<String, (f64, Option<u16>)> {
+    let mut calls: HashMap<String, (f64, Option<u16>)> = HashMap::new();
+    for message in trace.split("-----------------------------------------------").skip(1) {
+        let mut lines = message.lines();
+        let stamp: Vec<&str> = lines.next().map(|l| l.split_whitespace().collect()).unwrap_or_default();
+        let Some(at) = stamp.get(..2).and_then(|s| stamp_seconds(s.first()?, s.get(1)?)) else { continue };
+        let text: Vec<&str> = lines.collect();
+        let header = |name: &str| text.iter().find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()));
+        let Some(call_id) = header("Call-ID:") else { continue };
+        let sent = text.first().is_some_and(|l| l.contains("message sent"));
+        let first_line = text.iter().map(|l| l.trim()).find(|l| !l.is_empty() && !l.contains("message"));
+        if sent && first_line.is_some_and(|l| l.starts_with("INVITE ")) {
+            calls.entry(call_id).or_insert((at, None));
+        } else if !sent && first_line.is_some_and(|l| l.starts_with("SIP/2.0 200")) {
+            let port = header("m=audio").and_then(|v| v.split_whitespace().next()?.parse().ok());
+            if let Some(c) = calls.get_mut(&call_id) {
+                c.1 = c.1.or(port);
+            }
+        }
+    }
+    calls
+}
+
+/// `plivo_flow_webhook_seconds` for documents (the answer URL here) from `GET /metrics` at
+/// `addr`: (mean ms, count).
+fn document_fetch_ms(addr: std::net::SocketAddr) -> Option<(f64, f64)> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    tcp.write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n").ok()?;
+    let mut page = String::new();
+    tcp.read_to_string(&mut page).ok()?;
+    let value = |key: &str| page.lines().find_map(|l| l.strip_prefix(key)?.trim().parse::<f64>().ok());
+    let sum = value(r#"plivo_flow_webhook_seconds_sum{kind="document"}"#)?;
+    let count = value(r#"plivo_flow_webhook_seconds_count{kind="document"}"#)?;
+    Some((sum * 1000.0 / count.max(1.0), count))
 }
 
 fn main() {
@@ -92,9 +157,10 @@ fn main() {
         });
         rx.recv().expect("app port")
     };
-    let sip_port = free_port();
+    let (sip_port, http_port) = (free_port(), free_port());
+    let http: std::net::SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
     let serve = Command::new(env!("CARGO_BIN_EXE_plivo-flow"))
-        .args(["serve", "--sip", &format!("127.0.0.1:{sip_port}"), "--listen", "127.0.0.1:0"])
+        .args(["serve", "--sip", &format!("127.0.0.1:{sip_port}"), "--listen", &http.to_string()])
         .args(["--answer-url", &format!("http://127.0.0.1:{app_port}/answer")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -121,11 +187,12 @@ fn main() {
         std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
             while !done.load(Ordering::Relaxed) {
-                let Ok(n) = sink.recv(&mut buf) else { continue };
+                let Ok((n, from)) = sink.recv_from(&mut buf) else { continue };
                 let now = Instant::now();
                 let Some(p) = buf.get(..n).and_then(|d| RtpPacket::parse(d).ok()) else { continue };
                 let counting = window.lock().expect("lock").is_some_and(|(a, b)| now >= a && now < b);
                 let mut s = state.lock().expect("lock");
+                s.first_by_port.entry(from.port()).or_insert_with(epoch_seconds);
                 let st = s.streams.entry(p.header.ssrc).or_default();
                 let (t0, seq0) = *st.first.get_or_insert((now, p.header.sequence));
                 let offset = u32::from(p.header.sequence.wrapping_sub(seq0));
@@ -158,9 +225,10 @@ fn main() {
         .args(["-nostdin", "-sf", "load.xml", "-i", "127.0.0.1", "-mi", "127.0.0.1"])
         .args(["-p", &free_port().to_string(), "-mp", &free_port().to_string()])
         .args(["-r", &RATE.to_string(), "-l", &CALLS.to_string(), "-m", &CALLS.to_string()])
-        .args(["-timeout", "60s", "-trace_rtt", "-rtt_freq", "1"])
+        .args(["-timeout", "60s", "-trace_rtt", "-rtt_freq", "1", "-trace_msg"])
         .arg(format!("127.0.0.1:{sip_port}"))
         .current_dir(&dir)
+        .env("TZ", "UTC")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -171,6 +239,7 @@ fn main() {
     std::thread::sleep(to.saturating_duration_since(Instant::now()));
     let cpu = cpu_seconds(serve.0.id()) - cpu_from;
     let seconds = (to - from).as_secs_f64();
+    let fetch = document_fetch_ms(http);
     let status = sipp.wait().expect("SIPp ends");
     done.store(true, Ordering::Relaxed);
     let _ = reader.join();
@@ -183,7 +252,11 @@ fn main() {
 
     // SIPp's per-call response times: INVITE sent → 200 OK received (`rtd`), ms.
     let mut setup_ms = Vec::new();
+    let mut invites = HashMap::new();
     for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+        if entry.file_name().to_string_lossy().ends_with("_messages.log") {
+            invites.extend(invites_and_ports(&std::fs::read_to_string(entry.path()).unwrap_or_default()));
+        }
         if entry.file_name().to_string_lossy().ends_with("_rtt.csv") {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
             for line in text.lines().skip(1) {
@@ -207,6 +280,13 @@ fn main() {
     let expected = seconds * 50.0 * f64::from(CALLS);
     let median = setup_ms.get(setup_ms.len() / 2).copied().unwrap_or(f64::NAN);
     let p99 = setup_ms.get(setup_ms.len() * 99 / 100).copied().unwrap_or(f64::NAN);
+    // INVITE sent (SIPp's clock) → the first RTP packet of its answer's port at the sink.
+    let mut first_rtp_ms: Vec<f64> =
+        invites.values().filter_map(|(at, port)| Some((s.first_by_port.get(&(*port)?)? - at) * 1000.0)).collect();
+    first_rtp_ms.sort_by(f64::total_cmp);
+    let rtp_median = first_rtp_ms.get(first_rtp_ms.len() / 2).copied().unwrap_or(f64::NAN);
+    let rtp_p99 = first_rtp_ms.get(first_rtp_ms.len() * 99 / 100).copied().unwrap_or(f64::NAN);
+    let (fetch_ms, fetches) = fetch.unwrap_or((f64::NAN, 0.0));
     println!("sip_load: {streams} streams in the window of {seconds:.1} s");
     println!("figure: sip_calls {CALLS}");
     println!("figure: sip_streams_measured {streams}");
@@ -219,4 +299,9 @@ fn main() {
     println!("figure: sip_cpu_per_call_pct {:.4}", cpu / seconds * 100.0 / f64::from(CALLS));
     println!("figure: sip_setup_ms_median {median:.1}");
     println!("figure: sip_setup_ms_p99 {p99:.1}");
+    println!("figure: sip_first_rtp_calls {}", first_rtp_ms.len());
+    println!("figure: sip_first_rtp_ms_median {rtp_median:.1}");
+    println!("figure: sip_first_rtp_ms_p99 {rtp_p99:.1}");
+    println!("figure: sip_answer_fetch_ms_mean {fetch_ms:.2}");
+    println!("figure: sip_answer_fetches {fetches:.0}");
 }
