@@ -251,6 +251,25 @@ async fn an_invite_without_g711_is_refused_with_488_and_leaves_nothing_behind() 
     stop_idle(sip).await;
 }
 
+/// A re-INVITE of a dialog that has ended (its BYE done, the dialog gone from the stack) is
+/// answered 481 Call/Transaction Does Not Exist, not 500, and starts no call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinvite_of_an_ended_dialog_gets_481() {
+    if missing_peers() {
+        return;
+    }
+    let (app, base) = App::spawn().await;
+    let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
+    app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
+    let sip = sip_shell(&base).await;
+    let (sink_addr, _) = sink().await;
+    // The scenario fails unless the re-INVITE gets 481.
+    sipp(include_str!("sip/caller_reinvites_ended_dialog.xml"), sink_addr, sip.addr).await;
+    let answers = app.hits.lock().expect("lock").iter().filter(|h| h.path == "/answer").count();
+    assert_eq!(answers, 1, "the re-INVITE started no call");
+    stop_idle(sip).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     if missing_peers() {

@@ -287,7 +287,16 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
                         .is_some_and(|v| v.transport == Transport::Tcp);
                     let contact = if tcp { tcp_contact.clone() } else { contact.clone() };
                     let Ok(dialog) = ds.get_or_create_server_invite(&tx, state_tx.clone(), None, Some(contact)) else {
-                        let _ = tx.reply(StatusCode::ServerInternalError).await;
+                        // A re-INVITE of a dialog that ended (its To has our tag) is for no
+                        // dialog we have (RFC 3261 §12.2.2: 481); anything else we could not
+                        // take is ours (500).
+                        let in_dialog = tx.original.to_header().ok().and_then(|t| t.tag().ok().flatten()).is_some();
+                        let status = if in_dialog {
+                            StatusCode::CallTransactionDoesNotExist
+                        } else {
+                            StatusCode::ServerInternalError
+                        };
+                        let _ = tx.reply(status).await;
                         continue;
                     };
                     match new_call(&tx.original, dialog.clone(), ip).await {
