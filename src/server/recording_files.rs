@@ -22,7 +22,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use tokio::sync::Notify;
 
-/// Most files kept (written or being written); beyond, the oldest goes.
+/// Most files kept (written or being written); beyond, the oldest goes. A recording of mp3
+/// has two (`.wav` and `.mp3`), so this is 500 to 1,000 recordings.
 pub const MAX_FILES: usize = 1_000;
 
 /// Most bytes of written files kept (256 MiB: about 4.6 hours of 8 kHz 16-bit audio); beyond,
