@@ -124,7 +124,8 @@ enum Command {
         #[arg(long, value_name = "PROGRAM", default_value = "espeak-ng")]
         espeak: PathBuf,
         /// With --sip: the MP3 encoder of recordings whose fileFormat is mp3 (LAME, or a
-        /// program that takes `--quiet -b 32 - -`: a WAV in, an MP3 out); `none`: WAV files only.
+        /// program that takes `--quiet -b 32 - -`, a WAV in and an MP3 out, and answers `--version`);
+        /// `none`, or one that does not run: WAV files only.
         #[arg(long, value_name = "PROGRAM", default_value = "lame")]
         lame: PathBuf,
         /// With --sip: the SIP gateway (UDP HOST:PORT) where <Dial>'s <Number>s are sent as

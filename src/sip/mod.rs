@@ -333,7 +333,7 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         by_dialog: HashMap::new(),
         events,
         espeak: config.espeak.clone(),
-        lame: config.lame.clone(),
+        lame: usable_encoder(config.lame.as_deref()).await,
         answer_url: config.answer_url.clone(),
         hangup_url: config.hangup_url.clone(),
         speech: Arc::default(),
@@ -370,6 +370,29 @@ pub async fn start(config: SipConfig, server: ServerConfig) -> Result<RunningSip
         }
     };
     Ok(RunningSip { addr, http: server.addr, cancel, tasks, server, dialogs: keep })
+}
+
+/// The MP3 encoder if it runs (`PROGRAM --version` succeeds within 5 s), checked once at the
+/// start: one that does not is warned of once, and recordings are then written as WAV only.
+async fn usable_encoder(program: Option<&std::path::Path>) -> Option<PathBuf> {
+    let program = program?;
+    let check = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    match tokio::time::timeout(Duration::from_secs(5), check).await {
+        Ok(Ok(status)) if status.success() => Some(program.to_owned()),
+        _ => {
+            tracing::warn!(
+                "{}: cannot run; recordings are written as WAV only (their .mp3 URLs answer 404)",
+                program.display()
+            );
+            None
+        }
+    }
 }
 
 /// Reads an INVITE: the offer answered, an RTP socket bound beside the SIP address.
@@ -805,5 +828,20 @@ async fn receive_rtp(socket: Arc<UdpSocket>, remote: SocketAddr, call: CallId, e
         {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::usable_encoder;
+
+    #[tokio::test]
+    async fn an_encoder_that_does_not_run_is_dropped_at_the_start() {
+        assert_eq!(usable_encoder(None).await, None);
+        assert_eq!(usable_encoder(Some(Path::new("/nonexistent/lame"))).await, None);
+        assert_eq!(usable_encoder(Some(Path::new("false"))).await, None, "fails --version");
+        assert_eq!(usable_encoder(Some(Path::new("true"))).await.as_deref(), Some(Path::new("true")));
     }
 }
