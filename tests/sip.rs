@@ -258,10 +258,7 @@ async fn a_reinvite_of_an_ended_dialog_gets_481() {
     if missing_peers() {
         return;
     }
-    let (app, base) = App::spawn().await;
-    let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
-    app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
-    let sip = sip_shell(&base).await;
+    let (app, sip) = speaking_until_hung_up().await;
     let (sink_addr, _) = sink().await;
     // The scenario fails unless the re-INVITE gets 481.
     sipp(include_str!("sip/caller_reinvites_ended_dialog.xml"), sink_addr, sip.addr).await;
@@ -270,15 +267,21 @@ async fn a_reinvite_of_an_ended_dialog_gets_481() {
     stop_idle(sip).await;
 }
 
+/// An app whose calls speak until the caller hangs up, and `serve --sip` of it.
+async fn speaking_until_hung_up() -> (App, plivo_flow::sip::RunningSip) {
+    let (app, base) = App::spawn().await;
+    let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
+    app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
+    let sip = sip_shell(&base).await;
+    (app, sip)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_bye_mid_speak_ends_the_call_with_one_hangup_webhook() {
     if missing_peers() {
         return;
     }
-    let (app, base) = App::spawn().await;
-    let forever = r#"<Response><Speak loop="0">This goes on until the caller hangs up.</Speak></Response>"#;
-    app.docs.lock().expect("lock").insert("/answer".into(), forever.into());
-    let sip = sip_shell(&base).await;
+    let (app, sip) = speaking_until_hung_up().await;
     let (sink_addr, heard) = sink().await;
     sipp(include_str!("sip/caller_hangs_up.xml"), sink_addr, sip.addr).await;
     // The hangup webhook may trail SIPp's exit by the time of one request.

@@ -347,6 +347,27 @@ mod tests {
             .collect()
     }
 
+    /// An `enterSound` document that needs rendering.
+    fn welcome() -> Command {
+        let doc = crate::xml::parse("<Response><Speak>Welcome</Speak></Response>").document;
+        Command::RoomSound {
+            kind: crate::engine::RoomKind::Conference,
+            room: "r".into(),
+            sound: RoomSound::Sounds(std::sync::Arc::new(doc)),
+            what: "enterSound",
+        }
+    }
+
+    /// The renders asked of the shell, by call, media and part.
+    fn render_ids(m: &mut AudioMedia) -> Vec<(CallId, MediaId, u32)> {
+        std::iter::from_fn(|| m.poll_work())
+            .filter_map(|w| match w {
+                Work::Render { call, media, part, .. } => Some((call, media, part)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn speak_to(members: &[u32]) -> RoomEvent {
         let media = MemberMedia::Speak { text: "hi".into(), voice: "MAN".into(), language: "bad tag!".into() };
         let members = members.iter().map(|m| MemberId(*m)).collect();
@@ -376,12 +397,7 @@ mod tests {
         joined(&mut m, "b", 2);
         renders(&mut m);
         m.handle_room_event(Duration::ZERO, &speak_to(&[1, 2]));
-        let asked: Vec<(CallId, MediaId, u32)> = std::iter::from_fn(|| m.poll_work())
-            .filter_map(|w| match w {
-                Work::Render { call, media, part, .. } => Some((call, media, part)),
-                _ => None,
-            })
-            .collect();
+        let asked = render_ids(&mut m);
         let [(call, media, part)] = asked.as_slice() else { panic!("one render for both: {asked:?}") };
         assert!(m.provide_audio(call, *media, *part, Some(vec![1000; 160].into())));
         assert!(m.member_renders.is_empty(), "the entry goes with its render");
@@ -421,21 +437,10 @@ mod tests {
         let mut m = AudioMedia::new();
         joined(&mut m, "a", 1);
         renders(&mut m);
-        let doc = crate::xml::parse("<Response><Speak>Welcome</Speak></Response>").document;
-        let sound = Command::RoomSound {
-            kind: crate::engine::RoomKind::Conference,
-            room: "r".into(),
-            sound: RoomSound::Sounds(std::sync::Arc::new(doc)),
-            what: "enterSound",
-        };
+        let sound = welcome();
         m.handle_command(Duration::ZERO, &id("a"), &sound);
         m.handle_command(Duration::ZERO, &id("a"), &sound);
-        let asked: Vec<(CallId, MediaId, u32)> = std::iter::from_fn(|| m.poll_work())
-            .filter_map(|w| match w {
-                Work::Render { call, media, part, .. } => Some((call, media, part)),
-                _ => None,
-            })
-            .collect();
+        let asked = render_ids(&mut m);
         let [(c1, m1, p1), (c2, m2, p2)] = asked.as_slice() else { panic!("two renders: {asked:?}") };
         let pcm: std::sync::Arc<[i16]> = vec![1000; 160].into();
         assert!(m.provide_audio(c2, *m2, *p2, Some(pcm.clone())), "the second comes first");
@@ -449,13 +454,7 @@ mod tests {
         let mut m = AudioMedia::new();
         joined(&mut m, "a", 1);
         renders(&mut m);
-        let doc = crate::xml::parse("<Response><Speak>Welcome</Speak></Response>").document;
-        let sound = Command::RoomSound {
-            kind: crate::engine::RoomKind::Conference,
-            room: "r".into(),
-            sound: RoomSound::Sounds(std::sync::Arc::new(doc)),
-            what: "enterSound",
-        };
+        let sound = welcome();
         for _ in 0..MAX_QUEUED + 3 {
             m.handle_command(Duration::ZERO, &id("a"), &sound);
         }
