@@ -1,7 +1,7 @@
 //! Rooms on real audio: who is in which mix, the room's own sounds (`enterSound`,
 //! `exitSound`, rendered when they are `<Speak>`/`<Play>` documents), the room's recordings
-//! (its whole mix, [`Work::RoomRecordingDone`]), and REST play/speak to named members (Plivo: Conference API "Play audio to member", "Speak text to member", and
-//! their stops).
+//! (its whole mix, [`Work::RoomRecordingDone`]), and REST play/speak to named members
+//! (Plivo: Conference API "Play audio to member", "Speak text to member", and their stops).
 //!
 //! A member's REST sounds play on an overlay of its own, mixed over whatever else it hears
 //! (its room, its call's own queue): they neither wait for nor stop the call's media, and
