@@ -196,11 +196,11 @@ impl<'s> Parser<'s> {
         }
     }
 
-    /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
-    fn offset_of(&self, bytes: &str, fallback: usize) -> usize {
+    /// Byte offset of a slice borrowed from the source, `None` when it is not.
+    fn src_offset(&self, bytes: &str) -> Option<usize> {
         let base = self.src.as_ptr() as usize;
         let p = bytes.as_ptr() as usize;
-        if p >= base && p <= base + self.src.len() { p - base } else { fallback }
+        (p >= base && p <= base + self.src.len()).then(|| p - base)
     }
 
     /// The name of the tag that starts at byte `start`.
