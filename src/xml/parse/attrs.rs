@@ -317,6 +317,7 @@ impl<'e> TagAttrs<'e> {
         TagAttrs { buf: e, pos: e.name().as_ref().len(), slow: None }
     }
 
+    #[inline(never)]
     fn fall_back(&mut self) -> Option<Result<RawAttr<'e>, AttrError>> {
         let mut attrs = Attributes::new(self.buf, self.pos);
         attrs.with_checks(false);
@@ -324,6 +325,7 @@ impl<'e> TagAttrs<'e> {
         self.next_slow()
     }
 
+    #[inline(never)]
     fn next_slow(&mut self) -> Option<Result<RawAttr<'e>, AttrError>> {
         let a = self.slow.as_mut()?.next()?;
         let buf = self.buf;
@@ -343,6 +345,9 @@ impl<'e> TagAttrs<'e> {
 impl<'e> Iterator for TagAttrs<'e> {
     type Item = Result<RawAttr<'e>, AttrError>;
 
+    // Inlined into each element's pass (the slow paths are not): the item is then never
+    // written out and read back.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.slow.is_some() {
             return self.next_slow();
