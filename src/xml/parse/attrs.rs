@@ -425,6 +425,7 @@ fn bytes_below(x: u64, n: u8) -> u64 {
 
 /// The position of the first byte of `bytes` that is `=` or below `!` (a blank or another
 /// control byte), 8 bytes at a time.
+#[inline(always)]
 fn find_eq_or_low(bytes: &[u8]) -> Option<usize> {
     let eq = LOW * u64::from(b'=');
     let mut n = 0;
@@ -442,6 +443,7 @@ fn find_eq_or_low(bytes: &[u8]) -> Option<usize> {
 /// The position of the first `quote` in `hay`, 8 bytes at a time, and whether a byte before
 /// it is `&` or below 0x0E (so possibly a tab, LF or CR: what [`needs_normalizing`] looks
 /// for, then checked exactly).
+#[inline(always)]
 fn find_quote(hay: &[u8], quote: u8) -> Option<(usize, bool)> {
     let pattern = LOW * u64::from(quote);
     let amp = LOW * u64::from(b'&');
@@ -459,6 +461,24 @@ fn find_quote(hay: &[u8], quote: u8) -> Option<(usize, bool)> {
         }
         special |= odd;
         n += 8;
+    }
+    // The last 0 to 7 bytes: as the low bytes of the word ending with `hay` (bytes already
+    // looked at shifted out) when there is one, else one by one.
+    let rest = hay.len() - n;
+    if rest > 0
+        && let Some(word) =
+            hay.len().checked_sub(8).and_then(|from| hay.get(from..)).and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let x = u64::from_le_bytes(word) >> (8 * (8 - rest));
+        // Bits above the last byte came from the shift, zero: never taken.
+        let valid = HIGH >> (8 * (8 - rest));
+        let found = zero_bytes(x ^ pattern) & valid;
+        if found == 0 {
+            return None;
+        }
+        let odd = zero_bytes(x ^ amp) | bytes_below(x, 0x0E);
+        let before = (found & found.wrapping_neg()) - 1;
+        return Some((n + (found.trailing_zeros() / 8) as usize, special | odd & before != 0));
     }
     let rest = hay.get(n..)?;
     let i = rest.iter().position(|&b| b == quote)?;
