@@ -373,7 +373,7 @@ impl<'s> Parser<'s> {
         };
 
         if let Some(parent) = parent {
-            if !parent.children().contains(&kind) {
+            if !parent.allows(kind) {
                 self.report_with(Code::NotAllowedHere, name_span, || {
                     let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
                     if allowed.is_empty() {
