@@ -625,10 +625,6 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
-pub(crate) fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
-}
-
 pub(crate) fn trim_xml(s: &str) -> &str {
     // XML space is ASCII, so the cuts fall on character boundaries.
     let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
