@@ -101,6 +101,11 @@ impl Parser<'_> {
         let mut seen: u64 = 0;
         let mut unknown: Vec<&'e str> = Vec::new();
         let mut unknown_set: Option<std::collections::HashSet<&'e str>> = None;
+        // Offsets in the source of the tag's bytes (what `TagAttrs` counts from); a key or
+        // value not lying in the source is placed at the tag's start.
+        let buf: &'e str = e;
+        let base = self.src_offset(buf);
+        let at = |rel: Option<usize>| base.zip(rel).map_or(span.start, |(b, r)| b + r);
         for a in TagAttrs::new(e) {
             let a = match a {
                 Ok(a) => a,
@@ -118,10 +123,10 @@ impl Parser<'_> {
                     break;
                 }
             };
-            let key_bytes = a.key.into_inner();
-            let key_start = self.offset_of(key_bytes, span.start);
+            let key_bytes = a.key;
+            let key_start = at(a.key_at);
             let key_span = Span::new(key_start, key_start + key_bytes.len());
-            let val_start = self.offset_of(&a.value, span.start);
+            let val_start = at(a.value_at);
             let val_span = Span::new(val_start, val_start + a.value.len());
             let name = key_bytes;
             // Below 64: `element!` refuses to compile an element with more attributes.
@@ -150,8 +155,9 @@ impl Parser<'_> {
             }
             // XML 1.0 §3.3.3 normalization changes only values holding a reference or a tab,
             // CR or LF (quick-xml returns those unchanged too); the rest are taken as they are.
-            let value = if needs_normalizing(&a.value) {
-                match a.normalized_value(XmlVersion::Implicit1_0) {
+            let value = if a.maybe_normalize && needs_normalizing(&a.value) {
+                let full = Attribute { key: QName(a.key), value: a.value };
+                match full.normalized_value(XmlVersion::Implicit1_0) {
                     Ok(v) => v,
                     Err(err) => {
                         self.report(Code::BadReference, val_span, format!("in attribute `{name}`: {err}"));
@@ -159,7 +165,7 @@ impl Parser<'_> {
                     }
                 }
             } else {
-                a.value.clone()
+                a.value
             };
             f(self, idx, name, key_span, value, val_span);
         }
@@ -263,7 +269,7 @@ impl Parser<'_> {
 
     /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
     fn has_attr_named(&self, e: &BytesStart<'_>, name: &str) -> bool {
-        TagAttrs::new(e).flatten().any(|a| a.key.as_ref() == name && !trim_xml(&a.value).is_empty())
+        TagAttrs::new(e).flatten().any(|a| a.key == name && !trim_xml(&a.value).is_empty())
     }
 
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
@@ -278,6 +284,18 @@ impl Parser<'_> {
 /// when it is finished.
 pub(super) fn verbs_estimate(len: usize) -> usize {
     (len / 128).clamp(4, 1024)
+}
+
+/// One attribute as [`TagAttrs`] reads it: quick-xml's key and value, where they lie in the
+/// tag, and whether the value may need normalizing.
+struct RawAttr<'e> {
+    key: &'e str,
+    value: Cow<'e, str>,
+    /// Where `key` and `value` start in the tag's bytes (`None` for a value not in them).
+    key_at: Option<usize>,
+    value_at: Option<usize>,
+    /// False only when the value holds none of `&`, tab, CR, LF ([`needs_normalizing`]).
+    maybe_normalize: bool,
 }
 
 /// A tag's attributes exactly as quick-xml's [`Attributes`] (duplicate checks off) reads
@@ -299,21 +317,40 @@ impl<'e> TagAttrs<'e> {
         TagAttrs { buf: e, pos: e.name().as_ref().len(), slow: None }
     }
 
-    fn fall_back(&mut self) -> Option<Result<Attribute<'e>, AttrError>> {
+    #[inline(never)]
+    fn fall_back(&mut self) -> Option<Result<RawAttr<'e>, AttrError>> {
         let mut attrs = Attributes::new(self.buf, self.pos);
         attrs.with_checks(false);
-        let next = attrs.next();
         self.slow = Some(attrs);
-        next
+        self.next_slow()
+    }
+
+    #[inline(never)]
+    fn next_slow(&mut self) -> Option<Result<RawAttr<'e>, AttrError>> {
+        let a = self.slow.as_mut()?.next()?;
+        let buf = self.buf;
+        Some(a.map(|a| {
+            let key = a.key.into_inner();
+            RawAttr {
+                key,
+                key_at: offset_in(buf, key),
+                value_at: offset_in(buf, &a.value),
+                maybe_normalize: true,
+                value: a.value,
+            }
+        }))
     }
 }
 
 impl<'e> Iterator for TagAttrs<'e> {
-    type Item = Result<Attribute<'e>, AttrError>;
+    type Item = Result<RawAttr<'e>, AttrError>;
 
+    // Inlined into each element's pass (the slow paths are not): the item is then never
+    // written out and read back.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(slow) = &mut self.slow {
-            return slow.next();
+        if self.slow.is_some() {
+            return self.next_slow();
         }
         let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
         let bytes = self.buf.as_bytes();
@@ -326,10 +363,15 @@ impl<'e> Iterator for TagAttrs<'e> {
             return None;
         }
         // As in quick-xml, the name is at least its first byte and runs to `=` or a blank.
-        let mut eq = start + 1 + letters(bytes.get(start + 1..).unwrap_or_default());
+        let mut eq = start + 1;
         loop {
+            eq += match bytes.get(eq..).and_then(find_eq_or_low) {
+                Some(n) => n,
+                None => return self.fall_back(),
+            };
             match bytes.get(eq) {
                 Some(b'=') => break,
+                // A control byte other than a blank is part of the name.
                 Some(&b) if !blank(b) => eq += 1,
                 _ => return self.fall_back(),
             }
@@ -339,54 +381,109 @@ impl<'e> Iterator for TagAttrs<'e> {
             _ => return self.fall_back(),
         };
         let from = eq + 2;
-        let Some(len) = bytes.get(from..).and_then(|v| find_byte(v, quote)) else {
+        let Some((len, maybe_normalize)) = bytes.get(from..).and_then(|v| find_quote(v, quote)) else {
             return self.fall_back();
         };
         // The cuts are at ASCII bytes, so on character boundaries.
-        match (self.buf.get(start..eq), self.buf.get(from..from + len)) {
-            (Some(key), Some(value)) => {
+        let key = self.buf.split_at_checked(eq).and_then(|(head, _)| head.split_at_checked(start));
+        let value = self.buf.split_at_checked(from + len).and_then(|(head, _)| head.split_at_checked(from));
+        match (key, value) {
+            (Some((_, key)), Some((_, value))) => {
                 self.pos = from + len + 1;
-                Some(Ok(Attribute { key: QName(key), value: Cow::Borrowed(value) }))
+                Some(Ok(RawAttr {
+                    key,
+                    value: Cow::Borrowed(value),
+                    key_at: Some(start),
+                    value_at: Some(from),
+                    maybe_normalize,
+                }))
             }
             _ => self.fall_back(),
         }
     }
 }
 
-/// How many bytes `bytes` starts with, 8 at a time, that are ASCII `A`..=`DEL` (no blank,
-/// `=` or quote is): a lower bound of a name's length, leaving at most 7 bytes of it to be
-/// looked at one by one.
-fn letters(bytes: &[u8]) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Where `part` starts in `whole`, when it lies there.
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let at = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    (at <= whole.len()).then_some(at)
+}
+
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, exact for the lowest such byte (bits above
+/// it may be false, only ever above a true one).
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LOW) & !x & HIGH
+}
+
+/// The high bit of each byte of `x` below `n` (at most 0x80), exact as [`zero_bytes`] is.
+fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LOW * u64::from(n)) & !x & HIGH
+}
+
+/// The position of the first byte of `bytes` that is `=` or below `!` (a blank or another
+/// control byte), 8 bytes at a time.
+#[inline(always)]
+fn find_eq_or_low(bytes: &[u8]) -> Option<usize> {
+    let eq = LOW * u64::from(b'=');
     let mut n = 0;
     while let Some(word) = bytes.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
         let x = u64::from_le_bytes(word);
-        // Each byte below 0x80 gets its top bit from adding 0x3F exactly when it is at least
-        // 0x41 (no carry crosses bytes: 0x7F + 0x3F < 0x100).
-        if x & HIGH != 0 || (x + 0x3F3F_3F3F_3F3F_3F3F) & HIGH != HIGH {
-            break;
+        let hit = zero_bytes(x ^ eq) | bytes_below(x, b'!');
+        if hit != 0 {
+            return Some(n + (hit.trailing_zeros() / 8) as usize);
         }
         n += 8;
     }
-    n
+    bytes.get(n..)?.iter().position(|&b| b == b'=' || b < b'!').map(|i| n + i)
 }
 
-/// The position of the first `needle` in `hay`, 8 bytes at a time.
-fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let pattern = LOW * u64::from(needle);
+/// The position of the first `quote` in `hay`, 8 bytes at a time, and whether a byte before
+/// it is `&` or below 0x0E (so possibly a tab, LF or CR: what [`needs_normalizing`] looks
+/// for, then checked exactly).
+#[inline(always)]
+fn find_quote(hay: &[u8], quote: u8) -> Option<(usize, bool)> {
+    let pattern = LOW * u64::from(quote);
+    let amp = LOW * u64::from(b'&');
+    let mut special = 0;
     let mut n = 0;
     while let Some(word) = hay.get(n..n + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // A zero byte of `x` is a `needle` (the classic test: exact for the lowest one).
-        let zero = x.wrapping_sub(LOW) & !x & HIGH;
-        if zero != 0 {
-            return Some(n + (zero.trailing_zeros() / 8) as usize);
+        let x = u64::from_le_bytes(word);
+        let found = zero_bytes(x ^ pattern);
+        let odd = zero_bytes(x ^ amp) | bytes_below(x, 0x0E);
+        if found != 0 {
+            // The bits below the quote's: the bytes before it (a false bit there lies above
+            // a true one, so "any" is exact).
+            let before = (found & found.wrapping_neg()) - 1;
+            return Some((n + (found.trailing_zeros() / 8) as usize, special | odd & before != 0));
         }
+        special |= odd;
         n += 8;
     }
-    hay.get(n..)?.iter().position(|&b| b == needle).map(|i| n + i)
+    // The last 0 to 7 bytes: as the low bytes of the word ending with `hay` (bytes already
+    // looked at shifted out) when there is one, else one by one.
+    let rest = hay.len() - n;
+    if rest > 0
+        && let Some(word) =
+            hay.len().checked_sub(8).and_then(|from| hay.get(from..)).and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let x = u64::from_le_bytes(word) >> (8 * (8 - rest));
+        // Bits above the last byte came from the shift, zero: never taken.
+        let valid = HIGH >> (8 * (8 - rest));
+        let found = zero_bytes(x ^ pattern) & valid;
+        if found == 0 {
+            return None;
+        }
+        let odd = zero_bytes(x ^ amp) | bytes_below(x, 0x0E);
+        let before = (found & found.wrapping_neg()) - 1;
+        return Some((n + (found.trailing_zeros() / 8) as usize, special | odd & before != 0));
+    }
+    let rest = hay.get(n..)?;
+    let i = rest.iter().position(|&b| b == quote)?;
+    let tail = rest.get(..i)?.iter().any(|&b| b == b'&' || b < 0x0E);
+    Some((n + i, special != 0 || tail))
 }
 
 /// Whether attribute-value normalization can change `value`: it holds `&`, a tab, CR or LF.
@@ -462,9 +559,17 @@ mod tests {
         };
         let show = |a: Result<Attribute<'_>, AttrError>| format!("{a:?}");
         let mut ours = Vec::new();
+        let buf: &str = &start;
         for a in TagAttrs::new(&start) {
             let failed = a.is_err();
-            ours.push(show(a));
+            ours.push(show(a.map(|a| {
+                // Where it says the key and value lie, they do; the flag misses no value that
+                // needs normalizing.
+                assert_eq!(a.key_at.and_then(|k| buf.get(k..k + a.key.len())), Some(a.key), "{tag}");
+                assert_eq!(a.value_at.and_then(|v| buf.get(v..v + a.value.len())), Some(&*a.value), "{tag}");
+                assert!(a.maybe_normalize || !needs_normalizing(&a.value), "{tag}");
+                Attribute { key: QName(a.key), value: a.value }
+            })));
             if failed {
                 break;
             }
@@ -504,6 +609,8 @@ mod tests {
             r#"<Speak voice="WOMAN"/>"#,
             r#"<Speak voice="WOMAN" />"#,
             r#"<Speak a="0123456789abcdefghij0123456789" b='0123456789abcdefghij"0123456789'>"#,
+            "<Speak voice=\"a\tb\" loop='x\r\ny' language=\"0123456789&amp;\">",
+            "<Speak a\u{1}b=\"1\" c\u{7f}=\"2\">",
             "<Speak>",
             "<Speak   >",
         ];
@@ -514,18 +621,19 @@ mod tests {
     }
 
     #[test]
-    fn find_byte_and_letters_match_their_plain_definitions() {
-        let hay: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+    fn the_word_searches_match_their_plain_definitions() {
+        let mut hay: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        hay.extend(b"voice=\"a&amp;b\tc\" loop='1' x=\"\xc3\xa9\r\n\" ");
         for from in 0..hay.len() {
             let rest = hay.get(from..).unwrap_or_default();
-            for needle in [b'"', b'\'', 0, 255, 7] {
-                assert_eq!(find_byte(rest, needle), rest.iter().position(|&b| b == needle), "{from} {needle}");
+            for quote in [b'"', b'\'', 0, 255, 7] {
+                let plain = rest.iter().position(|&b| b == quote).map(|i| {
+                    let before = rest.get(..i).unwrap_or_default();
+                    (i, before.iter().any(|&b| b == b'&' || b < 0x0E))
+                });
+                assert_eq!(find_quote(rest, quote), plain, "{from} {quote}");
             }
-            let n = letters(rest);
-            assert!(rest.get(..n).unwrap_or_default().iter().all(|&b| (0x41..0x80).contains(&b)), "{from}");
-            assert!(
-                n.is_multiple_of(8) && rest.get(n..n + 8).is_none_or(|w| w.iter().any(|&b| !(0x41..0x80).contains(&b)))
-            );
+            assert_eq!(find_eq_or_low(rest), rest.iter().position(|&b| b == b'=' || b < b'!'), "{from}");
         }
     }
 

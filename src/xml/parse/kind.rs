@@ -76,6 +76,56 @@ pub(super) const SSML_ALL: &[Kind] =
 const SSML_IN_EMPHASIS: &[Kind] = &[K::Break, K::Emphasis, K::Lang, K::Phoneme, K::Prosody, K::SayAs, K::Sub, K::W];
 const SSML_IN_W: &[Kind] = &[K::Break, K::Emphasis, K::Phoneme, K::Prosody, K::SayAs, K::Sub];
 
+/// Every kind, in declaration order.
+const ALL: [Kind; 30] = [
+    K::Response,
+    K::Speak,
+    K::Play,
+    K::Wait,
+    K::Dtmf,
+    K::GetDigits,
+    K::GetInput,
+    K::Record,
+    K::Dial,
+    K::Number,
+    K::User,
+    K::Redirect,
+    K::Hangup,
+    K::PreAnswer,
+    K::Conference,
+    K::MultiPartyCall,
+    K::Message,
+    K::Stream,
+    K::AgentHoldMusic,
+    K::CustomerHoldMusic,
+    K::Break,
+    K::Emphasis,
+    K::Lang,
+    K::P,
+    K::Phoneme,
+    K::Prosody,
+    K::S,
+    K::SayAs,
+    K::Sub,
+    K::W,
+];
+
+/// [`Kind::children`] as bits (bit `c` of entry `k`: kind `c` may be a child of kind `k`).
+const ALLOWED: [u32; 30] = {
+    let mut table = [0; 30];
+    let mut i = 0;
+    while i < ALL.len() {
+        let children = ALL[i].children();
+        let mut j = 0;
+        while j < children.len() {
+            table[ALL[i] as usize] |= 1 << children[j] as u32;
+            j += 1;
+        }
+        i += 1;
+    }
+    table
+};
+
 impl Kind {
     pub(super) fn from_name(name: &str) -> Option<Kind> {
         Some(match name {
@@ -148,8 +198,13 @@ impl Kind {
         }
     }
 
+    /// Whether `child` may be a child of `self` ([`Kind::children`] holds it), by one bit.
+    pub(super) fn allows(self, child: Kind) -> bool {
+        ALLOWED.get(self as usize).is_some_and(|m| m & 1 << child as u32 != 0)
+    }
+
     /// The nesting matrix (spec §1.1): the union of the docs' and the SDKs' rules.
-    pub(super) fn children(self) -> &'static [Kind] {
+    pub(super) const fn children(self) -> &'static [Kind] {
         match self {
             K::Response => VERBS,
             K::GetDigits | K::GetInput | K::AgentHoldMusic | K::CustomerHoldMusic => PROMPTS,
@@ -197,6 +252,16 @@ impl Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bits_are_the_nesting_matrix() {
+        for (i, parent) in ALL.iter().enumerate() {
+            assert_eq!(*parent as usize, i);
+            for child in ALL {
+                assert_eq!(parent.allows(child), parent.children().contains(&child), "{parent:?} {child:?}");
+            }
+        }
+    }
 
     #[test]
     fn ssml_kinds_are_mixed() {

@@ -154,6 +154,9 @@ struct Parser<'s> {
     document: Option<Document>,
     root_seen: bool,
     reported_after_root: bool,
+    /// Whether the source holds a CR anywhere (found by `check_chars`): when it does not, no
+    /// text needs its line ends normalised and none is searched for one.
+    any_cr: bool,
 }
 
 impl<'s> Parser<'s> {
@@ -171,6 +174,7 @@ impl<'s> Parser<'s> {
             document: None,
             root_seen: false,
             reported_after_root: false,
+            any_cr: true,
         }
     }
 
@@ -179,10 +183,13 @@ impl<'s> Parser<'s> {
     fn check_chars(&mut self) {
         let bad = |b: u8| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
         // Blocks of 256 bytes are tested without branching (so the test vectorizes); only a
-        // block holding a bad byte is searched byte by byte.
+        // block holding a bad byte is searched byte by byte. The same pass notes a CR.
         let src = self.src;
+        let mut any_cr = false;
         for (block, bytes) in src.as_bytes().chunks(256).enumerate() {
-            if !bytes.iter().fold(false, |any, &b| any | bad(b)) {
+            let (any_bad, cr) = bytes.iter().fold((false, false), |(any, cr), &b| (any | bad(b), cr | (b == b'\r')));
+            any_cr |= cr;
+            if !any_bad {
                 continue;
             }
             for (i, &byte) in bytes.iter().enumerate() {
@@ -194,13 +201,14 @@ impl<'s> Parser<'s> {
                 }
             }
         }
+        self.any_cr = any_cr;
     }
 
-    /// Byte offset of a slice borrowed from the source, or `fallback` when it is not.
-    fn offset_of(&self, bytes: &str, fallback: usize) -> usize {
+    /// Byte offset of a slice borrowed from the source, `None` when it is not.
+    fn src_offset(&self, bytes: &str) -> Option<usize> {
         let base = self.src.as_ptr() as usize;
         let p = bytes.as_ptr() as usize;
-        if p >= base && p <= base + self.src.len() { p - base } else { fallback }
+        (p >= base && p <= base + self.src.len()).then(|| p - base)
     }
 
     /// The name of the tag that starts at byte `start`.
@@ -241,12 +249,12 @@ impl<'s> Parser<'s> {
                 // XML 1.0 §2.11: CR LF and CR read as LF (`xml10_content`); a piece without a
                 // CR, the usual case, is taken as it is.
                 Event::Text(t) => {
-                    let text = if has_cr(&t) { t.xml10_content() } else { t.into_inner() };
+                    let text = if self.any_cr && has_cr(&t) { t.xml10_content() } else { t.into_inner() };
                     self.text(text, span, span.start)
                 }
                 // The content starts after `<![CDATA[`.
                 Event::CData(c) => {
-                    let text = if has_cr(&c) { c.xml10_content() } else { c.into_inner() };
+                    let text = if self.any_cr && has_cr(&c) { c.xml10_content() } else { c.into_inner() };
                     self.text(text, span, span.start + 9)
                 }
                 Event::GeneralRef(r) => match resolve_ref(&r) {
@@ -373,7 +381,7 @@ impl<'s> Parser<'s> {
         };
 
         if let Some(parent) = parent {
-            if !parent.children().contains(&kind) {
+            if !parent.allows(kind) {
                 self.report_with(Code::NotAllowedHere, name_span, || {
                     let allowed: Vec<&str> = parent.children().iter().map(|k| k.name()).collect();
                     if allowed.is_empty() {
@@ -615,10 +623,6 @@ fn resolve_ref(r: &BytesRef<'_>) -> Option<Cow<'static, str>> {
 /// Characters XML 1.0 allows in a document.
 fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-pub(crate) fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
 pub(crate) fn trim_xml(s: &str) -> &str {

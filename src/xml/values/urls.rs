@@ -99,8 +99,11 @@ fn scheme(s: &str) -> Option<&str> {
     // The scheme characters run up to the first `:` (which is not one of them); the scan
     // stops at the first byte that is neither.
     let bytes = s.as_bytes();
-    // `http:` and `https:` (any case), the usual schemes, without the general scan.
-    if bytes.get(..4).is_some_and(|h| h.eq_ignore_ascii_case(b"http")) {
+    // `http:` and `https:` (any case), the usual schemes, without the general scan. A byte
+    // `b` has `b | 0x20` equal to a lowercase letter exactly when it is that letter in
+    // either case: four are compared at once.
+    let http = u32::from_le_bytes(*b"http");
+    if bytes.first_chunk::<4>().is_some_and(|h| u32::from_le_bytes(*h) | 0x2020_2020 == http) {
         match bytes.get(4) {
             Some(b':') => return s.get(..4),
             Some(b's' | b'S') if bytes.get(5) == Some(&b':') => return s.get(..5),
@@ -114,23 +117,38 @@ fn scheme(s: &str) -> Option<&str> {
     if bytes.get(end) == Some(&b':') { s.get(..end) } else { None }
 }
 
-/// Checks `s` is `scheme://host…` for one of `schemes`, with a non-empty host and no spaces.
+/// Checks `s` is `scheme://host…` for one of `schemes` (lowercase ASCII letters), with a
+/// non-empty host and no spaces.
 fn check_url(s: &str, schemes: &[&str]) -> bool {
+    scheme(s).is_some_and(|name| check_url_after(s, name, schemes))
+}
+
+/// [`check_url`] of `s` whose scheme is `name` (what [`scheme`] found).
+fn check_url_after(s: &str, name: &str, schemes: &[&str]) -> bool {
     // `s` starts with `scheme://` for one of `schemes` (which hold no `:`, so that scheme is
-    // the one `scheme` finds).
-    let Some(name) = scheme(s) else {
-        return false;
-    };
-    if !schemes.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+    // the one `scheme` finds). The schemes are lowercase letters, so `b | 0x20` matches a
+    // byte of either case exactly (as `eq_ignore_ascii_case` would).
+    let lower_eq = |w: &str| w.len() == name.len() && name.bytes().zip(w.bytes()).all(|(a, b)| a | 0x20 == b);
+    if !schemes.iter().any(|w| lower_eq(w)) {
         return false;
     }
     let Some(rest) = s.get(name.len()..).and_then(|r| r.strip_prefix("://")) else {
         return false;
     };
     // One pass over the authority (up to `/`, `?` or `#`): the host follows its last `@`.
+    // Words of 8 bytes holding none of the four are passed at once.
+    let bytes = rest.as_bytes();
+    let mut from = 0;
+    while let Some(word) = bytes.get(from..).and_then(|b| b.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*word);
+        if has_byte(x, b'/') | has_byte(x, b'?') | has_byte(x, b'#') | has_byte(x, b'@') {
+            break;
+        }
+        from += 8;
+    }
     let mut host_start = 0;
     let mut host_end = rest.len();
-    for (i, b) in rest.bytes().enumerate() {
+    for (i, b) in bytes.iter().enumerate().skip(from) {
         match b {
             b'/' | b'?' | b'#' => {
                 host_end = i;
@@ -143,6 +161,14 @@ fn check_url(s: &str, schemes: &[&str]) -> bool {
     let host = rest.get(host_start..host_end).unwrap_or("");
     // The scheme and `://` hold no blank or control character: only `rest` can.
     !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(rest)
+}
+
+/// Whether a byte of the word `x` is `b` (the classic test, exact as "any byte").
+fn has_byte(x: u64, b: u8) -> bool {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let y = x ^ (LOW * u64::from(b));
+    y.wrapping_sub(LOW) & !y & HIGH != 0
 }
 
 /// Whether `s` holds a whitespace or control character (Unicode's definitions); ASCII text,
@@ -191,8 +217,8 @@ impl FromXml for Url {
 
     fn from_xml_in(s: &str, src: &Source) -> Result<Self, ValueError> {
         let bad = ValueError::BadUrl("http(s)");
-        if scheme(s).is_some() {
-            return if check_url(s, &["http", "https"]) { Ok(Url(src.text(s))) } else { Err(bad) };
+        if let Some(name) = scheme(s) {
+            return if check_url_after(s, name, &["http", "https"]) { Ok(Url(src.text(s))) } else { Err(bad) };
         }
         // A relative reference: no blanks or control characters, and one the url crate can
         // resolve against an http base.
@@ -312,6 +338,63 @@ impl ToXml for SipUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `check_url` as it was written before its word pass and its scheme comparison.
+    fn check_url_plain(s: &str, schemes: &[&str]) -> bool {
+        let Some(name) = scheme(s) else {
+            return false;
+        };
+        if !schemes.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+            return false;
+        }
+        let Some(rest) = s.get(name.len()..).and_then(|r| r.strip_prefix("://")) else {
+            return false;
+        };
+        let mut host_start = 0;
+        let mut host_end = rest.len();
+        for (i, b) in rest.bytes().enumerate() {
+            match b {
+                b'/' | b'?' | b'#' => {
+                    host_end = i;
+                    break;
+                }
+                b'@' => host_start = i + 1,
+                _ => {}
+            }
+        }
+        let host = rest.get(host_start..host_end).unwrap_or("");
+        !host.is_empty() && !host.starts_with(':') && !has_blank_or_control(rest)
+    }
+
+    #[test]
+    fn the_url_check_matches_its_plain_definition() {
+        let hosts = ["", "a", "example.com", "user:pw@example.com", "a@b@c", "@", "x@", ":80", "h:80", "ex ample.org"];
+        let tails = ["", "/", "/x.mp3", "?q=1", "#f", "/a@b", "/a b", "?@"];
+        let schemes =
+            ["http", "HTTP", "https", "HtTpS", "httpx", "htt", "ws", "WSS", "wss", "hTTp", "h\u{1}tp", "http+"];
+        for scheme in schemes {
+            for host in hosts {
+                for tail in tails {
+                    let s = format!("{scheme}://{host}{tail}");
+                    for list in [&["http", "https"][..], &["wss", "ws"][..]] {
+                        assert_eq!(check_url(&s, list), check_url_plain(&s, list), "{s} {list:?}");
+                    }
+                }
+            }
+        }
+        for s in [
+            "http:/x",
+            "http:",
+            "https",
+            "",
+            "h",
+            "1http://a",
+            "http//a",
+            "HTTP://averyveryverylonghostname.example.com/x",
+        ] {
+            assert_eq!(check_url(s, &["http", "https"]), check_url_plain(s, &["http", "https"]), "{s}");
+        }
+    }
 
     #[test]
     fn urls_must_be_absolute() {
