@@ -3,55 +3,13 @@
 //! `cargo bench --bench parse`. Inputs: every SDK corpus document, and one ~100 KB document
 //! built from them (Plivo's size limit).
 
-use std::fs;
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
 
-fn corpus() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/sdk");
-    let mut paths: Vec<_> = fs::read_dir(dir)
-        .expect("corpus dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    paths.sort();
-    paths.iter().map(|p| fs::read_to_string(p).expect("read")).collect()
-}
-
-/// A document just under 100 KB: the verbs of the corpus repeated.
-fn big_document(corpus: &[String]) -> String {
-    let mut body = String::new();
-    for doc in corpus.iter().cycle() {
-        let inner = doc
-            .split_once("<Response>")
-            .and_then(|(_, rest)| rest.rsplit_once("</Response>"))
-            .map(|(inner, _)| inner)
-            .unwrap_or("");
-        if body.len() + inner.len() > 100 * 1024 - 32 {
-            break;
-        }
-        body.push_str(inner);
-    }
-    format!("<Response>{body}</Response>")
-}
-
-/// The floor: read every event, touch every attribute, decode nothing.
-fn raw_scan(src: &str) -> usize {
-    let mut reader = Reader::from_str(src);
-    let mut n = 0;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => n += e.attributes().count(),
-            Ok(_) => n += 1,
-        }
-    }
-    n
-}
+#[path = "common/parse_inputs.rs"]
+mod parse_inputs;
+use parse_inputs::{big_document, corpus, raw_scan};
 
 fn bench(c: &mut Criterion) {
     let corpus = corpus();

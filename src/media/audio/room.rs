@@ -195,13 +195,11 @@ impl AudioMedia {
     /// A sound into `room` (everyone in it hears it once), asked by `call`'s `<Conference>`;
     /// the parts needing rendering are asked of the shell under `call`.
     pub(super) fn room_sound(&mut self, call: &CallId, room: &str, parts: Vec<Part>) {
-        if self.rooms.get(room).is_none_or(|r| r.waiting.len() >= MAX_QUEUED) {
-            // No such room (its last member left), or a flood of sounds: not played.
-            return;
-        }
+        // No such room (its last member left), or a flood of sounds: not played.
+        let open = self.rooms.get_key_value(room).filter(|(_, r)| r.waiting.len() < MAX_QUEUED);
+        let Some(name) = open.map(|(name, _)| name.clone()) else { return };
         let media = self.own_media();
         let sources = self.render_parts(call, media, parts);
-        let Some(name) = self.rooms.get_key_value(room).map(|(name, _)| name.clone()) else { return };
         if sources.iter().any(Option::is_none) {
             self.room_renders.insert(media, name.clone());
         }

@@ -71,13 +71,12 @@ const VERBS: &[Kind] = &[
     K::Stream,
 ];
 const PROMPTS: &[Kind] = &[K::Speak, K::Play, K::Wait];
-pub(super) const SSML_ALL: &[Kind] =
-    &[K::Break, K::Emphasis, K::Lang, K::P, K::Phoneme, K::Prosody, K::S, K::SayAs, K::Sub, K::W];
+const SSML_ALL: &[Kind] = &[K::Break, K::Emphasis, K::Lang, K::P, K::Phoneme, K::Prosody, K::S, K::SayAs, K::Sub, K::W];
 const SSML_IN_EMPHASIS: &[Kind] = &[K::Break, K::Emphasis, K::Lang, K::Phoneme, K::Prosody, K::SayAs, K::Sub, K::W];
 const SSML_IN_W: &[Kind] = &[K::Break, K::Emphasis, K::Phoneme, K::Prosody, K::SayAs, K::Sub];
 
-/// Every kind, in declaration order.
-const ALL: [Kind; 30] = [
+/// Every kind, in declaration order: Plivo's elements, then SSML's.
+pub(super) const ALL: [Kind; 30] = [
     K::Response,
     K::Speak,
     K::Play,

@@ -1,6 +1,6 @@
 //! "Did you mean": the known element or attribute name closest to a misspelt one.
 
-use super::kind::{Kind, Kind as K, SSML_ALL};
+use super::kind::ALL;
 
 /// The known name closest to a misspelt one: equal ignoring case and `_`/`-` first, then
 /// the smallest edit distance (at most a third of the name, at least 1).
@@ -26,28 +26,6 @@ pub(super) fn suggest_name<'k>(name: &str, known: &[&'k str]) -> Option<&'k str>
 /// The known element closest to a misspelt `name` (case, `_`/`-`, then edit distance), or
 /// Plivo's name for another vendor's verb.
 pub(super) fn suggest(name: &str) -> Option<&'static str> {
-    const ALL: &[Kind] = &[
-        K::Response,
-        K::Speak,
-        K::Play,
-        K::Wait,
-        K::Dtmf,
-        K::GetDigits,
-        K::GetInput,
-        K::Record,
-        K::Dial,
-        K::Number,
-        K::User,
-        K::Redirect,
-        K::Hangup,
-        K::PreAnswer,
-        K::Conference,
-        K::MultiPartyCall,
-        K::Message,
-        K::Stream,
-        K::AgentHoldMusic,
-        K::CustomerHoldMusic,
-    ];
     let alias = match name {
         "Say" => Some("Speak"),
         "Gather" => Some("GetDigits"),
@@ -57,6 +35,6 @@ pub(super) fn suggest(name: &str) -> Option<&'static str> {
     if alias.is_some() {
         return alias;
     }
-    let names: Vec<&'static str> = ALL.iter().chain(SSML_ALL).map(|k| k.name()).collect();
+    let names: Vec<&'static str> = ALL.iter().map(|k| k.name()).collect();
     suggest_name(name, &names)
 }
