@@ -10,7 +10,8 @@
 //! ```
 //!
 //! A run's cost is its total less the `load` run's (which only reads and builds the inputs).
-//! A second argument, `big` or `corpus`, runs only that input.
+//! A second argument, `big` or `corpus`, runs only that input; a third, a number, repeats the
+//! whole that many times (for timing it beside the scan: `time … parse big 50`).
 
 use std::hint::black_box;
 
@@ -28,15 +29,18 @@ fn main() {
         "scan" => |d| raw_scan(black_box(d)),
         _ => |_| 0,
     };
+    let rounds: usize = std::env::args().nth(3).and_then(|r| r.parse().ok()).unwrap_or(1);
     let mut n = 0;
-    if which != "corpus" {
-        for _ in 0..20 {
-            n += run(&big);
+    for _ in 0..rounds {
+        if which != "corpus" {
+            for _ in 0..20 {
+                n += run(&big);
+            }
         }
-    }
-    if which != "big" {
-        for _ in 0..40 {
-            n += corpus.iter().map(|d| run(d)).sum::<usize>();
+        if which != "big" {
+            for _ in 0..40 {
+                n += corpus.iter().map(|d| run(d)).sum::<usize>();
+            }
         }
     }
     println!("{} corpus documents, {} bytes in the big one; {n}", corpus.len(), big.len());

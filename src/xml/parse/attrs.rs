@@ -13,7 +13,7 @@ use super::suggest::suggest_name;
 use super::{Node, Parser, clip, trim_xml};
 use crate::diagnostic::{Code, Span};
 use crate::xml::ast::*;
-use crate::xml::values::{KeySet, ValueError};
+use crate::xml::values::{KeySet, Source, ValueError};
 
 impl Parser<'_> {
     /// Creates the node for `kind` with its attributes applied.
@@ -178,33 +178,49 @@ impl Parser<'_> {
 
     /// [`Self::attrs`], also reporting each of `required` that is absent. An attribute that is
     /// present with a bad value is reported for its value only.
+    ///
+    /// Only the element's table and its `set_attr_at` are per element: the pass itself
+    /// ([`Self::fill_attrs`]) is one function for all of them, so the parser's code stays
+    /// small enough for the instruction cache.
     fn attrs_required<E: Attrs>(&mut self, e: &BytesStart<'_>, span: Span, required: &[&str]) -> E {
-        let empty_has_meaning: u64 = const { mask(E::NAMES, EMPTY_HAS_MEANING) };
-        let key_sets: u64 = const { mask(E::NAMES, KEY_SETS) };
+        let table = Table {
+            element: E::ELEMENT,
+            names: E::NAMES,
+            index: E::index,
+            empty_has_meaning: const { mask(E::NAMES, EMPTY_HAS_MEANING) },
+            key_sets: const { mask(E::NAMES, KEY_SETS) },
+        };
         let mut el = E::default();
-        let name_span = Span::new(span.start + 1, span.start + 1 + E::ELEMENT.len());
+        self.fill_attrs(&table, &mut |i, raw, src| el.set_attr_at(i, raw, src), e, span, required);
+        el
+    }
+
+    /// The attribute pass of [`Self::attrs_required`] for the element `table` describes,
+    /// setting each good value with `set` (the element's [`Attrs::set_attr_at`]).
+    fn fill_attrs(&mut self, table: &Table, set: &mut SetAttr<'_>, e: &BytesStart<'_>, span: Span, required: &[&str]) {
+        let Table { element, names, index, empty_has_meaning, key_sets } = *table;
+        let name_span = Span::new(span.start + 1, span.start + 1 + element.len());
         // Bit `r` is set when `required[r]` is present.
         let mut present: u64 = 0;
-        self.each_attr(e, span, E::index, |p, idx, name, key_span, mut value, val_span| {
+        self.each_attr(e, span, index, |p, idx, name, key_span, mut value, val_span| {
             let blank = trim_xml(&value).is_empty();
             let req = required.iter().position(|r| *r == name);
             if let Some(r) = req {
                 present |= 1 << r.min(63);
                 // An empty required value is no value: Plivo cannot run the element.
                 if blank {
-                    let msg = format!("<{}> needs the `{name}` attribute; it is empty", E::ELEMENT);
+                    let msg = format!("<{element}> needs the `{name}` attribute; it is empty");
                     p.report(Code::MissingAttribute, val_span, msg);
                 }
             }
             let Some(i) = idx else {
                 p.report_with(Code::UnknownAttribute, key_span, || {
                     let hint =
-                        suggest_name(name, E::NAMES).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                        suggest_name(name, names).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
                     format!(
-                        "unknown attribute `{}` on <{}> is ignored; {hint}known: {}",
+                        "unknown attribute `{}` on <{element}> is ignored; {hint}known: {}",
                         clip(name),
-                        E::ELEMENT,
-                        if E::NAMES.is_empty() { "none".to_owned() } else { E::NAMES.join(", ") }
+                        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
                     )
                 });
                 return;
@@ -217,7 +233,7 @@ impl Parser<'_> {
                     // Plivo reads an empty optional value as "not given": the default applies.
                     if req.is_none() {
                         p.report_with(Code::EmptyValue, val_span, || {
-                            format!("empty `{name}` on <{}> is ignored; the default applies", E::ELEMENT)
+                            format!("empty `{name}` on <{element}> is ignored; the default applies")
                         });
                     }
                     return;
@@ -226,45 +242,42 @@ impl Parser<'_> {
             if key_sets & bit != 0 && !value.is_empty() && KeySet::has_separators(&value) {
                 p.report_with(Code::KeySeparators, val_span, || {
                     format!(
-                        "separators in `{name}=\"{}\"` on <{}> are not keys and are ignored; the keys are the digits",
+                        "separators in `{name}=\"{}\"` on <{element}> are not keys and are ignored; the keys are the digits",
                         clip(&value),
-                        E::ELEMENT
                     )
                 });
             }
-            match el.set_attr_at(i, &value, p.shared) {
+            match set(i, &value, p.shared) {
                 Ok(None) => {}
-                Ok(Some(code)) => p.report_with(code, val_span, || note_message(code, name, &value, E::ELEMENT)),
+                Ok(Some(code)) => p.report_with(code, val_span, || note_message(code, name, &value, element)),
                 // `none` is how the PHP SDK writes PHP `false`, `null`, `0` and `""` (its
                 // `convertValue` compares loosely), and the Ruby SDK `nil`. Plivo reads a
                 // boolean as true only when it is `true`, and a number it cannot read as
                 // absent: so `none` is false for a boolean and unset for a number.
                 Err(ValueError::NotBoolean) if trim_xml(&value).eq_ignore_ascii_case("none") => {
                     // `false` is a valid boolean: this cannot fail.
-                    let _ = el.set_attr_at(i, "false", p.shared);
+                    let _ = set(i, "false", p.shared);
                     p.report_with(Code::EmptyValue, val_span, || {
                         format!(
-                            "`{name}=\"none\"` on <{}> reads as false (`none` is the SDKs' spelling of no value)",
-                            E::ELEMENT
+                            "`{name}=\"none\"` on <{element}> reads as false (`none` is the SDKs' spelling of no value)"
                         )
                     });
                 }
                 Err(ValueError::NotInteger) if trim_xml(&value).eq_ignore_ascii_case("none") => {
                     p.report_with(Code::EmptyValue, val_span, || {
-                        format!("`{name}=\"none\"` on <{}> is ignored; the default applies (`none` is the SDKs' spelling of no value)", E::ELEMENT)
+                        format!("`{name}=\"none\"` on <{element}> is ignored; the default applies (`none` is the SDKs' spelling of no value)")
                     });
                 }
                 Err(err) => p.report_with(err.code(), val_span, || {
-                    format!("invalid value `{}` for `{name}` on <{}>: {err}", clip(&value), E::ELEMENT)
+                    format!("invalid value `{}` for `{name}` on <{element}>: {err}", clip(&value))
                 }),
             }
         });
         for (r, req) in required.iter().enumerate() {
             if present & 1 << r.min(63) == 0 {
-                self.missing_attr(name_span, E::ELEMENT, req);
+                self.missing_attr(name_span, element, req);
             }
         }
-        el
     }
 
     /// Whether the tag spells attribute `name` with a non-blank value (valid or not).
@@ -275,6 +288,20 @@ impl Parser<'_> {
     fn missing_attr(&mut self, span: Span, element: &str, attr: &str) {
         self.report(Code::MissingAttribute, span, format!("<{element}> needs the `{attr}` attribute"));
     }
+}
+
+/// An element's [`Attrs::set_attr_at`], as the attribute pass calls it.
+type SetAttr<'a> = dyn FnMut(usize, &str, &Source) -> Result<Option<Code>, ValueError> + 'a;
+
+/// What the attribute pass needs of one element type: its [`Attrs`] table, and which of its
+/// attributes are in [`EMPTY_HAS_MEANING`] and [`KEY_SETS`] (bit `i` for `names[i]`).
+#[derive(Clone, Copy)]
+struct Table {
+    element: &'static str,
+    names: &'static [&'static str],
+    index: fn(&str) -> Option<usize>,
+    empty_has_meaning: u64,
+    key_sets: u64,
 }
 
 /// How many verbs a document of `len` bytes is reserved room for: one per 128 bytes (SDK
