@@ -10,7 +10,7 @@ use quick_xml::name::QName;
 
 use super::kind::{Kind, Kind as K};
 use super::suggest::suggest_name;
-use super::{Node, Parser, clip, trim_xml};
+use super::{Node, Parser, clip, is_space, trim_xml};
 use crate::diagnostic::{Code, Span};
 use crate::xml::ast::*;
 use crate::xml::values::{KeySet, Source, ValueError};
@@ -379,10 +379,9 @@ impl<'e> Iterator for TagAttrs<'e> {
         if self.slow.is_some() {
             return self.next_slow();
         }
-        let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
         let bytes = self.buf.as_bytes();
         let mut start = self.pos;
-        while bytes.get(start).is_some_and(|&b| blank(b)) {
+        while bytes.get(start).is_some_and(|&b| is_space(b)) {
             start += 1;
         }
         if start >= bytes.len() {
@@ -399,7 +398,7 @@ impl<'e> Iterator for TagAttrs<'e> {
             match bytes.get(eq) {
                 Some(b'=') => break,
                 // A control byte other than a blank is part of the name.
-                Some(&b) if !blank(b) => eq += 1,
+                Some(&b) if !is_space(b) => eq += 1,
                 _ => return self.fall_back(),
             }
         }

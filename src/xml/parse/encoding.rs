@@ -57,7 +57,7 @@ pub fn decode(bytes: &[u8]) -> Option<Cow<'_, str>> {
 /// encoding other than UTF-8 (only those are decoded; other labels are read as UTF-8).
 fn declared_single_byte(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let head = bytes.get(..bytes.len().min(256)).unwrap_or(bytes);
-    let start = head.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let start = head.iter().position(|&b| !super::is_space(b))?;
     let decl = head.get(start..)?;
     if !decl.starts_with(b"<?xml") {
         return None;

@@ -2,7 +2,7 @@
 //! children, and conflicts between attributes.
 
 use super::kind::Kind;
-use super::{Node, Parser, clip};
+use super::{Node, Parser, clip, is_space};
 use crate::diagnostic::{Code, Span};
 use crate::xml::ast::*;
 use crate::xml::values::{
@@ -120,12 +120,9 @@ impl Parser<'_> {
 /// Trims XML whitespace off both ends of a `<Speak>`'s content, dropping emptied text nodes.
 fn trim_speak(content: &mut SpeakContent) {
     // The texts are cut where they lie (XML space is ASCII, so on character boundaries),
-    // not copied.
-    // XML space is ASCII and no byte of a multi-byte character is: the ends are found byte
-    // by byte.
-    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    // not copied; the ends are found byte by byte.
     if let Some(SpeakNode::Text(t)) = content.first_mut() {
-        let blanks = t.bytes().position(|b| !space(&b)).unwrap_or(t.len());
+        let blanks = t.bytes().position(|b| !is_space(b)).unwrap_or(t.len());
         if blanks > 0 {
             *t = t.slice(blanks..).unwrap_or_default();
         }
@@ -134,7 +131,7 @@ fn trim_speak(content: &mut SpeakContent) {
         }
     }
     if let Some(SpeakNode::Text(t)) = content.last_mut() {
-        let end = t.as_bytes().iter().rposition(|b| !space(b)).map_or(0, |i| i + 1);
+        let end = t.as_bytes().iter().rposition(|&b| !is_space(b)).map_or(0, |i| i + 1);
         if end < t.len() {
             *t = t.slice(..end).unwrap_or_default();
         }

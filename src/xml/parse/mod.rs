@@ -625,12 +625,17 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Whether `b` is XML white space (XML 1.0 §2.3 `S`): space, tab, CR or LF. XML space is
+/// ASCII and no byte of a multi-byte UTF-8 character is, so text can be cut at such a byte.
+pub(super) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
 pub(crate) fn trim_xml(s: &str) -> &str {
     // XML space is ASCII, so the cuts fall on character boundaries.
-    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let bytes = s.as_bytes();
-    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !space(b)).map_or(start, |i| i + 1);
+    let start = bytes.iter().position(|&b| !is_space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|&b| !is_space(b)).map_or(start, |i| i + 1);
     s.get(start..end).unwrap_or("")
 }
 
@@ -649,13 +654,10 @@ fn has_cr(s: &str) -> bool {
 
 fn is_blank(s: &str) -> bool {
     // XML space is ASCII, and no byte of a multi-byte character is ASCII.
-    s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    s.bytes().all(is_space)
 }
 
 /// The offset of the first non-blank byte of `src` in `from..end` (or `from`).
 fn first_non_blank(src: &str, from: usize, end: usize) -> usize {
-    src.as_bytes()
-        .get(from..end)
-        .and_then(|b| b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n')))
-        .map_or(from, |i| from + i)
+    src.as_bytes().get(from..end).and_then(|b| b.iter().position(|&c| !is_space(c))).map_or(from, |i| from + i)
 }
