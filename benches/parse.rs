@@ -8,6 +8,10 @@
 //! back to back (alternating which goes first), the ratio being the median of the rounds'
 //! ratios. Criterion measures the two seconds apart, so on a shared machine their ratio
 //! carries the drift between those seconds; a pair shares its moment.
+//!
+//! The same pairing measures `index_tree` against the scan: the cheapest tree any parser that
+//! keeps the document builds on this scan (offsets into the source, nothing checked or typed),
+//! so the parse's ratio can be split into building a tree and checking what it holds.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -16,7 +20,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 #[path = "common/parse_inputs.rs"]
 mod parse_inputs;
-use parse_inputs::{big_document, corpus, raw_scan};
+use parse_inputs::{big_document, corpus, index_tree, raw_scan};
 
 fn bench(c: &mut Criterion) {
     let corpus = corpus();
@@ -87,6 +91,11 @@ fn paired(_: &mut Criterion) {
         || raw_scan(black_box(&big)),
     );
     println!("figure: parse_paired_ratio_100KB {r:.3}");
+    // The floor of any tree on this scan (`index_tree`), against the same scan.
+    let r = paired_ratio(400, 40, || corpus.iter().map(|d| index_tree(black_box(d))).sum(), scan_corpus);
+    println!("figure: index_tree_paired_ratio_corpus {r:.3}");
+    let r = paired_ratio(400, 4, || index_tree(black_box(&big)), || raw_scan(black_box(&big)));
+    println!("figure: index_tree_paired_ratio_100KB {r:.3}");
 }
 
 criterion_group!(benches, bench, paired);

@@ -51,3 +51,61 @@ pub fn raw_scan(src: &str) -> usize {
     }
     n
 }
+
+/// The cheapest tree a parser that keeps the document can build on the same scan: per element
+/// its name, parent and attribute range, per attribute its key and value, per text its place,
+/// all as byte offsets into the source (an index AST); nothing checked, typed or reported.
+/// Beside `raw_scan`, it measures how much of a ratio target building any tree leaves to the
+/// rest: validating, typing values and reporting.
+#[allow(dead_code)] // Used by `benches/parse.rs` only.
+pub fn index_tree(src: &str) -> usize {
+    /// One element: name, parent index (`u32::MAX` for the root), attribute range, text.
+    struct Element {
+        name: (u32, u32),
+        parent: u32,
+        attrs: (u32, u32),
+        text: (u32, u32),
+    }
+    let base = src.as_ptr() as usize;
+    let at = |p: *const u8| (p as usize).wrapping_sub(base) as u32;
+    let mut elements: Vec<Element> = Vec::with_capacity(src.len() / 64);
+    let mut attrs: Vec<[u32; 4]> = Vec::with_capacity(src.len() / 32);
+    let mut open: Vec<u32> = Vec::new();
+    let mut reader = Reader::from_str(src);
+    loop {
+        let (e, empty) = match reader.read_event() {
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(Event::Start(e)) => (e, false),
+            Ok(Event::Empty(e)) => (e, true),
+            Ok(Event::End(_)) => {
+                open.pop();
+                continue;
+            }
+            Ok(Event::Text(t)) => {
+                if let Some(el) = open.last().and_then(|&i| elements.get_mut(i as usize)) {
+                    el.text = (at(t.as_ptr()), t.len() as u32);
+                }
+                continue;
+            }
+            Ok(_) => continue,
+        };
+        let first = attrs.len() as u32;
+        for a in e.attributes().flatten() {
+            let key = a.key.as_ref();
+            attrs.push([at(key.as_ptr()), key.len() as u32, at(a.value.as_ptr()), a.value.len() as u32]);
+        }
+        let name = e.name();
+        elements.push(Element {
+            name: (at(name.as_ref().as_ptr()), name.as_ref().len() as u32),
+            parent: open.last().copied().unwrap_or(u32::MAX),
+            attrs: (first, attrs.len() as u32),
+            text: (0, 0),
+        });
+        if !empty {
+            open.push(elements.len() as u32 - 1);
+        }
+    }
+    // The tree is built to be kept: what it holds must not be optimised away.
+    std::hint::black_box((&elements, &attrs));
+    elements.len() + attrs.len()
+}
