@@ -38,16 +38,20 @@ p, b = mean("parse_corpus", "plivo-flow") / corpus_docs, mean("parse_corpus", "q
 row("parse, SDK corpus, per document (criterion means, measured apart)", f"{p/1000:.2f} µs", f"{b/1000:.2f} µs", f"{p/b:.2f}×", "", True)
 r = figures.get("parse_paired_ratio_corpus", float("nan"))
 row("parse / scan, SDK corpus (wall, paired rounds)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
-r = figures.get("index_tree_paired_ratio_corpus", float("nan"))
-row("index tree / scan, SDK corpus (wall, paired rounds: the cheapest tree, nothing checked)", "", "", f"{r:.2f}×", "", True)
+# The cheapest tree on the same scan (no target: it splits the parse's ratio); a run from
+# before `index_tree` existed has no such figure, and no row.
+r = figures.get("index_tree_paired_ratio_corpus")
+if r is not None:
+    row("index tree / scan, SDK corpus (wall, paired rounds: the cheapest tree, nothing checked)", "", "", f"{r:.2f}×", "", True)
 r = figures.get("parse_instructions_ratio_corpus", float("nan"))
 row("parse / scan, SDK corpus (instructions, callgrind)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
 p, b = mean("parse_100KB", "plivo-flow"), mean("parse_100KB", "quick-xml scan")
 row("parse, 100 KB document (criterion means, measured apart)", f"{p/1e6:.2f} ms", f"{b/1e6:.2f} ms", f"{p/b:.2f}×", "", True)
 r = figures.get("parse_paired_ratio_100KB", float("nan"))
 row("parse / scan, 100 KB document (wall, paired rounds)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
-r = figures.get("index_tree_paired_ratio_100KB", float("nan"))
-row("index tree / scan, 100 KB document (wall, paired rounds)", "", "", f"{r:.2f}×", "", True)
+r = figures.get("index_tree_paired_ratio_100KB")
+if r is not None:
+    row("index tree / scan, 100 KB document (wall, paired rounds)", "", "", f"{r:.2f}×", "", True)
 r = figures.get("parse_instructions_ratio_big", float("nan"))
 row("parse / scan, 100 KB document (instructions, callgrind)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
 step = mean("step", "1000-verb document") / 999
@@ -63,7 +67,8 @@ for n in (10, 1000, 10000):
     k = mean("kick all", f"{n} members")
     target = "≤ 1 ms" if n == 10000 else ""
     lo, hi = interval("kick all", f"{n} members")
-    row(f"kick all, {n:,} members (95 % interval)", f"{k/1e6:.3f} ms ({lo/1e6:.3f}–{hi/1e6:.3f})", "", "", target, k <= 1e6 if n == 10000 else True)
+    shown = f"{k/1e6:.3f} ms ({lo/1e6:.3f}–{hi/1e6:.3f})" if n == 10000 else f"{k/1e3:.1f} µs ({lo/1e3:.1f}–{hi/1e3:.1f})"
+    row(f"kick all, {n:,} members (95 % interval)", shown, "", "", target, k <= 1e6 if n == 10000 else True)
 m = figures.get("bytes_per_live_call", float("nan"))
 row("heap per live call in a room (100,000 calls)", f"{m:.0f} B", "", "", "≤ 1024 B", m <= 1024)
 ours = 1000 / (mean("rest kicks", "plivo-flow server") / 1e9)
