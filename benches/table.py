@@ -8,16 +8,18 @@ leaves "met" empty.
 """
 import json, os, re
 
-def mean(group, name):
+def estimate(group, name):
+    """Criterion's estimate of the mean of `group/name`, in nanoseconds per iteration."""
     path = os.path.join("target", "criterion", group, name, "new", "estimates.json")
     with open(path) as f:
-        return json.load(f)["mean"]["point_estimate"]  # nanoseconds per iteration
+        return json.load(f)["mean"]
+
+def mean(group, name):
+    return estimate(group, name)["point_estimate"]
 
 def interval(group, name):
     """Criterion's 95 % confidence interval of the mean, nanoseconds per iteration."""
-    path = os.path.join("target", "criterion", group, name, "new", "estimates.json")
-    with open(path) as f:
-        ci = json.load(f)["mean"]["confidence_interval"]
+    ci = estimate(group, name)["confidence_interval"]
     return ci["lower_bound"], ci["upper_bound"]
 
 figures = {}
