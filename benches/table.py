@@ -36,26 +36,23 @@ def row(figure, ours, base, ratio, target, met):
 
 # Parse against the raw quick-xml scan: criterion's means (measured one after the other), the
 # paired wall ratio (interleaved rounds, `benches/parse.rs`) and callgrind's instructions.
-p, b = mean("parse_corpus", "plivo-flow") / corpus_docs, mean("parse_corpus", "quick-xml scan") / corpus_docs
-row("parse, SDK corpus, per document (criterion means, measured apart)", f"{p/1000:.2f} µs", f"{b/1000:.2f} µs", f"{p/b:.2f}×", "", True)
-r = figures.get("parse_paired_ratio_corpus", float("nan"))
-row("parse / scan, SDK corpus (wall, paired rounds)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
-# The cheapest tree on the same scan (no target: it splits the parse's ratio); a run from
-# before `index_tree` existed has no such figure, and no row.
-r = figures.get("index_tree_paired_ratio_corpus")
-if r is not None:
-    row("index tree / scan, SDK corpus (wall, paired rounds: the cheapest tree, nothing checked)", "", "", f"{r:.2f}×", "", True)
-r = figures.get("parse_instructions_ratio_corpus", float("nan"))
-row("parse / scan, SDK corpus (instructions, callgrind)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
-p, b = mean("parse_100KB", "plivo-flow"), mean("parse_100KB", "quick-xml scan")
-row("parse, 100 KB document (criterion means, measured apart)", f"{p/1e6:.2f} ms", f"{b/1e6:.2f} ms", f"{p/b:.2f}×", "", True)
-r = figures.get("parse_paired_ratio_100KB", float("nan"))
-row("parse / scan, 100 KB document (wall, paired rounds)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
-r = figures.get("index_tree_paired_ratio_100KB")
-if r is not None:
-    row("index tree / scan, 100 KB document (wall, paired rounds)", "", "", f"{r:.2f}×", "", True)
-r = figures.get("parse_instructions_ratio_big", float("nan"))
-row("parse / scan, 100 KB document (instructions, callgrind)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
+# `index_tree` is the cheapest tree on the same scan (no target: it splits the parse's ratio); a
+# run from before it existed has no such figure, and no row.
+for label, group, docs, unit, scale, suffix in (
+    ("SDK corpus", "parse_corpus", corpus_docs, "µs", 1e3, "corpus"),
+    ("100 KB document", "parse_100KB", 1, "ms", 1e6, "100KB"),
+):
+    p, b = mean(group, "plivo-flow") / docs, mean(group, "quick-xml scan") / docs
+    per = ", per document" if docs > 1 else ""
+    row(f"parse, {label}{per} (criterion means, measured apart)", f"{p/scale:.2f} {unit}", f"{b/scale:.2f} {unit}", f"{p/b:.2f}×", "", True)
+    r = figures.get(f"parse_paired_ratio_{suffix}", float("nan"))
+    row(f"parse / scan, {label} (wall, paired rounds)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
+    r = figures.get(f"index_tree_paired_ratio_{suffix}")
+    if r is not None:
+        row(f"index tree / scan, {label} (wall, paired rounds: the cheapest tree, nothing checked)", "", "", f"{r:.2f}×", "", True)
+    callgrind = "corpus" if suffix == "corpus" else "big"
+    r = figures.get(f"parse_instructions_ratio_{callgrind}", float("nan"))
+    row(f"parse / scan, {label} (instructions, callgrind)", "", "", f"{r:.2f}×", "≤ 1.5×", r <= 1.5)
 step = mean("step", "1000-verb document") / 999
 # The per-verb trace is on for `run`, `test` and `serve`; the target is the step as an embedder
 # that switches it off runs it (issue 14: "measure both ways").
